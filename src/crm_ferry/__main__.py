@@ -1,0 +1,3 @@
+from crm_ferry.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""The exception tree of crm-ferry.
+
+Every error the library raises on purpose derives from :class:`FerryError`, so the
+command line catches one class, prints the message and exits with ``exit_code``.
+Errors are either *transient* (worth retrying: throttling, timeouts, dropped
+connections, 5xx) or *terminal* (retrying cannot help). The marker mixins
+:class:`Transient` and :class:`Terminal` say which, independently of the kind::
+
+    FerryError                      exit 1
+    ├── ConfigError                 exit 2   ferry.toml, settings, secrets
+    ├── SourceError                 exit 3   the export bundle cannot be read at all
+    ├── MapError                    exit 4   the map is invalid, unconfirmed or stale
+    ├── DataverseError              exit 5   see crm_ferry.dataverse (carries method, URL,
+    │                                        status, Dataverse error code and message)
+    ├── EmulatorError               exit 6   the emulator cannot start or its data is unusable
+    └── CheckFailed                 exit 7   a check found differences (``--check`` options)
+
+Per-row problems in the data are not exceptions: they become *rejects* with a file, a
+line, a column, a value and a reason, and are counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FerryError(Exception):
+    """Root of every error crm-ferry raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        """What the user can do about it, shown under the message by the CLI."""
+
+    def attrs(self) -> dict[str, Any]:
+        """Public attributes for structured output (``--json``) and logs."""
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if not k.startswith("_") and k not in {"args"} and _is_jsonable(v)
+        }
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _is_jsonable(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, list, dict, tuple))
+
+
+class Transient:
+    """Marker: the operation may succeed if retried later."""
+
+
+class Terminal:
+    """Marker: retrying the same operation cannot succeed."""
+
+
+class ConfigError(FerryError, Terminal):
+    """A setting is missing or invalid, or a secret cannot be found."""
+
+    exit_code = 2
+
+
+class SourceError(FerryError, Terminal):
+    """The export bundle cannot be read at all (not a folder or zip, required file missing)."""
+
+    exit_code = 3
+
+
+class MapError(FerryError, Terminal):
+    """The map is invalid, unconfirmed, or no longer fits the source or target."""
+
+    exit_code = 4
+
+
+class EmulatorError(FerryError, Terminal):
+    """The Dataverse emulator cannot start or its stored data is unusable."""
+
+    exit_code = 6
+
+
+class CheckFailed(FerryError, Terminal):
+    """A check (``--check``) found differences."""
+
+    exit_code = 7

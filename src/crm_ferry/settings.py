@@ -1,0 +1,196 @@
+"""Settings: defaults < ``ferry.toml`` < ``CRM_FERRY_*`` environment variables < flags.
+
+``ferry.toml`` lives in the migration project folder and holds no secrets::
+
+    [source]
+    path = "export.zip"                 # folder or zip of The Practice export
+    [source.columns.clients]            # per-file column map: header as written -> field
+    "Client Ref" = "id"
+
+    [dataverse]
+    url = "https://contoso.crm.dynamics.com"
+    tenant = "contoso.onmicrosoft.com"
+    client_id = "00000000-0000-0000-0000-000000000000"
+    solution = "PracticeMigration"
+    publisher_prefix = "new"
+
+    [load]
+    batch_size = 500
+    max_concurrency = 16
+
+Every scalar ``[section] key`` can be overridden by the environment variable
+``CRM_FERRY_<SECTION>_<KEY>`` (upper case), e.g. ``CRM_FERRY_DATAVERSE_URL``.
+Secrets are read only from the environment (``CRM_FERRY_CLIENT_SECRET``) or the OS
+keyring (service ``crm-ferry``, user = client id), never from a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from crm_ferry.errors import ConfigError
+
+CONFIG_FILE = "ferry.toml"
+ENV_PREFIX = "CRM_FERRY_"
+SECRET_ENV = "CRM_FERRY_CLIENT_SECRET"
+KEYRING_SERVICE = "crm-ferry"
+
+# (section, key) in ferry.toml -> Settings attribute
+_TOML_KEYS: dict[tuple[str, str], str] = {
+    ("source", "path"): "source",
+    ("dataverse", "url"): "environment_url",
+    ("dataverse", "tenant"): "tenant",
+    ("dataverse", "client_id"): "client_id",
+    ("dataverse", "authority"): "authority",
+    ("dataverse", "solution"): "solution",
+    ("dataverse", "publisher_prefix"): "publisher_prefix",
+    ("load", "batch_size"): "batch_size",
+    ("load", "max_concurrency"): "max_concurrency",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Resolved settings of one migration project. Never holds a secret."""
+
+    project_dir: Path = field(default_factory=Path.cwd)
+    source: Path | None = None
+    column_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per object (file stem): header as written in the export -> canonical field name."""
+    environment_url: str | None = None
+    tenant: str | None = None
+    client_id: str | None = None
+    authority: str | None = None
+    """Token authority; defaults to ``https://login.microsoftonline.com/<tenant>``."""
+    solution: str | None = None
+    publisher_prefix: str = "new"
+    batch_size: int = 500
+    max_concurrency: int = 16
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The whole parsed ``ferry.toml``, for sections later stages own."""
+
+    @classmethod
+    def load(
+        cls,
+        project_dir: Path | str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Resolve settings for ``project_dir`` (default: the current folder).
+
+        ``overrides`` are flag values; ``None`` means "not given".
+        """
+        env = os.environ if env is None else env
+        base = Path(project_dir) if project_dir is not None else Path.cwd()
+        values: dict[str, Any] = {"project_dir": base}
+        raw: dict[str, Any] = {}
+        config_path = base / CONFIG_FILE
+        if config_path.is_file():
+            try:
+                raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+            _reject_secrets(config_path, raw)
+            for (section, key), attr in _TOML_KEYS.items():
+                sect = raw.get(section)
+                if isinstance(sect, dict) and key in sect:
+                    values[attr] = sect[key]
+            columns = raw.get("source", {}).get("columns", {})
+            if not isinstance(columns, dict) or not all(
+                isinstance(v, dict) for v in columns.values()
+            ):
+                raise ConfigError(
+                    f'{config_path}: [source.columns.<object>] must be tables of "header" = "field"'
+                )
+            values["column_map"] = {
+                obj: {str(h): str(f) for h, f in cmap.items()} for obj, cmap in columns.items()
+            }
+            values["raw"] = raw
+        for (section, key), attr in _TOML_KEYS.items():
+            name = f"{ENV_PREFIX}{section}_{key}".upper()
+            if name in env:
+                values[attr] = env[name]
+        for attr, value in overrides.items():
+            if value is not None:
+                values[attr] = value
+        return _coerce(values, config_path)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def resolve(self, path: Path | str) -> Path:
+        """A path from the settings, relative to the project folder."""
+        p = Path(path)
+        return p if p.is_absolute() else self.project_dir / p
+
+
+def client_secret(client_id: str | None, *, env: Mapping[str, str] | None = None) -> str | None:
+    """The client secret from ``CRM_FERRY_CLIENT_SECRET`` or the OS keyring, if any."""
+    env = os.environ if env is None else env
+    if env.get(SECRET_ENV):
+        return env[SECRET_ENV]
+    if not client_id:
+        return None
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        return None
+    try:
+        secret = keyring.get_password(KEYRING_SERVICE, client_id)
+    except (KeyringError, RuntimeError):
+        return None
+    return secret if isinstance(secret, str) else None
+
+
+_SECRET_WORDS = ("secret", "password", "token", "private_key")
+
+
+def _reject_secrets(path: Path, raw: Mapping[str, Any], prefix: str = "") -> None:
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _reject_secrets(path, value, dotted + ".")
+        elif any(word in str(key).lower() for word in _SECRET_WORDS):
+            raise ConfigError(
+                f"{path}: '{dotted}' looks like a secret; secrets are never read from files",
+                hint=f"set {SECRET_ENV} in the environment or store it in the OS keyring "
+                f"(service '{KEYRING_SERVICE}', user = the client id) and remove it from the file",
+            )
+
+
+def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = str(kinds.get(name, ""))
+        try:
+            if name in {"batch_size", "max_concurrency"}:
+                value = int(value)
+                if value < 1:
+                    raise ValueError("must be at least 1")
+            elif name == "source" and value is not None:
+                value = Path(value)
+                if not value.is_absolute():
+                    value = Path(values["project_dir"]) / value
+            elif kind.startswith("str") and value is not None:
+                value = str(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{config_path}: setting '{name}' = {value!r}: {exc}") from exc
+        out[name] = value
+    if out.get("batch_size", 1) > 1000:
+        raise ConfigError(
+            f"{config_path}: batch_size {out['batch_size']} is over Dataverse's 1,000 per request"
+        )
+    if out.get("max_concurrency", 1) > 52:
+        raise ConfigError(
+            f"{config_path}: max_concurrency {out['max_concurrency']} is over the 52 concurrent "
+            "requests Dataverse allows per user"
+        )
+    return Settings(**out)

@@ -1,0 +1,1 @@
+"""The Practice export bundle: reading it (streaming, typed, honest) and generating it."""
