@@ -32,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crm_ferry import __version__, commands
+from crm_ferry.dataverse.doctor import DoctorResult
 from crm_ferry.errors import FerryError
 from crm_ferry.settings import Settings
 from crm_ferry.sources.discover import SourceDiscovery
@@ -321,6 +322,190 @@ def demo(ctx: click.Context, workdir: Path | None, clients: int, as_json: bool) 
         console.print(f"Everything is under {r.workdir}")
 
     _emit(result, as_json, render)
+
+
+@cli.group()
+def emulator() -> None:
+    """The Dataverse-compatible emulator: serve it over HTTP, dump what it stored."""
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise click.BadParameter(f"{value!r}: expected KIND=VALUE", param_hint=what)
+        out[key] = rest
+    return out
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=0, help="Port to listen on (default: any free port).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Keep the data in SQLite under this folder (default: in memory).",
+)
+@click.option("--latency-ms", type=float, default=0.0, help="Simulated time per request.")
+@click.option("--per-record-ms", type=float, default=0.0, help="Simulated time per record.")
+@click.option("--requests-per-window", type=int, default=None, help="Default 6000.")
+@click.option("--window-seconds", type=float, default=None, help="Default 300.")
+@click.option("--max-execution-ms", type=int, default=None, help="Default 1200000.")
+@click.option("--max-concurrent", type=int, default=None, help="Default 52.")
+@click.option("--dop-hint", type=int, default=None, help="x-ms-dop-hint value (default 4).")
+@click.option("--no-limits", is_flag=True, help="Turn service-protection limits off.")
+@click.option("--fault-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KIND=P",
+    help="Fault probability per request; KIND is throttle, unavailable, deadlock, timeout "
+    "or fail_item. Repeatable.",
+)
+@click.option(
+    "--fault-at",
+    multiple=True,
+    metavar="KIND=N[,N...]",
+    help="Fault these (1-based) Web API requests. Repeatable.",
+)
+@click.option("--fault-retry-after", type=int, default=None, help="Retry-After of a 429 burst.")
+@click.option("--fault-hold-seconds", type=float, default=None, help="Hold before a timeout.")
+@click.option("--fault-item", type=int, default=None, help="Item that fail_item fails.")
+@json_option
+@click.pass_context
+def emulator_serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    latency_ms: float,
+    per_record_ms: float,
+    requests_per_window: int | None,
+    window_seconds: float | None,
+    max_execution_ms: int | None,
+    max_concurrent: int | None,
+    dop_hint: int | None,
+    no_limits: bool,
+    fault_seed: int,
+    faults: tuple[str, ...],
+    fault_at: tuple[str, ...],
+    fault_retry_after: int | None,
+    fault_hold_seconds: float | None,
+    fault_item: int | None,
+    as_json: bool,
+) -> None:
+    """Serve the emulator over HTTP until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from crm_ferry.emulator.app import emulator_config
+
+    try:
+        probabilities = {k: float(v) for k, v in _pairs(faults, "--fault").items()}
+        at = {k: [int(n) for n in v.split(",")] for k, v in _pairs(fault_at, "--fault-at").items()}
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    config = emulator_config(
+        latency_ms=latency_ms,
+        per_record_ms=per_record_ms,
+        requests_per_window=requests_per_window,
+        window_seconds=window_seconds,
+        max_execution_ms=max_execution_ms,
+        max_concurrent=max_concurrent,
+        dop_hint=dop_hint,
+        limits=not no_limits,
+        fault_seed=fault_seed,
+        fault_probabilities=probabilities,
+        fault_at=at,
+        fault_retry_after_s=fault_retry_after,
+        fault_hold_s=fault_hold_seconds,
+        fault_item=fault_item,
+    )
+    server = commands.emulator_serve(
+        _settings(ctx), config=config, data_dir=data_dir, host=host, port=port
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        info = server.as_dict()
+        if as_json:
+            click.echo(json.dumps(info))  # one line, so a supervising process can read it
+        else:
+            lines = [
+                f"Dataverse emulator at [bold]{info['url']}[/]",
+                f"  Web API    {info['api_url']}",
+                f"  tenant     {info['tenant']}",
+                f"  authority  {info['authority']}",
+                *(
+                    f"  client     {c['client_id']}  secret {c['client_secret']}"
+                    for c in info["clients"]
+                ),
+                f"  ({info['note']})",
+                "Ctrl-C to stop.",
+            ]
+            for line in lines:
+                console.print(line, soft_wrap=True)
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.app.close()
+
+
+@emulator.command("dump")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The folder given to `emulator serve --data`.",
+)
+@click.option("--table", default=None, help="Only this table (logical name).")
+@json_option
+@click.pass_context
+def emulator_dump(ctx: click.Context, data_dir: Path, table: str | None, as_json: bool) -> None:
+    """Print every row the emulator stored (and its metadata)."""
+    result = commands.emulator_dump(_settings(ctx), data_dir=data_dir, table=table)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    tables = result.get("records", result)
+    for name, rows in sorted(tables.items()):
+        count = f"{len(rows):,} rows" if isinstance(rows, list | dict) else str(rows)
+        console.print(f"{name:<32} {count}")
+
+
+@cli.command()
+@click.option(
+    "--bypass-custom-logic",
+    is_flag=True,
+    help="Also require the privilege to bypass custom plug-ins during the load.",
+)
+@json_option
+@click.pass_context
+def doctor(ctx: click.Context, bypass_custom_logic: bool, as_json: bool) -> None:
+    """Check that the environment is reachable, sign-in works and the user may load."""
+    result = commands.doctor(_settings(ctx), bypass_custom_logic=bypass_custom_logic)
+
+    def render(r: DoctorResult) -> None:
+        marks = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+        console.print(f"Dataverse environment {r.url}")
+        for c in r.checks:
+            mark = marks.get(c.status, "skip")
+            console.print(f"  {mark}  {c.name:<20} {c.detail}", soft_wrap=True)
+            if c.hint and c.status == "fail":
+                console.print(f"        [yellow]what to do:[/] {c.hint}", soft_wrap=True)
+        console.print("ready to migrate" if r.ok else "[red]blocking problems found[/]")
+
+    _emit(result, as_json, render)
+    if not result.ok:
+        sys.exit(5)
 
 
 def main() -> None:

@@ -11,7 +11,10 @@ connections, 5xx) or *terminal* (retrying cannot help). The marker mixins
     ├── SourceError                 exit 3   the export bundle cannot be read at all
     ├── MapError                    exit 4   the map is invalid, unconfirmed or stale
     ├── DataverseError              exit 5   see crm_ferry.dataverse (carries method, URL,
-    │                                        status, Dataverse error code and message)
+    │   │                                    status, Dataverse error code and message)
+    │   ├── ThrottledError, ServerError, RequestTimeout, ConnectionLost     transient
+    │   └── ValidationRejected, AuthError, PrivilegeError, NotFound,
+    │       PreconditionFailed (DuplicateRecord)                            terminal
     ├── EmulatorError               exit 6   the emulator cannot start or its data is unusable
     └── CheckFailed                 exit 7   a check found differences (``--check`` options)
 

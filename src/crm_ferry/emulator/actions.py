@@ -1,0 +1,215 @@
+"""Functions and actions: WhoAmI, WinOpportunity, LoseOpportunity, PublishXml, PublishAllXml,
+RetrieveUserPrivileges.
+
+Sources (Microsoft Learn):
+WhoAmI https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami,
+WinOpportunity https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/winopportunity,
+LoseOpportunity https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/loseopportunity,
+PublishXml https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/publishxml,
+RetrieveUserPrivileges https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveuserprivileges.
+
+Closing an opportunity does what the platform does and FakeXrmEasy does not: it checks the
+opportunity is Open and the status belongs to Won/Lost, sets statecode/statuscode,
+actualclosedate and actualvalue, and creates the ``opportunityclose`` activity, completed.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from crm_ferry.emulator import odata, rules, tenant
+from crm_ferry.emulator.records import (
+    PRIVILEGE_ACTIONS,
+    Ctx,
+    check_privilege,
+    create_record,
+    json_response,
+    no_content,
+    parse_reference,
+    privilege_id,
+    read_body,
+    resolve_key,
+    write_platform_update,
+)
+from crm_ferry.emulator.schema import EntityDef
+from crm_ferry.emulator.validation import (
+    INVALID_ARGUMENT,
+    OPPORTUNITY_CLOSED,
+    UNKNOWN_PROPERTY,
+    Fault,
+    not_found,
+    parse_datetime_value,
+    to_number,
+)
+
+if TYPE_CHECKING:
+    from crm_ferry.emulator.core import Emulator
+
+
+def _no_segment(name: str) -> Fault:
+    return Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{name}'.")
+
+
+def unbound(em: Emulator, ctx: Ctx, seg: odata.OperationSegment, method: str) -> httpx.Response:
+    name = seg.name
+    if name == "WhoAmI" and method == "GET":
+        return who_am_i(em, ctx)
+    if name in ("WinOpportunity", "LoseOpportunity") and method == "POST":
+        return close_opportunity(em, ctx, won=name == "WinOpportunity")
+    if name == "PublishXml" and method == "POST":
+        return publish_xml(ctx)
+    if name == "PublishAllXml" and method == "POST":
+        return no_content()
+    raise _no_segment(name)
+
+
+def bound(
+    em: Emulator,
+    ctx: Ctx,
+    entity: EntityDef,
+    key: odata.Key,
+    seg: odata.OperationSegment,
+    method: str,
+) -> httpx.Response:
+    if entity.logical_name == "systemuser" and seg.name == "RetrieveUserPrivileges":
+        if method != "GET":
+            raise Fault(405, INVALID_ARGUMENT, "RetrieveUserPrivileges is a function (GET).")
+        row_id, _ = resolve_key(em, entity, key)
+        if row_id is None or em.store.get("systemuser", row_id) is None:
+            raise not_found("systemuser", str(row_id))
+        return user_privileges(em, ctx, row_id)
+    raise _no_segment(seg.name)
+
+
+def who_am_i(em: Emulator, ctx: Ctx) -> httpx.Response:
+    user = em.store.get("systemuser", ctx.caller) or {}
+    em.count_records(1)
+    return json_response(
+        200,
+        {
+            "@odata.context": f"{ctx.base}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+            "BusinessUnitId": user.get("businessunitid", tenant.ROOT_BUSINESS_UNIT_ID),
+            "UserId": ctx.caller,
+            "OrganizationId": tenant.ORGANIZATION_ID,
+        },
+    )
+
+
+def user_privileges(em: Emulator, ctx: Ctx, user_id: str) -> httpx.Response:
+    """Every privilege of the user's role (System Administrator minus what is removed)."""
+    removed = em.removed_privileges(user_id)
+    names = sorted(
+        f"prv{action}{e.schema_name}"
+        for e in em.schema.entities.values()
+        for action in PRIVILEGE_ACTIONS
+    )
+    privileges = [
+        {
+            "Depth": "Global",
+            "PrivilegeId": privilege_id(name),
+            "BusinessUnitId": tenant.ROOT_BUSINESS_UNIT_ID,
+            "PrivilegeName": name,
+        }
+        for name in names
+        if name not in removed
+    ]
+    return json_response(
+        200,
+        {
+            "@odata.context": (
+                f"{ctx.base}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse"
+            ),
+            "RolePrivileges": privileges,
+        },
+    )
+
+
+def publish_xml(ctx: Ctx) -> httpx.Response:
+    """``ParameterXml`` must be a well-formed ``<importexportxml>`` document."""
+    xml = read_body(ctx).get("ParameterXml")
+    if not isinstance(xml, str) or not xml.strip():
+        raise Fault(400, INVALID_ARGUMENT, "The ParameterXml parameter is required.")
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise Fault(400, INVALID_ARGUMENT, f"The ParameterXml is not well-formed: {exc}.") from None
+    if root.tag != "importexportxml":
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            f"The ParameterXml root element must be 'importexportxml', not '{root.tag}'.",
+        )
+    return no_content()
+
+
+def close_opportunity(em: Emulator, ctx: Ctx, *, won: bool) -> httpx.Response:
+    body = read_body(ctx)
+    status = body.get("Status")
+    close = body.get("OpportunityClose")
+    opp_entity = em.schema.entity("opportunity")
+    close_entity = em.schema.entity("opportunityclose")
+    assert opp_entity is not None
+    assert close_entity is not None
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise Fault(400, INVALID_ARGUMENT, "The Status parameter must be an integer.")
+    if not isinstance(close, dict):
+        raise Fault(400, INVALID_ARGUMENT, "The OpportunityClose parameter is required.")
+    bind = close.get("opportunityid@odata.bind")
+    if bind is None:
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            "OpportunityClose must reference its opportunity (opportunityid@odata.bind).",
+        )
+    _, opp_id = parse_reference(em, bind)
+    opportunity = em.store.get("opportunity", opp_id)
+    if opportunity is None:
+        raise not_found("opportunity", opp_id)
+    state = 1 if won else 2
+    rules.check_pair(opp_entity, state, status, opp_id)
+    if opportunity.get("statecode", 0) != 0:
+        raise Fault(
+            400,
+            OPPORTUNITY_CLOSED,
+            f"The opportunity {opp_id} is already closed; reopen it before closing it again.",
+        )
+    check_privilege(em, ctx, "Write", opp_entity)
+    close_id, close_row = create_record(em, ctx, close_entity, close)
+    close_row["statecode"] = 1
+    close_row["statuscode"] = 2
+    write_platform_update(em, close_entity, close_id, close_row, ctx.caller)
+    opportunity["statecode"] = state
+    opportunity["statuscode"] = status
+    actual_end = close_row.get("actualend")
+    opportunity["actualclosedate"] = (
+        parse_datetime_value(actual_end).date().isoformat()
+        if actual_end
+        else em.now().date().isoformat()
+    )
+    revenue: Any = close_row.get("actualrevenue")
+    if won:
+        if revenue is None:
+            revenue = opportunity.get("estimatedvalue")
+        if revenue is not None:
+            opportunity["actualvalue"] = to_number(_decimal(revenue), 2)
+    rules.before_update(em, ctx, opp_entity, opportunity, {}, opportunity)
+    write_platform_update(em, opp_entity, opp_id, opportunity, ctx.caller)
+    em.count_records(1)
+    return no_content()
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal
+
+    return Decimal(str(value))
+
+
+def today(em: Emulator) -> date:
+    return em.now().date()
+
+
+__all__ = ["bound", "close_opportunity", "publish_xml", "unbound", "user_privileges", "who_am_i"]

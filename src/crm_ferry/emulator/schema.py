@@ -1,0 +1,323 @@
+"""The emulator's metadata model: tables, columns, choices, relationships and alternate keys.
+
+This is the single source of truth for what the emulated tenant knows. The default Sales
+tenant (``tenant.py``) is built from it, the metadata API (``metadata_api.py``) reads and
+extends it, and validation of record writes consults it. It is plain data: the JSON shapes of
+the Web API's ``EntityDefinitions`` are produced elsewhere.
+
+Names follow Dataverse: ``logical_name`` is lower case, ``schema_name`` is the PascalCase
+form, ``entity_set_name`` is the collection name in URLs. A one-to-many relationship names the
+single-valued navigation property on the *referencing* (many) side, which is what
+``<nav>@odata.bind`` uses, case-sensitively (e.g. ``parentcustomerid_account``).
+
+Timestamps (``visible_at``, ``active_at``) are seconds on the emulator's clock
+(``time.monotonic`` unless a test injects another): they model eventual consistency of new
+columns and the asynchronous index build of alternate keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+AttributeType = Literal[
+    "Uniqueidentifier",
+    "String",
+    "Memo",
+    "Integer",
+    "BigInt",
+    "Decimal",
+    "Double",
+    "Money",
+    "DateTime",
+    "Boolean",
+    "Picklist",
+    "MultiSelectPicklist",
+    "State",
+    "Status",
+    "Lookup",
+    "Customer",
+    "Owner",
+    "EntityName",
+    "Virtual",
+]
+RequiredLevel = Literal["None", "SystemRequired", "ApplicationRequired", "Recommended"]
+DateTimeBehavior = Literal["UserLocal", "DateOnly", "TimeZoneIndependent"]
+OptionSetKind = Literal["Picklist", "State", "Status", "Boolean", "MultiSelectPicklist"]
+OwnershipType = Literal["UserOwned", "OrganizationOwned", "None"]
+KeyStatus = Literal["Pending", "InProgress", "Active", "Failed"]
+CascadeType = Literal["Cascade", "RemoveLink", "Restrict", "NoCascade"]
+
+BULK_MESSAGES = frozenset({"CreateMultiple", "UpdateMultiple", "UpsertMultiple"})
+
+
+def new_metadata_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class OptionDef:
+    value: int
+    label: str
+    state: int | None = None
+    """For a ``statuscode`` option: the ``statecode`` it belongs to."""
+    default_status: int | None = None
+    """For a ``statecode`` option: its default ``statuscode``."""
+
+
+@dataclass(slots=True)
+class OptionSetDef:
+    name: str
+    kind: OptionSetKind = "Picklist"
+    options: list[OptionDef] = field(default_factory=list)
+    is_global: bool = False
+    is_custom: bool = False
+    metadata_id: str = field(default_factory=new_metadata_id)
+    solution: str | None = None
+
+    def values(self) -> list[int]:
+        return [o.value for o in self.options]
+
+    def option(self, value: int) -> OptionDef | None:
+        return next((o for o in self.options if o.value == value), None)
+
+
+@dataclass(slots=True)
+class AttributeDef:
+    logical_name: str
+    schema_name: str
+    type: AttributeType
+    display_name: str = ""
+    required: RequiredLevel = "None"
+    max_length: int | None = None
+    min_value: int | float | Decimal | None = None
+    max_value: int | float | Decimal | None = None
+    precision: int | None = None
+    format: str | None = None
+    """String format (Text, Email, Phone, Url, TextArea) or DateTime format (DateOnly,
+    DateAndTime)."""
+    datetime_behavior: DateTimeBehavior | None = None
+    option_set: OptionSetDef | None = None
+    targets: tuple[str, ...] = ()
+    """Lookup, Customer and Owner columns: the tables they may point to."""
+    is_primary_id: bool = False
+    is_primary_name: bool = False
+    is_custom: bool = False
+    valid_for_create: bool = True
+    valid_for_update: bool = True
+    valid_for_read: bool = True
+    attribute_of: str | None = None
+    """Set for derived columns (e.g. ``<money>_base``, ``fullname`` parts)."""
+    description: str = ""
+    metadata_id: str = field(default_factory=new_metadata_id)
+    solution: str | None = None
+    visible_at: float = 0.0
+    """When a new column becomes usable in queries and writes (eventual consistency)."""
+
+
+@dataclass(slots=True)
+class RelationshipDef:
+    """A one-to-many relationship: one ``referenced`` row, many ``referencing`` rows."""
+
+    schema_name: str
+    referenced_entity: str
+    referenced_attribute: str
+    referencing_entity: str
+    referencing_attribute: str
+    referencing_nav: str
+    """Single-valued navigation property on the referencing table (used with @odata.bind)."""
+    referenced_nav: str
+    """Collection-valued navigation property on the referenced table."""
+    cascade_delete: CascadeType = "RemoveLink"
+    is_custom: bool = False
+    metadata_id: str = field(default_factory=new_metadata_id)
+    solution: str | None = None
+
+
+@dataclass(slots=True)
+class KeyDef:
+    schema_name: str
+    logical_name: str
+    entity: str
+    key_attributes: tuple[str, ...]
+    status: KeyStatus = "Pending"
+    active_at: float = 0.0
+    """When a Pending key's index build finishes (then Active, or Failed on duplicates)."""
+    metadata_id: str = field(default_factory=new_metadata_id)
+    solution: str | None = None
+
+
+@dataclass(slots=True)
+class EntityDef:
+    logical_name: str
+    schema_name: str
+    entity_set_name: str
+    primary_id: str
+    primary_name: str | None
+    object_type_code: int
+    display_name: str = ""
+    display_collection_name: str = ""
+    description: str = ""
+    ownership: OwnershipType = "UserOwned"
+    is_custom: bool = False
+    is_activity: bool = False
+    has_notes: bool = False
+    has_activities: bool = False
+    change_tracking: bool = False
+    bulk_messages: frozenset[str] = frozenset()
+    """Which of CreateMultiple/UpdateMultiple/UpsertMultiple the table supports."""
+    attributes: dict[str, AttributeDef] = field(default_factory=dict)
+    keys: dict[str, KeyDef] = field(default_factory=dict)
+    metadata_id: str = field(default_factory=new_metadata_id)
+    solution: str | None = None
+
+    def attribute(self, logical_name: str) -> AttributeDef | None:
+        return self.attributes.get(logical_name)
+
+
+@dataclass(slots=True)
+class Schema:
+    """Everything the tenant knows about its tables. Mutated only under the store's lock."""
+
+    entities: dict[str, EntityDef] = field(default_factory=dict)
+    relationships: dict[str, RelationshipDef] = field(default_factory=dict)
+    global_option_sets: dict[str, OptionSetDef] = field(default_factory=dict)
+    _by_set: dict[str, str] = field(default_factory=dict, repr=False)
+    _rel_key: int = field(default=-1, repr=False)
+    _rel_index: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- lookups -----------------------------------------------------------
+
+    def entity(self, logical_name: str) -> EntityDef | None:
+        return self.entities.get(logical_name)
+
+    def by_entity_set(self, entity_set_name: str) -> EntityDef | None:
+        name = self._by_set.get(entity_set_name)
+        return self.entities.get(name) if name else None
+
+    def _relationship_index(self) -> dict[str, Any]:
+        """Relationships indexed by table and navigation property.
+
+        Rebuilt when the number of relationships changes or after :meth:`invalidate`
+        (the core calls it after every metadata request, which may edit ``relationships``
+        directly), so lookups on the write path do not scan every relationship.
+        """
+        key = len(self.relationships)
+        if key != self._rel_key:
+            m2o: dict[str, list[RelationshipDef]] = {}
+            o2m: dict[str, list[RelationshipDef]] = {}
+            nav: dict[tuple[str, str], RelationshipDef] = {}
+            for r in self.relationships.values():
+                m2o.setdefault(r.referencing_entity, []).append(r)
+                o2m.setdefault(r.referenced_entity, []).append(r)
+                nav.setdefault((r.referencing_entity, r.referencing_nav), r)
+            self._rel_index = {"m2o": m2o, "o2m": o2m, "nav": nav}
+            self._rel_key = key
+        return self._rel_index
+
+    def invalidate(self) -> None:
+        """Forget cached indexes (after relationships were changed in place)."""
+        self._rel_key = -1
+
+    def many_to_one(self, entity: str) -> list[RelationshipDef]:
+        """Relationships where ``entity`` holds the lookup column."""
+        return list(self._relationship_index()["m2o"].get(entity, ()))
+
+    def one_to_many(self, entity: str) -> list[RelationshipDef]:
+        """Relationships where rows of other tables point at ``entity``."""
+        return list(self._relationship_index()["o2m"].get(entity, ()))
+
+    def navigation(self, entity: str, nav: str) -> RelationshipDef | None:
+        """The single-valued navigation property ``nav`` of ``entity`` (case-sensitive)."""
+        found: RelationshipDef | None = self._relationship_index()["nav"].get((entity, nav))
+        if found is not None and (
+            found.referencing_entity != entity or found.referencing_nav != nav
+        ):
+            self._rel_key = -1  # a relationship was edited in place
+            found = self._relationship_index()["nav"].get((entity, nav))
+        return found
+
+    # -- changes -----------------------------------------------------------
+
+    def add_entity(self, entity: EntityDef) -> None:
+        self.entities[entity.logical_name] = entity
+        self._by_set[entity.entity_set_name] = entity.logical_name
+
+    def remove_entity(self, logical_name: str) -> EntityDef | None:
+        entity = self.entities.pop(logical_name, None)
+        if entity is not None:
+            self._by_set.pop(entity.entity_set_name, None)
+            for name, rel in list(self.relationships.items()):
+                if logical_name in (rel.referenced_entity, rel.referencing_entity):
+                    del self.relationships[name]
+        return entity
+
+    def add_relationship(self, rel: RelationshipDef) -> None:
+        self.relationships[rel.schema_name] = rel
+
+    # -- persistence -------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entities": [_plain(asdict(e)) for e in self.entities.values()],
+            "relationships": [_plain(asdict(r)) for r in self.relationships.values()],
+            "global_option_sets": [_plain(asdict(o)) for o in self.global_option_sets.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Schema:
+        schema = cls()
+        for e in data.get("entities", []):
+            attrs = {a["logical_name"]: _attribute(a) for a in e.pop("attributes", [])}
+            keys = {k["logical_name"]: _key(k) for k in e.pop("keys", [])}
+            e["bulk_messages"] = frozenset(e.get("bulk_messages", ()))
+            schema.add_entity(EntityDef(**e, attributes=attrs, keys=keys))
+        for r in data.get("relationships", []):
+            schema.add_relationship(RelationshipDef(**r))
+        for o in data.get("global_option_sets", []):
+            opt = _option_set(o)
+            schema.global_option_sets[opt.name] = opt
+        return schema
+
+
+def _plain(value: Any) -> Any:
+    """asdict() output made JSON-safe (Decimal as string, sets and tuples as lists)."""
+    if isinstance(value, dict):
+        if "attributes" in value and isinstance(value["attributes"], dict):
+            value = {**value, "attributes": list(value["attributes"].values())}
+        if "keys" in value and isinstance(value["keys"], dict):
+            value = {**value, "keys": list(value["keys"].values())}
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = sorted(value) if isinstance(value, (frozenset, set)) else value
+        return [_plain(v) for v in items]
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, dict) and "$decimal" in value:
+        return Decimal(value["$decimal"])
+    return value
+
+
+def _option_set(data: dict[str, Any]) -> OptionSetDef:
+    opts = [OptionDef(**o) for o in data.get("options", [])]
+    return OptionSetDef(**{**data, "options": opts})
+
+
+def _attribute(data: dict[str, Any]) -> AttributeDef:
+    data = dict(data)
+    if data.get("option_set") is not None:
+        data["option_set"] = _option_set(data["option_set"])
+    data["targets"] = tuple(data.get("targets", ()))
+    for k in ("min_value", "max_value"):
+        data[k] = _number(data.get(k))
+    return AttributeDef(**data)
+
+
+def _key(data: dict[str, Any]) -> KeyDef:
+    return KeyDef(**{**data, "key_attributes": tuple(data["key_attributes"])})

@@ -1,0 +1,241 @@
+"""SQLite storage of the emulated tenant: rows as JSON, alternate-key values indexed, schema.
+
+One database: in memory without a folder, ``<data_dir>/emulator.sqlite`` (WAL) with one, so
+a restarted emulator on the same folder sees the same tenant. Rows are JSON objects keyed by
+(table, primary id). Alternate-key values live in their own index table so that lookups and
+uniqueness checks by key do not scan a table; Dataverse compares key values with the
+database's case-insensitive collation, so string parts are case-folded in the index.
+
+Transactions are SQLite savepoints, nestable: the core opens one per request (one commit per
+request, never one per row), change sets and bulk messages nest theirs inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "emulator.sqlite"
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS rows (
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (entity, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keyidx (
+    entity TEXT NOT NULL,
+    sig TEXT NOT NULL,
+    val TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (entity, sig, val, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keyidx_by_id ON keyidx (entity, id);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def key_signature(columns: Sequence[str]) -> str:
+    """The name a key's values are indexed under: its columns, in key order."""
+    return ",".join(columns)
+
+
+def key_value(row: dict[str, Any], columns: Sequence[str]) -> str | None:
+    """The indexed form of a row's key values, or None when a part is empty (not indexed)."""
+    parts: list[Any] = []
+    for col in columns:
+        value = row.get(col)
+        if value is None:
+            return None
+        parts.append(value.casefold() if isinstance(value, str) else value)
+    return json.dumps(parts, separators=(",", ":"))
+
+
+class Store:
+    """Rows, key index and schema in one SQLite connection (the caller holds the lock)."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        if data_dir is None:
+            target = ":memory:"
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            target = str(data_dir / DB_NAME)
+        self.conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        if data_dir is not None:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(_DDL)
+        self._depth = 0
+        self._indexed: set[tuple[str, str]] = set()
+
+    # -- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Everything inside is atomic; nested savepoints roll back on their own."""
+        name = f"sp{self._depth}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            self._indexed.clear()  # an index build may have been rolled back
+            raise
+        else:
+            self._depth -= 1
+            self.conn.execute(f"RELEASE {name}")
+
+    # -- rows ------------------------------------------------------------------------
+
+    def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
+        cur = self.conn.execute("SELECT data FROM rows WHERE entity=? AND id=?", (entity, row_id))
+        found = cur.fetchone()
+        return None if found is None else dict(json.loads(found[0]))
+
+    def put(
+        self,
+        entity: str,
+        row_id: str,
+        row: dict[str, Any],
+        keys: Sequence[Sequence[str]] = (),
+    ) -> None:
+        """Insert or replace a row and re-index its values for the given keys."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO rows (entity, id, data) VALUES (?, ?, ?)",
+            (entity, row_id, json.dumps(row, sort_keys=True, separators=(",", ":"))),
+        )
+        if keys:
+            self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
+            for columns in keys:
+                value = key_value(row, columns)
+                if value is not None:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO keyidx VALUES (?, ?, ?, ?)",
+                        (entity, key_signature(columns), value, row_id),
+                    )
+
+    def delete(self, entity: str, row_id: str) -> bool:
+        cur = self.conn.execute("DELETE FROM rows WHERE entity=? AND id=?", (entity, row_id))
+        self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
+        return cur.rowcount > 0
+
+    def rows(self, entity: str) -> Iterator[dict[str, Any]]:
+        """Every row of a table, ordered by primary id."""
+        cur = self.conn.execute("SELECT data FROM rows WHERE entity=? ORDER BY id", (entity,))
+        for (data,) in cur.fetchall():
+            yield json.loads(data)
+
+    def referencing(self, entity: str, column: str, value: str) -> list[tuple[str, dict[str, Any]]]:
+        """(id, row) of the rows of ``entity`` whose ``column`` holds ``value`` (a lookup)."""
+        cur = self.conn.execute(
+            "SELECT id, data FROM rows WHERE entity=? AND json_extract(data, ?)=? ORDER BY id",
+            (entity, f'$."{column}"', value),
+        )
+        return [(row_id, json.loads(data)) for row_id, data in cur.fetchall()]
+
+    def count_rows(self, entity: str) -> int:
+        cur = self.conn.execute("SELECT COUNT(*) FROM rows WHERE entity=?", (entity,))
+        return int(cur.fetchone()[0])
+
+    def entities(self) -> list[str]:
+        cur = self.conn.execute("SELECT DISTINCT entity FROM rows ORDER BY entity")
+        return [r[0] for r in cur.fetchall()]
+
+    # -- alternate keys --------------------------------------------------------------
+
+    def ensure_key_index(self, entity: str, columns: Sequence[str]) -> None:
+        """Index the key's values of rows written before the key existed (once)."""
+        marker = (entity, key_signature(columns))
+        if marker in self._indexed:
+            return
+        sig = key_signature(columns)
+        self.conn.execute("DELETE FROM keyidx WHERE entity=? AND sig=?", (entity, sig))
+        for row_id, data in self.conn.execute(
+            "SELECT id, data FROM rows WHERE entity=?", (entity,)
+        ).fetchall():
+            value = key_value(json.loads(data), columns)
+            if value is not None:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO keyidx VALUES (?, ?, ?, ?)", (entity, sig, value, row_id)
+                )
+        self._indexed.add(marker)
+
+    def forget_key_indexes(self, keep: set[tuple[str, str]]) -> None:
+        """Drop the 'already indexed' mark of keys no longer defined (they may come back)."""
+        self._indexed &= keep
+
+    def find_by_key(self, entity: str, columns: Sequence[str], values: dict[str, Any]) -> list[str]:
+        """Ids of rows whose key columns hold ``values`` (case-insensitive for text)."""
+        self.ensure_key_index(entity, columns)
+        value = key_value(values, columns)
+        if value is None:
+            return []
+        cur = self.conn.execute(
+            "SELECT id FROM keyidx WHERE entity=? AND sig=? AND val=? ORDER BY id",
+            (entity, key_signature(columns), value),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+    def has_duplicates(self, entity: str, columns: Sequence[str]) -> bool:
+        """Whether two rows share the values of ``columns`` (blocks a key's activation)."""
+        return bool(self.duplicate_values(entity, columns))
+
+    def duplicate_values(self, entity: str, columns: Sequence[str]) -> list[str]:
+        """The indexed key values held by more than one row."""
+        self.ensure_key_index(entity, columns)
+        cur = self.conn.execute(
+            "SELECT val FROM keyidx WHERE entity=? AND sig=? GROUP BY val HAVING COUNT(*) > 1 "
+            "ORDER BY val",
+            (entity, key_signature(columns)),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+    # -- metadata-driven changes -----------------------------------------------------
+
+    def drop_table(self, entity: str) -> None:
+        self.conn.execute("DELETE FROM rows WHERE entity=?", (entity,))
+        self.conn.execute("DELETE FROM keyidx WHERE entity=?", (entity,))
+        self._indexed = {m for m in self._indexed if m[0] != entity}
+
+    def drop_column(self, entity: str, column: str) -> None:
+        """Remove a deleted column's values (and its lookup annotations) from every row."""
+        for row_id, data in self.conn.execute(
+            "SELECT id, data FROM rows WHERE entity=?", (entity,)
+        ).fetchall():
+            row = json.loads(data)
+            names = [k for k in row if k == column or k.startswith(column + "@")]
+            if names:
+                for name in names:
+                    del row[name]
+                self.put(entity, row_id, row)
+
+    # -- metadata --------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> str | None:
+        cur = self.conn.execute("SELECT value FROM meta WHERE name=?", (name,))
+        found = cur.fetchone()
+        return None if found is None else str(found[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def max_version(self) -> int:
+        cur = self.conn.execute(
+            "SELECT MAX(CAST(json_extract(data, '$.versionnumber') AS INTEGER)) FROM rows"
+        )
+        found = cur.fetchone()[0]
+        return int(found) if found is not None else 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+__all__ = ["DB_NAME", "Store", "key_signature", "key_value"]

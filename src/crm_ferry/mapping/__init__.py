@@ -1,0 +1,1 @@
+"""The map from The Practice's objects and fields to Dataverse tables and columns."""
