@@ -131,22 +131,6 @@ def test_schema_writes(emu: DataverseClient) -> None:
     assert report.written == 5
 
 
-NOT_MODELLED = frozenset(
-    {
-        # Real privilege names the emulator's role does not list: it names every privilege
-        # prv<Action><SchemaName>, so it has no schema privileges and no shared names for
-        # notes (prvCreateNote) and activities (prvCreateActivity).
-        "prvCreateEntity",
-        "prvCreateAttribute",
-        "prvCreateRelationship",
-        "prvCreateNote",
-        "prvWriteNote",
-        "prvCreateActivity",
-        "prvWriteActivity",
-    }
-)
-
-
 def _doctor(app: EmulatorApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DoctorResult:
     from crm_ferry import commands
     from crm_ferry.settings import Settings
@@ -173,7 +157,8 @@ def test_doctor_against_the_emulator(
     assert by_name["custom tables"].status == "pass"
     assert result.facts["dop_hint"] == 4
     assert result.facts["maxuploadfilesize"] == 5242880
-    assert set(result.facts["privileges_missing"]) <= NOT_MODELLED
+    assert result.facts["privileges_missing"] == []
+    assert result.ok, [c for c in result.checks if c.status == "fail"]
 
 
 def test_doctor_names_a_missing_privilege(

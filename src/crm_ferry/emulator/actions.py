@@ -23,8 +23,8 @@ import httpx
 
 from crm_ferry.emulator import odata, rules, tenant
 from crm_ferry.emulator.records import (
-    PRIVILEGE_ACTIONS,
     Ctx,
+    all_privileges,
     check_privilege,
     create_record,
     json_response,
@@ -102,11 +102,7 @@ def who_am_i(em: Emulator, ctx: Ctx) -> httpx.Response:
 def user_privileges(em: Emulator, ctx: Ctx, user_id: str) -> httpx.Response:
     """Every privilege of the user's role (System Administrator minus what is removed)."""
     removed = em.removed_privileges(user_id)
-    names = sorted(
-        f"prv{action}{e.schema_name}"
-        for e in em.schema.entities.values()
-        for action in PRIVILEGE_ACTIONS
-    )
+    names = sorted(all_privileges(em))
     privileges = [
         {
             "Depth": "Global",

@@ -292,14 +292,44 @@ def privilege_id(name: str) -> str:
     return seed_id("privilege", name)
 
 
+SCHEMA_PRIVILEGES = (
+    "prvCreateEntity",
+    "prvCreateAttribute",
+    "prvCreateRelationship",
+    "prvBypassCustomBusinessLogic",
+)
+"""Non-record privileges a System Administrator holds (customisation, bypassing plug-ins)."""
+
+# Tables whose records are governed by another table's privileges: notes use "Note",
+# activities share "Activity", invoice lines use the invoice's.
+# https://learn.microsoft.com/power-platform/admin/security-roles-privileges
+_PRIVILEGE_ENTITY = {"annotation": "Note", "invoicedetail": "Invoice"}
+
+
+def privilege_name(action: str, entity: EntityDef) -> str:
+    """Dataverse's name of the privilege for ``action`` on rows of ``entity``."""
+    if entity.logical_name in _PRIVILEGE_ENTITY:
+        target = _PRIVILEGE_ENTITY[entity.logical_name]
+    elif entity.is_activity or entity.logical_name == "activitypointer":
+        target = "Activity"
+    else:
+        target = entity.schema_name
+    return f"prv{action}{target}"
+
+
+def all_privileges(em: Emulator) -> set[str]:
+    names = {privilege_name(a, e) for e in em.schema.entities.values() for a in PRIVILEGE_ACTIONS}
+    return names | set(SCHEMA_PRIVILEGES)
+
+
 def check_privilege(em: Emulator, ctx: Ctx, action: str, entity: EntityDef) -> None:
-    """403 PrivilegeDenied when the caller's role lacks ``prv<action><SchemaName>``."""
+    """403 PrivilegeDenied when the caller's role lacks the privilege for ``action``."""
     removed = em.removed_privileges(ctx.caller)
     if not removed:
         return
-    name = f"prv{action}{entity.schema_name}"
+    name = privilege_name(action, entity)
     if name in removed:
-        total = len(em.schema.entities) * len(PRIVILEGE_ACTIONS) - len(removed)
+        total = len(all_privileges(em) - removed)
         raise Fault(
             403,
             PRIVILEGE_DENIED,
