@@ -35,7 +35,7 @@ from crm_ferry import __version__, commands
 from crm_ferry.dataverse.doctor import DoctorResult
 from crm_ferry.errors import FerryError
 from crm_ferry.settings import Settings
-from crm_ferry.sources.discover import SourceDiscovery
+from crm_ferry.sources.discover import FINDING_KINDS, SourceDiscovery
 from crm_ferry.sources.generator import GenerateResult
 
 console = Console(highlight=False)
@@ -283,6 +283,17 @@ def render_discovery(result: SourceDiscovery) -> None:
         for kind, d in result.dangling.items():
             dt.add_row(kind, f"{d.count:,}", d.examples[0] if d.examples else "")
         console.print(dt)
+    if result.findings:
+        ft = Table(title="Worth a look before loading (valid rows)")
+        ft.add_column("finding")
+        ft.add_column("count", justify="right")
+        ft.add_column("first ids")
+        for kind, f in result.findings.items():
+            if f.count:
+                ft.add_row(
+                    FINDING_KINDS.get(kind, kind), f"{f.count:,}", ", ".join(f.source_ids[:3])
+                )
+        console.print(ft)
     if result.custom_properties:
         ct = Table(title="Custom properties")
         ct.add_column("key")

@@ -270,3 +270,39 @@ def test_served_data_survives_in_the_data_folder(serve_process: Any, tmp_path: P
     )
     assert "Lovelace" in dump.stdout
     assert entity_id.rsplit("(", 1)[1].rstrip(")") in dump.stdout
+
+
+@pytest.mark.slow
+def test_doctor_passes_against_the_served_emulator(serve_process: Any, tmp_path: Path) -> None:
+    """`crm-ferry doctor` over real HTTP: passes, and names a wrong secret."""
+    proc, info = serve_process()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "ferry.toml").write_text(
+        "[dataverse]\n"
+        f'url = "{info["url"]}"\n'
+        f'tenant = "{info["tenant"]}"\n'
+        f'client_id = "{info["client_id"]}"\n'
+        f'authority = "{info["url"]}"\n',
+        encoding="utf-8",
+    )
+
+    def doctor(secret: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "crm_ferry", "--project", str(project), "doctor", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CRM_FERRY_CLIENT_SECRET": secret},
+            check=False,
+        )
+
+    ok = doctor(info["client_secret"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    result = json.loads(ok.stdout)
+    assert {c["status"] for c in result["checks"]} == {"pass"}
+    bad = doctor("not-the-secret")
+    assert bad.returncode != 0
+    assert "invalid_client" in bad.stdout
+    assert "not-the-secret" not in bad.stdout + bad.stderr
+    assert _stop(proc) == 0
