@@ -34,6 +34,7 @@ from rich.text import Text
 from crm_ferry import __version__, commands
 from crm_ferry.dataverse.doctor import DoctorResult
 from crm_ferry.errors import FerryError
+from crm_ferry.progress import NO_PROGRESS
 from crm_ferry.settings import Settings
 from crm_ferry.sources.discover import FINDING_KINDS, SourceDiscovery
 from crm_ferry.sources.generator import GenerateResult
@@ -248,7 +249,10 @@ def _render_generate(result: GenerateResult) -> None:
 @click.pass_context
 def discover(ctx: click.Context, source: Path | None, rejects: Path | None, as_json: bool) -> None:
     """Profile the export bundle: objects, counts, rejects, custom properties, broken links."""
-    result = commands.discover(_settings(ctx), source=source, rejects=rejects)
+    with progress_reporter(enabled=not as_json) as progress:
+        result = commands.discover(
+            _settings(ctx), source=source, rejects=rejects, progress=progress or NO_PROGRESS
+        )
     _emit(result, as_json, render_discovery)
 
 

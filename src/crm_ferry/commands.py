@@ -16,6 +16,7 @@ from crm_ferry.dataverse.doctor import DoctorResult
 from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.server import RunningServer, serve
 from crm_ferry.errors import ConfigError, EmulatorError
+from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
 from crm_ferry.sources.discover import SourceDiscovery, discover_source
 from crm_ferry.sources.generator import GenerateResult, generate_bundle
@@ -43,7 +44,11 @@ def generate(
 
 
 def discover(
-    settings: Settings, *, source: Path | None = None, rejects: Path | None = None
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    rejects: Path | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SourceDiscovery:
     """Profile the export bundle: objects, counts, rejects, custom properties, dangling links."""
     path = source if source is not None else settings.source
@@ -56,6 +61,7 @@ def discover(
         settings.resolve(path),
         settings,
         rejects_path=settings.resolve(rejects) if rejects is not None else None,
+        progress=progress,
     )
 
 

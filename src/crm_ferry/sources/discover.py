@@ -25,6 +25,7 @@ from crm_ferry.model import (
     SessionNote,
     User,
 )
+from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.idtable import IdList, IdTable, id_hash
@@ -446,8 +447,16 @@ def _scaled(amount: Decimal) -> int:
     return int((amount * _SCALE).to_integral_value(ROUND_HALF_EVEN))
 
 
+_PROGRESS_STEP_MASK = 4095
+"""Progress is reported every 4,096 rows, keeping the per-row cost to one test."""
+
+
 def discover_source(
-    source: Path, settings: Settings, *, rejects_path: Path | None = None
+    source: Path,
+    settings: Settings,
+    *,
+    rejects_path: Path | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SourceDiscovery:
     """Read the whole bundle once, streaming, and summarise it.
 
@@ -470,7 +479,12 @@ def discover_source(
         for obj in bundle.objects:
             check_refs = scan.ref_checker(obj)
             handler = scan.handler(obj)
+            progress.start(obj)
+            n = 0
             for item in bundle.read(obj):
+                n += 1
+                if not n & _PROGRESS_STEP_MASK:
+                    progress.advance(obj, _PROGRESS_STEP_MASK + 1)
                 if type(item) is Reject:
                     reasons[reject_reason_key(item)] += 1
                     if out is not None:
@@ -480,6 +494,8 @@ def discover_source(
                     check_refs(item)
                 if handler is not None:
                     handler(item)
+            progress.advance(obj, n & _PROGRESS_STEP_MASK)
+            progress.finish(obj)
         counts = {obj: bundle.counts[obj] for obj in bundle.objects}
         scan.finish()
         objects = {
