@@ -284,44 +284,10 @@ def _standard_columns(
     return cols
 
 
-def _lookup_relationships(schema: Schema, entity: EntityDef, attr: AttributeDef) -> None:
-    """The tenant's one relationship per lookup target (names and navigation properties as
-    for its own tables, so ``ownerid@odata.bind`` and friends work the same way)."""
-    for target in attr.targets:
-        ref = schema.entity(target)
-        if ref is None:
-            continue
-        name = tenant.relationship_name(entity.logical_name, attr, target)
-        schema.add_relationship(
-            RelationshipDef(
-                schema_name=name,
-                referenced_entity=target,
-                referenced_attribute=ref.primary_id,
-                referencing_entity=entity.logical_name,
-                referencing_attribute=attr.logical_name,
-                referencing_nav=tenant.navigation_name(entity.logical_name, attr, target),
-                referenced_nav=name,
-                cascade_delete=_cascade(attr, target),
-            )
-        )
-
-
-def _cascade(attr: AttributeDef, target: str) -> CascadeType:
-    """The tenant's defaults: audit and owning lookups don't cascade; owner, currency and
-    business unit restrict; other lookups remove the link."""
-    if attr.logical_name in ("createdby", "modifiedby", "owninguser", "owningteam"):
-        return "NoCascade"
-    if attr.logical_name == "owningbusinessunit":
-        return "NoCascade"
-    if attr.type == "Owner" or target in ("transactioncurrency", "businessunit", "pricelevel"):
-        return "Restrict"
-    return "RemoveLink"
-
-
 def _standard_relationships(schema: Schema, entity: EntityDef) -> None:
     for attr in entity.attributes.values():
         if attr.type in ("Lookup", "Owner", "Customer"):
-            _lookup_relationships(schema, entity, attr)
+            tenant.add_column_relationships(schema, entity, attr)
 
 
 def _notes_relationship(schema: Schema, entity: EntityDef) -> None:
@@ -701,7 +667,7 @@ def _currency_relationship(schema: Schema, entity: EntityDef) -> None:
         and r.referencing_attribute == "transactioncurrencyid"
         for r in schema.relationships.values()
     ):
-        _lookup_relationships(schema, entity, attr)
+        tenant.add_column_relationships(schema, entity, attr)
 
 
 # -- relationships ----------------------------------------------------------------------

@@ -969,29 +969,41 @@ def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
 def add_lookup_relationships(schema: Schema, entity: EntityDef) -> None:
     """One 1:N relationship per lookup column and target (called for every table)."""
     for attr in entity.attributes.values():
-        if attr.type not in ("Lookup", "Customer", "Owner"):
+        if attr.type in ("Lookup", "Customer", "Owner"):
+            add_column_relationships(schema, entity, attr, seeded=True)
+
+
+def add_column_relationships(
+    schema: Schema, entity: EntityDef, attr: AttributeDef, *, seeded: bool = False
+) -> None:
+    """The relationships of one lookup column, one per target table that exists.
+
+    Names, navigation properties and cascade rules are the same for the tenant's own tables
+    and for tables created later through the metadata API, so ``ownerid@odata.bind`` and
+    friends work the same way everywhere. ``seeded`` relationships get deterministic
+    metadata ids (the default tenant); others a new one.
+    """
+    for target in attr.targets:
+        ref = schema.entity(target)
+        if ref is None:
             continue
-        for target in attr.targets:
-            ref = schema.entity(target)
-            if ref is None:
-                continue
-            name = relationship_name(entity.logical_name, attr, target)
-            referenced_nav = name
-            if entity.logical_name == "activityparty" and attr.logical_name == "activityid":
-                referenced_nav = f"{target}_activity_parties"
-            schema.add_relationship(
-                RelationshipDef(
-                    schema_name=name,
-                    referenced_entity=target,
-                    referenced_attribute=ref.primary_id,
-                    referencing_entity=entity.logical_name,
-                    referencing_attribute=attr.logical_name,
-                    referencing_nav=navigation_name(entity.logical_name, attr, target),
-                    referenced_nav=referenced_nav,
-                    cascade_delete=_cascade(entity.logical_name, attr, target),
-                    metadata_id=seed_id("relationship", name),
-                )
-            )
+        name = relationship_name(entity.logical_name, attr, target)
+        referenced_nav = name
+        if entity.logical_name == "activityparty" and attr.logical_name == "activityid":
+            referenced_nav = f"{target}_activity_parties"
+        rel = RelationshipDef(
+            schema_name=name,
+            referenced_entity=target,
+            referenced_attribute=ref.primary_id,
+            referencing_entity=entity.logical_name,
+            referencing_attribute=attr.logical_name,
+            referencing_nav=navigation_name(entity.logical_name, attr, target),
+            referenced_nav=referenced_nav,
+            cascade_delete=_cascade(entity.logical_name, attr, target),
+        )
+        if seeded:
+            rel.metadata_id = seed_id("relationship", name)
+        schema.add_relationship(rel)
 
 
 def build_schema(bulk_tables: Iterable[str] = ()) -> Schema:

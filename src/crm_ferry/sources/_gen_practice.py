@@ -55,6 +55,9 @@ EDGE_KINDS: tuple[str, ...] = (
 )
 """Client slots of the planting schedule (``large_file`` only once, and only on request)."""
 
+_PLAIN_NAME_SLOTS = frozenset(EDGE_KINDS[EDGE_KINDS.index("missing_coach") :])
+"""Slots whose client gets an ordinary name and contact details (the edge is elsewhere)."""
+
 FINDING_KINDS: tuple[str, ...] = (
     "clients.missing_email",
     "clients.duplicate_email",
@@ -444,16 +447,7 @@ class Practice:
             f"{zip3}{rng.randint(0, 99):02d}",
         )
         family_id: str | None = None
-        ordinary = kind is None or kind in {
-            "missing_coach",
-            "orphan_session",
-            "orphan_note",
-            "orphan_item",
-            "inline_image",
-            "total_mismatch",
-            "linked_file",
-            "large_file",
-        }
+        ordinary = kind is None or kind in _PLAIN_NAME_SLOTS
         if ordinary and not is_org:
             if self.family is not None:
                 fam = self.family
