@@ -822,6 +822,36 @@ def patch_upsert(
     if_match = ctx.request.headers.get("If-Match")
     if_none = ctx.request.headers.get("If-None-Match")
     body = read_body(ctx)
+    row_id, row, created = write_upsert(
+        em, ctx, entity, row_id, key_values, existing, body, if_match=if_match, if_none=if_none
+    )
+    url = _entity_url(ctx, entity, row_id)
+    if ctx.representation:
+        body_out = represent(em, ctx, entity, row, opts.select, [])
+        body_out = {"@odata.context": _context(ctx, entity, opts.select, single=True), **body_out}
+        return json_response(
+            201 if created else 200,
+            body_out,
+            {"Preference-Applied": "return=representation", "ETag": etag(row)},
+        )
+    return no_content({"OData-EntityId": url})
+
+
+def write_upsert(
+    em: Emulator,
+    ctx: Ctx,
+    entity: EntityDef,
+    row_id: str | None,
+    key_values: dict[str, Any],
+    existing: dict[str, Any] | None,
+    body: Mapping[str, Any],
+    *,
+    if_match: str | None,
+    if_none: str | None,
+) -> tuple[str, dict[str, Any], bool]:
+    """The write of a PATCH on ``set(<key>)`` (an upsert unless If-Match / If-None-Match say
+    otherwise) once the key is resolved: (row id, stored row, created). Bulk messages call it
+    directly with the headers their inner requests would carry."""
     if existing is None:
         if if_match is not None:
             if key_values:
@@ -850,16 +880,7 @@ def patch_upsert(
             )
         row = update_record(em, ctx, entity, row_id, existing, body, strip=key_values.keys())
         created = False
-    url = _entity_url(ctx, entity, row_id)
-    if ctx.representation:
-        body_out = represent(em, ctx, entity, row, opts.select, [])
-        body_out = {"@odata.context": _context(ctx, entity, opts.select, single=True), **body_out}
-        return json_response(
-            201 if created else 200,
-            body_out,
-            {"Preference-Applied": "return=representation", "ETag": etag(row)},
-        )
-    return no_content({"OData-EntityId": url})
+    return row_id, row, created
 
 
 def delete_one(em: Emulator, ctx: Ctx, entity: EntityDef, key: odata.Key) -> httpx.Response:
