@@ -367,6 +367,11 @@ def _attribute_from(ctx: Context, body: dict[str, Any], *, entity_name: str) -> 
             f"it creates {', '.join(sorted(_CREATABLE))}."
         )
     declared = body.get("AttributeType")
+    # A multi-select choice reports AttributeType "Virtual" with AttributeTypeName
+    # "MultiSelectPicklistType" (Microsoft Learn, MultiSelectPicklistAttributeMetadata;
+    # "Work with choice columns"), so a body may declare either.
+    if type_ == "MultiSelectPicklist" and declared == "Virtual":
+        declared = type_
     if declared is not None and declared != type_:
         raise bad(f"AttributeType '{declared}' doesn't match @odata.type '{odata_type}'.")
     schema_name = body.get("SchemaName")

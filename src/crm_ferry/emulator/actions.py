@@ -1,12 +1,14 @@
 """Functions and actions: WhoAmI, WinOpportunity, LoseOpportunity, PublishXml, PublishAllXml,
-RetrieveUserPrivileges.
+RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue.
 
 Sources (Microsoft Learn):
 WhoAmI https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami,
 WinOpportunity https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/winopportunity,
 LoseOpportunity https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/loseopportunity,
 PublishXml https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/publishxml,
-RetrieveUserPrivileges https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveuserprivileges.
+RetrieveUserPrivileges https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveuserprivileges,
+InsertOptionValue / DeleteOptionValue
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-optionsets.
 
 Closing an opportunity does what the platform does and FakeXrmEasy does not: it checks the
 opportunity is Open and the status belongs to Won/Lost, sets statecode/statuscode,
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from crm_ferry.emulator import odata, rules, tenant
+from crm_ferry.emulator._meta_json import label_text
 from crm_ferry.emulator.records import (
     Ctx,
     all_privileges,
@@ -35,9 +38,11 @@ from crm_ferry.emulator.records import (
     resolve_key,
     write_platform_update,
 )
-from crm_ferry.emulator.schema import EntityDef
+from crm_ferry.emulator.schema import EntityDef, OptionDef, OptionSetDef
 from crm_ferry.emulator.validation import (
+    DUPLICATE_RECORD,
     INVALID_ARGUMENT,
+    OBJECT_DOES_NOT_EXIST,
     OPPORTUNITY_CLOSED,
     UNKNOWN_PROPERTY,
     Fault,
@@ -64,6 +69,10 @@ def unbound(em: Emulator, ctx: Ctx, seg: odata.OperationSegment, method: str) ->
         return publish_xml(ctx)
     if name == "PublishAllXml" and method == "POST":
         return no_content()
+    if name == "InsertOptionValue" and method == "POST":
+        return insert_option_value(em, ctx)
+    if name == "DeleteOptionValue" and method == "POST":
+        return delete_option_value(em, ctx)
     raise _no_segment(name)
 
 
@@ -139,6 +148,97 @@ def publish_xml(ctx: Ctx) -> httpx.Response:
             INVALID_ARGUMENT,
             f"The ParameterXml root element must be 'importexportxml', not '{root.tag}'.",
         )
+    return no_content()
+
+
+def _option_set_of(em: Emulator, body: dict[str, Any]) -> OptionSetDef:
+    """The choice an option action addresses: ``OptionSetName`` (global) or
+    ``EntityLogicalName`` + ``AttributeLogicalName`` (local)."""
+    name = body.get("OptionSetName")
+    if name:
+        found = em.schema.global_option_sets.get(str(name))
+        if found is None:
+            raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The global choice '{name}' does not exist.")
+        return found
+    table, column = body.get("EntityLogicalName"), body.get("AttributeLogicalName")
+    if not table or not column:
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            "Give OptionSetName, or EntityLogicalName and AttributeLogicalName.",
+        )
+    entity = em.schema.entity(str(table))
+    attr = entity.attribute(str(column)) if entity is not None else None
+    if attr is None:
+        raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The column '{table}.{column}' does not exist.")
+    opt = attr.option_set
+    if opt is None or attr.type not in ("Picklist", "MultiSelectPicklist"):
+        raise Fault(400, INVALID_ARGUMENT, f"The column '{table}.{column}' is not a choice.")
+    if opt.is_global:
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            f"The column '{table}.{column}' uses the global choice '{opt.name}': "
+            "address it by OptionSetName.",
+        )
+    return opt
+
+
+def _option_value_prefix(em: Emulator, solution: Any) -> int:
+    """The ``customizationoptionvalueprefix`` of the solution's publisher (else the default)."""
+    publisher_id = tenant.DEFAULT_PUBLISHER_ID
+    if solution:
+        rows = [
+            r
+            for r in em.store.rows("solution")
+            if str(r.get("uniquename")).lower() == str(solution).lower()
+        ]
+        if not rows:
+            raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The solution '{solution}' does not exist.")
+        publisher_id = str(rows[0].get("publisherid") or publisher_id)
+    row = em.store.get("publisher", publisher_id) or {}
+    return int(row.get("customizationoptionvalueprefix") or 10000)
+
+
+def insert_option_value(em: Emulator, ctx: Ctx) -> httpx.Response:
+    """``InsertOptionValue``: add an option to a choice; answers ``{"NewOptionValue": n}``."""
+    body = read_body(ctx)
+    opt = _option_set_of(em, body)
+    text = label_text(body.get("Label"))
+    if not text:
+        raise Fault(400, INVALID_ARGUMENT, "The Label parameter is required.")
+    low = _option_value_prefix(em, body.get("SolutionUniqueName")) * 10000
+    value = body.get("Value")
+    used = set(opt.values())
+    if value is None:
+        value = low
+        while value in used:
+            value += 1
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise Fault(400, INVALID_ARGUMENT, "The Value parameter must be an integer.")
+    elif value in used:
+        raise Fault(400, DUPLICATE_RECORD, f"The option value {value} already exists.")
+    opt.options.append(OptionDef(value, text))
+    em.save_schema()
+    return json_response(
+        200,
+        {
+            "@odata.context": f"{ctx.base}$metadata#Microsoft.Dynamics.CRM."
+            "InsertOptionValueResponse",
+            "NewOptionValue": value,
+        },
+    )
+
+
+def delete_option_value(em: Emulator, ctx: Ctx) -> httpx.Response:
+    """``DeleteOptionValue``: remove an option from a choice (values in rows stay as they are)."""
+    body = read_body(ctx)
+    opt = _option_set_of(em, body)
+    value = body.get("Value")
+    if isinstance(value, bool) or not isinstance(value, int) or opt.option(value) is None:
+        raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The option value {value!r} does not exist.")
+    opt.options = [o for o in opt.options if o.value != value]
+    em.save_schema()
     return no_content()
 
 

@@ -128,6 +128,21 @@ class EmulatorApp:
         self.faults = FaultInjector(self.protection, self.config.faults, clock=clock, sleep=sleep)
         self.sign_in = SignIn(self.faults, backend, self.config.auth, clock=clock)
 
+    def add_user(
+        self,
+        first: str,
+        last: str,
+        email: str,
+        *,
+        upn: str | None = None,
+        disabled: bool = False,
+    ) -> str:
+        """Add a person to the tenant as a system user (demo and tests); its systemuserid."""
+        add = getattr(self.backend, "add_user", None)
+        if add is None:
+            raise TypeError("this data plane cannot add users")
+        return str(add(first, last, email, upn=upn, disabled=disabled))
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
         response = self.sign_in(request)
         if is_api(request):

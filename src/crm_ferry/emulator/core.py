@@ -231,6 +231,38 @@ class Emulator:
             self._client_ids.pop(row["systemuserid"], None)
             return str(row["systemuserid"])
 
+    def add_user(
+        self,
+        first: str,
+        last: str,
+        email: str,
+        *,
+        upn: str | None = None,
+        disabled: bool = False,
+    ) -> str:
+        """A licensed person in the tenant (what an administrator's invitation makes);
+        idempotent by e-mail address. Returns the systemuserid."""
+        from crm_ferry.emulator import records
+
+        row_id = tenant.seed_id("systemuser", "person", email.lower())
+        with self._lock, self.store.savepoint():
+            if self.store.get("systemuser", row_id) is None:
+                row = {
+                    "systemuserid": row_id,
+                    "firstname": first,
+                    "lastname": last,
+                    "fullname": f"{first} {last}".strip(),
+                    "internalemailaddress": email,
+                    "domainname": upn or email,
+                    "azureactivedirectoryobjectid": tenant.seed_id("entra", email.lower()),
+                    "isdisabled": disabled,
+                    "islicensed": not disabled,
+                    "accessmode": 0,
+                    "businessunitid": tenant.ROOT_BUSINESS_UNIT_ID,
+                }
+                records.insert_system_row(self, "systemuser", row, tenant.DEFAULT_APP_USER_ID)
+        return row_id
+
     def client_id_of(self, user_id: str) -> str | None:
         if user_id not in self._client_ids:
             row = self.store.get("systemuser", user_id)

@@ -119,6 +119,8 @@ DEFAULT_UNBOUND_OPERATIONS: frozenset[str] = frozenset(
         "InitializeFrom",
         "WinOpportunity",
         "LoseOpportunity",
+        "InsertOptionValue",
+        "DeleteOptionValue",
     }
 )
 """First-segment names read as unbound functions/actions rather than entity sets.

@@ -172,7 +172,7 @@ def dispatch(em: Emulator, request: httpx.Request) -> httpx.Response:
             unquote(rest), aliases=opts.aliases
         )
     except odata.ODataError as exc:
-        raise _odata_fault(exc) from None
+        raise odata_fault(exc) from None
     try:
         first = segments[0] if segments else None
         if isinstance(first, odata.OperationSegment):
@@ -225,7 +225,7 @@ def dispatch(em: Emulator, request: httpx.Request) -> httpx.Response:
             return reference(em, ctx, entity, first.key, tail[0].name, method)
         raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
     except odata.ODataError as exc:
-        raise _odata_fault(exc) from None
+        raise odata_fault(exc) from None
 
 
 _SIMPLE_PATH = re.compile(
@@ -245,7 +245,7 @@ def _simple_path(rest: str) -> list[odata.Segment] | None:
     return [odata.EntitySetSegment(name, odata.Key(value=uuid.UUID(key)))]
 
 
-def _odata_fault(exc: odata.ODataError) -> Fault:
+def odata_fault(exc: odata.ODataError) -> Fault:
     code = exc.code if exc.code and exc.code != "0x0" else UNKNOWN_PROPERTY
     return Fault(exc.status, code, exc.message)
 
@@ -361,6 +361,8 @@ def resolve_key(
     exactly the columns of one Active alternate key.
     """
     if not key.named:
+        if isinstance(key.value, uuid.UUID):
+            return str(key.value), {}  # already the canonical form norm_guid gives
         value = _key_value_of(key.value)
         if not is_guid(value):
             raise _bad_key(entity)
@@ -460,7 +462,24 @@ def parse_body(
     children: list[tuple[RelationshipDef, list[dict[str, Any]]]] = []
     now = em.clock()
     for name, value in body.items():
-        if name.endswith("@odata.bind"):
+        if "@" not in name:
+            # a column (the common case), else a navigation property (below)
+            attr = entity.attributes.get(name)
+            if attr is not None and attr.type not in LOOKUP_TYPES:
+                if attr.visible_at > now or not attr.valid_for_read:
+                    raise unknown_property(entity.logical_name, name)
+                # _check_writable, inlined for the columns that may simply be written
+                writable = (attr.valid_for_create if creating else attr.valid_for_update) and (
+                    creating or not attr.is_primary_id
+                )
+                if writable or _check_writable(em, entity, attr, creating):
+                    changes[name] = (
+                        coerce(entity, attr, value)
+                        if attr.type != "EntityName"
+                        else _coerce_checked(em, entity, attr, value)
+                    )
+                continue
+        elif name.endswith("@odata.bind"):
             nav = name[: -len("@odata.bind")]
             rel = em.schema.navigation(entity.logical_name, nav)
             if rel is None:
@@ -486,7 +505,7 @@ def parse_body(
             changes[attr.logical_name] = target_id
             changes[attr.logical_name + TYPE_SUFFIX] = target.logical_name
             continue
-        if name == "@odata.type":
+        elif name == "@odata.type":
             expected = f"Microsoft.Dynamics.CRM.{entity.logical_name}"
             if not isinstance(value, str) or value.lstrip("#") != expected:
                 raise Fault(
@@ -495,15 +514,8 @@ def parse_body(
                     f"The @odata.type '{value}' does not match the entity set's type '{expected}'.",
                 )
             continue
-        if name.startswith("@") or "@" in name:
+        else:
             continue  # other instance annotations (@odata.etag ...) carry no data
-        attr = entity.attribute(name)
-        if attr is not None and attr.type not in LOOKUP_TYPES:
-            if attr.visible_at > now or not attr.valid_for_read:
-                raise unknown_property(entity.logical_name, name)
-            if _check_writable(em, entity, attr, creating):
-                changes[name] = _coerce_checked(em, entity, attr, value)
-            continue
         single = em.schema.navigation(entity.logical_name, name)
         if single is not None and isinstance(value, dict):
             # deep insert of a related row through a single-valued navigation property

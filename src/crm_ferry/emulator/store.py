@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""How rows are stored: ``json.dumps(row, sort_keys=True, separators=(",", ":"))`` without
+building an encoder per row."""
+
+
 def key_signature(columns: Sequence[str]) -> str:
     """The name a key's values are indexed under: its columns, in key order."""
     return ",".join(columns)
@@ -72,6 +77,8 @@ class Store:
         self.conn.executescript(_DDL)
         self._depth = 0
         self._indexed: set[tuple[str, str]] = set()
+        self._absent: set[tuple[str, str]] = set()
+        """(entity, id) known to have no row (see :meth:`known_absent`)."""
 
     # -- transactions ----------------------------------------------------------------
 
@@ -88,6 +95,7 @@ class Store:
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             self._indexed.clear()  # an index build may have been rolled back
+            self._absent.clear()  # a row deleted since may be back
             raise
         else:
             self._depth -= 1
@@ -96,6 +104,8 @@ class Store:
     # -- rows ------------------------------------------------------------------------
 
     def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
+        if self._absent and (entity, row_id) in self._absent:
+            return None
         cur = self.conn.execute("SELECT data FROM rows WHERE entity=? AND id=?", (entity, row_id))
         found = cur.fetchone()
         return None if found is None else dict(json.loads(found[0]))
@@ -108,9 +118,10 @@ class Store:
         keys: Sequence[Sequence[str]] = (),
     ) -> None:
         """Insert or replace a row and re-index its values for the given keys."""
+        self._absent.discard((entity, row_id))
         self.conn.execute(
             "INSERT OR REPLACE INTO rows (entity, id, data) VALUES (?, ?, ?)",
-            (entity, row_id, json.dumps(row, sort_keys=True, separators=(",", ":"))),
+            (entity, row_id, _ENCODER.encode(row)),
         )
         if keys:
             self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
@@ -121,6 +132,26 @@ class Store:
                         "INSERT OR IGNORE INTO keyidx VALUES (?, ?, ?, ?)",
                         (entity, key_signature(columns), value, row_id),
                     )
+
+    @contextmanager
+    def known_absent(self, entity: str, row_ids: Sequence[str]) -> Iterator[None]:
+        """Inside, :meth:`get` answers None for those of ``row_ids`` that have no row, without
+        a query each (one query per 500 ids up front): for a bulk write of new rows. A row
+        written inside is forgotten from the set, and a rollback forgets them all."""
+        wanted = sorted(set(row_ids))
+        present: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = self.conn.execute(
+                f"SELECT id FROM rows WHERE entity=? AND id IN ({marks})", (entity, *chunk)
+            )
+            present.update(r[0] for r in cur.fetchall())
+        self._absent.update((entity, i) for i in wanted if i not in present)
+        try:
+            yield
+        finally:
+            self._absent.clear()
 
     def delete(self, entity: str, row_id: str) -> bool:
         cur = self.conn.execute("DELETE FROM rows WHERE entity=? AND id=?", (entity, row_id))

@@ -271,8 +271,21 @@ def _datetime(attr: AttributeDef, value: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_last_instant: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
+
+
 def format_instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ`` (UTC) of an instant; the text of the last second is kept, as
+    every row a request writes is stamped with (nearly) the same one."""
+    global _last_instant
+    utc = moment.astimezone(UTC)
+    whole = utc.replace(microsecond=0)
+    last = _last_instant
+    if last[0] == whole:
+        return last[1]
+    text = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_instant = (whole, text)
+    return text
 
 
 __all__ = [

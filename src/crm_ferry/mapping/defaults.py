@@ -580,30 +580,7 @@ def default_document(p: str = "new") -> dict[str, Any]:
         value_maps[vm.name] = entry
     targets: dict[str, Any] = {}
     for t in default_targets(p):
-        fields: dict[str, Any] = {}
-        for name, f in t.fields.items():
-            fd: dict[str, Any] = {"column": f.column}
-            if f.type:
-                fd["type"] = f.type
-            fd["confidence"] = 1.0
-            fd["reason"] = f.reason
-            if f.value_map:
-                fd["value_map"] = f.value_map
-            if f.create is not None and f.column:
-                create = {"kind": f.create["kind"], "schema_name": _schema_of(f.column, p)}
-                create["label"] = name.replace("_", " ").title()
-                create.update({k: v for k, v in f.create.items() if k != "kind"})
-                if f.value_map in new_choice_options:
-                    create["options"] = new_choice_options[f.value_map]
-                fd["create"] = create
-            fields[name] = fd
-        target: dict[str, Any] = {"source": t.source, "table": t.table, "rows": t.rows}
-        if t.create:
-            target["create"] = dict(t.create)
-        if t.note:
-            target["note"] = t.note
-        target["fields"] = fields
-        targets[t.role] = target
+        targets[t.role] = target_entry(t, p, new_choice_options)
     return {
         "version": 1,
         "status": "proposed",
@@ -619,14 +596,73 @@ def default_document(p: str = "new") -> dict[str, Any]:
     }
 
 
+def target_entry(
+    t: DefaultTarget, p: str, new_choice_options: dict[str, dict[int, str]] | None = None
+) -> dict[str, Any]:
+    """One target of the plain document (as :func:`default_document` writes it)."""
+    options = new_choice_options or {}
+    fields: dict[str, Any] = {}
+    for name, f in t.fields.items():
+        fd: dict[str, Any] = {"column": f.column}
+        if f.type:
+            fd["type"] = f.type
+        fd["confidence"] = 1.0
+        fd["reason"] = f.reason
+        if f.value_map:
+            fd["value_map"] = f.value_map
+        if f.create is not None and f.column:
+            create = {"kind": f.create["kind"], "schema_name": _schema_of(f.column, p)}
+            create["label"] = name.replace("_", " ").title()
+            create.update({k: v for k, v in f.create.items() if k != "kind"})
+            if f.value_map in options:
+                create["options"] = options[f.value_map]
+            fd["create"] = create
+        fields[name] = fd
+    target: dict[str, Any] = {"source": t.source, "table": t.table, "rows": t.rows}
+    if t.create:
+        target["create"] = dict(t.create)
+    if t.note:
+        target["note"] = t.note
+    target["fields"] = fields
+    return target
+
+
 SCHEMA_WORDS: dict[str, str] = {
     name.lower(): name
-    for name in (
-        "PracticeId CoachEmail PrimaryService Tags ClientStatus OnTrackStatus DefaultRate "
-        "DurationMinutes Active ClientId ServiceTypeId SessionType SessionStatus BillingStatus "
-        "Start End Location Price IssueDate AmountPaid PaidAt InvoiceId Amount Method Reference "
-        "SessionCount Gender SourceStatus Name ServiceType Session Payment"
-    ).split()
+    for name in [
+        "PracticeId",
+        "CoachEmail",
+        "PrimaryService",
+        "Tags",
+        "ClientStatus",
+        "OnTrackStatus",
+        "DefaultRate",
+        "DurationMinutes",
+        "Active",
+        "ClientId",
+        "ServiceTypeId",
+        "SessionType",
+        "SessionStatus",
+        "BillingStatus",
+        "Start",
+        "End",
+        "Location",
+        "Price",
+        "IssueDate",
+        "AmountPaid",
+        "PaidAt",
+        "InvoiceId",
+        "Amount",
+        "Method",
+        "Reference",
+        "SessionCount",
+        "Gender",
+        "SourceStatus",
+        "Name",
+        "ServiceType",
+        "Session",
+        "Payment",
+    ]
 }
 
 
@@ -636,3 +672,143 @@ def _schema_of(column: str, p: str) -> str:
         return column
     rest = column[len(p) + 1 :]
     return f"{p}_{SCHEMA_WORDS.get(rest, rest.title())}"
+
+
+INVOICE_LABELS: dict[str, str] = {
+    "draft": "Draft",
+    "sent": "Sent",
+    "viewed": "Viewed",
+    "paid": "Paid",
+    "partially_paid": "Partially Paid",
+    "overdue": "Overdue",
+    "failed": "Failed",
+    "void": "Void",
+}
+"""Invoice status → option label of the fallback table's ``{p}_invoicestatus`` choice."""
+
+
+def fallback_invoice_targets(p: str = "new") -> list[DefaultTarget]:
+    """The custom ``{p}_invoice`` and ``{p}_invoicelineitem`` tables, for a tenant without the
+    Sales ``invoice`` table (the object map's fallback). Same roles as the default map."""
+    invoice_table = f"{p}_invoice"
+
+    def money(column: str) -> DefaultField:
+        return DefaultField(column, "Money", "fallback invoice table", create={"kind": "Money"})
+
+    return [
+        DefaultTarget(
+            "invoice",
+            "invoices",
+            invoice_table,
+            "all",
+            {
+                "id": _pid(p),
+                "number": DefaultField(f"{p}_name", "String", "primary name: the invoice number"),
+                "client_id": DefaultField(
+                    f"{p}_clientid",
+                    "Lookup",
+                    "the client's contact (an organization's primary contact)",
+                    create={"kind": "Lookup", "target_table": "contact"},
+                ),
+                "issue_date": DefaultField(
+                    f"{p}_issuedate",
+                    "DateTime",
+                    "fallback invoice table",
+                    create={"kind": "DateTime", "behavior": "DateOnly"},
+                ),
+                "due_date": DefaultField(
+                    f"{p}_duedate",
+                    "DateTime",
+                    "fallback invoice table",
+                    create={"kind": "DateTime", "behavior": "DateOnly"},
+                ),
+                "status": DefaultField(
+                    f"{p}_invoicestatus",
+                    "Picklist",
+                    "invoice status as a choice",
+                    "invoice_status",
+                    {"kind": "Picklist"},
+                ),
+                "currency": DefaultField("transactioncurrencyid", "Lookup", "currency by ISO code"),
+                "subtotal": money(f"{p}_subtotal"),
+                "tax": money(f"{p}_tax"),
+                "total_amount": money(f"{p}_totalamount"),
+                "amount_paid": money(f"{p}_amountpaid"),
+                "paid_at": DefaultField(
+                    f"{p}_paidat", "DateTime", "fallback invoice table", create={"kind": "DateTime"}
+                ),
+                "created_at": CREATED,
+                "updated_at": UPDATED,
+            },
+            create={
+                "schema_name": f"{p}_Invoice",
+                "display_name": "Invoice",
+                "plural_name": "Invoices",
+                "primary_name": f"{p}_Name",
+            },
+            note="the tenant has no invoice table (Sales Professional or Enterprise needed)",
+        ),
+        DefaultTarget(
+            "invoice_line",
+            "invoice_items",
+            f"{p}_invoicelineitem",
+            "all",
+            {
+                "id": _pid(p),
+                "invoice_id": DefaultField(
+                    f"{p}_invoiceid",
+                    "Lookup",
+                    "the line's invoice",
+                    create={"kind": "Lookup", "target_table": invoice_table},
+                ),
+                "description": DefaultField(f"{p}_name", "String", "primary name"),
+                "quantity": DefaultField(
+                    f"{p}_quantity",
+                    "Decimal",
+                    "fallback line table",
+                    create={"kind": "Decimal", "precision": 2},
+                ),
+                "unit_price": money(f"{p}_unitprice"),
+                "amount": money(f"{p}_amount"),
+                "session_id": DefaultField(
+                    f"{p}_sessionid",
+                    "Lookup",
+                    "fallback line table",
+                    create={"kind": "Lookup", "target_table": f"{p}_session"},
+                ),
+                "service_type_id": DefaultField(
+                    f"{p}_servicetypeid",
+                    "Lookup",
+                    "fallback line table",
+                    create={"kind": "Lookup", "target_table": f"{p}_servicetype"},
+                ),
+            },
+            create={
+                "schema_name": f"{p}_InvoiceLineItem",
+                "display_name": "Invoice Line Item",
+                "plural_name": "Invoice Line Items",
+                "primary_name": f"{p}_Name",
+            },
+            note="custom line table (no invoicedetail without the invoice table)",
+        ),
+    ]
+
+
+SCHEMA_WORDS.update(
+    {
+        name.lower(): name
+        for name in [
+            "DueDate",
+            "InvoiceStatus",
+            "Subtotal",
+            "Tax",
+            "TotalAmount",
+            "Quantity",
+            "UnitPrice",
+            "SessionId",
+            "IssueDate",
+            "Invoice",
+            "InvoiceLineItem",
+        ]
+    }
+)

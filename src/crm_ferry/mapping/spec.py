@@ -155,7 +155,9 @@ def _locate(root: Any, path: Sequence[str | int]) -> tuple[int | None, int | Non
         try:
             if lc is not None and isinstance(node, CommentedMap) and part in node:
                 kl, kc, vl, vc = lc.key(part) + lc.value(part)
-                line, col = (vl, vc) if vl is not None else (kl, kc)
+                # An empty value has no token of its own: ruamel reports the next one.
+                empty = node[part] is None
+                line, col = (vl, vc) if vl is not None and not empty else (kl, kc)
             elif lc is not None and isinstance(node, list) and isinstance(part, int):
                 line, col = lc.item(part)
         except (KeyError, TypeError, IndexError):

@@ -26,6 +26,7 @@ Header resolution, for each column of a file (first match wins):
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -42,9 +43,16 @@ from crm_ferry.errors import ConfigError, SourceError
 from crm_ferry.model import RECORD_TYPES, REQUIRED_OBJECTS, Manifest, Provenance, Record, Reject
 from crm_ferry.sources import schema
 from crm_ferry.sources.csvrows import CsvRows, RowProblem
-from crm_ferry.sources.fastinit import record_maker
-from crm_ferry.sources.idtable import IdTable
-from crm_ferry.sources.values import Converter, converter_for, split_full_name, to_str
+from crm_ferry.sources.fastinit import compiled, positional_maker, record_maker
+from crm_ferry.sources.values import (
+    Converter,
+    TimeParsers,
+    converter_for,
+    is_pure,
+    split_full_name,
+    to_str,
+    to_text,
+)
 
 Format = Literal["csv", "jsonl", "json"]
 
@@ -57,6 +65,8 @@ _FORMATS: dict[str, Format] = {
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _JSON_CHUNK = 1 << 16
 _MASK64 = (1 << 64) - 1
+_MEMO = 16384
+"""At most this many results are remembered per pure converter (see compile_row_converter)."""
 _JSON_PLANS = 256
 """At most this many key sets (one compiled converter each) are cached per JSON file."""
 
@@ -223,6 +233,10 @@ class Bundle:
         self._accepted: dict[str, set[int]] = {}
         self._builder: _Builder | None = None
         self._zone: tzinfo = ZoneInfo(manifest.timezone)
+        self._parsers = TimeParsers(self._zone, manifest.date_format)
+        """Timestamp and date converters shared by every file (see TimeParsers._remember)."""
+        self._memos: dict[Converter, dict[str, Any]] = {}
+        """Per pure converter, its results by text, shared by every file and column."""
 
     # -- context manager ---------------------------------------------------
 
@@ -264,7 +278,9 @@ class Bundle:
         counts = ObjectCounts()
         self.counts[obj] = counts
         accepted: set[int] | None = set() if obj in schema.PARENTS else None
-        builder = self._builder = _Builder(bf, self._zone, self.manifest, counts, accepted)
+        builder = self._builder = _Builder(
+            bf, self._zone, self.manifest, counts, accepted, self._parsers, self._memos
+        )
         if bf.format == "csv":
             items = self._read_csv(bf, builder)
         elif bf.format == "jsonl":
@@ -309,10 +325,21 @@ class Bundle:
     def _read_csv(self, bf: BundleFile, builder: _Builder) -> Iterator[Record | Reject]:
         rows = CsvRows(lambda: self._storage.open(bf.name), bf.name)
         plan = builder.plan_for_headers(rows.header, self._column_map.get(bf.object, {}))
-        convert = compile_row_converter(plan.fields)
+        counts = builder.counts
+        row = builder.row_builder(plan)
+        if row is not None:
+            for item in rows:
+                counts.read += 1
+                if type(item) is RowProblem:
+                    column = rows.header[item.cell] if item.cell is not None else None
+                    value = _shown(item.value) if item.value is not None else None
+                    yield builder.reject(item.line, column, value, item.reason)
+                    continue
+                yield row(*item)
+            return
+        convert = compile_row_converter(plan.fields, memos=builder.memos)
         custom = plan.custom
         extra = plan.extra
-        counts = builder.counts
         finish = builder.finish
         for item in rows:
             counts.read += 1
@@ -374,8 +401,119 @@ class Bundle:
 RowConverter = Callable[[list[str]], tuple[dict[str, Any], list[tuple[str, str, str]] | None]]
 
 
+def _field_lines(
+    fields: list[tuple[int, str, Converter, str]],
+    namespace: dict[str, Any],
+    *,
+    json: bool,
+    memos: dict[Converter, dict[str, Any]] | None,
+    target: Callable[[int, str], str] = lambda n, name: f"values[{name!r}]",
+) -> list[str]:
+    """The body of a generated row function converting ``fields`` from ``cells``: each
+    value goes to ``target(n, name)`` (a dict item or a local), each error to ``errors``."""
+    lines: list[str] = []
+    for n, (idx, name, conv, header) in enumerate(fields):
+        namespace[f"c{n}"] = conv
+        namespace[f"h{n}"] = header
+        lines.append(f"    raw = cells[{idx}]")
+        if json and conv is to_str:
+            lines += [
+                "    if type(raw) is str:",
+                "        raw = raw.strip()",
+                "        if raw:",
+                f"            {target(n, name)} = raw",
+                "    elif raw is not None:",
+                "        try:",
+                f"            {target(n, name)} = c{n}(raw)",
+                "        except ValueError as exc:",
+                "            if errors is None:",
+                "                errors = []",
+                f"            errors.append((h{n}, shown(raw), str(exc)))",
+            ]
+        elif json:
+            lines += [
+                "    if raw is not None and (type(raw) is not str or (raw and not raw.isspace())):",
+                "        try:",
+                f"            {target(n, name)} = c{n}(raw)",
+                "        except ValueError as exc:",
+                "            if errors is None:",
+                "                errors = []",
+                f"            errors.append((h{n}, shown(raw), str(exc)))",
+            ]
+        elif conv is to_str:
+            lines += [
+                "    if raw:",
+                "        raw = raw.strip()",
+                "        if raw:",
+                f"            {target(n, name)} = raw",
+            ]
+        elif isinstance(parsers := getattr(conv, "__self__", None), TimeParsers) and (
+            getattr(conv, "__func__", None) is TimeParsers.ts
+        ):
+            # A timestamp: a known date followed by a known time of day is looked up
+            # (see TimeParsers._remember); anything else goes through the converter.
+            namespace[f"t{n}"] = parsers.times.get
+            namespace[f"d{n}"] = parsers.days.get
+            lines += [
+                "    if raw:",
+                f"        t = t{n}(raw[10:])",
+                f"        d = d{n}(raw[:10]) if t is not None else None",
+                "        if d is not None:",
+                f"            {target(n, name)} = d + t",
+                "        elif not raw.isspace():",
+                "            try:",
+                f"                {target(n, name)} = c{n}(raw)",
+                "            except ValueError as exc:",
+                "                if errors is None:",
+                "                    errors = []",
+                f"                errors.append((h{n}, raw, str(exc)))",
+            ]
+        elif conv is to_text:
+            lines += [
+                "    if raw and not raw.isspace():",  # to_text(raw) is raw itself
+                f"        {target(n, name)} = raw",
+            ]
+        elif is_pure(conv):
+            # Values repeat (amounts, dates, statuses): each result is remembered by its
+            # text, up to _MEMO texts per converter, shared by the columns using it.
+            memo = {} if memos is None else memos.setdefault(conv, {})
+            namespace[f"m{n}"] = memo
+            namespace[f"g{n}"] = memo.get
+            lines += [
+                "    if raw:",
+                f"        value = g{n}(raw)",
+                "        if value is not None:",
+                f"            {target(n, name)} = value",
+                "        elif not raw.isspace():",
+                "            try:",
+                f"                value = c{n}(raw)",
+                "            except ValueError as exc:",
+                "                if errors is None:",
+                "                    errors = []",
+                f"                errors.append((h{n}, raw, str(exc)))",
+                "            else:",
+                f"                {target(n, name)} = value",
+                f"                if len(m{n}) < {_MEMO}:",
+                f"                    m{n}[raw] = value",
+            ]
+        else:
+            lines += [
+                "    if raw and not raw.isspace():",
+                "        try:",
+                f"            {target(n, name)} = c{n}(raw)",
+                "        except ValueError as exc:",
+                "            if errors is None:",
+                "                errors = []",
+                f"            errors.append((h{n}, raw, str(exc)))",
+            ]
+    return lines
+
+
 def compile_row_converter(
-    fields: list[tuple[int, str, Converter, str]], *, json: bool = False
+    fields: list[tuple[int, str, Converter, str]],
+    *,
+    json: bool = False,
+    memos: dict[Converter, dict[str, Any]] | None = None,
 ) -> RowConverter:
     """One function per file turning a row's cells into typed values and value errors.
 
@@ -388,53 +526,9 @@ def compile_row_converter(
     """
     namespace: dict[str, Any] = {"shown": _shown}
     lines = ["def convert(cells):", "    values = {}", "    errors = None"]
-    for n, (idx, name, conv, header) in enumerate(fields):
-        namespace[f"c{n}"] = conv
-        namespace[f"h{n}"] = header
-        lines.append(f"    raw = cells[{idx}]")
-        if json and conv is to_str:
-            lines += [
-                "    if type(raw) is str:",
-                "        raw = raw.strip()",
-                "        if raw:",
-                f"            values[{name!r}] = raw",
-                "    elif raw is not None:",
-                "        try:",
-                f"            values[{name!r}] = c{n}(raw)",
-                "        except ValueError as exc:",
-                "            if errors is None:",
-                "                errors = []",
-                f"            errors.append((h{n}, shown(raw), str(exc)))",
-            ]
-        elif json:
-            lines += [
-                "    if raw is not None and (type(raw) is not str or (raw and not raw.isspace())):",
-                "        try:",
-                f"            values[{name!r}] = c{n}(raw)",
-                "        except ValueError as exc:",
-                "            if errors is None:",
-                "                errors = []",
-                f"            errors.append((h{n}, shown(raw), str(exc)))",
-            ]
-        elif conv is to_str:
-            lines += [
-                "    if raw:",
-                "        raw = raw.strip()",
-                "        if raw:",
-                f"            values[{name!r}] = raw",
-            ]
-        else:
-            lines += [
-                "    if raw and not raw.isspace():",
-                "        try:",
-                f"            values[{name!r}] = c{n}(raw)",
-                "        except ValueError as exc:",
-                "            if errors is None:",
-                "                errors = []",
-                f"            errors.append((h{n}, raw, str(exc)))",
-            ]
+    lines += _field_lines(fields, namespace, json=json, memos=memos)
     lines.append("    return values, errors")
-    exec("\n".join(lines), namespace)
+    exec(compiled("\n".join(lines)), namespace)
     convert: RowConverter = namespace["convert"]
     return convert
 
@@ -457,6 +551,8 @@ class _Builder:
         manifest: Manifest,
         counts: ObjectCounts,
         accepted: set[int] | None = None,
+        parsers: TimeParsers | None = None,
+        memos: dict[Converter, dict[str, Any]] | None = None,
     ) -> None:
         self.bf = bf
         self.obj = bf.object
@@ -464,12 +560,19 @@ class _Builder:
         self.make = record_maker(RECORD_TYPES[bf.object])
         self.kinds = schema.FIELDS[bf.object]
         self.converters = {
-            name: converter_for(kind, zone, manifest.date_format)
+            name: converter_for(kind, zone, manifest.date_format, parsers=parsers)
             for name, kind in self.kinds.items()
         }
+        self.memos: dict[Converter, dict[str, Any]] = {} if memos is None else memos
         self.counts = counts
-        self.ids = IdTable()
-        """Id hash -> line first seen on (negative when rejected), for duplicate ids."""
+        self.ids: dict[int, int] = {}
+        """Id hash -> line first seen on (negative when rejected), for duplicate ids.
+
+        A plain dict (about 100 bytes per id, freed when the file ends): looking an id up
+        and storing it is two C calls per row."""
+        self._provenance = positional_maker(Provenance)
+        self._plain = self.obj not in _SPECIAL_BUILD
+        """Whether records of this object are built from their values as they are."""
         self.accepted = accepted
         self._json_plans: dict[
             tuple[str, ...],
@@ -594,7 +697,7 @@ class _Builder:
                 custom.append((idx, ""))
             else:
                 extra.append((idx, key))
-        return compile_row_converter(fields, json=True), custom, extra
+        return compile_row_converter(fields, json=True, memos=self.memos), custom, extra
 
     def finish(
         self,
@@ -605,8 +708,11 @@ class _Builder:
         extra: Mapping[str, str],
     ) -> Record | Reject:
         """Check the id (present, unique), report the first bad value, build the record."""
-        obj = self.obj
-        if obj == "client_properties":
+        if self._plain:
+            rid = values.pop("id", None)
+            if not rid:
+                return self.reject(line, self._col("id"), None, "id is required")
+        elif self.obj == "client_properties":
             client_id, key = values.get("client_id"), values.get("key")
             if not client_id or not key:
                 missing = "client_id" if not client_id else "key"
@@ -617,31 +723,162 @@ class _Builder:
             if not rid:
                 return self.reject(line, self._col("id"), None, "id is required")
         h = (hash(rid) & _MASK64) or 1  # id_hash, inlined
-        first = self.ids.add(h, -line if errors else line)
+        ids = self.ids
+        first = ids.get(h)
         if first is not None:
-            if obj == "client_properties":
+            if self.obj == "client_properties":
                 what, column = "duplicate client_id and key", self._col("key")
             else:
                 what, column = "duplicate id", self._col("id")
             return self.reject(line, column, rid, f"{what} (first seen on line {abs(first)})", rid)
         if errors:
+            ids[h] = -line
             header, raw, reason = errors[0]
             if len(errors) > 1:
                 others = ", ".join(e[0] for e in errors[1:])
                 reason += f" (also bad: {others})"
             return self.reject(line, header, _shown(raw), reason, rid)
-        try:
-            record = self._build(rid, line, values, custom, extra)
-        except _MissingField as exc:
-            self.ids.put(h, -line)
-            return self.reject(line, self._col(exc.field), None, f"{exc.field} is required", rid)
-        if self.accepted is not None:
-            self.accepted.add(h)
+        ids[h] = line
+        if self._plain:
+            values["id"] = rid
+            values["provenance"] = self._provenance(self.file, line)
+            values["extra"] = extra
+            record = self.make(values)
+        else:
+            try:
+                record = self._build(rid, line, values, custom, extra)
+            except _MissingField as exc:
+                ids[h] = -line
+                return self.reject(
+                    line, self._col(exc.field), None, f"{exc.field} is required", rid
+                )
+        accepted = self.accepted
+        if accepted is not None:
+            accepted.add(h)
         self.counts.accepted += 1
         return record
 
     def _col(self, name: str) -> str:
         return self._written.get(name, name)
+
+    # -- one generated function per CSV file -----------------------------------
+
+    def row_builder(self, plan: _Plan) -> Callable[[int, list[str]], Record | Reject] | None:
+        """For an object whose records are built from their values as they are: one
+        generated function turning a row's cells straight into its record or reject.
+
+        It does what ``compile_row_converter`` + :meth:`finish` do, with the values in
+        local variables instead of a dict and every slot of the record set directly. None
+        for the objects :meth:`_build` handles (or without an id column)."""
+        if not self._plain or not any(name == "id" for _, name, _, _ in plan.fields):
+            return None
+        cls = RECORD_TYPES[self.obj]
+        local = {name: f"v{n}" for n, (_, name, _, _) in enumerate(plan.fields)}
+        namespace: dict[str, Any] = {
+            "shown": _shown,
+            "M": _MASK64,
+            "new": object.__new__,
+            "cls": cls,
+            "prov": self._provenance,
+            "file": self.file,
+            "ids": self.ids,
+            "ids_get": self.ids.get,
+            "counts": self.counts,
+            "accepted_add": self.accepted.add if self.accepted is not None else None,
+            "missing_id": self._missing_id,
+            "duplicate": self._duplicate,
+            "bad_value": self._bad_value,
+            "EMPTY": _EMPTY,
+            "MISSING": dataclasses.MISSING,
+        }
+        lines = ["def row(line, cells):", "    errors = None"]
+        fields = dataclasses.fields(cls)
+        defaults = {f.name: f for f in fields}
+        for n, (_, name, _, _) in enumerate(plan.fields):
+            f = defaults[name]
+            if f.default is not dataclasses.MISSING:
+                namespace[f"D{n}"] = f.default
+                lines.append(f"    v{n} = D{n}")
+            else:
+                lines.append(f"    v{n} = MISSING")
+        lines += _field_lines(
+            plan.fields,
+            namespace,
+            json=False,
+            memos=self.memos,
+            target=lambda n, name: local[name],
+        )
+        rid = local["id"]
+        lines += [
+            f"    rid = {rid}",
+            "    if rid is MISSING or not rid:",
+            "        return missing_id(line)",
+            "    h = (hash(rid) & M) or 1",
+            "    first = ids_get(h)",
+            "    if first is not None:",
+            "        return duplicate(line, rid, first)",
+            "    if errors:",
+            "        ids[h] = -line",
+            "        return bad_value(line, rid, errors)",
+            "    ids[h] = line",
+        ]
+        if plan.extra:
+            lines.append("    extra = {}")
+            for idx, header in plan.extra:
+                namespace[f"x{idx}"] = header
+                lines += [
+                    f"    raw = cells[{idx}]",
+                    "    if raw:",
+                    f"        extra[x{idx}] = raw",
+                ]
+        else:
+            lines.append("    extra = EMPTY")
+        lines.append("    o = new(cls)")
+        for n, f in enumerate(fields):
+            descriptor = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
+            namespace[f"s{n}"] = descriptor.__set__
+            if f.name == "id":
+                value = "rid"
+            elif f.name == "provenance":
+                value = "prov(file, line)"
+            elif f.name == "extra":
+                value = "extra"
+            elif f.name in local:
+                value = local[f.name]
+                if f.default is dataclasses.MISSING:  # a factory, or required
+                    if f.default_factory is dataclasses.MISSING:
+                        return None
+                    namespace[f"F{n}"] = f.default_factory
+                    value = f"(F{n}() if {value} is MISSING else {value})"
+            elif f.default is not dataclasses.MISSING:
+                namespace[f"d{n}"] = f.default
+                value = f"d{n}"
+            elif f.default_factory is not dataclasses.MISSING:
+                namespace[f"F{n}"] = f.default_factory
+                value = f"F{n}()"
+            else:
+                return None  # a required field without a column: the generic path says so
+            lines.append(f"    s{n}(o, {value})")
+        if self.accepted is not None:
+            lines.append("    accepted_add(h)")
+        lines += ["    counts.accepted += 1", "    return o"]
+        exec(compiled("\n".join(lines)), namespace)
+        row: Callable[[int, list[str]], Record | Reject] = namespace["row"]
+        return row
+
+    def _missing_id(self, line: int) -> Reject:
+        return self.reject(line, self._col("id"), None, "id is required")
+
+    def _duplicate(self, line: int, rid: str, first: int) -> Reject:
+        what, column = "duplicate id", self._col("id")
+        return self.reject(line, column, rid, f"{what} (first seen on line {abs(first)})", rid)
+
+    def _bad_value(self, line: int, rid: str, errors: list[tuple[str, str, str]]) -> Reject:
+        header, raw, reason = errors[0]
+        if len(errors) > 1:
+            others = ", ".join(e[0] for e in errors[1:])
+            reason += f" (also bad: {others})"
+        return self.reject(line, header, _shown(raw), reason, rid)
 
     def _build(
         self,
@@ -673,9 +910,13 @@ class _Builder:
                 raw = values[seq]
                 values[seq] = tuple(raw) if isinstance(raw, list) else (raw,)
         values["id"] = rid
-        values["provenance"] = Provenance(self.file, line)
+        values["provenance"] = self._provenance(self.file, line)
         values["extra"] = extra
         return self.make(values)
+
+
+_SPECIAL_BUILD = frozenset({"clients", "client_properties", "activities", "automations", "reports"})
+"""Objects whose records need more than their values (see :meth:`_Builder._build`)."""
 
 
 class _MissingField(Exception):

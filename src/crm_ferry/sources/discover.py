@@ -28,6 +28,7 @@ from crm_ferry.model import (
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import Bundle, open_bundle
+from crm_ferry.sources.fastinit import compiled
 from crm_ferry.sources.idtable import IdList, IdTable, id_hash
 from crm_ferry.sources.infer import PropertyInference
 
@@ -316,7 +317,7 @@ class _Scan:
                 f"    if value and ((hash({key}) & M) or 1) not in a{n}:",
                 f"        dangle(k{n}, record, value)",
             ]
-        exec("\n".join(lines), namespace)
+        exec(compiled("\n".join(lines)), namespace)
         check: Callable[[Any], None] = namespace["check"]
         return check
 

@@ -13,12 +13,22 @@ for dataclasses without ``__post_init__`` (checked), which is true of every reco
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
+from types import CodeType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _MISSING = dataclasses.MISSING
+
+
+@functools.lru_cache(maxsize=512)
+def compiled(source: str) -> CodeType:
+    """``source`` compiled (once per distinct text): generated functions are rebuilt for
+    every file read, and compiling them costs more than running ``exec`` on the code."""
+    code: CodeType = compile(source, "<generated>", "exec")
+    return code
 
 
 def record_maker(cls: type[T]) -> Callable[[Mapping[str, Any]], T]:
@@ -43,6 +53,27 @@ def record_maker(cls: type[T]) -> Callable[[Mapping[str, Any]], T]:
         else:
             lines.append(f"    s{n}(o, values[{f.name!r}])")
     lines.append("    return o")
-    exec("\n".join(lines), namespace)
+    exec(compiled("\n".join(lines)), namespace)
     make: Callable[[Mapping[str, Any]], T] = namespace["make"]
+    return make
+
+
+def positional_maker(cls: type[T]) -> Callable[..., T]:
+    """A function building ``cls`` from every field value, positionally in field order.
+
+    For small records built once per row (:class:`~crm_ferry.model.Provenance`): no
+    keyword parsing and no ``object.__setattr__``, just the slots set directly.
+    """
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: not a plain dataclass")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    names = [f"a{n}" for n in range(len(dataclasses.fields(cls)))]
+    lines = [f"def make({', '.join(names)}):", "    o = _new(_cls)"]
+    for n, f in enumerate(dataclasses.fields(cls)):
+        descriptor = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
+        namespace[f"s{n}"] = descriptor.__set__
+        lines.append(f"    s{n}(o, a{n})")
+    lines.append("    return o")
+    exec(compiled("\n".join(lines)), namespace)
+    make: Callable[..., T] = namespace["make"]
     return make

@@ -12,10 +12,11 @@ US dates).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +39,8 @@ _US_TS = re.compile(
     r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
 )
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_PART_CACHE = 50_000
+"""At most this many dates and as many times of day are remembered per converter."""
 
 
 class TimeParsers:
@@ -50,6 +53,10 @@ class TimeParsers:
         self.ts_expected = (
             "M/D/YYYY H:MM or ISO 8601" if self.us else "ISO 8601, e.g. 2024-03-01T09:30:00"
         )
+        self.days: dict[str, datetime] = {}
+        """``YYYY-MM-DD`` -> midnight of that day in :attr:`zone` (see :meth:`_remember`)."""
+        self.times: dict[str, timedelta] = {}
+        """``T09:30:00`` (separator included) -> that time of day as a timedelta."""
 
     def date(self, raw: Any) -> date:
         if isinstance(raw, str):
@@ -71,10 +78,19 @@ class TimeParsers:
         raise ValueError(f"not a date (expected {self.date_expected})")
 
     def ts(self, raw: Any) -> datetime:
+        if type(raw) is str:
+            t = self.times.get(raw[10:])
+            if t is not None:
+                d = self.days.get(raw[:10])
+                if d is not None:
+                    return d + t
         try:
             value = datetime.fromisoformat(raw)  # the fast path: ISO 8601 as written
         except (ValueError, TypeError):
             value = self._ts_slow(raw)
+        else:
+            if value.tzinfo is None:
+                self._remember(raw, value)
         if value.tzinfo is not None:
             return value
         # The positional constructor is about twice as fast as .replace(tzinfo=...).
@@ -88,6 +104,23 @@ class TimeParsers:
             value.microsecond,
             self.zone,
         )
+
+    def _remember(self, raw: str, value: datetime) -> None:
+        """Keep the two halves of a naive ``YYYY-MM-DD[T ]<time>`` parsed as written.
+
+        ``datetime.fromisoformat`` splits such a string at index 10 (fixed by the
+        ``YYYY-MM-DD`` form) and parses the date and the time independently, so any known
+        date followed by any known time (separator included) parses to midnight of that
+        date in the bundle's zone plus that time of day: :attr:`days` and :attr:`times`.
+        """
+        if len(raw) > 10 and raw[4] == "-" and raw[7] == "-" and raw[10] in "T ":
+            day = raw[:10]
+            if day not in self.days and len(self.days) < _PART_CACHE:
+                self.days[day] = datetime(value.year, value.month, value.day, 0, 0, 0, 0, self.zone)
+            time = raw[10:]
+            if time not in self.times and len(self.times) < _PART_CACHE:
+                seconds = value.hour * 3600 + value.minute * 60 + value.second
+                self.times[time] = timedelta(0, seconds, value.microsecond)
 
     def _ts_slow(self, raw: Any) -> datetime:
         if isinstance(raw, str):
@@ -225,8 +258,11 @@ def to_json(raw: Any) -> Any:
     return raw
 
 
+@functools.cache
 def _enum_converter(allowed: tuple[str, ...]) -> Converter:
-    """Case-insensitive; spaces and hyphens count as underscores (``No Show`` = ``no_show``)."""
+    """Case-insensitive; spaces and hyphens count as underscores (``No Show`` = ``no_show``).
+
+    One converter per set of allowed values (cached), so :func:`is_pure` knows them all."""
     table = {v: v for v in allowed}
     reason = "not one of " + ", ".join(allowed)
 
@@ -240,6 +276,7 @@ def _enum_converter(allowed: tuple[str, ...]) -> Converter:
                 return found
         raise ValueError(reason)
 
+    _PURE.add(convert)
     return convert
 
 
@@ -254,8 +291,33 @@ def to_session_type(raw: Any) -> str | None:
     return known if known is not None else s
 
 
-def converter_for(kind: schema.Kind, zone: tzinfo, date_format: DateFormat) -> Converter:
-    """The converter of one field kind, bound to the bundle's zone and date format."""
+_PURE: set[Converter] = {to_money, to_decimal, to_int, to_bool, to_tags, to_session_type}
+
+
+def is_pure(conv: Converter) -> bool:
+    """Whether ``conv`` maps equal strings to equal immutable values (or always raises for
+    them), so its result for a string may be remembered and handed out again.
+
+    Not :func:`to_json` (lists and dicts are mutable), not timestamps (see
+    :meth:`TimeParsers._remember` for those)."""
+    if conv in _PURE:
+        return True
+    return isinstance(getattr(conv, "__self__", None), TimeParsers) and (
+        getattr(conv, "__func__", None) is TimeParsers.date
+    )
+
+
+def converter_for(
+    kind: schema.Kind,
+    zone: tzinfo,
+    date_format: DateFormat,
+    *,
+    parsers: TimeParsers | None = None,
+) -> Converter:
+    """The converter of one field kind, bound to the bundle's zone and date format.
+
+    ``parsers`` (built for that zone and date format) is shared by the timestamp and date
+    converters of a whole bundle, so what they remember serves every column."""
     if isinstance(kind, tuple):
         return _enum_converter(kind)
     if kind in (schema.ID, schema.REF, schema.STR, schema.EMAIL):
@@ -263,7 +325,7 @@ def converter_for(kind: schema.Kind, zone: tzinfo, date_format: DateFormat) -> C
     if kind == schema.TEXT:
         return to_text
     if kind in (schema.TS, schema.DATE):
-        kinds = TimeParsers(zone, date_format)
+        kinds = parsers if parsers is not None else TimeParsers(zone, date_format)
         return kinds.ts if kind == schema.TS else kinds.date
     simple: dict[str, Converter] = {
         schema.MONEY: to_money,

@@ -52,6 +52,11 @@ class Operation:
     depends: tuple[tuple[str, str], ...] = ()
     """``(table, id)`` of rows this write refers to (lookups), for ordering and checks."""
     hash: str = field(default="")
+    create_only: tuple[str, ...] = ()
+    """Payload keys the service accepts only when the row is created (``overriddencreatedon``,
+    an activity's party collection): leave them out when the upsert meets an existing row."""
+    action: str | None = None
+    """For ``kind="action"``: the unbound action to call (``WinOpportunity``)."""
 
     def __post_init__(self) -> None:
         if not self.hash:

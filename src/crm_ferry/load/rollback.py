@@ -1,0 +1,381 @@
+"""Rollback: undo a run from its journal, in reverse load order, without clobbering edits.
+
+For every operation the run completed, newest first:
+
+- a row the run **created** (no earlier run had written it) is deleted;
+- a row the run **changed** (an earlier run had written it) gets back the values the earlier
+  run wrote (the before-image journaled with the operation);
+- state changes, closes and actions on a row that is deleted with it need nothing more.
+
+Before touching a row, its current values of the columns the run wrote are compared with
+what the run wrote. A difference means someone edited the row in Dynamics after the run:
+the row is left as it is and reported as a conflict, unless ``force``. Rollback is itself
+a journaled run (kind ``rollback``) and can be resumed: deleting a row that is already gone
+counts as done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from crm_ferry.dataverse.batch import BatchOperation
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.dataverse.errors import DataverseError, NotFound
+from crm_ferry.errors import FerryError
+from crm_ferry.load.journal import Journal, JournalError, JournalOp
+from crm_ferry.progress import NO_PROGRESS, Progress
+
+ID_CHUNK = 50
+"""Rows read back per query when checking for conflicts (ids in the URL)."""
+BATCH = 100
+"""Deletes per ``$batch``."""
+
+
+@dataclass(slots=True)
+class RollbackResult:
+    run_id: str
+    rollback_id: str
+    deleted: int = 0
+    restored: int = 0
+    already_gone: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    preview: bool = False
+    planned: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "rollback_id": self.rollback_id,
+            "preview": self.preview,
+            "deleted": self.deleted,
+            "restored": self.restored,
+            "already_gone": self.already_gone,
+            "conflicts": self.conflicts,
+            "failures": self.failures,
+            "planned": self.planned,
+        }
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | Decimal):
+        try:
+            return Decimal(str(value)).normalize()
+        except InvalidOperation:
+            return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) >= 20 and text[4:5] == "-" and "T" in text:
+            try:
+                return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return text
+        try:
+            if text and (text[0].isdigit() or text[0] == "-") and text.count(".") <= 1:
+                return Decimal(text).normalize()
+        except InvalidOperation:
+            pass
+        return text
+    return value
+
+
+def _bind_id(value: Any) -> str | None:
+    if not isinstance(value, str) or "(" not in value:
+        return None
+    return value[value.rfind("(") + 1 : value.rfind(")")].lower()
+
+
+def changed_columns(
+    written: Mapping[str, Any], current: Mapping[str, Any], lookups: Mapping[str, str]
+) -> list[str]:
+    """Columns whose current value differs from what was written.
+
+    ``lookups`` maps a navigation property (``parentcustomerid_account``) to its lookup
+    column (``parentcustomerid``); a bind is compared with ``_<column>_value``. Collections
+    (activity parties) are not compared."""
+    out: list[str] = []
+    for key, value in written.items():
+        if isinstance(value, list | dict):
+            continue
+        if key.endswith("@odata.bind"):
+            nav = key[: -len("@odata.bind")]
+            column = lookups.get(nav)
+            if column is None:
+                continue
+            actual = current.get(f"_{column}_value")
+            if (str(actual).lower() if actual else None) != _bind_id(value):
+                out.append(nav)
+            continue
+        if "@" in key or key not in current:
+            continue
+        if _norm(value) != _norm(current.get(key)):
+            out.append(key)
+    return out
+
+
+class Rollback:
+    def __init__(
+        self,
+        journal: Journal,
+        client: DataverseClient,
+        *,
+        lookups: Mapping[str, Mapping[str, str]] | None = None,
+        progress: Progress = NO_PROGRESS,
+    ) -> None:
+        self.j = journal
+        self.client = client
+        self.lookups = lookups or {}
+        self.progress = progress
+        self._columns: dict[str, Mapping[str, Any]] = {}
+
+    def _lookups(self, table: str) -> Mapping[str, str]:
+        if table not in self.lookups:
+            rels = self.client.metadata.relationships(table)
+            self.lookups = {
+                **self.lookups,
+                table: {r.navigation_property: r.referencing_attribute for r in rels},
+            }
+        return self.lookups[table]
+
+    def plan(self, run_id: str) -> tuple[list[JournalOp], list[JournalOp]]:
+        """(rows to delete, rows to restore) of a run, in reverse load order."""
+        ops = self.j.ops(run_id, state="done")
+        ops.reverse()
+        # Only the rows' own writes (phase 0) create rows; second-pass links and state
+        # changes touch rows that go with them.
+        to_delete = [o for o in ops if o.kind == "upsert" and not o.existed and o.phase == 0]
+        deleted_rows = {(o.table, o.row_id) for o in to_delete}
+        to_restore = [
+            o
+            for o in ops
+            if (o.table, o.row_id) not in deleted_rows and o.existed and o.kind == "upsert"
+        ]
+        return to_delete, to_restore
+
+    def preview(self, run_id: str) -> RollbackResult:
+        to_delete, to_restore = self.plan(run_id)
+        planned: dict[str, dict[str, int]] = {}
+        for o in to_delete:
+            planned.setdefault(o.table, {"delete": 0, "restore": 0})["delete"] += 1
+        for o in to_restore:
+            planned.setdefault(o.table, {"delete": 0, "restore": 0})["restore"] += 1
+        return RollbackResult(run_id, "", preview=True, planned=planned)
+
+    def run(self, run_id: str, *, force: bool = False) -> RollbackResult:
+        info = self.j.run(run_id)
+        if info.kind == "rollback":
+            raise JournalError(f"{run_id} is itself a rollback", hint="roll back a load run")
+        if info.rolled_back_by and info.state == "rolled_back":
+            raise JournalError(
+                f"run {run_id} was already rolled back by {info.rolled_back_by}",
+                hint="list runs with `crm-ferry runs`",
+            )
+        pending = [
+            r
+            for r in self.j.runs()
+            if r.kind == "rollback" and r.state == "running" and r.note == f"rollback of {run_id}"
+        ]
+        rid = (
+            pending[-1].run_id
+            if pending
+            else self.j.start_run("rollback", note=f"rollback of {run_id}", source=run_id)
+        )
+        result = RollbackResult(run_id, rid)
+        to_delete, to_restore = self.plan(run_id)
+        self.progress.start("rollback", total=len(to_delete) + len(to_restore))
+        self._restore(run_id, to_restore, result, force)
+        self._delete(run_id, to_delete, result, force)
+        if result.failures:
+            # A child of a read-only parent (the line of a paid invoice) cannot be deleted
+            # on its own; deleting the parent removes it (cascade). Try those once more.
+            retry_ids = {f["id"] for f in result.failures}
+            retry = [o for o in to_delete if o.row_id in retry_ids]
+            result.failures = [f for f in result.failures if f["id"] not in retry_ids]
+            self._delete(run_id, retry, result, force=True)
+        self.progress.finish("rollback")
+        conflicts = {(c["table"], c["id"]) for c in result.conflicts}
+        state = "done" if not result.failures else "failed"
+        self.j.finish_run(
+            rid,
+            state,
+            {
+                "deleted": result.deleted,
+                "restored": result.restored,
+                "already_gone": result.already_gone,
+                "conflicts": len(conflicts),
+                "failures": len(result.failures),
+            },
+        )
+        if state == "done":
+            self.j.set_run(
+                run_id,
+                state="rolled_back" if not conflicts else "partly_rolled_back",
+                rolled_back_by=rid,
+            )
+        return result
+
+    # -- reading current rows ---------------------------------------------------------
+
+    def _current(self, table: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        info = self.client.metadata.table(table)
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            values = ",".join(f"'{i}'" for i in chunk)
+            flt = (
+                f"Microsoft.Dynamics.CRM.In(PropertyName='{info.primary_id}',"
+                f"PropertyValues=[{values}])"
+            )
+            for row in self.client.query(table, filter=flt):
+                out[str(row[info.primary_id]).lower()] = row
+        return out
+
+    def _conflict(self, op: JournalOp, row: Mapping[str, Any] | None) -> list[str]:
+        """Columns the run wrote whose value in Dynamics differs from what it wrote."""
+        if row is None or op.payload is None:
+            return []
+        from crm_ferry.reconcile.diff import compare_row
+
+        if op.table not in self._columns:
+            self._columns[op.table] = self.client.metadata.columns(op.table)
+        diffs = compare_row(
+            op.table,
+            {k: v for k, v in op.payload.items() if k not in op.create_only},
+            row,
+            columns=self._columns[op.table],
+            source_values={},
+            navigation=self._lookups(op.table),
+        )
+        return [d.field for d in diffs if d.verdict == "mismatch"]
+
+    def _by_table(self, ops: Sequence[JournalOp]) -> list[tuple[str, list[JournalOp]]]:
+        groups: list[tuple[str, list[JournalOp]]] = []
+        for op in ops:
+            if groups and groups[-1][0] == op.table:
+                groups[-1][1].append(op)
+            else:
+                groups.append((op.table, [op]))
+        return groups
+
+    # -- restoring and deleting -----------------------------------------------------------
+
+    def _restore(
+        self, run_id: str, ops: Sequence[JournalOp], result: RollbackResult, force: bool
+    ) -> None:
+        for table, group in self._by_table(ops):
+            current = self._current(table, [o.row_id for o in group])
+            for op in group:
+                row = current.get(op.row_id.lower())
+                if row is None:
+                    result.already_gone += 1
+                    self.j.restore(op)
+                    continue
+                changed = self._conflict(op, row)
+                if changed and not force:
+                    result.conflicts.append(
+                        {"table": table, "id": op.row_id, "columns": changed, "action": "restore"}
+                    )
+                    continue
+                if op.prev_payload is None:
+                    result.failures.append(
+                        {
+                            "table": table,
+                            "id": op.row_id,
+                            "error": "no before-image (the run was purged)",
+                        }
+                    )
+                    continue
+                try:
+                    self.client.update(table, op.row_id, op.prev_payload)
+                except DataverseError as exc:
+                    result.failures.append({"table": table, "id": op.row_id, "error": str(exc)})
+                    continue
+                self.j.restore(op)
+                result.restored += 1
+                self.progress.advance("rollback")
+
+    def _delete(
+        self, run_id: str, ops: Sequence[JournalOp], result: RollbackResult, force: bool
+    ) -> None:
+        for table, group in self._by_table(ops):
+            current = self._current(table, [o.row_id for o in group])
+            doomed: list[JournalOp] = []
+            for op in group:
+                row = current.get(op.row_id.lower())
+                if row is None:
+                    result.already_gone += 1
+                    self.j.restore(op)
+                    continue
+                changed = self._conflict(op, row)
+                if changed and not force:
+                    result.conflicts.append(
+                        {"table": table, "id": op.row_id, "columns": changed, "action": "delete"}
+                    )
+                    continue
+                doomed.append(op)
+            entity_set = self.client.metadata.entity_set(table)
+            for start in range(0, len(doomed), BATCH):
+                chunk = doomed[start : start + BATCH]
+                items = [BatchOperation("DELETE", f"{entity_set}({o.row_id})") for o in chunk]
+                try:
+                    answers = self.client.execute_batch(items)
+                except DataverseError as exc:
+                    for o in chunk:
+                        result.failures.append({"table": table, "id": o.row_id, "error": str(exc)})
+                    continue
+                for op, part in zip(chunk, answers, strict=True):
+                    if part is not None and (part.ok or part.status == 404):
+                        if part.status == 404:
+                            result.already_gone += 1
+                        else:
+                            result.deleted += 1
+                        self._forget_row(run_id, op)
+                    else:
+                        err = (
+                            str(part.error("DELETE", entity_set))
+                            if part is not None
+                            else "not executed"
+                        )
+                        result.failures.append({"table": table, "id": op.row_id, "error": err})
+                self.progress.advance("rollback", len(chunk))
+
+    def _forget_row(self, run_id: str, op: JournalOp) -> None:
+        """The row is gone: every id-map entry of it (state, links) goes with it."""
+        with self.j.tx():
+            self.j.db.execute(
+                "DELETE FROM idmap WHERE tbl = ? AND row_id = ?", (op.table, op.row_id)
+            )
+
+
+def rollback_all(
+    journal: Journal,
+    client: DataverseClient,
+    *,
+    force: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> list[RollbackResult]:
+    """Roll back every load run not yet rolled back, newest first."""
+    rb = Rollback(journal, client, progress=progress)
+    out = []
+    for info in reversed(journal.runs()):
+        if info.kind == "rollback" or info.state in ("rolled_back",):
+            continue
+        out.append(rb.run(info.run_id, force=force))
+    return out
+
+
+class NothingToRollBack(FerryError):
+    exit_code = 2
+
+
+_ = NotFound

@@ -1,0 +1,185 @@
+"""Runs of the load, wired from settings: migrate, delta and the sample's load.
+
+This is where the pieces meet: the confirmed map (checked against the source), the
+tenant's metadata snapshot, the transform context from a first pass over the bundle, the
+load order, the journal and the clients. The commands call :func:`run_load`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.errors import ConfigError, MapError, SourceError
+from crm_ferry.load.engine import LoadContext, Loader, LoadResult, open_for_load
+from crm_ferry.load.journal import Journal, secure_dir
+from crm_ferry.load.planner import LoadPlan, plan_order
+from crm_ferry.mapping.spec import MAP_FILE, MapDocument, MappingSpec, digest
+from crm_ferry.model import Record
+from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.settings import Settings
+from crm_ferry.sources.bundle import Bundle
+from crm_ferry.transform.context import ContextBuilder, TransformContext
+from crm_ferry.transform.engine import Transformer
+from crm_ferry.transform.schema import OrgSettings, TargetSchema, tables_for
+
+
+def map_digest(doc: MapDocument) -> str:
+    """What a sample is accepted for: every decision of the map, not its status lines."""
+    data = json.loads(json.dumps(doc.data, default=str))
+    for key in ("status", "confirmed_by", "confirmed_at"):
+        data.pop(key, None)
+    return digest(data)
+
+
+def source_path(settings: Settings, source: Path | None) -> Path:
+    path = settings.resolve(source) if source is not None else settings.source
+    if path is None:
+        raise ConfigError(
+            "no source bundle given",
+            hint="pass --source PATH or set `path` in the source section of ferry.toml",
+        )
+    if not Path(path).exists():
+        raise SourceError(f"{path}: no such folder or zip file")
+    return Path(path)
+
+
+@contextmanager
+def connected(
+    settings: Settings, client: DataverseClient | None
+) -> Iterator[list[DataverseClient]]:
+    """The clients of the run: the one given (tests, demo), or every configured user."""
+    if client is not None:
+        yield [client]
+        return
+    from crm_ferry.dataverse.connect import pool_from_settings
+
+    pool = pool_from_settings(settings)
+    try:
+        yield list(pool.clients)
+    finally:
+        for c in pool.clients:
+            c.close()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    spec: MappingSpec
+    doc: MapDocument
+    schema: TargetSchema
+    plan: LoadPlan
+
+
+def prepare(
+    settings: Settings, client: DataverseClient, *, source: Path, check_source: bool = True
+) -> Prepared:
+    """The confirmed, current map and the target snapshot, or a MapError saying what to do."""
+    from crm_ferry.mapping.check import require_loadable_map
+
+    profile = None
+    if check_source:
+        from crm_ferry.mapping.profile import profile_source
+        from crm_ferry.sources.bundle import open_bundle
+
+        with open_bundle(source, column_map=settings.column_map) as b:
+            profile = profile_source(b)
+    spec = require_loadable_map(settings, profile=profile)
+    doc = MapDocument.load(settings.project_dir / MAP_FILE)
+    md = client.metadata
+    org = OrgSettings.read(client)
+    schema = TargetSchema.from_metadata(md, tables_for(spec), org=org)
+
+    def lookup_targets(table: str, column: str) -> Sequence[str]:
+        info = schema.table(table)
+        return info.targets_of(column) if info is not None else ()
+
+    return Prepared(spec, doc, schema, plan_order(spec, lookup_targets))
+
+
+def build_context(bundle: Bundle) -> TransformContext:
+    """The cross-record facts transform needs, from a first pass over the parent objects."""
+    builder = ContextBuilder()
+    for obj in ContextBuilder.OBJECTS:
+        if obj in bundle.objects:
+            for item in bundle.read(obj):
+                if isinstance(item, Record):
+                    builder.add(item)
+
+    def read_attachment(relpath: str) -> bytes:
+        with bundle.open_attachment(relpath) as fh:
+            return fh.read()
+
+    return builder.build(read_attachment=read_attachment, default_currency=bundle.manifest.currency)
+
+
+def require_sample_gate(journal: Journal, doc: MapDocument) -> dict[str, Any]:
+    accepted = journal.accepted_sample(map_digest(doc))
+    if accepted is None:
+        raise MapError(
+            "no accepted sample for the confirmed map: the full migration is gated on one",
+            hint="run `crm-ferry sample`, review its report, then `crm-ferry sample accept "
+            "--by NAME` (or pass --skip-sample-gate, which the journal records)",
+        )
+    return accepted
+
+
+def run_load(
+    settings: Settings,
+    *,
+    kind: str = "migrate",
+    source: Path | None = None,
+    client: DataverseClient | None = None,
+    include: Callable[[Record], bool] | None = None,
+    progress: Progress = NO_PROGRESS,
+    skip_sample_gate: bool = False,
+    check_source: bool = True,
+    note: str | None = None,
+) -> LoadResult:
+    """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``."""
+    path = source_path(settings, source)
+    secure_dir(settings.project_dir / "runs")
+    with connected(settings, client) as clients, Journal.for_project(settings.project_dir) as j:
+        prep = prepare(settings, clients[0], source=path, check_source=check_source)
+        if kind == "migrate":
+            if skip_sample_gate:
+                note = (note + "; " if note else "") + "sample gate skipped (--skip-sample-gate)"
+            else:
+                require_sample_gate(j, prep.doc)
+        with open_for_load(path, prep.spec, settings.column_map) as bundle:
+            context = build_context(bundle)
+            namespace = j.namespace
+
+            def make() -> Transformer:
+                return Transformer(prep.spec, prep.schema, namespace, context)
+
+            loader = Loader(
+                LoadContext(
+                    spec=prep.spec,
+                    plan=prep.plan,
+                    journal=j,
+                    clients=clients,
+                    make_transformer=make,
+                    progress=progress,
+                    primary_ids={n: t.primary_id for n, t in prep.schema.tables.items()},
+                )
+            )
+            result = loader.run(bundle, kind=kind, source=str(path), include=include, note=note)
+        rejects = j.rejects(result.run_id)
+        run_dir = secure_dir(settings.project_dir / "runs" / result.run_id)
+        _write_private(run_dir / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
+        _write_private(run_dir / "plan.json", json.dumps(prep.plan.as_dict(), indent=2))
+        _write_private(run_dir / "report.json", json.dumps(result.as_dict(), indent=2))
+        return result
+
+
+def _write_private(path: Path, text: str) -> None:
+    import os
+
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)

@@ -1,0 +1,265 @@
+"""Choosing the sample: a few hundred records, referentially closed, covering every stratum.
+
+A sample is a set of clients and everything that hangs off them: their household, sessions,
+the notes on those sessions, invoices with their lines and payments, activities and files.
+Service types are small and always included; coaches are resolved, not loaded.
+
+The clients are chosen so that the sample covers every *stratum* the bundle has: individual
+and organization clients, each session status, each invoice status, notes with inline
+images, attachments, activities of each kind, custom properties of each type and every kind
+of data-quality finding (the planted edge cases of a generated bundle). A greedy cover
+picks, for each uncovered stratum, the smallest client that covers the most; then clients
+are added in a seeded random order until the sample reaches its size.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_ferry.model import (
+    Activity,
+    Client,
+    ClientProperty,
+    FileRecord,
+    Invoice,
+    InvoiceItem,
+    Payment,
+    Record,
+    Session,
+    SessionNote,
+)
+from crm_ferry.sources.bundle import Bundle
+from crm_ferry.sources.discover import SourceDiscovery
+from crm_ferry.sources.infer import PropertyInference
+
+CANDIDATE_POOL = 5000
+"""Clients considered for the sample (the first ones in the file): bounds the memory."""
+_ALWAYS = frozenset({"service_types", "users"})
+
+
+@dataclass
+class _ClientInfo:
+    strata: set[str] = field(default_factory=set)
+    size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSelection:
+    """The chosen source records by object, and which client covers which stratum."""
+
+    ids: Mapping[str, frozenset[str]]
+    coverage: Mapping[str, str]
+    """Stratum → the sampled client id that covers it."""
+    strata: tuple[str, ...]
+    """Every stratum the bundle has (within the candidate pool)."""
+
+    @property
+    def uncovered(self) -> list[str]:
+        return [s for s in self.strata if s not in self.coverage]
+
+    @property
+    def size(self) -> int:
+        return sum(len(v) for k, v in self.ids.items() if k not in _ALWAYS)
+
+    def includes(self, record: Record) -> bool:
+        obj = record.OBJECT
+        if obj in _ALWAYS:
+            return True
+        return record.id in self.ids.get(obj, frozenset())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "records": {k: len(v) for k, v in sorted(self.ids.items())},
+            "strata": list(self.strata),
+            "coverage": dict(sorted(self.coverage.items())),
+            "uncovered": self.uncovered,
+        }
+
+
+def _finding_clients(
+    discovery: SourceDiscovery | None,
+    session_client: Mapping[str, str],
+    invoice_client: Mapping[str, str],
+    note_client: Mapping[str, str],
+    file_client: Mapping[str, str],
+) -> dict[str, set[str]]:
+    """Finding kind → clients concerned (findings name records of several objects)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    if discovery is None:
+        return out
+    for kind, summary in discovery.findings.items():
+        obj = kind.split(".")[0]
+        for sid in summary.source_ids:
+            client = {
+                "clients": sid,
+                "sessions": session_client.get(sid),
+                "invoices": invoice_client.get(sid),
+                "session_notes": note_client.get(sid),
+                "files": file_client.get(sid),
+            }.get(obj)
+            if client:
+                out[kind].add(client)
+    return out
+
+
+def choose_sample(
+    bundle: Bundle,
+    *,
+    size: int = 300,
+    seed: int = 1,
+    discovery: SourceDiscovery | None = None,
+    pool: int = CANDIDATE_POOL,
+) -> SampleSelection:
+    """Pick a referentially closed, stratified sample of about ``size`` records."""
+    clients: dict[str, _ClientInfo] = {}
+    family_of: dict[str, str] = {}
+    for rec in _records(bundle, "clients"):
+        if not isinstance(rec, Client):
+            continue
+        if len(clients) >= pool:
+            break
+        info = clients[rec.id] = _ClientInfo()
+        info.strata.add(f"client:{rec.type}")
+        if rec.family_id:
+            family_of[rec.id] = rec.family_id
+    inference = PropertyInference(bundle.manifest.date_format)
+    props: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for rec in _records(bundle, "clients"):
+        if isinstance(rec, Client) and rec.id in clients:
+            for key, value in rec.custom.items():
+                inference.add(key, value)
+                props[rec.id].append((key, value))
+    for rec in _records(bundle, "client_properties"):
+        if isinstance(rec, ClientProperty) and rec.client_id in clients:
+            inference.add(rec.key_name, rec.value)
+            if rec.value:
+                props[rec.client_id].append((rec.key_name, rec.value))
+    types = inference.types()
+    for cid, pairs in props.items():
+        for key, value in pairs:
+            if value.strip():
+                clients[cid].strata.add(f"custom:{types.get(key, 'text')}")
+
+    sessions: dict[str, list[str]] = defaultdict(list)
+    session_client: dict[str, str] = {}
+    for rec in _records(bundle, "sessions"):
+        if isinstance(rec, Session) and rec.client_id in clients:
+            sessions[rec.client_id].append(rec.id)
+            session_client[rec.id] = rec.client_id
+            clients[rec.client_id].size += 1
+            if rec.status:
+                clients[rec.client_id].strata.add(f"session_status:{rec.status}")
+    notes: dict[str, list[str]] = defaultdict(list)
+    note_client: dict[str, str] = {}
+    for rec in _records(bundle, "session_notes"):
+        if isinstance(rec, SessionNote) and rec.session_id in session_client:
+            cid = session_client[rec.session_id]
+            notes[cid].append(rec.id)
+            note_client[rec.id] = cid
+            clients[cid].size += 1
+            if rec.body_html and "data:image" in rec.body_html:
+                clients[cid].strata.add("note:inline_image")
+    invoices: dict[str, list[str]] = defaultdict(list)
+    invoice_client: dict[str, str] = {}
+    for rec in _records(bundle, "invoices"):
+        if isinstance(rec, Invoice) and rec.client_id in clients:
+            invoices[rec.client_id].append(rec.id)
+            invoice_client[rec.id] = rec.client_id
+            clients[rec.client_id].size += 1
+            if rec.status:
+                clients[rec.client_id].strata.add(f"invoice_status:{rec.status}")
+    items: dict[str, list[str]] = defaultdict(list)
+    for rec in _records(bundle, "invoice_items"):
+        if isinstance(rec, InvoiceItem) and rec.invoice_id in invoice_client:
+            cid = invoice_client[rec.invoice_id]
+            items[cid].append(rec.id)
+            clients[cid].size += 1
+    payments: dict[str, list[str]] = defaultdict(list)
+    for rec in _records(bundle, "payments"):
+        if isinstance(rec, Payment) and rec.invoice_id in invoice_client:
+            cid = invoice_client[rec.invoice_id]
+            payments[cid].append(rec.id)
+            clients[cid].size += 1
+    activities: dict[str, list[str]] = defaultdict(list)
+    for rec in _records(bundle, "activities"):
+        if isinstance(rec, Activity) and rec.client_id in clients:
+            activities[rec.client_id].append(rec.id)
+            clients[rec.client_id].size += 1
+            clients[rec.client_id].strata.add(f"activity:{rec.kind}")
+    files: dict[str, list[str]] = defaultdict(list)
+    file_client: dict[str, str] = {}
+    for rec in _records(bundle, "files"):
+        if not isinstance(rec, FileRecord):
+            continue
+        owner = rec.client_id or session_client.get(rec.session_id or "")
+        if owner is None or owner not in clients:
+            continue
+        cid = owner
+        if True:
+            files[cid].append(rec.id)
+            file_client[rec.id] = cid
+            clients[cid].size += 1
+            if rec.path:
+                clients[cid].strata.add("file:attachment")
+    for kind, cids in _finding_clients(
+        discovery, session_client, invoice_client, note_client, file_client
+    ).items():
+        for cid in cids:
+            if cid in clients:
+                clients[cid].strata.add(f"finding:{kind}")
+
+    strata = sorted({s for info in clients.values() for s in info.strata})
+    chosen: list[str] = []
+    coverage: dict[str, str] = {}
+    uncovered = set(strata)
+    while uncovered:
+        best = max(
+            (c for c in clients if c not in coverage.values() and c not in chosen),
+            key=lambda c: (len(clients[c].strata & uncovered), -clients[c].size, c),
+            default=None,
+        )
+        if best is None or not clients[best].strata & uncovered:
+            break
+        chosen.append(best)
+        for s in clients[best].strata & uncovered:
+            coverage[s] = best
+        uncovered -= clients[best].strata
+    rng = random.Random(seed)
+    rest = [c for c in clients if c not in chosen]
+    rng.shuffle(rest)
+    total = sum(clients[c].size for c in chosen)
+    for cid in rest:
+        if total >= size:
+            break
+        if total + clients[cid].size > size * 1.5:
+            continue
+        chosen.append(cid)
+        total += clients[cid].size
+
+    def gather(index: Mapping[str, list[str]]) -> frozenset[str]:
+        return frozenset(i for c in chosen for i in index.get(c, ()))
+
+    ids = {
+        "clients": frozenset(chosen),
+        "client_properties": frozenset(f"{c}/{k}" for c in chosen for k, _ in props.get(c, [])),
+        "families": frozenset(family_of[c] for c in chosen if c in family_of),
+        "sessions": gather(sessions),
+        "session_notes": gather(notes),
+        "invoices": gather(invoices),
+        "invoice_items": gather(items),
+        "payments": gather(payments),
+        "activities": gather(activities),
+        "files": gather(files),
+    }
+    return SampleSelection(ids=ids, coverage=coverage, strata=tuple(strata))
+
+
+def _records(bundle: Bundle, obj: str) -> Iterable[Record]:
+    if obj not in bundle.objects:
+        return ()
+    return (r for r in bundle.read(obj) if isinstance(r, Record))

@@ -1,0 +1,414 @@
+"""Proof after a load: rows read back from Dataverse and compared with what was written.
+
+What was written is the journal's id map (the last payload of every row, state changes
+included); what is there is read through the Web API, table by table, in pages. From the
+two come:
+
+- **field-level diffs** (:func:`crm_ferry.reconcile.diff.compare_row`): for every row (or
+  a random ``N``), each column's source value, expected value and actual value;
+- **counts** per table: rows written vs rows found;
+- **sums**: invoice totals (Dataverse computes them from the lines) against the source
+  totals and the sum of the source lines, and payments;
+- **orphan lookups**: a lookup in a written row that points to no row;
+- **duplicates**: two rows of one table holding the same source id (``new_practiceid``);
+- **timestamps**: ``createdon`` of notes, activities and the rest equals the source's
+  original time.
+
+The sample uses the same machinery, limited to the rows of its run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.dataverse.metadata import ColumnInfo
+from crm_ferry.load.journal import Journal
+from crm_ferry.mapping.spec import MappingSpec
+from crm_ferry.model import Invoice, InvoiceItem, Payment, Record
+from crm_ferry.reconcile.diff import DiffRow, compare_row, count_verdicts
+from crm_ferry.reconcile.report import CheckRow
+
+ID_CHUNK = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedRow:
+    table: str
+    row_id: str
+    role: str
+    source_object: str
+    source_id: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class Proof:
+    rows: list[DiffRow] = field(default_factory=list)
+    checks: list[CheckRow] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    sums: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def verdicts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for r in self.rows:
+            out[r.verdict] += 1
+        return dict(out)
+
+    @property
+    def differences(self) -> int:
+        bad_rows = sum(1 for r in self.rows if r.verdict != "match")
+        bad_checks = sum(1 for c in self.checks if not c.passed)
+        bad_counts = sum(1 for c in self.counts.values() if c["written"] != c["found"])
+        return bad_rows + bad_checks + bad_counts
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "fields compared": len(self.rows),
+            **{f"fields {k}": v for k, v in sorted(self.verdicts.items())},
+            "checks": len(self.checks),
+            "checks failed": sum(1 for c in self.checks if not c.passed),
+            "differences": self.differences,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "counts": self.counts,
+            "sums": self.sums,
+            "verdicts_by_table": count_verdicts(self.rows),
+            "failed_checks": [c.as_dict() for c in self.checks if not c.passed][:200],
+        }
+
+
+def expected_rows(journal: Journal, *, run_id: str | None = None) -> list[ExpectedRow]:
+    """The rows as crm-ferry last wrote them (every run, or the rows one run wrote)."""
+    where = ""
+    args: tuple[str, ...] = ()
+    if run_id is not None:
+        where = (
+            " WHERE (tbl, row_id) IN (SELECT tbl, row_id FROM ops WHERE run_id = ? "
+            "AND state = 'done')"
+        )
+        args = (run_id,)
+    merged: dict[tuple[str, str], ExpectedRow] = {}
+    for op_key, tbl, row_id, role, sobj, sid, payload in journal.db.execute(
+        "SELECT op_key, tbl, row_id, role, source_object, source_id, payload FROM idmap"
+        + where
+        + " ORDER BY op_key",
+        args,
+    ):
+        kind = op_key.split("/")[2]
+        if kind == "action" or payload is None:
+            continue
+        data = json.loads(payload)
+        key = (tbl, row_id)
+        row = merged.get(key)
+        if row is None:
+            row = merged[key] = ExpectedRow(tbl, row_id, role, sobj, sid, {})
+        if op_key.endswith("/upsert/0"):
+            merged[key] = ExpectedRow(tbl, row_id, role, sobj, sid, {**row.payload, **data})
+        else:
+            row.payload.update(data)
+    for row in merged.values():
+        for k in [k for k, v in row.payload.items() if isinstance(v, list | dict)]:
+            del row.payload[k]  # collections (activity parties) are checked apart
+    return list(merged.values())
+
+
+def read_rows(
+    client: DataverseClient, table: str, ids: Sequence[str], select: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Rows of ``table`` by id (lower case), read in chunks of ids."""
+    info = client.metadata.table(table)
+    out: dict[str, dict[str, Any]] = {}
+    cols = sorted(set(select)) if select else None
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        values = ",".join(f"'{i}'" for i in chunk)
+        flt = (
+            f"Microsoft.Dynamics.CRM.In(PropertyName='{info.primary_id}',PropertyValues=[{values}])"
+        )
+        for row in client.query(table, filter=flt, select=cols):
+            out[str(row[info.primary_id]).lower()] = row
+    return out
+
+
+def _source_values(
+    spec: MappingSpec, role: str, record: Record | None, columns: Mapping[str, ColumnInfo]
+) -> dict[str, Any]:
+    if record is None:
+        return {}
+    target = spec.targets.get(role)
+    if target is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, fm in target.fields.items():
+        if not fm.column:
+            continue
+        if name.startswith("custom:"):
+            value = getattr(record, "custom", {}).get(name[7:])
+        elif name.startswith("extra:"):
+            value = record.extra.get(fm.header or name[6:])
+        else:
+            value = getattr(record, name, None)
+        if value is not None:
+            out[fm.column] = value if isinstance(value, str | int | float) else str(value)
+    return out
+
+
+def prove(
+    journal: Journal,
+    client: DataverseClient,
+    spec: MappingSpec,
+    *,
+    records: Mapping[tuple[str, str], Record],
+    run_id: str | None = None,
+    expected: Sequence[ExpectedRow] | None = None,
+    diff_keys: set[tuple[str, str]] | None = None,
+) -> Proof:
+    """Compare what was written with what Dataverse holds; see the module docstring.
+
+    ``diff_keys`` limits the field-level diff (and the timestamp checks) to those rows;
+    counts, sums, orphans and duplicates always cover every row."""
+    proof = Proof()
+    if expected is None:
+        expected = expected_rows(journal, run_id=run_id)
+    by_table: dict[str, list[ExpectedRow]] = defaultdict(list)
+    for row in expected:
+        by_table[row.table].append(row)
+    if diff_keys is None:
+        diff_keys = {(r.table, r.row_id) for r in expected}
+    found_ids: dict[str, set[str]] = {}
+    actual_all: dict[str, dict[str, dict[str, Any]]] = {}
+    for table, rows in sorted(by_table.items()):
+        columns = client.metadata.columns(table)
+        navigation = {
+            r.navigation_property: r.referencing_attribute
+            for r in client.metadata.relationships(table)
+        }
+        actual = read_rows(client, table, [r.row_id for r in rows])
+        actual_all[table] = actual
+        found_ids[table] = set(actual)
+        proof.counts[table] = {"written": len(rows), "found": len(actual)}
+        for row in rows:
+            if (table, row.row_id) not in diff_keys:
+                continue
+            record = records.get((row.source_object, row.source_id))
+            proof.rows.extend(
+                compare_row(
+                    table,
+                    row.payload,
+                    actual.get(row.row_id.lower()),
+                    columns=columns,
+                    source_values=_source_values(spec, row.role, record, columns),
+                    navigation=navigation,
+                    record_id=row.row_id,
+                    source_key=f"{row.source_object}/{row.source_id}",
+                )
+            )
+    _orphans(proof, client, actual_all, found_ids)
+    _duplicates(proof, actual_all, spec.publisher_prefix)
+    _invoice_sums(proof, expected, actual_all, records)
+    _timestamps(
+        proof, [r for r in expected if (r.table, r.row_id) in diff_keys], actual_all, records
+    )
+    return proof
+
+
+def pick_rows(
+    expected: Sequence[ExpectedRow], fields: int | None, seed: int = 1
+) -> set[tuple[str, str]]:
+    """The rows whose fields are compared: all, or a seeded random ``fields`` of them."""
+    rows = list(expected)
+    if fields is not None and fields < len(rows):
+        rows = random.Random(seed).sample(rows, fields)
+    return {(r.table, r.row_id) for r in rows}
+
+
+def _orphans(
+    proof: Proof,
+    client: DataverseClient,
+    actual_all: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    found: dict[str, set[str]],
+) -> None:
+    """Every lookup value in a written row points to an existing row of its table."""
+    unknown: dict[str, set[str]] = defaultdict(set)
+    refs: list[tuple[str, str, str, str, str]] = []
+    for table, rows in actual_all.items():
+        for rid, row in rows.items():
+            for key, value in row.items():
+                if not (key.startswith("_") and key.endswith("_value")) or not value:
+                    continue
+                target = row.get(f"{key}@Microsoft.Dynamics.CRM.lookuplogicalname")
+                if not target:
+                    continue
+                refs.append((table, rid, key[1:-6], str(target), str(value).lower()))
+                if str(value).lower() not in found.get(str(target), set()):
+                    unknown[str(target)].add(str(value).lower())
+    for target, ids in unknown.items():
+        try:
+            present = read_rows(client, target, sorted(ids))
+        except Exception:  # a table we cannot read: leave its lookups unchecked
+            present = {i: {} for i in ids}
+        found.setdefault(target, set()).update(present)
+    orphans = 0
+    for table, rid, column, target, value in refs:
+        if value not in found.get(target, set()):
+            orphans += 1
+            proof.checks.append(
+                CheckRow(
+                    "lookup points to an existing row",
+                    table,
+                    rid,
+                    False,
+                    f"{column} -> {target}({value}) does not exist",
+                )
+            )
+    proof.sums["lookups"] = {"checked": str(len(refs)), "orphans": str(orphans)}
+
+
+def _duplicates(
+    proof: Proof, actual_all: Mapping[str, Mapping[str, Mapping[str, Any]]], prefix: str
+) -> None:
+    column = f"{prefix}_practiceid"
+    for table, rows in actual_all.items():
+        seen: dict[str, str] = {}
+        for rid, row in rows.items():
+            sid = row.get(column)
+            if not sid:
+                continue
+            if sid in seen:
+                proof.checks.append(
+                    CheckRow(
+                        "one row per source record",
+                        table,
+                        rid,
+                        False,
+                        f"source id {sid} is also in row {seen[sid]}",
+                    )
+                )
+            seen[str(sid)] = rid
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _invoice_sums(
+    proof: Proof,
+    expected: Sequence[ExpectedRow],
+    actual_all: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    records: Mapping[tuple[str, str], Record],
+) -> None:
+    items: dict[str, Decimal] = defaultdict(Decimal)
+    for (obj, _), item in records.items():
+        if obj == "invoice_items" and isinstance(item, InvoiceItem) and item.invoice_id:
+            amount = item.amount
+            if amount is None and item.quantity is not None and item.unit_price is not None:
+                amount = item.quantity * item.unit_price
+            items[item.invoice_id] += amount or Decimal(0)
+    total_source = Decimal(0)
+    total_target = Decimal(0)
+    agreeing = 0
+    for row in expected:
+        if row.table != "invoice" or row.source_object != "invoices":
+            continue
+        inv = records.get(("invoices", row.source_id))
+        actual = actual_all.get("invoice", {}).get(row.row_id.lower())
+        if not isinstance(inv, Invoice) or actual is None:
+            continue
+        rec = inv
+        source_total = _dec(rec.total_amount)
+        lines = _dec(items.get(rec.id, Decimal(0)))
+        target_total = _dec(actual.get("totalamount"))
+        total_source += source_total or Decimal(0)
+        total_target += target_total or Decimal(0)
+        if source_total == lines:
+            agreeing += 1
+            proof.checks.append(
+                CheckRow(
+                    "invoice total = source total",
+                    "invoice",
+                    row.row_id,
+                    target_total == source_total,
+                    f"{rec.number}: Dataverse {target_total}, source {source_total}",
+                )
+            )
+        else:
+            proof.checks.append(
+                CheckRow(
+                    "invoice total = source total",
+                    "invoice",
+                    row.row_id,
+                    False,
+                    f"{rec.number}: the source lines sum to {lines} but the source total is "
+                    f"{source_total}; Dataverse computes {target_total} from the lines "
+                    "(a difference in the export, reported, not corrected)",
+                )
+            )
+    payments_source = sum(
+        (_dec(r.amount) or Decimal(0))
+        for (obj, _), r in records.items()
+        if obj == "payments" and isinstance(r, Payment)
+    )
+    payments_target = sum(
+        (_dec(row.get(next((k for k in row if k.endswith("_amount")), ""))) or Decimal(0))
+        for row in actual_all.get(_payment_table(expected), {}).values()
+    )
+    proof.sums["invoices"] = {
+        "source total": str(total_source),
+        "Dataverse total": str(total_target),
+        "invoices whose lines agree with their total": str(agreeing),
+    }
+    proof.sums["payments"] = {"source": str(payments_source), "Dataverse": str(payments_target)}
+
+
+def _payment_table(expected: Sequence[ExpectedRow]) -> str:
+    return next((r.table for r in expected if r.role == "payment"), "")
+
+
+TIMESTAMP_ROLES = frozenset(
+    {"note", "activity_call", "activity_email", "activity_meeting", "session", "attachment"}
+)
+
+
+def _timestamps(
+    proof: Proof,
+    expected: Sequence[ExpectedRow],
+    actual_all: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    records: Mapping[tuple[str, str], Record],
+) -> None:
+    for row in expected:
+        if row.role not in TIMESTAMP_ROLES:
+            continue
+        source = records.get((row.source_object, row.source_id))
+        actual = actual_all.get(row.table, {}).get(row.row_id.lower())
+        original = getattr(source, "created_at", None) or getattr(source, "uploaded_at", None)
+        if source is None or actual is None or not isinstance(original, datetime):
+            continue
+        created = actual.get("createdon")
+        try:
+            got = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        except ValueError:
+            got = None
+        ok = got is not None and int(got.timestamp()) == int(original.timestamp())
+        proof.checks.append(
+            CheckRow(
+                "original time preserved (createdon)",
+                row.table,
+                row.row_id,
+                ok,
+                f"source {original.isoformat()}, Dataverse {created}",
+            )
+        )

@@ -1,0 +1,159 @@
+"""What a record's transform needs to know about *other* records.
+
+A session's name needs its client's name; an invoice's customer is a contact or an account
+depending on its client's type; a note hangs off a session that must exist. The engine
+builds a :class:`TransformContext` once, from a cheap first pass over the bundle (clients,
+families, service types, sessions, invoices), and hands it to the transformer; a reference
+that is not in the context is a dangling reference and its record is rejected.
+
+Building the context is pure (records in, index out); reading attachment bytes is the one
+thing transform does through the context, by an injected callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+
+from crm_ferry.model import Client, Family, Invoice, Record, ServiceType, Session
+
+__all__ = [
+    "ClientRef",
+    "ContextBuilder",
+    "InvoiceRef",
+    "ReadAttachment",
+    "SessionRef",
+    "TransformContext",
+]
+
+ReadAttachment = Callable[[str], bytes]
+"""``read_attachment(relpath) -> bytes`` for a file inside the bundle; raises ``OSError``
+(``FileNotFoundError``) or ``KeyError`` when it is not there."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRef:
+    id: str
+    type: str
+    """``individual`` or ``organization``."""
+    name: str
+    """The person's full name, or the organization's name when there is no person."""
+    coach_id: str | None = None
+    family_id: str | None = None
+    organization: str | None = None
+
+    @property
+    def is_organization(self) -> bool:
+        return self.type == "organization"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRef:
+    id: str
+    client_id: str | None = None
+    coach_id: str | None = None
+    day: date | None = None
+    """The session's date (its start, in the export's time zone)."""
+    session_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRef:
+    id: str
+    number: str | None = None
+    client_id: str | None = None
+    currency: str | None = None
+
+
+def client_name(c: Client) -> str:
+    person = c.full_name or " ".join(p for p in (c.first_name, c.last_name) if p)
+    return " ".join((person or c.organization or c.email or c.id).split())
+
+
+@dataclass(frozen=True, slots=True)
+class TransformContext:
+    clients: Mapping[str, ClientRef] = field(default_factory=dict)
+    families: frozenset[str] = frozenset()
+    service_types: Mapping[str, str] = field(default_factory=dict)
+    """Service type id → its name."""
+    sessions: Mapping[str, SessionRef] = field(default_factory=dict)
+    invoices: Mapping[str, InvoiceRef] = field(default_factory=dict)
+    read_attachment: ReadAttachment | None = None
+    default_currency: str | None = None
+    """The export's currency (manifest), for rows that name none."""
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[Record],
+        *,
+        read_attachment: ReadAttachment | None = None,
+        default_currency: str | None = None,
+    ) -> TransformContext:
+        builder = ContextBuilder()
+        for r in records:
+            builder.add(r)
+        return builder.build(read_attachment=read_attachment, default_currency=default_currency)
+
+
+class ContextBuilder:
+    """Collects the context from records as a first pass reads them (any order)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, ClientRef] = {}
+        self.families: set[str] = set()
+        self.service_types: dict[str, str] = {}
+        self.sessions: dict[str, SessionRef] = {}
+        self.invoices: dict[str, InvoiceRef] = {}
+
+    OBJECTS = ("clients", "families", "service_types", "sessions", "invoices")
+    """The objects worth reading in the first pass."""
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, Client):
+            self.clients[record.id] = ClientRef(
+                id=record.id,
+                type=record.type,
+                name=client_name(record),
+                coach_id=record.coach_id,
+                family_id=record.family_id,
+                organization=record.organization,
+            )
+        elif isinstance(record, Family):
+            self.families.add(record.id)
+        elif isinstance(record, ServiceType):
+            self.service_types[record.id] = record.name or record.id
+        elif isinstance(record, Session):
+            start = record.start_at
+            self.sessions[record.id] = SessionRef(
+                id=record.id,
+                client_id=record.client_id,
+                coach_id=record.coach_id,
+                day=start.date() if isinstance(start, datetime) else None,
+                session_type=record.session_type,
+            )
+        elif isinstance(record, Invoice):
+            self.invoices[record.id] = InvoiceRef(
+                id=record.id,
+                number=record.number,
+                client_id=record.client_id,
+                currency=record.currency,
+            )
+
+    def build(
+        self,
+        *,
+        read_attachment: ReadAttachment | None = None,
+        default_currency: str | None = None,
+    ) -> TransformContext:
+        return TransformContext(
+            clients=MappingProxyType(dict(self.clients)),
+            families=frozenset(self.families),
+            service_types=MappingProxyType(dict(self.service_types)),
+            sessions=MappingProxyType(dict(self.sessions)),
+            invoices=MappingProxyType(dict(self.invoices)),
+            read_attachment=read_attachment,
+            default_currency=default_currency,
+        )
