@@ -55,13 +55,15 @@ def test_pending_then_done_updates_the_id_map(tmp_path: Path) -> None:
         j.mark_failed(run, [(pending[2], "bad value")])
         assert j.state_counts(run) == {"done": 2, "failed": 1}
         known = j.known_hash(_op(0).op_key)
-        assert known is not None and known[0] == _op(0).hash
+        assert known is not None
+        assert known[0] == _op(0).hash
         assert j.known_hash(_op(2).op_key) is None
         # a second run that changes a row keeps what the first wrote as its before-image
         run2 = j.start_run("delta")
         j.add_ops(run2, [(_op(0, {"lastname": "Changed"}), 1)], 0)
         (changed,) = list(j.pending(run2))
-        assert changed.existed and changed.prev_payload == {"lastname": "L0"}
+        assert changed.existed
+        assert changed.prev_payload == {"lastname": "L0"}
 
 
 def test_pending_order_is_phase_then_rank(tmp_path: Path) -> None:
@@ -79,7 +81,9 @@ def test_purge_keeps_the_audit_trail(tmp_path: Path) -> None:
         j.add_rejects(run, [Reject("clients", "clients.csv", 3, "email", "x@", "not an email")])
         j.purge(run)
         (op,) = j.ops(run)
-        assert op.payload is None and op.row_id and op.state == "done"
+        assert op.payload is None
+        assert op.row_id
+        assert op.state == "done"
         assert j.rejects(run)[0]["value"] is None
         assert j.rejects(run)[0]["reason"] == "not an email"
         assert j.run(run).purged_at
@@ -134,5 +138,5 @@ def test_a_cycle_is_named() -> None:
     }
     spec = MapDocument.from_plain(doc).spec()
     refs = {("contact", "parentcustomerid"): ("account",)}
-    with pytest.raises(MapError, match="cycle: .*account.*contact"):
+    with pytest.raises(MapError, match=r"cycle: .*account.*contact"):
         plan_order(spec, lambda t, c: refs.get((t, c), ()))

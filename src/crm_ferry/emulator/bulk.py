@@ -25,9 +25,13 @@ the Web API reference pages of the actions
 * DeleteMultiple is for elastic tables only: "If you use DeleteMultiple on a standard table,
   you get the error: DeleteMultiple has not yet been implemented."
 
-Each target runs as one inner request through ``emulator.dispatch`` inside
-``emulator.transaction()`` — POST for a create, PATCH with ``If-Match: *`` for an update, PATCH
-for an upsert — so validation is exactly that of single requests.
+All targets run inside one ``emulator.transaction()``, each as the single request it stands
+for — POST for a create, PATCH with ``If-Match: *`` for an update, PATCH for an upsert — so
+validation is exactly that of single requests. On the emulator core, a target is written by the
+single-record path's own functions without building that request (:class:`_Direct`: the
+router's checks, ``records.create_record`` / ``records.write_upsert``, the same caller,
+privileges, defaults and errors); a target whose key it cannot take the short way, and any
+other core, goes through an inner request to ``emulator.dispatch``.
 
 Stricter than the service on purpose: UpsertMultiple refuses a target whose body repeats an
 alternate-key column with a value different from the one in its ``@odata.id`` (Dataverse
@@ -262,6 +266,7 @@ def _inner_request(
 _SIMPLE_SET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CANONICAL_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 _NO_QUERY = odata.QueryOptions()
+_METADATA_SETS = ("EntityDefinitions", "RelationshipDefinitions", "GlobalOptionSetDefinitions")
 
 
 def _plain_address(address: str) -> bool:
@@ -294,6 +299,8 @@ class _Direct:
         self.entity = entity
         self.message = message
         caller = request.extensions.get(CALLER) or tenant.DEFAULT_APP_USER_ID
+        # records.make_ctx of an inner request: no Prefer header, the bulk request's caller;
+        # the write functions don't read ``request`` (only the handlers do, for headers/body)
         self.ctx = records.Ctx(
             request=request,
             base=f"{base}{API_PREFIX}",
@@ -318,7 +325,11 @@ class _Direct:
         if not isinstance(emulator, Emulator):
             return None
         set_name = entity.entity_set_name
-        if not _SIMPLE_SET.match(set_name) or entity.logical_name in tenant.VIRTUAL_TABLES:
+        if (
+            not _SIMPLE_SET.match(set_name)
+            or set_name.startswith(_METADATA_SETS)  # Emulator._route: the metadata API
+            or entity.logical_name in tenant.VIRTUAL_TABLES
+        ):
             return None
         try:
             segments = odata.parse_resource_path(set_name, aliases=_NO_QUERY.aliases)

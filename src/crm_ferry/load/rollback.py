@@ -137,6 +137,9 @@ class Rollback:
         self.lookups = lookups or {}
         self.progress = progress
         self._columns: dict[str, Mapping[str, Any]] = {}
+        self._protected: set[str] = set()
+        """Rows a kept (conflicting) row points to: deleting them would cascade to it or
+        leave it pointing nowhere, so they stay too."""
 
     def _lookups(self, table: str) -> Mapping[str, str]:
         if table not in self.lookups:
@@ -195,12 +198,13 @@ class Rollback:
         self.progress.start("rollback", total=len(to_delete) + len(to_restore))
         self._restore(run_id, to_restore, result, force)
         self._delete(run_id, to_delete, result, force)
-        if result.failures:
+        deletes = [f for f in result.failures if f.get("action") == "delete"]
+        if deletes:
             # A child of a read-only parent (the line of a paid invoice) cannot be deleted
             # on its own; deleting the parent removes it (cascade). Try those once more.
-            retry_ids = {f["id"] for f in result.failures}
+            retry_ids = {f["id"] for f in deletes}
             retry = [o for o in to_delete if o.row_id in retry_ids]
-            result.failures = [f for f in result.failures if f["id"] not in retry_ids]
+            result.failures = [f for f in result.failures if f not in deletes]
             self._delete(run_id, retry, result, force=True)
         self.progress.finish("rollback")
         conflicts = {(c["table"], c["id"]) for c in result.conflicts}
@@ -258,6 +262,14 @@ class Rollback:
         )
         return [d.field for d in diffs if d.verdict == "mismatch"]
 
+    def _keep(self, op: JournalOp) -> None:
+        """``op``'s row stays: protect the rows it points to."""
+        for key, value in (op.payload or {}).items():
+            if key.endswith("@odata.bind"):
+                ref = _bind_id(value)
+                if ref:
+                    self._protected.add(ref)
+
     def _by_table(self, ops: Sequence[JournalOp]) -> list[tuple[str, list[JournalOp]]]:
         groups: list[tuple[str, list[JournalOp]]] = []
         for op in ops:
@@ -285,6 +297,7 @@ class Rollback:
                     result.conflicts.append(
                         {"table": table, "id": op.row_id, "columns": changed, "action": "restore"}
                     )
+                    self._keep(op)
                     continue
                 if op.prev_payload is None:
                     result.failures.append(
@@ -295,10 +308,14 @@ class Rollback:
                         }
                     )
                     continue
+                # columns the service takes only on create keep the value they were made with
+                image = {k: v for k, v in op.prev_payload.items() if k not in op.create_only}
                 try:
-                    self.client.update(table, op.row_id, op.prev_payload)
+                    self.client.update(table, op.row_id, image)
                 except DataverseError as exc:
-                    result.failures.append({"table": table, "id": op.row_id, "error": str(exc)})
+                    result.failures.append(
+                        {"table": table, "id": op.row_id, "error": str(exc), "action": "restore"}
+                    )
                     continue
                 self.j.restore(op)
                 result.restored += 1
@@ -321,6 +338,18 @@ class Rollback:
                     result.conflicts.append(
                         {"table": table, "id": op.row_id, "columns": changed, "action": "delete"}
                     )
+                    self._keep(op)
+                    continue
+                if op.row_id.lower() in self._protected and not force:
+                    result.conflicts.append(
+                        {
+                            "table": table,
+                            "id": op.row_id,
+                            "columns": [],
+                            "action": "kept: a row edited since the run points to it",
+                        }
+                    )
+                    self._keep(op)
                     continue
                 doomed.append(op)
             entity_set = self.client.metadata.entity_set(table)
@@ -331,7 +360,9 @@ class Rollback:
                     answers = self.client.execute_batch(items)
                 except DataverseError as exc:
                     for o in chunk:
-                        result.failures.append({"table": table, "id": o.row_id, "error": str(exc)})
+                        result.failures.append(
+                            {"table": table, "id": o.row_id, "error": str(exc), "action": "delete"}
+                        )
                     continue
                 for op, part in zip(chunk, answers, strict=True):
                     if part is not None and (part.ok or part.status == 404):
@@ -346,7 +377,9 @@ class Rollback:
                             if part is not None
                             else "not executed"
                         )
-                        result.failures.append({"table": table, "id": op.row_id, "error": err})
+                        result.failures.append(
+                            {"table": table, "id": op.row_id, "error": err, "action": "delete"}
+                        )
                 self.progress.advance("rollback", len(chunk))
 
     def _forget_row(self, run_id: str, op: JournalOp) -> None:

@@ -7,6 +7,7 @@ load order, the journal and the clients. The commands call :func:`run_load`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from crm_ferry.errors import ConfigError, MapError, SourceError
 from crm_ferry.load.engine import LoadContext, Loader, LoadResult, open_for_load
 from crm_ferry.load.journal import Journal, secure_dir
 from crm_ferry.load.planner import LoadPlan, plan_order
-from crm_ferry.mapping.spec import MAP_FILE, MapDocument, MappingSpec, digest
+from crm_ferry.mapping.spec import MappingSpec, digest
 from crm_ferry.model import Record
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
@@ -29,9 +30,9 @@ from crm_ferry.transform.engine import Transformer
 from crm_ferry.transform.schema import OrgSettings, TargetSchema, tables_for
 
 
-def map_digest(doc: MapDocument) -> str:
+def map_digest(spec: MappingSpec) -> str:
     """What a sample is accepted for: every decision of the map, not its status lines."""
-    data = json.loads(json.dumps(doc.data, default=str))
+    data = dataclasses.asdict(spec)
     for key in ("status", "confirmed_by", "confirmed_at"):
         data.pop(key, None)
     return digest(data)
@@ -70,7 +71,6 @@ def connected(
 @dataclass(frozen=True)
 class Prepared:
     spec: MappingSpec
-    doc: MapDocument
     schema: TargetSchema
     plan: LoadPlan
 
@@ -89,7 +89,6 @@ def prepare(
         with open_bundle(source, column_map=settings.column_map) as b:
             profile = profile_source(b)
     spec = require_loadable_map(settings, profile=profile)
-    doc = MapDocument.load(settings.project_dir / MAP_FILE)
     md = client.metadata
     org = OrgSettings.read(client)
     schema = TargetSchema.from_metadata(md, tables_for(spec), org=org)
@@ -98,7 +97,7 @@ def prepare(
         info = schema.table(table)
         return info.targets_of(column) if info is not None else ()
 
-    return Prepared(spec, doc, schema, plan_order(spec, lookup_targets))
+    return Prepared(spec, schema, plan_order(spec, lookup_targets))
 
 
 def build_context(bundle: Bundle) -> TransformContext:
@@ -117,8 +116,8 @@ def build_context(bundle: Bundle) -> TransformContext:
     return builder.build(read_attachment=read_attachment, default_currency=bundle.manifest.currency)
 
 
-def require_sample_gate(journal: Journal, doc: MapDocument) -> dict[str, Any]:
-    accepted = journal.accepted_sample(map_digest(doc))
+def require_sample_gate(journal: Journal, spec: MappingSpec) -> dict[str, Any]:
+    accepted = journal.accepted_sample(map_digest(spec))
     if accepted is None:
         raise MapError(
             "no accepted sample for the confirmed map: the full migration is gated on one",
@@ -149,7 +148,7 @@ def run_load(
             if skip_sample_gate:
                 note = (note + "; " if note else "") + "sample gate skipped (--skip-sample-gate)"
             else:
-                require_sample_gate(j, prep.doc)
+                require_sample_gate(j, prep.spec)
         with open_for_load(path, prep.spec, settings.column_map) as bundle:
             context = build_context(bundle)
             namespace = j.namespace

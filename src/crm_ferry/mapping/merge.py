@@ -126,6 +126,7 @@ def merge_proposal(
         fp_node = MapDocument.from_plain({"fingerprint": dict(fp)}).data["fingerprint"]
         if "fingerprint" not in data:
             _insert_like(data, "fingerprint", fp_node, styled)
+            result.diff.append(f"+ fingerprint: {_show(fp_node)}")
         merger.leaf(data, "fingerprint", None, fp_node, ["fingerprint"], force=True)
     if result.diff:
         old_status = data.get("status")

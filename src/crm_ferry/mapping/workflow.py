@@ -245,8 +245,9 @@ def propose_map(
                 },
             )
             doc, diff, kept, had_base = merged.document, merged.diff, merged.kept, merged.had_base
-        doc.save(path)
-        doc = MapDocument.load(path)  # read back: problems point at lines of the saved file
+        if existing is None or diff:
+            doc.save(path)
+            doc = MapDocument.load(path)  # read back: problems point at lines of the saved file
         save_last_proposal(settings.project_dir, proposal)
         problems = _dedupe([*_issue_problems(doc, resolution), *check_map(doc, profile, metadata)])
     spec, _ = doc.parse()

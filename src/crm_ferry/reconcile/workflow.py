@@ -156,12 +156,12 @@ def run_sample(
                 meta={
                     "run": load.run_id,
                     "source": str(path),
-                    "map": map_digest(doc)[:12],
+                    "map": map_digest(spec)[:12],
                     "environment": clients[0].url,
                     "strata": ", ".join(selection.strata),
                 },
             )
-            j.record_sample(load.run_id, map_digest(doc), str(report.html), proof.verdicts)
+            j.record_sample(load.run_id, map_digest(spec), str(report.html), proof.verdicts)
     return SampleResult(load.run_id, selection, load, proof, report, rejects)
 
 
@@ -186,7 +186,7 @@ def accept_sample(settings: Settings, *, by: str) -> AcceptResult:
     name = by.strip()
     if not name:
         raise MapError("accepting a sample needs a name", hint="pass --by NAME")
-    doc = MapDocument.load(settings.project_dir / MAP_FILE)
+    spec = MapDocument.load(settings.project_dir / MAP_FILE).spec()
     with Journal.for_project(settings.project_dir) as j:
         latest = j.latest_sample()
         if latest is None:
@@ -194,13 +194,13 @@ def accept_sample(settings: Settings, *, by: str) -> AcceptResult:
                 "there is no sample to accept",
                 hint="run `crm-ferry sample` and review its report first",
             )
-        if latest["map_digest"] != map_digest(doc):
+        if latest["map_digest"] != map_digest(spec):
             raise MapError(
                 f"the latest sample ({latest['run_id']}) was made with another version of the map",
                 hint="run `crm-ferry sample` again for the current map",
             )
         j.accept_sample(latest["run_id"], name)
-        accepted = j.accepted_sample(map_digest(doc))
+        accepted = j.accepted_sample(map_digest(spec))
     assert accepted is not None
     return AcceptResult(latest["run_id"], name, str(accepted["accepted_at"]), latest["report"])
 
@@ -253,7 +253,7 @@ def run_verify(
             },
             rows=proof.rows,
             checks=proof.checks,
-            meta={"source": str(path), "environment": clients[0].url, "map": map_digest(doc)[:12]},
+            meta={"source": str(path), "environment": clients[0].url, "map": map_digest(spec)[:12]},
         )
     result = VerifyResult(proof, report, objects)
     if check and not result.ok:

@@ -27,6 +27,7 @@ Header resolution, for each column of a file (first match wins):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import zipfile
@@ -335,7 +336,8 @@ class Bundle:
                     value = _shown(item.value) if item.value is not None else None
                     yield builder.reject(item.line, column, value, item.reason)
                     continue
-                yield row(*item)
+                line, cells = item  # type: ignore[misc]
+                yield row(line, cells)
             return
         convert = compile_row_converter(plan.fields, memos=builder.memos)
         custom = plan.custom
@@ -533,6 +535,19 @@ def compile_row_converter(
     return convert
 
 
+def _no_converter(cells: list[Any]) -> tuple[dict[str, Any], None]:
+    raise AssertionError("a generated row function converts these cells")
+
+
+_JsonPlan = tuple[
+    RowConverter,
+    list[tuple[int, str]],
+    list[tuple[int, str]],
+    Callable[[int, list[Any]], Record | Reject] | None,
+]
+"""(converter, custom keys, extra keys, generated row function or None) of one key set."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     fields: list[tuple[int, str, Converter, str]]
@@ -557,7 +572,6 @@ class _Builder:
         self.bf = bf
         self.obj = bf.object
         self.file = bf.name
-        self.make = record_maker(RECORD_TYPES[bf.object])
         self.kinds = schema.FIELDS[bf.object]
         self.converters = {
             name: converter_for(kind, zone, manifest.date_format, parsers=parsers)
@@ -574,10 +588,7 @@ class _Builder:
         self._plain = self.obj not in _SPECIAL_BUILD
         """Whether records of this object are built from their values as they are."""
         self.accepted = accepted
-        self._json_plans: dict[
-            tuple[str, ...],
-            tuple[RowConverter, list[tuple[int, str]], list[tuple[int, str]]],
-        ] = {}
+        self._json_plans: dict[tuple[str, ...], _JsonPlan] = {}
         self.split = False
         """Whether the last client built got first/last name by splitting full_name."""
         self._written: dict[str, str] = {}
@@ -661,8 +672,10 @@ class _Builder:
             if len(self._json_plans) > _JSON_PLANS:
                 self._json_plans.clear()
             plan = self._json_plans[signature] = self._json_plan(signature, cmap)
-        convert, custom_keys, extra_keys = plan
+        convert, custom_keys, extra_keys, row = plan
         cells = list(obj.values())
+        if row is not None:
+            return row(line, cells)
         values, errors = convert(cells)
         custom: dict[str, str] | None = None
         if custom_keys:
@@ -678,9 +691,7 @@ class _Builder:
             extra = {key: _text(cells[idx]) for idx, key in extra_keys if cells[idx] is not None}
         return self.finish(line, values, errors, custom, extra or _EMPTY)
 
-    def _json_plan(
-        self, keys: tuple[str, ...], cmap: Mapping[str, str]
-    ) -> tuple[RowConverter, list[tuple[int, str]], list[tuple[int, str]]]:
+    def _json_plan(self, keys: tuple[str, ...], cmap: Mapping[str, str]) -> _JsonPlan:
         fields: list[tuple[int, str, Converter, str]] = []
         custom: list[tuple[int, str]] = []
         extra: list[tuple[int, str]] = []
@@ -697,7 +708,11 @@ class _Builder:
                 custom.append((idx, ""))
             else:
                 extra.append((idx, key))
-        return compile_row_converter(fields, json=True, memos=self.memos), custom, extra
+        row = self.row_builder(_Plan(fields, custom, extra), json=True)
+        if row is not None:  # the converter is never called
+            return _no_converter, custom, extra, row
+        convert = compile_row_converter(fields, json=True, memos=self.memos)
+        return convert, custom, extra, row
 
     def finish(
         self,
@@ -761,16 +776,26 @@ class _Builder:
     def _col(self, name: str) -> str:
         return self._written.get(name, name)
 
+    @functools.cached_property
+    def make(self) -> Callable[[Mapping[str, Any]], Record]:
+        """Builds this object's record from a dict of its values (when no generated row
+        function does it: see :meth:`row_builder`)."""
+        return record_maker(RECORD_TYPES[self.obj])
+
     # -- one generated function per CSV file -----------------------------------
 
-    def row_builder(self, plan: _Plan) -> Callable[[int, list[str]], Record | Reject] | None:
+    def row_builder(
+        self, plan: _Plan, *, json: bool = False
+    ) -> Callable[[int, list[Any]], Record | Reject] | None:
         """For an object whose records are built from their values as they are: one
         generated function turning a row's cells straight into its record or reject.
 
         It does what ``compile_row_converter`` + :meth:`finish` do, with the values in
         local variables instead of a dict and every slot of the record set directly. None
         for the objects :meth:`_build` handles (or without an id column)."""
-        if not self._plain or not any(name == "id" for _, name, _, _ in plan.fields):
+        if not (self._plain or self.obj == "activities" or (self.obj == "clients" and not json)):
+            return None
+        if not any(name == "id" for _, name, _, _ in plan.fields):
             return None
         cls = RECORD_TYPES[self.obj]
         local = {name: f"v{n}" for n, (_, name, _, _) in enumerate(plan.fields)}
@@ -788,8 +813,10 @@ class _Builder:
             "missing_id": self._missing_id,
             "duplicate": self._duplicate,
             "bad_value": self._bad_value,
+            "missing_field": self._missing_field,
             "EMPTY": _EMPTY,
             "MISSING": dataclasses.MISSING,
+            "text": _text,
         }
         lines = ["def row(line, cells):", "    errors = None"]
         fields = dataclasses.fields(cls)
@@ -797,14 +824,14 @@ class _Builder:
         for n, (_, name, _, _) in enumerate(plan.fields):
             f = defaults[name]
             if f.default is not dataclasses.MISSING:
-                namespace[f"D{n}"] = f.default
-                lines.append(f"    v{n} = D{n}")
+                namespace[f"init{n}"] = f.default
+                lines.append(f"    v{n} = init{n}")
             else:
                 lines.append(f"    v{n} = MISSING")
         lines += _field_lines(
             plan.fields,
             namespace,
-            json=False,
+            json=json,
             memos=self.memos,
             target=lambda n, name: local[name],
         )
@@ -820,51 +847,109 @@ class _Builder:
             "    if errors:",
             "        ids[h] = -line",
             "        return bad_value(line, rid, errors)",
-            "    ids[h] = line",
         ]
-        if plan.extra:
+        filled = {"id", "provenance", "type"} if self.obj == "clients" else {"id", "provenance"}
+        for f in fields:  # a required field (activities.kind) left blank
+            if f.name in filled or f.name not in local:
+                continue
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                lines += [
+                    f"    if {local[f.name]} is MISSING:",
+                    "        ids[h] = -line",
+                    f"        return missing_field(line, rid, {f.name!r})",
+                ]
+        lines.append("    ids[h] = line")
+        if plan.extra and json:  # JSON values as text; no value at all is no extra
             lines.append("    extra = {}")
             for idx, header in plan.extra:
-                namespace[f"x{idx}"] = header
+                namespace[f"xkey{idx}"] = header
+                lines += [
+                    f"    raw = cells[{idx}]",
+                    "    if raw is not None:",
+                    f"        extra[xkey{idx}] = text(raw)",
+                ]
+            lines.append("    extra = extra or EMPTY")
+        elif plan.extra:
+            lines.append("    extra = {}")
+            for idx, header in plan.extra:
+                namespace[f"xkey{idx}"] = header
                 lines += [
                     f"    raw = cells[{idx}]",
                     "    if raw:",
-                    f"        extra[x{idx}] = raw",
+                    f"        extra[xkey{idx}] = raw",
                 ]
         else:
             lines.append("    extra = EMPTY")
+        special: dict[str, str] = {}
+        if self.obj == "clients":  # what _build does for a client
+            namespace["builder"] = self
+            namespace["split_name"] = split_full_name
+            namespace["custom_factory"] = defaults["custom"].default_factory
+            lines += [
+                f"    full = {local.get('full_name', 'None')}",
+                f"    first_name = {local.get('first_name', 'None')}",
+                f"    last_name = {local.get('last_name', 'None')}",
+                "    split = builder.split = bool(full) and not first_name and not last_name",
+                "    if split:",
+                "        first_name, last_name = split_name(str(full))",
+                f"    kind = {local.get('type', 'MISSING')}",
+                "    if kind is MISSING:",
+                f"        organization = {local.get('organization', 'None')}",
+                "        kind = 'organization' if organization else 'individual'",
+                "    custom = {}",
+            ]
+            for idx, key in plan.custom:
+                namespace[f"ckey{idx}"] = key
+                lines += [
+                    f"    raw = cells[{idx}]",
+                    "    if raw.strip():",
+                    f"        custom[ckey{idx}] = raw",
+                ]
+            lines += ["    if not custom:", "        custom = custom_factory()"]
+            special = {
+                "first_name": "first_name",
+                "last_name": "last_name",
+                "type": "kind",
+                "custom": "custom",
+            }
         lines.append("    o = new(cls)")
         for n, f in enumerate(fields):
             descriptor = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
-            namespace[f"s{n}"] = descriptor.__set__
+            namespace[f"set{n}"] = descriptor.__set__
             if f.name == "id":
                 value = "rid"
             elif f.name == "provenance":
                 value = "prov(file, line)"
             elif f.name == "extra":
                 value = "extra"
+            elif f.name in special:
+                value = special[f.name]
             elif f.name in local:
-                value = local[f.name]
-                if f.default is dataclasses.MISSING:  # a factory, or required
-                    if f.default_factory is dataclasses.MISSING:
-                        return None
-                    namespace[f"F{n}"] = f.default_factory
-                    value = f"(F{n}() if {value} is MISSING else {value})"
+                value = local[f.name]  # a required one was checked above
+                if (
+                    f.default is dataclasses.MISSING
+                    and f.default_factory is not dataclasses.MISSING
+                ):
+                    namespace[f"factory{n}"] = f.default_factory
+                    value = f"(factory{n}() if {value} is MISSING else {value})"
             elif f.default is not dataclasses.MISSING:
-                namespace[f"d{n}"] = f.default
-                value = f"d{n}"
+                namespace[f"default{n}"] = f.default
+                value = f"default{n}"
             elif f.default_factory is not dataclasses.MISSING:
-                namespace[f"F{n}"] = f.default_factory
-                value = f"F{n}()"
+                namespace[f"factory{n}"] = f.default_factory
+                value = f"factory{n}()"
             else:
                 return None  # a required field without a column: the generic path says so
-            lines.append(f"    s{n}(o, {value})")
+            lines.append(f"    set{n}(o, {value})")
         if self.accepted is not None:
             lines.append("    accepted_add(h)")
         lines += ["    counts.accepted += 1", "    return o"]
         exec(compiled("\n".join(lines)), namespace)
-        row: Callable[[int, list[str]], Record | Reject] = namespace["row"]
+        row: Callable[[int, list[Any]], Record | Reject] = namespace["row"]
         return row
+
+    def _missing_field(self, line: int, rid: str, name: str) -> Reject:
+        return self.reject(line, self._col(name), None, f"{name} is required", rid)
 
     def _missing_id(self, line: int) -> Reject:
         return self.reject(line, self._col("id"), None, "id is required")

@@ -31,11 +31,23 @@ def compiled(source: str) -> CodeType:
     return code
 
 
+_MAKERS: dict[type, Callable[[Mapping[str, Any]], Any]] = {}
+_POSITIONAL: dict[type, Callable[..., Any]] = {}
+
+
 def record_maker(cls: type[T]) -> Callable[[Mapping[str, Any]], T]:
     """A function building ``cls`` from a mapping of field values (absent -> default).
 
     Raises :class:`KeyError` naming the field when a field without default is absent.
+    Built once per class.
     """
+    maker = _MAKERS.get(cls)
+    if maker is None:
+        maker = _MAKERS[cls] = _record_maker(cls)
+    return maker
+
+
+def _record_maker(cls: type[T]) -> Callable[[Mapping[str, Any]], T]:
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: not a plain dataclass")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_M": _MISSING}
@@ -62,8 +74,16 @@ def positional_maker(cls: type[T]) -> Callable[..., T]:
     """A function building ``cls`` from every field value, positionally in field order.
 
     For small records built once per row (:class:`~crm_ferry.model.Provenance`): no
-    keyword parsing and no ``object.__setattr__``, just the slots set directly.
+    keyword parsing and no ``object.__setattr__``, just the slots set directly. Built
+    once per class.
     """
+    maker = _POSITIONAL.get(cls)
+    if maker is None:
+        maker = _POSITIONAL[cls] = _positional_maker(cls)
+    return maker
+
+
+def _positional_maker(cls: type[T]) -> Callable[..., T]:
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: not a plain dataclass")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
