@@ -248,15 +248,41 @@ def _render_generate(result: GenerateResult) -> None:
     default=None,
     help="Write every rejected row (file, line, column, value, reason) to this JSON Lines file.",
 )
+@click.option(
+    "--target/--no-target",
+    default=None,
+    help="Also audit the tenant and write the scoping report (default: when [dataverse] url "
+    "is set).",
+)
 @json_option
 @click.pass_context
-def discover(ctx: click.Context, source: Path | None, rejects: Path | None, as_json: bool) -> None:
-    """Profile the export bundle: objects, counts, rejects, custom properties, broken links."""
+def discover(
+    ctx: click.Context,
+    source: Path | None,
+    rejects: Path | None,
+    target: bool | None,
+    as_json: bool,
+) -> None:
+    """Profile the export bundle: objects, counts, rejects, custom properties, broken links.
+
+    With a target: also audit the tenant, estimate the load's duration and grade the
+    migration's complexity, written to runs/scoping-<timestamp>/ (HTML and JSON)."""
+    settings = _settings(ctx)
+    if target is None:
+        target = bool(settings.environment_url)
     with progress_reporter(enabled=not as_json) as progress:
-        result = commands.discover(
-            _settings(ctx), source=source, rejects=rejects, progress=progress or NO_PROGRESS
-        )
-    _emit(result, as_json, render_discovery)
+        if target:
+            scoping = commands.scope(
+                settings, source=source, rejects=rejects, progress=progress or NO_PROGRESS
+            )
+        else:
+            result = commands.discover(
+                settings, source=source, rejects=rejects, progress=progress or NO_PROGRESS
+            )
+    if target:
+        _emit(scoping, as_json, render_scoping)
+    else:
+        _emit(result, as_json, render_discovery)
 
 
 def render_discovery(result: SourceDiscovery) -> None:
@@ -317,6 +343,63 @@ def render_discovery(result: SourceDiscovery) -> None:
         console.print(rt)
     if result.rejects_path:
         console.print(f"Rejected rows: {result.rejects_path}")
+
+
+def render_scoping(r: commands.ScopingReport) -> None:
+    render_discovery(r.source)
+    t, e, g = r.tenant, r.estimate, r.grade
+    tt = Table(title=f"Tenant: {t.url}")
+    tt.add_column("check")
+    tt.add_column("finding")
+    limit = "no limit" if t.custom_table_limit is None else f"of {t.custom_table_limit}"
+    tt.add_row(
+        "custom tables",
+        f"{len(t.custom_tables)} used {limit} ({t.tier}); +{len(t.new_custom_tables)} needed = "
+        f"{t.custom_tables_after}" + (" [red]over the limit[/]" if t.over_table_limit else ""),
+    )
+    tt.add_row("invoice table", "present" if t.invoice_table else "[red]missing[/]")
+    used = ", ".join(f"{c} ({n:,})" for c, n in t.currencies_used.items()) or "none"
+    missing = f"; [red]missing {', '.join(t.currencies_missing)}[/]" if t.currencies_missing else ""
+    tt.add_row("currencies", f"present {', '.join(t.currencies_present)}; used {used}{missing}")
+    c = t.coaches
+    tt.add_row(
+        "coaches",
+        f"{c.matched} matched, {c.disabled} disabled, {c.unmatched} unmatched of {c.total}",
+    )
+    f = t.files
+    tt.add_row(
+        "files",
+        f"{f.total:,} files, {f.over_limit:,} over {f.max_upload_bytes:,} bytes (Base64), "
+        f"{f.blocked:,} blocked type; {f.inline_images:,} inline images",
+    )
+    tt.add_row("latency", f"{t.latency_ms:,.1f} ms per request")
+    console.print(tt)
+    et = Table(title="Duration estimate")
+    for col in ("role", "table", "operation", "rows", "sent as", "requests", "wall s"):
+        et.add_column(col, justify="right" if col in ("rows", "requests", "wall s") else "left")
+    for st in e.steps:
+        et.add_row(
+            st.role,
+            st.table,
+            st.operation,
+            f"{st.rows:,}",
+            st.as_dict()["method"],
+            f"{st.requests:,}",
+            f"{st.wall_seconds:,.1f}",
+        )
+    console.print(et)
+    for line in e.arithmetic():
+        console.print(f"  {escape(line)}", soft_wrap=True)
+    gt = Table(title=f"Complexity: grade {g.letter} ({g.label}), {g.points} points")
+    gt.add_column("factor")
+    gt.add_column("points", justify="right")
+    gt.add_column("why")
+    for reason in g.reasons:
+        gt.add_row(reason.factor, str(reason.points), escape(reason.detail))
+    console.print(gt)
+    for blocker in g.blockers:
+        console.print(f"[red]to settle first:[/] {escape(blocker)}", soft_wrap=True)
+    console.print(f"Scoping report: {r.html_path} (and {r.json_path})")
 
 
 @cli.command()
@@ -455,6 +538,13 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--fault-retry-after", type=int, default=None, help="Retry-After of a 429 burst.")
 @click.option("--fault-hold-seconds", type=float, default=None, help="Hold before a timeout.")
 @click.option("--fault-item", type=int, default=None, help="Item that fail_item fails.")
+@click.option(
+    "--fault-corrupt",
+    multiple=True,
+    metavar="TABLE.COLUMN[:N][@ID]",
+    help="Store another value in COLUMN of every Nth row written to TABLE (or of rows "
+    "holding ID) while the request succeeds, e.g. contact.lastname:10. Repeatable.",
+)
 @json_option
 @click.pass_context
 def emulator_serve(
@@ -476,6 +566,7 @@ def emulator_serve(
     fault_retry_after: int | None,
     fault_hold_seconds: float | None,
     fault_item: int | None,
+    fault_corrupt: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Serve the emulator over HTTP until Ctrl-C or SIGTERM."""
@@ -504,6 +595,7 @@ def emulator_serve(
         fault_retry_after_s=fault_retry_after,
         fault_hold_s=fault_hold_seconds,
         fault_item=fault_item,
+        fault_corrupt=fault_corrupt,
     )
     server = commands.emulator_serve(
         _settings(ctx), config=config, data_dir=data_dir, host=host, port=port

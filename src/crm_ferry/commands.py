@@ -25,6 +25,7 @@ from crm_ferry.load.rollback import RollbackResult
 from crm_ferry.mapping import workflow as mapflow
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.provision.workflow import ProvisionResult as ProvisionResult
+from crm_ferry.reconcile.scoping import ScopingReport as ScopingReport
 from crm_ferry.reconcile.workflow import AcceptResult as AcceptResult
 from crm_ferry.reconcile.workflow import SampleResult as SampleResult
 from crm_ferry.reconcile.workflow import VerifyResult as VerifyResult
@@ -75,6 +76,21 @@ def discover(
         rejects_path=settings.resolve(rejects) if rejects is not None else None,
         progress=progress,
     )
+
+
+def scope(
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    rejects: Path | None = None,
+    client: DataverseClient | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> ScopingReport:
+    """``discover`` with a target: the source profile, the tenant audit, a duration estimate
+    and a complexity grade, written to ``runs/scoping-<timestamp>/`` (HTML and JSON)."""
+    from crm_ferry.reconcile.scoping import scope as run_scope
+
+    return run_scope(settings, source=source, rejects=rejects, client=client, progress=progress)
 
 
 def demo(

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from crm_ferry.emulator.auth import DEFAULT_CLIENT, AccountCheck, AuthConfig, ClientApp, SignIn
-from crm_ferry.emulator.faults import FAULT_KINDS, FaultInjector, FaultKind, FaultSchedule
+from crm_ferry.emulator.faults import (
+    FAULT_KINDS,
+    Corruption,
+    FaultInjector,
+    FaultKind,
+    FaultSchedule,
+)
 from crm_ferry.emulator.layers import Clock, Handler, Sleep, is_api, monotonic, records_of
 from crm_ferry.emulator.protection import ProtectionLimits, ServiceProtection
 from crm_ferry.errors import ConfigError
@@ -125,8 +131,22 @@ class EmulatorApp:
             locally_disabled=lambda client_id: self.sign_in.is_disabled(client_id),
         )
         self.protection = ServiceProtection(self.accounts, self.config.protection, clock=clock)
-        self.faults = FaultInjector(self.protection, self.config.faults, clock=clock, sleep=sleep)
+        self.faults = FaultInjector(
+            self.protection,
+            self.config.faults,
+            clock=clock,
+            sleep=sleep,
+            table_of=self._table_of,
+        )
         self.sign_in = SignIn(self.faults, backend, self.config.auth, clock=clock)
+
+    def _table_of(self, entity_set: str) -> str | None:
+        """The table of an entity set name, from the data plane's schema (if it has one)."""
+        schema = getattr(self.backend, "schema", None)
+        by_set = getattr(schema, "by_entity_set", None)
+        entity = by_set(entity_set) if callable(by_set) else None
+        name = getattr(entity, "logical_name", None)
+        return name if isinstance(name, str) else None
 
     def add_user(
         self,
@@ -227,11 +247,13 @@ def emulator_config(
     fault_retry_after_s: int | None = None,
     fault_hold_s: float | None = None,
     fault_item: int | None = None,
+    fault_corrupt: Iterable[str] = (),
 ) -> EmulatorConfig:
     """An :class:`EmulatorConfig` from flat options (what ``crm-ferry emulator serve`` takes).
 
     Options left ``None`` keep their defaults; an unknown fault kind or impossible value
-    raises :class:`~crm_ferry.errors.ConfigError`.
+    raises :class:`~crm_ferry.errors.ConfigError`. ``fault_corrupt``: corruptions as
+    ``TABLE.COLUMN[:EVERY][@MATCH]`` (:meth:`~crm_ferry.emulator.faults.Corruption.parse`).
     """
     base_limits = ProtectionLimits()
     given = {
@@ -266,6 +288,7 @@ def emulator_config(
         faults = FaultSchedule(
             probabilities={_kind(k): p for k, p in (fault_probabilities or {}).items()},
             at={_kind(k): frozenset(v) for k, v in (fault_at or {}).items()},
+            corrupt=tuple(Corruption.parse(text) for text in fault_corrupt),
             **schedule,
         )
     except ValueError as exc:

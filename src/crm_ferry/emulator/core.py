@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from crm_ferry.emulator import tenant
+from crm_ferry.emulator.layers import REWRITE
 from crm_ferry.emulator.schema import BULK_MESSAGES, EntityDef, Schema
 from crm_ferry.emulator.store import Store
 from crm_ferry.emulator.validation import Fault
@@ -196,6 +197,9 @@ class Emulator:
         """One non-batch operation, atomic on its own (used for $batch and bulk items)."""
         from crm_ferry.emulator import records
 
+        rewrite = request.extensions.get(REWRITE)
+        if callable(rewrite):  # the fault layer's corruption of what a $batch part writes
+            request = rewrite(request)
         with self._lock:
             try:
                 with self.store.savepoint():

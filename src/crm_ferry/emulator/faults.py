@@ -15,6 +15,21 @@ Kinds, with the signatures Microsoft documents:
   :class:`httpx.ReadTimeout`; the HTTP server closes the socket instead.
 - ``fail_item``: item ``fail_item_index`` of a ``$batch`` or bulk request fails with the
   data plane's own "Generic SQL error", through ``request.extensions["crm_ferry.fail_item"]``.
+- ``corrupt`` (not a request fault: the request succeeds): one column of some rows written
+  to one table is stored with another value than the one sent, so what is read back differs
+  from what was written, as a faulty integration or plug-in would do. It proves that a
+  read-back comparison (``crm-ferry sample``, ``crm-ferry verify``) catches a silent change.
+  A :class:`Corruption` names the table (logical name), the column, and which rows: every
+  ``every``-th row of that table whose body carries the column (counted in arrival order,
+  across single requests, bulk messages and ``$batch`` parts), optionally only rows whose
+  URL or body holds ``match`` (a record id, or an alternate-key value such as the source
+  id). The value stored is ``value`` when given, else :func:`corrupt_value` of the one sent
+  (a text with its first character changed, a date one day later, a number plus one, a
+  boolean negated). Single writes (POST/PATCH/PUT) and the ``Targets`` of bulk messages
+  (CreateMultiple, UpdateMultiple, UpsertMultiple) are rewritten here, before the request
+  reaches the data plane; the parts of a ``$batch`` are rewritten by the data plane through
+  ``request.extensions["crm_ferry.rewrite"]`` (:data:`~crm_ferry.emulator.layers.REWRITE`),
+  just before each part runs. ``FaultInjector.corrupted`` lists every value changed.
 
 Only Web API requests are numbered and faulted; sign-in never is. Request *n* (1-based,
 counted in arrival order) faults if *n* is listed for a kind, else by one uniform draw from
@@ -24,19 +39,25 @@ order above: the same seed and request order give the same faults, whatever the 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+from urllib.parse import unquote
 
 import httpx
 
 from crm_ferry.emulator.layers import (
+    API_PREFIX,
     FAIL_ITEM,
     REQUEST_NUMBER,
+    REWRITE,
     Clock,
     Handler,
     Sleep,
@@ -59,6 +80,107 @@ class ConnectionDropped(httpx.ReadTimeout):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Corruption:
+    """Store another value in ``column`` of some rows written to ``table`` (see the module
+    docstring). ``every=3`` corrupts the 3rd, 6th, 9th ... row that carries the column;
+    ``match`` limits it to rows whose URL or body holds that text; ``value`` (when not None)
+    is stored instead of :func:`corrupt_value` of the value sent."""
+
+    table: str
+    column: str
+    every: int = 1
+    match: str | None = None
+    value: str | int | float | bool | None = None
+
+    def __post_init__(self) -> None:
+        if not self.table or not self.column:
+            raise ValueError("a corruption needs a table and a column")
+        if self.every < 1:
+            raise ValueError(f"corrupt every must be at least 1, not {self.every}")
+
+    @classmethod
+    def parse(cls, text: str) -> Corruption:
+        """``TABLE.COLUMN[:EVERY][@MATCH]``, e.g. ``contact.lastname:10`` or
+        ``contact.lastname@cli_000003`` (what ``--fault-corrupt`` takes)."""
+        spec, _, match = text.partition("@")
+        spec, sep, every = spec.partition(":")
+        table, dot, column = spec.strip().partition(".")
+        if not dot or not table or not column:
+            raise ValueError(f"{text!r}: expected TABLE.COLUMN[:EVERY][@MATCH]")
+        try:
+            n = int(every) if sep else 1
+        except ValueError:
+            raise ValueError(f"{text!r}: EVERY must be a whole number") from None
+        return cls(table=table, column=column, every=n, match=match or None)
+
+
+CorruptSpec = Corruption | Mapping[str, Any] | Iterable[Corruption | Mapping[str, Any]]
+"""What ``FaultSchedule(corrupt=...)`` takes: one :class:`Corruption` or its fields as a
+mapping (``{"table": "contact", "column": "lastname", "every": 5}``), or several."""
+
+
+def _corruptions(spec: CorruptSpec) -> tuple[Corruption, ...]:
+    if isinstance(spec, Corruption | Mapping):
+        return (_corruption(spec),)
+    return tuple(_corruption(item) for item in spec)
+
+
+def _corruption(item: object) -> Corruption:
+    if isinstance(item, Corruption):
+        return item
+    if isinstance(item, Mapping):
+        try:
+            return Corruption(**dict(item))
+        except TypeError as exc:
+            raise ValueError(f"bad corruption {dict(item)!r}: {exc}") from None
+    raise ValueError(f"bad corruption {item!r}: expected a Corruption or a mapping")
+
+
+def corrupt_value(value: Any) -> Any:
+    """A different value of the same kind: a boolean negated, a number plus one, an ISO
+    date or date-time one day later (in the same form), a numeric text plus one, any other
+    text with its first character changed (same length). ``None`` and structures stay."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if not isinstance(value, str):
+        return value
+    if not value:
+        return "X"
+    text = value.strip()
+    if len(text) >= 10 and text[4:5] == "-" and text[7:8] == "-":
+        try:
+            if len(text) == 10:
+                return (date.fromisoformat(text) + timedelta(days=1)).isoformat()
+            moved = datetime.fromisoformat(text.replace("Z", "+00:00")) + timedelta(days=1)
+            out = moved.isoformat()
+            return out.replace("+00:00", "Z") if text.endswith("Z") else out
+        except ValueError:
+            pass
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is not None and number.is_finite():
+        return str(number + 1)
+    return ("Y" if value[0] == "X" else "X") + value[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class CorruptedWrite:
+    """One value the emulator stored differently from what was sent."""
+
+    table: str
+    column: str
+    address: str
+    """Where the row was written: the request path, or the bulk target's ``@odata.id`` /
+    primary id."""
+    sent: Any
+    stored: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FaultSchedule:
     """Which Web API requests fail, and how. Empty (no faults) by default."""
 
@@ -69,8 +191,13 @@ class FaultSchedule:
     retry_after_s: int = 5
     timeout_hold_s: float = 120.0
     fail_item_index: int = 0
+    corrupt: CorruptSpec = ()
+    """Values stored differently from what was sent (see :class:`Corruption`)."""
+    corruptions: tuple[Corruption, ...] = field(init=False, default=())
+    """``corrupt`` as a tuple of :class:`Corruption`."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "corruptions", _corruptions(self.corrupt))
         unknown = (set(self.probabilities) | set(self.at)) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
@@ -98,6 +225,20 @@ class FaultSchedule:
         return None
 
 
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
+_BULK_WRITES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple")
+
+
+def _entity_set(path: str) -> tuple[str, str] | None:
+    """(entity set, rest) of a Web API path ``.../<set>[(<key>)][/...]``."""
+    if not path.startswith(API_PREFIX):
+        return None
+    rest = unquote(path[len(API_PREFIX) :])
+    head = rest.split("/", 1)[0]
+    name = head.split("(", 1)[0]
+    return (name, rest) if name else None
+
+
 def is_multi_item(request: httpx.Request) -> bool:
     """A ``$batch`` or a bulk message (CreateMultiple, UpsertMultiple, ...)."""
     last = request.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -114,9 +255,16 @@ class FaultInjector:
         *,
         clock: Clock = monotonic,
         sleep: Sleep = time.sleep,
+        table_of: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``table_of``: the table (logical name) of an entity set name, for corruptions
+        (without it, or when it answers None, ``<table>s`` is taken as the set's name)."""
         self._inner = inner
         self.schedule = schedule or FaultSchedule()
+        self._table_of = table_of
+        self._written: dict[int, int] = {}
+        self.corrupted: list[CorruptedWrite] = []
+        """Every value stored differently from what was sent, in order."""
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -162,4 +310,92 @@ class FaultInjector:
             )
         if kind == "fail_item":
             request.extensions[FAIL_ITEM] = self.schedule.fail_item_index
+        if self.schedule.corruptions and request.method.upper() in _WRITE_METHODS:
+            request = self.rewrite(request)
         return self._inner(request)
+
+    # -- corruption -----------------------------------------------------------------------
+
+    def rewrite(self, request: httpx.Request) -> httpx.Request:
+        """``request`` with the scheduled corruptions applied to what it writes.
+
+        A ``$batch`` is passed on unchanged, carrying this method under
+        :data:`~crm_ferry.emulator.layers.REWRITE` for the data plane to call on each part;
+        the request returned never carries it (a bulk part's own inner requests must not be
+        corrupted twice).
+        """
+        request.extensions.pop(REWRITE, None)
+        if request.method.upper() not in _WRITE_METHODS:
+            return request
+        where = _entity_set(request.url.path)
+        if where is None:
+            return request
+        set_name, rest = where
+        if set_name == "$batch":
+            request.extensions[REWRITE] = self.rewrite
+            return request
+        try:
+            body = json.loads(request.read() or b"null")
+        except ValueError:
+            return request
+        if not isinstance(body, dict):
+            return request
+        message = rest.rsplit("Microsoft.Dynamics.CRM.", 1)[-1] if "/" in rest else ""
+        changed = False
+        if message in _BULK_WRITES:
+            targets = body.get("Targets")
+            if isinstance(targets, list):
+                for item in targets:
+                    if isinstance(item, dict):
+                        table = str(item.get("@odata.type", "")).rsplit(".", 1)[-1]
+                        address = str(item.get("@odata.id") or "")
+                        changed |= self._corrupt(table or None, set_name, item, address)
+        elif "/" not in rest.rstrip("/"):
+            changed = self._corrupt(None, set_name, body, request.url.path)
+        if not changed:
+            return request
+        headers = [
+            (k, v)
+            for k, v in request.headers.multi_items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        ]
+        return httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=json.dumps(body).encode("utf-8"),
+            extensions=dict(request.extensions),
+        )
+
+    def _targets(self, rule: Corruption, table: str | None, set_name: str) -> bool:
+        if table is not None:
+            return table == rule.table
+        resolved = self._table_of(set_name) if self._table_of is not None else None
+        if resolved is not None:
+            return resolved == rule.table
+        return set_name in (rule.table, f"{rule.table}s")
+
+    def _corrupt(self, table: str | None, set_name: str, row: dict[str, Any], address: str) -> bool:
+        """Apply every corruption due on ``row`` (in place); whether any was."""
+        changed = False
+        for index, rule in enumerate(self.schedule.corruptions):
+            sent = row.get(rule.column)
+            if sent is None or isinstance(sent, dict | list):
+                continue
+            if not self._targets(rule, table, set_name):
+                continue
+            if rule.match is not None and rule.match not in address + json.dumps(row):
+                continue
+            with self._lock:
+                n = self._written[index] = self._written.get(index, 0) + 1
+                if n % rule.every:
+                    continue
+                stored = rule.value if rule.value is not None else corrupt_value(sent)
+                row[rule.column] = stored
+                self.corrupted.append(
+                    CorruptedWrite(
+                        table or rule.table, rule.column, address or set_name, sent, stored
+                    )
+                )
+            changed = True
+        return changed

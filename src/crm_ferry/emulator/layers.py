@@ -38,6 +38,9 @@ FAIL_ITEM = "crm_ferry.fail_item"
 """Request extension: fail item k (0-based) of a $batch or bulk request (fault injection)."""
 REQUEST_NUMBER = "crm_ferry.request_number"
 """Request extension: the 1-based number of this Web API request, counted by the fault layer."""
+REWRITE = "crm_ferry.rewrite"
+"""Request extension: a function ``httpx.Request -> httpx.Request`` the data plane applies to
+each part of a ``$batch`` before running it (the fault layer's ``corrupt``)."""
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
 

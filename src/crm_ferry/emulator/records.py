@@ -415,10 +415,28 @@ def _key_not_found(entity: EntityDef, values: Mapping[str, Any]) -> Fault:
     )
 
 
+_PLAIN_REFERENCE = re.compile(
+    r"/?([A-Za-z_][A-Za-z0-9_]*)\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)"
+)
+"""An ``@odata.bind`` value that is an entity set and a GUID, and nothing else."""
+
+
 def parse_reference(em: Emulator, text: Any) -> tuple[EntityDef, str]:
     """``/set(id)``, ``set(id)``, an absolute URL or ``set(key='v')`` → (table, existing id)."""
     if not isinstance(text, str):
         raise Fault(400, PAYLOAD_ERROR, f"The @odata.bind value '{text}' is not a URI.")
+    plain = _PLAIN_REFERENCE.fullmatch(text)
+    if plain is not None:
+        # ``/set(<guid>)``, what clients send: the answer of the general parse below,
+        # without tokenizing the path
+        found = em.schema.by_entity_set(plain.group(1))
+        if found is None:
+            raise Fault(400, PAYLOAD_ERROR, f"The @odata.bind value '{text}' is not valid.")
+        plain_id = str(uuid.UUID(plain.group(2)))
+        if fetch_row(em, found.logical_name, plain_id) is None:
+            raise lookup_not_found(found.logical_name, plain_id)
+        return found, plain_id
     ref = text
     if "://" in ref:
         path = httpx.URL(ref).path

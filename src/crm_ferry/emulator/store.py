@@ -13,6 +13,7 @@ request, never one per row), change sets and bulk messages nest theirs inside it
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 DB_NAME = "emulator.sqlite"
+_PLAIN_NAME = re.compile(r"[a-z0-9_]+")
+"""Table and column names that may be written into SQL text as they are."""
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -79,6 +82,8 @@ class Store:
         self._indexed: set[tuple[str, str]] = set()
         self._absent: set[tuple[str, str]] = set()
         """(entity, id) known to have no row (see :meth:`known_absent`)."""
+        self._lookup_indexes: set[tuple[str, str]] = set()
+        """(entity, column) whose lookup index exists (see :meth:`referencing`)."""
 
     # -- transactions ----------------------------------------------------------------
 
@@ -95,6 +100,7 @@ class Store:
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             self._indexed.clear()  # an index build may have been rolled back
+            self._lookup_indexes.clear()  # and so may a lookup index's creation
             self._absent.clear()  # a row deleted since may be back
             raise
         else:
@@ -165,11 +171,28 @@ class Store:
             yield json.loads(data)
 
     def referencing(self, entity: str, column: str, value: str) -> list[tuple[str, dict[str, Any]]]:
-        """(id, row) of the rows of ``entity`` whose ``column`` holds ``value`` (a lookup)."""
-        cur = self.conn.execute(
-            "SELECT id, data FROM rows WHERE entity=? AND json_extract(data, ?)=? ORDER BY id",
-            (entity, f'$."{column}"', value),
-        )
+        """(id, row) of the rows of ``entity`` whose ``column`` holds ``value`` (a lookup).
+
+        For plain names the lookup goes through an index on that column's value in that
+        table's rows (made the first time it is asked for), not a scan of the table."""
+        if _PLAIN_NAME.fullmatch(entity) and _PLAIN_NAME.fullmatch(column):
+            path = f'$."{column}"'
+            if (entity, column) not in self._lookup_indexes:
+                self.conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "ref:{entity}:{column}" ON rows '
+                    f"(json_extract(data, '{path}')) WHERE entity = '{entity}'"
+                )
+                self._lookup_indexes.add((entity, column))
+            cur = self.conn.execute(
+                f"SELECT id, data FROM rows WHERE entity = '{entity}' "
+                f"AND json_extract(data, '{path}') = ? ORDER BY id",
+                (value,),
+            )
+        else:
+            cur = self.conn.execute(
+                "SELECT id, data FROM rows WHERE entity=? AND json_extract(data, ?)=? ORDER BY id",
+                (entity, f'$."{column}"', value),
+            )
         return [(row_id, json.loads(data)) for row_id, data in cur.fetchall()]
 
     def count_rows(self, entity: str) -> int:

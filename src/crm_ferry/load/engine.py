@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from crm_ferry.dataverse.batch import MAX_BATCH_OPERATIONS, BatchOperation
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.errors import CheckFailed
@@ -212,17 +213,27 @@ class Loader:
             self.j.add_rejects(run_id, prop_rejects)
         queued_sources: dict[str, set[str]] = defaultdict(set)
 
-        def queue(ops: Sequence[Operation]) -> None:
+        def flush() -> None:
+            # what the id map says was last written, for the buffered ops in one query:
+            # an op whose content is unchanged is not journaled again
             nonlocal seq
-            for op in ops:
-                known = self.j.known_hash(op.op_key)
-                if known is not None and known[0] == op.hash:
+            known = self.j.known_hashes(op.op_key for op, _ in buffer)
+            changed = []
+            for op, op_rank in buffer:
+                last = known.get(op.op_key)
+                if last is not None and last[0] == op.hash:
                     continue
-                buffer.append((op, rank.get(op.role, len(rank))))
+                changed.append((op, op_rank))
                 queued_sources[op.source.object].add(op.source.id)
+            buffer.clear()
+            if changed:
+                seq = self.j.add_ops(run_id, changed, seq, known=known)
+
+        def queue(ops: Sequence[Operation]) -> None:
+            for op in ops:
+                buffer.append((op, rank.get(op.role, len(rank))))
             if len(buffer) >= PLAN_FLUSH:
-                seq = self.j.add_ops(run_id, buffer, seq)
-                buffer.clear()
+                flush()
 
         for obj in _objects_for(ctx.spec):
             if obj not in bundle.objects:
@@ -267,7 +278,7 @@ class Loader:
             ctx.progress.finish(f"plan {obj}")
         queue(list(transformer.finish()))
         if buffer:
-            seq = self.j.add_ops(run_id, buffer, seq)
+            flush()
         return counts, seen, marks
 
     # -- sending --------------------------------------------------------------------------
@@ -364,6 +375,34 @@ class Loader:
         return out
 
     def _send_actions(self, run_id: str, ops: list[JournalOp]) -> list[dict[str, Any]]:
+        """Actions go in ``$batch`` requests (continue on error), as many per request as
+        the client's batch size; an action whose part did not succeed, or a batch that
+        failed as a whole, is sent again on its own (the single-request path decides)."""
+        client = self.ctx.clients[0]
+        size = max(1, min(client.options.batch_size, MAX_BATCH_OPERATIONS))
+        failures: list[dict[str, Any]] = []
+        for start in range(0, len(ops), size):
+            chunk = ops[start : start + size]
+            if len(chunk) == 1:
+                failures.extend(self._send_actions_one_by_one(run_id, chunk))
+                continue
+            items = [
+                BatchOperation("POST", op.action or "WinOpportunity", dict(op.payload or {}))
+                for op in chunk
+            ]
+            try:
+                answers = client.execute_batch(items, continue_on_error=True)
+            except DataverseError:
+                failures.extend(self._send_actions_one_by_one(run_id, chunk))
+                continue
+            done = [op for op, a in zip(chunk, answers, strict=True) if a is not None and a.ok]
+            if done:
+                self.j.mark_done(run_id, done)
+            rest = [op for op, a in zip(chunk, answers, strict=True) if a is None or not a.ok]
+            failures.extend(self._send_actions_one_by_one(run_id, rest))
+        return failures
+
+    def _send_actions_one_by_one(self, run_id: str, ops: list[JournalOp]) -> list[dict[str, Any]]:
         failures: list[dict[str, Any]] = []
         client = self.ctx.clients[0]
         for op in ops:

@@ -40,6 +40,8 @@ from crm_ferry.transform.ops import Operation
 
 JOURNAL_FILE = "journal.sqlite"
 VERSION = 1
+_IN_CHUNK = 500
+"""Values per ``IN (...)`` query (well under SQLite's limit on bound parameters)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -378,14 +380,38 @@ class Journal:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def add_ops(self, run_id: str, ops: Sequence[tuple[Operation, int]], start_seq: int) -> int:
+    def known_hashes(self, op_keys: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """:meth:`known_hash` of many ops in a few queries: op key → ``(hash, payload)`` of
+        those that were written before (the others are absent)."""
+        wanted = list(dict.fromkeys(op_keys))
+        out: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, hash_, payload in self.db.execute(
+                f"SELECT op_key, hash, payload FROM idmap WHERE op_key IN ({marks})", chunk
+            ):
+                out[key] = (hash_, payload)
+        return out
+
+    def add_ops(
+        self,
+        run_id: str,
+        ops: Sequence[tuple[Operation, int]],
+        start_seq: int,
+        *,
+        known: Mapping[str, tuple[str, str | None]] | None = None,
+    ) -> int:
         """Journal intended operations (``pending``) with their rank; return the next seq.
 
-        An op already journaled for this run (a resumed transform) is left as it is."""
+        An op already journaled for this run (a resumed transform) is left as it is.
+        ``known``: :meth:`known_hashes` of (at least) these ops, when the caller has it."""
+        if known is None:
+            known = self.known_hashes(op.op_key for op, _ in ops)
         rows = []
         seq = start_seq
         for op, rank in ops:
-            prev = self.known_hash(op.op_key)
+            prev = known.get(op.op_key)
             rows.append(
                 (
                     run_id,
@@ -400,7 +426,7 @@ class Journal:
                     op.source.object,
                     op.source.id,
                     op.hash,
-                    _dumps(op.payload),
+                    op.text if op.text is not None else _dumps(op.payload),
                     int(prev is not None),
                     None if prev is None else prev[0],
                     None if prev is None else prev[1],

@@ -7,9 +7,14 @@ Service types are small and always included; coaches are resolved, not loaded.
 The clients are chosen so that the sample covers every *stratum* the bundle has: individual
 and organization clients, each session status, each invoice status, notes with inline
 images, attachments, activities of each kind, custom properties of each type and every kind
-of data-quality finding (the planted edge cases of a generated bundle). A greedy cover
-picks, for each uncovered stratum, the smallest client that covers the most; then clients
-are added in a seeded random order until the sample reaches its size.
+of data-quality finding (the planted edge cases of a generated bundle) and of dangling
+reference. A greedy cover picks, for each uncovered stratum, the smallest client that covers
+the most; then clients are added in a seeded random order until the sample reaches its size.
+
+A dangling reference that hangs off no client (a session of a client missing from the
+export, a line of a missing invoice) cannot come with a client: the first few such records
+of each kind are sampled on their own. They point to nothing, so the sample stays closed;
+the load rejects them, and the report lists them as records not loaded, with the reason.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from crm_ferry.model import (
     Record,
     Session,
     SessionNote,
+    User,
 )
 from crm_ferry.sources.bundle import Bundle
 from crm_ferry.sources.discover import SourceDiscovery
@@ -38,6 +44,8 @@ from crm_ferry.sources.infer import PropertyInference
 
 CANDIDATE_POOL = 5000
 """Clients considered for the sample (the first ones in the file): bounds the memory."""
+DANGLING_PER_KIND = 3
+"""Records sampled of each kind of dangling reference that hangs off no client."""
 _ALWAYS = frozenset({"service_types", "users"})
 
 
@@ -53,7 +61,8 @@ class SampleSelection:
 
     ids: Mapping[str, frozenset[str]]
     coverage: Mapping[str, str]
-    """Stratum → the sampled client id that covers it."""
+    """Stratum → the sampled client id that covers it (for a dangling reference that hangs
+    off no client: the sampled record, ``<object>/<id>``)."""
     strata: tuple[str, ...]
     """Every stratum the bundle has (within the candidate pool)."""
 
@@ -66,10 +75,13 @@ class SampleSelection:
         return sum(len(v) for k, v in self.ids.items() if k not in _ALWAYS)
 
     def includes(self, record: Record) -> bool:
-        obj = record.OBJECT
+        return self.holds(record.OBJECT, record.id)
+
+    def holds(self, obj: str, source_id: str) -> bool:
+        """Whether the source record ``obj``/``source_id`` is in the sample."""
         if obj in _ALWAYS:
             return True
-        return record.id in self.ids.get(obj, frozenset())
+        return source_id in self.ids.get(obj, frozenset())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,28 +94,16 @@ class SampleSelection:
 
 
 def _finding_clients(
-    discovery: SourceDiscovery | None,
-    session_client: Mapping[str, str],
-    invoice_client: Mapping[str, str],
-    note_client: Mapping[str, str],
-    file_client: Mapping[str, str],
+    discovery: SourceDiscovery | None, owners: Mapping[str, Mapping[str, set[str]]]
 ) -> dict[str, set[str]]:
     """Finding kind → clients concerned (findings name records of several objects)."""
     out: dict[str, set[str]] = defaultdict(set)
     if discovery is None:
         return out
     for kind, summary in discovery.findings.items():
-        obj = kind.split(".")[0]
+        index = owners.get(kind.split(".")[0], {})
         for sid in summary.source_ids:
-            client = {
-                "clients": sid,
-                "sessions": session_client.get(sid),
-                "invoices": invoice_client.get(sid),
-                "session_notes": note_client.get(sid),
-                "files": file_client.get(sid),
-            }.get(obj)
-            if client:
-                out[kind].add(client)
+            out[kind].update(index.get(sid, ()))
     return out
 
 
@@ -118,6 +118,8 @@ def choose_sample(
     """Pick a referentially closed, stratified sample of about ``size`` records."""
     clients: dict[str, _ClientInfo] = {}
     family_of: dict[str, str] = {}
+    coached: dict[str, set[str]] = defaultdict(set)
+    """Coach id or (lower-case) e-mail → the clients they coach."""
     for rec in _records(bundle, "clients"):
         if not isinstance(rec, Client):
             continue
@@ -127,6 +129,12 @@ def choose_sample(
         info.strata.add(f"client:{rec.type}")
         if rec.family_id:
             family_of[rec.id] = rec.family_id
+        for coach in (rec.coach_id, (rec.coach_email or "").strip().lower()):
+            if coach:
+                coached[coach].add(rec.id)
+    for rec in _records(bundle, "users"):
+        if isinstance(rec, User) and rec.email:
+            coached[rec.id] |= coached.get(rec.email.strip().lower(), set())
     inference = PropertyInference(bundle.manifest.date_format)
     props: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for rec in _records(bundle, "clients"):
@@ -174,21 +182,27 @@ def choose_sample(
             if rec.status:
                 clients[rec.client_id].strata.add(f"invoice_status:{rec.status}")
     items: dict[str, list[str]] = defaultdict(list)
+    item_client: dict[str, str] = {}
     for rec in _records(bundle, "invoice_items"):
         if isinstance(rec, InvoiceItem) and rec.invoice_id in invoice_client:
             cid = invoice_client[rec.invoice_id]
             items[cid].append(rec.id)
+            item_client[rec.id] = cid
             clients[cid].size += 1
     payments: dict[str, list[str]] = defaultdict(list)
+    payment_client: dict[str, str] = {}
     for rec in _records(bundle, "payments"):
         if isinstance(rec, Payment) and rec.invoice_id in invoice_client:
             cid = invoice_client[rec.invoice_id]
             payments[cid].append(rec.id)
+            payment_client[rec.id] = cid
             clients[cid].size += 1
     activities: dict[str, list[str]] = defaultdict(list)
+    activity_client: dict[str, str] = {}
     for rec in _records(bundle, "activities"):
         if isinstance(rec, Activity) and rec.client_id in clients:
             activities[rec.client_id].append(rec.id)
+            activity_client[rec.id] = rec.client_id
             clients[rec.client_id].size += 1
             clients[rec.client_id].strata.add(f"activity:{rec.kind}")
     files: dict[str, list[str]] = defaultdict(list)
@@ -199,24 +213,46 @@ def choose_sample(
         owner = rec.client_id or session_client.get(rec.session_id or "")
         if owner is None or owner not in clients:
             continue
-        cid = owner
-        if True:
-            files[cid].append(rec.id)
-            file_client[rec.id] = cid
-            clients[cid].size += 1
-            if rec.path:
-                clients[cid].strata.add("file:attachment")
-    for kind, cids in _finding_clients(
-        discovery, session_client, invoice_client, note_client, file_client
-    ).items():
+        files[owner].append(rec.id)
+        file_client[rec.id] = owner
+        clients[owner].size += 1
+        if rec.path:
+            clients[owner].strata.add("file:attachment")
+    owners: dict[str, dict[str, set[str]]] = {
+        "clients": {c: {c} for c in clients},
+        "users": coached,
+    }
+    for obj, index in (
+        ("sessions", session_client),
+        ("session_notes", note_client),
+        ("invoices", invoice_client),
+        ("invoice_items", item_client),
+        ("payments", payment_client),
+        ("activities", activity_client),
+        ("files", file_client),
+    ):
+        owners[obj] = {sid: {cid} for sid, cid in index.items()}
+    for kind, cids in _finding_clients(discovery, owners).items():
         for cid in cids:
             if cid in clients:
                 clients[cid].strata.add(f"finding:{kind}")
+    loose: dict[str, list[tuple[str, str]]] = {}
+    """Stratum of a dangling reference that hangs off no client → records sampled for it."""
+    for kind, dangling in (discovery.dangling if discovery is not None else {}).items():
+        obj = kind.split(".")[0]
+        stratum = f"dangling:{kind}"
+        attached = False
+        for sid in dangling.source_ids:
+            for cid in owners.get(obj, {}).get(sid, ()):
+                clients[cid].strata.add(stratum)
+                attached = True
+        if not attached and obj in owners and obj != "users":
+            loose[stratum] = [(obj, sid) for sid in dangling.source_ids[:DANGLING_PER_KIND]]
 
-    strata = sorted({s for info in clients.values() for s in info.strata})
+    strata = sorted({s for info in clients.values() for s in info.strata} | set(loose))
     chosen: list[str] = []
-    coverage: dict[str, str] = {}
-    uncovered = set(strata)
+    coverage: dict[str, str] = {s: f"{recs[0][0]}/{recs[0][1]}" for s, recs in loose.items()}
+    uncovered = set(strata) - set(coverage)
     while uncovered:
         best = max(
             (c for c in clients if c not in coverage.values() and c not in chosen),
@@ -232,7 +268,7 @@ def choose_sample(
     rng = random.Random(seed)
     rest = [c for c in clients if c not in chosen]
     rng.shuffle(rest)
-    total = sum(clients[c].size for c in chosen)
+    total = sum(clients[c].size for c in chosen) + sum(len(r) for r in loose.values())
     for cid in rest:
         if total >= size:
             break
@@ -244,6 +280,10 @@ def choose_sample(
     def gather(index: Mapping[str, list[str]]) -> frozenset[str]:
         return frozenset(i for c in chosen for i in index.get(c, ()))
 
+    extra: dict[str, set[str]] = defaultdict(set)
+    for recs in loose.values():
+        for obj, sid in recs:
+            extra[obj].add(sid)
     ids = {
         "clients": frozenset(chosen),
         "client_properties": frozenset(f"{c}/{k}" for c in chosen for k, _ in props.get(c, [])),
@@ -256,6 +296,8 @@ def choose_sample(
         "activities": gather(activities),
         "files": gather(files),
     }
+    for obj, sids in extra.items():
+        ids[obj] = ids.get(obj, frozenset()) | sids
     return SampleSelection(ids=ids, coverage=coverage, strata=tuple(strata))
 
 

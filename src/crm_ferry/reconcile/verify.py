@@ -137,7 +137,8 @@ def read_rows(
         flt = (
             f"Microsoft.Dynamics.CRM.In(PropertyName='{info.primary_id}',PropertyValues=[{values}])"
         )
-        for row in client.query(table, filter=flt, select=cols):
+        # annotations: the orphan check needs each lookup's target table
+        for row in client.query(table, filter=flt, select=cols, annotations=True):
             out[str(row[info.primary_id]).lower()] = row
     return out
 

@@ -66,7 +66,7 @@ _FORMATS: dict[str, Format] = {
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _JSON_CHUNK = 1 << 16
 _MASK64 = (1 << 64) - 1
-_MEMO = 16384
+_MEMO = 2048
 """At most this many results are remembered per pure converter (see compile_row_converter)."""
 _JSON_PLANS = 256
 """At most this many key sets (one compiled converter each) are cached per JSON file."""

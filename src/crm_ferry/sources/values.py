@@ -39,7 +39,7 @@ _US_TS = re.compile(
     r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
 )
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_PART_CACHE = 50_000
+_PART_CACHE = 20_000
 """At most this many dates and as many times of day are remembered per converter."""
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,14 +31,36 @@ PHASE_STATE = 2
 """State changes and actions, after every row they touch is written."""
 
 
+@lru_cache(maxsize=65536)
 def target_id(namespace: uuid.UUID, role: str, source_id: str) -> str:
-    """The deterministic primary key of the row a source record becomes in ``role``."""
+    """The deterministic primary key of the row a source record becomes in ``role``.
+
+    Cached (bounded): a parent's id is asked for by each of its children."""
     return str(uuid.uuid5(namespace, f"{role}/{source_id}"))
 
 
-def content_hash(payload: Mapping[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""``json.dumps(value, sort_keys=True, separators=(",", ":"))`` without an encoder per call."""
+_CANONICAL_STR = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str | None:
+    """The payload's canonical JSON text when it holds only JSON's own types, else None.
+
+    For such a payload every canonical encoding (whatever its ``default``) gives this text,
+    so the hash and the journal can share it."""
+    try:
+        return _CANONICAL.encode(payload)
+    except TypeError:
+        return None
+
+
+def _hash_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    return _hash_text(_CANONICAL_STR.encode(payload))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +80,18 @@ class Operation:
     an activity's party collection): leave them out when the upsert meets an existing row."""
     action: str | None = None
     """For ``kind="action"``: the unbound action to call (``WinOpportunity``)."""
+    text: str | None = field(default=None, compare=False, repr=False)
+    """The payload's canonical JSON when it has only JSON types (see :func:`canonical_json`),
+    computed with the hash so that the journal does not encode the payload again."""
 
     def __post_init__(self) -> None:
         if not self.hash:
-            object.__setattr__(self, "hash", content_hash(self.payload))
+            text = canonical_json(self.payload)
+            if text is None:
+                object.__setattr__(self, "hash", content_hash(self.payload))
+            else:
+                object.__setattr__(self, "text", text)
+                object.__setattr__(self, "hash", _hash_text(text))
 
     @property
     def op_key(self) -> str:

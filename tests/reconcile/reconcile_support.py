@@ -1,0 +1,99 @@
+"""A provisioned project for the sample and verify tests, built once per test process.
+
+The same pattern as ``tests/load``: generate a bundle (with the planted large file), invite
+the coaches, propose, confirm and provision once; each test copies the project and the
+emulator's data folder (milliseconds) and gets its own emulator over the copy, optionally
+with a fault schedule (the ``corrupt`` fault). Test modules import the fixtures from here::
+
+    from reconcile_support import recon_template, recon_project  # noqa: F401
+
+(``--import-mode=importlib`` puts no test folder on ``sys.path``; a module that imports this
+one inserts its folder first.)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_ferry import commands
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.demo import invite_coaches, shortcut_confirm
+from crm_ferry.embedded import embedded_client
+from crm_ferry.emulator import EmulatorApp
+from crm_ferry.emulator.app import EmulatorConfig
+from crm_ferry.emulator.faults import FaultSchedule
+from crm_ferry.load.journal import Journal
+from crm_ferry.settings import Settings
+from crm_ferry.sources.generator import generate_bundle, truth_path_for
+
+CLIENTS = 40
+SEED = 11
+"""40 clients hold every planted edge case once (the planting period is the client count
+below 100), the large file included; seed 11 is the one the load tests use."""
+
+
+@dataclass
+class ReconProject:
+    root: Path
+    bundle: Path
+    settings: Settings
+    app: EmulatorApp
+    client: DataverseClient
+
+    @property
+    def truth(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(truth_path_for(self.bundle).read_text("utf-8"))
+        return data
+
+
+def build_template(base: Path) -> Path:
+    generate_bundle(base / "bundle", clients=CLIENTS, seed=SEED, with_large_files=True)
+    with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
+        invite_coaches(app, base / "bundle")
+        commands.init(Settings.load(base), directory=base / "project", source="../bundle")
+        settings = Settings.load(base / "project")
+        commands.map_propose(settings, client=client)
+        shortcut_confirm(base / "project")
+        commands.map_confirm(settings, by="tests", client=client)
+        commands.provision(settings, client=client)
+    Journal.for_project(base / "project").close()  # one id namespace for every copy
+    return base
+
+
+@pytest.fixture(scope="session")
+def recon_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template(tmp_path_factory.mktemp("recon-template"))
+
+
+def copy_project(
+    template: Path, root: Path, *, faults: FaultSchedule | None = None
+) -> ReconProject:
+    shutil.copytree(template, root)
+    config = EmulatorConfig(faults=faults or FaultSchedule())
+    app = EmulatorApp(config, data_dir=root / "data")
+    return ReconProject(
+        root, root / "bundle", Settings.load(root / "project"), app, embedded_client(app)
+    )
+
+
+@pytest.fixture
+def recon_project(recon_template: Path, tmp_path: Path) -> Iterator[Callable[..., ReconProject]]:
+    """A factory: ``recon_project(faults=FaultSchedule(...))`` → a fresh copy."""
+    opened: list[ReconProject] = []
+
+    def make(*, faults: FaultSchedule | None = None) -> ReconProject:
+        project = copy_project(recon_template, tmp_path / f"p{len(opened)}", faults=faults)
+        opened.append(project)
+        return project
+
+    yield make
+    for project in opened:
+        project.client.close()
+        project.app.close()
