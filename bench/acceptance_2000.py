@@ -102,8 +102,10 @@ def main() -> None:
 
         # 1. counts
         print(f"migrated {result.records:,} records in {seconds:.1f} s: state {result.state}")
-        print(f"{'object':<28} {'read':>7} {'written':>7} {'unch.':>6} {'rej.':>5} "
-              f"{'failed':>6} {'skip':>5} balanced")
+        print(
+            f"{'object':<28} {'read':>7} {'written':>7} {'unch.':>6} {'rej.':>5} "
+            f"{'failed':>6} {'skip':>5} balanced"
+        )
         for obj, c in result.objects.items():
             print(
                 f"{obj:<28} {c.read:>7,} {c.written:>7,} {c.unchanged:>6,} {c.rejected:>5,} "
@@ -115,8 +117,11 @@ def main() -> None:
             failures.append(f"LoadResult.ok is false (state {result.state})")
 
         # 2. orphan lookups
-        ids = {t: {str(r[primary[t]]).lower() for r in rows} for t, rows in records.items()
-               if t in primary}
+        ids = {
+            t: {str(r[primary[t]]).lower() for r in rows}
+            for t, rows in records.items()
+            if t in primary
+        }
         lookups = 0
         orphans: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         unchecked: set[str] = set()
@@ -143,8 +148,11 @@ def main() -> None:
             print(f"  ORPHAN {table}.{col} -> {target}: {len(values)} (e.g. {values[0]})")
             failures.append(f"{len(values)} orphan lookup(s) {table}.{col} -> {target}")
 
-        by_id = {t: {str(r[primary[t]]).lower(): r for r in rows} for t, rows in records.items()
-                 if t in primary}
+        by_id = {
+            t: {str(r[primary[t]]).lower(): r for r in rows}
+            for t, rows in records.items()
+            if t in primary
+        }
 
         # 3. timestamps
         notes = _rows_of(base / "project", "session_notes")
@@ -166,9 +174,11 @@ def main() -> None:
                     row = by_id.get(tbl, {}).get(rid.lower())
                     checked["notes"] += 1
                     if row is None or _instant(row.get("createdon")) != _instant(item.created_at):
-                        wrong.append(f"note {item.id} -> {tbl}({rid}): createdon "
-                                     f"{None if row is None else row.get('createdon')} != "
-                                     f"{item.created_at}")
+                        wrong.append(
+                            f"note {item.id} -> {tbl}({rid}): createdon "
+                            f"{None if row is None else row.get('createdon')} != "
+                            f"{item.created_at}"
+                        )
             for item in b.read("activities"):
                 if not isinstance(item, Activity) or item.occurred_at is None:
                     continue
@@ -182,9 +192,11 @@ def main() -> None:
                     if row is None or _instant(row.get("actualstart")) != _instant(
                         item.occurred_at
                     ):
-                        wrong.append(f"activity {item.id} -> {tbl}({rid}): actualstart "
-                                     f"{None if row is None else row.get('actualstart')} != "
-                                     f"{item.occurred_at}")
+                        wrong.append(
+                            f"activity {item.id} -> {tbl}({rid}): actualstart "
+                            f"{None if row is None else row.get('actualstart')} != "
+                            f"{item.occurred_at}"
+                        )
             for item in b.read("invoice_items"):
                 if isinstance(item, InvoiceItem) and item.invoice_id:
                     items[item.invoice_id].append(item.amount)
@@ -232,8 +244,10 @@ def main() -> None:
             f"{equal:,} whose items sum to total_amount, of which {len(bad_totals)} with "
             f"another totalamount"
         )
-        print(f"invoices whose items do not sum to total_amount ({len(mismatched)}; "
-              f"planted by the generator: {len(planted)}):")
+        print(
+            f"invoices whose items do not sum to total_amount ({len(mismatched)}; "
+            f"planted by the generator: {len(planted)}):"
+        )
         for line in mismatched:
             inv_id = line.split(":", 1)[0]
             print(f"  {line}{'  [planted]' if inv_id in planted else '  [NOT PLANTED]'}")

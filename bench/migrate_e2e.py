@@ -112,13 +112,39 @@ def child_env(server: Any, batch_size: int) -> dict[str, str]:
 
 def child(project: Path) -> None:
     """Run the migration of ``project``; print one JSON line with figures."""
+    from crm_ferry.load import engine
     from crm_ferry.load.run import run_load
     from crm_ferry.settings import Settings
 
+    stages: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                stages[name] = stages.get(name, 0.0) + time.perf_counter() - t
+
+        return wrapper
+
+    # where the time goes (read + transform + journal, then sending), for the report
+    engine.Loader.plan = timed("plan_s", engine.Loader.plan)  # type: ignore[method-assign]
+    engine.Loader.send = timed("send_s", engine.Loader.send)  # type: ignore[method-assign]
     settings = Settings.load(project)
+    profile_to = os.environ.get("MIGRATE_E2E_PROFILE")
+    profiler = None
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     result = run_load(settings, skip_sample_gate=True)
     wall = time.perf_counter() - started
+    if profiler is not None and profile_to:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = {
         "wall_s": wall,
@@ -131,6 +157,7 @@ def child(project: Path) -> None:
         "failures": len(result.failures),
         "peak_rss_mb": peak_kib / 1024,
         "run_id": result.run_id,
+        **stages,
     }
     print("RESULT " + json.dumps(out))
 

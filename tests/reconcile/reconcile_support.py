@@ -13,7 +13,9 @@ one inserts its folder first.)
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,13 +71,26 @@ def build_template(base: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def recon_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_template(tmp_path_factory.mktemp("recon-template"))
+    """Built once per test session: under pytest-xdist the workers share it (the first one
+    builds it under a file lock, the others wait), as they share the session's temp root."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    target = shared / "recon-template"
+    with (shared / "recon-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".built").exists():
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir()
+            build_template(target)
+            (target / ".built").touch()
+    return target
 
 
 def copy_project(
     template: Path, root: Path, *, faults: FaultSchedule | None = None
 ) -> ReconProject:
-    shutil.copytree(template, root)
+    shutil.copytree(template, root, ignore=shutil.ignore_patterns(".built"))
     config = EmulatorConfig(faults=faults or FaultSchedule())
     app = EmulatorApp(config, data_dir=root / "data")
     return ReconProject(

@@ -434,8 +434,13 @@ def parse_reference(em: Emulator, text: Any) -> tuple[EntityDef, str]:
         if found is None:
             raise Fault(400, PAYLOAD_ERROR, f"The @odata.bind value '{text}' is not valid.")
         plain_id = str(uuid.UUID(plain.group(2)))
-        if fetch_row(em, found.logical_name, plain_id) is None:
-            raise lookup_not_found(found.logical_name, plain_id)
+        table = found.logical_name
+        if table in tenant.VIRTUAL_TABLES:
+            there = fetch_row(em, table, plain_id) is not None
+        else:
+            there = em.store.exists(table, plain_id)
+        if not there:
+            raise lookup_not_found(table, plain_id)
         return found, plain_id
     ref = text
     if "://" in ref:

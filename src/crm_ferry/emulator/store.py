@@ -116,6 +116,13 @@ class Store:
         found = cur.fetchone()
         return None if found is None else dict(json.loads(found[0]))
 
+    def exists(self, entity: str, row_id: str) -> bool:
+        """Whether :meth:`get` would find the row (without decoding it)."""
+        if self._absent and (entity, row_id) in self._absent:
+            return False
+        cur = self.conn.execute("SELECT 1 FROM rows WHERE entity=? AND id=?", (entity, row_id))
+        return cur.fetchone() is not None
+
     def put(
         self,
         entity: str,

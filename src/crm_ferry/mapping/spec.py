@@ -37,12 +37,13 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 
+from crm_ferry.dataverse.metadata import ColumnKind
 from crm_ferry.errors import MapError
 
 MAP_VERSION = 1
@@ -54,28 +55,8 @@ without a second look; ``map show`` lists the lines below it first."""
 Status = Literal["proposed", "confirmed"]
 Policy = Literal["fail", "default", "keep_text"]
 POLICIES: tuple[str, ...] = ("fail", "default", "keep_text")
-ColumnKind = Literal[
-    "String",
-    "Memo",
-    "Integer",
-    "Decimal",
-    "Money",
-    "DateTime",
-    "Boolean",
-    "Picklist",
-    "MultiSelectPicklist",
-    "Lookup",
-]
 COLUMN_KINDS: tuple[str, ...] = (
-    "String",
-    "Memo",
-    "Integer",
-    "Decimal",
-    "Money",
-    "DateTime",
-    "Boolean",
-    "Picklist",
-    "MultiSelectPicklist",
+    *get_args(ColumnKind),
     "Lookup",
     "Customer",
     "Owner",

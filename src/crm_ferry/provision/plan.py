@@ -22,9 +22,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from crm_ferry.dataverse.metadata import ColumnInfo, Metadata
+from crm_ferry.dataverse.metadata import ColumnInfo, ColumnKind, Metadata
 from crm_ferry.errors import ConfigError, MapError
 from crm_ferry.mapping.defaults import SCHEMA_WORDS
 from crm_ferry.mapping.names import MAX_SCHEMA_NAME, pascal_case
@@ -64,17 +64,8 @@ TIER_LIMITS: dict[str, int | None] = {
 """Custom tables a Dynamics 365 Sales licence allows (``None``: no licence limit)."""
 DEFAULT_TIER = "professional"
 
-COLUMN_KINDS = (
-    "String",
-    "Memo",
-    "Integer",
-    "Decimal",
-    "Money",
-    "DateTime",
-    "Boolean",
-    "Picklist",
-    "MultiSelectPicklist",
-)
+COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
+"""The column kinds provisioning creates (lookups are relationships)."""
 CHOICE_KINDS = ("Picklist", "MultiSelectPicklist")
 CURRENCY_COMPANIONS = ("transactioncurrencyid", "exchangerate")
 """Columns the service adds with a table's first Money column (and keeps after it is gone)."""

@@ -257,9 +257,8 @@ def run_verify(
                         f"source {c['source']}, loaded {c['loaded']}, rejected {c['rejected']}",
                     )
                 )
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         report = write_report(
-            secure_dir(settings.project_dir / "runs" / f"verify-{stamp}"),
+            secure_dir(_verify_dir(settings.project_dir / "runs")),
             title="Verification of the migration",
             summary={
                 "rows": len(expected),
@@ -277,6 +276,18 @@ def run_verify(
             hint="open the report; fix the map or the data, then migrate again",
         )
     return result
+
+
+def _verify_dir(runs: Path) -> Path:
+    """A new folder for this verification's report: ``verify-<UTC time>`` (``-2``, ``-3``
+    ... for another one in the same second, which must not overwrite the first)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    folder = runs / f"verify-{stamp}"
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = runs / f"verify-{stamp}-{n}"
+    return folder
 
 
 def _object_counts(

@@ -171,6 +171,9 @@ class Transformer:
         self.context = context or TransformContext()
         self._aggregates: dict[tuple[str, str, str], _Aggregate] = {}
         self._failed: set[RecordKey] = set()
+        self._mapped_cache: dict[
+            tuple[int, frozenset[str]], tuple[Target, tuple[FieldMap, ...]]
+        ] = {}
         self.problems: list[str] = self._check()
         if strict and self.problems:
             raise MapError(
@@ -344,14 +347,22 @@ class Transformer:
             return record.extra.get(name[len("extra:") :])
         return getattr(record, name, None)
 
+    def _mapped(self, target: Target, skip: frozenset[str]) -> tuple[FieldMap, ...]:
+        """The mapped fields of ``target`` outside ``skip`` and the role's own (memoised)."""
+        key = (id(target), skip)
+        hit = self._mapped_cache.get(key)
+        if hit is not None and hit[0] is target:
+            return hit[1]
+        full = skip | _NOT_GENERIC.get(target.role, frozenset())
+        fms = tuple(fm for fm in target.mapped() if fm.source not in full)
+        self._mapped_cache[key] = (target, fms)
+        return fms
+
     def _fields(
         self, target: Target, row: _Row, record: Record, *, skip: frozenset[str] = frozenset()
     ) -> None:
         """Every mapped field of ``target`` that the role does not write itself."""
-        skip = skip | _NOT_GENERIC.get(target.role, frozenset())
-        for fm in target.mapped():
-            if fm.source in skip:
-                continue
+        for fm in self._mapped(target, skip):
             assert fm.column is not None
             value = self._source_value(record, fm.source)
             if fm.column == "ownerid":

@@ -12,8 +12,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from crm_ferry.model import RecordKey
@@ -35,8 +35,14 @@ PHASE_STATE = 2
 def target_id(namespace: uuid.UUID, role: str, source_id: str) -> str:
     """The deterministic primary key of the row a source record becomes in ``role``.
 
-    Cached (bounded): a parent's id is asked for by each of its children."""
-    return str(uuid.uuid5(namespace, f"{role}/{source_id}"))
+    Cached (bounded): a parent's id is asked for by each of its children. The text is
+    ``str(uuid.uuid5(namespace, f"{role}/{source_id}"))``, formatted without the UUID
+    object."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + f"{role}/{source_id}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))

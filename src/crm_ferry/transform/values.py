@@ -165,9 +165,9 @@ def wire_datetime(moment: datetime) -> str:
     utc = moment.astimezone(UTC)
     if utc.date() < MIN_DATE:
         raise BadValue(f"{utc.date().isoformat()} is before {MIN_DATE.isoformat()}")
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat() of the naive UTC moment is strftime("%Y-%m-%dT%H:%M:%S[.%f]") for every
+    # year from MIN_DATE on, at a fraction of the cost
+    return utc.replace(tzinfo=None).isoformat() + "Z"
 
 
 def option_by_label(col: ColumnInfo | None, options: Mapping[int, str], text: str) -> int | None:

@@ -1,0 +1,175 @@
+"""Matching clients to contacts and accounts already in the tenant, so they are updated
+instead of duplicated.
+
+A practice moving to Dynamics 365 often finds some of its clients already there (typed in
+by hand, imported from Outlook). Before a load, the contacts and accounts crm-ferry did not
+write are read once; a client whose e-mail address matches exactly one of them (case and
+spaces ignored), or failing that whose name and postal code match exactly one, is written
+to that row instead of a new one. The row's values of every column the load will touch are
+journaled as its before-image, so a rollback restores them instead of deleting the row.
+
+Ambiguous matches (two rows with the same e-mail) are not guessed: the client gets its own
+row and the ambiguity is reported.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.model import Client
+
+MATCHED_COLUMNS = {
+    "contact": ("contactid", "emailaddress1", "firstname", "lastname", "address1_postalcode"),
+    "account": ("accountid", "emailaddress1", "name", "address1_postalcode"),
+}
+
+
+@dataclass
+class Matches:
+    """Existing rows chosen for source clients, and their values before the load."""
+
+    ids: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(role, client id) → id of the existing row."""
+    how: dict[tuple[str, str], str] = field(default_factory=dict)
+    ambiguous: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        by: dict[str, int] = defaultdict(int)
+        for reason in self.how.values():
+            by[reason] += 1
+        return {"matched": len(self.ids), "by": dict(by), "ambiguous": self.ambiguous[:50]}
+
+
+def _norm(text: Any) -> str:
+    return " ".join(str(text or "").lower().split())
+
+
+def _index(rows: Iterable[Mapping[str, Any]], key: Any) -> dict[Any, list[str]]:
+    out: dict[Any, list[str]] = defaultdict(list)
+    for row in rows:
+        k = key(row)
+        if k:
+            out[k].append(row["_id"])
+    return out
+
+
+def match_existing(
+    client: DataverseClient,
+    clients: Iterable[Client],
+    *,
+    ours: set[str],
+    practice_column: str = "new_practiceid",
+) -> Matches:
+    """Choose existing contacts (individual clients) and accounts (organizations) to update.
+
+    ``ours``: ids of rows crm-ferry writes (deterministic keys), never matched."""
+    tenant: dict[str, list[dict[str, Any]]] = {}
+    for table, cols in MATCHED_COLUMNS.items():
+        select = list(cols)
+        if practice_column in client.metadata.columns(table):
+            select.append(practice_column)
+        rows = []
+        for row in client.query(table, select=select):
+            rid = str(row[cols[0]]).lower()
+            if rid in ours or row.get(practice_column):
+                continue  # written by a migration already
+            rows.append({**row, "_id": rid})
+        tenant[table] = rows
+    contacts, accounts = tenant["contact"], tenant["account"]
+    by_email = {
+        "contact": _index(contacts, lambda r: _norm(r.get("emailaddress1"))),
+        "account": _index(accounts, lambda r: _norm(r.get("emailaddress1"))),
+    }
+    by_name = {
+        "contact": _index(
+            contacts,
+            lambda r: (
+                (
+                    _norm(r.get("firstname")),
+                    _norm(r.get("lastname")),
+                    _norm(r.get("address1_postalcode")),
+                )
+                if r.get("lastname") and r.get("address1_postalcode")
+                else None
+            ),
+        ),
+        "account": _index(
+            accounts,
+            lambda r: (
+                (_norm(r.get("name")), _norm(r.get("address1_postalcode")))
+                if r.get("name") and r.get("address1_postalcode")
+                else None
+            ),
+        ),
+    }
+    out = Matches()
+    taken: set[str] = set()
+    for c in clients:
+        role = "account" if c.type == "organization" else "contact"
+        table = role
+        email = _norm(c.email)
+        name_key: tuple[str, ...] | None
+        if role == "contact":
+            name_key = (
+                (_norm(c.first_name), _norm(c.last_name), _norm(c.postal_code))
+                if c.last_name and c.postal_code
+                else None
+            )
+        else:
+            name_key = (
+                (_norm(c.organization), _norm(c.postal_code))
+                if c.organization and c.postal_code
+                else None
+            )
+        found: str | None = None
+        how = ""
+        hits = by_email[table].get(email, []) if email else []
+        if len(hits) == 1:
+            found, how = hits[0], "email"
+        elif len(hits) > 1:
+            out.ambiguous.append(f"{c.id}: {len(hits)} {table}s have the e-mail {email}")
+        elif name_key is not None:
+            named = by_name[table].get(name_key, [])
+            if len(named) == 1:
+                found, how = named[0], "name and postal code"
+            elif len(named) > 1:
+                out.ambiguous.append(
+                    f"{c.id}: {len(named)} {table}s match its name and postal code"
+                )
+        if found is None or found in taken:
+            continue
+        taken.add(found)
+        out.ids[(role, c.id)] = found
+        out.how[(role, c.id)] = how
+    return out
+
+
+def before_image(
+    client: DataverseClient, table: str, row_id: str, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The values ``payload`` will overwrite in an existing row, read from the service.
+
+    Lookups that were set are restored through their bind; a lookup that was empty is left
+    out (the Web API clears a lookup only through its navigation property's ``$ref``), and
+    so are columns the service takes only on create."""
+    current = client.retrieve(table, row_id)
+    out: dict[str, Any] = {}
+    for key in payload:
+        if key.endswith("@odata.bind"):
+            nav = key[: -len("@odata.bind")]
+            column = nav.split("_")[0] if nav.endswith(("_account", "_contact")) else nav
+            value = current.get(f"_{column.lower()}_value")
+            target = current.get(
+                f"_{column.lower()}_value@Microsoft.Dynamics.CRM.lookuplogicalname"
+            )
+            if value and target:
+                out[key] = f"/{client.metadata.entity_set(str(target))}({value})"
+            continue
+        if "@" in key or key == "overriddencreatedon":
+            continue
+        out[key] = current.get(key)
+    return out
