@@ -31,7 +31,7 @@ chromium:
 	  || echo "chromium not installed: the browser test will be skipped"
 
 test: lint chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_bundle.py

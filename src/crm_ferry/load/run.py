@@ -172,7 +172,7 @@ def run_load(
         run_dir = secure_dir(settings.project_dir / "runs" / result.run_id)
         _write_private(run_dir / "rejects.jsonl", "".join(json.dumps(r) + "\n" for r in rejects))
         _write_private(run_dir / "plan.json", json.dumps(prep.plan.as_dict(), indent=2))
-        _write_private(run_dir / "report.json", json.dumps(result.as_dict(), indent=2))
+        _write_private(run_dir / "load.json", json.dumps(result.as_dict(), indent=2))
         return result
 
 

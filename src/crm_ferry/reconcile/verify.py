@@ -358,10 +358,11 @@ def _invoice_sums(
                     "(a difference in the export, reported, not corrected)",
                 )
             )
+    loaded_payments = {r.source_id for r in expected if r.source_object == "payments"}
     payments_source = sum(
         (_dec(r.amount) or Decimal(0))
-        for (obj, _), r in records.items()
-        if obj == "payments" and isinstance(r, Payment)
+        for (obj, sid), r in records.items()
+        if obj == "payments" and isinstance(r, Payment) and sid in loaded_payments
     )
     payments_target = sum(
         (_dec(row.get(next((k for k in row if k.endswith("_amount")), ""))) or Decimal(0))
