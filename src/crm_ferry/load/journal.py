@@ -28,7 +28,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -136,6 +136,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_default)
 
 
+def _payload_text(op: JournalOp) -> str:
+    """``_dumps(op.payload)``: the journaled text when the op was read from the journal
+    (it is that encoding, and decoding then encoding it again gives the same text)."""
+    if op.payload_text is not None:
+        return op.payload_text
+    return _dumps(op.payload)
+
+
 class JournalError(FerryError):
     """The journal is missing, from another version, or in a state that forbids the step."""
 
@@ -196,6 +204,8 @@ class JournalOp:
     error: str | None
     create_only: tuple[str, ...] = ()
     action: str | None = None
+    payload_text: str | None = field(default=None, compare=False, repr=False)
+    """The payload as journaled (canonical JSON), so that it is not encoded again."""
 
 
 _OP_COLUMNS = (
@@ -226,6 +236,7 @@ def _op(row: Sequence[Any]) -> JournalOp:
         error=row[17],
         create_only=tuple(json.loads(row[18])) if row[18] else (),
         action=row[19],
+        payload_text=row[12],
     )
 
 
@@ -493,7 +504,7 @@ class Journal:
                         o.source_object,
                         o.source_id,
                         o.hash,
-                        None if o.payload is None else _dumps(o.payload),
+                        None if o.payload is None else _payload_text(o),
                         run_id,
                     )
                     for o in ops

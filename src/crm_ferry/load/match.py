@@ -14,6 +14,9 @@ row and the ambiguity is reported.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -173,3 +176,100 @@ def before_image(
             continue
         out[key] = current.get(key)
     return out
+
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS matches (
+    role TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    how TEXT NOT NULL,
+    PRIMARY KEY (role, source_id)
+)
+"""
+
+
+def saved_matches(db: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """Matches made by earlier runs: a matched row stays the client's row."""
+    db.execute(_TABLE)
+    return {(r, s): i for r, s, i in db.execute("SELECT role, source_id, row_id FROM matches")}
+
+
+def save_matches(db: sqlite3.Connection, matches: Matches) -> None:
+    db.execute(_TABLE)
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT OR IGNORE INTO matches VALUES (?, ?, ?, ?)",
+        [
+            (role, sid, rid, matches.how.get((role, sid), ""))
+            for (role, sid), rid in matches.ids.items()
+        ],
+    )
+    db.execute("COMMIT")
+
+
+def seed_before_images(
+    db: sqlite3.Connection,
+    client: DataverseClient,
+    matches: Matches,
+    columns: Mapping[str, Iterable[str]],
+    run_id: str,
+) -> None:
+    """Journal what each newly matched row holds in the columns the load will write, as if an
+    earlier run had written it: the load then counts the row as changed (not created), and a
+    rollback restores these values instead of deleting a row crm-ferry did not create."""
+    rows = []
+    for (role, sid), rid in matches.ids.items():
+        table = role
+        image = before_image(client, table, rid, dict.fromkeys(columns.get(role, ())))
+        op_key = f"{table}/{rid}/upsert/0"
+        rows.append(
+            (op_key, table, rid, role, "clients", sid, "before:" + rid, json.dumps(image), run_id)
+        )
+    if not rows:
+        return
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT OR IGNORE INTO idmap (op_key, tbl, row_id, role, source_object, source_id, hash, "
+        "payload, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    db.execute("COMMIT")
+
+
+class Remap:
+    """Rewrites operations so a matched client's rows go to the existing row's id."""
+
+    def __init__(self, inner: Any, ids: Mapping[str, str]) -> None:
+        self.inner = inner
+        self.ids = {k.lower(): v for k, v in ids.items()}
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str) and value.endswith(")") and "(" in value:
+            i = value.rfind("(")
+            new = self.ids.get(value[i + 1 : -1].lower())
+            return value if new is None else f"{value[: i + 1]}{new})"
+        if isinstance(value, list):
+            return [self._value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._value(v) for k, v in value.items()}
+        return value
+
+    def _op(self, op: Any) -> Any:
+        if not self.ids:
+            return op
+        new_id = self.ids.get(op.id.lower(), op.id)
+        payload = {k: self._value(v) for k, v in op.payload.items()}
+        if new_id == op.id and payload == dict(op.payload):
+            return op
+        return dataclasses.replace(op, id=new_id, payload=payload, hash="")
+
+    def transform(self, record: Any) -> Any:
+        out = self.inner.transform(record)
+        return [self._op(o) if hasattr(o, "payload") else o for o in out]
+
+    def finish(self) -> Any:
+        return [self._op(o) for o in self.inner.finish()]
+
+    def mark_rejected(self, key: Any) -> None:
+        self.inner.mark_rejected(key)

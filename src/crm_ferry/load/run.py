@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,16 +18,30 @@ from typing import Any
 
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import ConfigError, MapError, SourceError
-from crm_ferry.load.engine import LoadContext, Loader, LoadResult, open_for_load
+from crm_ferry.load.engine import (
+    LoadContext,
+    Loader,
+    LoadResult,
+    TransformerLike,
+    open_for_load,
+)
 from crm_ferry.load.journal import Journal, secure_dir
-from crm_ferry.load.planner import LoadPlan, plan_order
+from crm_ferry.load.match import (
+    Remap,
+    match_existing,
+    save_matches,
+    saved_matches,
+    seed_before_images,
+)
+from crm_ferry.load.planner import LOOKUP_TYPES, LoadPlan, plan_order
 from crm_ferry.mapping.spec import MappingSpec, digest
-from crm_ferry.model import Record
+from crm_ferry.model import Client, Record
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import Bundle
 from crm_ferry.transform.context import ContextBuilder, TransformContext
 from crm_ferry.transform.engine import Transformer
+from crm_ferry.transform.ops import target_id
 from crm_ferry.transform.schema import OrgSettings, TargetSchema, tables_for
 
 
@@ -152,9 +167,11 @@ def run_load(
         with open_for_load(path, prep.spec, settings.column_map) as bundle:
             context = build_context(bundle)
             namespace = j.namespace
+            remap = _matches(j, clients[0], prep.spec, bundle, namespace)
 
-            def make() -> Transformer:
-                return Transformer(prep.spec, prep.schema, namespace, context)
+            def make() -> TransformerLike:
+                inner = Transformer(prep.spec, prep.schema, namespace, context)
+                return Remap(inner, remap) if remap else inner
 
             loader = Loader(
                 LoadContext(
@@ -174,6 +191,46 @@ def run_load(
         _write_private(run_dir / "plan.json", json.dumps(prep.plan.as_dict(), indent=2))
         _write_private(run_dir / "load.json", json.dumps(result.as_dict(), indent=2))
         return result
+
+
+MATCHED_ROLES = ("contact", "account")
+NOT_RESTORED = frozenset({"overriddencreatedon"})
+
+
+def _matches(
+    j: Journal, client: DataverseClient, spec: MappingSpec, bundle: Bundle, namespace: uuid.UUID
+) -> dict[str, str]:
+    """Our row id → the existing row a client was matched to (earlier runs' and new ones)."""
+    saved = saved_matches(j.db)
+    if spec.options.get("match_existing", True) is not False:
+        ids = [c.id for c in bundle.read("clients") if isinstance(c, Client)]
+        ours = {target_id(namespace, role, cid) for cid in ids for role in MATCHED_ROLES}
+        fresh = match_existing(
+            client,
+            (
+                c
+                for c in bundle.read("clients")
+                if isinstance(c, Client)
+                and not any((role, c.id) in saved for role in MATCHED_ROLES)
+            ),
+            ours=ours,
+            practice_column=f"{spec.publisher_prefix}_practiceid",
+        )
+        columns = {
+            role: [
+                fm.column
+                for fm in t.mapped()
+                if fm.column
+                and fm.type not in LOOKUP_TYPES | {"Owner"}
+                and fm.column not in NOT_RESTORED
+            ]
+            for role, t in spec.targets.items()
+            if role in MATCHED_ROLES
+        }
+        seed_before_images(j.db, client, fresh, columns, "match")
+        save_matches(j.db, fresh)
+        saved.update(fresh.ids)
+    return {target_id(namespace, role, sid): rid for (role, sid), rid in saved.items()}
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -589,7 +589,12 @@ def default_document(p: str = "new") -> dict[str, Any]:
         "fingerprint": {"source": None, "target": None},
         "publisher_prefix": p,
         "confirm_threshold": 0.8,
-        "options": {"opportunities": True, "households": True, "invoice_lines": "invoicedetail"},
+        "options": {
+            "opportunities": True,
+            "households": True,
+            "invoice_lines": "invoicedetail",
+            "match_existing": True,
+        },
         "owners": {"fallback": None, "coaches": {}},
         "value_maps": value_maps,
         "targets": targets,

@@ -14,7 +14,8 @@ The layout, documented in full in :data:`HEADER`::
     fingerprint: {source: <sha256>, target: <sha256>}
     publisher_prefix: new
     confirm_threshold: 0.8
-    options: {opportunities: true, households: true, invoice_lines: invoicedetail}
+    options: {opportunities: true, households: true, invoice_lines: invoicedetail,
+              match_existing: true}
     owners: {fallback: <user>, coaches: {<coach id>: {email, user, status, reason}}}
     value_maps: {<name>: {column, policy, default, values: {<source value>: <option value>}}}
     targets:
@@ -88,6 +89,9 @@ targets.<role>.fields.<source field>:
   create      the column to provision when the tenant does not have it
 value_maps.<name>.policy  what an unknown source value does: fail (reject the row),
                           default (use `default`), keep_text (keep the text in `text_column`)
+options.match_existing    true = a client whose e-mail (or name and postal code) matches one
+                          contact/account already in the tenant updates that row instead
+                          of creating a duplicate; rollback restores its earlier values
 owners.fallback           the user (email or UPN) that owns records of coaches without a
                           usable user; owners.coaches.<id>.user overrides one coach
 """

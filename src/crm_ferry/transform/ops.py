@@ -31,7 +31,7 @@ PHASE_STATE = 2
 """State changes and actions, after every row they touch is written."""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def target_id(namespace: uuid.UUID, role: str, source_id: str) -> str:
     """The deterministic primary key of the row a source record becomes in ``role``.
 
