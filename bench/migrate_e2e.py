@@ -23,6 +23,9 @@ migration journaled for the largest size, in send order, each written as one
 user. Every request costs the same simulated server time, so its rate on the slice is
 extrapolated to the whole bundle.
 
+The child also reports how long planning (read, transform, journal) and sending took; with
+``MIGRATE_E2E_PROFILE=<file>`` in the environment it writes a cProfile of the migration there.
+
 Everything is written under a temporary folder that is deleted at the end. Not a test:
 record the printed figures in bench/RESULTS.md ("Migration end to end").
 """

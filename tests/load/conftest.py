@@ -24,8 +24,8 @@ from crm_ferry import commands  # noqa: E402
 from crm_ferry.dataverse.client import DataverseClient  # noqa: E402
 from crm_ferry.demo import invite_coaches, shortcut_confirm  # noqa: E402
 from crm_ferry.embedded import embedded_client  # noqa: E402
-from crm_ferry.load.journal import Journal  # noqa: E402
 from crm_ferry.emulator import EmulatorApp  # noqa: E402
+from crm_ferry.load.journal import Journal  # noqa: E402
 from crm_ferry.settings import Settings  # noqa: E402
 from crm_ferry.sources.generator import generate_bundle  # noqa: E402
 

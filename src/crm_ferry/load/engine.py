@@ -181,6 +181,7 @@ class Loader:
         self._prop_rows: dict[str, int] = {}
         self._rejected_clients: set[str] = set()
         self._seen_clients: set[str] = set()
+        self._track_all = False
 
     # -- planning -------------------------------------------------------------------
 
@@ -255,7 +256,8 @@ class Loader:
                     c.skipped += 1
                     continue
                 record = _with_properties(item, props)
-                seen[obj].add(record.id)
+                if self._track_all or obj == "clients":
+                    seen[obj].add(record.id)  # every id only when a delta looks for gaps
                 stamp = getattr(record, "updated_at", None)
                 if stamp is not None:
                     iso = stamp.isoformat()
@@ -523,6 +525,7 @@ class Loader:
                 kind, source=source, map_fingerprint=self.ctx.spec.fingerprint.source, note=note
             )
         )
+        self._track_all = kind == "delta"
         counts, seen, marks = self.plan(run_id, bundle, include=include)
         self._seen_clients = seen.get("clients", set())
         disappeared: dict[str, list[str]] = {}

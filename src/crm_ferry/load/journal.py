@@ -462,17 +462,20 @@ class Journal:
 
     def pending(self, run_id: str) -> Iterator[JournalOp]:
         """Pending operations in send order: phase, then load rank, then journal order."""
-        cur = self.db.execute(
-            f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND state = 'pending' "
-            "ORDER BY phase, rank, seq",
-            (run_id,),
-        )
+        # Read in pages by key, with no cursor left open while the sender marks rows done
+        # (the rows being read would otherwise move in the index under the cursor).
+        last = (-1, -1, -1)
         while True:
-            rows = cur.fetchmany(2000)
+            rows = self.db.execute(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND state = 'pending' "
+                "AND (phase, rank, seq) > (?, ?, ?) ORDER BY phase, rank, seq LIMIT 2000",
+                (run_id, *last),
+            ).fetchall()
             if not rows:
                 return
             for row in rows:
                 yield _op(row)
+            last = (rows[-1][7], rows[-1][8], rows[-1][1])
 
     def ops(self, run_id: str, *, state: str | None = None) -> list[JournalOp]:
         sql = f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ?"
