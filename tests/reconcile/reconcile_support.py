@@ -112,3 +112,26 @@ def recon_project(recon_template: Path, tmp_path: Path) -> Iterator[Callable[...
     for project in opened:
         project.client.close()
         project.app.close()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Headless Chromium as root on a machine without network (Debian's chromium package)."""
+
+
+def chromium_binary() -> str | None:
+    """Debian's chromium (or ``CRM_FERRY_CHROMIUM``), if there is one."""
+    import os
+    import shutil
+
+    for candidate in (os.environ.get("CRM_FERRY_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return shutil.which("chromium") or shutil.which("chromium-browser")

@@ -6,32 +6,15 @@ the ``playwright`` package, never a browser downloaded by ``playwright install``
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from reconcile_support import CHROMIUM_ARGS, chromium_binary
 
 from crm_ferry.reconcile.diff import DiffRow
 from crm_ferry.reconcile.report import CheckRow, write_report
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("CRM_FERRY_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_report_in_headless_chromium(
@@ -40,7 +23,7 @@ def test_report_in_headless_chromium(
     sample_checks: list[CheckRow],
     artifacts_dir: Path,
 ) -> None:
-    binary = _chromium()
+    binary = chromium_binary()
     if binary is None:
         pytest.skip("no chromium binary found (apt-get install chromium; `make test` does it)")
     sync_api = pytest.importorskip(

@@ -21,7 +21,9 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from reconcile_support import (  # noqa: E402
+    CHROMIUM_ARGS,
     ReconProject,
+    chromium_binary,
     copy_project,
     recon_project,
     recon_template,
@@ -359,30 +361,11 @@ def test_migrate_is_gated_on_an_accepted_sample_of_the_current_map(
 # ---------------------------------------------------------------------------------------
 # (e) the report in a browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str | None:
-    import os
-
-    for candidate in (os.environ.get("CRM_FERRY_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
 
 def test_sample_report_in_headless_chromium(
     sampled: tuple[ReconProject, SampleResult], tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    binary = _chromium()
+    binary = chromium_binary()
     if binary is None:
         pytest.skip("no chromium binary found (apt-get install chromium; `make test` does it)")
     sync_api = pytest.importorskip(
