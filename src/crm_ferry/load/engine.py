@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -212,7 +212,6 @@ class Loader:
             pc.rejected = len(prop_rejects)
             pc.skipped = 0
             self.j.add_rejects(run_id, prop_rejects)
-        queued_sources: dict[str, set[str]] = defaultdict(set)
 
         def flush() -> None:
             # what the id map says was last written, for the buffered ops in one query:
@@ -225,7 +224,6 @@ class Loader:
                 if last is not None and last[0] == op.hash:
                     continue
                 changed.append((op, op_rank))
-                queued_sources[op.source.object].add(op.source.id)
             buffer.clear()
             if changed:
                 seq = self.j.add_ops(run_id, changed, seq, known=known)
@@ -587,7 +585,3 @@ def open_for_load(
     for obj, headers in spec.header_map().items():
         merged.setdefault(obj, {}).update(headers)
     return open_bundle(path, column_map=merged)
-
-
-def iter_ops(journal: Journal, run_id: str) -> Iterator[JournalOp]:
-    yield from journal.ops(run_id)

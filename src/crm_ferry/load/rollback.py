@@ -18,16 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from crm_ferry.dataverse.batch import BatchOperation
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.dataverse.errors import DataverseError, NotFound
-from crm_ferry.errors import FerryError
+from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.load.journal import Journal, JournalError, JournalOp
 from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.reconcile.diff import compare_row, lookup_id
 
 ID_CHUNK = 50
 """Rows read back per query when checking for conflicts (ids in the URL)."""
@@ -63,64 +61,6 @@ class RollbackResult:
             "failures": self.failures,
             "planned": self.planned,
         }
-
-
-def _norm(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float | Decimal):
-        try:
-            return Decimal(str(value)).normalize()
-        except InvalidOperation:
-            return value
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) >= 20 and text[4:5] == "-" and "T" in text:
-            try:
-                return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                return text
-        try:
-            if text and (text[0].isdigit() or text[0] == "-") and text.count(".") <= 1:
-                return Decimal(text).normalize()
-        except InvalidOperation:
-            pass
-        return text
-    return value
-
-
-def _bind_id(value: Any) -> str | None:
-    if not isinstance(value, str) or "(" not in value:
-        return None
-    return value[value.rfind("(") + 1 : value.rfind(")")].lower()
-
-
-def changed_columns(
-    written: Mapping[str, Any], current: Mapping[str, Any], lookups: Mapping[str, str]
-) -> list[str]:
-    """Columns whose current value differs from what was written.
-
-    ``lookups`` maps a navigation property (``parentcustomerid_account``) to its lookup
-    column (``parentcustomerid``); a bind is compared with ``_<column>_value``. Collections
-    (activity parties) are not compared."""
-    out: list[str] = []
-    for key, value in written.items():
-        if isinstance(value, list | dict):
-            continue
-        if key.endswith("@odata.bind"):
-            nav = key[: -len("@odata.bind")]
-            column = lookups.get(nav)
-            if column is None:
-                continue
-            actual = current.get(f"_{column}_value")
-            if (str(actual).lower() if actual else None) != _bind_id(value):
-                out.append(nav)
-            continue
-        if "@" in key or key not in current:
-            continue
-        if _norm(value) != _norm(current.get(key)):
-            out.append(key)
-    return out
 
 
 class Rollback:
@@ -248,8 +188,6 @@ class Rollback:
         """Columns the run wrote whose value in Dynamics differs from what it wrote."""
         if row is None or op.payload is None:
             return []
-        from crm_ferry.reconcile.diff import compare_row
-
         if op.table not in self._columns:
             self._columns[op.table] = self.client.metadata.columns(op.table)
         diffs = compare_row(
@@ -266,7 +204,7 @@ class Rollback:
         """``op``'s row stays: protect the rows it points to."""
         for key, value in (op.payload or {}).items():
             if key.endswith("@odata.bind"):
-                ref = _bind_id(value)
+                ref = lookup_id(value)
                 if ref:
                     self._protected.add(ref)
 
@@ -405,10 +343,3 @@ def rollback_all(
             continue
         out.append(rb.run(info.run_id, force=force))
     return out
-
-
-class NothingToRollBack(FerryError):
-    exit_code = 2
-
-
-_ = NotFound
