@@ -458,6 +458,28 @@ class DataverseClient:
             annotations=annotations,
         )
 
+    def retrieve_many(
+        self,
+        table: str,
+        ids: Sequence[str],
+        *,
+        select: Sequence[str] | None = None,
+        annotations: bool = False,
+        chunk: int = 50,
+    ) -> dict[str, dict[str, Any]]:
+        """Rows of ``table`` by primary id (lower case); ids that match no row are absent.
+
+        Ids go in the URL through ``Microsoft.Dynamics.CRM.In``, ``chunk`` at a time, so
+        the URL stays far below its length limit."""
+        pid = self.metadata.table(table).primary_id
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), chunk):
+            values = ",".join(f"'{i}'" for i in ids[start : start + chunk])
+            flt = f"Microsoft.Dynamics.CRM.In(PropertyName='{pid}',PropertyValues=[{values}])"
+            for row in self.query(table, select=select, filter=flt, annotations=annotations):
+                out[str(row[pid]).lower()] = row
+        return out
+
     def query_path(
         self,
         path: str,

@@ -364,14 +364,8 @@ class Loader:
         out = {o.row_id for o in ops if o.existed and o.create_only}
         unsure = [o.row_id for o in ops if o.create_only and not o.existed]
         if unsure and self.resumed:
-            client = self.ctx.clients[0]
-            for start in range(0, len(unsure), 50):
-                chunk = unsure[start : start + 50]
-                values = ",".join(f"'{i}'" for i in chunk)
-                flt = f"Microsoft.Dynamics.CRM.In(PropertyName='{pid}',PropertyValues=[{values}])"
-                for row in client.query(table, select=[pid], filter=flt):
-                    out.add(str(row[pid]).lower())
-            out |= {i for i in unsure if i.lower() in out}
+            found = self.ctx.clients[0].retrieve_many(table, unsure, select=[pid])
+            out |= {i for i in unsure if i.lower() in found}
         return out
 
     def _send_actions(self, run_id: str, ops: list[JournalOp]) -> list[dict[str, Any]]:

@@ -171,18 +171,7 @@ class Rollback:
     # -- reading current rows ---------------------------------------------------------
 
     def _current(self, table: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        info = self.client.metadata.table(table)
-        out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start : start + ID_CHUNK]
-            values = ",".join(f"'{i}'" for i in chunk)
-            flt = (
-                f"Microsoft.Dynamics.CRM.In(PropertyName='{info.primary_id}',"
-                f"PropertyValues=[{values}])"
-            )
-            for row in self.client.query(table, filter=flt):
-                out[str(row[info.primary_id]).lower()] = row
-        return out
+        return self.client.retrieve_many(table, ids, chunk=ID_CHUNK)
 
     def _conflict(self, op: JournalOp, row: Mapping[str, Any] | None) -> list[str]:
         """Columns the run wrote whose value in Dynamics differs from what it wrote."""
@@ -326,20 +315,3 @@ class Rollback:
             self.j.db.execute(
                 "DELETE FROM idmap WHERE tbl = ? AND row_id = ?", (op.table, op.row_id)
             )
-
-
-def rollback_all(
-    journal: Journal,
-    client: DataverseClient,
-    *,
-    force: bool = False,
-    progress: Progress = NO_PROGRESS,
-) -> list[RollbackResult]:
-    """Roll back every load run not yet rolled back, newest first."""
-    rb = Rollback(journal, client, progress=progress)
-    out = []
-    for info in reversed(journal.runs()):
-        if info.kind == "rollback" or info.state in ("rolled_back",):
-            continue
-        out.append(rb.run(info.run_id, force=force))
-    return out

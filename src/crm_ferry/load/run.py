@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +167,7 @@ def run_load(
         with open_for_load(path, prep.spec, settings.column_map) as bundle:
             context = build_context(bundle)
             namespace = j.namespace
-            remap = _matches(j, clients[0], prep.spec, bundle, namespace)
+            remap = _matches(j, clients[0], prep.spec, bundle, namespace, context.clients)
 
             def make() -> TransformerLike:
                 inner = Transformer(prep.spec, prep.schema, namespace, context)
@@ -198,13 +198,17 @@ NOT_RESTORED = frozenset({"overriddencreatedon"})
 
 
 def _matches(
-    j: Journal, client: DataverseClient, spec: MappingSpec, bundle: Bundle, namespace: uuid.UUID
+    j: Journal,
+    client: DataverseClient,
+    spec: MappingSpec,
+    bundle: Bundle,
+    namespace: uuid.UUID,
+    client_ids: Iterable[str],
 ) -> dict[str, str]:
     """Our row id → the existing row a client was matched to (earlier runs' and new ones)."""
     saved = saved_matches(j.db)
     if spec.options.get("match_existing", True) is not False:
-        ids = [c.id for c in bundle.read("clients") if isinstance(c, Client)]
-        ours = {target_id(namespace, role, cid) for cid in ids for role in MATCHED_ROLES}
+        ours = {target_id(namespace, role, cid) for cid in client_ids for role in MATCHED_ROLES}
         fresh = match_existing(
             client,
             (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,85 +153,56 @@ def choose_sample(
             if value.strip():
                 clients[cid].strata.add(f"custom:{types.get(key, 'text')}")
 
-    sessions: dict[str, list[str]] = defaultdict(list)
-    session_client: dict[str, str] = {}
-    for rec in _records(bundle, "sessions"):
-        if isinstance(rec, Session) and rec.client_id in clients:
-            sessions[rec.client_id].append(rec.id)
-            session_client[rec.id] = rec.client_id
-            clients[rec.client_id].size += 1
-            if rec.status:
-                clients[rec.client_id].strata.add(f"session_status:{rec.status}")
-    notes: dict[str, list[str]] = defaultdict(list)
-    note_client: dict[str, str] = {}
-    for rec in _records(bundle, "session_notes"):
-        if isinstance(rec, SessionNote) and rec.session_id in session_client:
-            cid = session_client[rec.session_id]
-            notes[cid].append(rec.id)
-            note_client[rec.id] = cid
+    # Every record that hangs off a sampled-pool client, by object: record id → client id.
+    index: dict[str, dict[str, str]] = {}
+
+    def attach(
+        obj: str,
+        kind: type[Record],
+        owner: Callable[[Any], str | None],
+        stratum: Callable[[Any], str | None] = lambda r: None,
+    ) -> None:
+        found = index[obj] = {}
+        for rec in _records(bundle, obj):
+            if not isinstance(rec, kind):
+                continue
+            cid = owner(rec)
+            if cid is None or cid not in clients:
+                continue
+            found[rec.id] = cid
             clients[cid].size += 1
-            if rec.body_html and "data:image" in rec.body_html:
-                clients[cid].strata.add("note:inline_image")
-    invoices: dict[str, list[str]] = defaultdict(list)
-    invoice_client: dict[str, str] = {}
-    for rec in _records(bundle, "invoices"):
-        if isinstance(rec, Invoice) and rec.client_id in clients:
-            invoices[rec.client_id].append(rec.id)
-            invoice_client[rec.id] = rec.client_id
-            clients[rec.client_id].size += 1
-            if rec.status:
-                clients[rec.client_id].strata.add(f"invoice_status:{rec.status}")
-    items: dict[str, list[str]] = defaultdict(list)
-    item_client: dict[str, str] = {}
-    for rec in _records(bundle, "invoice_items"):
-        if isinstance(rec, InvoiceItem) and rec.invoice_id in invoice_client:
-            cid = invoice_client[rec.invoice_id]
-            items[cid].append(rec.id)
-            item_client[rec.id] = cid
-            clients[cid].size += 1
-    payments: dict[str, list[str]] = defaultdict(list)
-    payment_client: dict[str, str] = {}
-    for rec in _records(bundle, "payments"):
-        if isinstance(rec, Payment) and rec.invoice_id in invoice_client:
-            cid = invoice_client[rec.invoice_id]
-            payments[cid].append(rec.id)
-            payment_client[rec.id] = cid
-            clients[cid].size += 1
-    activities: dict[str, list[str]] = defaultdict(list)
-    activity_client: dict[str, str] = {}
-    for rec in _records(bundle, "activities"):
-        if isinstance(rec, Activity) and rec.client_id in clients:
-            activities[rec.client_id].append(rec.id)
-            activity_client[rec.id] = rec.client_id
-            clients[rec.client_id].size += 1
-            clients[rec.client_id].strata.add(f"activity:{rec.kind}")
-    files: dict[str, list[str]] = defaultdict(list)
-    file_client: dict[str, str] = {}
-    for rec in _records(bundle, "files"):
-        if not isinstance(rec, FileRecord):
-            continue
-        owner = rec.client_id or session_client.get(rec.session_id or "")
-        if owner is None or owner not in clients:
-            continue
-        files[owner].append(rec.id)
-        file_client[rec.id] = owner
-        clients[owner].size += 1
-        if rec.path:
-            clients[owner].strata.add("file:attachment")
+            label = stratum(rec)
+            if label:
+                clients[cid].strata.add(label)
+
+    def via(obj: str, field: str) -> Callable[[Any], str | None]:
+        return lambda r: index[obj].get(getattr(r, field) or "")
+
+    def status(prefix: str) -> Callable[[Any], str | None]:
+        return lambda r: f"{prefix}:{r.status}" if r.status else None
+
+    attach("sessions", Session, lambda r: r.client_id, status("session_status"))
+    attach(
+        "session_notes",
+        SessionNote,
+        via("sessions", "session_id"),
+        lambda r: "note:inline_image" if r.body_html and "data:image" in r.body_html else None,
+    )
+    attach("invoices", Invoice, lambda r: r.client_id, status("invoice_status"))
+    attach("invoice_items", InvoiceItem, via("invoices", "invoice_id"))
+    attach("payments", Payment, via("invoices", "invoice_id"))
+    attach("activities", Activity, lambda r: r.client_id, lambda r: f"activity:{r.kind}")
+    attach(
+        "files",
+        FileRecord,
+        lambda r: r.client_id or index["sessions"].get(r.session_id or ""),
+        lambda r: "file:attachment" if r.path else None,
+    )
     owners: dict[str, dict[str, set[str]]] = {
         "clients": {c: {c} for c in clients},
         "users": coached,
+        **{obj: {rid: {cid} for rid, cid in found.items()} for obj, found in index.items()},
     }
-    for obj, index in (
-        ("sessions", session_client),
-        ("session_notes", note_client),
-        ("invoices", invoice_client),
-        ("invoice_items", item_client),
-        ("payments", payment_client),
-        ("activities", activity_client),
-        ("files", file_client),
-    ):
-        owners[obj] = {sid: {cid} for sid, cid in index.items()}
     for kind, cids in _finding_clients(discovery, owners).items():
         for cid in cids:
             if cid in clients:
@@ -277,8 +248,10 @@ def choose_sample(
         chosen.append(cid)
         total += clients[cid].size
 
-    def gather(index: Mapping[str, list[str]]) -> frozenset[str]:
-        return frozenset(i for c in chosen for i in index.get(c, ()))
+    picked = set(chosen)
+
+    def gather(obj: str) -> frozenset[str]:
+        return frozenset(rid for rid, cid in index.get(obj, {}).items() if cid in picked)
 
     extra: dict[str, set[str]] = defaultdict(set)
     for recs in loose.values():
@@ -288,13 +261,13 @@ def choose_sample(
         "clients": frozenset(chosen),
         "client_properties": frozenset(f"{c}/{k}" for c in chosen for k, _ in props.get(c, [])),
         "families": frozenset(family_of[c] for c in chosen if c in family_of),
-        "sessions": gather(sessions),
-        "session_notes": gather(notes),
-        "invoices": gather(invoices),
-        "invoice_items": gather(items),
-        "payments": gather(payments),
-        "activities": gather(activities),
-        "files": gather(files),
+        "sessions": gather("sessions"),
+        "session_notes": gather("session_notes"),
+        "invoices": gather("invoices"),
+        "invoice_items": gather("invoice_items"),
+        "payments": gather("payments"),
+        "activities": gather("activities"),
+        "files": gather("files"),
     }
     for obj, sids in extra.items():
         ids[obj] = ids.get(obj, frozenset()) | sids

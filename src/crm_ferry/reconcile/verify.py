@@ -29,7 +29,6 @@ from decimal import Decimal
 from typing import Any
 
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.dataverse.metadata import ColumnInfo
 from crm_ferry.load.journal import Journal
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Invoice, InvoiceItem, Payment, Record
@@ -127,25 +126,13 @@ def expected_rows(journal: Journal, *, run_id: str | None = None) -> list[Expect
 def read_rows(
     client: DataverseClient, table: str, ids: Sequence[str], select: Iterable[str] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Rows of ``table`` by id (lower case), read in chunks of ids."""
-    info = client.metadata.table(table)
-    out: dict[str, dict[str, Any]] = {}
+    """Rows of ``table`` by id (lower case), with the annotations the orphan check needs
+    (each lookup's target table)."""
     cols = sorted(set(select)) if select else None
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        values = ",".join(f"'{i}'" for i in chunk)
-        flt = (
-            f"Microsoft.Dynamics.CRM.In(PropertyName='{info.primary_id}',PropertyValues=[{values}])"
-        )
-        # annotations: the orphan check needs each lookup's target table
-        for row in client.query(table, filter=flt, select=cols, annotations=True):
-            out[str(row[info.primary_id]).lower()] = row
-    return out
+    return client.retrieve_many(table, ids, select=cols, annotations=True, chunk=ID_CHUNK)
 
 
-def _source_values(
-    spec: MappingSpec, role: str, record: Record | None, columns: Mapping[str, ColumnInfo]
-) -> dict[str, Any]:
+def _source_values(spec: MappingSpec, role: str, record: Record | None) -> dict[str, Any]:
     if record is None:
         return {}
     target = spec.targets.get(role)
@@ -210,7 +197,7 @@ def prove(
                     row.payload,
                     actual.get(row.row_id.lower()),
                     columns=columns,
-                    source_values=_source_values(spec, row.role, record, columns),
+                    source_values=_source_values(spec, row.role, record),
                     navigation=navigation,
                     record_id=row.row_id,
                     source_key=f"{row.source_object}/{row.source_id}",
