@@ -74,20 +74,35 @@ class VerifyResult:
 
 
 def _records(
-    path: Path, settings: Settings, spec: MappingSpec, keys: set[tuple[str, str]] | None
+    path: Path,
+    settings: Settings,
+    spec: MappingSpec,
+    keys: set[tuple[str, str]] | None,
+    accepted: dict[str, set[str]] | None = None,
 ) -> dict[tuple[str, str], Record]:
-    """Source records by (object, id): those in ``keys`` and every invoice, line and payment."""
+    """Source records by (object, id): those in ``keys`` and every invoice, line and payment.
+
+    With ``accepted``, the same pass also collects the ids of every record the reader
+    accepted, per object the map reads (what verify counts)."""
     from crm_ferry.load.engine import open_for_load
 
+    sources = (
+        {t.source for t in spec.targets.values() if t.enabled} if accepted is not None else set()
+    )
     out: dict[tuple[str, str], Record] = {}
     with open_for_load(path, spec, settings.column_map) as b:
         wanted = {obj for obj, _ in keys} if keys is not None else set(b.objects)
         for obj in b.objects:
-            if obj not in wanted and obj not in SUM_OBJECTS:
+            if obj not in wanted and obj not in SUM_OBJECTS and obj not in sources:
                 continue
+            ids = (
+                accepted.setdefault(obj, set()) if accepted is not None and obj in sources else None
+            )
             for item in b.read(obj):
                 if not isinstance(item, Record):
                     continue
+                if ids is not None:
+                    ids.add(item.id)
                 k = (obj, item.id)
                 if keys is None or obj in SUM_OBJECTS or k in keys:
                     out[k] = item
@@ -243,9 +258,10 @@ def run_verify(
         wanted = {
             (r.source_object, r.source_id) for r in expected if (r.table, r.row_id) in diff_keys
         }
-        records = _records(path, settings, spec, wanted)
+        accepted: dict[str, set[str]] = {}
+        records = _records(path, settings, spec, wanted, accepted)
         proof = prove(j, clients[0], spec, records=records, expected=expected, diff_keys=diff_keys)
-        objects = _object_counts(j, path, settings, spec)
+        objects = _object_counts(j, accepted)
         for obj, c in objects.items():
             if c["source"] != c["loaded"] + c["rejected"]:
                 proof.checks.append(
@@ -290,12 +306,8 @@ def _verify_dir(runs: Path) -> Path:
     return folder
 
 
-def _object_counts(
-    j: Journal, path: Path, settings: Settings, spec: MappingSpec
-) -> dict[str, dict[str, int]]:
-    """Per source object: accepted records in the bundle, loaded and rejected ones."""
-    from crm_ferry.load.engine import open_for_load
-
+def _object_counts(j: Journal, accepted: dict[str, set[str]]) -> dict[str, dict[str, int]]:
+    """Per source object: the records the reader accepted, loaded and rejected ones."""
     loaded: dict[str, set[str]] = {}
     for obj, sid in j.db.execute(
         "SELECT DISTINCT source_object, source_id FROM idmap WHERE op_key LIKE '%/upsert/0' "
@@ -309,16 +321,11 @@ def _object_counts(
         for r in j.rejects(last):
             rejected.setdefault(str(r["object"]), set()).add(str(r.get("source_id") or r["line"]))
     out: dict[str, dict[str, int]] = {}
-    sources = {t.source for t in spec.targets.values() if t.enabled}
-    with open_for_load(path, spec, settings.column_map) as b:
-        for obj in b.objects:
-            if obj not in sources:
-                continue
-            accepted = {item.id for item in b.read(obj) if isinstance(item, Record)}
-            done = loaded.get(obj, set()) & accepted
-            out[obj] = {
-                "source": len(accepted),
-                "loaded": len(done),
-                "rejected": len((rejected.get(obj, set()) & accepted) - done),
-            }
+    for obj, ids in accepted.items():
+        done = loaded.get(obj, set()) & ids
+        out[obj] = {
+            "source": len(ids),
+            "loaded": len(done),
+            "rejected": len((rejected.get(obj, set()) & ids) - done),
+        }
     return out
