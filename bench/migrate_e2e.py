@@ -1,7 +1,7 @@
 """Migration end to end: a generated bundle migrated over HTTP to the served emulator.
 
     .venv/bin/python bench/migrate_e2e.py [--sizes 20000,100000] [--latency-ms 50]
-        [--per-record-ms 0.5] [--baseline-slice 2000] [--batch-size 1000]
+        [--per-record-ms 0.5] [--baseline-slice 2000] [--batch-size 1000] [--users 2]
 
 For each size (records, about 21.5 per client; ``--records N`` is ``--sizes N``):
 
@@ -12,7 +12,9 @@ For each size (records, about 21.5 per client; ``--records N`` is ``--sizes N``)
    server time (``--latency-ms`` per request + ``--per-record-ms`` per record) and
    Microsoft's default service-protection limits.
 3. ``crm-ferry migrate`` (``run_load``, the sample gate skipped) runs in a **child process**
-   signed in through MSAL with the environment variables the CLI reads; the child reports
+   signed in through MSAL with the environment variables the CLI reads, sharing the work
+   between ``--users`` application users (default 2: ``[dataverse] extra_client_ids``, each
+   with its own service-protection limits, as a large migration is run); the child reports
    its wall time and its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``), so the
    emulator's memory (in this process) is not counted.
 
@@ -83,20 +85,32 @@ def copy_prepared(template: Path, dest: Path) -> Path:
     return dest
 
 
-def serve_emulator(data_dir: Path, latency_ms: float, per_record_ms: float) -> Any:
+def serve_emulator(data_dir: Path, latency_ms: float, per_record_ms: float, users: int = 1) -> Any:
     from crm_ferry.emulator import EmulatorApp
     from crm_ferry.emulator.app import emulator_config
     from crm_ferry.emulator.server import serve
 
-    app = EmulatorApp(
-        emulator_config(latency_ms=latency_ms, per_record_ms=per_record_ms), data_dir=data_dir
-    )
+    config = emulator_config(latency_ms=latency_ms, per_record_ms=per_record_ms, users=users)
+    app = EmulatorApp(config, data_dir=data_dir)
     return app, serve(app)
 
 
+def use_every_user(server: Any, project: Path) -> None:
+    """List the emulator's other application users in the project's ``ferry.toml``."""
+    extra = [c["client_id"] for c in server.as_dict()["clients"][1:]]
+    if not extra:
+        return
+    toml = project / "ferry.toml"
+    text = toml.read_text(encoding="utf-8")
+    line = "extra_client_ids = [" + ", ".join(f'"{c}"' for c in extra) + "]\n"
+    toml.write_text(text.replace("[dataverse]\n", "[dataverse]\n" + line, 1), encoding="utf-8")
+
+
 def child_env(server: Any, batch_size: int) -> dict[str, str]:
+    from crm_ferry.settings import secret_env_name
+
     info = server.as_dict()
-    client = info["clients"][0]
+    client, *others = info["clients"]
     return {
         **os.environ,
         "CRM_FERRY_DATAVERSE_URL": info["url"],
@@ -104,6 +118,7 @@ def child_env(server: Any, batch_size: int) -> dict[str, str]:
         "CRM_FERRY_DATAVERSE_CLIENT_ID": client["client_id"],
         "CRM_FERRY_DATAVERSE_AUTHORITY": info["url"],
         "CRM_FERRY_CLIENT_SECRET": client["client_secret"],
+        **{secret_env_name(c["client_id"]): c["client_secret"] for c in others},
         "CRM_FERRY_LOAD_BATCH_SIZE": str(batch_size),
         "PYTHONUNBUFFERED": "1",
     }
@@ -260,6 +275,9 @@ def main() -> None:
     parser.add_argument("--per-record-ms", type=float, default=0.5)
     parser.add_argument("--baseline-slice", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--users", type=int, default=2, help="application users the migration shares"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -278,8 +296,11 @@ def main() -> None:
             template = root / f"template-{size}"
             prep = prepare(template, clients, args.seed)
             run_dir = copy_prepared(template, root / f"run-{size}")
-            app, server = serve_emulator(run_dir / "data", args.latency_ms, args.per_record_ms)
+            app, server = serve_emulator(
+                run_dir / "data", args.latency_ms, args.per_record_ms, args.users
+            )
             try:
+                use_every_user(server, run_dir / "project")
                 got = migrate(run_dir / "project", child_env(server, args.batch_size))
             finally:
                 server.shutdown()
@@ -310,7 +331,9 @@ def report(rows: list[dict[str, Any]], base: dict[str, Any], args: argparse.Name
     print(f"machine: {m['nproc']} vCPUs, {m['cpu']}, Python {m['python']}")
     print(
         f"emulator: served over HTTP on loopback, {args.latency_ms:g} ms per request + "
-        f"{args.per_record_ms:g} ms per record, default limits; batch size {args.batch_size}"
+        f"{args.per_record_ms:g} ms per record, default limits (per user); "
+        f"batch size {args.batch_size}; the migration shares {args.users} application user(s), "
+        "the baseline uses one"
     )
     print(
         f"baseline: {base['records']} operations, one PATCH each, sequential: "

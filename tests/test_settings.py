@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from crm_ferry.errors import ConfigError
-from crm_ferry.settings import Settings, client_secret
+from crm_ferry.settings import Settings, client_secret, secret_env_name
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -61,3 +61,14 @@ def test_invalid_settings_name_the_problem(tmp_path: Path, text: str, match: str
 
 def test_secret_from_environment() -> None:
     assert client_secret("abc", env={"CRM_FERRY_CLIENT_SECRET": "s3"}) == "s3"
+
+
+def test_each_application_user_may_have_its_own_secret_variable() -> None:
+    cid = "22222222-0000-4000-8000-00000000000a"
+    env = {"CRM_FERRY_CLIENT_SECRET": "main", secret_env_name(cid): "own"}
+    assert secret_env_name(cid) == "CRM_FERRY_CLIENT_SECRET_22222222_0000_4000_8000_00000000000A"
+    assert client_secret(cid, env=env) == "own"
+    assert client_secret(cid.upper(), env=env) == "own"
+    assert client_secret("other", env=env) == "main"
+    # an extra user never borrows the main user's secret
+    assert client_secret("other", env={"CRM_FERRY_CLIENT_SECRET": "main"}, shared=False) is None

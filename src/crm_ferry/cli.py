@@ -520,6 +520,13 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--max-concurrent", type=int, default=None, help="Default 52.")
 @click.option("--dop-hint", type=int, default=None, help="x-ms-dop-hint value (default 4).")
 @click.option("--no-limits", is_flag=True, help="Turn service-protection limits off.")
+@click.option(
+    "--users",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Application clients that may sign in, each with its own limits.",
+)
 @click.option("--fault-seed", type=int, default=0, show_default=True)
 @click.option(
     "--fault",
@@ -560,6 +567,7 @@ def emulator_serve(
     max_concurrent: int | None,
     dop_hint: int | None,
     no_limits: bool,
+    users: int,
     fault_seed: int,
     faults: tuple[str, ...],
     fault_at: tuple[str, ...],
@@ -596,6 +604,7 @@ def emulator_serve(
         fault_hold_s=fault_hold_seconds,
         fault_item=fault_item,
         fault_corrupt=fault_corrupt,
+        users=users,
     )
     server = commands.emulator_serve(
         _settings(ctx), config=config, data_dir=data_dir, host=host, port=port

@@ -130,10 +130,22 @@ class Settings:
         return p if p.is_absolute() else self.project_dir / p
 
 
-def client_secret(client_id: str | None, *, env: Mapping[str, str] | None = None) -> str | None:
-    """The client secret from ``CRM_FERRY_CLIENT_SECRET`` or the OS keyring, if any."""
+def secret_env_name(client_id: str) -> str:
+    """The environment variable holding one application user's secret:
+    ``CRM_FERRY_CLIENT_SECRET_<CLIENT ID>``, dashes as underscores, upper case."""
+    return f"{SECRET_ENV}_{client_id.strip().replace('-', '_').upper()}"
+
+
+def client_secret(
+    client_id: str | None, *, env: Mapping[str, str] | None = None, shared: bool = True
+) -> str | None:
+    """The client secret of ``client_id``, if any: from its own environment variable
+    (:func:`secret_env_name`), then ``CRM_FERRY_CLIENT_SECRET`` (unless ``shared`` is false:
+    extra application users never take the main user's secret), then the OS keyring."""
     env = os.environ if env is None else env
-    if env.get(SECRET_ENV):
+    if client_id and env.get(secret_env_name(client_id)):
+        return env[secret_env_name(client_id)]
+    if shared and env.get(SECRET_ENV):
         return env[SECRET_ENV]
     if not client_id:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import random
 import re
 import threading
 import uuid
@@ -20,6 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from crm_ferry.dataverse import ClientOptions, DataverseClient, RetryPolicy, StaticToken
 
 API = "/api/data/v9.2/"
 BASE = "https://org.example.test"
@@ -393,3 +396,27 @@ def _error(
 
 def _json(body: Any) -> httpx.Response:
     return httpx.Response(200, json=body)
+
+
+def make_client(fake: FakeDataverse, clock: FakeClock, **options: object) -> DataverseClient:
+    opts = ClientOptions(retry=RetryPolicy(max_attempts=4), **options)  # type: ignore[arg-type]
+    return DataverseClient(
+        BASE,
+        StaticToken("t0k3n"),
+        transport=fake.transport(),
+        options=opts,
+        clock=clock,
+        sleep=clock.sleep,
+        rng=random.Random(1),
+    )
+
+
+def emulator_ready() -> bool:
+    """Whether the emulator's own data plane can be built (it lands after the client)."""
+    try:
+        from crm_ferry.emulator import EmulatorApp
+
+        EmulatorApp().close()
+    except Exception:
+        return False
+    return True

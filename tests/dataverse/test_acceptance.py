@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import FakeClock, FakeDataverse
+from fakes import FakeClock, FakeDataverse, emulator_ready
 from test_auth import CLIENT_ID, SECRET, Plane
 
-from conftest import emulator_ready
 from crm_ferry.dataverse import ClientOptions, DataverseClient, MsalCredential, RetryPolicy
 from crm_ferry.emulator import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.auth import AuthConfig, ClientApp

@@ -6,9 +6,8 @@ import math
 import uuid
 
 import pytest
-from fakes import FakeClock, FakeDataverse, Fault
+from fakes import FakeClock, FakeDataverse, Fault, make_client
 
-from conftest import make_client
 from crm_ferry.dataverse import (
     DataverseClient,
     PrivilegeError,

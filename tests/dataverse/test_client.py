@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fakes import FakeClock, FakeDataverse, Fault
+from fakes import FakeClock, FakeDataverse, Fault, make_client
 
-from conftest import make_client
 from crm_ferry.dataverse import (
     AuthError,
     ConnectionLost,

@@ -13,7 +13,7 @@ from crm_ferry.dataverse.pool import ClientPool
 from crm_ferry.emulator import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.auth import AuthConfig, ClientApp
 from crm_ferry.errors import ConfigError
-from crm_ferry.settings import Settings
+from crm_ferry.settings import Settings, secret_env_name
 
 
 def settings_for(app: EmulatorApp, tmp_path: Path, **extra: object) -> Settings:
@@ -79,3 +79,26 @@ def test_pool_spreads_over_extra_users_from_the_keyring(
         assert report.written == 2000
         assert all(c.stats.requests > 0 for c in pool.clients)
         assert pool.pick() in pool.clients
+
+
+def test_extra_users_take_their_own_secret_variable_never_the_main_one(
+    app: EmulatorApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second = "22222222-0000-4000-8000-000000000002"
+    raw = {"dataverse": {"extra_client_ids": [second]}}
+    monkeypatch.setenv("CRM_FERRY_CLIENT_SECRET", SECRET)
+    monkeypatch.delenv(secret_env_name(second), raising=False)
+    import keyring
+
+    monkeypatch.setattr(keyring, "get_password", lambda service, user: None)
+    with pytest.raises(ConfigError, match=f"no client secret for client {second}") as info:
+        pool_from_settings(settings_for(app, tmp_path, raw=raw), transport=app.transport())
+    assert secret_env_name(second) in (info.value.hint or "")
+    assert "CRM_FERRY_CLIENT_SECRET or" not in (info.value.hint or "")
+    monkeypatch.setenv(secret_env_name(second), "second-secret")
+    with pool_from_settings(
+        settings_for(app, tmp_path, raw=raw), transport=app.transport()
+    ) as pool:
+        rows = [{"contactid": f"00000000-0000-0000-0000-{i:012d}"} for i in range(1, 1001)]
+        assert pool.write_many("contact", rows).written == 1000
+        assert all(c.stats.requests > 0 for c in pool.clients)

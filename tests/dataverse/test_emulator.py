@@ -12,9 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import FakeClock
+from fakes import FakeClock, emulator_ready
 
-from conftest import emulator_ready
 from crm_ferry.dataverse import (
     ClientOptions,
     ColumnSpec,

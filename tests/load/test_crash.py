@@ -83,19 +83,22 @@ def test_killed_migrations_resume_to_the_uninterrupted_result(
         )
         rng = random.Random(5)
         kills = 0
+        finished: subprocess.Popen[str] | None = None
         for _ in range(3):
             proc = _migrate(crashed.settings.project_dir, env)
-            time.sleep(rng.uniform(2.0, 6.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
+            time.sleep(rng.uniform(1.5, 4.0))
+            if proc.poll() is not None:
+                finished = proc  # this attempt ended the run before it could be killed
+                break
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
             proc.communicate(timeout=60)
-        final = _migrate(crashed.settings.project_dir, env)
+        assert kills >= 1, "the migration finished before the first kill: kill earlier"
+        final = finished or _migrate(crashed.settings.project_dir, env)
         out, err = final.communicate(timeout=300)
         assert final.returncode == 0, err[-3000:]
         result = json.loads(out)
         assert result["state"] == "done"
-        assert kills >= 1
         with Journal.for_project(crashed.settings.project_dir) as j:
             runs = [r for r in j.runs() if r.kind == "migrate"]
             assert len(runs) == 1  # every attempt resumed the one run

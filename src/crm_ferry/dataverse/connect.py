@@ -12,7 +12,13 @@ from crm_ferry.dataverse.auth import MsalCredential
 from crm_ferry.dataverse.client import ClientOptions, DataverseClient
 from crm_ferry.dataverse.pool import ClientPool
 from crm_ferry.errors import ConfigError
-from crm_ferry.settings import KEYRING_SERVICE, SECRET_ENV, Settings, client_secret
+from crm_ferry.settings import (
+    KEYRING_SERVICE,
+    SECRET_ENV,
+    Settings,
+    client_secret,
+    secret_env_name,
+)
 
 
 def options_from_settings(settings: Settings, **overrides: Any) -> ClientOptions:
@@ -49,14 +55,19 @@ def credential_from_settings(
     transport: httpx.BaseTransport | None = None,
     env: Mapping[str, str] | None = None,
 ) -> MsalCredential:
-    """A client-secret credential for ``client_id`` (default: the configured one)."""
+    """A client-secret credential for ``client_id`` (default: the configured one).
+
+    Only the configured user may take ``CRM_FERRY_CLIENT_SECRET``; an extra user's secret
+    is its own variable (``CRM_FERRY_CLIENT_SECRET_<CLIENT ID>``) or the keyring."""
     url, default_id = require_environment(settings)
     cid = client_id or default_id
-    secret = client_secret(cid, env=env)
+    main = cid.lower() == default_id.lower()
+    secret = client_secret(cid, env=env, shared=main)
     if not secret:
+        shared = f"{SECRET_ENV} or " if main else ""
         raise ConfigError(
             f"no client secret for client {cid}",
-            hint=f"set {SECRET_ENV} or store it in the OS keyring "
+            hint=f"set {shared}{secret_env_name(cid)} or store it in the OS keyring "
             f"(service '{KEYRING_SERVICE}', user = the client id)",
         )
     return MsalCredential.client_secret(
@@ -89,20 +100,21 @@ def pool_from_settings(
     transport: httpx.BaseTransport | None = None,
     **options: Any,
 ) -> ClientPool:
-    """The configured user plus ``[dataverse] extra_client_ids`` (secrets from the keyring)."""
+    """The configured user plus ``[dataverse] extra_client_ids``, each with its own secret."""
     url, main_id = require_environment(settings)
     section = settings.raw.get("dataverse", {}) if isinstance(settings.raw, Mapping) else {}
     extra: Sequence[str] = section.get("extra_client_ids", []) if isinstance(section, dict) else []
     opts = options_from_settings(settings, **options)
-    clients = [
-        DataverseClient(
-            url,
-            credential_from_settings(
-                settings, client_id=cid, transport=transport, env={} if cid != main_id else None
-            ),
-            transport=transport,
-            options=opts,
-        )
-        for cid in [main_id, *[str(c) for c in extra if str(c) != main_id]]
-    ]
+    # every secret first: a missing one stops the run before any connection is opened
+    credentials: list[MsalCredential] = []
+    try:
+        for cid in [main_id, *[str(c) for c in extra if str(c) != main_id]]:
+            credentials.append(
+                credential_from_settings(settings, client_id=cid, transport=transport)
+            )
+    except ConfigError:
+        for made in credentials:
+            made.close()
+        raise
+    clients = [DataverseClient(url, c, transport=transport, options=opts) for c in credentials]
     return ClientPool(clients)

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from crm_ferry.emulator.auth import DEFAULT_CLIENT, AccountCheck, AuthConfig, ClientApp, SignIn
+from crm_ferry.emulator.auth import (
+    DEFAULT_CLIENT,
+    AccountCheck,
+    AuthConfig,
+    ClientApp,
+    SignIn,
+    emulator_clients,
+)
 from crm_ferry.emulator.faults import (
     FAULT_KINDS,
     Corruption,
@@ -248,12 +255,15 @@ def emulator_config(
     fault_hold_s: float | None = None,
     fault_item: int | None = None,
     fault_corrupt: Iterable[str] = (),
+    users: int = 1,
 ) -> EmulatorConfig:
     """An :class:`EmulatorConfig` from flat options (what ``crm-ferry emulator serve`` takes).
 
     Options left ``None`` keep their defaults; an unknown fault kind or impossible value
     raises :class:`~crm_ferry.errors.ConfigError`. ``fault_corrupt``: corruptions as
     ``TABLE.COLUMN[:EVERY][@MATCH]`` (:meth:`~crm_ferry.emulator.faults.Corruption.parse`).
+    ``users``: how many application clients may sign in
+    (:func:`~crm_ferry.emulator.auth.emulator_clients`).
     """
     base_limits = ProtectionLimits()
     given = {
@@ -268,6 +278,8 @@ def emulator_config(
             raise ConfigError(f"{name.replace('_', ' ')} must be positive, not {value}")
     if latency_ms < 0 or per_record_ms < 0:
         raise ConfigError("latency must not be negative")
+    if users < 1:
+        raise ConfigError(f"users must be at least 1, not {users}")
     protection = replace(
         base_limits,
         enabled=limits,
@@ -294,6 +306,7 @@ def emulator_config(
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     return EmulatorConfig(
+        auth=AuthConfig(clients=emulator_clients(users)),
         latency=LatencyConfig(per_request_ms=latency_ms, per_record_ms=per_record_ms),
         protection=protection,
         faults=faults,

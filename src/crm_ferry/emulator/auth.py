@@ -75,6 +75,23 @@ class ClientApp:
 DEFAULT_CLIENT = ClientApp(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, "crm-ferry emulator client")
 
 
+def emulator_clients(users: int) -> tuple[ClientApp, ...]:
+    """The default client and ``users - 1`` more, with fixed ids and secrets (they open only
+    the local emulator): several application users, each with its own service-protection
+    limits, as a large load uses them."""
+    if users < 1:
+        raise ValueError(f"users must be at least 1, not {users}")
+    extra = (
+        ClientApp(
+            str(uuid.uuid5(uuid.UUID(DEFAULT_CLIENT_ID), f"client {n}")),
+            f"emulator-client-{n}-secret-not-a-real-secret",
+            f"crm-ferry emulator client {n}",
+        )
+        for n in range(2, users + 1)
+    )
+    return (DEFAULT_CLIENT, *extra)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthConfig:
     tenant: str = DEFAULT_TENANT

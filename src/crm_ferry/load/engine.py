@@ -23,13 +23,15 @@ checked; a run whose counts do not add up is marked ``failed``.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from crm_ferry.dataverse.batch import MAX_BATCH_OPERATIONS, BatchOperation
+from crm_ferry.dataverse.bulk import WriteReport, write_many
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.errors import CheckFailed
@@ -44,6 +46,9 @@ from crm_ferry.transform.ops import Operation
 
 SEND_CHUNK = 5000
 """Operations read back from the journal and handed to the client at a time."""
+GROUPS_IN_FLIGHT = 2
+"""Groups of :data:`SEND_CHUNK` operations of one partition sent at once: the next group is
+read and sent while the answers of the one before are still coming."""
 PLAN_FLUSH = 2000
 """Operations journaled per transaction while planning."""
 AGGREGATE_ROLES = frozenset({"opportunity"})
@@ -165,6 +170,11 @@ def transformer_mark(transformer: TransformerLike, key: RecordKey) -> None:
         mark(key)
 
 
+def _partition(op: JournalOp) -> tuple[int, int, str, str]:
+    """Operations of one partition are independent of each other and sent together."""
+    return (op.phase, op.rank, op.table, op.kind)
+
+
 def _with_properties(record: Record, props: Mapping[str, Mapping[str, str]]) -> Record:
     if isinstance(record, Client):
         extra = props.get(record.id)
@@ -284,32 +294,60 @@ class Loader:
     # -- sending --------------------------------------------------------------------------
 
     def send(self, run_id: str) -> list[dict[str, Any]]:
-        """Send every pending operation of the run in order; return the failures."""
+        """Send every pending operation of the run in order; return the failures.
+
+        Groups of one (phase, rank, table, kind) do not depend on each other, so while one
+        group is in flight the next is read and handed to the client (at most
+        :data:`GROUPS_IN_FLIGHT`); outcomes are journaled here, in this thread, in order.
+        A new rank or phase waits for everything before it: its rows may point at them."""
         failures: list[dict[str, Any]] = []
         total = self.j.state_counts(run_id).get("pending", 0)
         progress = self.ctx.progress
         progress.start("load", total=total)
-        group: list[JournalOp] = []
-        for op in self.j.pending(run_id):
-            if group and (
-                (op.phase, op.rank, op.table, op.kind)
-                != (group[0].phase, group[0].rank, group[0].table, group[0].kind)
-                or len(group) >= SEND_CHUNK
+        inflight: deque[tuple[list[JournalOp], Future[WriteReport]]] = deque()
+
+        def settle_one() -> None:
+            ops, future = inflight.popleft()
+            failures.extend(self._settle_group(run_id, ops, future.result()))
+            progress.advance("load", len(ops))
+
+        def flush(group: list[JournalOp]) -> None:
+            while inflight and (
+                _partition(inflight[0][0][0]) != _partition(group[0])
+                or len(inflight) >= GROUPS_IN_FLIGHT
             ):
-                failures.extend(self._send_group(run_id, group))
+                settle_one()
+            if group[0].kind == "action":
+                failures.extend(self._send_actions(run_id, group))
                 progress.advance("load", len(group))
-                group = []
-            group.append(op)
-        if group:
-            failures.extend(self._send_group(run_id, group))
-            progress.advance("load", len(group))
+                return
+            inflight.append((group, pool.submit(self._write_group, self._rows(group))))
+
+        with ThreadPoolExecutor(max_workers=GROUPS_IN_FLIGHT, thread_name_prefix="send") as pool:
+            try:
+                group: list[JournalOp] = []
+                for op in self.j.pending(run_id):
+                    if group and (
+                        _partition(op) != _partition(group[0]) or len(group) >= SEND_CHUNK
+                    ):
+                        flush(group)
+                        group = []
+                    group.append(op)
+                if group:
+                    flush(group)
+                while inflight:
+                    settle_one()
+            finally:
+                # a failure stops the run: what is still in flight finishes, unjournaled
+                # (pending, re-sent on resume), before the error goes up
+                for _, future in inflight:
+                    future.cancel()
         progress.finish("load")
         return failures
 
-    def _send_group(self, run_id: str, ops: list[JournalOp]) -> list[dict[str, Any]]:
+    def _rows(self, ops: list[JournalOp]) -> tuple[str, str, list[dict[str, Any]]]:
+        """(table, kind, payloads) of one group, ready for :func:`write_many`."""
         kind = ops[0].kind
-        if kind == "action":
-            return self._send_actions(run_id, ops)
         table = ops[0].table
         pid = (
             self.ctx.primary_ids.get(table) or self.ctx.clients[0].metadata.table(table).primary_id
@@ -325,11 +363,20 @@ class Loader:
                     payload.pop(key, None)
             payload[pid] = o.row_id
             rows.append(payload)
-        from crm_ferry.dataverse.bulk import write_many
+        return table, kind, rows
 
-        report = write_many(
+    def _write_group(self, prepared: tuple[str, str, list[dict[str, Any]]]) -> WriteReport:
+        table, kind, rows = prepared
+        return write_many(
             self.ctx.clients, table, rows, op="upsert" if kind == "upsert" else "update"
         )
+
+    def _settle_group(
+        self, run_id: str, ops: list[JournalOp], report: WriteReport
+    ) -> list[dict[str, Any]]:
+        """Journal the outcome of one group; the failures."""
+        kind = ops[0].kind
+        table = ops[0].table
         done: list[JournalOp] = []
         failed: list[tuple[JournalOp, str]] = []
         for op, res in zip(ops, report.results, strict=True):

@@ -531,6 +531,10 @@ FERRY_TOML = """\
 # The unmanaged solution new tables and columns join, and its publisher's prefix.
 {solution}
 publisher_prefix = "{prefix}"
+# More application users to share a large load: service-protection limits are per user.
+# Each one signs in with its own credential: CRM_FERRY_CLIENT_SECRET_<CLIENT ID> (dashes as
+# underscores, upper case) or the keyring.
+# extra_client_ids = ["00000000-0000-0000-0000-000000000001"]
 
 [load]
 # Rows per request (at most 1000) and requests in flight (at most 52 per user).
