@@ -34,6 +34,7 @@ from crm_ferry.load.match import (
     seed_before_images,
 )
 from crm_ferry.load.planner import LOOKUP_TYPES, LoadPlan, plan_order
+from crm_ferry.load.refstore import RefStore
 from crm_ferry.mapping.spec import MappingSpec, digest
 from crm_ferry.model import Client, Record
 from crm_ferry.progress import NO_PROGRESS, Progress
@@ -115,9 +116,10 @@ def prepare(
     return Prepared(spec, schema, plan_order(spec, lookup_targets))
 
 
-def build_context(bundle: Bundle) -> TransformContext:
-    """The cross-record facts transform needs, from a first pass over the parent objects."""
-    builder = ContextBuilder()
+def build_context(bundle: Bundle, store: RefStore | None = None) -> TransformContext:
+    """The cross-record facts transform needs, from a first pass over the parent objects
+    (kept in ``store``, on disk, when one is given)."""
+    builder = ContextBuilder(store.table if store is not None else None)
     for obj in ContextBuilder.OBJECTS:
         if obj in bundle.objects:
             for item in bundle.read(obj):
@@ -164,8 +166,11 @@ def run_load(
                 note = (note + "; " if note else "") + "sample gate skipped (--skip-sample-gate)"
             else:
                 require_sample_gate(j, prep.spec)
-        with open_for_load(path, prep.spec, settings.column_map) as bundle:
-            context = build_context(bundle)
+        with (
+            open_for_load(path, prep.spec, settings.column_map) as bundle,
+            RefStore(settings.project_dir / "runs") as store,
+        ):
+            context = build_context(bundle, store)
             namespace = j.namespace
             remap = _matches(j, clients[0], prep.spec, bundle, namespace, context.clients)
 

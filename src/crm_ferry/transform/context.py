@@ -12,10 +12,11 @@ thing transform does through the context, by an injected callable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Any
 
 from crm_ferry.model import Client, Family, Invoice, Record, ServiceType, Session
 
@@ -98,15 +99,21 @@ class TransformContext:
         return builder.build(read_attachment=read_attachment, default_currency=default_currency)
 
 
+RefTable = Callable[[str], MutableMapping[str, Any]]
+"""Where the builder keeps one kind of reference (``clients``, ``sessions``, ``invoices``):
+a dictionary by default; the engine passes tables on disk for large bundles."""
+
+
 class ContextBuilder:
     """Collects the context from records as a first pass reads them (any order)."""
 
-    def __init__(self) -> None:
-        self.clients: dict[str, ClientRef] = {}
+    def __init__(self, table: RefTable | None = None) -> None:
+        make = table or (lambda _name: {})
+        self.clients: MutableMapping[str, ClientRef] = make("clients")
         self.families: set[str] = set()
         self.service_types: dict[str, str] = {}
-        self.sessions: dict[str, SessionRef] = {}
-        self.invoices: dict[str, InvoiceRef] = {}
+        self.sessions: MutableMapping[str, SessionRef] = make("sessions")
+        self.invoices: MutableMapping[str, InvoiceRef] = make("invoices")
 
     OBJECTS = ("clients", "families", "service_types", "sessions", "invoices")
     """The objects worth reading in the first pass."""
@@ -149,11 +156,17 @@ class ContextBuilder:
         default_currency: str | None = None,
     ) -> TransformContext:
         return TransformContext(
-            clients=MappingProxyType(dict(self.clients)),
+            clients=_read_only(self.clients),
             families=frozenset(self.families),
             service_types=MappingProxyType(dict(self.service_types)),
-            sessions=MappingProxyType(dict(self.sessions)),
-            invoices=MappingProxyType(dict(self.invoices)),
+            sessions=_read_only(self.sessions),
+            invoices=_read_only(self.invoices),
             read_attachment=read_attachment,
             default_currency=default_currency,
         )
+
+
+def _read_only(refs: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """A dictionary behind a read-only view; a table on disk as it is (the builder is done
+    with it and nothing else writes to it)."""
+    return MappingProxyType(refs) if isinstance(refs, dict) else refs
