@@ -471,7 +471,7 @@ def test_opportunities_from_completed_paid_sessions(
         session("s5", client_id="o1"),
     ):
         ops_of(t.transform(s))
-    ops = t.finish()
+    ops = list(t.finish())
     assert [o.kind for o in ops] == ["upsert", "action", "upsert", "action"]
     opp, win = ops[0], ops[1]
     assert opp.id == tid("opportunity", "c1/svc_02/USD")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -58,7 +58,7 @@ AGGREGATE_ROLES = frozenset({"opportunity"})
 class TransformerLike(Protocol):
     def transform(self, record: Record) -> Sequence[Operation] | Sequence[Reject]: ...
 
-    def finish(self) -> Sequence[Operation]: ...
+    def finish(self) -> Iterable[Operation]: ...
 
 
 @dataclass(slots=True)
@@ -286,7 +286,8 @@ class Loader:
                     ctx.progress.advance(f"plan {obj}", 1000)
             self.j.add_rejects(run_id, rejects)
             ctx.progress.finish(f"plan {obj}")
-        queue(list(transformer.finish()))
+        for op in transformer.finish():
+            queue((op,))
         if buffer:
             flush()
         return counts, seen, marks

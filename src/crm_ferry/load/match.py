@@ -269,7 +269,7 @@ class Remap:
         return [self._op(o) if hasattr(o, "payload") else o for o in out]
 
     def finish(self) -> Any:
-        return [self._op(o) for o in self.inner.finish()]
+        return (self._op(o) for o in self.inner.finish())
 
     def mark_rejected(self, key: Any) -> None:
         self.inner.mark_rejected(key)

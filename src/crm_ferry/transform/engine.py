@@ -3,7 +3,7 @@
 >>> t = Transformer(spec, schema, namespace, context)           # doctest: +SKIP
 >>> for record in records:                                      # doctest: +SKIP
 ...     out = t.transform(record)    # list[Operation], or list[Reject] (never both)
->>> aggregates = t.finish()          # opportunities and their WinOpportunity actions
+>>> aggregates = list(t.finish())          # opportunities and their WinOpportunity actions
 
 Pure: no network, no files. Attachment bytes come through ``context.read_attachment``.
 Every row gets a deterministic primary key (:func:`~crm_ferry.transform.ops.target_id`),
@@ -17,7 +17,7 @@ import base64
 import hashlib
 import mimetypes
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -248,19 +248,18 @@ class Transformer:
         if RecordKey(obj, source_id) in self._failed:
             raise BadValue(f"{what} {source_id!r} was rejected, so this row cannot point to it")
 
-    def finish(self) -> list[Operation]:
+    def finish(self) -> Iterator[Operation]:
         """Aggregates over every record seen: one opportunity per client, service type and
-        currency of completed, paid sessions, and its WinOpportunity action."""
+        currency of completed, paid sessions, and its WinOpportunity action. Yielded one
+        aggregate at a time: a large practice has thousands, with their payloads."""
         target = self.spec.target("opportunity")
         if target is None:
-            return []
+            return
         info = self.schema.table(target.table)
         if info is None:
-            return []
-        ops: list[Operation] = []
+            return
         for key in sorted(self._aggregates):
-            ops.extend(self._opportunity(target, info, self._aggregates[key]))
-        return ops
+            yield from self._opportunity(target, info, self._aggregates[key])
 
     # ------------------------------------------------------------------------------------
     # Dispatch
