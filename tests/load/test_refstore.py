@@ -31,8 +31,9 @@ def test_a_table_on_disk_answers_like_a_dictionary(
     tmp_path_factory: object, items: list[tuple[str, SessionRef]], probes: list[str]
 ) -> None:
     folder = tmp_path_factory.mktemp("runs")  # type: ignore[attr-defined]
-    old = (refstore.WRITE_BATCH, refstore.CACHE_SIZE)
-    refstore.WRITE_BATCH, refstore.CACHE_SIZE = 7, 5  # exercise flushing and the cache
+    old = (refstore.SPILL_ABOVE, refstore.WRITE_BATCH, refstore.CACHE_SIZE)
+    # small enough that the examples go to disk, flush and empty the cache
+    refstore.SPILL_ABOVE, refstore.WRITE_BATCH, refstore.CACHE_SIZE = 10, 7, 5
     try:
         with RefStore(folder) as store:
             table = store.table("sessions")
@@ -46,7 +47,7 @@ def test_a_table_on_disk_answers_like_a_dictionary(
             assert len(table) == len(expected)
             assert sorted(table) == sorted(expected)
     finally:
-        refstore.WRITE_BATCH, refstore.CACHE_SIZE = old
+        refstore.SPILL_ABOVE, refstore.WRITE_BATCH, refstore.CACHE_SIZE = old
 
 
 def test_the_store_is_private_and_removed_after_the_run(tmp_path: Path) -> None:

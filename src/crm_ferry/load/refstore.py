@@ -3,8 +3,9 @@
 Transform looks parents up by id (a note's session, an invoice's client). Held in
 dictionaries, those references grow with the bundle (about 0.3 KB per session, invoice and
 client with the allocator's overhead); here each kind is a table of a private SQLite file
-instead, written in batches by the first pass and read by id, with a small cache in front
-for the runs of records that share a parent.
+instead once it holds more than :data:`SPILL_ABOVE` (below that, a dictionary: small
+bundles never touch the file), written in batches by the first pass and read by id, with a
+small cache in front for the runs of records that share a parent.
 
 The file holds client names, so it lives in an owner-only folder (0700, the file 0600)
 under the project's ``runs/`` and is deleted when the run ends. A folder left behind by a
@@ -25,8 +26,11 @@ from typing import Any
 
 from crm_ferry.load.journal import secure_dir, secure_file
 
+SPILL_ABOVE = 20_000
+"""References of one kind kept in memory before the table goes to disk (a small bundle never
+touches the file; above this, memory stays where it is)."""
 WRITE_BATCH = 5000
-"""References buffered before they are written."""
+"""References buffered before they are written, once on disk."""
 CACHE_SIZE = 4096
 """References kept decoded; the cache is emptied when it is full (records come in runs)."""
 PREFIX = "context-"
@@ -82,10 +86,11 @@ class SpilledRefs(MutableMapping[str, Any]):
         self._name = name
         self._pending: dict[str, Any] = {}
         self._cache: dict[str, Any] = {}
+        self._spilled = False
         self._get = f"SELECT v FROM {name} WHERE k = ?"
 
     def flush(self) -> None:
-        if self._pending:
+        if self._spilled and self._pending:
             self._db.executemany(
                 f"INSERT OR REPLACE INTO {self._name} (k, v) VALUES (?, ?)",
                 [(k, pickle.dumps(v, protocol=5)) for k, v in self._pending.items()],
@@ -95,12 +100,15 @@ class SpilledRefs(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self._cache.pop(key, None)
         self._pending[key] = value
-        if len(self._pending) >= WRITE_BATCH:
+        if len(self._pending) >= (WRITE_BATCH if self._spilled else SPILL_ABOVE):
+            self._spilled = True
             self.flush()
 
     def __getitem__(self, key: str) -> Any:
         if key in self._pending:
             return self._pending[key]
+        if not self._spilled:
+            raise KeyError(key)
         if key in self._cache:
             return self._cache[key]
         row = self._db.execute(self._get, (key,)).fetchone()
@@ -122,17 +130,25 @@ class SpilledRefs(MutableMapping[str, Any]):
         return True
 
     def __delitem__(self, key: str) -> None:
+        if not self._spilled:
+            del self._pending[key]
+            return
         self.flush()
         self._cache.pop(key, None)
         if self._db.execute(f"DELETE FROM {self._name} WHERE k = ?", (key,)).rowcount == 0:
             raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
+        if not self._spilled:
+            yield from list(self._pending)
+            return
         self.flush()
         for (key,) in self._db.execute(f"SELECT k FROM {self._name} ORDER BY rowid"):
             yield key
 
     def __len__(self) -> int:
+        if not self._spilled:
+            return len(self._pending)
         self.flush()
         return int(self._db.execute(f"SELECT count(*) FROM {self._name}").fetchone()[0])
 
