@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from machine import machine
 
 
 def _contact(i: int) -> dict[str, Any]:
@@ -145,13 +146,8 @@ def main() -> None:
             proc.wait(30)
 
     bulk_rate, single_rate = bulk_n / bulk_s, single_n / single_s
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:  # Linux only, like the CI
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    print(f"machine: {os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}")
+    m = machine()
+    print(f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}")
     print(f"storage: {'SQLite' if opts.sqlite else 'in memory'}; workers {opts.workers}")
     print(
         f"UpsertMultiple x{opts.batch}: {bulk_n:,} records in {bulk_s:.2f} s "

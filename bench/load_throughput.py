@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import threading
 import time
 import uuid
@@ -42,6 +40,7 @@ from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import emulator_config
 from crm_ferry.emulator.auth import AuthConfig, ClientApp
 from crm_ferry.emulator.server import serve
+from machine import machine
 
 USERS = (
     ClientApp("b1e0c7a2-0000-4000-8000-000000000001", "bench-secret-one", "bench loader 1"),
@@ -197,19 +196,6 @@ def ours(rows: list[dict[str, Any]], *, users: int, scaled_limits: bool) -> dict
 
 def _count_rows(dumped: Any) -> int:
     return len(dumped["records"]["contact"])
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def main() -> None:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import random
 import resource
 import subprocess
@@ -34,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+from machine import machine
 
 # Share of the records each object gets in the simple writer (sums to 1).
 _SHARES = {
@@ -239,15 +239,8 @@ def _seconds(result: dict[str, float]) -> float:
 
 
 def _machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+    m = machine()
+    return f"{m['nproc']} CPUs ({m['cpu']}), Python {m['python']}"
 
 
 def main() -> None:

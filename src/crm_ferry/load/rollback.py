@@ -189,6 +189,30 @@ class Rollback:
         )
         return [d.field for d in diffs if d.verdict == "mismatch"]
 
+    def _still_ours(
+        self,
+        op: JournalOp,
+        current: Mapping[str, Mapping[str, Any]],
+        result: RollbackResult,
+        force: bool,
+        action: str,
+    ) -> bool:
+        """Whether ``op``'s row is there as the run left it (or ``force``); a row already
+        gone is settled, a row edited since is a conflict and stays."""
+        row = current.get(op.row_id.lower())
+        if row is None:
+            result.already_gone += 1
+            self.j.restore(op)
+            return False
+        changed = self._conflict(op, row)
+        if changed and not force:
+            result.conflicts.append(
+                {"table": op.table, "id": op.row_id, "columns": changed, "action": action}
+            )
+            self._keep(op)
+            return False
+        return True
+
     def _keep(self, op: JournalOp) -> None:
         """``op``'s row stays: protect the rows it points to."""
         for key, value in (op.payload or {}).items():
@@ -214,17 +238,7 @@ class Rollback:
         for table, group in self._by_table(ops):
             current = self._current(table, [o.row_id for o in group])
             for op in group:
-                row = current.get(op.row_id.lower())
-                if row is None:
-                    result.already_gone += 1
-                    self.j.restore(op)
-                    continue
-                changed = self._conflict(op, row)
-                if changed and not force:
-                    result.conflicts.append(
-                        {"table": table, "id": op.row_id, "columns": changed, "action": "restore"}
-                    )
-                    self._keep(op)
+                if not self._still_ours(op, current, result, force, "restore"):
                     continue
                 if op.prev_payload is None:
                     result.failures.append(
@@ -255,17 +269,7 @@ class Rollback:
             current = self._current(table, [o.row_id for o in group])
             doomed: list[JournalOp] = []
             for op in group:
-                row = current.get(op.row_id.lower())
-                if row is None:
-                    result.already_gone += 1
-                    self.j.restore(op)
-                    continue
-                changed = self._conflict(op, row)
-                if changed and not force:
-                    result.conflicts.append(
-                        {"table": table, "id": op.row_id, "columns": changed, "action": "delete"}
-                    )
-                    self._keep(op)
+                if not self._still_ours(op, current, result, force, "delete"):
                     continue
                 if op.row_id.lower() in self._protected and not force:
                     result.conflicts.append(

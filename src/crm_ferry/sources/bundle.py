@@ -31,7 +31,7 @@ import functools
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -332,9 +332,7 @@ class Bundle:
             for item in rows:
                 counts.read += 1
                 if type(item) is RowProblem:
-                    column = rows.header[item.cell] if item.cell is not None else None
-                    value = _shown(item.value) if item.value is not None else None
-                    yield builder.reject(item.line, column, value, item.reason)
+                    yield _row_reject(builder, rows.header, item)
                     continue
                 line, cells = item  # type: ignore[misc]
                 yield row(line, cells)
@@ -346,9 +344,7 @@ class Bundle:
         for item in rows:
             counts.read += 1
             if type(item) is RowProblem:
-                column = rows.header[item.cell] if item.cell is not None else None
-                value = _shown(item.value) if item.value is not None else None
-                yield builder.reject(item.line, column, value, item.reason)
+                yield _row_reject(builder, rows.header, item)
                 continue
             line, cells = item  # type: ignore[misc]
             values, errors = convert(cells)
@@ -1019,6 +1015,13 @@ def _skip_ws(text: str) -> int:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _row_reject(builder: _Builder, header: Sequence[str], problem: RowProblem) -> Reject:
+    """The reject of a row the CSV reader could not take (its column named when known)."""
+    column = header[problem.cell] if problem.cell is not None else None
+    value = _shown(problem.value) if problem.value is not None else None
+    return builder.reject(problem.line, column, value, problem.reason)
 
 
 def _shown(value: Any) -> str:

@@ -84,8 +84,11 @@ class NoteBody:
 
 
 class _TextParser(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, *, links: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self.links = links
+        self.hrefs: list[str | None] = []
+        """Targets of the open ``<a>`` elements (when ``links``)."""
         self.lines: list[str] = []
         self.current: list[str] = []
         self.lists: list[list[int]] = []
@@ -125,6 +128,8 @@ class _TextParser(HTMLParser):
             self.current.append(indent + marker)
         elif tag == "img":
             self._image(dict(attrs))
+        elif tag == "a" and self.links:
+            self.hrefs.append(dict(attrs).get("href"))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -135,6 +140,10 @@ class _TextParser(HTMLParser):
         if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
             return
+        if tag == "a" and self.hrefs:
+            href = self.hrefs.pop()
+            if href and not href.startswith(("mailto:", "#")):
+                self.current.append(f" ({href})")
         if tag in ("ul", "ol") and self.lists:
             self.lists.pop()
         if tag == "pre":
@@ -175,11 +184,12 @@ class _TextParser(HTMLParser):
         return NoteBody("\n".join(self.lines), tuple(self.images), tuple(self.problems))
 
 
-def html_to_text(html: str | None) -> NoteBody:
-    """Plain text of ``html`` (one line per block and list item) and its inline images."""
+def html_to_text(html: str | None, *, links: bool = False) -> NoteBody:
+    """Plain text of ``html`` (one line per block and list item) and its inline images;
+    with ``links``, each link's target follows its text in brackets."""
     if not html:
         return NoteBody("")
-    parser = _TextParser()
+    parser = _TextParser(links=links)
     parser.feed(html)
     parser.close()
     return parser.result()
