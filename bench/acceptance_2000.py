@@ -71,10 +71,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from crm_ferry import commands
-    from crm_ferry.demo import invite_coaches, shortcut_confirm
-    from crm_ferry.embedded import embedded_client
+    from crm_ferry.commands.demo import invite_coaches, shortcut_confirm
+    from crm_ferry.commands.emulator import embedded_client
+    from crm_ferry.commands.migrate import run_load
     from crm_ferry.emulator import EmulatorApp
-    from crm_ferry.load.run import run_load
     from crm_ferry.model import Activity, Invoice, InvoiceItem, SessionNote
     from crm_ferry.settings import Settings
     from crm_ferry.sources.bundle import open_bundle

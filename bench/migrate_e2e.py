@@ -59,10 +59,10 @@ RECORDS_PER_CLIENT = 21.5
 
 def prepare(base: Path, clients: int, seed: int) -> dict[str, Any]:
     from crm_ferry import commands
-    from crm_ferry.demo import invite_coaches, shortcut_confirm
-    from crm_ferry.embedded import embedded_client
+    from crm_ferry.commands.demo import invite_coaches, shortcut_confirm
+    from crm_ferry.commands.emulator import embedded_client
     from crm_ferry.emulator import EmulatorApp
-    from crm_ferry.load.journal import Journal
+    from crm_ferry.journal import Journal
     from crm_ferry.settings import Settings
     from crm_ferry.sources.generator import generate_bundle
 
@@ -131,8 +131,8 @@ def child_env(server: Any, batch_size: int) -> dict[str, str]:
 
 def child(project: Path) -> None:
     """Run the migration of ``project``; print one JSON line with figures."""
+    from crm_ferry.commands.migrate import run_load
     from crm_ferry.load import engine
-    from crm_ferry.load.run import run_load
     from crm_ferry.settings import Settings
 
     stages: dict[str, float] = {}

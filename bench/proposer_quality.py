@@ -1,4 +1,4 @@
-"""Map proposer quality on the labelled set (tests/mapping/variants.py), against the emulator.
+"""Map proposer quality on the labelled set (``helpers.mapping_variants``), against the emulator.
 
     .venv/bin/python bench/proposer_quality.py
 
@@ -14,15 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "mapping"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the labelled set
 
-from variants import VARIANTS, build_variant, score
-
-from crm_ferry.embedded import embedded_client
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.matcher import propose
 from crm_ferry.mapping.profile import profile_source
 from crm_ferry.sources.bundle import open_bundle
+from helpers.mapping_variants import VARIANTS, build_variant, score
 
 THRESHOLD = 0.8
 

@@ -181,7 +181,6 @@ def make_bundle(out: Path, records: int) -> tuple[int, str]:
 
 
 def _child(mode: str, path: Path) -> None:
-    from crm_ferry.settings import Settings
     from crm_ferry.sources.discover import discover_source
 
     start = time.perf_counter()
@@ -199,7 +198,7 @@ def _child(mode: str, path: Path) -> None:
                 with file.open(encoding="utf-8") as f:
                     records += len(json.load(f))
     else:
-        result = discover_source(path, Settings(project_dir=path))
+        result = discover_source(path)
         records = sum(o.read for o in result.objects.values())
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu_start

@@ -6,7 +6,6 @@ emulator (the client the CLI builds from settings is replaced by one wired to it
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,15 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-_RECONCILE = str(Path(__file__).parent / "reconcile")
-if _RECONCILE not in sys.path:
-    sys.path.insert(0, _RECONCILE)
-
-from reconcile_support import ReconProject, recon_project, recon_template  # noqa: E402
-
-from crm_ferry.cli import cli  # noqa: E402
-from crm_ferry.demo import write_changed_bundle  # noqa: E402
-from crm_ferry.embedded import embedded_client  # noqa: E402
+from crm_ferry.cli import cli
+from crm_ferry.commands.demo import write_changed_bundle
+from crm_ferry.commands.emulator import embedded_client
+from helpers.reconcile import ReconProject, recon_project, recon_template
 
 __all__ = ["recon_project", "recon_template"]  # fixtures, used by name
 
@@ -38,7 +32,7 @@ def project(
     def pool_from_settings(settings: Any) -> Any:
         return SimpleNamespace(clients=[embedded_client(p.app)])
 
-    monkeypatch.setattr("crm_ferry.dataverse.connect.pool_from_settings", pool_from_settings)
+    monkeypatch.setattr("crm_ferry.commands._project.pool_from_settings", pool_from_settings)
     return p
 
 

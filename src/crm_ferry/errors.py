@@ -9,14 +9,19 @@ connections, 5xx) or *terminal* (retrying cannot help). The marker mixins
     FerryError                      exit 1
     ├── ConfigError                 exit 2   ferry.toml, settings, secrets
     ├── SourceError                 exit 3   the export bundle cannot be read at all
+    ├── JournalError                exit 2   crm_ferry.journal: another version, or a step
+    │                                        the journal's state forbids (an unknown run)
     ├── MapError                    exit 4   the map is invalid, unconfirmed or stale
     ├── DataverseError              exit 5   see crm_ferry.dataverse (carries method, URL,
     │   │                                    status, Dataverse error code and message)
     │   ├── ThrottledError, ServerError, RequestTimeout, ConnectionLost     transient
     │   └── ValidationRejected, AuthError, PrivilegeError, NotFound,
     │       PreconditionFailed (DuplicateRecord)                            terminal
+    ├── ProvisionIncomplete         exit 5   crm_ferry.provision.apply: a schema op failed
+    │                                        part-way (what ran before it is journaled)
     ├── EmulatorError               exit 6   the emulator cannot start or its data is unusable
     └── CheckFailed                 exit 7   a check found differences (``--check`` options)
+        └── RollbackRefused                  provision --rollback would drop data
 
 Per-row problems in the data are not exceptions: they become *rejects* with a file, a
 line, a column, a value and a reason, and are counted.

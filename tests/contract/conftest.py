@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from crm_ferry.emulator import EmulatorApp
+
 _LIVE_NAMES = (
     "CRM_FERRY_LIVE_URL",
     "CRM_FERRY_LIVE_TENANT",
@@ -92,9 +94,6 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 api_url=f"{url}/api/data/v9.2",
             )
         return
-    pytest.importorskip("crm_ferry.emulator.core", reason="the data plane is not in this tree")
-    from crm_ferry.emulator import EmulatorApp
-
     with EmulatorApp() as app, httpx.Client(transport=app.transport()) as http:
         cid, secret = app.default_client
         yield Target(

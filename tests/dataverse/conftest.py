@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fakes import FakeClock, FakeDataverse, make_client
-
 from crm_ferry.dataverse import DataverseClient
+from helpers.dataverse_fakes import FakeClock, FakeDataverse, make_client
 
 
 @pytest.fixture

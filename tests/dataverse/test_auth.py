@@ -6,49 +6,16 @@ tests exercise MSAL, the httpx adapter, token caching and the 401 path end to en
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from fakes import FakeClock, FakeDataverse
 
 from crm_ferry.dataverse import AuthError, DataverseClient, MsalCredential
 from crm_ferry.dataverse.auth import authority_for, scope_for
 from crm_ferry.emulator import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.auth import AuthConfig, ClientApp
-
-SECRET = "s3cr3t-Value-That-Must-Never-Leak"
-
-
-class Plane:
-    """The fake data plane with the application-user directory sign-in needs."""
-
-    def __init__(self, fake: FakeDataverse) -> None:
-        self.fake = fake
-        self.users: dict[str, tuple[str, bool]] = {}
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        return self.fake(request)
-
-    def application_user(self, client_id: str) -> tuple[str, bool] | None:
-        return self.users.get(client_id)
-
-    def register_application_user(self, client_id: str, name: str) -> str:
-        uid = str(uuid.uuid5(uuid.NAMESPACE_URL, client_id))
-        self.users.setdefault(client_id, (uid, False))
-        return uid
-
-    def dump(self, table: str | None = None) -> Mapping[str, Any]:
-        rows = self.fake.rows
-        return {"records": {t: list(r.values()) for t, r in rows.items() if table in (None, t)}}
-
-    def close(self) -> None:
-        pass
-
-
-CLIENT_ID = "0c3f8b9e-1111-4a9e-aaae-a2591f45987d"
+from helpers.dataverse_fakes import CLIENT_ID, SECRET, FakeClock, FakeDataverse, Plane
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeDataverse
 
 from crm_ferry.dataverse import BatchOperation, ChangeSet, DataverseClient, ValidationRejected
+from helpers.dataverse_fakes import FakeDataverse
 
 A = "00000000-0000-0000-0000-0000000000a1"
 B = "00000000-0000-0000-0000-0000000000b2"

@@ -6,7 +6,6 @@ import math
 import uuid
 
 import pytest
-from fakes import FakeClock, FakeDataverse, Fault, make_client
 
 from crm_ferry.dataverse import (
     DataverseClient,
@@ -14,6 +13,7 @@ from crm_ferry.dataverse import (
     ValidationRejected,
     write_many,
 )
+from helpers.dataverse_fakes import FakeClock, FakeDataverse, Fault, make_client
 
 
 def contacts(n: int, bad: set[int] = frozenset()) -> list[dict[str, object]]:  # type: ignore[assignment]

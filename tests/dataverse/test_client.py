@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fakes import FakeClock, FakeDataverse, Fault, make_client
 
 from crm_ferry.dataverse import (
     AuthError,
@@ -16,6 +15,7 @@ from crm_ferry.dataverse import (
     ServerError,
     ValidationRejected,
 )
+from helpers.dataverse_fakes import FakeClock, FakeDataverse, Fault, make_client
 
 ADA = "00000000-0000-0000-0000-0000000000a1"
 

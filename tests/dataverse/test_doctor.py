@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakes import ALL_PRIVILEGES, FakeDataverse
-from test_auth import CLIENT_ID, SECRET, Plane
 
 from crm_ferry import commands
 from crm_ferry.emulator import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.auth import AuthConfig, ClientApp
 from crm_ferry.settings import Settings
+from helpers.dataverse_fakes import ALL_PRIVILEGES, CLIENT_ID, SECRET, FakeDataverse, Plane
 
 
 @pytest.fixture

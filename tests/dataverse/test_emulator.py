@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import FakeClock, emulator_ready
 
 from crm_ferry.dataverse import (
     ClientOptions,
@@ -24,9 +23,7 @@ from crm_ferry.dataverse import (
 )
 from crm_ferry.dataverse.doctor import DoctorResult
 from crm_ferry.emulator import EmulatorApp
-
-if not emulator_ready():
-    pytest.skip("the emulator's data plane is not available", allow_module_level=True)
+from helpers.dataverse_fakes import FakeClock
 
 
 @pytest.fixture

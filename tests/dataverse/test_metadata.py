@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import BASE, FakeClock
 
 from crm_ferry.dataverse import (
     ClientOptions,
@@ -19,6 +18,7 @@ from crm_ferry.dataverse import (
     StaticToken,
 )
 from crm_ferry.dataverse.metadata import column_payload
+from helpers.dataverse_fakes import BASE, FakeClock
 
 ENTITY = {
     "LogicalName": "new_session",

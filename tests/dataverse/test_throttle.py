@@ -6,9 +6,8 @@ import contextlib
 import random
 import threading
 
-from fakes import FakeClock
-
 from crm_ferry.dataverse.throttle import MAX_CONCURRENCY, ConcurrencyController, RetryPolicy
+from helpers.dataverse_fakes import FakeClock
 
 
 def controller(clock: FakeClock, **kw: int) -> ConcurrencyController:

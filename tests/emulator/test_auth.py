@@ -17,6 +17,7 @@ import httpx
 import msal
 import pytest
 
+from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig
 from crm_ferry.emulator.auth import DEFAULT_CLIENT, AuthConfig, ClientApp
 
@@ -343,9 +344,6 @@ def test_device_login_page_approves_a_code(make_serving_app: Any) -> None:
 
 
 def test_disabled_client_is_a_disabled_systemuser_in_the_data_plane() -> None:
-    pytest.importorskip("crm_ferry.emulator.core", reason="the data plane is not in this tree")
-    from crm_ferry.emulator import EmulatorApp
-
     off = ClientApp("9a4c2f10-3b7e-4d21-a6c8-1e5f0b9d7c33", "s4", "Retired loader", disabled=True)
     with EmulatorApp(EmulatorConfig(auth=AuthConfig(clients=(DEFAULT_CLIENT, off)))) as app:
         with httpx.Client(transport=app.transport()) as client:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from crm_ferry.emulator.core import CoreConfig, Emulator
-from crm_ferry.emulator.metadata_api import handle_metadata, settle
+from crm_ferry.emulator.metadata import handle_metadata, settle
 from crm_ferry.emulator.schema import AttributeDef, EntityDef, OptionDef, OptionSetDef, Schema
 
 BASE = "https://org.example"

@@ -159,7 +159,6 @@ def _free_port() -> int:
 
 @pytest.fixture
 def serve_process(tmp_path: Path) -> Iterator[Any]:
-    pytest.importorskip("crm_ferry.emulator.core", reason="the data plane is not in this tree")
     started: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:

@@ -8,43 +8,22 @@ own emulator (SQLite under its tmp_path) and its own project (journal, map, runs
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from load_support import CLIENTS, SEED, Project  # noqa: E402
-
-from crm_ferry import commands  # noqa: E402
-from crm_ferry.dataverse.client import DataverseClient  # noqa: E402
-from crm_ferry.demo import invite_coaches, shortcut_confirm  # noqa: E402
-from crm_ferry.embedded import embedded_client  # noqa: E402
-from crm_ferry.emulator import EmulatorApp  # noqa: E402
-from crm_ferry.load.journal import Journal  # noqa: E402
-from crm_ferry.settings import Settings  # noqa: E402
-from crm_ferry.sources.generator import generate_bundle  # noqa: E402
+from crm_ferry.commands.emulator import embedded_client
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.emulator import EmulatorApp
+from crm_ferry.settings import Settings
+from helpers.load import CLIENTS, SEED, Project
+from helpers.project import build_provisioned
 
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("template")
-    generate_bundle(base / "bundle", clients=CLIENTS, seed=SEED)
-    with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
-        invite_coaches(app, base / "bundle")
-        commands.init(Settings.load(base), directory=base / "project", source="../bundle")
-        settings = Settings.load(base / "project")
-        commands.map_propose(settings, client=client)
-        shortcut_confirm(base / "project")
-        commands.map_confirm(settings, by="tests", client=client)
-        commands.provision(settings, client=client)
-    # the project's id namespace is made once: every copy writes the same ids
-    Journal.for_project(base / "project").close()
-    return base
+    return build_provisioned(tmp_path_factory.mktemp("template"), clients=CLIENTS, seed=SEED)
 
 
 @pytest.fixture

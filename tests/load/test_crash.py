@@ -14,14 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from load_support import Project, comparable
 
 from crm_ferry import commands
+from crm_ferry.commands.migrate import run_load
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig, LatencyConfig
 from crm_ferry.emulator.server import serve
-from crm_ferry.load.journal import Journal
-from crm_ferry.load.run import run_load
+from crm_ferry.journal import Journal
+from helpers.load import Project, comparable
 
 pytestmark = pytest.mark.slow
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from load_support import Project
-
 from crm_ferry import commands
-from crm_ferry.load.run import run_load
+from crm_ferry.commands.migrate import run_load
 from crm_ferry.model import Client
 from crm_ferry.sources.bundle import open_bundle
+from helpers.load import Project
 
 
 def _first_individual(project: Project) -> Client:

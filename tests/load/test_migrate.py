@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from load_support import Project, comparable
 
 from crm_ferry import commands
-from crm_ferry.demo import write_changed_bundle
+from crm_ferry.commands.demo import write_changed_bundle
+from crm_ferry.commands.migrate import run_load
 from crm_ferry.errors import MapError
-from crm_ferry.load.journal import Journal
-from crm_ferry.load.run import run_load
+from crm_ferry.journal import Journal
 from crm_ferry.model import Activity, Invoice, InvoiceItem, SessionNote
 from crm_ferry.reconcile.sample import choose_sample
 from crm_ferry.sources.bundle import open_bundle
+from helpers.load import Project, comparable
 
 TYPE = "@lookuplogicalname"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.embedded import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.check import check_map
 from crm_ferry.mapping.fingerprint import source_fingerprint, target_fingerprint

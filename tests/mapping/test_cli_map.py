@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import crm_ferry.dataverse.connect as connect
+import crm_ferry.commands._project as connect
 from crm_ferry.cli import cli
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.embedded import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.settings import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_ferry.embedded import embedded_client
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.owners import (
     Coach,

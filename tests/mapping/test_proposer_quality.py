@@ -1,4 +1,4 @@
-"""The map proposer against the labelled set (tests/mapping/variants.py) and the emulator."""
+"""The map proposer against the labelled set (``helpers.mapping_variants``) and the emulator."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from variants import VARIANTS, BuiltVariant, Score, build_variant, score
 
-from crm_ferry.embedded import embedded_client
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.defaults import default_document
 from crm_ferry.mapping.matcher import Proposal, propose
@@ -19,6 +18,7 @@ from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.model import Client, Reject
 from crm_ferry.sources.bundle import open_bundle
 from crm_ferry.sources.generator import generate_bundle
+from helpers.mapping_variants import VARIANTS, BuiltVariant, Score, build_variant, score
 
 THRESHOLD = 0.8
 

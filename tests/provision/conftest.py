@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.embedded import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.defaults import default_document
 from crm_ferry.mapping.spec import MAP_FILE, MapDocument, MappingSpec
-from crm_ferry.provision.plan import CURRENCY_COMPANIONS
+from crm_ferry.provision.compare import CURRENCY_COMPANIONS
 from crm_ferry.settings import Settings
 
 

@@ -17,16 +17,10 @@ from crm_ferry import commands
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.errors import MapError
+from crm_ferry.journal import JOURNAL_FILE
 from crm_ferry.mapping.defaults import default_document
-from crm_ferry.provision import (
-    RollbackRefused,
-    SchemaOp,
-    TableLimitExceeded,
-    apply_plan,
-    plan_schema,
-    rollback_schema,
-)
-from crm_ferry.provision.journal import JOURNAL_FILE
+from crm_ferry.provision import SchemaOp, TableLimitExceeded, plan_schema
+from crm_ferry.provision.apply import RollbackRefused, apply_plan, rollback_schema
 
 from .conftest import (
     confirmed,

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from crm_ferry.reconcile.diff import DiffRow
 from crm_ferry.reconcile.report import CheckRow
-
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)  # the helpers beside this file (reconcile_support)
 
 
 @pytest.fixture

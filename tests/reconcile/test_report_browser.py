@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from reconcile_support import CHROMIUM_ARGS, chromium_binary
 
 from crm_ferry.reconcile.diff import DiffRow
 from crm_ferry.reconcile.report import CheckRow, write_report
+from helpers.reconcile import CHROMIUM_ARGS, chromium_binary
 
 
 def test_report_in_headless_chromium(

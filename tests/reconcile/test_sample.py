@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,25 +15,14 @@ from typing import Any
 
 import pytest
 
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from reconcile_support import (  # noqa: E402
-    CHROMIUM_ARGS,
-    ReconProject,
-    chromium_binary,
-    copy_project,
-    recon_project,
-    recon_template,
-)
-
-from crm_ferry import commands  # noqa: E402
-from crm_ferry.emulator.faults import Corruption, FaultSchedule  # noqa: E402
-from crm_ferry.errors import MapError  # noqa: E402
-from crm_ferry.load.journal import Journal  # noqa: E402
-from crm_ferry.mapping.spec import MAP_FILE  # noqa: E402
-from crm_ferry.model import (  # noqa: E402
+from crm_ferry import commands
+from crm_ferry.commands.sample import SampleResult
+from crm_ferry.commands.sample import sample as run_sample
+from crm_ferry.commands.sample import sample_accept as accept_sample
+from crm_ferry.emulator.faults import Corruption, FaultSchedule
+from crm_ferry.errors import MapError
+from crm_ferry.mapping.spec import MAP_FILE
+from crm_ferry.model import (
     Activity,
     Client,
     Invoice,
@@ -42,10 +30,18 @@ from crm_ferry.model import (  # noqa: E402
     Session,
     SessionNote,
 )
-from crm_ferry.reconcile.sample import SampleSelection, choose_sample  # noqa: E402
-from crm_ferry.reconcile.workflow import SampleResult, accept_sample, run_sample  # noqa: E402
-from crm_ferry.sources.bundle import open_bundle  # noqa: E402
-from crm_ferry.sources.discover import discover_source  # noqa: E402
+from crm_ferry.reconcile.sample import SampleSelection, choose_sample
+from crm_ferry.sources.bundle import open_bundle
+from crm_ferry.sources.discover import discover_source
+from helpers.journal import journal_rows
+from helpers.reconcile import (
+    CHROMIUM_ARGS,
+    ReconProject,
+    chromium_binary,
+    copy_project,
+    recon_project,
+    recon_template,
+)
 
 __all__ = ["recon_project", "recon_template"]  # fixtures, used by name
 
@@ -79,7 +75,7 @@ def sampled(
 
 
 def _selection(project_bundle: Path, settings: Any) -> SampleSelection:
-    discovery = discover_source(project_bundle, settings)
+    discovery = discover_source(project_bundle, column_map=settings.column_map)
     with open_bundle(project_bundle) as b:
         return choose_sample(b, discovery=discovery)
 
@@ -169,12 +165,11 @@ def test_the_choice_is_deterministic_in_the_seed(
 
 
 def _row_of(project: ReconProject, obj: str, source_id: str, role: str) -> str:
-    with Journal.for_project(project.settings.project_dir) as j:
-        found = j.db.execute(
-            "SELECT DISTINCT row_id FROM idmap WHERE source_object = ? AND source_id = ? "
-            "AND role = ?",
-            (obj, source_id, role),
-        ).fetchall()
+    found = journal_rows(
+        project.settings.project_dir,
+        "SELECT DISTINCT row_id FROM idmap WHERE source_object = ? AND source_id = ? AND role = ?",
+        (obj, source_id, role),
+    )
     assert len(found) == 1, (obj, source_id, found)
     return str(found[0][0])
 
@@ -255,10 +250,11 @@ def test_sample_report_files(sampled: tuple[ReconProject, SampleResult]) -> None
     csv_text = paths.csv.read_bytes().decode("utf-8")
     assert csv_text.startswith("kind,table,record_id,source_key,field,")
     assert csv_text.count("\r\ncheck,") == len(result.proof.checks)
-    with Journal.for_project(project.settings.project_dir) as j:
-        row = j.db.execute(
-            "SELECT report, verdicts, accepted_by FROM samples WHERE run_id = ?", (result.run_id,)
-        ).fetchone()
+    (row,) = journal_rows(
+        project.settings.project_dir,
+        "SELECT report, verdicts, accepted_by FROM samples WHERE run_id = ?",
+        (result.run_id,),
+    )
     assert row[0] == str(paths.html)
     assert json.loads(row[1]) == {"match": len(result.proof.rows)}
     assert row[2] is None

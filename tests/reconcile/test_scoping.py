@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import crm_ferry.dataverse.connect as connect
+import crm_ferry.commands._project as connect
 from crm_ferry import commands
 from crm_ferry.cli import cli
+from crm_ferry.commands.discover import scope
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.embedded import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig
 from crm_ferry.emulator.core import CoreConfig
@@ -29,7 +30,6 @@ from crm_ferry.reconcile.scoping import (
     REQUESTS_PER_WINDOW,
     WINDOW_SECONDS,
     ScopingReport,
-    scope,
 )
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import open_bundle

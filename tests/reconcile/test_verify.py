@@ -7,25 +7,20 @@ from __future__ import annotations
 import json
 import re
 import stat
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from reconcile_support import ReconProject, recon_project, recon_template  # noqa: E402
-
-from crm_ferry import commands  # noqa: E402
-from crm_ferry.emulator.faults import Corruption, FaultSchedule  # noqa: E402
-from crm_ferry.errors import CheckFailed, MapError  # noqa: E402
-from crm_ferry.load.journal import Journal  # noqa: E402
-from crm_ferry.reconcile.verify import Proof, _orphans, read_rows  # noqa: E402
-from crm_ferry.reconcile.workflow import run_verify  # noqa: E402
+from crm_ferry import commands
+from crm_ferry.commands.verify import verify as run_verify
+from crm_ferry.dataverse.errors import DataverseError
+from crm_ferry.emulator.faults import Corruption, FaultSchedule
+from crm_ferry.errors import CheckFailed, MapError
+from crm_ferry.reconcile.verify import Proof, _orphans, read_rows
+from helpers.journal import journal_rows
+from helpers.reconcile import ReconProject, recon_project, recon_template
 
 __all__ = ["recon_project", "recon_template"]  # fixtures, used by name
 
@@ -35,11 +30,11 @@ LOOKUP = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 
 def _rows_of(project: ReconProject, table: str) -> dict[str, str]:
     """source id → row id of the rows of ``table`` (first write of each)."""
-    with Journal.for_project(project.settings.project_dir) as j:
-        found = j.db.execute(
-            "SELECT source_id, row_id FROM idmap WHERE tbl = ? AND op_key LIKE '%/upsert/0'",
-            (table,),
-        ).fetchall()
+    found = journal_rows(
+        project.settings.project_dir,
+        "SELECT source_id, row_id FROM idmap WHERE tbl = ? AND op_key LIKE '%/upsert/0'",
+        (table,),
+    )
     return {str(s): str(r) for s, r in found}
 
 
@@ -212,3 +207,27 @@ def test_corrupt_fault_options() -> None:
     assert corrupt_value(3) == 4
     assert corrupt_value(True) is False
     assert corrupt_value(None) is None
+
+
+class _Unreadable:
+    """A client whose reads of a table fail, as when the user may not read it."""
+
+    def retrieve_many(self, table: str, ids: Any, **_: Any) -> dict[str, Any]:
+        raise DataverseError(f"no privilege to read {table}", status=403)
+
+
+def test_a_lookup_table_that_cannot_be_read_is_a_failed_check_not_a_pass() -> None:
+    """Lookups into a table verify cannot read are unchecked: neither orphans nor passed,
+    and the check that could not run fails (so ``verify --check`` fails on it)."""
+    row = {
+        "_parentcustomerid_value": "00000000-0000-4000-8000-000000000002",
+        f"_parentcustomerid_value{LOOKUP}": "account",
+    }
+    proof = Proof()
+    _orphans(proof, _Unreadable(), {"contact": {"c1": row}}, {"contact": {"c1"}})  # type: ignore[arg-type]
+    assert [(c.name, c.table, c.passed) for c in proof.checks] == [
+        ("lookup target table readable", "account", False)
+    ]
+    assert "unchecked: 1 looked-up row(s)" in proof.checks[0].detail
+    assert proof.sums["lookups"] == {"checked": "0", "orphans": "0", "unchecked": "1"}
+    assert proof.differences == 1

@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from crm_ferry.cli import cli
-from crm_ferry.settings import Settings
 from crm_ferry.sources.discover import FINDING_KINDS, REFERENCES, discover_source
 
 BUNDLES = Path(__file__).parents[1] / "cases" / "sources" / "bundles"
@@ -58,7 +57,7 @@ FINDINGS = {
 
 @pytest.fixture(scope="module")
 def refs() -> object:
-    return discover_source(BUNDLES / "refs", Settings())
+    return discover_source(BUNDLES / "refs")
 
 
 def test_every_reference_kind_is_checked(refs) -> None:
@@ -104,14 +103,14 @@ def test_counts_and_custom_properties(refs) -> None:
 
 
 def test_only_objects_present_are_checked() -> None:
-    result = discover_source(BUNDLES / "no_parents", Settings())
+    result = discover_source(BUNDLES / "no_parents")
     assert set(result.dangling) == {"sessions.client_id -> clients"}
     assert result.dangling["sessions.client_id -> clients"].source_ids == ("S2",)
 
 
 def test_same_result_from_a_zip(tmp_path: Path, refs) -> None:
     archive = shutil.make_archive(str(tmp_path / "refs"), "zip", BUNDLES, "refs")
-    zipped = discover_source(Path(archive), Settings())
+    zipped = discover_source(Path(archive))
     assert zipped.as_dict() | {"source": None} == refs.as_dict() | {"source": None}
 
 
@@ -123,7 +122,7 @@ def test_custom_property_inference_over_both_forms(make_bundle) -> None:
             "C2,newsletter,Yes\nC3,newsletter,no\nC1,tier,gold\nC2,tier,gold\nC3,tier,silver\n",
         }
     )
-    result = discover_source(root, Settings())
+    result = discover_source(root)
     assert result.custom_properties == {
         "Budget": "number",
         "intake_date": "date",

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from crm_ferry.settings import Settings
 from crm_ferry.sources.discover import discover_source
 from crm_ferry.sources.generator import generate_bundle
 
@@ -27,7 +26,7 @@ class Recorder:
 def test_progress_counts_every_row_read(tmp_path: Path) -> None:
     bundle = generate_bundle(tmp_path / "b", clients=60, seed=3).out
     rec = Recorder()
-    result = discover_source(bundle, Settings.load(tmp_path, env={}), progress=rec)
+    result = discover_source(bundle, progress=rec)
     assert rec.started == rec.finished == list(result.objects)
     assert {o: n for o, n in rec.done.items() if n} == {
         name: s.read for name, s in result.objects.items() if s.read

@@ -7,6 +7,7 @@ with the definitions discovery uses, so the ground truth is tested against the b
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import json
@@ -501,8 +502,6 @@ def test_planted_names_have_both_full_name_forms(small: GenerateResult) -> None:
 
 def test_inline_image_is_a_real_png(small: GenerateResult) -> None:
     notes = {n["id"]: n for n in load_rows(small.out, "session_notes")}
-    import base64
-
     for note_id in truth_of(small)["findings"]["session_notes.inline_images"]:
         m = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', notes[note_id]["body_html"])
         assert m is not None

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from crm_ferry.settings import Settings
 from crm_ferry.sources.discover import SourceDiscovery, discover_source
 from crm_ferry.sources.generator import generate_bundle
 
@@ -52,7 +51,7 @@ def test_discovery_reports_exactly_what_was_planted_in_a_folder(
 ) -> None:
     result = generate_bundle(tmp_path / "bundle", clients=clients, seed=seed)
     truth = _truth(result.ground_truth)
-    found = discover_source(result.out, Settings.load(tmp_path, env={}))
+    found = discover_source(result.out)
     _assert_agrees(found, truth)
     assert found.manifest.get("platform") == "practice.do"
 
@@ -63,5 +62,5 @@ def test_discovery_reports_exactly_what_was_planted_in_a_zip(tmp_path: Path) -> 
     )
     truth = _truth(result.ground_truth)
     assert truth["findings"]["files.over_upload_limit"]
-    found = discover_source(result.out, Settings.load(tmp_path, env={}))
+    found = discover_source(result.out)
     _assert_agrees(found, truth)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from crm_ferry.errors import SourceError
 from crm_ferry.model import Reject
-from crm_ferry.settings import Settings
 from crm_ferry.sources import open_bundle
 from crm_ferry.sources.discover import discover_source
 
@@ -129,7 +129,7 @@ def test_values_of_accepted_rows_survive_the_neighbours() -> None:
 
 def test_discover_writes_every_reject(tmp_path: Path) -> None:
     out = tmp_path / "run" / "rejects.jsonl"
-    result = discover_source(SALTED, Settings(project_dir=tmp_path), rejects_path=out)
+    result = discover_source(SALTED, rejects_path=out)
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == sum(len(v) for v in EXPECTED.values())
     assert set(rows[0]) == {"object", "file", "line", "column", "value", "reason", "source_id"}
@@ -168,8 +168,6 @@ def test_a_broken_json_array_stops_with_a_reject(make_bundle) -> None:
 
 
 def test_header_that_is_not_utf8_makes_the_file_unreadable(make_bundle) -> None:
-    from crm_ferry.errors import SourceError
-
     root = make_bundle(**{"clients.csv": b"id,na\xefme\nC1,x\n"})
     with open_bundle(root) as bundle, pytest.raises(SourceError, match=r"clients\.csv:1"):
         list(bundle.read("clients"))

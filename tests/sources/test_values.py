@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_ferry.model import RECORD_TYPES, Client, Provenance
+from crm_ferry.sources import open_bundle
 from crm_ferry.sources.csvrows import CsvRows, RowProblem
 from crm_ferry.sources.fastinit import record_maker
-from crm_ferry.sources.idtable import IdTable, id_hash
+from crm_ferry.sources.idtable import IdList, IdTable, id_hash
 from crm_ferry.sources.infer import CHOICE_MAX, PropertyInference
 from crm_ferry.sources.values import (
     TimeParsers,
@@ -215,8 +216,6 @@ _junk = st.lists(
 def test_counts_always_add_up(
     tmp_path_factory: pytest.TempPathFactory, body: bytes, as_json: bool
 ) -> None:
-    from crm_ferry.sources import open_bundle
-
     root = tmp_path_factory.mktemp("b")
     (root / "users.csv").write_bytes(b"id,email\nU1,a@b.c\n")
     name = "clients.jsonl" if as_json else "clients.csv"
@@ -229,8 +228,6 @@ def test_counts_always_add_up(
 
 
 def test_id_list_round_trips() -> None:
-    from crm_ferry.sources.idtable import IdList
-
     ids = IdList()
     values = ["C-1", "", "Zoë/ü", "x" * 300]
     assert [ids.append(v) for v in values] == [0, 1, 2, 3]
@@ -238,8 +235,6 @@ def test_id_list_round_trips() -> None:
 
 
 def test_bundle_keeps_the_accepted_ids_of_parents(make_bundle) -> None:
-    from crm_ferry.sources import open_bundle
-
     root = make_bundle(
         **{"clients.csv": "id,last_name,birth_date\nC1,Lee,\nC2,Ray,soon\nC1,Dup,\n"}
     )

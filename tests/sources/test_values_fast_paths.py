@@ -1,6 +1,6 @@
 """The reader's fast paths give exactly what the generic path gives.
 
-Generated row functions (:meth:`_Builder.row_builder`), remembered conversions and the
+Generated row functions (:meth:`RecordBuilder.row_builder`), remembered conversions and the
 timestamp halves (:meth:`TimeParsers._remember`) are optimisations only: every record,
 reject, count and finding must be the same as without them.
 """
@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crm_ferry.settings import Settings
 from crm_ferry.sources import open_bundle
-from crm_ferry.sources.bundle import _Builder
+from crm_ferry.sources.bundle._records import RecordBuilder
 from crm_ferry.sources.discover import discover_source
 from crm_ferry.sources.values import TimeParsers
 
@@ -86,7 +85,7 @@ def _everything(root: Path) -> list[str]:
                 split = f" split={bundle.name_was_split}" if obj == "clients" else ""
                 out.append(repr(item) + split)
             out.append(f"{obj}: {bundle.counts[obj]}")
-    found = discover_source(root, Settings(project_dir=root)).as_dict()
+    found = discover_source(root).as_dict()
     out.append(json.dumps(found, sort_keys=True, default=str))
     return out
 
@@ -100,7 +99,7 @@ def test_generated_rows_equal_the_generic_path(
 ) -> None:
     bundles = _bundles(make_bundle, tmp_path)
     fast = [_everything(root) for root in bundles]
-    monkeypatch.setattr(_Builder, "row_builder", lambda self, plan, json=False: None)
+    monkeypatch.setattr(RecordBuilder, "row_builder", lambda self, plan, json=False: None)
     slow = [_everything(root) for root in bundles]
     for root, a, b in zip(bundles, fast, slow, strict=True):
         assert a == b, root
@@ -110,15 +109,15 @@ def test_generated_rows_equal_the_generic_path(
 
 def test_generated_rows_are_used(make_bundle, monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
-    original = _Builder.row_builder
+    original = RecordBuilder.row_builder
 
-    def spy(self: _Builder, plan, json: bool = False):  # type: ignore[no-untyped-def]
+    def spy(self: RecordBuilder, plan, json: bool = False):  # type: ignore[no-untyped-def]
         row = original(self, plan, json=json)
         if row is not None:
             built.append(self.obj)
         return row
 
-    monkeypatch.setattr(_Builder, "row_builder", spy)
+    monkeypatch.setattr(RecordBuilder, "row_builder", spy)
     _everything(make_bundle("messy", **MESSY))
     assert {"clients", "sessions", "activities", "invoices", "invoice_items"} <= set(built)
 

@@ -1,20 +1,18 @@
-"""Fixtures of the transform tests (helpers in transform_support.py)."""
+"""Fixtures of the transform tests (helpers in ``helpers.transform``)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from transform_support import BundleData, full_document, load_bundle, provision, seed_users, spec_of
-
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.transform.schema import OrgSettings, TargetSchema, tables_for
+from crm_ferry.emulator import EmulatorApp
+from crm_ferry.load.snapshot import read_org_settings, read_target_schema
+from crm_ferry.transform.schema import TargetSchema, tables_for
+from helpers.transform import BundleData, full_document, load_bundle, provision, seed_users, spec_of
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +22,6 @@ def bundle_data(tmp_path_factory: pytest.TempPathFactory) -> BundleData:
 
 @pytest.fixture(scope="module")
 def emulated() -> Iterator[DataverseClient]:
-    from crm_ferry.embedded import embedded_client
-    from crm_ferry.emulator import EmulatorApp
-
     with EmulatorApp() as app, embedded_client(app) as client:
         yield client
 
@@ -34,14 +29,11 @@ def emulated() -> Iterator[DataverseClient]:
 @pytest.fixture(scope="session")
 def provisioned(bundle_data: BundleData) -> Iterator[tuple[dict[str, Any], TargetSchema]]:
     """The completed default map and a snapshot of a tenant provisioned for it."""
-    from crm_ferry.embedded import embedded_client
-    from crm_ferry.emulator import EmulatorApp
-
     doc = full_document(bundle_data, seed_users())
     with EmulatorApp() as app, embedded_client(app) as client:
         provision(client, doc)
         spec = spec_of(doc)
-        schema = TargetSchema.from_metadata(
-            client.metadata, tables_for(spec), org=OrgSettings.read(client)
+        schema = read_target_schema(
+            client.metadata, tables_for(spec), org=read_org_settings(client)
         )
     return doc, schema

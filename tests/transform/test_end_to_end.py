@@ -8,7 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from transform_support import (
+
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.load.snapshot import read_org_settings, read_target_schema
+from crm_ferry.model import Client, Invoice, Reject, Session
+from crm_ferry.transform.context import ContextBuilder
+from crm_ferry.transform.engine import Transformer
+from crm_ferry.transform.ops import PHASE_LINKS, PHASE_ROWS, PHASE_STATE, Operation, target_id
+from crm_ferry.transform.schema import tables_for
+from helpers.transform import (
     NAMESPACE,
     BundleData,
     full_document,
@@ -17,13 +25,6 @@ from transform_support import (
     seed_users,
     spec_of,
 )
-
-from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.model import Client, Invoice, Reject, Session
-from crm_ferry.transform.context import ContextBuilder
-from crm_ferry.transform.engine import Transformer
-from crm_ferry.transform.ops import PHASE_LINKS, PHASE_ROWS, PHASE_STATE, Operation, target_id
-from crm_ferry.transform.schema import OrgSettings, TargetSchema, tables_for
 
 LOAD_ORDER = (
     "families",
@@ -45,9 +46,7 @@ def loaded(bundle_data: BundleData, emulated: DataverseClient) -> dict[str, Any]
     doc = full_document(bundle_data, seed_users())
     provision(client, doc)
     spec = spec_of(doc)
-    schema = TargetSchema.from_metadata(
-        client.metadata, tables_for(spec), org=OrgSettings.read(client)
-    )
+    schema = read_target_schema(client.metadata, tables_for(spec), org=read_org_settings(client))
     builder = ContextBuilder()
     for obj in ContextBuilder.OBJECTS:
         for r in bundle_data.records.get(obj, []):

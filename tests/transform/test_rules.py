@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from transform_support import NAMESPACE, custom_column, seed_users, spec_of
 
 from crm_ferry.dataverse.metadata import ColumnInfo
 from crm_ferry.dataverse.odata import json_default
@@ -38,6 +38,7 @@ from crm_ferry.transform.engine import Transformer
 from crm_ferry.transform.html import html_to_text
 from crm_ferry.transform.ops import PHASE_LINKS, PHASE_ROWS, PHASE_STATE, Operation, target_id
 from crm_ferry.transform.schema import OrgSettings, TableSchema, TargetSchema
+from helpers.transform import NAMESPACE, custom_column, seed_users, spec_of
 
 NY = timezone(timedelta(hours=-5))
 USERS = seed_users()
@@ -412,8 +413,6 @@ def test_invoice_and_state_last(doc: dict[str, Any], schema: TargetSchema) -> No
 
 
 def test_invoice_needs_a_price_list(doc: dict[str, Any], schema: TargetSchema) -> None:
-    from dataclasses import replace
-
     no_list = replace(schema, org=replace(schema.org, price_list_id=None))
     with pytest.raises(MapError, match="price list"):
         Transformer(spec_of(doc), no_list, NAMESPACE, context())
@@ -610,8 +609,6 @@ def test_files(doc: dict[str, Any], schema: TargetSchema) -> None:
     r = reject_of(t.transform(file_record(sha256="00" * 32)))
     assert r.column == "sha256"
     # the limit applies to the Base64 length: 3000 raw bytes are 4000 as Base64
-    from dataclasses import replace
-
     small = replace(schema, org=replace(schema.org, max_upload_bytes=3500))
     t = Transformer(spec_of(doc), small, NAMESPACE, context(read_attachment=read))
     r = reject_of(t.transform(file_record(path="files/big.bin", filename="big.bin")))

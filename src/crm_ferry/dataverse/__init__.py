@@ -12,7 +12,8 @@ It knows nothing about mappings: it writes payloads it is given and reads metada
 
 Modules: ``client`` (request core, records, queries, actions), ``auth`` (MSAL),
 ``errors``, ``batch`` ($batch codec), ``bulk`` (write_many), ``metadata``, ``throttle``
-(pacing), ``pool`` (several application users), ``connect`` (from settings), ``doctor``.
+(pacing), ``pool`` (several application users), ``doctor``. Clients from a project's
+settings are built in :mod:`crm_ferry.commands._project`.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from crm_ferry.dataverse.batch import (
     match_responses,
     operations_of,
 )
-from crm_ferry.dataverse.bulk import WriteReport
+from crm_ferry.dataverse.bulk import WriteReport, write_many
 from crm_ferry.dataverse.errors import (
     ConnectionLost,
     DataverseError,
@@ -49,6 +49,7 @@ from crm_ferry.dataverse.errors import (
     ValidationRejected,
     error_for,
 )
+from crm_ferry.dataverse.metadata import Metadata
 from crm_ferry.dataverse.odata import (
     Ref,
     format_ref,
@@ -182,8 +183,6 @@ class DataverseClient:
             timeout=self.options.timeout,
         )
         self.dop_hint: int | None = None
-        from crm_ferry.dataverse.metadata import Metadata
-
         self.metadata = Metadata(self)
 
     def __repr__(self) -> str:
@@ -629,6 +628,4 @@ class DataverseClient:
         """Write many rows of one table: bulk messages where supported, ``$batch`` else.
 
         See :func:`crm_ferry.dataverse.bulk.write_many`."""
-        from crm_ferry.dataverse.bulk import write_many
-
         return write_many([self], table, rows, op=op, key=key, progress=progress)

@@ -18,16 +18,18 @@ actualclosedate and actualvalue, and creates the ``opportunityclose`` activity, 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any
 
 import httpx
 
-from crm_ferry.emulator import odata, rules, tenant
-from crm_ferry.emulator._meta_json import label_text
+from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator.metadata import label_text
 from crm_ferry.emulator.records import (
     Ctx,
     all_privileges,
+    before_update,
+    check_pair,
     check_privilege,
     create_record,
     json_response,
@@ -39,6 +41,7 @@ from crm_ferry.emulator.records import (
     write_platform_update,
 )
 from crm_ferry.emulator.schema import EntityDef, OptionDef, OptionSetDef
+from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.validation import (
     DUPLICATE_RECORD,
     INVALID_ARGUMENT,
@@ -51,15 +54,12 @@ from crm_ferry.emulator.validation import (
     to_number,
 )
 
-if TYPE_CHECKING:
-    from crm_ferry.emulator.core import Emulator
-
 
 def _no_segment(name: str) -> Fault:
     return Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{name}'.")
 
 
-def unbound(em: Emulator, ctx: Ctx, seg: odata.OperationSegment, method: str) -> httpx.Response:
+def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str) -> httpx.Response:
     name = seg.name
     if name == "WhoAmI" and method == "GET":
         return who_am_i(em, ctx)
@@ -77,7 +77,7 @@ def unbound(em: Emulator, ctx: Ctx, seg: odata.OperationSegment, method: str) ->
 
 
 def bound(
-    em: Emulator,
+    em: TenantState,
     ctx: Ctx,
     entity: EntityDef,
     key: odata.Key,
@@ -94,7 +94,7 @@ def bound(
     raise _no_segment(seg.name)
 
 
-def who_am_i(em: Emulator, ctx: Ctx) -> httpx.Response:
+def who_am_i(em: TenantState, ctx: Ctx) -> httpx.Response:
     user = em.store.get("systemuser", ctx.caller) or {}
     em.count_records(1)
     return json_response(
@@ -108,7 +108,7 @@ def who_am_i(em: Emulator, ctx: Ctx) -> httpx.Response:
     )
 
 
-def user_privileges(em: Emulator, ctx: Ctx, user_id: str) -> httpx.Response:
+def user_privileges(em: TenantState, ctx: Ctx, user_id: str) -> httpx.Response:
     """Every privilege of the user's role (System Administrator minus what is removed)."""
     removed = em.removed_privileges(user_id)
     names = sorted(all_privileges(em))
@@ -151,7 +151,7 @@ def publish_xml(ctx: Ctx) -> httpx.Response:
     return no_content()
 
 
-def _option_set_of(em: Emulator, body: dict[str, Any]) -> OptionSetDef:
+def _option_set_of(em: TenantState, body: dict[str, Any]) -> OptionSetDef:
     """The choice an option action addresses: ``OptionSetName`` (global) or
     ``EntityLogicalName`` + ``AttributeLogicalName`` (local)."""
     name = body.get("OptionSetName")
@@ -184,7 +184,7 @@ def _option_set_of(em: Emulator, body: dict[str, Any]) -> OptionSetDef:
     return opt
 
 
-def _option_value_prefix(em: Emulator, solution: Any) -> int:
+def _option_value_prefix(em: TenantState, solution: Any) -> int:
     """The ``customizationoptionvalueprefix`` of the solution's publisher (else the default)."""
     publisher_id = tenant.DEFAULT_PUBLISHER_ID
     if solution:
@@ -200,7 +200,7 @@ def _option_value_prefix(em: Emulator, solution: Any) -> int:
     return int(row.get("customizationoptionvalueprefix") or 10000)
 
 
-def insert_option_value(em: Emulator, ctx: Ctx) -> httpx.Response:
+def insert_option_value(em: TenantState, ctx: Ctx) -> httpx.Response:
     """``InsertOptionValue``: add an option to a choice; answers ``{"NewOptionValue": n}``."""
     body = read_body(ctx)
     opt = _option_set_of(em, body)
@@ -230,7 +230,7 @@ def insert_option_value(em: Emulator, ctx: Ctx) -> httpx.Response:
     )
 
 
-def delete_option_value(em: Emulator, ctx: Ctx) -> httpx.Response:
+def delete_option_value(em: TenantState, ctx: Ctx) -> httpx.Response:
     """``DeleteOptionValue``: remove an option from a choice (values in rows stay as they are)."""
     body = read_body(ctx)
     opt = _option_set_of(em, body)
@@ -242,7 +242,7 @@ def delete_option_value(em: Emulator, ctx: Ctx) -> httpx.Response:
     return no_content()
 
 
-def close_opportunity(em: Emulator, ctx: Ctx, *, won: bool) -> httpx.Response:
+def close_opportunity(em: TenantState, ctx: Ctx, *, won: bool) -> httpx.Response:
     body = read_body(ctx)
     status = body.get("Status")
     close = body.get("OpportunityClose")
@@ -266,7 +266,7 @@ def close_opportunity(em: Emulator, ctx: Ctx, *, won: bool) -> httpx.Response:
     if opportunity is None:
         raise not_found("opportunity", opp_id)
     state = 1 if won else 2
-    rules.check_pair(opp_entity, state, status, opp_id)
+    check_pair(opp_entity, state, status, opp_id)
     if opportunity.get("statecode", 0) != 0:
         raise Fault(
             400,
@@ -292,20 +292,14 @@ def close_opportunity(em: Emulator, ctx: Ctx, *, won: bool) -> httpx.Response:
             revenue = opportunity.get("estimatedvalue")
         if revenue is not None:
             opportunity["actualvalue"] = to_number(_decimal(revenue), 2)
-    rules.before_update(em, ctx, opp_entity, opportunity, {}, opportunity)
+    before_update(em, ctx, opp_entity, opportunity, {}, opportunity)
     write_platform_update(em, opp_entity, opp_id, opportunity, ctx.caller)
     em.count_records(1)
     return no_content()
 
 
 def _decimal(value: Any) -> Any:
-    from decimal import Decimal
-
     return Decimal(str(value))
-
-
-def today(em: Emulator) -> date:
-    return em.now().date()
 
 
 __all__ = ["bound", "close_opportunity", "publish_xml", "unbound", "user_privileges", "who_am_i"]

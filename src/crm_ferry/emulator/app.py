@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -31,6 +31,7 @@ from crm_ferry.emulator.auth import (
     SignIn,
     emulator_clients,
 )
+from crm_ferry.emulator.core import Emulator
 from crm_ferry.emulator.faults import (
     FAULT_KINDS,
     Corruption,
@@ -40,10 +41,8 @@ from crm_ferry.emulator.faults import (
 )
 from crm_ferry.emulator.layers import Clock, Handler, Sleep, is_api, monotonic, records_of
 from crm_ferry.emulator.protection import ProtectionLimits, ServiceProtection
+from crm_ferry.emulator.state import CoreConfig
 from crm_ferry.errors import ConfigError
-
-if TYPE_CHECKING:
-    from crm_ferry.emulator.core import CoreConfig
 
 DEFAULT_BASE_URL = "https://dataverse.emulator.local"
 """In-process base URL. https because MSAL refuses an authority that is not."""
@@ -121,8 +120,6 @@ class EmulatorApp:
     ) -> None:
         self.config = config or EmulatorConfig()
         if backend is None:
-            from crm_ferry.emulator.core import CoreConfig, Emulator
-
             core = self.config.core or CoreConfig()
             disabled = {c.client_id for c in self.config.auth.clients if c.disabled}
             if disabled:  # the systemuser rows say so too (isdisabled), as in Dataverse

@@ -50,12 +50,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from crm_ferry.emulator.layers import API_PREFIX, FAIL_ITEM, RECORDS, odata_error, origin
+from crm_ferry.emulator.validation import ODATA_ERROR
 
 MAX_REQUESTS = 1000
 """Documented: "Batch requests can contain up to 1,000 individual requests"."""
-
-ODATA_ERROR = "0x0"
-"""The code Dataverse gives errors raised by its OData layer (payload and batch reader)."""
 
 TOO_MANY_REQUESTS = (
     "The batch request contains {count} requests. A maximum of {limit} individual requests "
@@ -144,13 +142,7 @@ def parse_batch(content_type: str | None, body: bytes) -> list[Part]:
     parts: list[Part] = []
     counter = _Counter()
     for raw in _split(body, boundary):
-        headers, content = _part_headers(raw)
-        part_type = _single(headers, "content-type")
-        if part_type is None:
-            raise BatchFormatError(
-                "The 'Content-Type' header is missing. The 'Content-Type' header must be "
-                "specified for each MIME part of a batch message."
-            )
+        headers, content, part_type = _typed_part(raw)
         ptype, pparams = media_type(part_type)
         if ptype == "multipart/mixed":
             parts.append(_change_set(content, pparams.get("boundary"), part_type, counter))
@@ -237,6 +229,18 @@ def _part_headers(raw: bytes) -> tuple[list[tuple[str, str]], bytes]:
     return headers, b""
 
 
+def _typed_part(raw: bytes) -> tuple[list[tuple[str, str]], bytes, str]:
+    """A MIME part's headers, content and ``Content-Type``, which every part must have."""
+    headers, content = _part_headers(raw)
+    part_type = _single(headers, "content-type")
+    if part_type is None:
+        raise BatchFormatError(
+            "The 'Content-Type' header is missing. The 'Content-Type' header must be "
+            "specified for each MIME part of a batch message."
+        )
+    return headers, content, part_type
+
+
 def _header(line: bytes) -> tuple[str, str]:
     text = line.decode("utf-8", errors="replace")
     name, sep, value = text.partition(":")
@@ -270,13 +274,7 @@ def _change_set(content: bytes, boundary: str | None, ctype: str, counter: _Coun
         )
     change_set = ChangeSet()
     for raw in _split(content, boundary):
-        headers, body = _part_headers(raw)
-        part_type = _single(headers, "content-type")
-        if part_type is None:
-            raise BatchFormatError(
-                "The 'Content-Type' header is missing. The 'Content-Type' header must be "
-                "specified for each MIME part of a batch message."
-            )
+        headers, body, part_type = _typed_part(raw)
         ptype, _ = media_type(part_type)
         if ptype == "multipart/mixed":
             raise BatchFormatError("Nested change sets in a batch payload are not supported.")

@@ -27,11 +27,12 @@ the Web API reference pages of the actions
 
 All targets run inside one ``emulator.transaction()``, each as the single request it stands
 for — POST for a create, PATCH with ``If-Match: *`` for an update, PATCH for an upsert — so
-validation is exactly that of single requests. On the emulator core, a target is written by the
-single-record path's own functions without building that request (:class:`_Direct`: the
-router's checks, ``records.create_record`` / ``records.write_upsert``, the same caller,
-privileges, defaults and errors); a target whose key it cannot take the short way, and any
-other core, goes through an inner request to ``emulator.dispatch``.
+validation is exactly that of single requests. On the emulator's own tenant
+(:class:`~crm_ferry.emulator.state.TenantState`), a target is written by the single-record
+path's own functions without building that request (:class:`_Direct`: the router's checks,
+``records.create_record`` / ``records.write_upsert``, the same caller, privileges, defaults
+and errors); a target whose key it cannot take the short way, and any other core, goes through
+an inner request to ``emulator.dispatch``.
 
 Stricter than the service on purpose: UpsertMultiple refuses a target whose body repeats an
 alternate-key column with a value different from the one in its ``@odata.id`` (Dataverse
@@ -53,8 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from crm_ferry.emulator import odata, records, tenant
-from crm_ferry.emulator.batch import DEADLOCK_CODE, DEADLOCK_MESSAGE, ODATA_ERROR
-from crm_ferry.emulator.core import Emulator
+from crm_ferry.emulator.batch import DEADLOCK_CODE, DEADLOCK_MESSAGE
 from crm_ferry.emulator.layers import (
     API_PREFIX,
     CALLER,
@@ -65,8 +65,10 @@ from crm_ferry.emulator.layers import (
     odata_error,
     origin,
 )
+from crm_ferry.emulator.metadata import METADATA_SETS
 from crm_ferry.emulator.schema import BULK_MESSAGES, EntityDef, Schema
-from crm_ferry.emulator.validation import Fault
+from crm_ferry.emulator.state import TenantState
+from crm_ferry.emulator.validation import ODATA_ERROR, Fault
 
 INVALID_ARGUMENT = "0x80040203"
 NOT_SUPPORTED_CODE = "0x80040800"
@@ -266,7 +268,6 @@ def _inner_request(
 _SIMPLE_SET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CANONICAL_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 _NO_QUERY = odata.QueryOptions()
-_METADATA_SETS = ("EntityDefinitions", "RelationshipDefinitions", "GlobalOptionSetDefinitions")
 
 
 def _plain_address(address: str) -> bool:
@@ -283,9 +284,10 @@ class _Direct:
     """Each target written by the single-record path's own functions, without a request.
 
     What an inner request would do, step for step: the router's checks on the URL
-    (``records.dispatch``), then ``records.create_record`` (POST) or ``records.resolve_key``
-    + ``records.write_upsert`` (PATCH, with ``If-Match: *`` for UpdateMultiple) on the same
-    body, caller and privileges. A failing target raises :class:`_Failed` with the response
+    (``Emulator._route`` and ``_route_records`` in :mod:`crm_ferry.emulator.core`), then
+    ``records.create_record`` (POST) or ``records.resolve_key`` + ``records.write_upsert``
+    (PATCH, with ``If-Match: *`` for UpdateMultiple) on the same body, caller and
+    privileges. A failing target raises :class:`_Failed` with the response
     its inner request would have answered. No savepoint per target: any failure rolls the
     whole message back, so a per-target one could not change the outcome. A target whose key
     the fast path cannot prove equivalent is left to the inner-request path (``write``
@@ -293,7 +295,7 @@ class _Direct:
     """
 
     def __init__(
-        self, em: Emulator, request: httpx.Request, base: str, entity: EntityDef, message: str
+        self, em: TenantState, request: httpx.Request, base: str, entity: EntityDef, message: str
     ) -> None:
         self.em = em
         self.entity = entity
@@ -320,14 +322,14 @@ class _Direct:
         entity: EntityDef,
         message: str,
     ) -> _Direct | None:
-        """The direct writer for the emulator core; None for another core (or a table whose
-        entity-set URL the router would not send to the record handlers)."""
-        if not isinstance(emulator, Emulator):
+        """The direct writer for the emulator's own tenant; None for another core (or a table
+        whose entity-set URL the router would not send to the record handlers)."""
+        if not isinstance(emulator, TenantState):
             return None
         set_name = entity.entity_set_name
         if (
             not _SIMPLE_SET.match(set_name)
-            or set_name.startswith(_METADATA_SETS)  # Emulator._route: the metadata API
+            or set_name.startswith(METADATA_SETS)  # Emulator._route: the metadata API
             or entity.logical_name in tenant.VIRTUAL_TABLES
         ):
             return None
@@ -366,7 +368,7 @@ class _Direct:
             if not _plain_address(address):
                 return None
             if _GUID.match(address):
-                # records._simple_path + resolve_key: str(UUID(address)), i.e. lower case
+                # core._simple_path + resolve_key: str(UUID(address)), i.e. lower case
                 found: str | None = address.lower()
                 key_values: dict[str, Any] = {}
             else:

@@ -1,7 +1,7 @@
 """The emulator's metadata model: tables, columns, choices, relationships and alternate keys.
 
 This is the single source of truth for what the emulated tenant knows. The default Sales
-tenant (``tenant.py``) is built from it, the metadata API (``metadata_api.py``) reads and
+tenant (``tenant.py``) is built from it, the metadata API (``metadata/``) reads and
 extends it, and validation of record writes consults it. It is plain data: the JSON shapes of
 the Web API's ``EntityDefinitions`` are produced elsewhere.
 
@@ -238,6 +238,13 @@ class Schema:
             self._rel_key = -1  # a relationship was edited in place
             found = self._relationship_index()["nav"].get((entity, nav))
         return found
+
+    def collection_navigation(self, entity: str, nav: str) -> RelationshipDef | None:
+        """The collection-valued navigation property ``nav`` of ``entity`` (case-sensitive)."""
+        for rel in self.one_to_many(entity):
+            if rel.referenced_nav == nav:
+                return rel
+        return None
 
     # -- changes -----------------------------------------------------------
 

@@ -229,10 +229,6 @@ class Store:
                 )
         self._indexed.add(marker)
 
-    def forget_key_indexes(self, keep: set[tuple[str, str]]) -> None:
-        """Drop the 'already indexed' mark of keys no longer defined (they may come back)."""
-        self._indexed &= keep
-
     def find_by_key(self, entity: str, columns: Sequence[str], values: dict[str, Any]) -> list[str]:
         """Ids of rows whose key columns hold ``values`` (case-insensitive for text)."""
         self.ensure_key_index(entity, columns)

@@ -52,6 +52,9 @@ OPPORTUNITY_SET_STATE = "0x80100005"
 READ_ONLY_RECORD = "0x80043b0b"
 DISABLED_USER = "0x80040225"
 NOT_SUPPORTED = "0x80040216"
+ODATA_ERROR = "0x0"
+"""The code Dataverse gives errors raised by its OData layer (payload, batch and metadata
+readers)."""
 
 MIN_DATE = date(1753, 1, 1)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -182,13 +185,7 @@ def coerce(entity: EntityDef, attr: AttributeDef, value: Any) -> Any:
             raise cannot_convert(value, "Edm.Int32")
         options = attr.option_set.values() if attr.option_set else []
         if value not in options:
-            raise Fault(
-                400,
-                PICKLIST_OUT_OF_RANGE,
-                f"A validation error occurred. The value {value} of '{name}' on record of type "
-                f"'{table}' is outside the valid range. Accepted Values: "
-                + ",".join(str(v) for v in options),
-            )
+            raise _not_an_option(value, name, table, options)
         return value
     if t == "MultiSelectPicklist":
         if not isinstance(value, str):
@@ -198,13 +195,7 @@ def coerce(entity: EntityDef, attr: AttributeDef, value: Any) -> Any:
         for part in value.split(","):
             part = part.strip()
             if not part.lstrip("-").isdigit() or int(part) not in options:
-                raise Fault(
-                    400,
-                    PICKLIST_OUT_OF_RANGE,
-                    f"A validation error occurred. The value {part} of '{name}' on record of "
-                    f"type '{table}' is outside the valid range. Accepted Values: "
-                    + ",".join(str(v) for v in options),
-                )
+                raise _not_an_option(part, name, table, options)
             chosen.append(int(part))
         return ",".join(str(v) for v in sorted(set(chosen)))
     if t == "Uniqueidentifier":
@@ -214,6 +205,16 @@ def coerce(entity: EntityDef, attr: AttributeDef, value: Any) -> Any:
     if t == "DateTime":
         return _datetime(attr, value)
     raise Fault(400, PAYLOAD_ERROR, f"The property '{name}' cannot be written.")
+
+
+def _not_an_option(value: object, name: str, table: str, options: list[int]) -> Fault:
+    return Fault(
+        400,
+        PICKLIST_OUT_OF_RANGE,
+        f"A validation error occurred. The value {value} of '{name}' on record of type "
+        f"'{table}' is outside the valid range. Accepted Values: "
+        + ",".join(str(v) for v in options),
+    )
 
 
 def _range(attr: AttributeDef, table: str, number: Decimal) -> None:

@@ -35,12 +35,12 @@ from crm_ferry.dataverse.bulk import WriteReport, write_many
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.errors import CheckFailed
-from crm_ferry.load.journal import Journal, JournalOp
+from crm_ferry.journal import Journal, JournalOp, RunKind, RunState
 from crm_ferry.load.planner import LoadPlan
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Client, ClientProperty, Record, RecordKey, Reject
 from crm_ferry.progress import NO_PROGRESS, Progress
-from crm_ferry.sources.bundle import Bundle
+from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.ops import Operation
 
@@ -89,8 +89,8 @@ class ObjectCounts:
 @dataclass(slots=True)
 class LoadResult:
     run_id: str
-    kind: str
-    state: str
+    kind: RunKind
+    state: RunState
     objects: dict[str, ObjectCounts]
     tables: dict[str, dict[str, int]]
     """Per table: operations done and failed."""
@@ -485,16 +485,7 @@ class Loader:
 
     def settle(self, run_id: str, counts: dict[str, ObjectCounts]) -> dict[str, dict[str, int]]:
         """Fill written/failed/unchanged per object from the journal; per-table op counts."""
-        db = self.j.db
-        per_source: dict[str, dict[str, int]] = {}
-        for obj, failed, total in db.execute(
-            "SELECT source_object, SUM(has_failed), COUNT(*) FROM ("
-            "  SELECT source_object, source_id, MAX(state = 'failed') AS has_failed FROM ops"
-            "  WHERE run_id = ? AND role NOT IN ('opportunity') GROUP BY source_object, source_id"
-            ") GROUP BY source_object",
-            (run_id,),
-        ):
-            per_source[obj] = {"failed": int(failed or 0), "touched": int(total)}
+        per_source = self.j.source_outcomes(run_id, except_role="opportunity")
         clients_state = self._client_states(run_id)
         for obj, c in counts.items():
             if obj == "client_properties":
@@ -512,35 +503,23 @@ class Loader:
                     else:
                         c.skipped += n  # no such client (a dangling reference, reported)
                 continue
-            got = per_source.get(obj, {"failed": 0, "touched": 0})
-            c.failed = got["failed"]
-            c.written = got["touched"] - got["failed"]
-            c.unchanged = c.read - c.rejected - c.skipped - got["touched"]
-        tables: dict[str, dict[str, int]] = {}
-        for tbl, state, n in db.execute(
-            "SELECT tbl, state, COUNT(*) FROM ops WHERE run_id = ? GROUP BY tbl, state", (run_id,)
-        ):
-            tables.setdefault(tbl, {})[state] = int(n)
-        agg = db.execute(
-            "SELECT COUNT(*), SUM(state = 'failed') FROM ops WHERE run_id = ? AND role = "
-            "'opportunity' AND kind = 'upsert'",
-            (run_id,),
-        ).fetchone()
-        if agg and agg[0]:
+            failed, touched = per_source.get(obj, (0, 0))
+            c.failed = failed
+            c.written = touched - failed
+            c.unchanged = c.read - c.rejected - c.skipped - touched
+        tables = self.j.table_state_counts(run_id)
+        aggregated, agg_failed = self.j.role_outcome(run_id, "opportunity", "upsert")
+        if aggregated:
             counts["opportunities (aggregated)"] = ObjectCounts(
-                read=int(agg[0]), written=int(agg[0]) - int(agg[1] or 0), failed=int(agg[1] or 0)
+                read=aggregated, written=aggregated - agg_failed, failed=agg_failed
             )
         return tables
 
     def _client_states(self, run_id: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for sid, failed in self.j.db.execute(
-            "SELECT source_id, MAX(state = 'failed') FROM ops WHERE run_id = ? AND "
-            "source_object = 'clients' GROUP BY source_id",
-            (run_id,),
-        ):
-            out[sid] = "failed" if failed else "written"
-        return out
+        return {
+            sid: "failed" if failed else "written"
+            for sid, failed in self.j.record_outcomes(run_id, "clients").items()
+        }
 
     # -- the whole run ------------------------------------------------------------------------
 
@@ -548,7 +527,7 @@ class Loader:
         self,
         bundle: Bundle,
         *,
-        kind: str = "migrate",
+        kind: RunKind = "migrate",
         source: str | None = None,
         include: Callable[[Record], bool] | None = None,
         note: str | None = None,
@@ -573,7 +552,7 @@ class Loader:
             disappeared = self._disappeared(seen)
         failures = self.send(run_id)
         tables = self.settle(run_id, counts)
-        state = "done" if all(c.balanced for c in counts.values()) else "failed"
+        state: RunState = "done" if all(c.balanced for c in counts.values()) else "failed"
         if state == "done":
             self.j.set_watermarks(run_id, marks)
         result = LoadResult(
@@ -621,8 +600,6 @@ def open_for_load(
     path: Path, spec: MappingSpec, columns: Mapping[str, Mapping[str, str]]
 ) -> Bundle:
     """The bundle with the map's header names (and ferry.toml's column map) applied."""
-    from crm_ferry.sources.bundle import open_bundle
-
     merged: dict[str, dict[str, str]] = {k: dict(v) for k, v in columns.items()}
     for obj, headers in spec.header_map().items():
         merged.setdefault(obj, {}).update(headers)

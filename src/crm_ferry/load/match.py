@@ -15,16 +15,22 @@ row and the ambiguity is reported.
 from __future__ import annotations
 
 import dataclasses
-import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.journal import Journal, MatchRow
+from crm_ferry.load.planner import LOOKUP_TYPES
+from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Client
+from crm_ferry.sources.bundle import Bundle
+from crm_ferry.transform.ops import target_id
 
+MATCHED_ROLES = ("contact", "account")
+NOT_RESTORED = frozenset({"overriddencreatedon"})
+"""Columns a before-image leaves out: the service takes them only on create."""
 MATCHED_COLUMNS = {
     "contact": ("contactid", "emailaddress1", "firstname", "lastname", "address1_postalcode"),
     "account": ("accountid", "emailaddress1", "name", "address1_postalcode"),
@@ -39,6 +45,13 @@ class Matches:
     """(role, client id) → id of the existing row."""
     how: dict[tuple[str, str], str] = field(default_factory=dict)
     ambiguous: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[MatchRow]:
+        """The matches as the journal keeps them."""
+        return [
+            MatchRow(role, sid, rid, self.how.get((role, sid), ""))
+            for (role, sid), rid in self.ids.items()
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         by: dict[str, int] = defaultdict(int)
@@ -178,63 +191,58 @@ def before_image(
     return out
 
 
-_TABLE = """
-CREATE TABLE IF NOT EXISTS matches (
-    role TEXT NOT NULL,
-    source_id TEXT NOT NULL,
-    row_id TEXT NOT NULL,
-    how TEXT NOT NULL,
-    PRIMARY KEY (role, source_id)
-)
-"""
+def before_images(
+    client: DataverseClient, matches: Matches, columns: Mapping[str, Iterable[str]]
+) -> list[tuple[MatchRow, str, dict[str, Any]]]:
+    """What each newly matched row holds in the columns the load will write, read from the
+    service: ``(match, table, values)`` for :meth:`Journal.seed_before_images`."""
+    out = []
+    for match in matches.rows():
+        table = match.role
+        image = before_image(client, table, match.row_id, dict.fromkeys(columns.get(table, ())))
+        out.append((match, table, image))
+    return out
 
 
-def saved_matches(db: sqlite3.Connection) -> dict[tuple[str, str], str]:
-    """Matches made by earlier runs: a matched row stays the client's row."""
-    db.execute(_TABLE)
-    return {(r, s): i for r, s, i in db.execute("SELECT role, source_id, row_id FROM matches")}
-
-
-def save_matches(db: sqlite3.Connection, matches: Matches) -> None:
-    db.execute(_TABLE)
-    db.execute("BEGIN")
-    db.executemany(
-        "INSERT OR IGNORE INTO matches VALUES (?, ?, ?, ?)",
-        [
-            (role, sid, rid, matches.how.get((role, sid), ""))
-            for (role, sid), rid in matches.ids.items()
-        ],
-    )
-    db.execute("COMMIT")
-
-
-def seed_before_images(
-    db: sqlite3.Connection,
+def existing_rows(
+    journal: Journal,
     client: DataverseClient,
-    matches: Matches,
-    columns: Mapping[str, Iterable[str]],
-    run_id: str,
-) -> None:
-    """Journal what each newly matched row holds in the columns the load will write, as if an
-    earlier run had written it: the load then counts the row as changed (not created), and a
-    rollback restores these values instead of deleting a row crm-ferry did not create."""
-    rows = []
-    for (role, sid), rid in matches.ids.items():
-        table = role
-        image = before_image(client, table, rid, dict.fromkeys(columns.get(role, ())))
-        op_key = f"{table}/{rid}/upsert/0"
-        rows.append(
-            (op_key, table, rid, role, "clients", sid, "before:" + rid, json.dumps(image), run_id)
+    spec: MappingSpec,
+    bundle: Bundle,
+    client_ids: Iterable[str],
+) -> dict[str, str]:
+    """Our row id → the existing row a client was matched to (earlier runs' matches and
+    new ones; new ones are journaled with their before-images)."""
+    namespace = journal.namespace
+    saved = {(m.role, m.source_id): m.row_id for m in journal.matches()}
+    if spec.options.get("match_existing", True) is not False:
+        ours = {target_id(namespace, role, cid) for cid in client_ids for role in MATCHED_ROLES}
+        fresh = match_existing(
+            client,
+            (
+                c
+                for c in bundle.read("clients")
+                if isinstance(c, Client)
+                and not any((role, c.id) in saved for role in MATCHED_ROLES)
+            ),
+            ours=ours,
+            practice_column=f"{spec.publisher_prefix}_practiceid",
         )
-    if not rows:
-        return
-    db.execute("BEGIN")
-    db.executemany(
-        "INSERT OR IGNORE INTO idmap (op_key, tbl, row_id, role, source_object, source_id, hash, "
-        "payload, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    db.execute("COMMIT")
+        columns = {
+            role: [
+                fm.column
+                for fm in t.mapped()
+                if fm.column
+                and fm.type not in LOOKUP_TYPES | {"Owner"}
+                and fm.column not in NOT_RESTORED
+            ]
+            for role, t in spec.targets.items()
+            if role in MATCHED_ROLES
+        }
+        journal.seed_before_images("match", before_images(client, fresh, columns))
+        journal.save_matches(fresh.rows())
+        saved.update(fresh.ids)
+    return {target_id(namespace, role, sid): rid for (role, sid), rid in saved.items()}
 
 
 class Remap:

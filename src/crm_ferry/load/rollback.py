@@ -23,7 +23,7 @@ from typing import Any
 from crm_ferry.dataverse.batch import BatchOperation
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
-from crm_ferry.load.journal import Journal, JournalError, JournalOp
+from crm_ferry.journal import Journal, JournalError, JournalOp, RunState
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.diff import compare_row, lookup_id
 
@@ -148,7 +148,7 @@ class Rollback:
             self._delete(run_id, retry, result, force=True)
         self.progress.finish("rollback")
         conflicts = {(c["table"], c["id"]) for c in result.conflicts}
-        state = "done" if not result.failures else "failed"
+        state: RunState = "done" if not result.failures else "failed"
         self.j.finish_run(
             rid,
             state,
@@ -301,7 +301,7 @@ class Rollback:
                             result.already_gone += 1
                         else:
                             result.deleted += 1
-                        self._forget_row(run_id, op)
+                        self.j.forget_row(op.table, op.row_id)
                     else:
                         err = (
                             str(part.error("DELETE", entity_set))
@@ -312,10 +312,3 @@ class Rollback:
                             {"table": table, "id": op.row_id, "error": err, "action": "delete"}
                         )
                 self.progress.advance("rollback", len(chunk))
-
-    def _forget_row(self, run_id: str, op: JournalOp) -> None:
-        """The row is gone: every id-map entry of it (state, links) goes with it."""
-        with self.j.tx():
-            self.j.db.execute(
-                "DELETE FROM idmap WHERE tbl = ? AND row_id = ?", (op.table, op.row_id)
-            )

@@ -30,15 +30,13 @@ from crm_ferry.mapping.fingerprint import (
 )
 from crm_ferry.mapping.profile import ENUM_FIELDS, ColumnProfile, SourceProfile
 from crm_ferry.mapping.spec import (
-    MAP_FILE,
     FieldMap,
     MapDocument,
     MappingSpec,
     Problem,
     Target,
-    _locate,
+    locate,
 )
-from crm_ferry.settings import Settings
 
 AGGREGATE_ROWS = frozenset({"completed_paid"})
 """Targets whose rows aggregate several source rows: their fields are computed, not copied."""
@@ -97,7 +95,7 @@ class _Checker:
         self._tables: dict[str, bool] = {}
 
     def add(self, path: Sequence[str | int], message: str, *, warning: bool = False) -> None:
-        line, col = _locate(self.doc.data, path)
+        line, col = locate(self.doc.data, path)
         self.problems.append(
             Problem(
                 ".".join(str(p) for p in path),
@@ -381,23 +379,18 @@ def _same_kind(declared: str, actual: str) -> bool:
 # The gate
 
 
-def map_path(settings: Settings) -> Path:
-    """The project's ``mapping.yaml``."""
-    return settings.project_dir / MAP_FILE
-
-
 def require_loadable_map(
-    settings: Settings,
+    path: Path,
     *,
     profile: SourceProfile | None = None,
     metadata: MetadataReader | None = None,
 ) -> MappingSpec:
-    """The confirmed map of the project, or :class:`MapError` saying what to do.
+    """The confirmed map in ``path`` (a project's ``mapping.yaml``), or :class:`MapError`
+    saying what to do.
 
     Every command that writes records calls this first. With ``profile`` the source
     fingerprint is compared, with ``metadata`` (e.g. ``client.metadata``) the target's.
     """
-    path = map_path(settings)
     if not path.is_file():
         raise MapError(
             f"no map: {path} does not exist",

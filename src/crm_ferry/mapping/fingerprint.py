@@ -15,6 +15,7 @@ something else, so nothing loads from it until it is proposed and confirmed agai
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -110,3 +111,11 @@ def column_signature(info: ColumnInfo) -> dict[str, Any]:
 
 def target_fingerprint(mapping: MappingSpec | Mapping[str, Any], metadata: MetadataReader) -> str:
     return digest(target_signature(mapping, metadata))
+
+
+def map_digest(spec: MappingSpec) -> str:
+    """What a sample is accepted for: every decision of the map, not its status lines."""
+    data = dataclasses.asdict(spec)
+    for key in ("status", "confirmed_by", "confirmed_at"):
+        data.pop(key, None)
+    return digest(data)

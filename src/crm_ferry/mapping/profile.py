@@ -33,6 +33,7 @@ from typing import Any, Literal
 from crm_ferry.model import DateFormat
 from crm_ferry.sources import schema
 from crm_ferry.sources.bundle import Bundle
+from crm_ferry.sources.bundle import resolve_header as read_header
 from crm_ferry.sources.csvrows import CsvRows, RowProblem
 from crm_ferry.sources.infer import PropertyInference, PropertyType
 from crm_ferry.sources.values import converter_for, to_tags
@@ -309,34 +310,17 @@ class SourceProfile:
 
 
 # ---------------------------------------------------------------------------
-# Header resolution, as the reader does it
+# Header resolution, as the reader does it (its rules, in its words)
 
 
 def resolve_header(obj: str, header: str, cmap: Mapping[str, str]) -> str | None:
-    """The canonical field (or ``custom:<key>``) ``header`` resolves to in ``obj``, else None.
-
-    Mirrors the reader's rules: the column map (exact, then normalised), the canonical names,
-    the aliases, and ``custom:<key>`` for clients.
-    """
-    target = cmap.get(header)
-    if target is None:
-        norm = schema.normalise_header(header)
-        for written, name in cmap.items():
-            if schema.normalise_header(written) == norm:
-                target = name
-                break
-    if target is not None:
-        if target.startswith(schema.CUSTOM_PREFIX):
-            return schema.CUSTOM_PREFIX + target[len(schema.CUSTOM_PREFIX) :].strip()
-        return target
-    norm = schema.normalise_header(header)
-    found = schema.CANONICAL.get(obj, {}).get(norm) or schema.ALIASES.get(obj, {}).get(norm)
-    if found is not None:
-        return found
-    if obj == "clients" and header.lower().startswith(schema.CUSTOM_PREFIX):
-        key = header[len(schema.CUSTOM_PREFIX) :].strip()
-        if key:
-            return schema.CUSTOM_PREFIX + key
+    """The canonical field (or ``custom:<key>``) ``header`` resolves to in ``obj``, else None:
+    the reader's own rules (:func:`crm_ferry.sources.bundle.resolve_header`)."""
+    kind, name = read_header(obj, header, cmap)
+    if kind == "field":
+        return name
+    if kind == "custom":
+        return schema.CUSTOM_PREFIX + name
     return None
 
 

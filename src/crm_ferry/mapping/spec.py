@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from crm_ferry.dataverse.metadata import ColumnKind
@@ -130,7 +130,7 @@ class Problem:
         }
 
 
-def _locate(root: Any, path: Sequence[str | int]) -> tuple[int | None, int | None]:
+def locate(root: Any, path: Sequence[str | int]) -> tuple[int | None, int | None]:
     """1-based line and column of the value (or key) at ``path`` in a round-trip document."""
     node = root
     line: int | None = None
@@ -160,7 +160,7 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def add(self, path: Sequence[str | int], message: str, *, warning: bool = False) -> None:
-        line, col = _locate(self.root, path)
+        line, col = locate(self.root, path)
         self.problems.append(
             Problem(
                 ".".join(str(p) for p in path),
@@ -774,8 +774,6 @@ def to_commented(value: Any, *, flow_depth: int | None = None, _depth: int = 0) 
     The field entries of ``targets`` (depth 4) are written in flow style, one line each,
     so a person reads the map as a table.
     """
-    from ruamel.yaml.comments import CommentedSeq
-
     if isinstance(value, Mapping):
         m = CommentedMap()
         for k, v in value.items():

@@ -2,7 +2,7 @@
 
 :func:`apply_plan` runs the plan's operations in order inside the chosen unmanaged solution
 (``MSCRM.SolutionUniqueName``), writing each to the schema journal before and after its
-request (:mod:`crm_ferry.provision.journal`), publishes the tables it touched and waits until
+request (:mod:`crm_ferry.journal.schema`), publishes the tables it touched and waits until
 every new alternate key is Active. :func:`rollback_schema` reverses the journaled operations of this
 environment newest first; it refuses (before it deletes anything) to drop a table that has
 rows or a column, lookup or option that holds values, unless ``force`` is given.
@@ -21,8 +21,9 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import NotFound
 from crm_ferry.dataverse.metadata import ColumnSpec, label
 from crm_ferry.errors import CheckFailed, ConfigError, FerryError, MapError
-from crm_ferry.provision.journal import JournalOp, SchemaJournal
-from crm_ferry.provision.plan import Plan, Reverse, SchemaOp
+from crm_ferry.journal import Journal, SchemaOpOutcome
+from crm_ferry.provision.ops import Reverse, SchemaOp
+from crm_ferry.provision.plan import Plan
 
 
 class ProvisionIncomplete(FerryError):
@@ -80,7 +81,7 @@ class ReversedOp:
     run_id: str
     seq: int
     reverse: Reverse
-    outcome: str
+    outcome: SchemaOpOutcome
     """``reversed``, or ``absent`` when it was already gone."""
 
     def as_dict(self) -> dict[str, Any]:
@@ -138,12 +139,21 @@ def apply_plan(
     if chosen:
         _require_solution(client, chosen)
     applied: list[AppliedOp] = []
-    with SchemaJournal(journal_path) as journal, _in_solution(client, chosen):
+    with Journal(journal_path) as j, _in_solution(client, chosen):
+        journal = j.schema
         run_id = journal.start_run("provision", environment=client.url, solution=chosen)
         for seq, op in enumerate(plan.ops, start=1):
-            journal.record(run_id, seq, op)
+            journal.record(
+                run_id,
+                seq,
+                kind=op.kind,
+                table=op.table,
+                name=op.name,
+                op=op.as_dict(),
+                reverse=op.reverse.as_dict(),
+            )
             try:
-                metadata_id = _execute(client, op, chosen)
+                metadata_id = _apply_op(client, op, chosen)
             except FerryError as exc:
                 journal.failed(run_id, seq, str(exc))
                 journal.finish_run(run_id, "failed", str(exc))
@@ -184,7 +194,7 @@ def column_spec(params: Mapping[str, Any]) -> ColumnSpec:
     )
 
 
-def _execute(client: DataverseClient, op: SchemaOp, solution: str | None) -> str | None:
+def _apply_op(client: DataverseClient, op: SchemaOp, solution: str | None) -> str | None:
     md = client.metadata
     p = op.params
     if op.kind == "create_table":
@@ -290,38 +300,42 @@ def rollback_schema(
     """
     if not journal_path.exists():
         return RollbackResult(None, (), (), force)
-    with SchemaJournal(journal_path) as journal:
-        todo = list(reversed(journal.open_ops(environment=client.url, run_id=run_id)))
+    with Journal(journal_path) as j:
+        journal = j.schema
+        todo = [
+            (entry, SchemaOp.from_dict(entry.op))
+            for entry in reversed(journal.open_ops(environment=client.url, run_id=run_id))
+        ]
         if not todo:
             return RollbackResult(None, (), (), force)
         client.metadata.forget()
         if not force:
-            held = data_held(client, todo)
+            held = data_held(client, [op.reverse for _, op in todo])
             if held:
                 raise RollbackRefused(held)
         rb_id = journal.start_run("rollback", environment=client.url, solution=None)
         done: list[ReversedOp] = []
-        for entry in todo:
+        for entry, op in todo:
             try:
-                outcome = undo(client, entry.reverse)
+                outcome = undo(client, op.reverse)
             except FerryError as exc:
                 journal.finish_run(rb_id, "failed", str(exc))
                 raise ProvisionIncomplete(
-                    f"{entry.reverse.description}: {exc}",
+                    f"{op.reverse.description}: {exc}",
                     run_id=rb_id,
                     applied=len(done),
                     hint=f"{len(done)} operation(s) were reversed before it; fix the cause and "
                     "run `crm-ferry provision --rollback` again to reverse the rest",
                 ) from exc
             journal.reversed(entry, by=rb_id, outcome=outcome)
-            done.append(ReversedOp(entry.run_id, entry.seq, entry.reverse, outcome))
-        tables = [e.op.table for e in todo]
+            done.append(ReversedOp(entry.run_id, entry.seq, op.reverse, outcome))
+        tables = [op.table for _, op in todo]
         published = _publish(client, tables) if publish else ()
         journal.finish_run(rb_id, "done")
     return RollbackResult(rb_id, tuple(done), published, force)
 
 
-def undo(client: DataverseClient, r: Reverse) -> str:
+def undo(client: DataverseClient, r: Reverse) -> SchemaOpOutcome:
     """Run one reverse operation: ``reversed``, or ``absent`` when it was gone already."""
     md = client.metadata
     try:
@@ -351,12 +365,11 @@ def undo(client: DataverseClient, r: Reverse) -> str:
     return "reversed"
 
 
-def data_held(client: DataverseClient, entries: Sequence[JournalOp]) -> list[str]:
-    """What reversing ``entries`` would drop: tables with rows, columns and options in use."""
-    dropped = {e.reverse.table for e in entries if e.reverse.kind == "delete_table"}
+def data_held(client: DataverseClient, reverses: Sequence[Reverse]) -> list[str]:
+    """What running ``reverses`` would drop: tables with rows, columns and options in use."""
+    dropped = {r.table for r in reverses if r.kind == "delete_table"}
     out: list[str] = []
-    for e in entries:
-        r = e.reverse
+    for r in reverses:
         if r.kind == "delete_table":
             if _has_rows(client, r.table):
                 out.append(f"table {r.table} has rows")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,12 +20,12 @@ from typing import Any, Final
 
 import jinja2
 
+from crm_ferry.owner_only import write_private
 from crm_ferry.reconcile.diff import VERDICTS, DiffRow, count_verdicts, plain
 
 HTML_NAME: Final = "report.html"
 JSON_NAME: Final = "report.json"
 CSV_NAME: Final = "report.csv"
-FILE_MODE: Final = 0o600
 HTML_ROW_LIMIT: Final = 5000
 """Rows shown in the HTML page; differences come first. JSON and CSV always hold every row."""
 
@@ -76,7 +74,9 @@ class ReportPaths:
         return {"html": str(self.html), "json": str(self.json), "csv": str(self.csv)}
 
 
-def _environment() -> jinja2.Environment:
+def report_environment() -> jinja2.Environment:
+    """The Jinja environment of the reports' templates (``reconcile/templates``), escaping
+    everything, failing on an undefined name."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("crm_ferry.reconcile", "templates"),
         autoescape=True,
@@ -96,20 +96,6 @@ def shown(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable and writable by the owner only."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    os.chmod(path, FILE_MODE)
 
 
 def _ordered(rows: Sequence[DiffRow]) -> list[DiffRow]:
@@ -186,7 +172,7 @@ def _csv_text(rows: Sequence[DiffRow], checks: Sequence[CheckRow]) -> str:
 def render_html(data: Mapping[str, Any], *, row_limit: int = HTML_ROW_LIMIT) -> str:
     """The HTML page for :func:`report_data`'s output (rows already in display order)."""
     rows = data["rows"]
-    template = _environment().get_template("report.html.j2")
+    template = report_environment().get_template("report.html.j2")
     return template.render(
         data=data,
         rows=rows[:row_limit],
@@ -217,7 +203,7 @@ def write_report(
     ordered = _ordered(rows)
     data = report_data(title=title, summary=summary, rows=ordered, checks=checks, meta=meta)
     paths = ReportPaths(out_dir / HTML_NAME, out_dir / JSON_NAME, out_dir / CSV_NAME)
-    _write_private(paths.json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    _write_private(paths.csv, _csv_text(ordered, checks))
-    _write_private(paths.html, render_html(data, row_limit=row_limit))
+    write_private(paths.json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_private(paths.csv, _csv_text(ordered, checks))
+    write_private(paths.html, render_html(data, row_limit=row_limit))
     return paths

@@ -83,6 +83,15 @@ class SampleSelection:
             return True
         return source_id in self.ids.get(obj, frozenset())
 
+    def holds_row_of(self, obj: str, source_id: str) -> bool:
+        """Whether a row written from ``obj``/``source_id`` belongs to the sample. A row made
+        for a group of records (the opportunity of a client, service and currency) has a
+        composite source id that starts with the client's id."""
+        if self.holds(obj, source_id):
+            return True
+        head, sep, _ = source_id.partition("/")
+        return bool(sep) and self.holds("clients", head)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "size": self.size,

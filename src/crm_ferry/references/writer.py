@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,7 @@ import jinja2
 
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Automation, EmailTemplate, Integration, Record, Reject, Report
+from crm_ferry.owner_only import write_atomic
 from crm_ferry.references.dictionary import DICTIONARY_COLUMNS, DictionaryRow, data_dictionary
 from crm_ferry.references.guides import (
     MapContext,
@@ -106,16 +105,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _write(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # rebuild guides are meant to be shared: readable by everyone, written atomically
+    return write_atomic(path, text, mode=0o644)
 
 
 def _json(value: Any) -> str:

@@ -166,7 +166,6 @@ class CsvRows:
     """
 
     def __init__(self, open_stream: Callable[[], BinaryIO], name: str) -> None:
-        self.name = name
         self._open = open_stream
         self.header: list[str] = []
         self.delimiter = ","

@@ -6,7 +6,7 @@ import json
 import re
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,10 +26,9 @@ from crm_ferry.model import (
     User,
 )
 from crm_ferry.progress import NO_PROGRESS, Progress
-from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.fastinit import compiled
-from crm_ferry.sources.idtable import IdList, IdTable, id_hash
+from crm_ferry.sources.idtable import MASK64, IdList, IdTable, id_hash
 from crm_ferry.sources.infer import PropertyInference
 
 
@@ -251,7 +250,6 @@ class _Dangling(_Ids):
 
 _Ref = tuple[str, str, AbstractSet[int], bool]
 """(field, kind name, hashes of the accepted targets, matched by email?)"""
-_MASK64 = (1 << 64) - 1
 
 
 class _Scan:
@@ -306,7 +304,7 @@ class _Scan:
         refs = self.refs_for(obj)
         if not refs:
             return None
-        namespace: dict[str, Any] = {"dangle": self.dangle, "M": _MASK64}
+        namespace: dict[str, Any] = {"dangle": self.dangle, "M": MASK64}
         lines = ["def check(record):"]
         for n, (field_name, kind, accepted, by_email) in enumerate(refs):
             namespace[f"a{n}"] = accepted
@@ -454,8 +452,8 @@ _PROGRESS_STEP_MASK = 4095
 
 def discover_source(
     source: Path,
-    settings: Settings,
     *,
+    column_map: Mapping[str, Mapping[str, str]] | None = None,
     rejects_path: Path | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> SourceDiscovery:
@@ -468,12 +466,13 @@ def discover_source(
     (:class:`IdList`) and per-row arrays: two findings are only known at the end (clients
     sharing an email with a *later* client, invoices whose items come in a later file).
 
+    ``column_map``: per object, header as written in the export → field (``[source.columns]``).
     Every reject is written to ``rejects_path`` (JSON Lines, the fields of
     :class:`~crm_ferry.model.Reject`) when it is given.
     """
     reasons: Counter[str] = Counter()
     with (
-        open_bundle(source, column_map=settings.column_map) as bundle,
+        open_bundle(source, column_map=column_map) as bundle,
         _rejects_file(rejects_path) as out,
     ):
         scan = _Scan(bundle)

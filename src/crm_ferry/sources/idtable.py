@@ -3,9 +3,8 @@
 Checking references over a million rows needs every parent id at hand. A Python ``set``
 of id strings costs well over 100 bytes per id; this table costs 12 bytes per slot (an
 8-byte hash and a 4-byte value, at most two thirds of the slots full), so a million ids
-stay under about 36 MB. The value is whatever the caller needs: the reader stores, per
-file, the line an id was first seen on (negated when that row was rejected) to name the
-first line of a duplicate id.
+stay under about 36 MB. The value is whatever the caller needs: discovery stores how many
+clients share an email, and where each invoice sits in its per-invoice arrays.
 
 Hashes are Python's own 64-bit string hash (stable within one process, which is all a
 table lives for). Two different ids colliding has a probability of about n²/2⁶⁵ (about
@@ -16,12 +15,13 @@ from __future__ import annotations
 
 from array import array
 
-_MASK64 = (1 << 64) - 1
+MASK64 = (1 << 64) - 1
+"""``id_hash(v)`` is ``(hash(v) & MASK64) or 1``; generated row functions inline it."""
 
 
 def id_hash(value: str) -> int:
     """A non-zero unsigned 64-bit hash of ``value`` (zero marks an empty slot)."""
-    return (hash(value) & _MASK64) or 1
+    return (hash(value) & MASK64) or 1
 
 
 class IdTable:
@@ -43,61 +43,45 @@ class IdTable:
 
     def get(self, h: int) -> int | None:
         """The value stored for hash ``h``, or None."""
-        keys = self._keys
-        mask = self._mask
-        i = h & mask
-        while True:
-            k = keys[i]
-            if k == h:
-                return self._values[i]
-            if k == 0:
-                return None
-            i = (i + 1) & mask
+        i = self._slot(h)
+        return self._values[i] if self._keys[i] else None
 
     def __contains__(self, h: int) -> bool:
         return self.get(h) is not None
 
     def add(self, h: int, value: int) -> int | None:
         """Store ``value`` for ``h`` unless present; return the value already there, or None."""
-        keys = self._keys
-        mask = self._mask
-        i = h & mask
-        while True:
-            k = keys[i]
-            if k == h:
-                return self._values[i]
-            if k == 0:
-                break
-            i = (i + 1) & mask
-        keys[i] = h
-        self._values[i] = value
-        self._size += 1
-        if self._size * 3 > (mask + 1) * 2:
-            self._grow()
+        i = self._slot(h)
+        if self._keys[i]:
+            return self._values[i]
+        self._insert(i, h, value)
         return None
 
     def put(self, h: int, value: int) -> None:
         """Store ``value`` for ``h``, replacing any value already there."""
+        i = self._slot(h)
+        if self._keys[i]:
+            self._values[i] = value
+        else:
+            self._insert(i, h, value)
+
+    def _slot(self, h: int) -> int:
+        """The slot holding ``h``, or the empty slot where it would go."""
         keys = self._keys
         mask = self._mask
         i = h & mask
         while True:
             k = keys[i]
-            if k == h:
-                self._values[i] = value
-                return
-            if k == 0:
-                break
+            if k == h or k == 0:
+                return i
             i = (i + 1) & mask
-        keys[i] = h
+
+    def _insert(self, i: int, h: int, value: int) -> None:
+        self._keys[i] = h
         self._values[i] = value
         self._size += 1
-        if self._size * 3 > (mask + 1) * 2:
+        if self._size * 3 > (self._mask + 1) * 2:
             self._grow()
-
-    def items(self) -> list[tuple[int, int]]:
-        """Every (hash, value) pair, in no particular order."""
-        return [(k, v) for k, v in zip(self._keys, self._values, strict=True) if k]
 
     def _grow(self) -> None:
         old_keys, old_values = self._keys, self._values

@@ -1,10 +1,11 @@
 """What a record's transform needs to know about *other* records.
 
 A session's name needs its client's name; an invoice's customer is a contact or an account
-depending on its client's type; a note hangs off a session that must exist. The engine
-builds a :class:`TransformContext` once, from a cheap first pass over the bundle (clients,
-families, service types, sessions, invoices), and hands it to the transformer; a reference
-that is not in the context is a dangling reference and its record is rejected.
+depending on its client's type; a note hangs off a session that must exist. The load
+builds a :class:`TransformContext` once with a :class:`ContextBuilder`, from a cheap first
+pass over the bundle (clients, families, service types, sessions, invoices), and hands it to
+the transformer; a reference that is not in the context is a dangling reference and its
+record is rejected.
 
 Building the context is pure (records in, index out); reading attachment bytes is the one
 thing transform does through the context, by an injected callable.
@@ -12,7 +13,7 @@ thing transform does through the context, by an injected callable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -85,23 +86,10 @@ class TransformContext:
     default_currency: str | None = None
     """The export's currency (manifest), for rows that name none."""
 
-    @classmethod
-    def from_records(
-        cls,
-        records: Iterable[Record],
-        *,
-        read_attachment: ReadAttachment | None = None,
-        default_currency: str | None = None,
-    ) -> TransformContext:
-        builder = ContextBuilder()
-        for r in records:
-            builder.add(r)
-        return builder.build(read_attachment=read_attachment, default_currency=default_currency)
-
 
 RefTable = Callable[[str], MutableMapping[str, Any]]
 """Where the builder keeps one kind of reference (``clients``, ``sessions``, ``invoices``):
-a dictionary by default; the engine passes tables on disk for large bundles."""
+a dictionary by default; the load passes tables on disk for large bundles."""
 
 
 class ContextBuilder:

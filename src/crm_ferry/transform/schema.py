@@ -1,11 +1,11 @@
-"""What transform needs to know about the target, read once and frozen.
+"""What transform needs to know about the target, as frozen values.
 
 :class:`TargetSchema` is a snapshot of the tenant's metadata (entity set names, primary
 columns, column types and limits, option values, navigation properties) and of the
-organization's settings (upload limit, blocked extensions, currencies, the price list).
-It is built by :meth:`TargetSchema.from_metadata` / :meth:`OrgSettings.read` in the
-caller's process: that is where the I/O happens. Transform itself only reads the snapshot,
-so it stays a pure function of (record, map, snapshot).
+organization's settings (:class:`OrgSettings`: upload limit, blocked extensions, currencies,
+the price list). The load reads it from the tenant (:mod:`crm_ferry.load.snapshot`, where
+the I/O happens); transform only reads the snapshot, so it stays a pure function of
+(record, map, snapshot).
 
 Navigation properties are read from the many-to-one relationships
 (``ReferencingEntityNavigationPropertyName``), never derived from column names: they are
@@ -15,26 +15,22 @@ case-sensitive and polymorphic lookups have one per target (``parentcustomerid_a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
-
-from crm_ferry.dataverse.metadata import ColumnInfo
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crm_ferry.dataverse.client import DataverseClient
-    from crm_ferry.dataverse.metadata import Metadata
+    from crm_ferry.dataverse.metadata import ColumnInfo
     from crm_ferry.mapping.spec import MappingSpec
 
 __all__ = [
     "DEFAULT_BLOCKED_EXTENSIONS",
     "DEFAULT_MAX_UPLOAD",
-    "ColumnInfo",
+    "EXTRA_TABLES",
     "OrgSettings",
     "TableSchema",
     "TargetSchema",
+    "parse_blocked",
     "tables_for",
 ]
 
@@ -51,12 +47,7 @@ _BLOCKED = (
 DEFAULT_BLOCKED_EXTENSIONS: frozenset[str] = frozenset(_BLOCKED.split(" "))
 """The platform's default ``blockedattachments`` list, used when the tenant gives none."""
 
-PRICE_LIST_NAME = "The Practice import"
-"""The price list provisioning creates for invoices when the user chooses none."""
-
-_EXTRA_TABLES = ("activityparty", "annotation", "opportunityclose", "systemuser")
-METADATA_READERS = 4
-"""Tables whose metadata is read at once (the service's usual ``x-ms-dop-hint``)."""
+EXTRA_TABLES = ("activityparty", "annotation", "opportunityclose", "systemuser")
 """Tables transform always needs besides the map's own: parties, notes, closes, owners."""
 
 
@@ -106,49 +97,6 @@ class OrgSettings:
             return self.base_currency_id
         return self.currencies.get(iso.strip().upper())
 
-    @classmethod
-    def read(
-        cls,
-        client: DataverseClient,
-        *,
-        price_list_id: str | None = None,
-        price_list_name: str = PRICE_LIST_NAME,
-    ) -> OrgSettings:
-        """Read the organization row, the currencies and the price list (I/O).
-
-        ``price_list_id`` wins; otherwise the price list named ``price_list_name`` is used,
-        and failing that, when the tenant has exactly one price list, that one.
-        """
-        org: dict[str, Any] = next(iter(client.query("organization", top=1)), {})
-        max_upload = org.get("maxuploadfilesize")
-        blocked_raw = org.get("blockedattachments")
-        blocked = (
-            parse_blocked(str(blocked_raw))
-            if isinstance(blocked_raw, str)
-            else DEFAULT_BLOCKED_EXTENSIONS
-        )
-        base = org.get("_basecurrencyid_value") or org.get("basecurrencyid")
-        currencies: dict[str, str] = {}
-        for row in client.query(
-            "transactioncurrency", select=("transactioncurrencyid", "isocurrencycode")
-        ):
-            code = row.get("isocurrencycode")
-            if code:
-                currencies[str(code).upper()] = str(row["transactioncurrencyid"])
-        if price_list_id is None:
-            lists = list(client.query("pricelevel", select=("pricelevelid", "name")))
-            named = [r for r in lists if r.get("name") == price_list_name]
-            chosen = named or (lists if len(lists) == 1 else [])
-            if chosen:
-                price_list_id = str(chosen[0]["pricelevelid"])
-        return cls(
-            max_upload_bytes=int(max_upload) if max_upload else DEFAULT_MAX_UPLOAD,
-            blocked_extensions=blocked,
-            base_currency_id=str(base) if base else None,
-            currencies=MappingProxyType(currencies),
-            price_list_id=price_list_id,
-        )
-
 
 def parse_blocked(text: str) -> frozenset[str]:
     """``"exe;bat;.js;"`` → ``{"exe", "bat", "js"}``."""
@@ -193,79 +141,6 @@ class TargetSchema:
         if target_set is None:
             raise KeyError(f"no entity set known for table {target}")
         return f"/{target_set}({target_id})"
-
-    # -- building --------------------------------------------------------------------
-
-    @classmethod
-    def from_metadata(
-        cls,
-        md: Metadata,
-        tables: Iterable[str],
-        *,
-        org: OrgSettings | None = None,
-    ) -> TargetSchema:
-        """Read ``tables`` (plus the ones transform always needs) from ``md`` (I/O).
-
-        Tables that do not exist in the tenant are left out; the transformer reports the
-        mapped columns it cannot find.
-        """
-        wanted = list(dict.fromkeys([*tables, *_EXTRA_TABLES]))
-        infos: dict[str, TableSchema] = {}
-
-        def read(name: str) -> str | None:
-            """Everything about one table, into ``md``'s cache (five requests)."""
-            if not md.has_table(name):
-                return None
-            md.relationships(name)
-            md.columns(name)
-            return name
-
-        # about five requests per table, independent of each other: a few at a time
-        with ThreadPoolExecutor(METADATA_READERS, thread_name_prefix="metadata") as pool:
-            present = [n for n in pool.map(read, wanted) if n is not None]
-            rels_of = {name: md.relationships(name) for name in present}
-            referenced = {r.referenced_entity for rels in rels_of.values() for r in rels}
-            names = sorted(referenced | set(rels_of))
-            exists = dict(zip(names, pool.map(md.has_table, names), strict=True))
-        entity_sets = {name: md.entity_set(name) for name in names if exists[name]}
-        for name, rels in rels_of.items():
-            info = md.table(name)
-            navigation = {
-                (r.referencing_attribute, r.referenced_entity): r.navigation_property for r in rels
-            }
-            infos[name] = TableSchema(
-                logical_name=name,
-                entity_set=info.entity_set_name,
-                primary_id=info.primary_id,
-                primary_name=info.primary_name,
-                columns=MappingProxyType(dict(md.columns(name))),
-                navigation=MappingProxyType(navigation),
-            )
-        # Collection-valued navigation of a parent: the relationship's schema name, which
-        # is the ReferencedEntityNavigationPropertyName of system 1:N relationships
-        # (phonecall_activity_parties).
-        collections: dict[str, dict[str, str]] = {}
-        for child, rels in rels_of.items():
-            for r in rels:
-                if child == "activityparty" and r.referencing_attribute == "activityid":
-                    collections.setdefault(r.referenced_entity, {})[child] = r.schema_name
-        for parent, children in collections.items():
-            if parent in infos:
-                old = infos[parent]
-                infos[parent] = TableSchema(
-                    logical_name=old.logical_name,
-                    entity_set=old.entity_set,
-                    primary_id=old.primary_id,
-                    primary_name=old.primary_name,
-                    columns=old.columns,
-                    navigation=old.navigation,
-                    collections=MappingProxyType(children),
-                )
-        return cls(
-            tables=MappingProxyType(infos),
-            entity_sets=MappingProxyType(entity_sets),
-            org=org or OrgSettings(),
-        )
 
 
 def tables_for(spec: MappingSpec) -> list[str]:

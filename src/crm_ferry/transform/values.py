@@ -1,7 +1,8 @@
-"""Canonical values → the values Dataverse takes on the wire, per column type.
+"""Canonical values → the values Dataverse takes on the wire: parsing and wire forms.
 
 Every function either returns the wire value or raises :class:`BadValue` with a reason that
 names the problem; the transformer turns that into a reject naming the field and the value.
+The converter of each column type (:mod:`crm_ferry.transform.convert`) is made of these.
 
 Wire forms (Web API):
 
@@ -20,12 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crm_ferry.dataverse.metadata import ColumnInfo
+if TYPE_CHECKING:
+    from crm_ferry.dataverse.metadata import ColumnInfo
 
 __all__ = [
+    "MIN_DATE",
     "BadValue",
+    "check_range",
+    "option_by_label",
     "to_bool",
     "to_date",
     "to_datetime",

@@ -1,0 +1,585 @@
+"""The commands: parse flags, call :mod:`crm_ferry.commands`, render the result.
+
+No logic lives here. Errors derived from :class:`crm_ferry.errors.FerryError` are printed
+as one message (plus a hint) and mapped to their exit code; ``--traceback`` shows the
+full trace instead. ``--json`` on a command prints its result as JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from crm_ferry import __version__, commands
+from crm_ferry.cli import render
+from crm_ferry.cli.options import (
+    FerryGroup,
+    command_options,
+    emit,
+    project_option,
+    settings_of,
+    source_option,
+    traceback_option,
+)
+from crm_ferry.emulator.app import emulator_config
+from crm_ferry.errors import CheckFailed
+from crm_ferry.progress import NO_PROGRESS
+
+__all__ = ["cli", "main"]
+
+
+@click.group(cls=FerryGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@project_option
+@traceback_option
+@click.version_option(__version__, prog_name="crm-ferry")
+def cli() -> None:
+    """crm-ferry moves a practice from The Practice to Dynamics 365 Sales."""
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write the bundle into (or the zip file's stem with --zip).",
+)
+@click.option("--clients", "-n", type=int, default=200, show_default=True, help="Clients.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option("--zip", "as_zip", is_flag=True, help="Write a .zip instead of a folder.")
+@click.option(
+    "--with-large-files", is_flag=True, help="Add one attachment over 5 MB (upload-limit case)."
+)
+@command_options
+@click.pass_context
+def generate(
+    ctx: click.Context,
+    out: Path,
+    clients: int,
+    seed: int,
+    as_zip: bool,
+    with_large_files: bool,
+    as_json: bool,
+) -> None:
+    """Write a realistic synthetic The Practice export bundle (same seed, same bytes)."""
+    result = commands.generate(
+        settings_of(ctx),
+        out=out,
+        clients=clients,
+        seed=seed,
+        as_zip=as_zip,
+        with_large_files=with_large_files,
+    )
+    emit(result, as_json, render.render_generate)
+
+
+@cli.command()
+@source_option()
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write every rejected row (file, line, column, value, reason) to this JSON Lines file.",
+)
+@click.option(
+    "--target/--no-target",
+    default=None,
+    help="Also audit the tenant and write the scoping report (default: when [dataverse] url "
+    "is set).",
+)
+@command_options
+@click.pass_context
+def discover(
+    ctx: click.Context,
+    source: Path | None,
+    rejects: Path | None,
+    target: bool | None,
+    as_json: bool,
+) -> None:
+    """Profile the export bundle: objects, counts, rejects, custom properties, broken links.
+
+    With a target: also audit the tenant, estimate the load's duration and grade the
+    migration's complexity, written to runs/scoping-<timestamp>/ (HTML and JSON)."""
+    settings = settings_of(ctx)
+    if target is None:
+        target = bool(settings.environment_url)
+    with render.progress_reporter(enabled=not as_json) as progress:
+        if target:
+            scoping = commands.scope(
+                settings, source=source, rejects=rejects, progress=progress or NO_PROGRESS
+            )
+        else:
+            result = commands.discover(
+                settings, source=source, rejects=rejects, progress=progress or NO_PROGRESS
+            )
+    if target:
+        emit(scoping, as_json, render.render_scoping)
+    else:
+        emit(result, as_json, render.render_discovery)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--source", default=None, help="The export bundle (folder or .zip) to record.")
+@click.option("--url", "environment_url", default=None, help="The Dataverse environment URL.")
+@click.option("--tenant", default=None, help="The Entra tenant (name or id).")
+@click.option("--client-id", default=None, help="The app registration's client id.")
+@click.option("--solution", default=None, help="Unmanaged solution for new tables/columns.")
+@click.option("--prefix", "publisher_prefix", default="new", show_default=True)
+@command_options
+@click.pass_context
+def init(
+    ctx: click.Context,
+    directory: Path,
+    source: str | None,
+    environment_url: str | None,
+    tenant: str | None,
+    client_id: str | None,
+    solution: str | None,
+    publisher_prefix: str,
+    as_json: bool,
+) -> None:
+    """Create a migration project in DIRECTORY (ferry.toml without secrets, .gitignore, runs/)."""
+    result = commands.init(
+        settings_of(ctx),
+        directory=directory,
+        source=source,
+        environment_url=environment_url,
+        tenant=tenant,
+        client_id=client_id,
+        solution=solution,
+        publisher_prefix=publisher_prefix,
+    )
+    emit(result, as_json, render.render_init)
+
+
+@cli.group("map")
+@project_option
+@traceback_option
+def map_group() -> None:
+    """The map (mapping.yaml): propose it, show it, check it, confirm it."""
+
+
+@map_group.command("propose")
+@source_option()
+@command_options
+@click.pass_context
+def map_propose(ctx: click.Context, source: Path | None, as_json: bool) -> None:
+    """Propose mapping.yaml (re-proposing keeps your edits and comments and shows the diff)."""
+    result = commands.map_propose(settings_of(ctx), source=source)
+    emit(result, as_json, render.render_propose)
+
+
+@map_group.command("show")
+@command_options
+@click.pass_context
+def map_show(ctx: click.Context, as_json: bool) -> None:
+    """The map as a table: source → target, type, confidence, reason (doubtful lines first)."""
+    emit(commands.map_show(settings_of(ctx)), as_json, render.render_show)
+
+
+@map_group.command("check")
+@source_option()
+@command_options
+@click.pass_context
+def map_check(ctx: click.Context, source: Path | None, as_json: bool) -> None:
+    """Check the map against the source and the tenant; exit 7 when any error is found."""
+    result = commands.map_check(settings_of(ctx), source=source)
+    emit(result, as_json, render.render_check)
+    if not result.ok:
+        sys.exit(CheckFailed.exit_code)
+
+
+@map_group.command("confirm")
+@click.option("--by", "by", required=True, help="Who reviewed and confirms the map.")
+@source_option()
+@command_options
+@click.pass_context
+def map_confirm(ctx: click.Context, by: str, source: Path | None, as_json: bool) -> None:
+    """Confirm the map (refused while errors or unresolved owners remain)."""
+    result = commands.map_confirm(settings_of(ctx), by=by, source=source)
+    emit(result, as_json, render.render_confirm)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only print the operations; change nothing.")
+@click.option("--rollback", is_flag=True, help="Reverse what provisioning created (journaled).")
+@click.option("--force", is_flag=True, help="With --rollback: drop tables/columns holding data.")
+@click.option(
+    "--tier",
+    type=click.Choice(["professional", "enterprise", "premium"]),
+    default=None,
+    help="Licence tier (custom-table limit); default [dataverse] tier or professional (15).",
+)
+@click.option("--table-limit", type=int, default=None, help="Custom-table limit (overrides tier).")
+@click.option("--verbose", "-v", is_flag=True, help="Also list what exists already.")
+@command_options
+@click.pass_context
+def provision(
+    ctx: click.Context,
+    dry_run: bool,
+    rollback: bool,
+    force: bool,
+    tier: str | None,
+    table_limit: int | None,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Create the tables, columns, choices, lookups and keys the confirmed map needs."""
+    if dry_run and rollback:
+        raise click.UsageError("--dry-run and --rollback do not go together")
+    result = commands.provision(
+        settings_of(ctx),
+        dry_run=dry_run,
+        rollback=rollback,
+        force=force,
+        verbose=verbose,
+        tier=tier,
+        table_limit=table_limit,
+    )
+    emit(result, as_json, render.render_provision)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--size", type=int, default=300, show_default=True, help="Records to sample.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@source_option()
+@command_options
+@click.pass_context
+def sample(ctx: click.Context, size: int, seed: int, source: Path | None, as_json: bool) -> None:
+    """Load a stratified sample and write its field-level diff report."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.sample(
+            settings_of(ctx), size=size, seed=seed, source=source, progress=progress or NO_PROGRESS
+        )
+    emit(result, as_json, render.render_sample)
+
+
+@sample.command("accept")
+@click.option("--by", required=True, help="Who accepts the sample report.")
+@command_options
+@click.pass_context
+def sample_accept(ctx: click.Context, by: str, as_json: bool) -> None:
+    """Record acceptance of the latest sample for the current map."""
+    emit(commands.sample_accept(settings_of(ctx), by=by), as_json, render.render_sample_accept)
+
+
+@cli.command()
+@source_option()
+@click.option(
+    "--skip-sample-gate", is_flag=True, help="Load without an accepted sample (journaled)."
+)
+@command_options
+@click.pass_context
+def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_json: bool) -> None:
+    """Load everything in dependency order; resumes an interrupted run."""
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.migrate(
+            settings_of(ctx),
+            source=source,
+            skip_sample_gate=skip_sample_gate,
+            progress=progress or NO_PROGRESS,
+        )
+    emit(result, as_json, render.render_load)
+
+
+@cli.command()
+@source_option(required=True, help="The new export bundle (folder or .zip).")
+@command_options
+@click.pass_context
+def delta(ctx: click.Context, source: Path, as_json: bool) -> None:
+    """Write what changed in the source since the last run."""
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.delta(settings_of(ctx), source=source, progress=progress or NO_PROGRESS)
+    emit(result, as_json, render.render_load)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Compare every field of every row.")
+@click.option("--fields", type=int, default=None, help="Compare a random N rows (default 200).")
+@click.option("--check", is_flag=True, help="Exit non-zero on any difference.")
+@source_option()
+@command_options
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    full: bool,
+    fields: int | None,
+    check: bool,
+    source: Path | None,
+    as_json: bool,
+) -> None:
+    """Counts, sums, orphan lookups, duplicates and a field-level diff after a load."""
+    result = commands.verify(settings_of(ctx), full=full, fields=fields, check=check, source=source)
+    emit(result, as_json, render.render_verify)
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--all", "all_runs", is_flag=True, help="Every run, newest first.")
+@click.option("--force", is_flag=True, help="Also undo rows edited in Dynamics since the run.")
+@click.option("--preview", is_flag=True, help="Only show what would be undone.")
+@command_options
+@click.pass_context
+def rollback(
+    ctx: click.Context,
+    run_id: str | None,
+    all_runs: bool,
+    force: bool,
+    preview: bool,
+    as_json: bool,
+) -> None:
+    """Undo a run: delete what it created, restore what it changed, newest first."""
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.rollback(
+            settings_of(ctx),
+            run_id=run_id,
+            all_runs=all_runs,
+            force=force,
+            preview=preview,
+            progress=progress or NO_PROGRESS,
+        )
+    emit(result, as_json, render.render_rollback)
+
+
+@cli.command("runs")
+@command_options
+@click.pass_context
+def runs(ctx: click.Context, as_json: bool) -> None:
+    """List runs with their counts and state."""
+    emit(commands.runs(settings_of(ctx)), as_json, render.render_runs)
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--all", "all_runs", is_flag=True, help="Every run.")
+@command_options
+@click.pass_context
+def purge(ctx: click.Context, run_id: str | None, all_runs: bool, as_json: bool) -> None:
+    """Remove local copies of record contents; keep the audit trail."""
+    result = commands.purge(settings_of(ctx), run_id=run_id, all_runs=all_runs)
+    emit(result, as_json, render.render_purge)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to write into (default: <project>/references).",
+)
+@command_options
+@click.pass_context
+def references(ctx: click.Context, out_dir: Path | None, as_json: bool) -> None:
+    """Write rebuild guides (automations, integrations, reports), templates, data dictionary."""
+    result = commands.references(settings_of(ctx), out=out_dir)
+    emit(result, as_json, render.render_references)
+
+
+@cli.command()
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where to put the demo's bundle and reports (default: a new temporary folder).",
+)
+@click.option("--clients", type=int, default=200, show_default=True, help="Clients to generate.")
+@command_options
+@click.pass_context
+def demo(ctx: click.Context, workdir: Path | None, clients: int, as_json: bool) -> None:
+    """Run the whole flow on a generated bundle against the embedded emulator."""
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.demo(
+            settings_of(ctx),
+            workdir=workdir,
+            clients=clients,
+            progress=progress or NO_PROGRESS,
+            on_step=None if as_json else render.render_demo_step,
+        )
+    emit(result, as_json, render.render_demo)
+
+
+@cli.command()
+@click.option(
+    "--bypass-custom-logic",
+    is_flag=True,
+    help="Also require the privilege to bypass custom plug-ins during the load.",
+)
+@command_options
+@click.pass_context
+def doctor(ctx: click.Context, bypass_custom_logic: bool, as_json: bool) -> None:
+    """Check that the environment is reachable, sign-in works and the user may load."""
+    result = commands.doctor(settings_of(ctx), bypass_custom_logic=bypass_custom_logic)
+    emit(result, as_json, render.render_doctor)
+    if not result.ok:
+        sys.exit(5)
+
+
+@cli.group()
+@project_option
+@traceback_option
+def emulator() -> None:
+    """The Dataverse-compatible emulator: serve it over HTTP, dump what it stored."""
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise click.BadParameter(f"{value!r}: expected KIND=VALUE", param_hint=what)
+        pairs[key] = rest
+    return pairs
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=0, help="Port to listen on (default: any free port).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Keep the data in SQLite under this folder (default: in memory).",
+)
+@click.option("--latency-ms", type=float, default=0.0, help="Simulated time per request.")
+@click.option("--per-record-ms", type=float, default=0.0, help="Simulated time per record.")
+@click.option("--requests-per-window", type=int, default=None, help="Default 6000.")
+@click.option("--window-seconds", type=float, default=None, help="Default 300.")
+@click.option("--max-execution-ms", type=int, default=None, help="Default 1200000.")
+@click.option("--max-concurrent", type=int, default=None, help="Default 52.")
+@click.option("--dop-hint", type=int, default=None, help="x-ms-dop-hint value (default 4).")
+@click.option("--no-limits", is_flag=True, help="Turn service-protection limits off.")
+@click.option(
+    "--users",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Application clients that may sign in, each with its own limits.",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KIND=P",
+    help="Fault probability per request; KIND is throttle, unavailable, deadlock, timeout "
+    "or fail_item. Repeatable.",
+)
+@click.option(
+    "--fault-at",
+    multiple=True,
+    metavar="KIND=N[,N...]",
+    help="Fault these (1-based) Web API requests. Repeatable.",
+)
+@click.option("--fault-retry-after", type=int, default=None, help="Retry-After of a 429 burst.")
+@click.option("--fault-hold-seconds", type=float, default=None, help="Hold before a timeout.")
+@click.option("--fault-item", type=int, default=None, help="Item that fail_item fails.")
+@click.option(
+    "--fault-corrupt",
+    multiple=True,
+    metavar="TABLE.COLUMN[:N][@ID]",
+    help="Store another value in COLUMN of every Nth row written to TABLE (or of rows "
+    "holding ID) while the request succeeds, e.g. contact.lastname:10. Repeatable.",
+)
+@command_options
+@click.pass_context
+def emulator_serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    latency_ms: float,
+    per_record_ms: float,
+    requests_per_window: int | None,
+    window_seconds: float | None,
+    max_execution_ms: int | None,
+    max_concurrent: int | None,
+    dop_hint: int | None,
+    no_limits: bool,
+    users: int,
+    fault_seed: int,
+    faults: tuple[str, ...],
+    fault_at: tuple[str, ...],
+    fault_retry_after: int | None,
+    fault_hold_seconds: float | None,
+    fault_item: int | None,
+    fault_corrupt: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Serve the emulator over HTTP until Ctrl-C or SIGTERM."""
+    try:
+        probabilities = {k: float(v) for k, v in _pairs(faults, "--fault").items()}
+        at = {k: [int(n) for n in v.split(",")] for k, v in _pairs(fault_at, "--fault-at").items()}
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    config = emulator_config(
+        latency_ms=latency_ms,
+        per_record_ms=per_record_ms,
+        requests_per_window=requests_per_window,
+        window_seconds=window_seconds,
+        max_execution_ms=max_execution_ms,
+        max_concurrent=max_concurrent,
+        dop_hint=dop_hint,
+        limits=not no_limits,
+        fault_seed=fault_seed,
+        fault_probabilities=probabilities,
+        fault_at=at,
+        fault_retry_after_s=fault_retry_after,
+        fault_hold_s=fault_hold_seconds,
+        fault_item=fault_item,
+        fault_corrupt=fault_corrupt,
+        users=users,
+    )
+    server = commands.emulator_serve(
+        settings_of(ctx), config=config, data_dir=data_dir, host=host, port=port
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        info = server.as_dict()
+        if as_json:
+            click.echo(json.dumps(info))  # one line, so a supervising process can read it
+        else:
+            render.render_server(info)
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.app.close()
+
+
+@emulator.command("dump")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The folder given to `emulator serve --data`.",
+)
+@click.option("--table", default=None, help="Only this table (logical name).")
+@command_options
+@click.pass_context
+def emulator_dump(ctx: click.Context, data_dir: Path, table: str | None, as_json: bool) -> None:
+    """Print every row the emulator stored (and its metadata)."""
+    result = commands.emulator_dump(settings_of(ctx), data_dir=data_dir, table=table)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        render.render_dump(result)
+
+
+def main() -> None:
+    """Entry point of the ``crm-ferry`` command."""
+    cli(prog_name="crm-ferry")

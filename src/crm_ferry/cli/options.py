@@ -1,0 +1,144 @@
+"""What every command of the CLI shares: the error boundary, the global options (``--project``,
+``--traceback``, accepted before and after the subcommand), ``--json``, ``--source``, and
+turning a result into output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import click
+
+from crm_ferry.cli.render import print_error
+from crm_ferry.errors import FerryError
+from crm_ferry.settings import Settings
+
+__all__ = [
+    "FerryGroup",
+    "State",
+    "command_options",
+    "emit",
+    "json_option",
+    "project_option",
+    "settings_of",
+    "source_option",
+    "traceback_option",
+]
+
+
+class _Result(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Result)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class State:
+    """The global options, wherever on the command line they were given."""
+
+    project: Path | None = None
+    traceback: bool = False
+    json: bool = False
+
+
+class FerryGroup(click.Group):
+    """A click group that turns :class:`FerryError` into a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FerryError as exc:
+            state = ctx.find_object(State) or State()
+            if state.traceback:
+                raise
+            if state.json:
+                body = {
+                    "error": {"type": type(exc).__name__, "exit_code": exc.exit_code, **exc.attrs()}
+                }
+                click.echo(json.dumps(body, indent=2, default=str))
+            else:
+                print_error(exc)
+            sys.exit(exc.exit_code)
+
+
+def _remember(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None and value is not False:
+            setattr(ctx.ensure_object(State), attr, value)
+        return value
+
+    return callback
+
+
+def project_option(fn: F) -> F:
+    return click.option(
+        "--project",
+        "-C",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        expose_value=False,
+        callback=_remember("project"),
+        help="The migration project folder holding ferry.toml (default: the current folder).",
+    )(fn)
+
+
+def traceback_option(fn: F) -> F:
+    return click.option(
+        "--traceback",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember("traceback"),
+        help="Show the full traceback of an error.",
+    )(fn)
+
+
+def json_option(fn: F) -> F:
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        ctx.ensure_object(State).json = value
+        return value
+
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=remember,
+        is_eager=True,
+        help="Print the result as JSON on stdout.",
+    )(fn)
+
+
+def command_options(fn: F) -> F:
+    """``--json`` (passed as ``as_json``), and the global ``--project`` and ``--traceback``."""
+    return project_option(traceback_option(json_option(fn)))
+
+
+def source_option(
+    *, required: bool = False, help: str = "The export bundle (folder or .zip)."
+) -> Callable[[F], F]:
+    """``--source/-s PATH``; without it, ``[source] path`` from ``ferry.toml``."""
+    text = help if required else f"{help} Default: [source] path in ferry.toml."
+    return click.option(
+        "--source",
+        "-s",
+        type=click.Path(path_type=Path),
+        required=required,
+        default=None,
+        help=text,
+    )
+
+
+def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
+    return Settings.load(ctx.ensure_object(State).project, **overrides)
+
+
+def emit(result: R, as_json: bool, render: Callable[[R], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        render(result)

@@ -1,0 +1,607 @@
+"""How results look on a terminal: one renderer per result type, and progress bars.
+
+Each ``render_*`` takes the typed result a :mod:`crm_ferry.commands` verb returned and prints
+it as rich tables that fit 80 columns without cutting ids a user must type; ``--json``
+bypasses these and prints ``result.as_dict()``. Progress goes to stderr (records/s, ETA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+from rich.text import Text
+
+from crm_ferry import commands
+from crm_ferry.errors import FerryError
+from crm_ferry.mapping.spec import Problem
+from crm_ferry.reconcile.verify import Proof
+from crm_ferry.sources.discover import FINDING_KINDS
+
+__all__ = [
+    "RateColumn",
+    "RichProgressReporter",
+    "console",
+    "err_console",
+    "print_error",
+    "progress_reporter",
+    "render_check",
+    "render_confirm",
+    "render_demo",
+    "render_demo_step",
+    "render_discovery",
+    "render_doctor",
+    "render_dump",
+    "render_generate",
+    "render_init",
+    "render_load",
+    "render_propose",
+    "render_provision",
+    "render_purge",
+    "render_references",
+    "render_rollback",
+    "render_runs",
+    "render_sample",
+    "render_sample_accept",
+    "render_scoping",
+    "render_server",
+    "render_show",
+    "render_verify",
+]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_error(exc: FerryError) -> None:
+    # messages and hints name files, fields and TOML sections ("[source]"): not markup
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[yellow]what to do:[/] {escape(exc.hint)}", soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------
+# Progress
+
+
+class RichProgressReporter:
+    """:class:`crm_ferry.progress.Progress` shown as rich bars with rate and ETA."""
+
+    def __init__(self, progress: RichProgress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, task: str, total: int | None = None) -> None:
+        if task in self._tasks:
+            self._progress.reset(self._tasks[task], total=total)
+        else:
+            self._tasks[task] = self._progress.add_task(task, total=total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        if task not in self._tasks:
+            self.start(task)
+        self._progress.advance(self._tasks[task], amount)
+
+    def finish(self, task: str) -> None:
+        if task in self._tasks:
+            t = self._tasks[task]
+            total = self._progress.tasks[t].total
+            completed = self._progress.tasks[t].completed
+            self._progress.update(t, total=total if total is not None else completed)
+
+
+class RateColumn(ProgressColumn):
+    """Units per second, e.g. ``12,345 rec/s``."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} rec/s", style="progress.data.speed")
+
+
+@contextmanager
+def progress_reporter(enabled: bool = True) -> Iterator[RichProgressReporter | None]:
+    """A progress reporter on stderr (records/s and ETA), or ``None`` when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with RichProgress(*columns, console=err_console, transient=True) as p:
+        yield RichProgressReporter(p)
+
+
+# ---------------------------------------------------------------------------
+# generate, discover, demo, references
+
+
+def render_generate(result: commands.GenerateResult) -> None:
+    table = Table(title=f"Bundle written to {result.out}")
+    table.add_column("file")
+    table.add_column("records", justify="right")
+    for name, count in sorted(result.files.items()):
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    console.print(f"{result.bytes:,} bytes; seed {result.seed}; ground truth {result.ground_truth}")
+
+
+def render_discovery(result: commands.SourceDiscovery) -> None:
+    table = Table(title=f"Source: {result.source}")
+    for col, justify in (
+        ("object", "left"),
+        ("file", "left"),
+        ("read", "right"),
+        ("accepted", "right"),
+        ("rejected", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    totals = [0, 0, 0]
+    for name, o in result.objects.items():
+        table.add_row(
+            name,
+            o.file or "-",
+            f"{o.read:,}",
+            f"{o.accepted:,}",
+            f"[red]{o.rejected:,}[/]" if o.rejected else "0",
+        )
+        totals = [totals[0] + o.read, totals[1] + o.accepted, totals[2] + o.rejected]
+    table.add_section()
+    table.add_row("total", "", *(f"{n:,}" for n in totals))
+    console.print(table)
+    if result.dangling:
+        dt = Table(title="References that point nowhere")
+        dt.add_column("reference")
+        dt.add_column("count", justify="right")
+        dt.add_column("example")
+        for kind, d in result.dangling.items():
+            dt.add_row(kind, f"{d.count:,}", d.examples[0] if d.examples else "")
+        console.print(dt)
+    if result.findings:
+        ft = Table(title="Worth a look before loading (valid rows)")
+        ft.add_column("finding")
+        ft.add_column("count", justify="right")
+        ft.add_column("first ids")
+        for kind, f in result.findings.items():
+            if f.count:
+                ft.add_row(
+                    FINDING_KINDS.get(kind, kind), f"{f.count:,}", ", ".join(f.source_ids[:3])
+                )
+        console.print(ft)
+    if result.custom_properties:
+        ct = Table(title="Custom properties")
+        ct.add_column("key")
+        ct.add_column("inferred type")
+        for key, kind in sorted(result.custom_properties.items()):
+            ct.add_row(key, kind)
+        console.print(ct)
+    if result.top_reject_reasons:
+        rt = Table(title="Top reject reasons")
+        rt.add_column("reason")
+        rt.add_column("rows", justify="right")
+        for reason, n in result.top_reject_reasons:
+            rt.add_row(reason, f"{n:,}")
+        console.print(rt)
+    if result.rejects_path:
+        console.print(f"Rejected rows: {result.rejects_path}")
+
+
+def render_scoping(r: commands.ScopingReport) -> None:
+    render_discovery(r.source)
+    t, e, g = r.tenant, r.estimate, r.grade
+    tt = Table(title=f"Tenant: {t.url}")
+    tt.add_column("check")
+    tt.add_column("finding")
+    limit = "no limit" if t.custom_table_limit is None else f"of {t.custom_table_limit}"
+    tt.add_row(
+        "custom tables",
+        f"{len(t.custom_tables)} used {limit} ({t.tier}); +{len(t.new_custom_tables)} needed = "
+        f"{t.custom_tables_after}" + (" [red]over the limit[/]" if t.over_table_limit else ""),
+    )
+    tt.add_row("invoice table", "present" if t.invoice_table else "[red]missing[/]")
+    used = ", ".join(f"{c} ({n:,})" for c, n in t.currencies_used.items()) or "none"
+    missing = f"; [red]missing {', '.join(t.currencies_missing)}[/]" if t.currencies_missing else ""
+    tt.add_row("currencies", f"present {', '.join(t.currencies_present)}; used {used}{missing}")
+    c = t.coaches
+    tt.add_row(
+        "coaches",
+        f"{c.matched} matched, {c.disabled} disabled, {c.unmatched} unmatched of {c.total}",
+    )
+    f = t.files
+    tt.add_row(
+        "files",
+        f"{f.total:,} files, {f.over_limit:,} over {f.max_upload_bytes:,} bytes (Base64), "
+        f"{f.blocked:,} blocked type; {f.inline_images:,} inline images",
+    )
+    tt.add_row("latency", f"{t.latency_ms:,.1f} ms per request")
+    console.print(tt)
+    et = Table(title="Duration estimate")
+    for col in ("role", "table", "operation", "rows", "sent as", "requests", "wall s"):
+        et.add_column(col, justify="right" if col in ("rows", "requests", "wall s") else "left")
+    for st in e.steps:
+        et.add_row(
+            st.role,
+            st.table,
+            st.operation,
+            f"{st.rows:,}",
+            st.as_dict()["method"],
+            f"{st.requests:,}",
+            f"{st.wall_seconds:,.1f}",
+        )
+    console.print(et)
+    for line in e.arithmetic():
+        console.print(f"  {escape(line)}", soft_wrap=True)
+    gt = Table(title=f"Complexity: grade {g.letter} ({g.label}), {g.points} points")
+    gt.add_column("factor")
+    gt.add_column("points", justify="right")
+    gt.add_column("why")
+    for reason in g.reasons:
+        gt.add_row(reason.factor, str(reason.points), escape(reason.detail))
+    console.print(gt)
+    for blocker in g.blockers:
+        console.print(f"[red]to settle first:[/] {escape(blocker)}", soft_wrap=True)
+    console.print(f"Scoping report: {r.html_path} (and {r.json_path})")
+
+
+def render_demo_step(step: commands.DemoStep) -> None:
+    err_console.print(f"[green]✓[/] {step.name:<17} {step.seconds:6.1f} s  {step.detail}")
+
+
+def render_demo(r: commands.DemoFlow) -> None:
+    console.rule("crm-ferry demo")
+    if r.shortcuts:
+        console.print("[yellow]Decided by the demo (a person decides these):[/]")
+        for s in r.shortcuts:
+            console.print(f"  {s}")
+    render_load(r.results["migrate"])
+    render_load(r.results["delta"])
+    _render_proof(r.results["verify"].proof)
+    render_rollback(r.results["rollback_preview"])
+    table = Table(title="Steps")
+    for col in ("step", "seconds", "what happened"):
+        table.add_column(col, justify="right" if col == "seconds" else "left")
+    for st in r.steps:
+        table.add_row(st.name, f"{st.seconds:.1f}", st.detail)
+    console.print(table)
+    console.print(f"Everything is under {r.workdir}")
+    console.print("Reports:")
+    for name, path in r.reports.items():
+        console.print(f"  {name}: {path}")
+
+
+def render_references(r: commands.ReferencesResult) -> None:
+    table = Table(title=f"References written to {r.out_dir}")
+    table.add_column("what")
+    table.add_column("entries", justify="right")
+    for what, n in (
+        ("automations (rebuild guide)", r.automations),
+        ("email templates", r.templates),
+        ("integrations (checklist)", r.integrations),
+        ("reports", r.reports),
+        ("data dictionary columns", r.dictionary_rows),
+    ):
+        table.add_row(what, f"{n:,}")
+    console.print(table)
+    if r.review:
+        console.print(f"[yellow]{r.review} entries need a person's decision (marked review)[/]")
+    for obj, n in r.rejected.items():
+        console.print(f"[red]{n} {obj} rows could not be read and are not in the guides[/]")
+
+
+# ---------------------------------------------------------------------------
+# The emulator and doctor
+
+
+def render_server(info: dict[str, Any]) -> None:
+    lines = [
+        f"Dataverse emulator at [bold]{info['url']}[/]",
+        f"  Web API    {info['api_url']}",
+        f"  tenant     {info['tenant']}",
+        f"  authority  {info['authority']}",
+        *(f"  client     {c['client_id']}  secret {c['client_secret']}" for c in info["clients"]),
+        f"  ({info['note']})",
+        "Ctrl-C to stop.",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
+
+
+def render_dump(result: dict[str, Any]) -> None:
+    tables = result.get("records", result)
+    for name, rows in sorted(tables.items()):
+        count = f"{len(rows):,} rows" if isinstance(rows, list | dict) else str(rows)
+        console.print(f"{name:<32} {count}")
+
+
+def render_doctor(r: commands.DoctorResult) -> None:
+    marks = {"pass": "[green]pass[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    console.print(f"Dataverse environment {r.url}")
+    for c in r.checks:
+        mark = marks.get(c.status, "skip")
+        console.print(f"  {mark}  {c.name:<20} {c.detail}", soft_wrap=True)
+        if c.hint and c.status == "fail":
+            console.print(f"        [yellow]what to do:[/] {c.hint}", soft_wrap=True)
+    console.print("ready to migrate" if r.ok else "[red]blocking problems found[/]")
+
+
+# ---------------------------------------------------------------------------
+# init and the map
+
+
+def render_init(r: commands.InitResult) -> None:
+    console.print(f"Migration project in [bold]{r.project_dir}[/]")
+    for name in r.created:
+        console.print(f"  created  {name}")
+    for name in r.kept:
+        console.print(f"  kept     {name} (already there)")
+    console.print("Next: edit ferry.toml, then `crm-ferry discover`, `crm-ferry map propose`.")
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        mark = ("error", "red") if p.severity == "error" else ("warning", "yellow")
+        console.print(Text.assemble(mark, f" {p.where()}: {p.message}"), soft_wrap=True)
+
+
+def render_propose(r: commands.ProposeResult) -> None:
+    verb = "Wrote" if r.created else ("Updated" if r.diff else "Unchanged:")
+    console.print(f"{verb} {r.path} (status: {r.status})")
+    styles = {"+": "green", "-": "red", "~": "yellow"}
+    for line in r.diff:
+        console.print(Text(line, style=styles.get(line[:1], "")), soft_wrap=True)
+    for line in r.kept:
+        console.print(Text(f"  kept your edit: {line}", style="cyan"), soft_wrap=True)
+    if not r.had_base:
+        console.print("[yellow]no earlier proposal on record: differing values were kept[/]")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(r.owners.items()))
+    console.print(
+        f"{r.fields} fields, {r.below_threshold} below the confirm threshold; "
+        f"coaches: {counts or 'none'}"
+    )
+    _print_problems(r.problems)
+    console.print("Next: `crm-ferry map show`, edit mapping.yaml, `map confirm --by NAME`.")
+
+
+def render_show(r: commands.ShowResult) -> None:
+    title = f"{r.path.name}: {r.status}"
+    if r.confirmed_by:
+        title += f" by {r.confirmed_by} at {r.confirmed_at}"
+    table = Table(title=title)
+    for col in ("source", "target", "type", "confidence", "reason"):
+        right = col == "confidence"
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
+    for ln in r.lines:
+        target = f"{ln.table}.{ln.column}" if ln.column else "[dim]not migrated[/]"
+        conf = f"{ln.confidence:.2f}"
+        style = "yellow" if ln.below_threshold else None
+        table.add_row(ln.source, target, ln.type or "", conf, ln.reason, style=style)
+    console.print(table)
+    if r.owners:
+        ot = Table(title=f"Owners (fallback: {r.fallback or 'none'})")
+        for col in ("coach", "email", "user", "status", "reason"):
+            ot.add_column(col)
+        for cid, o in r.owners.items():
+            ot.add_row(cid, o["email"] or "", o["user"] or "", o["status"], o["reason"])
+        console.print(ot)
+    _print_problems(r.problems)
+
+
+def render_check(r: commands.CheckResult) -> None:
+    _print_problems(r.problems)
+    if r.ok:
+        console.print(f"{r.path.name}: no errors ({len(r.problems)} warning(s))")
+    else:
+        console.print(f"[red]{r.path.name}: {len(r.errors)} error(s)[/]")
+
+
+def render_confirm(r: commands.ConfirmResult) -> None:
+    console.print(f"{r.path.name} confirmed by {r.confirmed_by} at {r.confirmed_at}")
+    _print_problems(r.warnings)
+
+
+# ---------------------------------------------------------------------------
+# provision
+
+
+def render_provision(r: commands.ProvisionResult) -> None:
+    p = r.plan
+    if p is not None and (r.action == "dry-run" or p.ops):
+        dry = " (dry run: nothing changed)" if r.action == "dry-run" else ""
+        table = Table(title=f"Provisioning plan{dry}")
+        for col in ("#", "op", "table", "name", "details", "reverse"):
+            table.add_column(col)
+        for i, op in enumerate(p.ops, start=1):
+            table.add_row(str(i), op.kind, op.table, op.name, op.details, op.reverse.kind)
+        console.print(table)
+        limit = "no limit" if p.table_limit is None else f"limit {p.table_limit}"
+        console.print(
+            f"custom tables: {p.custom_tables} now + {len(p.new_tables)} new ({p.tier}, {limit})"
+        )
+    if p is not None and r.verbose and p.skipped:
+        for s in p.skipped:
+            console.print(f"  [dim]exists[/] {s.kind} {s.table}.{s.name}: {s.reason}")
+    if p is not None:
+        for w in p.warnings:
+            console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        for c in p.conflicts:
+            console.print(f"[red]conflict:[/] {c}", soft_wrap=True)
+    if r.applied is not None:
+        a = r.applied
+        if not a.applied:
+            console.print("Nothing to do: the tenant already has everything the map needs.")
+        else:
+            for done in a.applied:
+                console.print(f"  [green]done[/] {done.op.description}", soft_wrap=True)
+            where = f" in solution {a.solution}" if a.solution else ""
+            console.print(
+                f"{len(a.applied)} operation(s) applied{where}, run {a.run_id}; "
+                f"published {', '.join(a.published) or 'nothing'}"
+            )
+    if r.rolled_back is not None:
+        rb = r.rolled_back
+        if not rb.reversed:
+            console.print("Nothing to roll back: the journal has no provisioned operations.")
+        for undone in rb.reversed:
+            mark = "[green]undone[/]" if undone.outcome == "reversed" else "[dim]absent[/]"
+            console.print(f"  {mark} {undone.reverse.description}", soft_wrap=True)
+        if rb.reversed:
+            console.print(f"{len(rb.reversed)} operation(s) reversed, run {rb.run_id}")
+
+
+# ---------------------------------------------------------------------------
+# The load and its proof
+
+
+def render_load(r: commands.LoadResult) -> None:
+    title = f"{r.kind} {r.run_id}" + (" (resumed)" if r.resumed else "")
+    table = Table(title=title)
+    for col in (
+        "object",
+        "read",
+        "written",
+        "unchanged",
+        "rejected",
+        "failed",
+        "skipped",
+        "adds up",
+    ):
+        table.add_column(col, justify="left" if col == "object" else "right")
+    for obj, c in r.objects.items():
+        d = c.as_dict()
+        table.add_row(
+            obj,
+            *(
+                f"{d[k]:,}"
+                for k in ("read", "written", "unchanged", "rejected", "failed", "skipped")
+            ),
+            "yes" if c.balanced else "[red]NO[/]",
+        )
+    console.print(table)
+    rate = f"{r.records / r.seconds:,.0f} records/s" if r.seconds else ""
+    console.print(
+        f"{r.requests:,} requests in {r.seconds:,.1f} s {rate}; load order: " + " → ".join(r.order)
+    )
+    for obj, gone in r.disappeared.items():
+        console.print(
+            f"[yellow]{len(gone)} {obj} no longer in the source[/] (kept in Dynamics): "
+            + ", ".join(gone[:10])
+            + (" …" if len(gone) > 10 else "")
+        )
+    for f in r.failures[:20]:
+        console.print(
+            f"[red]failed[/] {f['table']} {f['id']} ({f['source']}): {escape(f['error'])}"
+        )
+    console.print(f"rejects and the run report: runs/{r.run_id}/")
+
+
+def render_rollback(r: commands.RollbackReport) -> None:
+    table = Table(title="Rollback preview" if r.preview else "Rollback")
+    for col in ("run", "deleted", "restored", "already gone", "conflicts", "failures"):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for res in r.results:
+        if r.preview:
+            planned = res.planned
+            dels = sum(v["delete"] for v in planned.values())
+            rest = sum(v["restore"] for v in planned.values())
+            table.add_row(res.run_id, f"{dels:,}", f"{rest:,}", "", "", "")
+        else:
+            table.add_row(
+                res.run_id,
+                f"{res.deleted:,}",
+                f"{res.restored:,}",
+                f"{res.already_gone:,}",
+                str(len(res.conflicts)),
+                str(len(res.failures)),
+            )
+    console.print(table)
+    for res in r.results:
+        for c in res.conflicts[:20]:
+            console.print(
+                f"[yellow]conflict[/] {c['table']} {c['id']}: edited in Dynamics since the run "
+                f"({', '.join(c['columns'])}); left as it is (use --force to undo anyway)"
+            )
+
+
+def render_runs(r: commands.RunsResult) -> None:
+    table = Table(title="Runs")
+    for col in ("run", "kind", "state", "started", "finished", "records", "note"):
+        table.add_column(col)
+    for info in r.runs:
+        objs = info.counts.get("objects", {}) if isinstance(info.counts, dict) else {}
+        read = sum(int(v.get("read", 0)) for v in objs.values()) if objs else None
+        table.add_row(
+            info.run_id,
+            info.kind,
+            info.state + (" (purged)" if info.purged_at else ""),
+            info.started_at,
+            info.finished_at or "",
+            "" if read is None else f"{read:,}",
+            info.note or "",
+        )
+    console.print(table)
+
+
+def render_purge(r: commands.PurgeResult) -> None:
+    console.print(
+        f"Removed record contents from {r.operations:,} journaled operations and "
+        f"{len(r.folders)} run folder(s); ids, operations, counts and times are kept."
+    )
+
+
+def _render_proof(p: Proof) -> None:
+    table = Table(title="Field-level diff")
+    for col in ("table", "match", "mismatch", "missing", "extra"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for tbl, v in p.as_dict()["verdicts_by_table"].items():
+        table.add_row(tbl, *(f"{v.get(k, 0):,}" for k in ("match", "mismatch", "missing", "extra")))
+    console.print(table)
+    failed = [c for c in p.checks if not c.passed]
+    console.print(f"{len(p.checks):,} cross-record checks, {len(failed):,} not passed")
+    for c in failed[:15]:
+        console.print(f"  [yellow]{c.name}[/] {c.table} {c.record}: {escape(c.detail)}")
+
+
+def render_sample(r: commands.SampleResult) -> None:
+    render_load(r.load)
+    _render_proof(r.proof)
+    console.print(f"report: {r.report.html}")
+    console.print("accept it with `crm-ferry sample accept --by NAME`")
+
+
+def render_sample_accept(r: commands.AcceptResult) -> None:
+    console.print(f"Sample {r.run_id} accepted by {r.accepted_by} at {r.accepted_at}.")
+
+
+def render_verify(r: commands.VerifyResult) -> None:
+    table = Table(title="Records: source vs loaded")
+    for col in ("object", "source", "loaded", "rejected"):
+        table.add_column(col, justify="left" if col == "object" else "right")
+    for obj, c in r.objects.items():
+        table.add_row(obj, f"{c['source']:,}", f"{c['loaded']:,}", f"{c['rejected']:,}")
+    console.print(table)
+    _render_proof(r.proof)
+    for name, values in r.proof.sums.items():
+        console.print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    console.print(
+        ("[green]no differences[/]" if r.ok else "[yellow]differences found[/]")
+        + f"; report: {r.report.html}"
+    )

@@ -1,0 +1,108 @@
+"""One public function per CLI verb: settings first, a typed result back.
+
+``crm_ferry.cli`` only parses flags, calls these and renders what they return, so
+``commands.discover(settings, source=...)`` from Python does exactly what
+``crm-ferry discover --source ...`` does. Each verb's whole orchestration lives in its own
+module here; the stage packages below hold the mechanisms and know nothing of settings
+files or the command line. What every verb needs once (the project folder, the source path,
+the client or pool) is in :mod:`crm_ferry.commands._project`.
+
+==================  ===========================================================
+module              verbs
+==================  ===========================================================
+``generate``        :func:`generate`
+``discover``        :func:`discover`, :func:`scope` (``discover --target``)
+``mapping``         :func:`init`, :func:`map_propose`, :func:`map_show`,
+                    :func:`map_check`, :func:`map_confirm`
+``provision``       :func:`provision`
+``sample``          :func:`sample`, :func:`sample_accept`
+``migrate``         :func:`migrate`, :func:`delta`
+``verify``          :func:`verify`
+``rollback``        :func:`rollback`, :func:`runs`, :func:`purge`
+``references``      :func:`references`
+``doctor``          :func:`doctor`
+``demo``            :func:`demo`
+``emulator``        :func:`emulator_serve`, :func:`emulator_dump`
+==================  ===========================================================
+"""
+
+from crm_ferry.commands.demo import DemoFlow, DemoStep, demo
+from crm_ferry.commands.discover import discover, scope
+from crm_ferry.commands.doctor import DoctorResult, doctor
+from crm_ferry.commands.emulator import embedded_client, emulator_dump, emulator_serve
+from crm_ferry.commands.generate import generate
+from crm_ferry.commands.mapping import (
+    CheckResult,
+    ConfirmResult,
+    InitResult,
+    ProposeResult,
+    ShowResult,
+    init,
+    map_check,
+    map_confirm,
+    map_propose,
+    map_show,
+)
+from crm_ferry.commands.migrate import delta, migrate
+from crm_ferry.commands.provision import ProvisionResult, provision
+from crm_ferry.commands.references import ReferencesResult, references
+from crm_ferry.commands.rollback import (
+    PurgeResult,
+    RollbackReport,
+    RunsResult,
+    purge,
+    rollback,
+    runs,
+)
+from crm_ferry.commands.sample import AcceptResult, SampleResult, sample, sample_accept
+from crm_ferry.commands.verify import VerifyResult, verify
+from crm_ferry.load.engine import LoadResult
+from crm_ferry.reconcile.scoping import ScopingReport
+from crm_ferry.sources.discover import SourceDiscovery
+from crm_ferry.sources.generator import GenerateResult
+
+__all__ = [
+    "AcceptResult",
+    "CheckResult",
+    "ConfirmResult",
+    "DemoFlow",
+    "DemoStep",
+    "DoctorResult",
+    "GenerateResult",
+    "InitResult",
+    "LoadResult",
+    "ProposeResult",
+    "ProvisionResult",
+    "PurgeResult",
+    "ReferencesResult",
+    "RollbackReport",
+    "RunsResult",
+    "SampleResult",
+    "ScopingReport",
+    "ShowResult",
+    "SourceDiscovery",
+    "VerifyResult",
+    "delta",
+    "demo",
+    "discover",
+    "doctor",
+    "embedded_client",
+    "emulator_dump",
+    "emulator_serve",
+    "generate",
+    "init",
+    "map_check",
+    "map_confirm",
+    "map_propose",
+    "map_show",
+    "migrate",
+    "provision",
+    "purge",
+    "references",
+    "rollback",
+    "runs",
+    "sample",
+    "sample_accept",
+    "scope",
+    "verify",
+]

@@ -1,0 +1,241 @@
+"""What every verb needs once: the project folder, the source path, the map, the client.
+
+The stage packages know nothing of ``ferry.toml``; this is where settings become the plain
+values they take: a path, a column map, a signed-in :class:`DataverseClient` (or several,
+one per application user), the confirmed map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from crm_ferry.dataverse.auth import MsalCredential
+from crm_ferry.dataverse.client import ClientOptions, DataverseClient
+from crm_ferry.dataverse.pool import ClientPool
+from crm_ferry.errors import ConfigError, SourceError
+from crm_ferry.mapping.check import require_loadable_map
+from crm_ferry.mapping.fingerprint import MetadataReader
+from crm_ferry.mapping.profile import SourceProfile
+from crm_ferry.mapping.spec import MAP_FILE, MappingSpec
+from crm_ferry.settings import (
+    CONFIG_FILE,
+    KEYRING_SERVICE,
+    SECRET_ENV,
+    Settings,
+    client_secret,
+    secret_env_name,
+)
+
+__all__ = [
+    "client_from_settings",
+    "clients",
+    "confirmed_map",
+    "connected",
+    "credential_from_settings",
+    "extra_client_ids",
+    "map_file",
+    "options_from_settings",
+    "pool_from_settings",
+    "require_environment",
+    "require_project",
+    "source_path",
+]
+
+# ---------------------------------------------------------------------------
+# The project folder and the files in it
+
+
+def require_project(settings: Settings) -> Path:
+    """The project folder, or a :class:`ConfigError` when it holds no ``ferry.toml``."""
+    folder = settings.project_dir
+    if not (folder / CONFIG_FILE).is_file():
+        raise ConfigError(
+            f"no {CONFIG_FILE} in {folder}",
+            hint="run `crm-ferry init DIR` to create a project, or pass --project DIR",
+        )
+    return folder
+
+
+def map_file(settings: Settings) -> Path:
+    """The project's ``mapping.yaml``."""
+    return settings.project_dir / MAP_FILE
+
+
+def source_path(settings: Settings, source: Path | None = None) -> Path:
+    """The export bundle: ``source`` (relative to the project folder), else ``[source] path``
+    from ``ferry.toml``; a :class:`ConfigError` or :class:`SourceError` saying what to do."""
+    path = settings.resolve(source) if source is not None else settings.source
+    if path is None:
+        if not (settings.project_dir / CONFIG_FILE).is_file():
+            raise ConfigError(
+                f"no source bundle given, and no {CONFIG_FILE} in {settings.project_dir}",
+                hint="pass --source PATH, or run `crm-ferry init DIR --source PATH` and work "
+                "in that project (or pass --project DIR)",
+            )
+        raise ConfigError(
+            "no source bundle given",
+            hint=f"pass --source PATH or set `path` in the [source] table of {CONFIG_FILE} "
+            "(or CRM_FERRY_SOURCE_PATH)",
+        )
+    if not Path(path).exists():
+        raise SourceError(
+            f"{path}: no such folder or zip file",
+            hint=f"check --source or the [source] path in {CONFIG_FILE}",
+        )
+    return Path(path)
+
+
+def confirmed_map(
+    settings: Settings,
+    *,
+    profile: SourceProfile | None = None,
+    metadata: MetadataReader | None = None,
+) -> MappingSpec:
+    """The project's confirmed, current map (see :func:`require_loadable_map`)."""
+    return require_loadable_map(map_file(settings), profile=profile, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------
+# Signing in
+
+
+def options_from_settings(settings: Settings, **overrides: Any) -> ClientOptions:
+    values: dict[str, Any] = {
+        "batch_size": settings.batch_size,
+        "max_concurrency": settings.max_concurrency,
+        "solution": settings.solution,
+    }
+    values.update(overrides)
+    return ClientOptions(**values)
+
+
+def require_environment(settings: Settings) -> tuple[str, str]:
+    """``(url, client_id)``, or a :class:`ConfigError` saying what to set."""
+    missing = [
+        name
+        for name, value in (("url", settings.environment_url), ("client_id", settings.client_id))
+        if not value
+    ]
+    if missing:
+        raise ConfigError(
+            f"[dataverse] {', '.join(missing)} not set",
+            hint="set them in ferry.toml or as CRM_FERRY_DATAVERSE_URL / _CLIENT_ID",
+        )
+    assert settings.environment_url
+    assert settings.client_id
+    return settings.environment_url, settings.client_id
+
+
+def credential_from_settings(
+    settings: Settings,
+    *,
+    client_id: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    env: Mapping[str, str] | None = None,
+) -> MsalCredential:
+    """A client-secret credential for ``client_id`` (default: the configured one).
+
+    Only the configured user may take ``CRM_FERRY_CLIENT_SECRET``; an extra user's secret
+    is its own variable (``CRM_FERRY_CLIENT_SECRET_<CLIENT ID>``) or the keyring."""
+    url, default_id = require_environment(settings)
+    cid = client_id or default_id
+    main = cid.lower() == default_id.lower()
+    secret = client_secret(cid, env=env, shared=main)
+    if not secret:
+        shared = f"{SECRET_ENV} or " if main else ""
+        raise ConfigError(
+            f"no client secret for client {cid}",
+            hint=f"set {shared}{secret_env_name(cid)} or store it in the OS keyring "
+            f"(service '{KEYRING_SERVICE}', user = the client id)",
+        )
+    return MsalCredential.client_secret(
+        environment_url=url,
+        client_id=cid,
+        secret=secret,
+        tenant=settings.tenant,
+        authority=settings.authority,
+        http=httpx.Client(transport=transport, timeout=30),
+    )
+
+
+def client_from_settings(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> DataverseClient:
+    """The configured application user, signed in."""
+    url, _ = require_environment(settings)
+    cred = credential_from_settings(settings, transport=transport, env=env)
+    return DataverseClient(
+        url, cred, transport=transport, options=options_from_settings(settings, **options)
+    )
+
+
+def extra_client_ids(settings: Settings) -> list[str]:
+    """``[dataverse] extra_client_ids``: the application users besides the configured one."""
+    section = settings.raw.get("dataverse") if isinstance(settings.raw, Mapping) else None
+    extra = section.get("extra_client_ids", []) if isinstance(section, Mapping) else []
+    if not isinstance(extra, list | tuple):
+        return []
+    main = settings.client_id
+    return list(dict.fromkeys(str(c) for c in extra if str(c) != main))
+
+
+def pool_from_settings(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> ClientPool:
+    """The configured user plus ``[dataverse] extra_client_ids``, each with its own secret."""
+    url, main_id = require_environment(settings)
+    opts = options_from_settings(settings, **options)
+    # every secret first: a missing one stops the run before any connection is opened
+    credentials: list[MsalCredential] = []
+    try:
+        for cid in [main_id, *extra_client_ids(settings)]:
+            credentials.append(
+                credential_from_settings(settings, client_id=cid, transport=transport)
+            )
+    except ConfigError:
+        for made in credentials:
+            made.close()
+        raise
+    built = [DataverseClient(url, c, transport=transport, options=opts) for c in credentials]
+    return ClientPool(built)
+
+
+@contextmanager
+def connected(settings: Settings, client: DataverseClient | None) -> Iterator[DataverseClient]:
+    """The client a verb talks to: the one given (tests, the demo), or one built from the
+    settings and closed afterwards."""
+    if client is not None:
+        yield client
+        return
+    built = client_from_settings(settings)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@contextmanager
+def clients(settings: Settings, client: DataverseClient | None) -> Iterator[list[DataverseClient]]:
+    """The clients of a load: the one given (tests, the demo), or every configured
+    application user (the pool), closed afterwards."""
+    if client is not None:
+        yield [client]
+        return
+    pool = pool_from_settings(settings)
+    try:
+        yield list(pool.clients)
+    finally:
+        for c in pool.clients:
+            c.close()

@@ -1,0 +1,127 @@
+"""``crm-ferry discover``: profile the export bundle, and with a target, scope the migration.
+
+Without a target: objects, counts, rejects, inferred custom-property types and references
+that point nowhere (:func:`discover`). With one (:func:`scope`): also the tenant audit, a
+duration estimate and a complexity grade, written to ``runs/scoping-<timestamp>/``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crm_ferry.commands._project import connected, extra_client_ids, source_path
+from crm_ferry.commands.provision import tier_settings
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.load.snapshot import read_org_settings
+from crm_ferry.mapping.owners import collect_coaches
+from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.provision.plan import table_limit_for
+from crm_ferry.reconcile.scoping import (
+    ScopingReport,
+    audit_tenant,
+    count_source,
+    estimate,
+    grade,
+    read_tenant,
+    scoping_dir,
+    write_scoping,
+)
+from crm_ferry.settings import Settings
+from crm_ferry.sources.bundle import open_bundle
+from crm_ferry.sources.discover import SourceDiscovery, discover_source
+
+__all__ = ["discover", "scope"]
+
+
+def discover(
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    rejects: Path | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> SourceDiscovery:
+    """Profile the export bundle: objects, counts, rejects, custom properties, dangling links."""
+    return discover_source(
+        source_path(settings, source),
+        column_map=settings.column_map,
+        rejects_path=settings.resolve(rejects) if rejects is not None else None,
+        progress=progress,
+    )
+
+
+def scope(
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    client: DataverseClient | None = None,
+    out_dir: Path | None = None,
+    latency_ms: float | None = None,
+    rejects: Path | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> ScopingReport:
+    """Profile the source, audit the tenant, estimate and grade; write the scoping report.
+
+    ``client`` defaults to one built from the settings. ``latency_ms`` replaces the
+    measured round trip (``WhoAmI``,
+    :data:`~crm_ferry.reconcile.scoping.tenant.LATENCY_SAMPLES` times). ``out_dir``
+    defaults to ``<project>/runs/scoping-<UTC timestamp>/``. ``rejects``: where discovery
+    writes every rejected row (JSON Lines), as ``crm-ferry discover --rejects`` does.
+    """
+    path = source_path(settings, source)
+    tier, limit = table_limit_for(*tier_settings(settings))
+    discovery = discover_source(
+        path,
+        column_map=settings.column_map,
+        rejects_path=settings.resolve(rejects) if rejects is not None else None,
+        progress=progress,
+    )
+    prefix = settings.publisher_prefix
+    batch_size = settings.batch_size
+    with connected(settings, client) as dv:
+        reading = read_tenant(dv, prefix=prefix, latency_ms=latency_ms)
+        org = read_org_settings(dv)
+        with open_bundle(path, column_map=settings.column_map) as bundle:
+            coaches = collect_coaches(bundle)
+            counts, files = count_source(
+                bundle,
+                org=org,
+                batch_size=batch_size,
+                max_batch_bytes=reading.max_batch_bytes,
+                progress=progress,
+            )
+    tenant = audit_tenant(
+        reading,
+        org=org,
+        prefix=prefix,
+        tier=tier,
+        custom_table_limit=limit,
+        coaches=coaches,
+        counts=counts,
+        files=files,
+    )
+    est = estimate(
+        counts,
+        reading.targets,
+        prefix=prefix,
+        batch_size=batch_size,
+        max_batch_bytes=reading.max_batch_bytes,
+        max_concurrency=settings.max_concurrency,
+        users=1 + len(extra_client_ids(settings)),
+        latency_ms=reading.latency_ms,
+        bulk_support=reading.bulk_support,
+        invoice_table=reading.invoice_table,
+    )
+    report = ScopingReport(
+        source=discovery,
+        counts=counts,
+        tenant=tenant,
+        estimate=est,
+        grade=grade(discovery, tenant, est),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    folder = scoping_dir(
+        settings.project_dir / "runs",
+        settings.resolve(out_dir) if out_dir is not None else None,
+    )
+    return write_scoping(report, folder)

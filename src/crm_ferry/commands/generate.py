@@ -1,0 +1,34 @@
+"""``crm-ferry generate``: a synthetic The Practice export bundle (same seed, same bytes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm_ferry.errors import ConfigError
+from crm_ferry.settings import Settings
+from crm_ferry.sources.generator import GenerateResult, generate_bundle
+
+__all__ = ["generate"]
+
+
+def generate(
+    settings: Settings,
+    *,
+    out: Path,
+    clients: int,
+    seed: int = 1,
+    as_zip: bool = False,
+    with_large_files: bool = False,
+) -> GenerateResult:
+    """Write a synthetic The Practice export bundle with ``clients`` clients."""
+    if clients < 1:
+        raise ConfigError(
+            f"--clients must be at least 1, not {clients}", hint="pass --clients 1 or more"
+        )
+    return generate_bundle(
+        settings.resolve(out),
+        clients=clients,
+        seed=seed,
+        as_zip=as_zip,
+        with_large_files=with_large_files,
+    )

@@ -1,0 +1,167 @@
+"""``crm-ferry migrate`` and ``crm-ferry delta``: journaled loads of the bundle.
+
+This is where the pieces of a load meet: the confirmed map (checked against the source),
+the tenant's metadata snapshot, the transform context from a first pass over the bundle,
+the load order, the journal and the clients (one per application user). The sample's load
+(:mod:`crm_ferry.commands.sample`) runs through :func:`run_load` too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from crm_ferry.commands._project import clients, confirmed_map, source_path
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.errors import MapError
+from crm_ferry.journal import Journal, RefStore, RunKind, SampleInfo
+from crm_ferry.load.context import build_context
+from crm_ferry.load.engine import (
+    LoadContext,
+    Loader,
+    LoadResult,
+    TransformerLike,
+    open_for_load,
+)
+from crm_ferry.load.match import Remap, existing_rows
+from crm_ferry.load.planner import LoadPlan, plan_order
+from crm_ferry.load.snapshot import read_org_settings, read_target_schema
+from crm_ferry.mapping.fingerprint import map_digest
+from crm_ferry.mapping.profile import profile_source
+from crm_ferry.mapping.spec import MappingSpec
+from crm_ferry.model import Record
+from crm_ferry.owner_only import secure_dir, write_private
+from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.settings import Settings
+from crm_ferry.sources.bundle import open_bundle
+from crm_ferry.transform.engine import Transformer
+from crm_ferry.transform.schema import TargetSchema, tables_for
+
+__all__ = ["Prepared", "delta", "migrate", "prepare", "require_sample_gate", "run_load"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    spec: MappingSpec
+    schema: TargetSchema
+    plan: LoadPlan
+
+
+def prepare(
+    settings: Settings, client: DataverseClient, *, source: Path, check_source: bool = True
+) -> Prepared:
+    """The confirmed, current map and the target snapshot, or a MapError saying what to do."""
+    profile = None
+    if check_source:
+        with open_bundle(source, column_map=settings.column_map) as b:
+            profile = profile_source(b)
+    spec = confirmed_map(settings, profile=profile)
+    md = client.metadata
+    org = read_org_settings(client)
+    schema = read_target_schema(md, tables_for(spec), org=org)
+
+    def lookup_targets(table: str, column: str) -> Sequence[str]:
+        info = schema.table(table)
+        return info.targets_of(column) if info is not None else ()
+
+    return Prepared(spec, schema, plan_order(spec, lookup_targets))
+
+
+def require_sample_gate(journal: Journal, spec: MappingSpec) -> SampleInfo:
+    """The accepted sample of this map, or a MapError: the full migration is gated on one."""
+    accepted = journal.accepted_sample(map_digest(spec))
+    if accepted is None:
+        raise MapError(
+            "no accepted sample for the confirmed map: the full migration is gated on one",
+            hint="run `crm-ferry sample`, review its report, then `crm-ferry sample accept "
+            "--by NAME` (or pass --skip-sample-gate, which the journal records)",
+        )
+    return accepted
+
+
+def run_load(
+    settings: Settings,
+    *,
+    kind: RunKind = "migrate",
+    source: Path | None = None,
+    client: DataverseClient | None = None,
+    include: Callable[[Record], bool] | None = None,
+    progress: Progress = NO_PROGRESS,
+    skip_sample_gate: bool = False,
+    check_source: bool = True,
+    note: str | None = None,
+) -> LoadResult:
+    """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``."""
+    path = source_path(settings, source)
+    secure_dir(settings.project_dir / "runs")
+    with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
+        prep = prepare(settings, users[0], source=path, check_source=check_source)
+        if kind == "migrate":
+            if skip_sample_gate:
+                note = (note + "; " if note else "") + "sample gate skipped (--skip-sample-gate)"
+            else:
+                require_sample_gate(j, prep.spec)
+        with (
+            open_for_load(path, prep.spec, settings.column_map) as bundle,
+            RefStore(settings.project_dir / "runs") as store,
+        ):
+            context = build_context(bundle, store)
+            namespace = j.namespace
+            remap = existing_rows(j, users[0], prep.spec, bundle, context.clients)
+
+            def make() -> TransformerLike:
+                inner = Transformer(prep.spec, prep.schema, namespace, context)
+                return Remap(inner, remap) if remap else inner
+
+            loader = Loader(
+                LoadContext(
+                    spec=prep.spec,
+                    plan=prep.plan,
+                    journal=j,
+                    clients=users,
+                    make_transformer=make,
+                    progress=progress,
+                    primary_ids={n: t.primary_id for n, t in prep.schema.tables.items()},
+                )
+            )
+            result = loader.run(bundle, kind=kind, source=str(path), include=include, note=note)
+        rejects = j.rejects(result.run_id)
+        run_dir = secure_dir(settings.project_dir / "runs" / result.run_id)
+        write_private(
+            run_dir / "rejects.jsonl", "".join(json.dumps(r.as_dict()) + "\n" for r in rejects)
+        )
+        write_private(run_dir / "plan.json", json.dumps(prep.plan.as_dict(), indent=2))
+        write_private(run_dir / "load.json", json.dumps(result.as_dict(), indent=2))
+        return result
+
+
+def migrate(
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    skip_sample_gate: bool = False,
+    client: DataverseClient | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> LoadResult:
+    """Load the whole bundle (resuming an interrupted run), every write journaled."""
+    return run_load(
+        settings,
+        kind="migrate",
+        source=source,
+        client=client,
+        progress=progress,
+        skip_sample_gate=skip_sample_gate,
+    )
+
+
+def delta(
+    settings: Settings,
+    *,
+    source: Path,
+    client: DataverseClient | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> LoadResult:
+    """Write what changed in ``source`` since the last run; report what disappeared."""
+    return run_load(settings, kind="delta", source=source, client=client, progress=progress)

@@ -1,0 +1,313 @@
+"""POST and DELETE on the metadata API: creating tables, columns, relationships, keys and
+global choices, and deleting custom ones (a table with its rows, a column with its values).
+
+``POST`` answers ``204`` with ``OData-EntityId`` naming the new definition.
+``MSCRM.SolutionUniqueName`` must name an existing solution and is recorded on what is made;
+schema names must carry a publisher's prefix (that solution's publisher's, when given).
+A definition referenced by another (a column by a key, a global choice by a column, a table by
+a custom relationship) can't be deleted (0x8004f01f).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+import httpx
+
+from crm_ferry.emulator.layers import API_PREFIX, origin
+from crm_ferry.emulator.metadata.choices import create_global_option_set
+from crm_ferry.emulator.metadata.columns import create_column
+from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
+from crm_ferry.emulator.metadata.keys import create_key
+from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
+from crm_ferry.emulator.metadata.relationships import create_relationship
+from crm_ferry.emulator.metadata.tables import create_table
+from crm_ferry.emulator.metadata.write_context import Context, Publisher
+from crm_ferry.emulator.schema import AttributeDef, EntityDef, RelationshipDef, Schema
+from crm_ferry.emulator.validation import Fault
+
+DEFAULT_PUBLISHER = Publisher("DefaultPublisher", "new", 10000)
+"""Used only when the tenant has no ``publisher`` rows to read."""
+
+
+class MetaEmulator(Protocol):
+    """What the metadata API needs from the emulator core."""
+
+    @property
+    def schema(self) -> Schema: ...
+
+    @property
+    def config(self) -> Any: ...
+
+    @property
+    def store(self) -> Any: ...
+
+    def clock(self) -> float: ...
+
+    def save_schema(self) -> None: ...
+
+    def dispatch(self, request: httpx.Request) -> httpx.Response: ...
+
+
+def _context(emulator: MetaEmulator, request: httpx.Request) -> Context:
+    publishers, solutions = _catalog(emulator, request)
+    solution = request.headers.get("MSCRM.SolutionUniqueName")
+    if solution is not None and solution.lower() not in solutions:
+        raise bad(f"The solution '{solution}' does not exist.", code=NOT_FOUND, status=404)
+    config = emulator.config
+    return Context(
+        schema=emulator.schema,
+        now=emulator.clock(),
+        publishers=publishers,
+        solutions=solutions,
+        solution=solution,
+        max_name_length=int(getattr(config, "max_schema_name_length", 50)),
+        visibility_delay=float(getattr(config, "column_visibility_delay", 0.0)),
+        key_delay=float(getattr(config, "key_activation_delay", 0.0)),
+        custom_table_limit=getattr(config, "custom_table_limit", None),
+    )
+
+
+def _catalog(
+    emulator: MetaEmulator, request: httpx.Request
+) -> tuple[list[Publisher], dict[str, Publisher]]:
+    """Publishers and solutions, read through the data plane like any client would."""
+    base = origin(request)
+    pubs = _rows(
+        emulator,
+        request,
+        f"{base}{API_PREFIX}publishers?$select=publisherid,uniquename,customizationprefix,"
+        "customizationoptionvalueprefix",
+    )
+    if pubs is None:
+        return [DEFAULT_PUBLISHER], {}
+    publishers: dict[str, Publisher] = {}
+    for row in pubs:
+        prefix = row.get("customizationprefix")
+        if not prefix:
+            continue
+        publishers[str(row.get("publisherid"))] = Publisher(
+            str(row.get("uniquename")),
+            str(prefix),
+            int(row.get("customizationoptionvalueprefix") or 10000),
+        )
+    sols = (
+        _rows(
+            emulator, request, f"{base}{API_PREFIX}solutions?$select=uniquename,_publisherid_value"
+        )
+        or []
+    )
+    solutions: dict[str, Publisher] = {}
+    for row in sols:
+        pub = publishers.get(str(row.get("_publisherid_value")))
+        if pub is not None and row.get("uniquename"):
+            solutions[str(row["uniquename"]).lower()] = pub
+    return list(publishers.values()), solutions
+
+
+def _rows(emulator: MetaEmulator, outer: httpx.Request, url: str) -> list[dict[str, Any]] | None:
+    headers = {"Accept": "application/json"}
+    if "authorization" in outer.headers:
+        headers["Authorization"] = outer.headers["authorization"]
+    inner = httpx.Request("GET", url, headers=headers, extensions=dict(outer.extensions))
+    response = emulator.dispatch(inner)
+    response.read()
+    if response.status_code != 200:
+        return None
+    value = response.json().get("value")
+    return value if isinstance(value, list) else None
+
+
+def _body(request: httpx.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.content or b"null")
+    except ValueError as exc:
+        raise bad(f"Invalid JSON payload: {exc}.", code=ODATA_ERROR) from None
+    if not isinstance(body, dict):
+        raise bad("The request body must be a JSON object.", code=ODATA_ERROR)
+    return body
+
+
+def _created(base: str, path: str) -> httpx.Response:
+    url = f"{base}{API_PREFIX}{path}"
+    return httpx.Response(204, headers={"OData-Version": "4.0", "OData-EntityId": url})
+
+
+def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> httpx.Response:
+    """Create the definition the body describes at the address ``segs`` names."""
+    body = _body(request)
+    ctx = _context(emulator, request)
+    schema = emulator.schema
+    base = origin(request)
+    before = schema.to_json()
+    try:
+        head = segs[0]
+        if head.name == "EntityDefinitions" and head.key is None and len(segs) == 1:
+            entity = create_table(ctx, body)
+            response = _created(base, f"EntityDefinitions({entity.metadata_id})")
+        elif head.name == "EntityDefinitions" and head.key is not None and len(segs) == 2:
+            entity = find_entity(schema, head.key)
+            if segs[1].name == "Attributes" and segs[1].key is None:
+                made = create_column(ctx, entity, body)
+                response = _created(
+                    base,
+                    f"EntityDefinitions({entity.metadata_id})/Attributes({made[0].metadata_id})",
+                )
+            elif segs[1].name == "Keys" and segs[1].key is None:
+                key = create_key(ctx, entity, body)
+                response = _created(
+                    base, f"EntityDefinitions({entity.metadata_id})/Keys({key.metadata_id})"
+                )
+            else:
+                raise bad(
+                    "Definitions can't be created at this address.", code=ODATA_ERROR, status=405
+                )
+        elif head.name == "RelationshipDefinitions" and head.key is None and len(segs) == 1:
+            rel = create_relationship(ctx, body)
+            response = _created(base, f"RelationshipDefinitions({rel.metadata_id})")
+        elif head.name == "GlobalOptionSetDefinitions" and head.key is None and len(segs) == 1:
+            opt = create_global_option_set(ctx, body)
+            response = _created(base, f"GlobalOptionSetDefinitions({opt.metadata_id})")
+        else:
+            raise bad("Definitions can't be created at this address.", code=ODATA_ERROR, status=405)
+    except Fault:
+        _restore(schema, before)
+        raise
+    emulator.save_schema()
+    return response
+
+
+def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
+    """Undo a half-made change (validation runs before changes, so this is a safety net)."""
+    if schema.to_json() == snapshot:
+        return
+    restored = Schema.from_json(json.loads(json.dumps(snapshot)))
+    schema.entities.clear()
+    schema.relationships.clear()
+    schema.global_option_sets.clear()
+    schema._by_set.clear()
+    for entity in restored.entities.values():
+        schema.add_entity(entity)
+    schema.relationships.update(restored.relationships)
+    schema.global_option_sets.update(restored.global_option_sets)
+
+
+def delete(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> httpx.Response:
+    """Delete the custom definition ``segs`` addresses (and the values stored for it)."""
+    schema = emulator.schema
+    head = segs[0]
+    if head.key is None:
+        raise bad("Address the definition to delete by its key.", code=ODATA_ERROR, status=405)
+    if head.name == "EntityDefinitions":
+        entity = find_entity(schema, head.key)
+        if len(segs) == 1:
+            _delete_table(emulator, entity)
+        elif len(segs) == 2 and segs[1].key is not None and segs[1].name == "Attributes":
+            attr = find(
+                entity.attributes.values(), segs[1].key, "LogicalName", "logical_name", "attribute"
+            )
+            _delete_column(emulator, entity, attr)
+        elif len(segs) == 2 and segs[1].key is not None and segs[1].name == "Keys":
+            key = find(entity.keys.values(), segs[1].key, "LogicalName", "logical_name", "key")
+            del entity.keys[key.logical_name]
+        else:
+            raise bad("Nothing to delete at this address.", code=ODATA_ERROR, status=405)
+    elif head.name == "RelationshipDefinitions" and len(segs) == 1:
+        rel = find(
+            schema.relationships.values(), head.key, "SchemaName", "schema_name", "relationship"
+        )
+        _delete_relationship(emulator, rel)
+    elif head.name == "GlobalOptionSetDefinitions" and len(segs) == 1:
+        opt = find(schema.global_option_sets.values(), head.key, "Name", "name", "global choice")
+        users = [
+            f"{e.logical_name}.{a.logical_name}"
+            for e in schema.entities.values()
+            for a in e.attributes.values()
+            if a.option_set is not None and a.option_set.is_global and a.option_set.name == opt.name
+        ]
+        if users:
+            raise _dependency(f"the global choice '{opt.name}'", users)
+        del schema.global_option_sets[opt.name]
+    else:
+        raise bad("Nothing to delete at this address.", code=ODATA_ERROR, status=405)
+    emulator.save_schema()
+    return httpx.Response(204, headers={"OData-Version": "4.0"})
+
+
+def _dependency(what: str, users: list[str]) -> Fault:
+    return bad(
+        f"The component {what} cannot be deleted because it is referenced by "
+        f"{len(users)} other components: {', '.join(sorted(users))}.",
+        code="0x8004f01f",
+    )
+
+
+def _system(what: str) -> Fault:
+    return bad(f"{what} is not custom and can't be deleted.", code="0x80040203")
+
+
+def _delete_table(emulator: MetaEmulator, entity: EntityDef) -> None:
+    schema = emulator.schema
+    if not entity.is_custom:
+        raise _system(f"The table '{entity.logical_name}'")
+    users = [
+        f"{r.referencing_entity}.{r.referencing_attribute}"
+        for r in schema.one_to_many(entity.logical_name)
+        if r.is_custom and r.referencing_entity != entity.logical_name
+    ]
+    if users:
+        raise _dependency(f"Entity '{entity.logical_name}'", users)
+    for other in schema.entities.values():
+        for attr in other.attributes.values():
+            if entity.logical_name in attr.targets and other is not entity:
+                attr.targets = tuple(t for t in attr.targets if t != entity.logical_name)
+    schema.remove_entity(entity.logical_name)
+    _store_call(emulator, "drop_table", entity.logical_name)
+
+
+def _delete_column(emulator: MetaEmulator, entity: EntityDef, attr: AttributeDef) -> None:
+    schema = emulator.schema
+    if not attr.is_custom or attr.attribute_of is not None:
+        raise _system(f"The column '{entity.logical_name}.{attr.logical_name}'")
+    if attr.is_primary_name:
+        raise bad(f"The primary name column '{attr.logical_name}' can't be deleted.")
+    users = [k.logical_name for k in entity.keys.values() if attr.logical_name in k.key_attributes]
+    if users:
+        raise _dependency(f"Attribute '{attr.logical_name}'", [f"key {u}" for u in users])
+    names = [attr.logical_name] + [
+        a.logical_name for a in entity.attributes.values() if a.attribute_of == attr.logical_name
+    ]
+    for name in names:
+        del entity.attributes[name]
+        _store_call(emulator, "drop_column", entity.logical_name, name)
+    for rel_name, rel in list(schema.relationships.items()):
+        if rel.referencing_entity == entity.logical_name and rel.referencing_attribute in names:
+            del schema.relationships[rel_name]
+
+
+def _delete_relationship(emulator: MetaEmulator, rel: RelationshipDef) -> None:
+    if not rel.is_custom:
+        raise _system(f"The relationship '{rel.schema_name}'")
+    entity = emulator.schema.entity(rel.referencing_entity)
+    del emulator.schema.relationships[rel.schema_name]
+    if entity is not None and rel.referencing_attribute in entity.attributes:
+        users = [
+            k.logical_name
+            for k in entity.keys.values()
+            if rel.referencing_attribute in k.key_attributes
+        ]
+        if users:
+            emulator.schema.relationships[rel.schema_name] = rel
+            raise _dependency(f"Relationship '{rel.schema_name}'", [f"key {u}" for u in users])
+        del entity.attributes[rel.referencing_attribute]
+        _store_call(emulator, "drop_column", entity.logical_name, rel.referencing_attribute)
+
+
+def _store_call(emulator: MetaEmulator, name: str, *args: Any) -> None:
+    method = getattr(emulator.store, name, None)
+    if callable(method):
+        method(*args)
+
+
+__all__ = ["DEFAULT_PUBLISHER", "MetaEmulator", "delete", "post"]

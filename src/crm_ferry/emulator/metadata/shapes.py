@@ -1,0 +1,387 @@
+"""The JSON shapes of the metadata Web API, made from the emulator's schema model.
+
+Shapes follow the Web API's metadata entity types
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitymetadata,
+.../attributemetadata, .../optionsetmetadata, .../entitykeymetadata,
+.../onetomanyrelationshipmetadata) and the examples of
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api:
+Labels are ``{"LocalizedLabels": [...], "UserLocalizedLabel": {...}}``, managed properties
+are ``{"Value": ..., "CanBeChanged": ..., "ManagedPropertyLogicalName": ...}``, items of a
+collection typed by a base type (``Attributes``, ``RelationshipDefinitions``) carry their
+derived ``@odata.type``. Navigation properties (``Attributes``, ``Keys``, relationships,
+``OptionSet``, ``GlobalOptionSet``) appear only when expanded.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from crm_ferry.emulator.schema import (
+    AttributeDef,
+    EntityDef,
+    KeyDef,
+    OptionDef,
+    OptionSetDef,
+    RelationshipDef,
+)
+
+LANGUAGE = 1033
+NAMESPACE = "Microsoft.Dynamics.CRM."
+"""The namespace of the Web API's types, with its dot: ``Microsoft.Dynamics.CRM.EntityMetadata``."""
+NS = "#" + NAMESPACE
+"""How an ``@odata.type`` value starts."""
+
+TYPE_NAMES: dict[str, str] = {
+    "Uniqueidentifier": "UniqueidentifierType",
+    "String": "StringType",
+    "Memo": "MemoType",
+    "Integer": "IntegerType",
+    "BigInt": "BigIntType",
+    "Decimal": "DecimalType",
+    "Double": "DoubleType",
+    "Money": "MoneyType",
+    "DateTime": "DateTimeType",
+    "Boolean": "BooleanType",
+    "Picklist": "PicklistType",
+    "MultiSelectPicklist": "MultiSelectPicklistType",
+    "State": "StateType",
+    "Status": "StatusType",
+    "Lookup": "LookupType",
+    "Customer": "CustomerType",
+    "Owner": "OwnerType",
+    "EntityName": "EntityNameType",
+    "Virtual": "VirtualType",
+}
+"""``AttributeType`` → ``AttributeTypeName.Value``."""
+
+METADATA_TYPES: dict[str, str] = {
+    "Uniqueidentifier": "UniqueIdentifierAttributeMetadata",
+    "String": "StringAttributeMetadata",
+    "Memo": "MemoAttributeMetadata",
+    "Integer": "IntegerAttributeMetadata",
+    "BigInt": "BigIntAttributeMetadata",
+    "Decimal": "DecimalAttributeMetadata",
+    "Double": "DoubleAttributeMetadata",
+    "Money": "MoneyAttributeMetadata",
+    "DateTime": "DateTimeAttributeMetadata",
+    "Boolean": "BooleanAttributeMetadata",
+    "Picklist": "PicklistAttributeMetadata",
+    "MultiSelectPicklist": "MultiSelectPicklistAttributeMetadata",
+    "State": "StateAttributeMetadata",
+    "Status": "StatusAttributeMetadata",
+    "Lookup": "LookupAttributeMetadata",
+    "Customer": "LookupAttributeMetadata",
+    "Owner": "LookupAttributeMetadata",
+    "EntityName": "EntityNameAttributeMetadata",
+    "Virtual": "AttributeMetadata",
+}
+"""``AttributeType`` → the derived type of ``AttributeMetadata`` the Web API uses."""
+
+OPTION_SET_ATTRIBUTES = frozenset({"Picklist", "MultiSelectPicklist", "State", "Status", "Boolean"})
+
+
+def label(text: str | None) -> dict[str, Any]:
+    """A ``Microsoft.Dynamics.CRM.Label`` in language 1033 (empty when ``text`` is empty)."""
+    if not text:
+        return {"LocalizedLabels": [], "UserLocalizedLabel": None}
+    localized = {
+        "Label": text,
+        "LanguageCode": LANGUAGE,
+        "IsManaged": False,
+        "MetadataId": None,
+        "HasChanged": None,
+    }
+    return {"LocalizedLabels": [localized], "UserLocalizedLabel": dict(localized)}
+
+
+def label_text(value: Any) -> str:
+    """The 1033 (else the first) text of a Label object in a request; ``""`` when absent."""
+    if not isinstance(value, dict):
+        return ""
+    labels = value.get("LocalizedLabels") or []
+    if not isinstance(labels, list):
+        return ""
+    chosen = next(
+        (x for x in labels if isinstance(x, dict) and x.get("LanguageCode") == LANGUAGE),
+        next((x for x in labels if isinstance(x, dict)), None),
+    )
+    text = chosen.get("Label") if chosen else None
+    return text if isinstance(text, str) else ""
+
+
+def managed(value: Any, name: str, *, can_change: bool = True) -> dict[str, Any]:
+    return {"Value": value, "CanBeChanged": can_change, "ManagedPropertyLogicalName": name}
+
+
+def _number(value: int | float | Decimal | None) -> int | float | None:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+# -- entities ---------------------------------------------------------------------------
+
+
+def entity_json(entity: EntityDef) -> dict[str, Any]:
+    """``EntityMetadata`` without its navigation properties."""
+    return {
+        "MetadataId": entity.metadata_id,
+        "LogicalName": entity.logical_name,
+        "SchemaName": entity.schema_name,
+        "EntitySetName": entity.entity_set_name,
+        "LogicalCollectionName": entity.entity_set_name,
+        "CollectionSchemaName": _collection_schema_name(entity),
+        "PrimaryIdAttribute": entity.primary_id,
+        "PrimaryNameAttribute": entity.primary_name,
+        "ObjectTypeCode": entity.object_type_code,
+        "OwnershipType": entity.ownership,
+        "IsCustomEntity": entity.is_custom,
+        "IsActivity": entity.is_activity,
+        "IsActivityParty": False,
+        "HasNotes": entity.has_notes,
+        "HasActivities": entity.has_activities,
+        "ChangeTrackingEnabled": entity.change_tracking,
+        "IsOptimisticConcurrencyEnabled": True,
+        "IsManaged": False,
+        "IsIntersect": False,
+        "IsLogicalEntity": False,
+        "IsPrivate": False,
+        "IsValidForAdvancedFind": True,
+        "TableType": "Standard",
+        "IntroducedVersion": "1.0",
+        "DisplayName": label(entity.display_name),
+        "DisplayCollectionName": label(entity.display_collection_name),
+        "Description": label(entity.description),
+        "IsCustomizable": managed(True, "iscustomizable"),
+        "CanCreateAttributes": managed(True, "cancreateattributes", can_change=False),
+        "IsAuditEnabled": managed(False, "canmodifyauditsettings"),
+    }
+
+
+def _collection_schema_name(entity: EntityDef) -> str:
+    if entity.entity_set_name.lower().startswith(entity.logical_name):
+        return entity.schema_name + entity.entity_set_name[len(entity.logical_name) :]
+    return entity.entity_set_name
+
+
+# -- attributes -------------------------------------------------------------------------
+
+
+def attribute_json(entity: EntityDef, attr: AttributeDef) -> dict[str, Any]:
+    """One attribute as its derived ``AttributeMetadata`` type (without navigation properties)."""
+    meta_type = METADATA_TYPES.get(attr.type, "AttributeMetadata")
+    out: dict[str, Any] = {
+        "@odata.type": NS + meta_type,
+        "MetadataId": attr.metadata_id,
+        "LogicalName": attr.logical_name,
+        "SchemaName": attr.schema_name,
+        "EntityLogicalName": entity.logical_name,
+        "AttributeType": attr.type,
+        "AttributeTypeName": {"Value": TYPE_NAMES.get(attr.type, "VirtualType")},
+        "AttributeOf": attr.attribute_of,
+        "DisplayName": label(attr.display_name),
+        "Description": label(attr.description),
+        "RequiredLevel": managed(
+            attr.required,
+            "canmodifyrequirementlevelsettings",
+            can_change=attr.required != "SystemRequired",
+        ),
+        "IsCustomAttribute": attr.is_custom,
+        "IsPrimaryId": attr.is_primary_id,
+        "IsPrimaryName": attr.is_primary_name,
+        "IsValidForCreate": attr.valid_for_create,
+        "IsValidForUpdate": attr.valid_for_update,
+        "IsValidForRead": attr.valid_for_read,
+        "IsValidODataAttribute": True,
+        "IsLogical": False,
+        "IsManaged": False,
+        "IsSecured": False,
+        "IntroducedVersion": "1.0",
+    }
+    out.update(_type_specific(attr))
+    return out
+
+
+def _type_specific(attr: AttributeDef) -> dict[str, Any]:
+    t = attr.type
+    if t == "String":
+        fmt = attr.format or "Text"
+        return {
+            "MaxLength": attr.max_length,
+            "DatabaseLength": (attr.max_length or 0) * 2,
+            "Format": fmt,
+            "FormatName": {"Value": fmt},
+            "ImeMode": "Auto",
+        }
+    if t == "Memo":
+        return {
+            "MaxLength": attr.max_length,
+            "Format": attr.format or "TextArea",
+            "ImeMode": "Auto",
+        }
+    if t in ("Integer", "BigInt"):
+        out: dict[str, Any] = {
+            "MinValue": _number(attr.min_value),
+            "MaxValue": _number(attr.max_value),
+        }
+        if t == "Integer":
+            out["Format"] = attr.format or "None"
+        return out
+    if t in ("Decimal", "Double"):
+        return {
+            "MinValue": _number(attr.min_value),
+            "MaxValue": _number(attr.max_value),
+            "Precision": attr.precision,
+            "ImeMode": "Auto",
+        }
+    if t == "Money":
+        return {
+            "MinValue": _number(attr.min_value),
+            "MaxValue": _number(attr.max_value),
+            "Precision": attr.precision,
+            "PrecisionSource": 2 if attr.precision is None else 0,
+            "IsBaseCurrency": attr.attribute_of is not None,
+            "CalculationOf": None,
+            "ImeMode": "Auto",
+        }
+    if t == "DateTime":
+        behavior = attr.datetime_behavior or "UserLocal"
+        return {
+            "Format": attr.format or "DateAndTime",
+            "DateTimeBehavior": {"Value": behavior},
+            "CanChangeDateTimeBehavior": managed(
+                behavior == "UserLocal", "canchangedatetimebehavior"
+            ),
+            "ImeMode": "Auto",
+            "MinSupportedValue": "1753-01-01T00:00:00Z",
+            "MaxSupportedValue": "9999-12-30T23:59:59Z",
+        }
+    if t == "Boolean":
+        return {"DefaultValue": False}
+    if t in ("Picklist", "MultiSelectPicklist"):
+        return {"DefaultFormValue": -1}
+    if t in ("State", "Status"):
+        return {"DefaultFormValue": None}
+    if t in ("Lookup", "Customer", "Owner"):
+        return {"Targets": list(attr.targets), "Format": None}
+    return {}
+
+
+# -- option sets ------------------------------------------------------------------------
+
+
+def option_json(option: OptionDef, kind: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Value": option.value,
+        "Label": label(option.label),
+        "Description": label(""),
+        "Color": None,
+        "IsManaged": False,
+        "ExternalValue": None,
+        "ParentValues": [],
+        "MetadataId": None,
+        "HasChanged": None,
+    }
+    if kind == "State":
+        out["@odata.type"] = NS + "StateOptionMetadata"
+        out["DefaultStatus"] = option.default_status
+        out["InvariantName"] = option.label.replace(" ", "")
+    elif kind == "Status":
+        out["@odata.type"] = NS + "StatusOptionMetadata"
+        out["State"] = option.state
+    return out
+
+
+def option_set_json(option_set: OptionSetDef) -> dict[str, Any]:
+    """``OptionSetMetadata`` (``BooleanOptionSetMetadata`` for a two-option set)."""
+    base: dict[str, Any] = {
+        "MetadataId": option_set.metadata_id,
+        "Name": option_set.name,
+        "IsGlobal": option_set.is_global,
+        "IsCustomOptionSet": option_set.is_custom,
+        "IsManaged": False,
+        "OptionSetType": option_set.kind,
+        "DisplayName": label(option_set.name),
+        "Description": label(""),
+        "ExternalTypeName": None,
+        "IntroducedVersion": "1.0",
+    }
+    if option_set.kind == "Boolean":
+        true = option_set.option(1) or OptionDef(1, "Yes")
+        false = option_set.option(0) or OptionDef(0, "No")
+        return {
+            "@odata.type": NS + "BooleanOptionSetMetadata",
+            **base,
+            "TrueOption": option_json(true, "Boolean"),
+            "FalseOption": option_json(false, "Boolean"),
+        }
+    return {
+        "@odata.type": NS + "OptionSetMetadata",
+        **base,
+        "Options": [option_json(o, option_set.kind) for o in option_set.options],
+    }
+
+
+# -- keys and relationships -------------------------------------------------------------
+
+
+def key_json(key: KeyDef) -> dict[str, Any]:
+    return {
+        "MetadataId": key.metadata_id,
+        "LogicalName": key.logical_name,
+        "SchemaName": key.schema_name,
+        "EntityLogicalName": key.entity,
+        "KeyAttributes": list(key.key_attributes),
+        "EntityKeyIndexStatus": key.status,
+        "DisplayName": label(key.schema_name),
+        "AsyncJob": None,
+        "IsManaged": False,
+        "IsCustomizable": managed(True, "iscustomizable"),
+        "IsSecondaryKey": False,
+        "IsExportKey": False,
+        "IsSynchronous": False,
+        "IntroducedVersion": "1.0",
+    }
+
+
+def relationship_json(rel: RelationshipDef, *, typed: bool = False) -> dict[str, Any]:
+    """``OneToManyRelationshipMetadata``; ``typed`` adds ``@odata.type`` (in
+    ``RelationshipDefinitions``, whose declared type is the base ``RelationshipMetadataBase``)."""
+    cascade = {
+        "Assign": "NoCascade",
+        "Delete": rel.cascade_delete,
+        "Merge": "NoCascade",
+        "Reparent": "NoCascade",
+        "Share": "NoCascade",
+        "Unshare": "NoCascade",
+        "RollupView": "NoCascade",
+        "Archive": "NoCascade",
+    }
+    out: dict[str, Any] = {"@odata.type": NS + "OneToManyRelationshipMetadata"} if typed else {}
+    return {
+        **out,
+        "MetadataId": rel.metadata_id,
+        "SchemaName": rel.schema_name,
+        "RelationshipType": "OneToManyRelationship",
+        "ReferencedEntity": rel.referenced_entity,
+        "ReferencedAttribute": rel.referenced_attribute,
+        "ReferencingEntity": rel.referencing_entity,
+        "ReferencingAttribute": rel.referencing_attribute,
+        "ReferencedEntityNavigationPropertyName": rel.referenced_nav,
+        "ReferencingEntityNavigationPropertyName": rel.referencing_nav,
+        "IsCustomRelationship": rel.is_custom,
+        "IsManaged": False,
+        "IsHierarchical": False,
+        "IsValidForAdvancedFind": True,
+        "SecurityTypes": "None",
+        "IntroducedVersion": "1.0",
+        "CascadeConfiguration": cascade,
+        "AssociatedMenuConfiguration": {
+            "Behavior": "UseCollectionName",
+            "Group": "Details",
+            "Label": label(""),
+            "Order": 10000,
+        },
+        "IsCustomizable": managed(True, "iscustomizable"),
+    }

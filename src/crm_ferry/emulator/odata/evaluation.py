@@ -1,0 +1,421 @@
+"""Evaluation of parsed ``$filter`` trees against rows, and ``$orderby`` sorting.
+
+Semantics are Dataverse's, which translates the filter to SQL Server:
+
+* Rows hold the JSON values the Web API returns: ``str``, ``int``, ``float``, ``Decimal``,
+  ``bool``, ``None``; GUIDs as lower-case strings, dates as ``YYYY-MM-DD``, date-times as
+  ISO 8601 strings. A literal decides how the row value is read: a GUID literal compares GUIDs
+  (so case does not matter), a date/date-time literal compares instants (a date is midnight
+  UTC), a number compares numbers.
+* String comparison and the string functions ignore case (Dataverse's default collation; "All
+  filters using string values are case insensitive",
+  https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows).
+  ``contains``/``startswith``/``endswith`` become ``LIKE``, so ``%``, ``_`` and ``[...]`` in the
+  argument are wildcards, as that page's "Use wildcard characters" section describes.
+* ``eq null`` / ``ne null`` test for null. Any other comparison involving a null value is
+  unknown (SQL ``NULL``), and unknown is not true: ``name ne 'x'`` does not return rows whose
+  name is null, ``gt``/``lt`` against null never match. ``and``/``or``/``not`` are three-valued.
+* ``$orderby`` sorts nulls first ascending and last descending, as SQL Server does
+  (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/order-rows).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from crm_ferry.emulator.odata.syntax import (
+    Call,
+    Compare,
+    Expr,
+    Lambda,
+    Literal,
+    Logical,
+    Not,
+    ODataError,
+    Property,
+    QueryFunction,
+    Value,
+    parse_datetime_text,
+    parse_value_text,
+)
+
+Resolver = Callable[[str], Any]
+
+_OPERATOR_KIND = {
+    "eq": "Equal",
+    "ne": "NotEqual",
+    "gt": "GreaterThan",
+    "ge": "GreaterThanOrEqual",
+    "lt": "LessThan",
+    "le": "LessThanOrEqual",
+}
+
+
+def _not_supported(what: str) -> ODataError:
+    return ODataError(f"{what} is not supported by the emulator.", status=501)
+
+
+def edm_type_name(value: object) -> str:
+    """The EDM type name Microsoft.OData.Core would print for a Python value."""
+    if isinstance(value, bool):
+        return "Edm.Boolean"
+    if isinstance(value, int):
+        return "Edm.Int32" if -(2**31) <= value < 2**31 else "Edm.Int64"
+    if isinstance(value, Decimal):
+        return "Edm.Decimal"
+    if isinstance(value, float):
+        return "Edm.Double"
+    if isinstance(value, uuid.UUID):
+        return "Edm.Guid"
+    if isinstance(value, datetime):
+        return "Edm.DateTimeOffset"
+    if isinstance(value, date):
+        return "Edm.Date"
+    if isinstance(value, str):
+        return "Edm.String"
+    return type(value).__name__
+
+
+def _incompatible(left: object, right: object, op: str) -> ODataError:
+    return ODataError(
+        "A binary operator with incompatible types was detected. Found operand types "
+        f"'{edm_type_name(left)}' and '{edm_type_name(right)}' for operator kind "
+        f"'{_OPERATOR_KIND.get(op, op)}'."
+    )
+
+
+def _as_instant(value: object) -> datetime | None:
+    """A date or date-time (object or ISO string) as an aware UTC instant, else None."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            if len(value) == 10:
+                return _as_instant(date.fromisoformat(value))
+            return parse_datetime_text(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _comparable(left: object, right: object, op: str) -> tuple[Any, Any]:
+    """Coerce two non-null values to one comparable kind, or raise the OData type error."""
+    if isinstance(left, uuid.UUID) or isinstance(right, uuid.UUID):
+        try:
+            a = left if isinstance(left, uuid.UUID) else uuid.UUID(str(left))
+            b = right if isinstance(right, uuid.UUID) else uuid.UUID(str(right))
+        except ValueError:
+            raise _incompatible(left, right, op) from None
+        if not isinstance(left, uuid.UUID | str) or not isinstance(right, uuid.UUID | str):
+            raise _incompatible(left, right, op)
+        return a, b
+    if isinstance(left, date) or isinstance(right, date):
+        a_instant, b_instant = _as_instant(left), _as_instant(right)
+        if a_instant is None or b_instant is None:
+            raise _incompatible(left, right, op)
+        if type(left) is date and type(right) is date:
+            return left, right
+        return a_instant, b_instant
+    if isinstance(left, bool) and isinstance(right, bool):
+        return left, right
+    if _is_number(left) and _is_number(right):
+        return Decimal(left), Decimal(right)  # type: ignore[arg-type]
+    if isinstance(left, str) and isinstance(right, str):
+        return left.casefold(), right.casefold()
+    raise _incompatible(left, right, op)
+
+
+def compare_values(op: str, left: object, right: object) -> bool | None:
+    """``left op right`` with Dataverse semantics; None when either side is null."""
+    if left is None or right is None:
+        return None
+    a, b = _comparable(left, right, op)
+    if isinstance(a, Decimal) and isinstance(b, Decimal) and (a.is_nan() or b.is_nan()):
+        return op == "ne"
+    if op == "eq":
+        return bool(a == b)
+    if op == "ne":
+        return bool(a != b)
+    if op == "gt":
+        return bool(a > b)
+    if op == "ge":
+        return bool(a >= b)
+    if op == "lt":
+        return bool(a < b)
+    return bool(a <= b)
+
+
+_LIKE_CACHE: dict[tuple[str, str], re.Pattern[str]] = {}
+
+
+def _like(name: str, pattern: str) -> re.Pattern[str]:
+    """A SQL ``LIKE`` pattern (``%``, ``_``, ``[set]``) as an anchored, case-folded regex."""
+    key = (name, pattern)
+    if key in _LIKE_CACHE:
+        return _LIKE_CACHE[key]
+    out, i, folded = [], 0, pattern.casefold()
+    while i < len(folded):
+        ch = folded[i]
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        elif ch == "[" and (end := folded.find("]", i + 2)) > 0:
+            body = folded[i + 1 : end]
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    core = "".join(out)
+    regex = {"contains": f".*{core}.*", "startswith": f"{core}.*", "endswith": f".*{core}"}[name]
+    compiled = re.compile(regex, re.DOTALL)
+    if len(_LIKE_CACHE) < 512:
+        _LIKE_CACHE[key] = compiled
+    return compiled
+
+
+def _truth(value: object, context: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ODataError(
+        f"The operand for a {context} is not a single boolean value; found "
+        f"'{edm_type_name(value)}'."
+    )
+
+
+class _Evaluator:
+    def __init__(self, row: Mapping[str, Any], resolve: Resolver | None) -> None:
+        self.row = row
+        self.resolve = resolve
+        self.scope: dict[str, Mapping[str, Any]] = {}
+
+    def value(self, expr: Expr) -> Any:
+        match expr:
+            case Literal(value):
+                return value
+            case Property(path):
+                return self.property(path)
+            case Compare(op, left, right):
+                return self.compare(op, left, right)
+            case Logical("and", left, right):
+                a = _truth(self.value(left), "binary operator 'And'")
+                b = _truth(self.value(right), "binary operator 'And'")
+                if a is False or b is False:
+                    return False
+                return True if a and b else None
+            case Logical(_, left, right):
+                a = _truth(self.value(left), "binary operator 'Or'")
+                b = _truth(self.value(right), "binary operator 'Or'")
+                if a is True or b is True:
+                    return True
+                return False if a is False and b is False else None
+            case Not(operand):
+                inner = _truth(self.value(operand), "unary operator 'Not'")
+                return None if inner is None else not inner
+            case Call(name, args):
+                return self.call(name, args)
+            case QueryFunction():
+                return self.query_function(expr)
+            case Lambda():
+                return self.lambda_(expr)
+        raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+
+    def property(self, path: tuple[str, ...]) -> Any:
+        if path[0] in self.scope:
+            target = self.scope[path[0]]
+            if len(path) == 1:
+                return target
+            if len(path) == 2:
+                return target.get(path[1])
+            raise _not_supported(f"The property path '{'/'.join(path)}' inside a lambda")
+        if len(path) == 1:
+            return self.row.get(path[0])
+        if self.resolve is None:
+            raise _not_supported(f"The navigation property path '{'/'.join(path)}'")
+        return self.resolve("/".join(path))
+
+    def compare(self, op: str, left: Expr, right: Expr) -> bool | None:
+        a, b = self.value(left), self.value(right)
+        null_literal = (isinstance(left, Literal) and left.value is None) or (
+            isinstance(right, Literal) and right.value is None
+        )
+        if null_literal:
+            if op == "eq":
+                return a is None and b is None
+            if op == "ne":
+                return not (a is None and b is None)
+            return False
+        return compare_values(op, a, b)
+
+    def call(self, name: str, args: tuple[Expr, ...]) -> bool | None:
+        subject, pattern = (self.value(arg) for arg in args)
+        if subject is None or pattern is None:
+            return None
+        if not isinstance(subject, str) or not isinstance(pattern, str):
+            raise ODataError(
+                f"No function signature for the function with name '{name}' matches the "
+                f"specified arguments. The function signatures considered are: {name}("
+                "Edm.String Nullable=true, Edm.String Nullable=true)."
+            )
+        return _like(name, pattern).fullmatch(subject.casefold()) is not None
+
+    def query_function(self, fn: QueryFunction) -> bool | None:
+        if fn.name not in ("In", "NotIn", "Between", "NotBetween", "Null", "NotNull"):
+            raise _not_supported(f"The query function 'Microsoft.Dynamics.CRM.{fn.name}'")
+        name = fn.property_name
+        assert name is not None  # checked by the parser
+        current = self.property(tuple(name.split("/")))
+        if fn.name == "Null":
+            return current is None
+        if fn.name == "NotNull":
+            return current is not None
+        values = fn.param("PropertyValues")
+        assert isinstance(values, tuple)
+        if current is None:
+            return None
+        if fn.name in ("In", "NotIn"):
+            found = any(_function_eq(current, item) for item in values)
+            return found if fn.name == "In" else not found
+        if len(values) != 2:
+            raise ODataError(
+                f"The query function 'Microsoft.Dynamics.CRM.{fn.name}' needs exactly two "
+                "values in PropertyValues."
+            )
+        low = compare_values("ge", current, _function_operand(current, values[0]))
+        high = compare_values("le", current, _function_operand(current, values[1]))
+        inside = bool(low and high)
+        return inside if fn.name == "Between" else not inside
+
+    def lambda_(self, expr: Lambda) -> bool | None:
+        path = "/".join(expr.path)
+        if expr.path[0] in self.scope:
+            raise _not_supported(f"A lambda operator on '{path}' inside another lambda")
+        if self.resolve is None:
+            raise _not_supported(f"The lambda operator '{expr.op}' on '{path}'")
+        items: Iterable[Mapping[str, Any]] = self.resolve(path) or ()
+        if expr.body is None or expr.var is None:
+            return any(True for _ in items)
+        results: list[bool | None] = []
+        for item in items:
+            self.scope[expr.var] = item
+            try:
+                results.append(_truth(self.value(expr.body), f"lambda operator '{expr.op}'"))
+            finally:
+                del self.scope[expr.var]
+        if expr.op == "any":
+            return True if True in results else (None if None in results else False)
+        return False if False in results else (None if None in results else True)
+
+
+def _function_operand(current: object, item: Value) -> Value:
+    """Query functions take ``Collection(Edm.String)``: read each string as the column's kind."""
+    if not isinstance(item, str):
+        return item
+    if isinstance(current, str):
+        if _as_instant(current) is not None and _as_instant(item) is not None:
+            return parse_value_text(item) if "T" in item else date.fromisoformat(item)
+        return item
+    try:
+        return parse_value_text(item)
+    except ODataError:
+        return item
+
+
+def _function_eq(current: object, item: Value) -> bool:
+    return bool(compare_values("eq", current, _function_operand(current, item)))
+
+
+def evaluate(expr: Expr, row: Mapping[str, Any], resolve: Resolver | None = None) -> bool:
+    """Whether ``row`` matches the filter (unknown counts as no match).
+
+    ``resolve(path)`` is called for what the row itself does not hold: a single-valued
+    navigation path such as ``"parentcustomerid_account/name"`` (return the value, or None) and
+    the collection of a lambda such as ``"contact_customer_accounts"`` (return an iterable of
+    row mappings). Without a resolver those forms raise an ODataError with status 501.
+
+    >>> from crm_ferry.emulator.odata import parse_filter
+    >>> evaluate(parse_filter("name eq 'CONTOSO'"), {"name": "Contoso"})
+    True
+    """
+    result = _Evaluator(row, resolve).value(expr)
+    if result is not None and not isinstance(result, bool):
+        raise ODataError("The $filter expression must evaluate to a single boolean value.")
+    return result is True
+
+
+def referenced_properties(expr: Expr) -> set[str]:
+    """The property paths the expression reads from the row, joined with ``/``.
+
+    Includes the PropertyName of query functions and the collection path of lambdas; paths
+    relative to a lambda's range variable are left out (they belong to the related table).
+
+    >>> from crm_ferry.emulator.odata import parse_filter
+    >>> sorted(referenced_properties(parse_filter("a eq 1 and contains(b,'x')")))
+    ['a', 'b']
+    """
+    found: set[str] = set()
+    _collect(expr, frozenset(), found)
+    return found
+
+
+def _collect(expr: Expr, scope: frozenset[str], found: set[str]) -> None:
+    match expr:
+        case Property(path):
+            if path[0] not in scope:
+                found.add("/".join(path))
+        case Compare(_, left, right) | Logical(_, left, right):
+            _collect(left, scope, found)
+            _collect(right, scope, found)
+        case Not(operand):
+            _collect(operand, scope, found)
+        case Call(_, args):
+            for arg in args:
+                _collect(arg, scope, found)
+        case QueryFunction():
+            if (name := expr.property_name) is not None:
+                found.add(name)
+        case Lambda(path, _, var, body):
+            if path[0] not in scope:
+                found.add("/".join(path))
+            if body is not None and var is not None:
+                _collect(body, scope | {var}, found)
+        case _:
+            pass
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, str):
+        return (1, value.casefold())
+    if _is_number(value):
+        return (1, Decimal(value))
+    return (1, value)
+
+
+def sort_rows(
+    rows: Iterable[Mapping[str, Any]], orderby: Sequence[tuple[str, bool]]
+) -> list[Mapping[str, Any]]:
+    """Rows sorted by ``[(name, descending), ...]``; stable, case-insensitive, nulls lowest.
+
+    >>> [r["n"] for r in sort_rows([{"n": "b"}, {"n": None}, {"n": "A"}], [("n", False)])]
+    [None, 'A', 'b']
+    """
+    result = list(rows)
+    for name, descending in reversed(orderby):
+        result.sort(key=lambda row: _sort_key(row.get(name)), reverse=descending)
+    return result

@@ -1,0 +1,224 @@
+"""Query options of the Dataverse Web API: ``$select``, ``$filter``, ``$orderby``, ``$top``,
+``$count``, ``$expand`` (with nested options), ``$skiptoken``, ``$deltatoken`` and ``@p``
+parameter aliases.
+
+Sources (Microsoft Learn, Dataverse Web API):
+select-columns https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns,
+filter-rows https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows,
+order-rows https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/order-rows,
+page-results https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results
+(``$skiptoken`` is an opaque paging cookie; there is no ``$skip``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from crm_ferry.emulator.odata.syntax import (
+    Expr,
+    ODataError,
+    Parser,
+    Unbalanced,
+    parse_filter,
+    split_top_level,
+)
+
+
+@dataclass(slots=True)
+class ExpandSpec:
+    """One ``$expand`` item: ``nav`` or ``nav($select=a,b;$filter=...;$orderby=...;$top=n)``."""
+
+    nav: str
+    select: list[str] | None = None
+    filter: Expr | None = None
+    top: int | None = None
+    orderby: list[tuple[str, bool]] = field(default_factory=list)
+    expand: list[ExpandSpec] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class QueryOptions:
+    """The parsed query string. ``orderby`` is ``[(name, descending)]``; ``aliases`` holds
+    ``@p`` parameters (already substituted into ``filter``); ``extra`` the other non-``$``
+    parameters (``fetchXml``, ``savedQuery``, ...)."""
+
+    select: list[str] | None = None
+    filter: Expr | None = None
+    orderby: list[tuple[str, bool]] = field(default_factory=list)
+    top: int | None = None
+    count: bool = False
+    expand: list[ExpandSpec] = field(default_factory=list)
+    skiptoken: str | None = None
+    deltatoken: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _not_supported_option(name: str) -> ODataError:
+    return ODataError(f"The query parameter {name} is not supported")
+
+
+def _parse_select(text: str) -> list[str]:
+    parser = Parser(text, None)
+    names: list[str] = []
+    while True:
+        names.append(parser.identifier().text)
+        if parser.tok.kind == "end":
+            return names
+        if not parser.is_punct(","):
+            raise parser.error("',' expected")
+        parser.advance()
+
+
+def _parse_orderby(text: str) -> list[tuple[str, bool]]:
+    parser = Parser(text, None)
+    result: list[tuple[str, bool]] = []
+    while True:
+        name = [parser.identifier().text]
+        while parser.is_punct("/"):
+            parser.advance()
+            name.append(parser.identifier().text)
+        descending = False
+        if parser.is_word("asc", "desc"):
+            descending = parser.advance().text == "desc"
+        result.append(("/".join(name), descending))
+        if parser.tok.kind == "end":
+            return result
+        if not parser.is_punct(","):
+            raise parser.error("',' expected")
+        parser.advance()
+
+
+def _parse_top(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()):
+        raise ODataError(
+            f"Invalid value '{text}' for $top query option found. The $top query option "
+            "requires a non-negative integer value."
+        )
+    return int(text)
+
+
+def _parse_count(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ODataError(
+            f"Invalid value '{text}' for $count query option found. Valid values are "
+            "'true', 'false'."
+        )
+    return text == "true"
+
+
+def _split_top_level(text: str, sep: str) -> list[tuple[int, str]]:
+    """Split on ``sep`` outside quotes and parentheses; each part with its start offset."""
+    try:
+        return split_top_level(text, sep)
+    except Unbalanced as exc:
+        at = exc.position
+        if exc.kind == ")":
+            message = f"Syntax error at position {at} in '{text}'."
+        elif exc.kind == "'":
+            message = f"There is an unterminated string literal at position {at} in '{text}'."
+        else:
+            message = f"')' or operator expected at position {at} in '{text}'."
+        raise ODataError(message, position=at, text=text) from None
+
+
+_EXPAND_ITEM_RE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", re.DOTALL)
+
+
+def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
+    specs: list[ExpandSpec] = []
+    for start, item in _split_top_level(text, ","):
+        match = _EXPAND_ITEM_RE.fullmatch(item)
+        if match is None:
+            pos = start + len(item) - len(item.lstrip())
+            raise ODataError(
+                f"Syntax error at position {pos} in '{text}'.", position=pos, text=text
+            )
+        spec = ExpandSpec(match[1])
+        if match[2] is not None and match[2].strip():
+            for _, option in _split_top_level(match[2], ";"):
+                name, eq, value = option.partition("=")
+                name = name.strip().lower()
+                if not eq:
+                    raise ODataError(
+                        f"Syntax error at position {start} in '{text}'.", position=start, text=text
+                    )
+                if name == "$select":
+                    spec.select = _parse_select(value)
+                elif name == "$filter":
+                    spec.filter = parse_filter(value, aliases)
+                elif name == "$orderby":
+                    spec.orderby = _parse_orderby(value)
+                elif name == "$top":
+                    spec.top = _parse_top(value)
+                elif name == "$expand":
+                    spec.expand = _parse_expand(value, aliases)
+                else:
+                    raise ODataError(
+                        f"The query parameter {name} is not supported inside $expand "
+                        f"('{spec.nav}')."
+                    )
+        specs.append(spec)
+    return specs
+
+
+def parse_query(params: Mapping[str, str]) -> QueryOptions:
+    """Parse query parameters whose names and values are already percent-decoded.
+
+    System options are matched case-insensitively. ``$apply``, ``$skip``, ``$search`` and
+    unknown ``$`` options are errors; ``@p`` aliases are substituted into ``$filter`` (an alias
+    with no value is null, as the OData URL conventions say).
+
+    >>> parse_query({"$top": "5", "$orderby": "name desc"}).orderby
+    [('name', True)]
+    """
+    options = QueryOptions()
+    options.aliases = {k: v for k, v in params.items() if k.startswith("@")}
+    options.extra = {k: v for k, v in params.items() if not k.startswith(("@", "$"))}
+    for key, value in params.items():
+        if not key.startswith("$"):
+            continue
+        name = key.lower()
+        if name == "$select":
+            options.select = _parse_select(value)
+        elif name == "$filter":
+            options.filter = parse_filter(value, options.aliases)
+        elif name == "$orderby":
+            options.orderby = _parse_orderby(value)
+        elif name == "$top":
+            options.top = _parse_top(value)
+        elif name == "$count":
+            options.count = _parse_count(value)
+        elif name == "$expand":
+            options.expand = _parse_expand(value, options.aliases)
+        elif name == "$skiptoken":
+            options.skiptoken = value
+        elif name == "$deltatoken":
+            options.deltatoken = value
+        elif name == "$apply":
+            raise ODataError(
+                "The query parameter $apply is not supported by the emulator "
+                "(aggregation is not emulated).",
+                status=501,
+            )
+        else:
+            raise _not_supported_option(key)
+    return options
+
+
+def parse_query_string(query: str) -> QueryOptions:
+    """Parse a raw query string (``a=1&b=2``, a leading ``?`` allowed); ``+`` is a space, so
+    clients must send ``%2B``. A ``$`` option given twice is an error."""
+    seen: dict[str, str] = {}
+    for key, value in parse_qsl(query.lstrip("?"), keep_blank_values=True):
+        folded = key.lower() if key.startswith("$") else key
+        if folded in {k.lower() if k.startswith("$") else k for k in seen}:
+            raise ODataError(
+                f"Query option '{key}' was specified more than once, but it must be "
+                "specified at most once."
+            )
+        seen[key] = value
+    return parse_query(seen)

@@ -1,0 +1,86 @@
+"""Records: create, retrieve, update, upsert, delete and query, as the Web API does them.
+
+Bottom to top (each module imports only those above it in this list):
+
+- :mod:`.context`: the request context (:class:`Ctx`) and the responses handlers answer with;
+- :mod:`.rows`: how records are kept (lookups, system columns, virtual tables), and reading
+  and writing stored rows without validation;
+- :mod:`.privileges`: the privilege an action needs, and the 403 when the caller lacks it;
+- :mod:`.rules`: business rules of particular tables (computed names, money base values,
+  invoice totals, state transitions, notes);
+- :mod:`.keys`: primary and alternate keys, ``@odata.bind`` references, key uniqueness;
+- :mod:`.writes`: the body checked against the metadata, then create / update / upsert /
+  delete;
+- :mod:`.reads`: a row as the Web API returns it, and ``$filter`` / ``$orderby`` over a table;
+- :mod:`.handlers`: one function per record request, which the core's router calls.
+
+Everything takes the tenant (:class:`~crm_ferry.emulator.state.TenantState`) as ``em``.
+"""
+
+from __future__ import annotations
+
+from crm_ferry.emulator.records.context import (
+    Ctx,
+    error_response,
+    json_response,
+    make_ctx,
+    method_not_allowed,
+    no_content,
+    odata_fault,
+    read_body,
+)
+from crm_ferry.emulator.records.handlers import (
+    count,
+    delete_one,
+    get_one,
+    patch_upsert,
+    post_create,
+    query_collection,
+    reference,
+    single_property,
+)
+from crm_ferry.emulator.records.keys import parse_reference, resolve_key
+from crm_ferry.emulator.records.privileges import all_privileges, check_privilege, privilege_id
+from crm_ferry.emulator.records.reads import represent
+from crm_ferry.emulator.records.rows import write_platform_update
+from crm_ferry.emulator.records.rules import before_update, check_pair
+from crm_ferry.emulator.records.writes import (
+    create_record,
+    delete_record,
+    insert_system_row,
+    update_record,
+    write_upsert,
+)
+
+__all__ = [
+    "Ctx",
+    "all_privileges",
+    "before_update",
+    "check_pair",
+    "check_privilege",
+    "count",
+    "create_record",
+    "delete_one",
+    "delete_record",
+    "error_response",
+    "get_one",
+    "insert_system_row",
+    "json_response",
+    "make_ctx",
+    "method_not_allowed",
+    "no_content",
+    "odata_fault",
+    "parse_reference",
+    "patch_upsert",
+    "post_create",
+    "privilege_id",
+    "query_collection",
+    "read_body",
+    "reference",
+    "represent",
+    "resolve_key",
+    "single_property",
+    "update_record",
+    "write_platform_update",
+    "write_upsert",
+]

@@ -1,0 +1,271 @@
+"""The record requests, one function each: POST on a set, GET / PATCH / DELETE on a record,
+one property, ``$ref`` associations, and GET / ``$count`` on a collection (with paging).
+
+Sources (Microsoft Learn, Dataverse Web API):
+create https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-web-api,
+update/delete https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api,
+conditional operations https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api,
+paging https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, unquote
+
+import httpx
+
+from crm_ferry.emulator import odata
+from crm_ferry.emulator.records.context import (
+    Ctx,
+    check_if_match,
+    etag,
+    json_response,
+    match_etag,
+    method_not_allowed,
+    no_content,
+    read_body,
+)
+from crm_ferry.emulator.records.keys import key_not_found, lookup_name, resolve_key
+from crm_ferry.emulator.records.privileges import check_privilege
+from crm_ferry.emulator.records.reads import context_url, filtered, represent
+from crm_ferry.emulator.records.rows import all_rows, fetch_row
+from crm_ferry.emulator.records.writes import (
+    create_record,
+    delete_record,
+    update_record,
+    write_upsert,
+)
+from crm_ferry.emulator.schema import EntityDef
+from crm_ferry.emulator.state import TenantState
+from crm_ferry.emulator.validation import INVALID_ARGUMENT, Fault, not_found, unknown_property
+
+
+def _entity_url(ctx: Ctx, entity: EntityDef, row_id: str) -> str:
+    return f"{ctx.base}{entity.entity_set_name}({row_id})"
+
+
+def post_create(
+    em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions
+) -> httpx.Response:
+    """POST: 204 + OData-EntityId, or 201 + body with ``Prefer: return=representation``."""
+    row_id, row = create_record(em, ctx, entity, read_body(ctx))
+    if ctx.representation:
+        body = represent(em, ctx, entity, row, opts.select, opts.expand)
+        body = {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body}
+        return json_response(
+            201,
+            body,
+            {"Preference-Applied": "return=representation", "ETag": etag(row)},
+        )
+    url = _entity_url(ctx, entity, row_id)
+    return no_content({"OData-EntityId": url, "Location": url})
+
+
+def patch_upsert(
+    em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, opts: odata.QueryOptions
+) -> httpx.Response:
+    """PATCH is an upsert unless If-Match / If-None-Match say otherwise."""
+    row_id, key_values = resolve_key(em, entity, key)
+    existing = em.store.get(entity.logical_name, row_id) if row_id else None
+    if_match = ctx.request.headers.get("If-Match")
+    if_none = ctx.request.headers.get("If-None-Match")
+    body = read_body(ctx)
+    row_id, row, created = write_upsert(
+        em, ctx, entity, row_id, key_values, existing, body, if_match=if_match, if_none=if_none
+    )
+    url = _entity_url(ctx, entity, row_id)
+    if ctx.representation:
+        body_out = represent(em, ctx, entity, row, opts.select, [])
+        body_out = {
+            "@odata.context": context_url(ctx, entity, opts.select, single=True),
+            **body_out,
+        }
+        return json_response(
+            201 if created else 200,
+            body_out,
+            {"Preference-Applied": "return=representation", "ETag": etag(row)},
+        )
+    return no_content({"OData-EntityId": url})
+
+
+def _addressed(
+    em: TenantState, entity: EntityDef, key: odata.Key, *, virtual: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """The id and row ``set(<key>)`` names; 404 (by id, or by alternate key) if there is none.
+    ``virtual``: rows of virtual tables count too (what a GET of the record reads)."""
+    row_id, key_values = resolve_key(em, entity, key)
+    row: dict[str, Any] | None = None
+    if row_id:
+        row = (
+            fetch_row(em, entity.logical_name, row_id)
+            if virtual
+            else em.store.get(entity.logical_name, row_id)
+        )
+    if row is None or row_id is None:
+        if key_values:
+            raise key_not_found(entity, key_values)
+        raise not_found(entity.logical_name, str(row_id))
+    return row_id, row
+
+
+def delete_one(em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key) -> httpx.Response:
+    row_id, existing = _addressed(em, entity, key)
+    check_if_match(ctx.request.headers.get("If-Match"), existing)
+    delete_record(em, ctx, entity, row_id)
+    return no_content()
+
+
+def get_one(
+    em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, opts: odata.QueryOptions
+) -> httpx.Response:
+    check_privilege(em, ctx, "Read", entity)
+    _, row = _addressed(em, entity, key, virtual=True)
+    if_none = ctx.request.headers.get("If-None-Match")
+    if (
+        if_none
+        and if_none != "null"
+        and not opts.expand
+        and not (ctx.lookup_annotations or ctx.formatted_values)
+        and match_etag(if_none, row)
+    ):
+        return httpx.Response(304, headers={"OData-Version": "4.0"})
+    em.count_records(1)
+    body = represent(em, ctx, entity, row, opts.select, opts.expand)
+    return json_response(
+        200, {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body}
+    )
+
+
+def single_property(
+    em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, name: str, method: str
+) -> httpx.Response:
+    """GET / PUT / DELETE of one property: ``accounts(id)/name``."""
+    row_id, row = _addressed(em, entity, key)
+    attr = entity.attribute(lookup_name(name))
+    if attr is None:
+        raise unknown_property(entity.logical_name, name)
+    if method == "GET":
+        check_privilege(em, ctx, "Read", entity)
+        rep = represent(em, ctx, entity, row, [name], [])
+        return json_response(
+            200,
+            {
+                "@odata.context": f"{ctx.base}$metadata#{entity.entity_set_name}({row_id})/{name}",
+                "value": rep.get(name),
+            },
+        )
+    if method == "PUT":
+        value = read_body(ctx).get("value")
+        update_record(em, ctx, entity, row_id, row, {name: value})
+        return no_content()
+    if method == "DELETE":
+        update_record(em, ctx, entity, row_id, row, {name: None})
+        return no_content()
+    raise method_not_allowed(method, name)
+
+
+def reference(
+    em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, nav: str, method: str
+) -> httpx.Response:
+    """``PUT <set>(id)/<nav>/$ref`` {"@odata.id": uri} associates; ``DELETE`` disassociates.
+
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api
+    """
+    row_id, row = _addressed(em, entity, key)
+    if em.schema.navigation(entity.logical_name, nav) is None:
+        raise unknown_property(entity.logical_name, nav)
+    if method == "PUT":
+        target = read_body(ctx).get("@odata.id")
+        update_record(em, ctx, entity, row_id, row, {f"{nav}@odata.bind": target})
+        return no_content()
+    if method == "DELETE":
+        update_record(em, ctx, entity, row_id, row, {f"{nav}@odata.bind": None})
+        return no_content()
+    raise method_not_allowed(method, nav)
+
+
+def count(em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions) -> httpx.Response:
+    """GET ``<set>/$count``: how many rows match ``$filter`` (at most 5,000), as plain text."""
+    rows = filtered(em, ctx, entity, opts)
+    return httpx.Response(
+        200,
+        headers={"Content-Type": "text/plain", "OData-Version": "4.0"},
+        content=str(min(len(rows), 5000)).encode(),
+    )
+
+
+_COOKIE_RE = re.compile(r'pagenumber="(\d+)"')
+
+
+def query_collection(
+    em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions
+) -> httpx.Response:
+    """GET on an entity set: $filter, $select, $orderby, $top, $count, $expand and paging.
+
+    ``Prefer: odata.maxpagesize`` (≤ 5,000, the default) pages with an opaque ``$skiptoken``
+    in ``@odata.nextLink``; ``$top`` is ignored when a page size is asked for.
+    """
+    rows = filtered(em, ctx, entity, opts)
+    total = len(rows)
+    asked = ctx.prefer.get("odata.maxpagesize")
+    limit = em.config.max_page_size
+    page_size = limit
+    if asked is not None:
+        try:
+            page_size = max(1, min(int(asked), limit))
+        except ValueError:
+            page_size = limit
+    elif opts.top is not None:
+        rows = rows[: opts.top]
+    page = 1
+    if opts.skiptoken:
+        found = _COOKIE_RE.search(unquote(opts.skiptoken))
+        if found is None:
+            raise Fault(400, INVALID_ARGUMENT, "The $skiptoken is not valid.")
+        page = int(found.group(1))
+    start = (page - 1) * page_size
+    chunk = rows[start : start + page_size]
+    by_id = None
+    if opts.select or opts.expand or ctx.lookup_annotations or ctx.formatted_values:
+        by_id = {r[entity.primary_id]: r for r in all_rows(em, entity.logical_name)}
+    values: list[dict[str, Any]] = []
+    for rep in chunk:
+        if by_id is not None:
+            stored = by_id[rep[entity.primary_id]]
+            values.append(represent(em, ctx, entity, stored, opts.select, opts.expand))
+        else:
+            values.append(rep)
+    em.count_records(len(values))
+    body: dict[str, Any] = {"@odata.context": context_url(ctx, entity, opts.select, single=False)}
+    if opts.count:
+        body["@odata.count"] = min(total, 5000)
+        if total > 5000:
+            body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
+    body["value"] = values
+    headers: dict[str, str] = {}
+    if asked is not None:
+        headers["Preference-Applied"] = f"odata.maxpagesize={page_size}"
+    if start + page_size < len(rows):
+        cookie = f'<cookie pagenumber="{page + 1}" pagingcookie="" istracking="False" />'
+        query = [
+            p
+            for p in (ctx.request.url.query.decode("utf-8") or "").split("&")
+            if p and not p.lower().startswith(("%24skiptoken", "$skiptoken"))
+        ]
+        query.append("$skiptoken=" + quote(cookie, safe=""))
+        body["@odata.nextLink"] = f"{ctx.base}{entity.entity_set_name}?" + "&".join(query)
+    return json_response(200, body, headers)
+
+
+__all__ = [
+    "count",
+    "delete_one",
+    "get_one",
+    "patch_upsert",
+    "post_create",
+    "query_collection",
+    "reference",
+    "single_property",
+]

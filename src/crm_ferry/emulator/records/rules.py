@@ -1,0 +1,507 @@
+"""Business rules of particular tables: what the platform computes, refuses or fills in.
+
+- state and status: defaults on create, matching pairs (statecode ↔ statuscode), and the
+  tables whose state may not be changed by an update (opportunity: WinOpportunity /
+  LoseOpportunity; reference §7.2) or that become read-only when closed (invoice Paid /
+  Canceled, reference §7.3);
+- owner: defaults to the caller; a disabled user cannot own records;
+- contact / systemuser ``fullname`` ("First Last", the default full-name format);
+- money ``<column>_base`` = value ÷ the row currency's exchange rate (1.0 for the base one);
+- invoice lines (write-in): ``baseamount`` = quantity × priceperunit, ``extendedamount`` =
+  baseamount − manualdiscountamount + tax; invoice totals are rolled up from its lines;
+- notes: ``documentbody`` measured as Base64 against ``organization.maxuploadfilesize``
+  (0x80044a02) and the ``blockedattachments`` extensions
+  (https://learn.microsoft.com/power-apps/developer/data-platform/attachment-annotation-files).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from decimal import Decimal
+from typing import Any
+
+from crm_ferry.emulator import tenant
+from crm_ferry.emulator.records.context import Ctx
+from crm_ferry.emulator.records.rows import TYPE_SUFFIX, write_platform_update
+from crm_ferry.emulator.schema import AttributeDef, EntityDef
+from crm_ferry.emulator.state import TenantState
+from crm_ferry.emulator.validation import (
+    ATTACHMENT_BLOCKED,
+    ATTACHMENT_TOO_BIG,
+    DISABLED_USER,
+    INVALID_ARGUMENT,
+    INVALID_STATE_STATUS,
+    OPPORTUNITY_SET_STATE,
+    READ_ONLY_RECORD,
+    Fault,
+    format_instant,
+    to_number,
+)
+
+# ---------------------------------------------------------------------------------------
+# State and status
+
+
+def default_status(entity: EntityDef, state: int) -> int | None:
+    attr = entity.attribute("statecode")
+    if attr is None or attr.option_set is None:
+        return None
+    opt = attr.option_set.option(state)
+    return None if opt is None else opt.default_status
+
+
+def state_label(entity: EntityDef, state: int) -> str:
+    attr = entity.attribute("statecode")
+    opt = attr.option_set.option(state) if attr and attr.option_set else None
+    return opt.label if opt else str(state)
+
+
+def check_pair(entity: EntityDef, state: int, status: int, row_id: str) -> None:
+    """400 InvalidStateCodeStatusCode (0x80048408) unless ``status`` belongs to ``state``."""
+    attr = entity.attribute("statuscode")
+    opt = attr.option_set.option(status) if attr and attr.option_set else None
+    if opt is None or opt.state != state:
+        label = state_label(entity, state).replace(" ", "")
+        raise Fault(
+            400,
+            INVALID_STATE_STATUS,
+            f"{status} is not a valid status code for state code "
+            f"{entity.schema_name}State.{label} on {entity.logical_name} with Id {row_id}.",
+        )
+
+
+def set_defaults(em: TenantState, entity: EntityDef, row: dict[str, Any], _: Any) -> None:
+    """Values the platform fills in when a row is created."""
+    if entity.attribute("statecode") is not None:
+        row.setdefault("statecode", 0)
+        status = default_status(entity, int(row["statecode"]))
+        if status is not None:
+            row.setdefault("statuscode", status)
+    if entity.is_activity and entity.attribute("activitytypecode") is not None:
+        row["activitytypecode"] = entity.logical_name
+    _names(entity, row)
+
+
+def _names(entity: EntityDef, row: dict[str, Any]) -> None:
+    if entity.logical_name in ("contact", "systemuser"):
+        parts = [row.get("firstname"), row.get("lastname")]
+        if entity.logical_name == "contact" and row.get("middlename"):
+            parts.insert(1, row.get("middlename"))
+        full = " ".join(p for p in parts if p)
+        if full or entity.logical_name == "contact":
+            row["fullname"] = full or None
+            if row["fullname"] is None:
+                row.pop("fullname")
+    if entity.logical_name == "contact":
+        yomi = " ".join(p for p in (row.get("yomifirstname"), row.get("yomilastname")) if p)
+        if yomi:
+            row["yomifullname"] = yomi
+        else:
+            row.pop("yomifullname", None)
+
+
+def _check_state_change(
+    em: TenantState,
+    entity: EntityDef,
+    row: dict[str, Any],
+    changes: dict[str, Any],
+    old_state: int,
+    *,
+    creating: bool,
+) -> None:
+    if entity.attribute("statecode") is None:
+        return
+    row_id = str(row.get(entity.primary_id))
+    if "statecode" in changes:
+        state = int(changes["statecode"])
+        if creating and state != 0 and em.config.state_on_create == "reject":
+            raise Fault(
+                400,
+                INVALID_STATE_STATUS,
+                f"The statecode of a new {entity.logical_name} must be its default state; "
+                "create the record, then update statecode and statuscode.",
+            )
+        if entity.logical_name == "opportunity" and state != old_state and state in (1, 2):
+            raise Fault(
+                400,
+                OPPORTUNITY_SET_STATE,
+                "The opportunity cannot be closed by setting its statecode. Use the "
+                "WinOpportunity or LoseOpportunity action.",
+            )
+        if entity.logical_name == "opportunity" and old_state in (1, 2) and state in (1, 2):
+            raise Fault(
+                400,
+                OPPORTUNITY_SET_STATE,
+                "A closed opportunity must be reopened before it is closed again.",
+            )
+        if "statuscode" not in changes:
+            status = default_status(entity, state)
+            if status is not None:
+                row["statuscode"] = status
+        else:
+            check_pair(entity, state, int(changes["statuscode"]), row_id)
+    elif "statuscode" in changes:
+        check_pair(entity, old_state, int(changes["statuscode"]), row_id)
+
+
+def check_writable_row(em: TenantState, entity: EntityDef, existing: dict[str, Any]) -> None:
+    """Closed invoices (Paid, Canceled, Closed) and their lines are read-only."""
+    invoice = existing
+    if entity.logical_name == "invoicedetail":
+        parent = existing.get("invoiceid")
+        invoice = (em.store.get("invoice", str(parent)) if parent else None) or {}
+    elif entity.logical_name != "invoice":
+        return
+    state = invoice.get("statecode")
+    if state in tenant.READ_ONLY_STATES["invoice"]:
+        invoice_entity = em.schema.entity("invoice")
+        label = state_label(invoice_entity, int(state)) if invoice_entity else str(state)
+        raise Fault(
+            400,
+            READ_ONLY_RECORD,
+            f"The invoice {invoice.get('invoiceid')} is {label} and read-only: it and its "
+            "invoice products cannot be changed.",
+        )
+
+
+def check_closed_activity(
+    em: TenantState, entity: EntityDef, existing: dict[str, Any], body: dict[str, Any]
+) -> None:
+    """A Completed or Canceled activity accepts only being reopened (statecode 0).
+
+    Whether the platform refuses other updates through the API is UNCERTAIN (reference
+    §7.7: "closed activities are largely read-only"); ``CoreConfig.closed_activities_read_only``
+    turns the rule off. Write every column first, close last.
+    """
+    if not entity.is_activity or not em.config.closed_activities_read_only:
+        return
+    if existing.get("statecode") not in tenant.CLOSED_ACTIVITY_STATES:
+        return
+    reopening = body.get("statecode") == 0 and set(body) <= {"statecode", "statuscode"}
+    if not reopening:
+        raise Fault(
+            400,
+            READ_ONLY_RECORD,
+            f"The {entity.logical_name} {existing.get(entity.primary_id)} is closed and "
+            "read-only; reopen it (statecode 0) before changing it.",
+        )
+
+
+def check_deletable(em: TenantState, entity: EntityDef, existing: dict[str, Any]) -> None:
+    if entity.logical_name == "invoicedetail":
+        check_writable_row(em, entity, existing)
+
+
+# ---------------------------------------------------------------------------------------
+# Create / update hooks
+
+
+def before_create(
+    em: TenantState, ctx: Ctx, entity: EntityDef, row: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    _check_state_change(em, entity, row, changes, 0, creating=True)
+    if "statecode" not in changes and "statuscode" in changes:
+        check_pair(entity, 0, int(changes["statuscode"]), str(row[entity.primary_id]))
+    set_defaults(em, entity, row, changes)
+    _owner(em, entity, row)
+    if "overriddencreatedon" in row:
+        row["createdon"] = row["overriddencreatedon"]
+        if em.config.overriddencreatedon_swap:
+            row["overriddencreatedon"] = format_instant(em.now())
+    if entity.logical_name == "invoice":
+        if not row.get("invoicenumber"):
+            row["invoicenumber"] = f"INV-{em.next_version():05d}-{row['invoiceid'][:6].upper()}"
+        row.setdefault("ispricelocked", False)
+    _computed(em, entity, row)
+
+
+def before_update(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    row: dict[str, Any],
+    changes: dict[str, Any],
+    existing: dict[str, Any],
+) -> None:
+    _check_state_change(
+        em, entity, row, changes, int(existing.get("statecode") or 0), creating=False
+    )
+    if "ownerid" in changes:
+        _owner(em, entity, row)
+    _names(entity, row)
+    if entity.logical_name == "invoicedetail" and (
+        "invoiceid" in changes and changes["invoiceid"] != existing.get("invoiceid")
+    ):
+        new_parent = em.store.get("invoice", str(changes["invoiceid"])) or {}
+        check_writable_row(em, entity, {"invoiceid": new_parent.get("invoiceid")})
+    _computed(em, entity, row)
+
+
+def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
+    """What the platform computes from a row on every create and update: invoice totals,
+    invoice line amounts, a note's file size and checks, money base values."""
+    if entity.logical_name == "invoice":
+        _invoice_totals(em, row)
+    if entity.logical_name == "invoicedetail":
+        _invoice_line(em, row)
+    if entity.logical_name == "annotation":
+        _annotation(em, row)
+    _money_base(em, entity, row)
+
+
+def after_write(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    row: dict[str, Any],
+    existing: dict[str, Any] | None,
+) -> None:
+    if entity.logical_name == "invoicedetail":
+        ids = {row.get("invoiceid"), (existing or {}).get("invoiceid")}
+        for invoice_id in sorted(i for i in ids if i):
+            recompute_invoice(em, ctx, str(invoice_id))
+
+
+def after_delete(em: TenantState, ctx: Ctx, entity: EntityDef, existing: dict[str, Any]) -> None:
+    if entity.logical_name == "invoicedetail" and existing.get("invoiceid"):
+        recompute_invoice(em, ctx, str(existing["invoiceid"]))
+
+
+def check_required(
+    em: TenantState,
+    entity: EntityDef,
+    row: dict[str, Any],
+    *,
+    creating: bool,
+    changed: dict[str, Any] | None = None,
+) -> None:
+    """SystemRequired columns must hold a value (ApplicationRequired only if configured)."""
+    levels = {"SystemRequired"}
+    if em.config.enforce_application_required:
+        levels.add("ApplicationRequired")
+    for attr in entity.attributes.values():
+        if attr.required not in levels or attr.is_primary_id:
+            continue
+        if not creating and attr.logical_name not in (changed or {}):
+            continue
+        if row.get(attr.logical_name) is None:
+            raise Fault(
+                400,
+                INVALID_ARGUMENT,
+                f"Attribute '{attr.logical_name}' cannot be NULL: it is required on "
+                f"'{entity.logical_name}' ({attr.required}).",
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# Owner
+
+
+def _owner(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
+    if entity.ownership != "UserOwned" or not row.get("ownerid"):
+        return
+    owner_type = row.get("ownerid" + TYPE_SUFFIX) or "systemuser"
+    owner_id = str(row["ownerid"])
+    owner = em.principal(owner_type, owner_id) or {}
+    if owner_type == "systemuser":
+        if owner.get("isdisabled"):
+            raise Fault(
+                400,
+                DISABLED_USER,
+                f"The specified user (systemuserid={owner_id}) is either disabled or is not a "
+                "member of any business unit. Records cannot be assigned to a disabled user.",
+            )
+        row["owninguser"] = owner_id
+        row["owninguser" + TYPE_SUFFIX] = "systemuser"
+        row.pop("owningteam", None)
+        row.pop("owningteam" + TYPE_SUFFIX, None)
+    else:
+        row["owningteam"] = owner_id
+        row["owningteam" + TYPE_SUFFIX] = "team"
+        row.pop("owninguser", None)
+        row.pop("owninguser" + TYPE_SUFFIX, None)
+    bu = owner.get("businessunitid") or tenant.ROOT_BUSINESS_UNIT_ID
+    row["owningbusinessunit"] = bu
+    row["owningbusinessunit" + TYPE_SUFFIX] = "businessunit"
+
+
+# ---------------------------------------------------------------------------------------
+# Money
+
+
+def _rate(em: TenantState, currency_id: Any) -> Decimal:
+    if not currency_id:
+        return Decimal(1)
+    currency = em.store.get("transactioncurrency", str(currency_id)) or {}
+    rate = currency.get("exchangerate") or 1
+    return Decimal(str(rate))
+
+
+_MONEY_CACHE: dict[tuple[str, tuple[str, ...]], list[AttributeDef]] = {}
+
+
+def _money_columns(entity: EntityDef) -> list[AttributeDef]:
+    """Money columns with a ``_base`` twin (cached per table definition and its columns)."""
+    key = (entity.metadata_id, tuple(entity.attributes))
+    found = _MONEY_CACHE.get(key)
+    if found is None:
+        found = [
+            a
+            for a in entity.attributes.values()
+            if a.type == "Money"
+            and a.attribute_of is None
+            and f"{a.logical_name}_base" in entity.attributes
+        ]
+        if len(_MONEY_CACHE) > 1000:
+            _MONEY_CACHE.clear()
+        _MONEY_CACHE[key] = found
+    return found
+
+
+def _money_base(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
+    money = _money_columns(entity)
+
+    if not money:
+        return
+    has_currency = entity.attribute("transactioncurrencyid") is not None
+    needs_currency = any(row.get(a.logical_name) is not None for a in money)
+    if has_currency and needs_currency and not row.get("transactioncurrencyid"):
+        row["transactioncurrencyid"] = tenant.BASE_CURRENCY_ID
+        row["transactioncurrencyid" + TYPE_SUFFIX] = "transactioncurrency"
+    rate = _rate(em, row.get("transactioncurrencyid"))
+    for attr in money:
+        value = row.get(attr.logical_name)
+        base = f"{attr.logical_name}_base"
+        if value is None:
+            row.pop(base, None)
+        else:
+            row[base] = to_number(Decimal(str(value)) / rate, 2)
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+# ---------------------------------------------------------------------------------------
+# Invoices
+
+
+def _invoice_line(em: TenantState, row: dict[str, Any]) -> None:
+    # Products are not modelled: every line must be a write-in product (isproductoverridden
+    # with a productdescription), as the migration writes them.
+    if not row.get("isproductoverridden"):
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            "An invoice product needs a product: set productid, or isproductoverridden to true "
+            "with a productdescription for a write-in product.",
+        )
+    if not row.get("productdescription"):
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            "A write-in invoice product (isproductoverridden) needs a productdescription.",
+        )
+    invoice = em.store.get("invoice", str(row.get("invoiceid"))) or {}
+    if invoice.get("statecode") in tenant.READ_ONLY_STATES["invoice"]:
+        entity = em.schema.entity("invoicedetail")
+        if entity is not None:
+            check_writable_row(em, entity, row)
+    if invoice.get("transactioncurrencyid"):
+        row["transactioncurrencyid"] = invoice["transactioncurrencyid"]
+        row["transactioncurrencyid" + TYPE_SUFFIX] = "transactioncurrency"
+    base = _dec(row.get("quantity")) * _dec(row.get("priceperunit"))
+    row["baseamount"] = to_number(base, 2)
+    extended = base - _dec(row.get("manualdiscountamount")) + _dec(row.get("tax"))
+    row["extendedamount"] = to_number(extended, 2)
+
+
+def _invoice_totals(em: TenantState, row: dict[str, Any]) -> None:
+    lines = [r for _, r in em.store.referencing("invoicedetail", "invoiceid", row["invoiceid"])]
+    detail = sum((_dec(r.get("extendedamount")) - _dec(r.get("tax")) for r in lines), Decimal(0))
+    line_discount = sum((_dec(r.get("manualdiscountamount")) for r in lines), Decimal(0))
+    tax = sum((_dec(r.get("tax")) for r in lines), Decimal(0))
+    discount = _dec(row.get("discountamount")) + detail * _dec(row.get("discountpercentage")) / 100
+    less_freight = detail - discount
+    total = less_freight + _dec(row.get("freightamount")) + tax
+    row["totallineitemamount"] = to_number(detail, 2)
+    row["totallineitemdiscountamount"] = to_number(line_discount, 2)
+    row["totaldiscountamount"] = to_number(discount, 2)
+    row["totalamountlessfreight"] = to_number(less_freight, 2)
+    row["totaltax"] = to_number(tax, 2)
+    row["totalamount"] = to_number(total, 2)
+
+
+def recompute_invoice(em: TenantState, ctx: Ctx, invoice_id: str) -> None:
+    """Roll the invoice's totals up from its lines (the platform does it on every line write)."""
+    entity = em.schema.entity("invoice")
+    invoice = em.store.get("invoice", invoice_id)
+    if entity is None or invoice is None:
+        return
+    _invoice_totals(em, invoice)
+    _money_base(em, entity, invoice)
+    write_platform_update(em, entity, invoice_id, invoice, ctx.caller)
+
+
+# ---------------------------------------------------------------------------------------
+# Notes
+
+
+def _organization(em: TenantState) -> dict[str, Any]:
+    return em.store.get("organization", tenant.ORGANIZATION_ID) or {}
+
+
+def _annotation(em: TenantState, row: dict[str, Any]) -> None:
+    org = _organization(em)
+    body = row.get("documentbody")
+    if body is not None:
+        limit = int(org.get("maxuploadfilesize") or em.config.maxuploadfilesize)
+        if len(body) > limit:
+            raise Fault(400, ATTACHMENT_TOO_BIG, "Attachment file size is too big.")
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise Fault(
+                400, INVALID_ARGUMENT, "The documentbody of a note must be Base64 text."
+            ) from None
+        row["filesize"] = len(raw)
+        row["isdocument"] = True
+    else:
+        row.pop("filesize", None)
+    filename = row.get("filename")
+    if filename:
+        blocked = org.get("blockedattachments")
+        extensions = (
+            {e.strip().lower() for e in str(blocked).split(";") if e.strip()}
+            if blocked is not None
+            else {e.lower() for e in em.config.blocked_extensions}
+        )
+        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if ext in extensions:
+            raise Fault(
+                400,
+                ATTACHMENT_BLOCKED,
+                "The attachment is either not a valid type or is too large. It cannot be "
+                "uploaded or downloaded.",
+            )
+    if row.get("objectid"):
+        row["objecttypecode"] = row.get("objectid" + TYPE_SUFFIX)
+    else:
+        row.pop("objecttypecode", None)
+
+
+__all__ = [
+    "after_delete",
+    "after_write",
+    "before_create",
+    "before_update",
+    "check_closed_activity",
+    "check_deletable",
+    "check_pair",
+    "check_required",
+    "check_writable_row",
+    "default_status",
+    "recompute_invoice",
+    "set_defaults",
+]

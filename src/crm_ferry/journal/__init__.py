@@ -1,0 +1,74 @@
+"""The journal: the only code that speaks SQL to ``journal.sqlite``.
+
+One SQLite file per migration project (owner-only), the only state that matters after a
+crash. Its tables:
+
+``runs``        one row per data run: kind (migrate, delta, sample, rollback), state, counts.
+``ops``         one row per intended write of a run, in the order it will be sent, with the
+                payload (client data; removed by ``purge``) and the state of the row before the
+                write (``prev_hash``/``prev_payload``; ``existed``), which is what rollback
+                restores.
+``idmap``       (table, id) → the source record it holds and the hash and payload last
+                written: how a later run knows a record is unchanged.
+``rejects``     every record a run could not read or transform, with its reason
+                (read back as :class:`crm_ferry.model.Reject`).
+``watermarks``  per source object, the latest ``updated_at`` a run has loaded.
+``samples``     each sample's report, verdicts, the map it was made for and who accepted it.
+``matches``     clients matched to contacts and accounts already in the tenant.
+``schema_runs`` / ``schema_ops``  what provisioning changed, each with its reverse
+                (:class:`~crm_ferry.journal.schema.SchemaLog`, as ``Journal.schema``).
+``meta``        the project's id namespace (uuid5 keys) and the journal version.
+
+:class:`Journal` is the API a PostgreSQL journal will implement too: every result is a typed
+row (:mod:`crm_ferry.journal.types`). :class:`~crm_ferry.journal.scratch.RefStore` is a run's
+private scratch file (the transform context on disk), not part of the journal.
+"""
+
+from crm_ferry.journal._journal import Journal
+from crm_ferry.journal._sqlite import JOURNAL_FILE, VERSION, JournalError
+from crm_ferry.journal.schema import SchemaLog
+from crm_ferry.journal.scratch import RefStore, SpilledRefs
+from crm_ferry.journal.types import (
+    OP_STATES,
+    RUN_KINDS,
+    RUN_STATES,
+    IdMapEntry,
+    JournalOp,
+    MatchRow,
+    OpState,
+    RunInfo,
+    RunKind,
+    RunState,
+    SampleInfo,
+    SchemaEntry,
+    SchemaOpOutcome,
+    SchemaOpState,
+    SchemaRunKind,
+    SchemaRunState,
+)
+
+__all__ = [
+    "JOURNAL_FILE",
+    "OP_STATES",
+    "RUN_KINDS",
+    "RUN_STATES",
+    "VERSION",
+    "IdMapEntry",
+    "Journal",
+    "JournalError",
+    "JournalOp",
+    "MatchRow",
+    "OpState",
+    "RefStore",
+    "RunInfo",
+    "RunKind",
+    "RunState",
+    "SampleInfo",
+    "SchemaEntry",
+    "SchemaLog",
+    "SchemaOpOutcome",
+    "SchemaOpState",
+    "SchemaRunKind",
+    "SchemaRunState",
+    "SpilledRefs",
+]

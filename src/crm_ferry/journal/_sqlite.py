@@ -1,0 +1,219 @@
+"""The journal's SQLite file: one connection, one schema, one version.
+
+The file and its folder are owner-only (it holds client data). Write-ahead logging with
+``synchronous=NORMAL``: a commit survives a crash of the process without waiting for the disk
+each time. The connection is in autocommit mode with explicit transactions (``BEGIN
+IMMEDIATE``, so that a writer waits for another instead of failing on upgrade): each step is
+durable on its own, and a crash never loses a written intent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from crm_ferry.errors import FerryError
+from crm_ferry.owner_only import FILE_MODE, secure_dir, secure_file
+
+JOURNAL_FILE = "journal.sqlite"
+VERSION = 1
+IN_CHUNK = 500
+"""Values per ``IN (...)`` query (well under SQLite's limit on bound parameters)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    source TEXT,
+    map_fingerprint TEXT,
+    note TEXT,
+    counts TEXT,
+    rolled_back_by TEXT,
+    purged_at TEXT
+);
+CREATE TABLE IF NOT EXISTS ops (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    op_key TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    phase INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
+    source_object TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    payload TEXT,
+    create_only TEXT,
+    action TEXT,
+    existed INTEGER NOT NULL DEFAULT 0,
+    prev_hash TEXT,
+    prev_payload TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    error TEXT,
+    done_at TEXT,
+    PRIMARY KEY (run_id, op_key)
+);
+CREATE INDEX IF NOT EXISTS ops_order ON ops (run_id, state, phase, rank, seq);
+CREATE TABLE IF NOT EXISTS idmap (
+    op_key TEXT PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    source_object TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    payload TEXT,
+    run_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idmap_source ON idmap (source_object, source_id);
+CREATE TABLE IF NOT EXISTS rejects (
+    run_id TEXT NOT NULL,
+    object TEXT NOT NULL,
+    file TEXT,
+    line INTEGER,
+    column_name TEXT,
+    value TEXT,
+    reason TEXT NOT NULL,
+    source_id TEXT
+);
+CREATE TABLE IF NOT EXISTS samples (
+    run_id TEXT PRIMARY KEY,
+    map_digest TEXT NOT NULL,
+    report TEXT,
+    verdicts TEXT,
+    accepted_by TEXT,
+    accepted_at TEXT
+);
+CREATE TABLE IF NOT EXISTS watermarks (
+    source_object TEXT PRIMARY KEY,
+    updated_at TEXT NOT NULL,
+    run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS matches (
+    role TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    how TEXT NOT NULL,
+    PRIMARY KEY (role, source_id)
+);
+CREATE TABLE IF NOT EXISTS schema_runs (
+    run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    solution TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    state TEXT NOT NULL,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS schema_ops (
+    run_id TEXT NOT NULL REFERENCES schema_runs(run_id),
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    op TEXT NOT NULL,
+    reverse TEXT NOT NULL,
+    metadata_id TEXT,
+    recorded_at TEXT NOT NULL,
+    applied_at TEXT,
+    state TEXT NOT NULL,
+    error TEXT,
+    reversed_at TEXT,
+    reversed_by TEXT,
+    outcome TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS schema_ops_open ON schema_ops(state, reversed_at);
+"""
+
+
+class JournalError(FerryError):
+    """The journal is missing, from another version, or in a state that forbids the step."""
+
+    exit_code = 2
+
+
+def now() -> str:
+    """UTC time to the second, as the journal writes it (``2026-11-20T09:00:00Z``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def stamp() -> str:
+    """UTC time as it begins a run id (``20261120T090000``)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+def _default(value: Any) -> Any:
+    # Numbers stay numbers, exactly as the client sends them (Decimal -> JSON number).
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON (sorted keys, no spaces): equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_default)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Connection:
+    """The journal file, opened: the schema created, the version checked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        secure_dir(path.parent)
+        secure_file(path)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(path) + suffix)
+            if side.exists():
+                os.chmod(side, FILE_MODE)
+        row = self.db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        if row is None:
+            with self.tx():
+                self.db.execute("INSERT INTO meta VALUES ('version', ?)", (str(VERSION),))
+                self.db.execute("INSERT INTO meta VALUES ('namespace', ?)", (str(uuid.uuid4()),))
+        elif int(row[0]) != VERSION:
+            self.db.close()
+            raise JournalError(
+                f"{path} is a journal of version {row[0]}; this crm-ferry writes {VERSION}",
+                hint="use the crm-ferry version that wrote it, or start a new project folder",
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def meta(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0])

@@ -1,0 +1,144 @@
+"""The schema part of the journal: what provisioning changed in the tenant's metadata.
+
+Two tables beside the data runs' (same file, same connection)::
+
+    schema_runs(run_id, kind, environment, solution, started_at, finished_at, state, error)
+    schema_ops(run_id, seq, kind, table_name, name, op, reverse, metadata_id,
+               recorded_at, applied_at, state, error, reversed_at, reversed_by, outcome)
+
+An operation is written as ``pending`` *before* its request and marked ``applied`` (with the
+metadata id the service answered) after it, so a crash between the two leaves a ``pending``
+row that rollback still reverses (a reverse of something that is not there is ``absent``).
+``op`` is the JSON of the operation with its reverse: rollback needs nothing but this journal.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from crm_ferry.journal._sqlite import Connection
+from crm_ferry.journal.types import (
+    SchemaEntry,
+    SchemaOpOutcome,
+    SchemaRunKind,
+    SchemaRunState,
+)
+
+_COLUMNS = "o.run_id, o.seq, o.op, o.metadata_id, o.state, o.applied_at, o.reversed_at, o.outcome"
+
+
+def _now() -> str:
+    # to the microsecond: schema runs and operations are ordered by the time they were written
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _entry(row: sqlite3.Row | tuple[Any, ...]) -> SchemaEntry:
+    return SchemaEntry(
+        run_id=str(row[0]),
+        seq=int(row[1]),
+        op=json.loads(row[2]),
+        metadata_id=row[3],
+        state=row[4],
+        applied_at=row[5],
+        reversed_at=row[6],
+        outcome=row[7],
+    )
+
+
+class SchemaLog:
+    """``schema_runs`` and ``schema_ops``: reached as :attr:`Journal.schema`."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    # -- runs ------------------------------------------------------------------------
+
+    def start_run(self, kind: SchemaRunKind, *, environment: str, solution: str | None) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        run_id = f"schema-{kind}-{stamp}-{uuid.uuid4().hex[:6]}"
+        with self._c.tx() as db:
+            db.execute(
+                "INSERT INTO schema_runs(run_id, kind, environment, solution, started_at, state) "
+                "VALUES (?, ?, ?, ?, ?, 'running')",
+                (run_id, kind, environment, solution, _now()),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, state: SchemaRunState, error: str | None = None) -> None:
+        with self._c.tx() as db:
+            db.execute(
+                "UPDATE schema_runs SET state = ?, finished_at = ?, error = ? WHERE run_id = ?",
+                (state, _now(), error, run_id),
+            )
+
+    # -- operations ------------------------------------------------------------------
+
+    def record(
+        self,
+        run_id: str,
+        seq: int,
+        *,
+        kind: str,
+        table: str,
+        name: str,
+        op: Mapping[str, Any],
+        reverse: Mapping[str, Any],
+    ) -> None:
+        """Write the intent, before the request is sent."""
+        with self._c.tx() as db:
+            db.execute(
+                "INSERT INTO schema_ops(run_id, seq, kind, table_name, name, op, reverse, "
+                "recorded_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                (
+                    run_id,
+                    seq,
+                    kind,
+                    table,
+                    name,
+                    json.dumps(dict(op), sort_keys=True),
+                    json.dumps(dict(reverse), sort_keys=True),
+                    _now(),
+                ),
+            )
+
+    def applied(self, run_id: str, seq: int, metadata_id: str | None) -> None:
+        with self._c.tx() as db:
+            db.execute(
+                "UPDATE schema_ops SET state = 'applied', applied_at = ?, metadata_id = ? "
+                "WHERE run_id = ? AND seq = ?",
+                (_now(), metadata_id, run_id, seq),
+            )
+
+    def failed(self, run_id: str, seq: int, error: str) -> None:
+        with self._c.tx() as db:
+            db.execute(
+                "UPDATE schema_ops SET state = 'failed', error = ? WHERE run_id = ? AND seq = ?",
+                (error, run_id, seq),
+            )
+
+    def reversed(self, entry: SchemaEntry, *, by: str, outcome: SchemaOpOutcome) -> None:
+        with self._c.tx() as db:
+            db.execute(
+                "UPDATE schema_ops SET reversed_at = ?, reversed_by = ?, outcome = ? "
+                "WHERE run_id = ? AND seq = ?",
+                (_now(), by, outcome, entry.run_id, entry.seq),
+            )
+
+    def open_ops(self, *, environment: str, run_id: str | None = None) -> list[SchemaEntry]:
+        """Applied (or possibly applied) operations not reversed yet, oldest first."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM schema_ops o JOIN schema_runs r ON r.run_id = o.run_id "
+            "WHERE r.kind = 'provision' AND r.environment = ? "
+            "AND o.state IN ('applied', 'pending') AND o.reversed_at IS NULL"
+        )
+        args: list[Any] = [environment]
+        if run_id is not None:
+            sql += " AND o.run_id = ?"
+            args.append(run_id)
+        sql += " ORDER BY r.started_at, o.run_id, o.seq"
+        return [_entry(row) for row in self._c.db.execute(sql, args).fetchall()]

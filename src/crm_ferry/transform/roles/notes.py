@@ -1,0 +1,176 @@
+"""Session notes and files → notes (``annotation`` rows) on their session or client.
+
+A session note becomes a note on its session, its HTML body as text; each image inlined in
+the body becomes a note of its own carrying the image as a document. A file of the bundle
+becomes a note with the file as its document, on its session or else on its client (the
+account of an organization, where the lookup can point to accounts). A document is checked
+against the tenant's upload limit and blocked file types; a linked file (a URL, not in the
+bundle) is listed, not migrated.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+
+from crm_ferry.mapping.spec import FieldMap
+from crm_ferry.model import FileRecord, SessionNote
+from crm_ferry.transform.build import Builder, dangling, rows_match
+from crm_ferry.transform.html import html_to_text
+from crm_ferry.transform.ops import Operation
+from crm_ferry.transform.row import Rejected, Row
+from crm_ferry.transform.values import BadValue
+
+__all__ = ["attachment", "note"]
+
+
+def note(b: Builder, record: SessionNote) -> list[Operation]:
+    target = b.spec.target("note")
+    session_t = b.spec.target("session")
+    if target is None or not rows_match(target.rows, record):
+        return []
+    if session_t is None:
+        raise Rejected("session_id", record.session_id, "sessions are not migrated")
+    session = b.context.sessions.get(record.session_id or "")
+    if session is None:
+        raise Rejected("session_id", record.session_id, dangling("session", record.session_id))
+    try:
+        b.check_parent("sessions", session.id, "session")
+    except BadValue as exc:
+        raise Rejected("session_id", record.session_id, str(exc)) from None
+    info = b.table(target)
+    session_id = b.id("session", session.id)
+    object_col = target.column_of("session_id") or "objectid"
+    row = Row(info)
+    b.fields(target, row, record)
+    try:
+        row.bind(b.schema, object_col, session_t.table, session_id)
+    except BadValue as exc:
+        raise Rejected("session_id", record.session_id, str(exc)) from None
+    b.optional_owner(row, session.coach_id)
+    day = session.day or (record.created_at.date() if record.created_at else None)
+    title = (record.title or "").strip()
+    subject = title or f"{day.isoformat() if day else 'Undated'} Session Note"
+    subject_col = target.column_of("title") or "subject"
+    fm_subject = target.fields.get("title") or FieldMap("title", subject_col)
+    body = html_to_text(record.body_html)
+    if body.problems:
+        raise Rejected("body_html", None, "; ".join(body.problems))
+    try:
+        row.set(
+            subject_col,
+            b.convert(fm_subject, info.column(subject_col), subject, info.logical_name),
+        )
+        text_col = target.column_of("body_html")
+        if text_col and body.text:
+            fm_text = target.fields.get("body_html") or FieldMap("body_html", text_col)
+            row.set(
+                text_col,
+                b.convert(fm_text, info.column(text_col), body.text, info.logical_name),
+            )
+    except BadValue as exc:
+        raise Rejected("title" if not body.text else "body_html", None, str(exc)) from None
+    ops = [b.op(target, row, b.id("note", record.id), record.key)]
+    for image in body.images:
+        img = Row(info)
+        img.bind(b.schema, object_col, session_t.table, session_id)
+        b.optional_owner(img, session.coach_id)
+        try:
+            _document(b, img, image.filename, image.mimetype, image.data)
+        except BadValue as exc:
+            raise Rejected("body_html", f"inline image {image.index}", str(exc)) from None
+        img.set_text(subject_col, f"{subject} (image {image.index})")
+        if "overriddencreatedon" in row.payload:
+            img.set("overriddencreatedon", row.payload["overriddencreatedon"])
+        image_id = b.id("note", f"{record.id}/image-{image.index}")
+        ops.append(b.op(target, img, image_id, record.key))
+    return ops
+
+
+def attachment(b: Builder, record: FileRecord) -> list[Operation]:
+    target = b.spec.target("attachment")
+    if target is None or not rows_match(target.rows, record):
+        return []
+    info = b.table(target)
+    filename = (record.filename or "").strip()
+    if not record.path:
+        if record.url:
+            raise Rejected(
+                "url",
+                record.url,
+                "a linked file (a URL, not in the bundle): listed, not migrated",
+            )
+        raise Rejected("path", None, "the file has neither a path in the bundle nor a URL")
+    if not filename:
+        filename = record.path.rsplit("/", 1)[-1]
+    row = Row(info)
+    b.fields(target, row, record)
+    object_col = target.column_of("client_id") or "objectid"
+    session_t = b.spec.target("session")
+    try:
+        if record.session_id and session_t is not None:
+            session = b.context.sessions.get(record.session_id)
+            if session is None:
+                raise Rejected(
+                    "session_id", record.session_id, dangling("session", record.session_id)
+                )
+            b.check_parent("sessions", session.id, "session")
+            row.bind(b.schema, object_col, session_t.table, b.id("session", session.id))
+            b.optional_owner(row, session.coach_id)
+        elif record.client_id:
+            client = b.client_ref(record.client_id)
+            kind, ref_id = b.client_target(client, info, object_col)
+            row.bind(b.schema, object_col, kind, ref_id)
+            b.optional_owner(row, client.coach_id)
+        else:
+            raise Rejected("client_id", None, "the file belongs to no client or session")
+    except BadValue as exc:
+        field_ = "session_id" if record.session_id else "client_id"
+        raise Rejected(field_, getattr(record, field_), str(exc)) from None
+    read = b.context.read_attachment
+    if read is None:
+        raise Rejected("path", record.path, "no attachment reader was given to transform")
+    try:
+        data = read(record.path)
+    except (OSError, KeyError) as exc:
+        raise Rejected(
+            "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
+        ) from None
+    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256.strip().lower():
+        raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
+    try:
+        _document(b, row, filename, record.content_type, data)
+    except BadValue as exc:
+        raise Rejected(
+            "filename" if "blocked" in str(exc) else "size_bytes", filename, str(exc)
+        ) from None
+    subject_col = info.primary_name or "subject"
+    if subject_col not in row.payload and info.column(subject_col) is not None:
+        row.set_text(subject_col, filename)
+    return [b.op(target, row, b.id("attachment", record.id), record.key)]
+
+
+def _document(b: Builder, row: Row, filename: str, mimetype: str | None, data: bytes) -> None:
+    """isdocument, filename, mimetype and the Base64 body, checked against the tenant's
+    upload limit (on the Base64 length) and blocked extensions."""
+    org = b.schema.org
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext and ext in org.blocked_extensions:
+        raise BadValue(
+            f"the file type .{ext} is blocked by the tenant (blockedattachments); "
+            "listed for manual handling, not migrated"
+        )
+    encoded = base64.b64encode(data).decode("ascii")
+    if len(encoded) > org.max_upload_bytes:
+        raise BadValue(
+            f"{len(encoded)} bytes as Base64 ({len(data)} bytes raw) is over the tenant's "
+            f"upload limit of {org.max_upload_bytes} (maxuploadfilesize); listed for "
+            "manual upload or a SharePoint document location, not migrated"
+        )
+    fm_name = FieldMap("filename", "filename")
+    row.set("filename", b.convert(fm_name, row.table.column("filename"), filename, "annotation"))
+    mime = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    row.set("mimetype", mime)
+    row.set("isdocument", True)
+    row.set("documentbody", encoded)

@@ -1,0 +1,62 @@
+"""A target row being built, and the exception that rejects its record.
+
+:class:`Row` gathers a payload for one target row (its lookups as ``@odata.bind``
+references, the rows those point to, the columns the service takes only on create).
+:class:`Rejected` carries the field, the value and the reason a record cannot be loaded;
+:meth:`crm_ferry.transform.engine.Transformer.transform` turns it into a
+:class:`~crm_ferry.model.Reject`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_ferry.transform.schema import TableSchema, TargetSchema
+from crm_ferry.transform.values import BadValue
+
+__all__ = ["Rejected", "Row"]
+
+
+class Rejected(Exception):
+    """The record being transformed cannot be loaded: ``field`` holds ``value``, ``reason``
+    says why (``field`` None: the record as a whole)."""
+
+    def __init__(self, field: str | None, value: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Row:
+    """A payload being built for one target row."""
+
+    table: TableSchema
+    payload: dict[str, Any] = field(default_factory=dict)
+    depends: list[tuple[str, str]] = field(default_factory=list)
+    create_only: list[str] = field(default_factory=list)
+
+    def bind(self, schema: TargetSchema, column: str, target: str, row_id: str) -> None:
+        """Point lookup ``column`` at row ``row_id`` of ``target`` (BadValue: no such
+        relationship in the snapshot)."""
+        try:
+            key, ref = schema.bind(self.table.logical_name, column, target, row_id)
+        except KeyError as exc:
+            raise BadValue(str(exc.args[0])) from None
+        self.payload[key] = ref
+        self.depends.append((target, row_id))
+
+    def set(self, column: str, value: Any) -> None:
+        self.payload[column] = value
+        info = self.table.column(column)
+        create_only = info is not None and info.is_valid_for_create and not info.is_valid_for_update
+        if create_only and column not in self.create_only:
+            self.create_only.append(column)
+
+    def set_text(self, column: str, text: str) -> None:
+        """``text``, cut to the column's maximum length (names, subjects)."""
+        col = self.table.column(column)
+        limit = col.max_length if col is not None else None
+        self.set(column, text[:limit] if limit else text)

@@ -1,0 +1,77 @@
+"""Every command of the CLI has help text and a row in the README's command table."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from crm_ferry.cli import cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        yield path
+        if isinstance(command, click.Group):
+            yield from _commands(command, path)
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
+def command_cells(readme: str) -> list[str]:
+    """The first cell of every row of the table under ``## Commands``."""
+    section = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    return [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+
+
+def documented(path: tuple[str, ...], cells: list[str]) -> bool:
+    """Whether a row names the command: ``crm-ferry <command>``, or for a subcommand, the
+    group's row naming the subcommand too (``crm-ferry map propose \\| show``)."""
+    head = re.compile(rf"crm-ferry {re.escape(path[0])}\b")
+    for cell in cells:
+        if not head.search(cell):
+            continue
+        words = set(re.findall(r"[\w-]+", cell))
+        if all(name in words for name in path[1:]):
+            return True
+    return False
+
+
+COMMANDS = list(_commands(cli))
+
+
+def test_the_cli_has_commands() -> None:
+    assert ("migrate",) in COMMANDS
+    assert ("map", "confirm") in COMMANDS
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    command = _command(path)
+    assert (command.help or "").strip(), f"crm-ferry {' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_is_in_the_readme(path: tuple[str, ...]) -> None:
+    cells = command_cells(README.read_text(encoding="utf-8"))
+    assert documented(path, cells), f"crm-ferry {' '.join(path)} has no row in README's table"
+
+
+def test_a_missing_row_is_noticed() -> None:
+    cells = command_cells(README.read_text(encoding="utf-8"))
+    without = [c for c in cells if "crm-ferry purge" not in c]
+    assert documented(("purge",), cells)
+    assert not documented(("purge",), without)
+    assert not documented(("map", "unknown"), cells)
