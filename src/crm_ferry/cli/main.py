@@ -19,6 +19,7 @@ from crm_ferry import __version__, commands
 from crm_ferry.cli import render
 from crm_ferry.cli.options import (
     FerryGroup,
+    State,
     command_options,
     emit,
     project_option,
@@ -37,8 +38,11 @@ __all__ = ["cli", "main"]
 @project_option
 @traceback_option
 @click.version_option(__version__, prog_name="crm-ferry")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """crm-ferry moves a practice from The Practice to Dynamics 365 Sales."""
+    # one State for the whole command line: the subcommand's options set it too
+    ctx.ensure_object(State)
 
 
 @cli.command()
