@@ -546,7 +546,7 @@ def render_runs(r: commands.RunsResult) -> None:
     for col in ("run", "kind", "state", "started", "finished", "records", "note"):
         table.add_column(col)
     for info in r.runs:
-        objs = info.counts.get("objects", {}) if isinstance(info.counts, dict) else {}
+        objs = info.counts.get("objects", {})
         read = sum(int(v.get("read", 0)) for v in objs.values()) if objs else None
         table.add_row(
             info.run_id,

@@ -129,20 +129,14 @@ class Journal:
             )
         return rid
 
-    def set_run(
-        self,
-        run_id: str,
-        *,
-        state: RunState | None = None,
-        rolled_back_by: str | None = None,
-    ) -> None:
-        """Mark a run's state (and the rollback that undid it)."""
-        values = {
-            k: v for k, v in (("state", state), ("rolled_back_by", rolled_back_by)) if v is not None
-        }
-        sets = ", ".join(f"{k} = ?" for k in values)
+    def mark_rolled_back(self, run_id: str, *, state: RunState, by: str) -> None:
+        """A run undone (``rolled_back``, or ``partly_rolled_back`` when rows edited since
+        were kept) by the rollback run ``by``."""
         with self._c.tx() as db:
-            db.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", (*values.values(), run_id))
+            db.execute(
+                "UPDATE runs SET state = ?, rolled_back_by = ? WHERE run_id = ?",
+                (state, by, run_id),
+            )
 
     def finish_run(self, run_id: str, state: RunState, counts: Mapping[str, Any]) -> None:
         with self._c.tx() as db:

@@ -161,10 +161,8 @@ class Rollback:
             },
         )
         if state == "done":
-            self.j.set_run(
-                run_id,
-                state="rolled_back" if not conflicts else "partly_rolled_back",
-                rolled_back_by=rid,
+            self.j.mark_rolled_back(
+                run_id, state="rolled_back" if not conflicts else "partly_rolled_back", by=rid
             )
         return result
 
