@@ -20,8 +20,11 @@ connections, 5xx) or *terminal* (retrying cannot help). The marker mixins
     ├── ProvisionIncomplete         exit 5   crm_ferry.provision.apply: a schema op failed
     │                                        part-way (what ran before it is journaled)
     ├── EmulatorError               exit 6   the emulator cannot start or its data is unusable
-    └── CheckFailed                 exit 7   a check found differences (``--check`` options)
-        └── RollbackRefused                  provision --rollback would drop data
+    ├── CheckFailed                 exit 7   a check found differences (``--check`` options)
+    │   └── RollbackRefused                  provision --rollback would drop data
+    └── Incomplete                  exit 8   a writing command (migrate, delta, rollback,
+                                             provision) finished, but something it meant to
+                                             write or undo was not: its result says what
 
 Per-row problems in the data are not exceptions: they become *rejects* with a file, a
 line, a column, a value and a reason, and are counted.
@@ -95,3 +98,12 @@ class CheckFailed(FerryError, Terminal):
     """A check (``--check``) found differences."""
 
     exit_code = 7
+
+
+class Incomplete(FerryError, Terminal):
+    """A writing command ran to its end, but left something it meant to write or undo: a
+    failed operation, a row rollback meant to remove or restore. The command's result (its
+    table, or ``--json``) is printed first; this error then says what to do and sets the
+    exit code."""
+
+    exit_code = 8

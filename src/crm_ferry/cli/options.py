@@ -58,13 +58,15 @@ class FerryGroup(click.Group):
             if state.traceback:
                 raise
             if state.json:
-                body = {
-                    "error": {"type": type(exc).__name__, "exit_code": exc.exit_code, **exc.attrs()}
-                }
+                body = {"error": _error_body(exc)}
                 click.echo(json.dumps(body, indent=2, default=str))
             else:
                 print_error(exc)
             sys.exit(exc.exit_code)
+
+
+def _error_body(exc: FerryError) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "exit_code": exc.exit_code, **exc.attrs()}
 
 
 def _remember(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -138,7 +140,20 @@ def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 def emit(result: R, as_json: bool, render: Callable[[R], None]) -> None:
+    """Print ``result`` (its table, or ``--json``). When the result says that something it
+    meant to do was left undone (an ``incomplete()`` that returns an error), the command
+    then fails with that error's exit code: on the console its message and hint follow the
+    table; with ``--json`` the result carries it as ``"error"`` (one document on stdout)."""
+    check = getattr(result, "incomplete", None)
+    problem = check() if callable(check) else None
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
-    else:
-        render(result)
+        body = result.as_dict()
+        if problem is not None:
+            body["error"] = _error_body(problem)
+        click.echo(json.dumps(body, indent=2, default=str))
+        if problem is not None:
+            sys.exit(problem.exit_code)
+        return
+    render(result)
+    if problem is not None:
+        raise problem
