@@ -17,14 +17,17 @@ connections, 5xx) or *terminal* (retrying cannot help). The marker mixins
     │   ├── ThrottledError, ServerError, RequestTimeout, ConnectionLost     transient
     │   └── ValidationRejected, AuthError, PrivilegeError, NotFound,
     │       PreconditionFailed (DuplicateRecord)                            terminal
-    ├── ProvisionIncomplete         exit 5   crm_ferry.provision.apply: a schema op failed
-    │                                        part-way (what ran before it is journaled)
     ├── EmulatorError               exit 6   the emulator cannot start or its data is unusable
     ├── CheckFailed                 exit 7   a check found differences (``--check`` options)
     │   └── RollbackRefused                  provision --rollback would drop data
-    └── Incomplete                  exit 8   a writing command (migrate, delta, rollback,
-                                             provision) finished, but something it meant to
-                                             write or undo was not: its result says what
+    ├── Incomplete                  exit 8   a writing command (migrate, delta, rollback,
+    │   │                                    provision) finished, but something it meant to
+    │   │                                    write or undo was not: its result says what
+    │   └── ProvisionIncomplete              crm_ferry.provision.apply: a schema op failed
+    │                                        part-way (what ran before it is journaled)
+    └── Interrupted                 exit 130 a writing command stopped by Ctrl-C: its open
+                                             runs are marked interrupted, the next command
+                                             of the kind continues them
 
 Per-row problems in the data are not exceptions: they become *rejects* with a file, a
 line, a column, a value and a reason, and are counted.
@@ -107,3 +110,29 @@ class Incomplete(FerryError, Terminal):
     exit code."""
 
     exit_code = 8
+
+
+class Interrupted(FerryError, Transient):
+    """A writing command was stopped (Ctrl-C) before its end. The runs it had open are
+    marked ``interrupted`` in the journal; running the command again continues them."""
+
+    exit_code = 130
+
+    def __init__(
+        self, message: str, *, hint: str, runs: list[str] | None = None, command: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.runs = list(runs or [])
+        """The runs marked interrupted (data runs and schema runs), oldest first."""
+        self.command = command
+        self.state = "interrupted"
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """What ``--json`` prints in place of the command's result."""
+        return {
+            "command": self.command,
+            "state": self.state,
+            "run_id": self.runs[-1] if self.runs else None,
+            "runs": self.runs,
+        }

@@ -18,6 +18,10 @@
     batch_size = 500
     max_concurrency = 16
 
+    [delta]
+    removed = "report"                  # records gone from the source: report, deactivate
+                                        # (rows set inactive) or delete (children first)
+
 Every scalar ``[section] key`` can be overridden by the environment variable
 ``CRM_FERRY_<SECTION>_<KEY>`` (upper case), e.g. ``CRM_FERRY_DATAVERSE_URL``.
 Secrets are read only from the environment (``CRM_FERRY_CLIENT_SECRET``) or the OS
@@ -51,7 +55,12 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("dataverse", "publisher_prefix"): "publisher_prefix",
     ("load", "batch_size"): "batch_size",
     ("load", "max_concurrency"): "max_concurrency",
+    ("delta", "removed"): "delta_removed",
 }
+
+REMOVED_POLICIES = ("report", "deactivate", "delete")
+"""What ``crm-ferry delta`` does with the rows of records gone from the source
+(``[delta] removed``); the same values as :data:`crm_ferry.load.removal.REMOVED_POLICIES`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +80,8 @@ class Settings:
     publisher_prefix: str = "new"
     batch_size: int = 500
     max_concurrency: int = 16
+    delta_removed: str = "report"
+    """``[delta] removed``: one of :data:`REMOVED_POLICIES`."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The whole parsed ``ferry.toml``, for sections later stages own."""
 
@@ -196,6 +207,13 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{config_path}: setting '{name}' = {value!r}: {exc}") from exc
         out[name] = value
+    if out.get("delta_removed", "report") not in REMOVED_POLICIES:
+        raise ConfigError(
+            f"{config_path}: [delta] removed = {out['delta_removed']!r} is not one of "
+            + ", ".join(REMOVED_POLICIES),
+            hint='set [delta] removed = "report", "deactivate" or "delete" in ferry.toml '
+            "(or CRM_FERRY_DELTA_REMOVED), or pass --removed to crm-ferry delta",
+        )
     if out.get("batch_size", 1) > 1000:
         raise ConfigError(
             f"{config_path}: batch_size {out['batch_size']} is over Dataverse's 1,000 per request"

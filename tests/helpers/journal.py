@@ -1,9 +1,12 @@
-"""Read-only queries on a project's ``journal.sqlite``, for assertions about what a run
-wrote (the code under test reaches the journal only through :class:`crm_ferry.journal.Journal`)."""
+"""Queries on a project's ``journal.sqlite``, for assertions about what a run wrote (the code
+under test reaches the journal only through :class:`crm_ferry.journal.Journal`), and one
+staged crash: runs whose process is gone."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -16,3 +19,12 @@ def journal_rows(project_dir: Path, sql: str, args: tuple[Any, ...] = ()) -> lis
     uri = f"file:{project_dir / JOURNAL_FILE}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as db:
         return [tuple(row) for row in db.execute(sql, args).fetchall()]
+
+
+def forget_process(project_dir: Path) -> None:
+    """Make the project's running runs look like the process writing them is gone (as after
+    ``kill -9``): their pid becomes one no process has."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    with closing(sqlite3.connect(project_dir / JOURNAL_FILE)) as db, db:
+        db.execute("UPDATE runs SET pid = ? WHERE state = 'running'", (child.pid,))

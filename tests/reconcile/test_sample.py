@@ -16,12 +16,15 @@ from typing import Any
 import pytest
 
 from crm_ferry import commands
+from crm_ferry.cli import render
+from crm_ferry.commands.migrate import require_sample_gate
 from crm_ferry.commands.sample import SampleResult
 from crm_ferry.commands.sample import sample as run_sample
 from crm_ferry.commands.sample import sample_accept as accept_sample
 from crm_ferry.emulator.faults import Corruption, FaultSchedule
 from crm_ferry.errors import MapError
-from crm_ferry.mapping.spec import MAP_FILE
+from crm_ferry.journal import Journal, JournalError, SampleInfo
+from crm_ferry.mapping.spec import MAP_FILE, MapDocument
 from crm_ferry.model import (
     Activity,
     Client,
@@ -185,8 +188,8 @@ def test_sample_diff_matches_except_the_planted_edge_cases(
     assert {r.verdict for r in proof.rows} == {"match"}
     assert all(c["written"] == c["found"] for c in proof.counts.values()), proof.counts
     assert {"contact", "account", "annotation", "invoice", "invoicedetail"} <= set(proof.counts)
-    assert int(proof.sums["lookups"]["checked"]) > 100
-    assert proof.sums["lookups"]["orphans"] == "0"
+    assert proof.sums["lookups"]["checked"] > 100
+    assert proof.sums["lookups"]["orphans"] == 0
 
     failed = [c for c in proof.checks if not c.passed]
     # the invoice whose lines do not add up to its total, and nothing else about invoices
@@ -219,10 +222,14 @@ def test_sample_diff_matches_except_the_planted_edge_cases(
         for sid in planted:
             expected[(obj, sid)] = DANGLING_REASON
     assert len(expected) == 5
-    not_loaded = {(c.table, c.record.split(" ")[0]): c for c in failed if c.name == NOT_LOADED}
+    not_loaded = {(c.table, c.record): c for c in failed if c.name == NOT_LOADED}
     assert set(not_loaded) == set(expected)
     for key, reason in expected.items():
         assert reason in not_loaded[key].detail, (key, not_loaded[key].detail)
+        # a dangling reference is the export's own defect; the files, the map's choice
+        cls = "source defect" if reason == DANGLING_REASON else "rejected by the map"
+        assert not_loaded[key].classification == cls, key
+    assert totals[0].classification == "source defect"
     assert len(failed) == len(totals) + len(not_loaded)
     assert proof.differences == len(failed)
     assert len(result.rejects) == len(not_loaded)
@@ -239,17 +246,22 @@ def test_sample_report_files(sampled: tuple[ReconProject, SampleResult]) -> None
         assert path.parent == project.settings.project_dir / "runs" / result.run_id
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     data = json.loads(paths.json.read_text("utf-8"))
-    assert data["title"] == "Sample migration: field-level diff"
+    assert data["title"] == "Sample migration: reconciliation"
     assert data["summary"]["strata covered"] == (
         f"{len(result.selection.strata)} of {len(result.selection.strata)}"
     )
-    assert data["counts"]["total"]["mismatch"] == 0
+    assert data["fields"]["total"]["mismatch"] == 0
     assert len(data["rows"]) == len(result.proof.rows)
-    failed = {(c["name"], c["table"], c["record"]) for c in data["checks"] if not c["passed"]}
+    checks = data["checks"]["rows"]
+    failed = {(c["name"], c["table"], c["record"]) for c in checks if not c["passed"]}
     assert failed == {(c.name, c.table, c.record) for c in result.proof.checks if not c.passed}
+    assert {(d["table"], d["record"]) for d in data["differences"]} == {
+        (t, r) for _, t, r in failed
+    }
     csv_text = paths.csv.read_bytes().decode("utf-8")
-    assert csv_text.startswith("kind,table,record_id,source_key,field,")
+    assert csv_text.startswith("kind,id,classification,status,table,record,")
     assert csv_text.count("\r\ncheck,") == len(result.proof.checks)
+    assert csv_text.count("\r\ndifference,") == len(result.recon.differences)
     (row,) = journal_rows(
         project.settings.project_dir,
         "SELECT report, verdicts, accepted_by FROM samples WHERE run_id = ?",
@@ -258,6 +270,43 @@ def test_sample_report_files(sampled: tuple[ReconProject, SampleResult]) -> None
     assert row[0] == str(paths.html)
     assert json.loads(row[1]) == {"match": len(result.proof.rows)}
     assert row[2] is None
+
+
+def test_the_sample_reports_its_size_clients_and_records_alike(
+    sampled: tuple[ReconProject, SampleResult],
+) -> None:
+    """The size asked for, the clients chosen and the records chosen, loaded and rejected:
+    the same numbers in the result, in --json, in the report and on the console."""
+    project, result = sampled
+    facts = result.facts
+    chosen = sorted(result.selection.ids["clients"])
+    assert facts["requested size"] == 300
+    assert (facts["clients chosen"], facts["chosen clients"]) == (len(chosen), chosen)
+    assert facts["records chosen"] == result.selection.size
+    assert facts["records chosen"] == facts["records loaded"] + facts["records rejected"]
+    assert facts["records rejected"] == len(result.rejects) == 5
+    assert sum(t.loaded for t in result.recon.objects.values()) == facts["records loaded"]
+
+    as_json = json.loads(json.dumps(result.as_dict()))
+    assert as_json["requested_size"] == 300
+    assert as_json["sample"] == facts
+    assert as_json["selection"]["size"] == facts["records chosen"]
+    report = json.loads(result.report.json.read_text("utf-8"))
+    assert {k: report["summary"][k] for k in facts} == facts
+    with render.console.capture() as captured:
+        render.render_sample(result)
+    text = " ".join(captured.get().split())
+    assert (
+        f"Sample: 300 records asked for; {facts['records chosen']:,} records of "
+        f"{len(chosen)} clients chosen; {facts['records loaded']:,} loaded, 5 rejected"
+    ) in text
+    ((note,),) = journal_rows(
+        project.settings.project_dir, "SELECT note FROM runs WHERE run_id = ?", (result.run_id,)
+    )
+    assert note == (
+        f"sample: 300 records asked for, {facts['records chosen']} records of "
+        f"{len(chosen)} clients chosen"
+    )
 
 
 def test_a_sample_made_again_compares_every_sampled_row(
@@ -297,7 +346,7 @@ def test_sample_catches_a_value_corrupted_on_write(
     for r in bad:
         assert r.record_id == _row_of(project, "clients", r.source_key.split("/")[1], "contact")
     data = json.loads(result.report.json.read_text("utf-8"))
-    assert data["counts"]["total"]["mismatch"] == len(corrupted)
+    assert data["fields"]["total"]["mismatch"] == len(corrupted)
     reported = [r for r in data["rows"] if r["verdict"] == "mismatch"]
     assert {(r["table"], r["record_id"], r["field"], r["actual"]) for r in reported} == {
         (r.table, r.record_id, r.field, r.actual) for r in bad
@@ -306,6 +355,13 @@ def test_sample_catches_a_value_corrupted_on_write(
     assert result.proof.differences == len(corrupted) + len(
         [c for c in result.proof.checks if not c.passed]
     )
+    # each a migration difference of its own, named by table, record and column
+    migration = {
+        (d.table, d.record, d.column)
+        for d in result.recon.differences
+        if d.classification == "migration difference"
+    }
+    assert migration == {(r.table, r.record_id, r.field) for r in bad}
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,10 +404,67 @@ def test_migrate_is_gated_on_an_accepted_sample_of_the_current_map(
     accepted = accept_sample(settings, by="Ada Lovelace")
     assert (accepted.run_id, accepted.accepted_by) == (sample.run_id, "Ada Lovelace")
     assert accepted.report == str(sample.report.html)
+    assert accepted.gate_open
+    assert accepted.accepted_at is not None
+    # without ids, every difference of the sample is accepted, with the default reason
+    assert {a.difference.diff_id for a in accepted.differences.accepted} == {
+        d.id for d in sample.recon.differences
+    }
+    assert {a.reason for a in accepted.differences.accepted} == {"accepted with the sample"}
     migrated = commands.migrate(settings, client=project.client)
     assert migrated.ok
     assert migrated.objects["clients"].read == 40
     assert migrated.objects["clients"].balanced
+
+
+def _gate(settings: Any) -> SampleInfo:
+    """What ``migrate`` asks first: the accepted sample of the current map (or a MapError)."""
+    spec = MapDocument.load(settings.project_dir / MAP_FILE).spec()
+    with Journal.for_project(settings.project_dir) as j:
+        return require_sample_gate(j, spec)
+
+
+def test_the_gate_opens_once_every_difference_but_the_source_defects_is_accepted(
+    recon_project: Callable[..., ReconProject],
+) -> None:
+    project = recon_project()
+    settings = project.settings
+    sample = run_sample(settings, client=project.client)
+    found = sample.recon.differences
+    defects = [d for d in found if d.classification == "source defect"]
+    rejected = [d for d in found if d.classification == "rejected by the map"]
+    assert len(defects) == 4
+    assert len(rejected) == 2
+    assert len(found) == len(defects) + len(rejected)
+
+    # one of the map's rejects accepted: the other still wants a decision, the gate stays shut
+    first = accept_sample(settings, by="Ada", reason="moved by hand", ids=[rejected[0].id])
+    assert not first.gate_open
+    assert first.accepted_at is None
+    assert [a.difference.diff_id for a in first.differences.accepted] == [rejected[0].id]
+    assert [d.diff_id for d in first.blocking] == [rejected[1].id]
+    with pytest.raises(MapError):
+        _gate(settings)
+    # an id is the same typed in capitals; one the sample does not hold is refused, named
+    with pytest.raises(JournalError) as unknown:
+        accept_sample(settings, by="Ada", ids=["zzzzzzzzzz"])
+    assert "'zzzzzzzzzz'" in unknown.value.message
+    second = accept_sample(settings, by="Ada", reason="moved by hand", ids=[rejected[1].id.upper()])
+    # the source defects are left: they are in the export, accepted at verify; the gate opens
+    assert second.gate_open
+    assert {d.diff_id for d in second.differences.remaining} == {d.id for d in defects}
+    assert second.blocking == []
+
+    # a sample made again shows what was accepted, by whom and why
+    again = run_sample(settings, client=project.client)
+    shown = {d.id: d.accepted for d in again.recon.differences}
+    assert set(shown) == {d.id for d in found}
+    for d in rejected:
+        accepted = shown[d.id]
+        assert accepted is not None
+        assert (accepted.by, accepted.reason) == ("Ada", "moved by hand")
+    assert all(shown[d.id] is None for d in defects)
+    assert _gate(settings).run_id == sample.run_id  # the gate for migrate is open
 
 
 # ---------------------------------------------------------------------------------------
@@ -385,18 +498,28 @@ def test_sample_report_in_headless_chromium(
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(result.report.html.as_uri())
-            assert "Sample migration: field-level diff" in page.title() + page.content()
-            assert page.locator("#verdict-summary").is_visible()
-            assert page.locator("[data-total=mismatch]").inner_text() == "0"
-            assert page.locator("[data-total=match]").inner_text() == str(len(result.proof.rows))
-            assert page.locator("#checks tbody tr[data-passed=false]").count() == len(failed)
-            assert page.locator("#rows tbody tr").count() == len(result.proof.rows)
-            page.get_by_label("Table").select_option("contact")
-            shown = page.locator("#rows tbody tr:visible").count()
-            contact_rows = sum(1 for r in result.proof.rows if r.table == "contact")
-            assert shown == contact_rows
-            page.get_by_label("Table").select_option("")
-            page.locator("#checks-section").scroll_into_view_if_needed()
+            assert page.title() == "Sample migration: reconciliation"
+            count = page.locator("[data-count=differences]")
+            assert count.inner_text() == str(len(failed))
+            # the sample's own numbers, as the console and --json give them
+            for key in ("requested size", "clients chosen", "records chosen", "records loaded"):
+                cell = page.locator("#facts tr", has_text=key).locator("td")
+                assert cell.inner_text() == f"{result.facts[key]:,}", key
+            # one collapsible section per table that has differences, open while some are new
+            tables = {c.table for c in failed}
+            assert page.locator("#differences details.group").count() == len(tables)
+            files = page.locator("#differences-files")
+            assert files.get_attribute("open") is not None
+            assert files.locator("tbody tr[data-row]:visible").count() == 2
+            # the field-level diff per table and column, closed until opened
+            contact = page.locator("#fields-contact")
+            column_rows = contact.locator("table.columns tbody tr")
+            assert not column_rows.first.is_visible()
+            contact.locator("summary").first.click()
+            assert column_rows.first.is_visible()
+            assert contact.locator("tr[data-column=lastname] td").first.inner_text() == str(
+                sum(1 for r in result.proof.rows if (r.table, r.field) == ("contact", "lastname"))
+            )
             page.screenshot(path=str(shot))
             assert errors == []
         finally:

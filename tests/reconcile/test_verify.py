@@ -1,11 +1,12 @@
-"""Verify after a migration: a clean load proves out (only the planted export difference is
-reported), and a value corrupted on write, a record edited or deleted in Dynamics and a
-lookup to a row that does not exist are each caught, naming table, record and field."""
+"""Verify after a migration: a clean load proves out (only the planted edge cases are
+reported, each classified: the export's own differences as source defects, the files the
+map does not migrate as rejected by the map), and a value corrupted on write, a record
+edited or deleted in Dynamics and a lookup to a row that does not exist are each caught as
+migration differences, naming table, record and field."""
 
 from __future__ import annotations
 
 import json
-import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,10 @@ from helpers.reconcile import ReconProject, recon_project, recon_template
 __all__ = ["recon_project", "recon_template"]  # fixtures, used by name
 
 INVOICE_TOTAL = "invoice total = source total"
+NOT_LOADED = "record not loaded"
+PLANTED = 6
+"""Differences of a clean migration of the generated bundle: the invoice whose lines do not
+add up to its total, three dangling references and two files the map does not migrate."""
 LOOKUP = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 
 
@@ -39,10 +44,9 @@ def _rows_of(project: ReconProject, table: str) -> dict[str, str]:
 
 
 def _report_of(error: CheckFailed) -> dict[str, Any]:
-    match = re.search(r"see (\S+report\.html)$", error.message)
-    assert match, error.message
-    path = Path(match.group(1)).with_name("report.json")
-    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    html = Path(error.attrs()["report"])
+    assert f"see {html}" in error.message.splitlines()[0]
+    data: dict[str, Any] = json.loads(html.with_name("report.json").read_text("utf-8"))
     return data
 
 
@@ -64,7 +68,7 @@ def _check_orphan_lookups(project: ReconProject) -> None:
         ("lookup points to an existing row", "new_session", victim, False)
     ]
     assert proof.checks[0].detail == f"{column[1:-6]} -> {table}({gone}) does not exist"
-    assert proof.sums["lookups"]["orphans"] == "1"
+    assert proof.sums["lookups"]["orphans"] == 1
 
 
 def test_verify_after_a_clean_migration_then_edits_in_dynamics(
@@ -85,27 +89,42 @@ def test_verify_after_a_clean_migration_then_edits_in_dynamics(
         c["written"] for c in proof.counts.values()
     )
     assert all(c["written"] == c["found"] for c in proof.counts.values()), proof.counts
-    assert int(proof.sums["lookups"]["checked"]) > 1000
-    assert proof.sums["lookups"]["orphans"] == "0"
-    # only the planted invoice whose lines do not add up to its total: reported, an export
-    # difference (Dataverse computes the total from the lines)
+    assert proof.sums["lookups"]["checked"] > 1000
+    assert proof.sums["lookups"]["orphans"] == 0
+    # the planted invoice whose lines do not add up to its total: reported, a source defect
+    # (Dataverse computes the total from the lines); and the records not loaded
     failed = [c for c in proof.checks if not c.passed]
     (mismatch_id,) = project.truth["findings"]["invoices.items_total_mismatch"]
-    assert [(c.name, c.table, c.record) for c in failed] == [
-        (INVOICE_TOTAL, "invoice", _rows_of(project, "invoice")[mismatch_id])
-    ]
+    assert [
+        (c.name, c.table, c.record, c.classification) for c in failed if c.table == "invoice"
+    ] == [(INVOICE_TOTAL, "invoice", _rows_of(project, "invoice")[mismatch_id], "source defect")]
+    assert {c.name for c in failed} == {INVOICE_TOTAL, NOT_LOADED}
     assert not result.ok
-    assert proof.differences == 1
+    assert proof.differences == PLANTED
+    assert {d.classification for d in result.differences} == {
+        "source defect",
+        "rejected by the map",
+    }
     invoices = proof.sums["invoices"]
-    assert invoices["invoices whose lines agree with their total"] == str(
+    assert invoices["invoices whose lines agree with their total"] == (
         project.truth["counts"]["invoices"] - 1
     )
     # every source record is loaded or rejected, and the rejects are the planted ones
     for obj, c in result.objects.items():
-        assert c["source"] == c["loaded"] + c["rejected"], obj
-    rejected = {obj: c["rejected"] for obj, c in result.objects.items() if c["rejected"]}
+        assert c.balanced, obj
+        assert c.source == c.loaded + c.rejected, obj
+    rejected = {obj: c.rejected for obj, c in result.objects.items() if c.rejected}
     assert rejected == {"sessions": 1, "session_notes": 1, "invoice_items": 1, "files": 2}
-    assert result.objects["clients"] == {"source": 40, "loaded": 40, "rejected": 0}
+    assert result.objects["clients"].as_dict() == {
+        "source": 40,
+        "loaded": 40,
+        "rejected": 0,
+        "skipped": 0,
+        "reasons": {},
+    }
+    assert result.objects["sessions"].reasons == {
+        "client … is not in the export (dangling reference)": 1
+    }
     for path in (result.report.html, result.report.json, result.report.csv):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert result.report.html.parent.name.startswith("verify-")
@@ -127,8 +146,12 @@ def test_verify_after_a_clean_migration_then_edits_in_dynamics(
     with pytest.raises(CheckFailed) as caught:
         run_verify(settings, client=client, full=True, check=True)
     assert caught.value.exit_code == 7
-    assert caught.value.message.startswith("verify found 4 difference(s); see ")
-    assert caught.value.hint == "open the report; fix the map or the data, then migrate again"
+    # the edited field, the missing row, and the table with a row fewer than written
+    assert caught.value.message.startswith(
+        f"verify found {PLANTED + 3} difference(s) nobody accepted (0 accepted); see "
+    )
+    assert caught.value.hint is not None
+    assert "`crm-ferry verify accept --by NAME --reason TEXT" in caught.value.hint
     data = _report_of(caught.value)
     bad = [r for r in data["rows"] if r["verdict"] != "match"]
     assert [(r["table"], r["record_id"], r["field"], r["verdict"]) for r in bad] == [
@@ -137,7 +160,19 @@ def test_verify_after_a_clean_migration_then_edits_in_dynamics(
     ]
     assert bad[0]["actual"] == "Edited-In-Dynamics"
     assert bad[0]["source_key"] == f"clients/{edited_source}"
-    assert data["counts"]["by_table"]["phonecall"]["missing"] == 1
+    assert data["fields"]["by_table"]["phonecall"]["columns"]["*"]["missing"] == 1
+    migration = {
+        (d["table"], d["record"], d["column"], d["what"])
+        for d in data["differences"]
+        if d["classification"] == "migration difference"
+    }
+    assert migration == {
+        ("contact", edited, "lastname", "value differs"),
+        ("phonecall", deleted, "*", "row missing"),
+        ("phonecall", "*", "(rows)", "rows found = rows written"),
+    }
+    for line in (f"contact {edited} lastname", f"phonecall {deleted} *"):
+        assert line in caught.value.message
 
 
 def test_verify_check_catches_values_corrupted_on_write(
@@ -175,8 +210,10 @@ def test_verify_check_catches_values_corrupted_on_write(
             {"contact": "clients", "phonecall": "activities"}[r["table"]],
             r["record_id"],
         )
-    differences = len(bad) + 1  # and the planted invoice total
-    assert caught.value.message.startswith(f"verify found {differences} difference(s); see ")
+    differences = len(bad) + PLANTED
+    assert caught.value.message.startswith(f"verify found {differences} difference(s) ")
+    named = {(d["table"], d["record"], d["column"]) for d in caught.value.attrs()["differences"]}
+    assert {(r["table"], r["record_id"], r["field"]) for r in bad} <= named
 
 
 def test_corrupt_fault_options() -> None:
@@ -229,5 +266,5 @@ def test_a_lookup_table_that_cannot_be_read_is_a_failed_check_not_a_pass() -> No
         ("lookup target table readable", "account", False)
     ]
     assert "unchecked: 1 looked-up row(s)" in proof.checks[0].detail
-    assert proof.sums["lookups"] == {"checked": "0", "orphans": "0", "unchecked": "1"}
+    assert proof.sums["lookups"] == {"checked": 0, "orphans": 0, "unchecked": 1}
     assert proof.differences == 1

@@ -28,8 +28,9 @@ from crm_ferry.cli.options import (
     traceback_option,
 )
 from crm_ferry.emulator.app import emulator_config
-from crm_ferry.errors import CheckFailed
+from crm_ferry.errors import MapError
 from crm_ferry.progress import NO_PROGRESS
+from crm_ferry.settings import REMOVED_POLICIES
 
 __all__ = ["cli", "main"]
 
@@ -192,11 +193,12 @@ def map_show(ctx: click.Context, as_json: bool) -> None:
 @command_options
 @click.pass_context
 def map_check(ctx: click.Context, source: Path | None, as_json: bool) -> None:
-    """Check the map against the source and the tenant; exit 7 when any error is found."""
+    """Check the map against the source and the tenant; exit 4 (the map's code) when any
+    error is found."""
     result = commands.map_check(settings_of(ctx), source=source)
     emit(result, as_json, render.render_check)
     if not result.ok:
-        sys.exit(CheckFailed.exit_code)
+        sys.exit(MapError.exit_code)
 
 
 @map_group.command("confirm")
@@ -267,12 +269,22 @@ def sample(ctx: click.Context, size: int, seed: int, source: Path | None, as_jso
 
 
 @sample.command("accept")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--by", required=True, help="Who accepts the sample report.")
+@click.option(
+    "--reason", default=None, help="Why the differences are accepted (recorded with them)."
+)
 @command_options
 @click.pass_context
-def sample_accept(ctx: click.Context, by: str, as_json: bool) -> None:
-    """Record acceptance of the latest sample for the current map."""
-    emit(commands.sample_accept(settings_of(ctx), by=by), as_json, render.render_sample_accept)
+def sample_accept(
+    ctx: click.Context, ids: tuple[str, ...], by: str, reason: str | None, as_json: bool
+) -> None:
+    """Accept the latest sample for the current map: every difference, or the IDs given.
+
+    The sample is accepted (and `migrate` may run) once every difference that is not a
+    source defect is."""
+    result = commands.sample_accept(settings_of(ctx), by=by, reason=reason, ids=ids or None)
+    emit(result, as_json, render.render_sample_accept)
 
 
 @cli.command()
@@ -296,19 +308,29 @@ def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_
 
 @cli.command()
 @source_option(required=True, help="The new export bundle (folder or .zip).")
+@click.option(
+    "--removed",
+    type=click.Choice(REMOVED_POLICIES),
+    default=None,
+    help="Records gone from the source: report them, deactivate their rows, or delete them "
+    "(children first). Default: [delta] removed in ferry.toml, else report.",
+)
 @command_options
 @click.pass_context
-def delta(ctx: click.Context, source: Path, as_json: bool) -> None:
-    """Write what changed in the source since the last run."""
+def delta(ctx: click.Context, source: Path, removed: str | None, as_json: bool) -> None:
+    """Write what changed in the source since the last run; per object, records changed,
+    added, unchanged and removed from the source (each delta is a run of its own)."""
     with render.progress_reporter(not as_json) as progress:
-        result = commands.delta(settings_of(ctx), source=source, progress=progress or NO_PROGRESS)
+        result = commands.delta(
+            settings_of(ctx), source=source, removed=removed, progress=progress or NO_PROGRESS
+        )
     emit(result, as_json, render.render_load)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--full", is_flag=True, help="Compare every field of every row.")
 @click.option("--fields", type=int, default=None, help="Compare a random N rows (default 200).")
-@click.option("--check", is_flag=True, help="Exit non-zero on any difference.")
+@click.option("--check", is_flag=True, help="Exit 7 on any difference nobody accepted.")
 @source_option()
 @command_options
 @click.pass_context
@@ -320,9 +342,39 @@ def verify(
     source: Path | None,
     as_json: bool,
 ) -> None:
-    """Counts, sums, orphan lookups, duplicates and a field-level diff after a load."""
+    """Counts, sums, orphan lookups, duplicates and a field-level diff after a load, every
+    difference classified, in one report (HTML, JSON, CSV)."""
+    if ctx.invoked_subcommand is not None:
+        return
     result = commands.verify(settings_of(ctx), full=full, fields=fields, check=check, source=source)
     emit(result, as_json, render.render_verify)
+
+
+@verify.command("accept")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--by", required=True, help="Who accepts the differences.")
+@click.option("--reason", required=True, help="Why they are accepted (recorded with them).")
+@click.option("--yes", "-y", is_flag=True, help="Without IDs: accept them all without asking.")
+@command_options
+@click.pass_context
+def verify_accept(
+    ctx: click.Context, ids: tuple[str, ...], by: str, reason: str, yes: bool, as_json: bool
+) -> None:
+    """Accept differences of the latest verification: the IDs given, or (none given) every
+    one nobody accepted, listed and confirmed first."""
+    settings = settings_of(ctx)
+    if not ids:
+        pending = commands.verify_pending(settings)
+        if pending.differences and not yes:
+            render.render_verify_pending(pending)
+            click.confirm(
+                f"Accept these {len(pending.differences)} difference(s) as {by.strip()}?",
+                abort=True,
+                err=True,
+            )
+        ids = tuple(d.diff_id for d in pending.differences)
+    result = commands.verify_accept(settings, by=by, reason=reason, ids=list(ids))
+    emit(result, as_json, render.render_verify_accept)
 
 
 @cli.command()
@@ -330,6 +382,11 @@ def verify(
 @click.option("--all", "all_runs", is_flag=True, help="Every run, newest first.")
 @click.option("--force", is_flag=True, help="Also undo rows edited in Dynamics since the run.")
 @click.option("--preview", is_flag=True, help="Only show what would be undone.")
+@click.option(
+    "--schema",
+    is_flag=True,
+    help="With --all: then reverse provisioning too (tables, columns, relationships).",
+)
 @command_options
 @click.pass_context
 def rollback(
@@ -338,6 +395,7 @@ def rollback(
     all_runs: bool,
     force: bool,
     preview: bool,
+    schema: bool,
     as_json: bool,
 ) -> None:
     """Undo a run: delete what it created, restore what it changed, newest first."""
@@ -348,6 +406,7 @@ def rollback(
             all_runs=all_runs,
             force=force,
             preview=preview,
+            schema=schema,
             progress=progress or NO_PROGRESS,
         )
     emit(result, as_json, render.render_rollback)
@@ -476,8 +535,8 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     "faults",
     multiple=True,
     metavar="KIND=P",
-    help="Fault probability per request; KIND is throttle, unavailable, deadlock, timeout "
-    "or fail_item. Repeatable.",
+    help="Fault probability per request; KIND is throttle, unavailable, deadlock, timeout, "
+    "fail_item or lost (a write carried out, its answer lost). Repeatable.",
 )
 @click.option(
     "--fault-at",

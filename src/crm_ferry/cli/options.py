@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 import click
 
 from crm_ferry.cli.render import print_error
-from crm_ferry.errors import FerryError
+from crm_ferry.errors import FerryError, Interrupted
 from crm_ferry.settings import Settings
 
 __all__ = [
@@ -48,17 +48,29 @@ class State:
 
 
 class FerryGroup(click.Group):
-    """A click group that turns :class:`FerryError` into a message and an exit code."""
+    """A click group that turns :class:`FerryError` into a message and an exit code.
+
+    A writing command stopped by Ctrl-C raises :class:`Interrupted` (its runs marked
+    interrupted, exit 130); with ``--json`` that still prints a result (``state``
+    ``interrupted``, the runs) with the error. Ctrl-C anywhere else exits 130 too."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    "interrupted",
+                    hint="run the command again",
+                    command=ctx.invoked_subcommand or "",
+                ) from None
         except FerryError as exc:
             state = ctx.find_object(State) or State()
             if state.traceback:
                 raise
             if state.json:
-                body = {"error": _error_body(exc)}
+                body: dict[str, Any] = dict(exc.result) if isinstance(exc, Interrupted) else {}
+                body["error"] = _error_body(exc)
                 click.echo(json.dumps(body, indent=2, default=str))
             else:
                 print_error(exc)

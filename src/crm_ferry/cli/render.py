@@ -7,10 +7,11 @@ bypasses these and prints ``result.as_dict()``. Progress goes to stderr (records
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -29,7 +30,10 @@ from rich.text import Text
 
 from crm_ferry import commands
 from crm_ferry.errors import FerryError
+from crm_ferry.journal import RecordedDifference
 from crm_ferry.mapping.spec import Problem
+from crm_ferry.reconcile.classify import ID_LENGTH, Difference, class_counts
+from crm_ferry.reconcile.reconciliation import Reconciliation
 from crm_ferry.reconcile.verify import Proof
 from crm_ferry.sources.discover import FINDING_KINDS
 
@@ -62,6 +66,8 @@ __all__ = [
     "render_server",
     "render_show",
     "render_verify",
+    "render_verify_accept",
+    "render_verify_pending",
 ]
 
 console = Console(highlight=False)
@@ -473,6 +479,9 @@ def render_provision(r: commands.ProvisionResult) -> None:
 
 def render_load(r: commands.LoadResult) -> None:
     title = f"{r.kind} {r.run_id}" + (" (resumed)" if r.resumed else "")
+    if r.kind == "delta" and r.changes:
+        _render_delta(r, title)
+        return
     table = Table(title=title)
     for col in (
         "object",
@@ -513,50 +522,175 @@ def render_load(r: commands.LoadResult) -> None:
     console.print(f"rejects and the run report: runs/{r.run_id}/")
 
 
+_DELTA_COLUMNS = ("changed", "added", "unchanged", "removed")
+_REMOVAL_DONE = {"deactivate": "deactivated", "delete": "deleted"}
+
+
+def _render_delta(r: commands.LoadResult, title: str) -> None:
+    """Per object: records changed, added, unchanged and removed from the source (and
+    rejected, failed), then what the removal policy did with the removed records' rows."""
+    table = Table(title=title)
+    for col in ("object", *_DELTA_COLUMNS, "rejected", "failed"):
+        table.add_column(col, justify="left" if col == "object" else "right")
+    for obj, change in r.changes.items():
+        counts = r.objects.get(obj) or r.objects.get(f"{obj} (aggregated)")
+        table.add_row(
+            obj,
+            *(f"{change.get(k, 0):,}" for k in _DELTA_COLUMNS),
+            f"{counts.rejected:,}" if counts else "0",
+            f"{counts.failed:,}" if counts else "0",
+        )
+    console.print(table)
+    unbalanced = [k for k, c in r.objects.items() if not c.balanced]
+    if unbalanced:
+        console.print(f"[red]counts do not add up[/] for {', '.join(unbalanced)}")
+    rate = f"{r.records / r.seconds:,.0f} records/s" if r.seconds else ""
+    console.print(f"{r.requests:,} requests in {r.seconds:,.1f} s {rate}")
+    removal = r.removal
+    policy = removal.policy if removal is not None else "report"
+    for obj, gone in r.disappeared.items():
+        shown = ", ".join(gone[:8]) + (" …" if len(gone) > 8 else "")
+        n = removal.objects.get(obj) if removal is not None else None
+        if policy == "report" or n is None:
+            console.print(
+                f"[yellow]{len(gone):,} {obj} no longer in the source[/] (kept in Dynamics; "
+                f"--removed deactivate or delete acts on them): {shown}"
+            )
+            continue
+        parts = [f"{n.done:,} of {n.rows:,} rows {_REMOVAL_DONE[policy]}"]
+        parts += [
+            f"{v:,} {label}"
+            for v, label in (
+                (n.failed, "failed"),
+                (n.pending, "not sent"),
+                (n.already, "needed nothing"),
+                (n.kept, "left as they are"),
+            )
+            if v
+        ]
+        console.print(
+            f"[yellow]{len(gone):,} {obj} no longer in the source[/]: {'; '.join(parts)}: {shown}"
+        )
+    if removal is not None:
+        for obj, back in removal.returned.items():
+            console.print(
+                f"{back.records:,} {obj} back in the source: {back.done:,} of {back.rows:,} "
+                "rows an earlier delta deactivated made active again"
+                + (f"; {back.failed:,} failed" if back.failed else "")
+            )
+        for k in removal.kept[:10]:
+            console.print(
+                f"  kept {k['table']} {k['row']} ({k['object']}/{k['id']}): {k['reason']}"
+            )
+        if len(removal.kept) > 10:
+            console.print(f"  … and {len(removal.kept) - 10:,} more (see --json)")
+    for f in r.failures[:20]:
+        console.print(
+            f"[red]failed[/] {f['table']} {f['id']} ({f['source']}): {escape(f['error'])}"
+        )
+    console.print(f"rejects and the run report: runs/{r.run_id}/")
+
+
 def render_rollback(r: commands.RollbackReport) -> None:
-    table = Table(title="Rollback preview" if r.preview else "Rollback")
-    for col in ("run", "deleted", "restored", "already gone", "conflicts", "failures"):
-        table.add_column(col, justify="left" if col == "run" else "right")
-    for res in r.results:
-        if r.preview:
-            planned = res.planned
-            dels = sum(v["delete"] for v in planned.values())
-            rest = sum(v["restore"] for v in planned.values())
-            table.add_row(res.run_id, f"{dels:,}", f"{rest:,}", "", "", "")
-        else:
+    title = "Rollback preview" if r.preview else "Rollback"
+    if r.preview:
+        table = Table(title=title)
+        for col in ("run", "delete", "restore", "write again"):
+            table.add_column(col, justify="left" if col == "run" else "right")
+        for res in r.results:
+            planned = res.planned.values()
             table.add_row(
                 res.run_id,
-                f"{res.deleted:,}",
-                f"{res.restored:,}",
-                f"{res.already_gone:,}",
-                str(len(res.conflicts)),
-                str(len(res.failures)),
+                f"{sum(v['delete'] for v in planned):,}",
+                f"{sum(v['restore'] for v in planned):,}",
+                f"{sum(v['recreate'] for v in planned):,}",
             )
-    console.print(table)
+        console.print(table if r.results else "nothing to roll back")
+        return
+    table = Table(title=title)
+    for col in ("run", "deleted", "restored", "rewritten", "gone", "kept", "failed"):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for res in r.results:
+        table.add_row(
+            res.run_id,
+            f"{res.deleted:,}",
+            f"{res.restored:,}",
+            f"{res.recreated:,}",
+            f"{res.already_gone:,}",
+            f"{len(res.conflicts):,}",
+            f"{len(res.failures):,}",
+        )
+    console.print(table if r.results else "nothing to roll back")
     for res in r.results:
         for c in res.conflicts[:20]:
             console.print(
-                f"[yellow]conflict[/] {c['table']} {c['id']}: edited in Dynamics since the run "
-                f"({', '.join(c['columns'])}); left as it is (use --force to undo anyway)"
+                f"[yellow]kept[/] {c['table']} {c['id']}: {_kept_reason(c)}", soft_wrap=True
             )
+        if len(res.conflicts) > 20:
+            console.print(f"… and {len(res.conflicts) - 20:,} more (all of them in --json)")
+        for f in res.failures[:20]:
+            console.print(
+                f"[red]failed[/] {f['action']} {f['table']} {f['id']}: {escape(str(f['error']))}",
+                soft_wrap=True,
+            )
+        if len(res.failures) > 20:
+            console.print(f"… and {len(res.failures) - 20:,} more (all of them in --json)")
+        for w in res.warnings[:10]:
+            console.print(f"[yellow]warning[/] {escape(w)}", soft_wrap=True)
+    if r.schema is not None:
+        render_provision(r.schema)
+
+
+def _kept_reason(c: Mapping[str, Any]) -> str:
+    text = str(c.get("reason", "kept"))
+    if c.get("columns"):
+        text += f" ({', '.join(c['columns'])})"
+    if c.get("modified_by"):
+        text += f" by {c['modified_by']}"
+        if c.get("modified_on"):
+            text += f" on {c['modified_on']}"
+    pointing = c.get("pointing") or []
+    if pointing:
+        shown = ", ".join(f"{p['table']} {p['id']}" for p in pointing[:3])
+        text += f": {shown}" + (" …" if len(pointing) > 3 else "")
+    return escape(text)
+
+
+_STATE_STYLE = {
+    "running": "cyan",
+    "interrupted": "yellow",
+    "done": "green",
+    "failed": "red",
+    "rolled back": "dim",
+    "partly rolled back": "yellow",
+}
 
 
 def render_runs(r: commands.RunsResult) -> None:
-    table = Table(title="Runs")
-    for col in ("run", "kind", "state", "started", "finished", "records", "note"):
-        table.add_column(col)
+    # the full run id (it is typed to roll back or purge) heads each run's cell, with its
+    # state, times and note below it: the numbers fit beside it in 80 columns
+    table = Table(title="Runs", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    widest = max((len(info.run_id) for info in r.runs), default=3)
+    table.add_column("run", min_width=widest)
+    for col in ("written", "unchanged", "rejected", "failed"):
+        table.add_column(col, justify="right")
     for info in r.runs:
-        objs = info.counts.get("objects", {})
-        read = sum(int(v.get("read", 0)) for v in objs.values()) if objs else None
-        table.add_row(
-            info.run_id,
-            info.kind,
-            info.state + (" (purged)" if info.purged_at else ""),
-            info.started_at,
-            info.finished_at or "",
-            "" if read is None else f"{read:,}",
-            info.note or "",
-        )
+        state = r.state(info).replace("_", " ")
+        lines = [
+            escape(info.run_id),
+            f"[{_STATE_STYLE.get(state, 'default')}]{state}[/]"
+            + (" (purged)" if info.purged_at else ""),
+            f"[dim]started {info.started_at}[/]",
+        ]
+        if info.finished_at:
+            lines.append(f"[dim]ended {info.finished_at}[/]")
+        if info.note:
+            lines.append(f"[dim]{escape(info.note)}[/]")
+        counts = r.outcomes(info)
+        numbers = [""] * 4 if counts is None else [f"{n:,}" for n in counts.values()]
+        if counts is not None and counts["failed"]:
+            numbers[3] = f"[red]{numbers[3]}[/]"
+        table.add_row("\n".join(lines), *numbers, end_section=True)
     console.print(table)
 
 
@@ -577,31 +711,212 @@ def _render_proof(p: Proof) -> None:
     failed = [c for c in p.checks if not c.passed]
     console.print(f"{len(p.checks):,} cross-record checks, {len(failed):,} not passed")
     for c in failed[:15]:
-        console.print(f"  [yellow]{c.name}[/] {c.table} {c.record}: {escape(c.detail)}")
+        console.print(
+            f"  [yellow]{escape(c.name)}[/] ({c.classification}) {escape(c.table)} "
+            f"{escape(c.record)}: {escape(c.detail)}",
+            soft_wrap=True,
+        )
+
+
+DIFFERENCES_SHOWN = 50
+"""Differences listed on the console (the report lists every one)."""
+
+
+def _difference_table(
+    title: str, rows: Sequence[tuple[str, str, str, str, str, str]], total: int
+) -> None:
+    """Differences as a table whose id column is never cut (ids are typed back)."""
+    table = Table(title=title)
+    table.add_column("id", no_wrap=True, min_width=ID_LENGTH, style="bold")
+    table.add_column("class")
+    table.add_column("table", overflow="fold")
+    table.add_column("record", overflow="fold")
+    table.add_column("column", overflow="fold")
+    table.add_column("status")
+    for row in rows[:DIFFERENCES_SHOWN]:
+        table.add_row(*(escape(cell) for cell in row[:5]), row[5])
+    console.print(table)
+    if total > DIFFERENCES_SHOWN:
+        console.print(f"… and {total - DIFFERENCES_SHOWN:,} more in the report")
+
+
+def _render_differences(differences: Sequence[Difference], title: str) -> None:
+    if not differences:
+        console.print("[green]no differences[/]")
+        return
+    rows = [
+        (
+            d.id,
+            d.classification,
+            d.table,
+            d.record,
+            d.column,
+            "[red]NEW[/]"
+            if d.accepted is None
+            else f"[green]accepted[/] by {escape(d.accepted.by)}",
+        )
+        for d in sorted(differences, key=lambda d: d.accepted is not None)
+    ]
+    _difference_table(title, rows, len(rows))
+
+
+def _render_recorded(differences: Sequence[RecordedDifference], title: str, status: str) -> None:
+    rows = [(d.diff_id, d.classification, d.table, d.record, d.column, status) for d in differences]
+    _difference_table(title, rows, len(rows))
+
+
+def _render_classes(recon: Reconciliation) -> None:
+    table = Table(title="Differences by class")
+    for col in ("class", "new", "accepted", "total"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for cls, per in class_counts(recon.differences).items():
+        table.add_row(cls, f"{per['new']:,}", f"{per['accepted']:,}", f"{per['total']:,}")
+    console.print(table)
+
+
+def _render_fields(recon: Reconciliation) -> None:
+    table = Table(title="Field-level diff")
+    for col in ("table", "compared", "match", "differ"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for tbl, f in recon.fields()["by_table"].items():
+        table.add_row(tbl, f"{f['compared']:,}", f"{f['match']:,}", f"{f['differences']:,}")
+    console.print(table)
+
+
+def _render_objects(recon: Reconciliation, title: str) -> None:
+    table = Table(title=title)
+    for col in ("object", "source", "loaded", "rejected", "skipped"):
+        table.add_column(col, justify="left" if col == "object" else "right")
+    for obj, t in recon.objects.items():
+        table.add_row(obj, f"{t.source:,}", f"{t.loaded:,}", f"{t.rejected:,}", f"{t.skipped:,}")
+    console.print(table)
+
+
+def _amount(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _render_header(recon: Reconciliation) -> None:
+    env, mp = recon.environment, recon.map
+    console.print(f"{recon.title} {recon.recon_id}", soft_wrap=True)
+    console.print(f"  environment  {escape(env.name)} ({env.url})", soft_wrap=True)
+    confirmed = f", confirmed by {escape(mp.confirmed_by or '')} at {mp.confirmed_at}"
+    console.print(
+        f"  map          {mp.digest} ({mp.status}{confirmed if mp.confirmed_by else ''})",
+        soft_wrap=True,
+    )
+    for run in recon.runs:
+        console.print(f"  run          {run.run_id} ({run.kind}, {run.state})", soft_wrap=True)
 
 
 def render_sample(r: commands.SampleResult) -> None:
     render_load(r.load)
-    _render_proof(r.proof)
+    f = r.facts
+    console.print(
+        f"Sample: {f['requested size']:,} records asked for; {f['records chosen']:,} records "
+        f"of {f['clients chosen']:,} clients chosen; {f['records loaded']:,} loaded, "
+        f"{f['records rejected']:,} rejected; strata covered {f['strata covered']}",
+        soft_wrap=True,
+    )
+    _render_header(r.recon)
+    _render_fields(r.recon)
+    _render_classes(r.recon)
+    _render_differences(r.recon.differences, "Differences of the sample")
     console.print(f"report: {r.report.html}")
-    console.print("accept it with `crm-ferry sample accept --by NAME`")
+    console.print(
+        "accept it with `crm-ferry sample accept --by NAME` (every difference), or name "
+        "differences: `crm-ferry sample accept --by NAME --reason TEXT ID …`",
+        soft_wrap=True,
+    )
+
+
+def _render_accepted(o: commands.AcceptOutcome) -> None:
+    if o.accepted:
+        a = o.accepted[0]
+        _render_recorded(
+            [x.difference for x in o.accepted],
+            f"Accepted by {a.accepted_by} at {a.accepted_at}",
+            "accepted",
+        )
+        console.print(f"reason: {escape(a.reason)}", soft_wrap=True)
+    else:
+        console.print("No difference was accepted now.")
+    for x in o.already:
+        console.print(
+            f"  {x.difference.diff_id} was accepted before, by {escape(x.accepted_by)} at "
+            f"{x.accepted_at}: {escape(x.reason)}",
+            soft_wrap=True,
+        )
 
 
 def render_sample_accept(r: commands.AcceptResult) -> None:
-    console.print(f"Sample {r.run_id} accepted by {r.accepted_by} at {r.accepted_at}.")
+    _render_accepted(r.differences)
+    if r.gate_open:
+        console.print(
+            f"Sample {r.run_id} accepted by {escape(r.accepted_by)} at {r.accepted_at}; "
+            "`crm-ferry migrate` may run.",
+            soft_wrap=True,
+        )
+        return
+    _render_recorded(r.blocking, "Still to accept before the sample is", "[red]NEW[/]")
+    console.print(
+        f"[yellow]Sample {r.run_id} is not accepted yet:[/] accept these with `crm-ferry "
+        "sample accept --by NAME ID …`, or fix them and make the sample again",
+        soft_wrap=True,
+    )
 
 
 def render_verify(r: commands.VerifyResult) -> None:
-    table = Table(title="Records: source vs loaded")
-    for col in ("object", "source", "loaded", "rejected"):
-        table.add_column(col, justify="left" if col == "object" else "right")
-    for obj, c in r.objects.items():
-        table.add_row(obj, f"{c['source']:,}", f"{c['loaded']:,}", f"{c['rejected']:,}")
-    console.print(table)
-    _render_proof(r.proof)
-    for name, values in r.proof.sums.items():
-        console.print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
-    console.print(
-        ("[green]no differences[/]" if r.ok else "[yellow]differences found[/]")
-        + f"; report: {r.report.html}"
-    )
+    recon = r.recon
+    _render_header(recon)
+    _render_objects(recon, "Records: source vs loaded")
+    totals = Table(title="Totals and links")
+    for col in ("what", "measure", "value"):
+        totals.add_column(col, justify="right" if col == "value" else "left")
+    for name, values in r.proof.plain_sums().items():
+        for i, (k, v) in enumerate(values.items()):
+            totals.add_row(name if i == 0 else "", k, _amount(v))
+    console.print(totals)
+    _render_fields(recon)
+    _render_classes(recon)
+    _render_differences(recon.differences, "Differences")
+    console.print(f"report: {r.report.html} (and report.json, report.csv)", soft_wrap=True)
+    if r.ok:
+        console.print(f"[green]every difference is accepted[/] ({len(recon.accepted):,} accepted)")
+    else:
+        console.print(
+            f"[yellow]{len(recon.new):,} difference(s) nobody accepted:[/] fix them, or accept "
+            "them with `crm-ferry verify accept --by NAME --reason TEXT ID …`",
+            soft_wrap=True,
+        )
+
+
+def render_verify_pending(p: commands.PendingDifferences) -> None:
+    """What ``verify accept`` without ids is about to accept (on stderr: it asks first)."""
+    if not p.differences:
+        err_console.print(f"{p.recon_id}: every difference is accepted already")
+        return
+    rows = [(d.diff_id, d.classification, d.table, d.record, d.column) for d in p.differences]
+    table = Table(title=f"Differences of {p.recon_id} nobody accepted")
+    table.add_column("id", no_wrap=True, min_width=ID_LENGTH, style="bold")
+    for col in ("class", "table", "record", "column"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    err_console.print(table)
+
+
+def render_verify_accept(o: commands.AcceptOutcome) -> None:
+    _render_accepted(o)
+    if o.remaining:
+        console.print(
+            f"[yellow]{len(o.remaining):,} difference(s) of {o.recon_id} are still not "
+            "accepted[/] (`crm-ferry verify accept --by NAME --reason TEXT` lists them)",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[green]every difference of {o.recon_id} is accepted[/]: `crm-ferry verify "
+            "--check` passes while it finds no new one",
+            soft_wrap=True,
+        )

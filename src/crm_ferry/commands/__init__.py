@@ -17,7 +17,7 @@ module              verbs
 ``provision``       :func:`provision`
 ``sample``          :func:`sample`, :func:`sample_accept`
 ``migrate``         :func:`migrate`, :func:`delta`
-``verify``          :func:`verify`
+``verify``          :func:`verify`, :func:`verify_pending`, :func:`verify_accept`
 ``rollback``        :func:`rollback`, :func:`runs`, :func:`purge`
 ``references``      :func:`references`
 ``doctor``          :func:`doctor`
@@ -55,13 +55,21 @@ from crm_ferry.commands.rollback import (
     runs,
 )
 from crm_ferry.commands.sample import AcceptResult, SampleResult, sample, sample_accept
-from crm_ferry.commands.verify import VerifyResult, verify
+from crm_ferry.commands.verify import (
+    PendingDifferences,
+    VerifyResult,
+    verify,
+    verify_accept,
+    verify_pending,
+)
 from crm_ferry.load.engine import LoadResult
+from crm_ferry.reconcile.acceptance import AcceptOutcome
 from crm_ferry.reconcile.scoping import ScopingReport
 from crm_ferry.sources.discover import SourceDiscovery
 from crm_ferry.sources.generator import GenerateResult
 
 __all__ = [
+    "AcceptOutcome",
     "AcceptResult",
     "CheckResult",
     "ConfirmResult",
@@ -71,6 +79,7 @@ __all__ = [
     "GenerateResult",
     "InitResult",
     "LoadResult",
+    "PendingDifferences",
     "ProposeResult",
     "ProvisionResult",
     "PurgeResult",
@@ -105,4 +114,6 @@ __all__ = [
     "sample_accept",
     "scope",
     "verify",
+    "verify_accept",
+    "verify_pending",
 ]

@@ -7,17 +7,19 @@ one per application user), the confirmed map.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
 from crm_ferry.dataverse.auth import MsalCredential
 from crm_ferry.dataverse.client import ClientOptions, DataverseClient
 from crm_ferry.dataverse.pool import ClientPool
-from crm_ferry.errors import ConfigError, SourceError
+from crm_ferry.errors import ConfigError, Interrupted, SourceError
+from crm_ferry.journal import JOURNAL_FILE, Journal
 from crm_ferry.mapping.check import require_loadable_map
 from crm_ferry.mapping.fingerprint import MetadataReader
 from crm_ferry.mapping.profile import SourceProfile
@@ -44,7 +46,12 @@ __all__ = [
     "require_environment",
     "require_project",
     "source_path",
+    "stops_cleanly",
+    "writing",
 ]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # ---------------------------------------------------------------------------
 # The project folder and the files in it
@@ -239,3 +246,66 @@ def clients(settings: Settings, client: DataverseClient | None) -> Iterator[list
     finally:
         for c in pool.clients:
             c.close()
+
+
+# ---------------------------------------------------------------------------
+# Stopping a writing command
+
+
+@contextmanager
+def stops_cleanly(settings: Settings, *, command: str) -> Iterator[None]:
+    """Around a writing command (``command`` as typed to run it again, e.g. ``migrate``):
+    when it stops before its end, no run of this process is left ``running`` in the
+    journal; each is marked ``interrupted`` (:meth:`Journal.interrupt_own_runs`), which the
+    next run of its kind continues. Ctrl-C ends the command with :class:`Interrupted`
+    (exit 130) saying how to continue; any other error goes on up as it was."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        runs = _interrupt_own_runs(settings)
+        stopped = (
+            f"; {'runs' if len(runs) > 1 else 'run'} {', '.join(runs)} marked interrupted"
+            if runs
+            else " before it wrote anything"
+        )
+        raise Interrupted(
+            f"crm-ferry {command} was interrupted{stopped}",
+            hint=f"run `crm-ferry {command}` again to continue (what is written is not sent again)",
+            runs=runs,
+            command=command,
+        ) from None
+    except BaseException:
+        _interrupt_own_runs(settings)
+        raise
+
+
+def writing(
+    command: Callable[[Mapping[str, Any]], str],
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A writing verb ``fn(settings, **options)`` run under :func:`stops_cleanly`;
+    ``command`` gives, from the options it was called with, the command that continues it
+    (``lambda options: "migrate"``)."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            settings = args[0] if args else kwargs["settings"]
+            assert isinstance(settings, Settings)
+            with stops_cleanly(settings, command=command(kwargs)):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
+def _interrupt_own_runs(settings: Settings) -> list[str]:
+    """Mark this process's running runs interrupted; best effort, never in the way of the
+    error that stopped the command (a journal that is not there is not created)."""
+    if not (settings.project_dir / JOURNAL_FILE).is_file():
+        return []
+    try:
+        with Journal.for_project(settings.project_dir) as j:
+            return j.interrupt_own_runs()
+    except Exception:  # the journal unreadable: the error that stopped the command matters
+        return []

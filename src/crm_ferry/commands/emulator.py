@@ -56,8 +56,11 @@ def emulator_dump(
         return dict(app.dump(table))
 
 
-def embedded_client(app: EmulatorApp, **options: Any) -> DataverseClient:
-    """A client signed in to ``app`` as its default application user, in process."""
+def embedded_client(
+    app: EmulatorApp, *, transport: httpx.BaseTransport | None = None, **options: Any
+) -> DataverseClient:
+    """A client signed in to ``app`` as its default application user, in process
+    (``transport``: another way to ``app``'s requests, such as one that loses answers)."""
     client_id, secret = app.default_client
     credential = MsalCredential.client_secret(
         environment_url=app.base_url,
@@ -69,5 +72,8 @@ def embedded_client(app: EmulatorApp, **options: Any) -> DataverseClient:
     )
     opts = {"visibility_delays": (0.0,), **options}
     return DataverseClient(
-        app.base_url, credential, transport=app.transport(), options=ClientOptions(**opts)
+        app.base_url,
+        credential,
+        transport=transport or app.transport(),
+        options=ClientOptions(**opts),
     )

@@ -9,13 +9,14 @@ the load order, the journal and the clients (one per application user). The samp
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from crm_ferry.commands._project import clients, confirmed_map, source_path
+from crm_ferry.commands._project import clients, confirmed_map, source_path, writing
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.errors import MapError
+from crm_ferry.errors import ConfigError, MapError
 from crm_ferry.journal import Journal, RefStore, RunKind, SampleInfo
 from crm_ferry.load.context import build_context
 from crm_ferry.load.engine import (
@@ -27,6 +28,7 @@ from crm_ferry.load.engine import (
 )
 from crm_ferry.load.match import Remap, existing_rows
 from crm_ferry.load.planner import LoadPlan, plan_order
+from crm_ferry.load.removal import REMOVED_POLICIES, RemovedPolicy
 from crm_ferry.load.snapshot import read_org_settings, read_target_schema
 from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.profile import profile_source
@@ -81,6 +83,15 @@ def require_sample_gate(journal: Journal, spec: MappingSpec) -> SampleInfo:
     return accepted
 
 
+def continue_with(options: Mapping[str, Any]) -> str:
+    """The command that continues a load run with these :func:`run_load` options."""
+    kind = options.get("kind", "migrate")
+    if kind == "delta":
+        return f"delta --source {options.get('source') or 'BUNDLE'}"
+    return "sample" if kind == "sample" else "migrate"
+
+
+@writing(continue_with)
 def run_load(
     settings: Settings,
     *,
@@ -92,8 +103,10 @@ def run_load(
     skip_sample_gate: bool = False,
     check_source: bool = True,
     note: str | None = None,
+    removed: RemovedPolicy = "report",
 ) -> LoadResult:
-    """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``."""
+    """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``;
+    a delta does ``removed`` with the rows of records gone from the source."""
     path = source_path(settings, source)
     secure_dir(settings.project_dir / "runs")
     with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
@@ -126,7 +139,9 @@ def run_load(
                     primary_ids={n: t.primary_id for n, t in prep.schema.tables.items()},
                 )
             )
-            result = loader.run(bundle, kind=kind, source=str(path), include=include, note=note)
+            result = loader.run(
+                bundle, kind=kind, source=str(path), include=include, note=note, removed=removed
+            )
         rejects = j.rejects(result.run_id)
         run_dir = secure_dir(settings.project_dir / "runs" / result.run_id)
         write_private(
@@ -162,6 +177,27 @@ def delta(
     source: Path,
     client: DataverseClient | None = None,
     progress: Progress = NO_PROGRESS,
+    removed: str | None = None,
 ) -> LoadResult:
-    """Write what changed in ``source`` since the last run; report what disappeared."""
-    return run_load(settings, kind="delta", source=source, client=client, progress=progress)
+    """Write what changed in ``source`` since the last run (each delta a run of its own,
+    reversible on its own); records gone from the source get ``removed`` (default: the
+    ``[delta] removed`` setting): ``report``, ``deactivate`` or ``delete``."""
+    return run_load(
+        settings,
+        kind="delta",
+        source=source,
+        client=client,
+        progress=progress,
+        removed=removed_policy(removed if removed is not None else settings.delta_removed),
+    )
+
+
+def removed_policy(value: str) -> RemovedPolicy:
+    """``value`` as a removal policy, or a ConfigError saying which ones there are."""
+    for policy in REMOVED_POLICIES:
+        if value == policy:
+            return policy
+    raise ConfigError(
+        f"{value!r} is not a way to handle records gone from the source",
+        hint="use one of " + ", ".join(REMOVED_POLICIES) + " ([delta] removed, or --removed)",
+    )

@@ -14,11 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from crm_ferry.commands._project import confirmed_map, connected
+from crm_ferry.commands._project import confirmed_map, connected, writing
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.errors import ConfigError
+from crm_ferry.errors import ConfigError, Incomplete
 from crm_ferry.journal import JOURNAL_FILE
-from crm_ferry.provision.apply import ApplyResult, RollbackResult, apply_plan, rollback_schema
+from crm_ferry.provision.apply import (
+    ApplyResult,
+    ProvisionIncomplete,
+    RollbackResult,
+    apply_plan,
+    rollback_schema,
+)
 from crm_ferry.provision.plan import Plan, plan_schema
 from crm_ferry.settings import Settings
 
@@ -35,6 +41,13 @@ class ProvisionResult:
     rolled_back: RollbackResult | None = None
     journal: Path | None = None
     verbose: bool = False
+    failure: ProvisionIncomplete | None = None
+    """The operation that failed part-way (what ran before it is in ``applied`` or
+    ``rolled_back``), when one did."""
+
+    def incomplete(self) -> Incomplete | None:
+        """The failure, saying what to do, when an operation failed part-way."""
+        return self.failure
 
     @property
     def changed(self) -> bool:
@@ -51,6 +64,7 @@ class ProvisionResult:
             "applied": None if self.applied is None else self.applied.as_dict(),
             "rolled_back": None if self.rolled_back is None else self.rolled_back.as_dict(),
             "journal": None if self.journal is None else str(self.journal),
+            "failure": None if self.failure is None else self.failure.message,
         }
 
 
@@ -72,6 +86,7 @@ def tier_settings(settings: Settings) -> tuple[str | None, int | None]:
     return tier, limit
 
 
+@writing(lambda options: "provision --rollback" if options.get("rollback") else "provision")
 def provision(
     settings: Settings,
     *,
@@ -87,6 +102,8 @@ def provision(
     ``rollback`` reverses it, refusing to drop data unless ``force``."""
     path = journal_path(settings)
     if rollback:
+        # a reverse that fails part-way raises ProvisionIncomplete (exit 8): rollback --schema
+        # relies on that
         with connected(settings, client) as c:
             done = rollback_schema(c, journal_path=path, force=force)
         return ProvisionResult("rollback", rolled_back=done, journal=path, verbose=verbose)
@@ -101,5 +118,11 @@ def provision(
         )
         if dry_run:
             return ProvisionResult("dry-run", plan=the_plan, verbose=verbose)
-        result = apply_plan(the_plan, c, journal_path=path, solution=settings.solution)
+        try:
+            result = apply_plan(the_plan, c, journal_path=path, solution=settings.solution)
+        except ProvisionIncomplete as exc:
+            applied = exc.done if isinstance(exc.done, ApplyResult) else None
+            return ProvisionResult(
+                "apply", plan=the_plan, applied=applied, journal=path, verbose=verbose, failure=exc
+            )
     return ProvisionResult("apply", plan=the_plan, applied=result, journal=path, verbose=verbose)

@@ -8,14 +8,16 @@ and keeps the audit trail (ids, operations, counts, times).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ferry.commands._project import clients, require_project
+from crm_ferry.commands._project import clients, require_project, writing
+from crm_ferry.commands.provision import ProvisionResult, provision
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.errors import ConfigError
-from crm_ferry.journal import Journal, RunInfo
-from crm_ferry.load.rollback import Rollback, RollbackResult
+from crm_ferry.errors import ConfigError, Incomplete
+from crm_ferry.journal import Journal, JournalError, RunInfo
+from crm_ferry.load.rollback import Rollback, RollbackResult, Tenant
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
 
@@ -26,15 +28,48 @@ __all__ = ["PurgeResult", "RollbackReport", "RunsResult", "purge", "rollback", "
 class RollbackReport:
     results: list[RollbackResult]
     preview: bool = False
+    schema: ProvisionResult | None = None
+    """What ``--schema`` reversed of provisioning (after the data)."""
 
     @property
     def conflicts(self) -> int:
         return sum(len(r.conflicts) for r in self.results)
 
+    @property
+    def failures(self) -> int:
+        return sum(len(r.failures) for r in self.results)
+
+    def incomplete(self) -> Incomplete | None:
+        """An error when a row rollback meant to remove or restore is still there."""
+        if self.preview or (not self.conflicts and not self.failures):
+            return None
+        parts = []
+        if self.failures:
+            parts.append(f"{self.failures} row(s) could not be undone")
+        if self.conflicts:
+            parts.append(f"{self.conflicts} row(s) were kept as they are (conflicts)")
+        return Incomplete(
+            "rollback left rows behind: " + " and ".join(parts),
+            hint="each is listed above with its reason (and in --json); fix the cause or "
+            "review the conflicts, then run `crm-ferry rollback` again (`--force` also undoes "
+            "rows edited since the run; rows of others that point at a row are never deleted)",
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        return {"preview": self.preview, "runs": [r.as_dict() for r in self.results]}
+        out: dict[str, Any] = {"preview": self.preview, "runs": [r.as_dict() for r in self.results]}
+        if self.schema is not None:
+            out["schema"] = self.schema.as_dict()
+        return out
 
 
+def _again(options: Mapping[str, Any]) -> str:
+    """The command that continues an interrupted rollback."""
+    if options.get("all_runs"):
+        return "rollback --all" + (" --schema" if options.get("schema") else "")
+    return f"rollback {options.get('run_id')}"
+
+
+@writing(_again)
 def rollback(
     settings: Settings,
     *,
@@ -42,41 +77,110 @@ def rollback(
     all_runs: bool = False,
     force: bool = False,
     preview: bool = False,
+    schema: bool = False,
     client: DataverseClient | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> RollbackReport:
-    """Undo one run (or every run, newest first) from the journal, in reverse load order."""
+    """Undo one run (or every run, newest first) from the journal, in reverse load order;
+    with ``schema`` (and ``all_runs``), then reverse provisioning as well."""
     if not run_id and not all_runs:
         raise ConfigError("say which run to roll back", hint="pass a RUN id or --all")
+    if schema and not all_runs:
+        raise ConfigError(
+            "--schema reverses provisioning, which every run's rows depend on",
+            hint="use it with --all: `crm-ferry rollback --all --schema`",
+        )
     require_project(settings)
     with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
-        rb = Rollback(j, users[0], progress=progress)
+        _refuse_while_running(j)
+        tenant = Tenant(users[0], [u.who_am_i().user_id for u in users])
+        rb = Rollback(j, tenant, progress=progress)
         targets = (
             [r.run_id for r in reversed(j.runs()) if _rollbackable(r)]
             if all_runs
-            else [str(run_id)]
+            else [j.resolve_run(str(run_id)).run_id]
         )
-        results = [rb.preview(t) if preview else rb.run(t, force=force) for t in targets]
-    return RollbackReport(results, preview)
+        results = []
+        for target in targets:
+            if preview:
+                results.append(rb.preview(target))
+                continue
+            result = rb.run(target, force=force)
+            results.append(result)
+            if not result.ok:
+                break  # an older run's rows may depend on what is left of this one
+        report = RollbackReport(results, preview)
+        if not schema or preview or report.failures or report.conflicts:
+            return report
+    done = provision(settings, rollback=True, force=force, client=client)
+    return RollbackReport(results, preview, done)
+
+
+def _refuse_while_running(j: Journal) -> None:
+    """A run still being written by a live process cannot be undone under its feet."""
+    for run in j.runs():
+        if run.state == "running" and j.is_live(run):
+            raise JournalError(
+                f"run {run.run_id} is still running",
+                hint="wait for it to finish or stop it (Ctrl-C), then roll back; a run whose "
+                "process is gone is taken over and rolled back as far as it got",
+            )
 
 
 def _rollbackable(run: RunInfo) -> bool:
     return run.kind != "rollback" and run.state != "rolled_back"
 
 
+OUTCOMES = ("written", "unchanged", "rejected", "failed")
+"""What ``runs`` counts per run: records (and aggregate rows) by outcome."""
+
+
 @dataclass(frozen=True)
 class RunsResult:
     runs: list[RunInfo]
+    live: frozenset[str] = frozenset()
+    """The runs a live process is still writing (:meth:`Journal.is_live`)."""
+
+    def state(self, run: RunInfo) -> str:
+        """The run's state as it is: a ``running`` run whose process is gone is
+        ``interrupted`` (the next run of its kind continues it)."""
+        if run.state == "running" and run.run_id not in self.live:
+            return "interrupted"
+        return run.state
+
+    @staticmethod
+    def outcomes(run: RunInfo) -> dict[str, int] | None:
+        """Records written, unchanged, rejected and failed by a load run (its per-object
+        counts summed), or None when it has none (a rollback, an unfinished run)."""
+        objects = run.counts.get("objects")
+        if not isinstance(objects, dict) or not objects:
+            return None
+        return {
+            k: sum(int(c.get(k, 0)) for c in objects.values() if isinstance(c, dict))
+            for k in OUTCOMES
+        }
 
     def as_dict(self) -> dict[str, Any]:
-        return {"runs": [r.as_dict() for r in self.runs]}
+        return {
+            "runs": [
+                {
+                    **r.as_dict(),
+                    "state": self.state(r),
+                    "live": r.run_id in self.live,
+                    "outcomes": self.outcomes(r),
+                }
+                for r in self.runs
+            ]
+        }
 
 
 def runs(settings: Settings) -> RunsResult:
-    """Every run in the journal with its kind, state and counts."""
+    """Every run in the journal with its kind, state (``running`` only while its process
+    is alive, else ``interrupted``) and what it wrote."""
     require_project(settings)
     with Journal.for_project(settings.project_dir) as j:
-        return RunsResult(j.runs())
+        found = j.runs()
+        return RunsResult(found, frozenset(r.run_id for r in found if j.is_live(r)))
 
 
 @dataclass(frozen=True)
@@ -96,8 +200,10 @@ def purge(settings: Settings, *, run_id: str | None = None, all_runs: bool = Fal
         raise ConfigError("say which run to purge", hint="pass a RUN id or --all")
     require_project(settings)
     with Journal.for_project(settings.project_dir) as j:
-        ids = [r.run_id for r in j.runs()] if all_runs else [j.run(str(run_id)).run_id]
-        n = j.purge(None if all_runs else run_id)
+        # a run id as typed: the full id or a unique start of it
+        full = None if all_runs else j.resolve_run(str(run_id)).run_id
+        ids = [r.run_id for r in j.runs()] if full is None else [full]
+        n = j.purge(full)
     removed = []
     for rid in ids:
         folder = settings.project_dir / "runs" / rid
@@ -108,4 +214,4 @@ def purge(settings: Settings, *, run_id: str | None = None, all_runs: bool = Fal
                 else:
                     child.unlink()
             removed.append(str(folder))
-    return PurgeResult(None if all_runs else run_id, n, removed)
+    return PurgeResult(full, n, removed)

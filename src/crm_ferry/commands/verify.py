@@ -1,56 +1,116 @@
-"""``crm-ferry verify``: prove a finished migration.
+"""``crm-ferry verify`` and ``verify accept``: prove a finished migration, and sign it off.
 
-Counts, sums, orphan lookups, duplicates and a field-level diff over every row or a random
-``N``, in a report (HTML, JSON, CSV) under ``runs/verify-<time>/``; ``check`` turns any
-difference into a non-zero exit.
+``verify`` reads every written row back and writes one reconciliation (HTML, JSON, CSV)
+under ``runs/verify-<time>/``: the environment, the runs covered, the map and who
+confirmed it, per object the records in the source, loaded, rejected and skipped, the
+invoice and payment totals, orphan lookups, duplicates, the field-level diff (every row or
+a random ``N``), and every difference classified (source defect, rejected by the map,
+migration difference) with a stable id. The journal keeps what it found (ids and places).
+``check`` fails on any difference nobody accepted.
+
+``verify accept`` records that a person accepted differences of the latest verification
+(given ids, or every one not accepted yet), who, when and why; accepted differences stay in
+every later report, marked so, and no longer fail ``--check``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from crm_ferry.commands._project import clients, map_file, source_path
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import CheckFailed, MapError
-from crm_ferry.journal import Journal
+from crm_ferry.journal import Journal, ReconciliationInfo, RecordedDifference
 from crm_ferry.load.engine import open_for_load
 from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.spec import MapDocument
+from crm_ferry.model import Reject
 from crm_ferry.owner_only import secure_dir
-from crm_ferry.reconcile.report import CheckRow, ReportPaths, write_report
+from crm_ferry.reconcile.acceptance import AcceptOutcome, accept, unaccepted
+from crm_ferry.reconcile.classify import Difference, apply_acceptances, reject_checks
+from crm_ferry.reconcile.reconciliation import (
+    Environment,
+    MapSummary,
+    Reconciliation,
+    RunSummary,
+    acceptances,
+)
+from crm_ferry.reconcile.report import ReportPaths, write_report
 from crm_ferry.reconcile.verify import (
     ExpectedRow,
+    ObjectTally,
     Proof,
+    balance_checks,
+    covered_runs,
+    environment_name,
     expected_rows,
-    object_counts,
     pick_rows,
     prove,
+    reference_run,
+    run_skipped,
     source_records,
+    tally_objects,
 )
 from crm_ferry.settings import Settings
 
-__all__ = ["VerifyResult", "verify"]
+__all__ = [
+    "PendingDifferences",
+    "VerifyResult",
+    "named",
+    "require_text",
+    "verify",
+    "verify_accept",
+    "verify_pending",
+]
+
+LISTED: Final = 25
+"""New differences named in the message of a failed ``--check`` (the report has them all)."""
 
 
 @dataclass
 class VerifyResult:
-    proof: Proof
+    recon: Reconciliation
     report: ReportPaths
-    objects: dict[str, dict[str, int]]
+
+    @property
+    def proof(self) -> Proof:
+        return self.recon.proof
+
+    @property
+    def objects(self) -> dict[str, ObjectTally]:
+        return self.recon.objects
+
+    @property
+    def differences(self) -> list[Difference]:
+        return self.recon.differences
+
+    @property
+    def new(self) -> list[Difference]:
+        """The differences nobody accepted: what ``--check`` fails on."""
+        return self.recon.new
 
     @property
     def ok(self) -> bool:
-        return self.proof.differences == 0
+        return not self.recon.new
 
     def as_dict(self) -> dict[str, Any]:
+        data = self.recon.as_dict()
         return {
             "ok": self.ok,
-            "objects": self.objects,
+            "id": self.recon.recon_id,
+            "environment": data["environment"],
+            "map": data["map"],
+            "runs": data["runs"],
+            "summary": data["summary"],
+            "objects": data["objects"],
+            "totals": data["totals"],
+            "differences": data["differences"],
             "proof": self.proof.as_dict(),
-            "report": {k: str(v) for k, v in self.report.as_dict().items()},
+            "report": self.report.as_dict(),
         }
 
 
@@ -64,7 +124,8 @@ def verify(
     source: Path | None = None,
     client: DataverseClient | None = None,
 ) -> VerifyResult:
-    """Counts, sums, orphans, duplicates and a field-level diff; ``check``: fail on any."""
+    """Counts, sums, orphans, duplicates and a field-level diff, every difference
+    classified; ``check``: fail on any difference nobody accepted."""
     path = source_path(settings, source)
     spec = MapDocument.load(map_file(settings)).spec()
     with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
@@ -76,41 +137,139 @@ def verify(
         wanted = {
             (r.source_object, r.source_id) for r in expected if (r.table, r.row_id) in diff_keys
         }
-        accepted: dict[str, set[str]] = {}
+        accepted_ids: dict[str, set[str]] = {}
+        reader: list[Reject] = []
         with open_for_load(path, spec, settings.column_map) as b:
-            records = source_records(b, spec, wanted, accepted)
+            records = source_records(b, spec, wanted, accepted_ids, reader)
         proof = prove(j, users[0], spec, records=records, expected=expected, diff_keys=diff_keys)
-        objects = object_counts(j, accepted)
-        for obj, c in objects.items():
-            if c["source"] != c["loaded"] + c["rejected"]:
-                proof.checks.append(
-                    CheckRow(
-                        "source records = loaded + rejected",
-                        obj,
-                        "*",
-                        False,
-                        f"source {c['source']}, loaded {c['loaded']}, rejected {c['rejected']}",
-                    )
-                )
-        report = write_report(
-            secure_dir(_verify_dir(settings.project_dir / "runs")),
+        runs = covered_runs(j)
+        reference = reference_run(runs)
+        rejects = j.rejects(reference.run_id) if reference is not None else []
+        proof.checks.extend(reject_checks(rejects, reader))
+        objects = tally_objects(
+            accepted_ids,
+            j.loaded_sources(except_role="opportunity"),
+            rejects,
+            reader=reader,
+            skipped=run_skipped(reference),
+        )
+        proof.checks.extend(balance_checks(objects))
+        folder = secure_dir(_verify_dir(settings.project_dir / "runs"))
+        found = proof.difference_list()
+        agreed = j.accepted_differences("verify")
+        recon = Reconciliation(
+            kind="verify",
+            recon_id=folder.name,
             title="Verification of the migration",
-            summary={
-                "rows": len(expected),
-                "rows compared field by field": len(diff_keys),
-                **proof.summary(),
-            },
-            rows=proof.rows,
-            checks=proof.checks,
-            meta={"source": str(path), "environment": users[0].url, "map": map_digest(spec)[:12]},
+            environment=Environment(users[0].url, environment_name(users[0])),
+            source=str(path),
+            map=MapSummary.of(spec, file=str(map_file(settings)), digest=map_digest(spec)),
+            runs=[RunSummary.of(r) for r in runs],
+            objects=objects,
+            proof=proof,
+            differences=apply_acceptances(found, acceptances(agreed)),
+            facts={"rows written": len(expected), "rows compared field by field": len(diff_keys)},
+            stale=len(set(agreed) - {d.id for d in found}),
         )
-    result = VerifyResult(proof, report, objects)
+        report = write_report(folder, recon)
+        j.record_reconciliation(recon.recon_id, "verify", str(report.html), recon.recorded())
+    result = VerifyResult(recon, report)
     if check and not result.ok:
-        raise CheckFailed(
-            f"verify found {proof.differences} difference(s); see {report.html}",
-            hint="open the report; fix the map or the data, then migrate again",
-        )
+        raise _check_failed(recon, report)
     return result
+
+
+def _check_failed(recon: Reconciliation, report: ReportPaths) -> CheckFailed:
+    new = recon.new
+    lines = [
+        f"verify found {len(new)} difference(s) nobody accepted ({len(recon.accepted)} "
+        f"accepted); see {report.html}",
+        *(f"  {named(d)}" for d in new[:LISTED]),
+    ]
+    if len(new) > LISTED:
+        lines.append(f"  … and {len(new) - LISTED} more in the report")
+    ids = " ".join(d.id for d in new) if len(new) <= 10 else "ID …"
+    error = CheckFailed(
+        "\n".join(lines),
+        hint=f"for each, fix the map or the data and migrate again, or, if it is known and "
+        f"agreed, accept it: `crm-ferry verify accept --by NAME --reason TEXT {ids}` "
+        "(without ids: every new one, listed and confirmed first)",
+    )
+    error.report = str(report.html)  # type: ignore[attr-defined]
+    error.differences = [  # type: ignore[attr-defined]
+        {
+            "id": d.id,
+            "classification": d.classification,
+            "table": d.table,
+            "record": d.record,
+            "column": d.column,
+            "what": d.what,
+        }
+        for d in new
+    ]
+    return error
+
+
+def named(d: Difference | RecordedDifference) -> str:
+    """One line naming a difference: id, class, table, record, column and what it is."""
+    ident = d.id if isinstance(d, Difference) else d.diff_id
+    return f"{ident}  {d.classification}: {d.table} {d.record} {d.column} ({d.what})"
+
+
+def require_text(value: str | None, what: str, option: str) -> str:
+    """``value`` stripped, or a MapError saying to pass ``option``."""
+    text = (value or "").strip()
+    if not text:
+        raise MapError(f"accepting differences needs {what}", hint=f"pass {option}")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# verify accept
+
+
+@dataclass(frozen=True)
+class PendingDifferences:
+    """The latest verification and its differences nobody accepted."""
+
+    recon_id: str
+    report: str | None
+    differences: list[RecordedDifference]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reconciliation": self.recon_id,
+            "report": self.report,
+            "differences": [d.as_dict() for d in self.differences],
+        }
+
+
+def _latest(j: Journal) -> ReconciliationInfo:
+    recon = j.latest_reconciliation("verify")
+    if recon is None:
+        raise MapError(
+            "there is no verification to accept differences of",
+            hint="run `crm-ferry verify` and review its report first",
+        )
+    return recon
+
+
+def verify_pending(settings: Settings) -> PendingDifferences:
+    """The differences of the latest verification that nobody accepted."""
+    with Journal.for_project(settings.project_dir) as j:
+        recon = _latest(j)
+        return PendingDifferences(recon.recon_id, recon.report, unaccepted(j, "verify", recon))
+
+
+def verify_accept(
+    settings: Settings, *, by: str, reason: str, ids: Sequence[str] | None = None
+) -> AcceptOutcome:
+    """Record that ``by`` accepted differences of the latest verification, and why: those
+    named by ``ids``, or (None) every one nobody accepted yet."""
+    name = require_text(by, "a name", "--by NAME")
+    why = require_text(reason, "a reason", "--reason TEXT")
+    with Journal.for_project(settings.project_dir) as j:
+        return accept(j, "verify", _latest(j), by=name, reason=why, ids=ids)
 
 
 def _verify_dir(runs: Path) -> Path:

@@ -17,6 +17,15 @@
 5. on ``$batch`` (``Prefer: odata.continue-on-error``), maps each inner response back to
    its row and resends only the rows whose part was throttled or failed transiently.
 
+A request whose answer was lost (a timeout or a dropped connection, once the client's own
+retries are spent) may well have been carried out: its rows are not failed and not split
+further, they come back **unsettled** (``RowResult.unsettled``), for the caller to read the
+tenant before it sends them again. So are the rows of a ``CreateMultiple`` (or a create
+part of a ``$batch``) refused because a row with that id is there already (duplicate key,
+``0x80040237``), a create resent after a lost answer: the rows already there are found by
+one read and come back unsettled, the others are created again, and the chunk is not
+split down to single rows.
+
 Throttled requests are waited out by the client and never count as a failed row.
 Errors that are not about a row (sign-in, missing privilege) stop the write and raise.
 """
@@ -34,8 +43,11 @@ from crm_ferry.dataverse.batch import BatchOperation
 from crm_ferry.dataverse.errors import (
     NOT_FOUND_CODES,
     AuthError,
+    ConnectionLost,
     DataverseError,
+    DuplicateRecord,
     PrivilegeError,
+    RequestTimeout,
     ThrottledError,
     ValidationRejected,
 )
@@ -46,7 +58,9 @@ if TYPE_CHECKING:
     from crm_ferry.dataverse.client import DataverseClient
     from crm_ferry.dataverse.metadata import TableInfo
 
-Op = Literal["upsert", "create", "update"]
+Op = Literal["upsert", "create", "update", "delete"]
+"""``delete`` goes in ``$batch`` DELETE parts (there is no bulk message for it); a row
+already gone (404) counts as deleted."""
 _MESSAGES: dict[str, str] = {
     "upsert": "UpsertMultiple",
     "create": "CreateMultiple",
@@ -56,15 +70,20 @@ _MESSAGES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class RowResult:
-    """The outcome of one row: written (``ok``) or rejected with its Dataverse error."""
+    """The outcome of one row: written (``ok``), rejected with its Dataverse error, or
+    ``unsettled``: not known from the answer (it was lost, or a create found the row there
+    already; ``error`` says which), to be read from the tenant."""
 
     index: int
     ok: bool
     id: str | None = None
     error: DataverseError | None = None
+    unsettled: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "ok": self.ok, "id": self.id}
+        if self.unsettled:
+            out["unsettled"] = True
         if self.error is not None:
             out["error"] = {"type": type(self.error).__name__, **self.error.attrs()}
         return out
@@ -89,6 +108,11 @@ class WriteReport:
     @property
     def rejected(self) -> list[RowResult]:
         return [r for r in self.results if not r.ok]
+
+    @property
+    def unsettled(self) -> list[RowResult]:
+        """Rows whose outcome the answers do not tell (see :class:`RowResult`)."""
+        return [r for r in self.results if r.unsettled]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,8 +155,9 @@ def write_many(
 
     ``op="upsert"`` and ``"update"`` identify each row by its primary id column (e.g.
     ``contactid``) or, with ``key``, by those alternate-key columns; ``"create"`` may
-    carry the primary id. Raises only for problems that are not about rows (sign-in,
-    privileges, a table that does not exist).
+    carry the primary id; ``"delete"`` deletes each row by its primary id (``$batch``; a
+    row already gone counts as deleted). Raises only for problems that are not about rows
+    (sign-in, privileges, a table that does not exist).
     """
     if not clients:
         raise ValidationRejected("write_many needs at least one client")
@@ -142,7 +167,7 @@ def write_many(
     job = _Job(table=info, op=op, key=tuple(key) if key else None, rows=rows)
     _check_identity(job)
     if rows:
-        job.use_bulk = _supports_bulk(first, info, job)
+        job.use_bulk = job.op != "delete" and _supports_bulk(first, info, job)
         chunks = _chunks(job, first.options.batch_size, first.options.max_batch_bytes)
         progress.start(f"write {table}", total=len(rows))
         _run(clients, job, chunks, progress)
@@ -352,10 +377,19 @@ def _bulk(client: DataverseClient, job: _Job, chunk: Chunk) -> None:
         # ThrottledError here means the throttle budget ran out: not a row's fault.
         raise
     except DataverseError as exc:
+        if answer_lost(exc):
+            _unsettled(job, chunk, exc)  # it may have been carried out: nothing to split
+            return
         if _not_supported(exc):
             client.metadata.bulk_support[(job.table.logical_name, message)] = False
             job.use_bulk = False
             _batch(client, job, chunk)
+            return
+        if (
+            job.op == "create"
+            and isinstance(exc, DuplicateRecord)
+            and _there(client, job, chunk, exc)
+        ):
             return
         if len(chunk) == 1:
             job.done(RowResult(chunk[0], False, _row_id(job, job.rows[chunk[0]]), exc))
@@ -380,6 +414,40 @@ def _row_id(job: _Job, row: Mapping[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+def answer_lost(exc: DataverseError) -> bool:
+    """No answer came (a timeout, a dropped connection): the request may have been carried
+    out or not."""
+    return isinstance(exc, RequestTimeout | ConnectionLost)
+
+
+def _unsettled(job: _Job, chunk: Chunk, exc: DataverseError) -> None:
+    for i in chunk:
+        job.done(RowResult(i, False, _row_id(job, job.rows[i]), exc, unsettled=True))
+
+
+def _there(client: DataverseClient, job: _Job, chunk: Chunk, exc: DataverseError) -> bool:
+    """A ``CreateMultiple`` refused as a duplicate: the rows of ``chunk`` whose id is taken
+    come back unsettled (one read finds them), the others are created again without them.
+    False when none is there (the duplicate is another key, or ids are missing): then the
+    chunk is split as for any row's error."""
+    pk = job.table.primary_id
+    ids = {i: str(job.rows[i].get(pk) or "") for i in chunk}
+    if not all(ids.values()):
+        return False
+    try:
+        found = client.retrieve_many(job.table.logical_name, list(ids.values()), select=[pk])
+    except DataverseError:
+        return False
+    there = [i for i in chunk if ids[i].lower() in found]
+    if not there:
+        return False
+    _unsettled(job, there, exc)
+    rest = [i for i in chunk if i not in set(there)]
+    if rest:
+        _bulk(client, job, rest)
+    return True
+
+
 # ---------------------------------------------------------------------------
 # $batch with continue-on-error
 
@@ -402,6 +470,8 @@ def _operation(client: DataverseClient, job: _Job, row: Mapping[str, Any]) -> Ba
     else:
         ref = str(row[pk])
         body = {k: v for k, v in row.items() if k != pk}
+    if job.op == "delete":
+        return BatchOperation("DELETE", f"{info.entity_set_name}({format_ref(ref)})")
     if job.op == "update":
         headers = {**headers, "If-Match": "*"}
     return BatchOperation(
@@ -411,6 +481,7 @@ def _operation(client: DataverseClient, job: _Job, row: Mapping[str, Any]) -> Ba
 
 def _batch(client: DataverseClient, job: _Job, chunk: Chunk) -> None:
     policy = client.options.retry
+    pk = job.table.primary_id
     pending = list(chunk)
     attempts: dict[int, int] = {}
     throttle_waited = 0.0
@@ -421,6 +492,9 @@ def _batch(client: DataverseClient, job: _Job, chunk: Chunk) -> None:
         except (AuthError, PrivilegeError, ThrottledError):
             raise
         except DataverseError as exc:
+            if answer_lost(exc):
+                _unsettled(job, pending, exc)
+                return
             if len(pending) == 1:
                 job.done(RowResult(pending[0], False, _row_id(job, job.rows[pending[0]]), exc))
                 return
@@ -435,6 +509,9 @@ def _batch(client: DataverseClient, job: _Job, chunk: Chunk) -> None:
             if resp is None:
                 retry.append(i)  # the service stopped before this part
                 continue
+            if job.op == "delete" and (resp.ok or resp.status == 404):
+                job.done(RowResult(i, True, _row_id(job, row)))  # 404: gone already
+                continue
             if resp.ok:
                 uri = resp.entity_id
                 job.done(RowResult(i, True, id_from_uri(uri) if uri else _row_id(job, row)))
@@ -443,7 +520,9 @@ def _batch(client: DataverseClient, job: _Job, chunk: Chunk) -> None:
             assert err is not None
             if isinstance(err, AuthError | PrivilegeError):
                 raise err
-            if isinstance(err, ThrottledError):
+            if job.op == "create" and isinstance(err, DuplicateRecord) and row.get(pk):
+                job.done(RowResult(i, False, _row_id(job, row), err, unsettled=True))
+            elif isinstance(err, ThrottledError):
                 pause = max(pause, err.retry_after or policy.default_retry_after)
                 retry.append(i)
             elif err.transient and attempts.get(i, 0) + 1 < policy.max_attempts:

@@ -116,6 +116,19 @@ class Relationship:
 
 
 @dataclass(frozen=True, slots=True)
+class Referencing:
+    """A one-to-many relationship seen from the referenced table: rows of
+    ``referencing_entity`` point at it through ``referencing_attribute``; deleting a row of
+    the referenced table does ``cascade_delete`` to them (``Cascade``: they are deleted too,
+    ``RemoveLink``: their lookup is cleared, ``Restrict``: the delete is refused)."""
+
+    schema_name: str
+    referencing_entity: str
+    referencing_attribute: str
+    cascade_delete: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeyInfo:
     schema_name: str
     key_attributes: tuple[str, ...]
@@ -258,6 +271,7 @@ class Metadata:
         self._tables: dict[str, TableInfo] = {}
         self._columns: dict[str, dict[str, ColumnInfo]] = {}
         self._relationships: dict[str, list[Relationship]] = {}
+        self._referencing: dict[str, list[Referencing]] = {}
         self.bulk_support: dict[tuple[str, str], bool | None] = {}
         """(table, message) -> supported; ``None``: unknown, try and fall back."""
 
@@ -274,10 +288,12 @@ class Metadata:
                 self._tables.clear()
                 self._columns.clear()
                 self._relationships.clear()
+                self._referencing.clear()
             else:
                 self._tables.pop(table, None)
                 self._columns.pop(table, None)
                 self._relationships.pop(table, None)
+                self._referencing.pop(table, None)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -373,6 +389,32 @@ class Metadata:
         with self._lock:
             self._relationships[table] = rels
         return rels
+
+    def referencing(self, table: str) -> list[Referencing]:
+        """The one-to-many relationships of ``table`` with their delete cascade: what a
+        delete of one of its rows takes with it (``CascadeConfiguration.Delete``)."""
+        cached = self._referencing.get(table)
+        if cached is not None:
+            return cached
+        rows = self._client.query_path(
+            f"{_entity(table)}/OneToManyRelationships",
+            params={
+                "$select": "SchemaName,ReferencingEntity,ReferencingAttribute,CascadeConfiguration"
+            },
+            page_size=0,
+        )
+        out = [
+            Referencing(
+                schema_name=str(r.get("SchemaName", "")),
+                referencing_entity=str(r["ReferencingEntity"]),
+                referencing_attribute=str(r["ReferencingAttribute"]),
+                cascade_delete=str((r.get("CascadeConfiguration") or {}).get("Delete", "")),
+            )
+            for r in rows
+        ]
+        with self._lock:
+            self._referencing[table] = out
+        return out
 
     def keys(self, table: str) -> list[KeyInfo]:
         rows = self._client.query_path(

@@ -15,6 +15,11 @@ Kinds, with the signatures Microsoft documents:
   :class:`httpx.ReadTimeout`; the HTTP server closes the socket instead.
 - ``fail_item``: item ``fail_item_index`` of a ``$batch`` or bulk request fails with the
   data plane's own "Generic SQL error", through ``request.extensions["crm_ferry.fail_item"]``.
+- ``lost``: a write (POST, PATCH, PUT, DELETE; reads never get it) is carried out, and then
+  the connection is reset before the answer reaches the client: the service wrote what the
+  request held, the client cannot know it (a timeout or a reset after the write). In
+  process this raises :class:`AnswerLost` (an :class:`httpx.ReadError`); the HTTP server
+  closes the socket instead.
 - ``corrupt`` (not a request fault: the request succeeds): one column of some rows written
   to one table is stored with another value than the one sent, so what is read back differs
   from what was written, as a faulty integration or plug-in would do. It proves that a
@@ -66,8 +71,15 @@ from crm_ferry.emulator.layers import (
 )
 from crm_ferry.emulator.protection import REQUESTS_CODE
 
-FaultKind = Literal["throttle", "unavailable", "deadlock", "timeout", "fail_item"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("throttle", "unavailable", "deadlock", "timeout", "fail_item")
+FaultKind = Literal["throttle", "unavailable", "deadlock", "timeout", "fail_item", "lost"]
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "throttle",
+    "unavailable",
+    "deadlock",
+    "timeout",
+    "fail_item",
+    "lost",
+)
 
 DEADLOCK_CODE = "0x80044150"
 DEADLOCK_MESSAGE = (
@@ -77,6 +89,13 @@ DEADLOCK_MESSAGE = (
 
 class ConnectionDropped(httpx.ReadTimeout):
     """The emulator held the connection and dropped it without a response."""
+
+
+class AnswerLost(httpx.ReadError):
+    """The emulator carried the request out, then reset the connection before answering."""
+
+
+_LOST_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,6 +300,8 @@ class FaultInjector:
             kind = self.schedule.fault_for(number)
             if kind == "fail_item" and not is_multi_item(request):
                 kind = None
+            if kind == "lost" and request.method.upper() not in _LOST_METHODS:
+                kind = None
             burst_left = self._throttled_until - now
             if kind is None and burst_left > 0:
                 kind = "throttle"
@@ -312,7 +333,16 @@ class FaultInjector:
             request.extensions[FAIL_ITEM] = self.schedule.fail_item_index
         if self.schedule.corruptions and request.method.upper() in _WRITE_METHODS:
             request = self.rewrite(request)
-        return self._inner(request)
+        response = self._inner(request)
+        if kind == "lost":
+            response.read()  # the service finished its work; only the answer goes missing
+            response.close()
+            raise AnswerLost(
+                f"the emulator reset the connection after carrying out request {number} "
+                f"(injected lost answer, HTTP {response.status_code} not delivered)",
+                request=request,
+            )
+        return response
 
     # -- corruption -----------------------------------------------------------------------
 

@@ -6,6 +6,14 @@ a restarted emulator on the same folder sees the same tenant. Rows are JSON obje
 uniqueness checks by key do not scan a table; Dataverse compares key values with the
 database's case-insensitive collation, so string parts are case-folded in the index.
 
+Lookup values have an index table too (``refidx``: table, column, id → value, searchable by
+value), for the columns rows are looked up by (``Store.referencing``: a cascade, an invoice's
+lines, ``$filter=_<lookup>_value eq ...``). A column is indexed the first time it is asked
+for (``refcols`` lists those) and from then on kept up to date by every write of its table;
+columns never asked for cost writes nothing. (An index on ``json_extract(data, ...)`` would
+do the same without the table, but SQLite before 3.41 decodes each found row's JSON again to
+check it, which made a lookup that finds 500 rows take 40 ms instead of 2.)
+
 Transactions are SQLite savepoints, nestable: the core opens one per request (one commit per
 request, never one per row), change sets and bulk messages nest theirs inside it.
 """
@@ -13,7 +21,6 @@ request, never one per row), change sets and bulk messages nest theirs inside it
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 DB_NAME = "emulator.sqlite"
-_PLAIN_NAME = re.compile(r"[a-z0-9_]+")
-"""Table and column names that may be written into SQL text as they are."""
+_CHUNK = 500
+"""Values bound per ``IN (...)`` query."""
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -39,6 +46,19 @@ CREATE TABLE IF NOT EXISTS keyidx (
     PRIMARY KEY (entity, sig, val, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keyidx_by_id ON keyidx (entity, id);
+CREATE TABLE IF NOT EXISTS refidx (
+    entity TEXT NOT NULL,
+    col TEXT NOT NULL,
+    id TEXT NOT NULL,
+    val NOT NULL,
+    PRIMARY KEY (entity, col, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refidx_by_val ON refidx (entity, col, val, id);
+CREATE TABLE IF NOT EXISTS refcols (
+    entity TEXT NOT NULL,
+    col TEXT NOT NULL,
+    PRIMARY KEY (entity, col)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -64,6 +84,13 @@ def key_value(row: dict[str, Any], columns: Sequence[str]) -> str | None:
     return json.dumps(parts, separators=(",", ":"))
 
 
+def _indexed_value(value: Any) -> Any:
+    """A row's value as ``json_extract`` gives it (what the lookup index holds), or None."""
+    if value is None or isinstance(value, str | int | float):
+        return value  # bool is an int: json_extract gives 1 / 0 for true / false too
+    return _ENCODER.encode(value)
+
+
 class Store:
     """Rows, key index and schema in one SQLite connection (the caller holds the lock)."""
 
@@ -78,12 +105,17 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_DDL)
+        for (name,) in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ref:%'"
+        ).fetchall():
+            # the expression indexes earlier versions made: refidx does their work
+            self.conn.execute(f'DROP INDEX IF EXISTS "{name}"')
         self._depth = 0
         self._indexed: set[tuple[str, str]] = set()
         self._absent: set[tuple[str, str]] = set()
         """(entity, id) known to have no row (see :meth:`known_absent`)."""
-        self._lookup_indexes: set[tuple[str, str]] = set()
-        """(entity, column) whose lookup index exists (see :meth:`referencing`)."""
+        self._refcols: dict[str, tuple[str, ...]] | None = None
+        """Indexed lookup columns by table (``refcols``; None: to be read again)."""
 
     # -- transactions ----------------------------------------------------------------
 
@@ -100,7 +132,7 @@ class Store:
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             self._indexed.clear()  # an index build may have been rolled back
-            self._lookup_indexes.clear()  # and so may a lookup index's creation
+            self._refcols = None  # and so may a lookup index's creation
             self._absent.clear()  # a row deleted since may be back
             raise
         else:
@@ -115,6 +147,18 @@ class Store:
         cur = self.conn.execute("SELECT data FROM rows WHERE entity=? AND id=?", (entity, row_id))
         found = cur.fetchone()
         return None if found is None else dict(json.loads(found[0]))
+
+    def value_of(self, entity: str, row_id: str, column: str) -> Any:
+        """One column's value of a row (None when the row or the value is missing), without
+        decoding the whole row."""
+        if self._absent and (entity, row_id) in self._absent:
+            return None
+        cur = self.conn.execute(
+            "SELECT json_extract(data, ?) FROM rows WHERE entity=? AND id=?",
+            (f'$."{column}"', entity, row_id),
+        )
+        found = cur.fetchone()
+        return None if found is None else found[0]
 
     def exists(self, entity: str, row_id: str) -> bool:
         """Whether :meth:`get` would find the row (without decoding it)."""
@@ -136,6 +180,20 @@ class Store:
             "INSERT OR REPLACE INTO rows (entity, id, data) VALUES (?, ?, ?)",
             (entity, row_id, _ENCODER.encode(row)),
         )
+        indexed = self._lookup_columns().get(entity)
+        if indexed:
+            for column in indexed:
+                value = _indexed_value(row.get(column))
+                if value is None:
+                    self.conn.execute(
+                        "DELETE FROM refidx WHERE entity=? AND col=? AND id=?",
+                        (entity, column, row_id),
+                    )
+                else:
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO refidx VALUES (?, ?, ?, ?)",
+                        (entity, column, row_id, value),
+                    )
         if keys:
             self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
             for columns in keys:
@@ -153,8 +211,8 @@ class Store:
         written inside is forgotten from the set, and a rollback forgets them all."""
         wanted = sorted(set(row_ids))
         present: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             cur = self.conn.execute(
                 f"SELECT id FROM rows WHERE entity=? AND id IN ({marks})", (entity, *chunk)
@@ -169,6 +227,10 @@ class Store:
     def delete(self, entity: str, row_id: str) -> bool:
         cur = self.conn.execute("DELETE FROM rows WHERE entity=? AND id=?", (entity, row_id))
         self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
+        for column in self._lookup_columns().get(entity, ()):
+            self.conn.execute(
+                "DELETE FROM refidx WHERE entity=? AND col=? AND id=?", (entity, column, row_id)
+            )
         return cur.rowcount > 0
 
     def rows(self, entity: str) -> Iterator[dict[str, Any]]:
@@ -177,30 +239,113 @@ class Store:
         for (data,) in cur.fetchall():
             yield json.loads(data)
 
-    def referencing(self, entity: str, column: str, value: str) -> list[tuple[str, dict[str, Any]]]:
-        """(id, row) of the rows of ``entity`` whose ``column`` holds ``value`` (a lookup).
+    def get_many(self, entity: str, row_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of ``entity`` with these primary ids (those that exist), ordered by id
+        as :meth:`rows` orders them; one query per 500 ids."""
+        wanted = sorted(set(row_ids))
+        found: list[tuple[str, str]] = []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found += self.conn.execute(
+                f"SELECT id, data FROM rows WHERE entity=? AND id IN ({marks})", (entity, *chunk)
+            ).fetchall()
+        found.sort()
+        return [json.loads(data) for _, data in found]
 
-        For plain names the lookup goes through an index on that column's value in that
-        table's rows (made the first time it is asked for), not a scan of the table."""
-        if _PLAIN_NAME.fullmatch(entity) and _PLAIN_NAME.fullmatch(column):
-            path = f'$."{column}"'
-            if (entity, column) not in self._lookup_indexes:
-                self.conn.execute(
-                    f'CREATE INDEX IF NOT EXISTS "ref:{entity}:{column}" ON rows '
-                    f"(json_extract(data, '{path}')) WHERE entity = '{entity}'"
+    def _lookup_columns(self) -> dict[str, tuple[str, ...]]:
+        if self._refcols is None:
+            found: dict[str, list[str]] = {}
+            for entity, column in self.conn.execute(
+                "SELECT entity, col FROM refcols ORDER BY entity, col"
+            ).fetchall():
+                found.setdefault(entity, []).append(column)
+            self._refcols = {k: tuple(v) for k, v in found.items()}
+        return self._refcols
+
+    def _ensure_lookup_index(self, entity: str, column: str) -> None:
+        """Index ``column`` of ``entity`` (once; kept up to date by :meth:`put`)."""
+        if column in self._lookup_columns().get(entity, ()):
+            return
+        path = f'$."{column}"'
+        self.conn.execute(
+            "INSERT OR REPLACE INTO refidx (entity, col, id, val) "
+            "SELECT entity, ?, id, json_extract(data, ?) FROM rows "
+            "WHERE entity = ? AND json_extract(data, ?) IS NOT NULL",
+            (column, path, entity, path),
+        )
+        self.conn.execute("INSERT OR IGNORE INTO refcols VALUES (?, ?)", (entity, column))
+        self._refcols = None
+
+    def rows_after(self, entity: str, after: str | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of a table whose primary id sorts after ``after`` (all when None), in
+        primary id order, read 500 at a time (no statement is left open between reads, so
+        the caller may stop early and may query in between)."""
+        last = after
+        while True:
+            if last is None:
+                cur = self.conn.execute(
+                    "SELECT id, data FROM rows WHERE entity=? ORDER BY id LIMIT ?",
+                    (entity, _CHUNK),
                 )
-                self._lookup_indexes.add((entity, column))
-            cur = self.conn.execute(
-                f"SELECT id, data FROM rows WHERE entity = '{entity}' "
-                f"AND json_extract(data, '{path}') = ? ORDER BY id",
-                (value,),
-            )
-        else:
-            cur = self.conn.execute(
-                "SELECT id, data FROM rows WHERE entity=? AND json_extract(data, ?)=? ORDER BY id",
-                (entity, f'$."{column}"', value),
-            )
+            else:
+                cur = self.conn.execute(
+                    "SELECT id, data FROM rows WHERE entity=? AND id > ? ORDER BY id LIMIT ?",
+                    (entity, last, _CHUNK),
+                )
+            found = cur.fetchall()
+            for _, data in found:
+                yield json.loads(data)
+            if len(found) < _CHUNK:
+                return
+            last = found[-1][0]
+
+    def referencing(self, entity: str, column: str, value: str) -> list[tuple[str, dict[str, Any]]]:
+        """(id, row) of the rows of ``entity`` whose ``column`` holds ``value`` (a lookup),
+        ordered by id, through the lookup index (made the first time it is asked for)."""
+        self._ensure_lookup_index(entity, column)
+        cur = self.conn.execute(
+            "SELECT r.id, r.data FROM refidx x JOIN rows r ON r.entity = x.entity AND r.id = x.id "
+            "WHERE x.entity = ? AND x.col = ? AND x.val = ? ORDER BY x.id",
+            (entity, column, value),
+        )
         return [(row_id, json.loads(data)) for row_id, data in cur.fetchall()]
+
+    def referencing_ids(self, entity: str, column: str, value: str) -> list[str]:
+        """The ids of :meth:`referencing`'s rows, without reading the rows."""
+        self._ensure_lookup_index(entity, column)
+        cur = self.conn.execute(
+            "SELECT id FROM refidx WHERE entity = ? AND col = ? AND val = ? ORDER BY id",
+            (entity, column, value),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+    def referencing_any(
+        self, entity: str, column: str, values: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The rows of ``entity`` whose ``column`` holds one of ``values``, ordered by id (as
+        :meth:`rows` orders them), through the lookup index; one query per 500 values."""
+        self._ensure_lookup_index(entity, column)
+        wanted = sorted(set(values))
+        ids: set[str] = set()
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            cur = self.conn.execute(
+                f"SELECT id FROM refidx WHERE entity = ? AND col = ? AND val IN ({marks})",
+                (entity, column, *chunk),
+            )
+            ids.update(r[0] for r in cur.fetchall())
+        return self.get_many(entity, sorted(ids))
+
+    def is_referenced(self, entity: str, column: str, value: str) -> bool:
+        """Whether a row of ``entity`` holds ``value`` in ``column`` (without reading it)."""
+        self._ensure_lookup_index(entity, column)
+        cur = self.conn.execute(
+            "SELECT 1 FROM refidx WHERE entity = ? AND col = ? AND val = ? LIMIT 1",
+            (entity, column, value),
+        )
+        return cur.fetchone() is not None
 
     def count_rows(self, entity: str) -> int:
         cur = self.conn.execute("SELECT COUNT(*) FROM rows WHERE entity=?", (entity,))
@@ -260,6 +405,9 @@ class Store:
     def drop_table(self, entity: str) -> None:
         self.conn.execute("DELETE FROM rows WHERE entity=?", (entity,))
         self.conn.execute("DELETE FROM keyidx WHERE entity=?", (entity,))
+        self.conn.execute("DELETE FROM refidx WHERE entity=?", (entity,))
+        self.conn.execute("DELETE FROM refcols WHERE entity=?", (entity,))
+        self._refcols = None
         self._indexed = {m for m in self._indexed if m[0] != entity}
 
     def drop_column(self, entity: str, column: str) -> None:
@@ -273,6 +421,9 @@ class Store:
                 for name in names:
                     del row[name]
                 self.put(entity, row_id, row)
+        self.conn.execute("DELETE FROM refidx WHERE entity=? AND col=?", (entity, column))
+        self.conn.execute("DELETE FROM refcols WHERE entity=? AND col=?", (entity, column))
+        self._refcols = None
 
     # -- metadata --------------------------------------------------------------------
 

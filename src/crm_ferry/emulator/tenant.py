@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from crm_ferry.emulator.schema import (
@@ -325,6 +326,22 @@ def money(name: str, **kw: Any) -> list[AttributeDef]:
         col(name, "Money", **kw),
         col(f"{name}_base", "Money", create=False, update=False, attribute_of=name),
     ]
+
+
+def exchange_rate() -> AttributeDef:
+    """``exchangerate``: every table with a currency column has it (read-only, set by the
+    platform from the row's currency; Microsoft Learn, "Currency (Money) columns")."""
+    return AttributeDef(
+        logical_name="exchangerate",
+        schema_name="ExchangeRate",
+        type="Decimal",
+        display_name="Exchange Rate",
+        precision=10,
+        min_value=Decimal("0.000000000001"),
+        max_value=Decimal("100000000000"),
+        valid_for_create=False,
+        valid_for_update=False,
+    )
 
 
 def lookup(name: str, *targets: str, type_: AttributeType = "Lookup", **kw: Any) -> AttributeDef:
@@ -1021,6 +1038,8 @@ def build_schema(bulk_tables: Iterable[str] = ()) -> Schema:
         attrs[pk.logical_name] = pk
         for a in _columns(t.logical) + system_columns(t.ownership):
             attrs[a.logical_name] = a
+        if "exchangerate" not in attrs and any(a.type == "Money" for a in attrs.values()):
+            attrs["exchangerate"] = exchange_rate()
         if t.primary_name and t.primary_name in attrs:
             attrs[t.primary_name].is_primary_name = True
         if STATES.get(t.logical):

@@ -3,7 +3,8 @@
 One SQLite file per migration project (owner-only), the only state that matters after a
 crash. Its tables:
 
-``runs``        one row per data run: kind (migrate, delta, sample, rollback), state, counts.
+``runs``        one row per data run: kind (migrate, delta, sample, rollback), state, counts,
+                and the process (pid, host) that started or resumed it.
 ``ops``         one row per intended write of a run, in the order it will be sent, with the
                 payload (client data; removed by ``purge``) and the state of the row before the
                 write (``prev_hash``/``prev_payload``; ``existed``), which is what rollback
@@ -14,6 +15,9 @@ crash. Its tables:
                 (read back as :class:`crm_ferry.model.Reject`).
 ``watermarks``  per source object, the latest ``updated_at`` a run has loaded.
 ``samples``     each sample's report, verdicts, the map it was made for and who accepted it.
+``reconciliations``  each verification's (and sample's) differences: id, class, table,
+                record, column (no values); ``accepted_differences``: who accepted which
+                difference, when and why.
 ``matches``     clients matched to contacts and accounts already in the tenant.
 ``schema_runs`` / ``schema_ops``  what provisioning changed, each with its reverse
                 (:class:`~crm_ferry.journal.schema.SchemaLog`, as ``Journal.schema``).
@@ -30,12 +34,18 @@ from crm_ferry.journal.schema import SchemaLog
 from crm_ferry.journal.scratch import RefStore, SpilledRefs
 from crm_ferry.journal.types import (
     OP_STATES,
+    REMOVAL_MARK,
     RUN_KINDS,
     RUN_STATES,
+    AcceptedDifference,
+    DifferenceScope,
     IdMapEntry,
     JournalOp,
     MatchRow,
     OpState,
+    ReconciliationInfo,
+    RecordedDifference,
+    RowEntry,
     RunInfo,
     RunKind,
     RunState,
@@ -45,21 +55,30 @@ from crm_ferry.journal.types import (
     SchemaOpState,
     SchemaRunKind,
     SchemaRunState,
+    UndoAction,
+    UndoState,
+    UndoStep,
 )
 
 __all__ = [
     "JOURNAL_FILE",
     "OP_STATES",
+    "REMOVAL_MARK",
     "RUN_KINDS",
     "RUN_STATES",
     "VERSION",
+    "AcceptedDifference",
+    "DifferenceScope",
     "IdMapEntry",
     "Journal",
     "JournalError",
     "JournalOp",
     "MatchRow",
     "OpState",
+    "ReconciliationInfo",
+    "RecordedDifference",
     "RefStore",
+    "RowEntry",
     "RunInfo",
     "RunKind",
     "RunState",
@@ -71,4 +90,7 @@ __all__ = [
     "SchemaRunKind",
     "SchemaRunState",
     "SpilledRefs",
+    "UndoAction",
+    "UndoState",
+    "UndoStep",
 ]

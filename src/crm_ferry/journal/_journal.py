@@ -2,19 +2,25 @@
 watermarks, samples, matches, and (through :attr:`Journal.schema`) the schema operations.
 
 An operation is written here (``pending``) before the request that carries it is sent, and
-marked ``done`` or ``failed`` after the answer. A resumed run re-sends what is still pending
-(writes are upserts to deterministic ids, so a re-send after a lost answer changes nothing)
-and skips what is done.
+marked ``done`` or ``failed`` after the answer; when the answer is lost it stays ``pending``,
+flagged (:meth:`Journal.mark_lost`), until a read of the tenant settles it. A resumed run
+re-sends what is still pending and skips what is done.
+
+Each run records the process (pid and host) that started or last resumed it:
+:meth:`Journal.is_live` tells a run being written from one whose process is gone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
+from crm_ferry.journal._process import pid_alive, this_host
 from crm_ferry.journal._sqlite import (
     IN_CHUNK,
     JOURNAL_FILE,
@@ -27,24 +33,48 @@ from crm_ferry.journal._sqlite import (
 )
 from crm_ferry.journal.schema import SchemaLog
 from crm_ferry.journal.types import (
+    REMOVAL_MARK,
+    AcceptedDifference,
+    DifferenceScope,
     IdMapEntry,
     JournalOp,
     MatchRow,
     OpState,
+    ReconciliationInfo,
+    RecordedDifference,
+    RowEntry,
     RunInfo,
     RunKind,
     RunState,
     SampleInfo,
+    UndoStep,
 )
 from crm_ferry.model import Reject
 from crm_ferry.transform.ops import Operation
 
 _OP_COLUMNS = (
     "run_id, seq, op_key, role, tbl, row_id, kind, phase, rank, source_object, source_id, "
-    "hash, payload, existed, prev_hash, prev_payload, state, error, create_only, action"
+    "hash, payload, existed, prev_hash, prev_payload, state, error, create_only, action, "
+    "lost_at"
 )
 _FIRST_WRITE = "op_key LIKE '%/upsert/0'"
 """The id-map entry of a row's own first write (one per row crm-ferry wrote)."""
+_REMOVAL = f"op_key LIKE '%/{REMOVAL_MARK}'"
+"""A delta's operation on a record gone from the source (not one of the record's writes)."""
+
+
+def _role_filter(
+    sql: str, args: tuple[str, ...], roles: Sequence[str] | None, except_roles: Sequence[str]
+) -> tuple[str, tuple[str, ...]]:
+    """``sql`` (a query of the id map) narrowed to rows of ``roles`` and not of
+    ``except_roles``."""
+    if roles is not None:
+        sql += f" AND role IN ({','.join('?' * len(roles))})" if roles else " AND 0"
+        args += tuple(roles)
+    if except_roles:
+        sql += f" AND role NOT IN ({','.join('?' * len(except_roles))})"
+        args += tuple(except_roles)
+    return sql, args
 
 
 def _op(row: Sequence[Any]) -> JournalOp:
@@ -69,6 +99,7 @@ def _op(row: Sequence[Any]) -> JournalOp:
         error=row[17],
         create_only=tuple(json.loads(row[18])) if row[18] else (),
         action=row[19],
+        lost=row[20] is not None,
         payload_text=row[12],
     )
 
@@ -124,10 +155,89 @@ class Journal:
         with self._c.tx() as db:
             db.execute(
                 "INSERT INTO runs (run_id, kind, state, started_at, source, map_fingerprint, "
-                "note) VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (rid, kind, now(), source, map_fingerprint, note),
+                "note, pid, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (rid, kind, now(), source, map_fingerprint, note, os.getpid(), this_host()),
             )
         return rid
+
+    def resume_run(self, run_id: str) -> RunInfo:
+        """This process takes over an unfinished run: ``running`` again, with its pid and
+        host (see :meth:`is_live`)."""
+        with self._c.tx() as db:
+            db.execute(
+                "UPDATE runs SET state = 'running', finished_at = NULL, pid = ?, host = ? "
+                "WHERE run_id = ?",
+                (os.getpid(), this_host(), run_id),
+            )
+        return self.run(run_id)
+
+    def interrupt_run(self, run_id: str) -> bool:
+        """Mark a ``running`` run ``interrupted`` (stopped before its end, e.g. by Ctrl-C; the
+        next run of its kind continues it). Whether it was running."""
+        with self._c.tx() as db:
+            changed = db.execute(
+                "UPDATE runs SET state = 'interrupted' WHERE run_id = ? AND state = 'running'",
+                (run_id,),
+            ).rowcount
+        return bool(changed)
+
+    def interrupt_own_runs(self) -> list[str]:
+        """Mark every run this process started or resumed and still has ``running`` (data
+        runs and schema runs) ``interrupted``; their ids. What a command does when it is
+        stopped (Ctrl-C) without knowing which runs it had open."""
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE state = 'running' AND pid = ? AND host = ? "
+            "ORDER BY rowid",
+            (os.getpid(), this_host()),
+        ).fetchall()
+        ids = [str(r[0]) for r in rows if self.interrupt_run(str(r[0]))]
+        return ids + self.schema.interrupt_own_runs()
+
+    def is_live(self, run: RunInfo) -> bool:
+        """Whether a process is still writing ``run``: it is ``running`` and the process that
+        started or resumed it is alive on this host. A ``running`` run whose process is gone
+        (killed, crashed, or on another host, which cannot be told) is not live: it was
+        interrupted, and the next run of its kind continues it."""
+        if run.state != "running" or run.pid is None or run.host != this_host():
+            return False
+        return pid_alive(run.pid)
+
+    def resolve_run(self, prefix: str) -> RunInfo:
+        """The run whose id is ``prefix`` or starts with it (a run id as typed, shortened to
+        any unique start). An unknown or ambiguous prefix is a :class:`JournalError` naming
+        the candidates."""
+        text = prefix.strip()
+        hint = "list runs with `crm-ferry runs`"
+        if not text:
+            raise JournalError("no run id given", hint=f"pass a run id; {hint}")
+        exact = self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (text,)).fetchone()
+        if exact is not None:
+            return self.run(text)
+        found = [
+            str(r[0])
+            for r in self._db.execute(
+                "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? ORDER BY rowid",
+                (len(text), text),
+            )
+        ]
+        if len(found) == 1:
+            return self.run(found[0])
+        if found:
+            shown = ", ".join(found[:10]) + (
+                f" and {len(found) - 10} more" if len(found) > 10 else ""
+            )
+            raise JournalError(
+                f"{text!r} is the start of {len(found)} run ids: {shown}",
+                hint=f"type more of the id; {hint}",
+            )
+        latest = [
+            str(r[0])
+            for r in self._db.execute("SELECT run_id FROM runs ORDER BY rowid DESC LIMIT 5")
+        ]
+        known = f"; the latest: {', '.join(latest)}" if latest else "; it has no runs yet"
+        raise JournalError(
+            f"no run {text!r} in {self.path.name}{known}", hint=f"check the id; {hint}"
+        )
 
     def mark_rolled_back(self, run_id: str, *, state: RunState, by: str) -> None:
         """A run undone (``rolled_back``, or ``partly_rolled_back`` when rows edited since
@@ -148,7 +258,7 @@ class Journal:
     def run(self, run_id: str) -> RunInfo:
         row = self._db.execute(
             "SELECT run_id, kind, state, started_at, finished_at, source, map_fingerprint, "
-            "note, counts, rolled_back_by, purged_at FROM runs WHERE run_id = ?",
+            "note, counts, rolled_back_by, purged_at, pid, host FROM runs WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         if row is None:
@@ -167,6 +277,8 @@ class Journal:
             counts=json.loads(row[8]) if row[8] else {},
             rolled_back_by=row[9],
             purged_at=row[10],
+            pid=row[11],
+            host=row[12],
         )
 
     def runs(self) -> list[RunInfo]:
@@ -175,15 +287,30 @@ class Journal:
         return [self.run(i) for i in ids]
 
     def unfinished(self, kinds: Iterable[RunKind]) -> RunInfo | None:
-        """The latest run of these kinds that did not finish (to resume)."""
+        """The latest run of these kinds that did not finish (``running`` or
+        ``interrupted``), to resume. A run that a rollback has begun to undo is not one: its
+        rows are being taken away, and continuing it would leave them missing."""
         kinds = tuple(kinds)
         marks = ",".join("?" * len(kinds))
         row = self._db.execute(
-            f"SELECT run_id FROM runs WHERE state = 'running' AND kind IN ({marks}) "
-            "ORDER BY rowid DESC LIMIT 1",
+            "SELECT run_id FROM runs AS r WHERE state IN ('running', 'interrupted') "
+            f"AND kind IN ({marks}) AND rolled_back_by IS NULL AND NOT EXISTS ("
+            "  SELECT 1 FROM runs AS b WHERE b.kind = 'rollback' AND b.source = r.run_id"
+            ") ORDER BY rowid DESC LIMIT 1",
             kinds,
         ).fetchone()
         return None if row is None else self.run(row[0])
+
+    def take_over(self, run: RunInfo) -> RunInfo:
+        """Continue ``run`` (an :meth:`unfinished` one) in this process
+        (:meth:`resume_run`); a run another live process is still writing is refused."""
+        if self.is_live(run) and run.pid != os.getpid():
+            raise JournalError(
+                f"run {run.run_id} is still being written by process {run.pid} on {run.host}",
+                hint="wait for it to finish, or stop it (Ctrl-C) and run the command again to "
+                "continue it",
+            )
+        return self.resume_run(run.run_id)
 
     # -- operations -----------------------------------------------------------
 
@@ -289,7 +416,7 @@ class Journal:
         at = now()
         with self._c.tx() as db:
             db.executemany(
-                "UPDATE ops SET state = 'done', done_at = ?, error = NULL "
+                "UPDATE ops SET state = 'done', done_at = ?, error = NULL, lost_at = NULL "
                 "WHERE run_id = ? AND op_key = ?",
                 [(at, run_id, o.op_key) for o in ops],
             )
@@ -317,9 +444,48 @@ class Journal:
     def mark_failed(self, run_id: str, failures: Sequence[tuple[JournalOp, str]]) -> None:
         with self._c.tx() as db:
             db.executemany(
-                "UPDATE ops SET state = 'failed', error = ?, done_at = ? "
+                "UPDATE ops SET state = 'failed', error = ?, done_at = ?, lost_at = NULL "
                 "WHERE run_id = ? AND op_key = ?",
                 [(err, now(), run_id, o.op_key) for o, err in failures],
+            )
+
+    def mark_lost(self, run_id: str, lost: Sequence[tuple[JournalOp, str]]) -> None:
+        """The answer to the request that carried these operations was lost (or a create
+        found its row there already): they stay ``pending``, flagged (``JournalOp.lost``)
+        with why, until a read of the tenant settles them (:meth:`lost_ops`)."""
+        with self._c.tx() as db:
+            db.executemany(
+                "UPDATE ops SET lost_at = ?, error = ? WHERE run_id = ? AND op_key = ? "
+                "AND state = 'pending'",
+                [(now(), err, run_id, o.op_key) for o, err in lost],
+            )
+
+    def lost_ops(self, run_id: str) -> list[JournalOp]:
+        """The run's pending operations whose answer was lost, in send order."""
+        return [
+            _op(r)
+            for r in self._db.execute(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND state = 'pending' "
+                "AND lost_at IS NOT NULL ORDER BY phase, rank, seq",
+                (run_id,),
+            )
+        ]
+
+    def carry_lost(self, run_id: str) -> int:
+        """Flag the run's pending operations that an earlier run, which did not finish
+        them, left unsettled (its answer lost): they may be in the tenant already, so they
+        are read before they are sent again. Returns how many were flagged."""
+        with self._c.tx() as db:
+            return int(
+                db.execute(
+                    "UPDATE ops SET lost_at = ? WHERE run_id = ? AND state = 'pending' "
+                    "AND lost_at IS NULL AND op_key IN ("
+                    "  SELECT e.op_key FROM runs AS r JOIN ops AS e ON e.run_id = r.run_id"
+                    "  WHERE r.run_id <> ? AND r.state IN ('running', 'interrupted', 'failed')"
+                    "  AND e.state = 'pending' AND e.lost_at IS NOT NULL"
+                    ")",
+                    (now(), run_id, run_id),
+                ).rowcount
             )
 
     def restore(self, op: JournalOp) -> None:
@@ -364,13 +530,15 @@ class Journal:
     def source_outcomes(
         self, run_id: str, *, except_role: str | None = None
     ) -> dict[str, tuple[int, int]]:
-        """Per source object: ``(records with a failed operation, records touched)`` by
-        the run (records behind rows of ``except_role`` left out)."""
+        """Per source object: ``(records with an operation not done, records touched)`` by
+        the run (not done: failed, or left unsettled; records behind rows of ``except_role``
+        left out, and a delta's operations on records gone from the source)."""
         out: dict[str, tuple[int, int]] = {}
         for obj, failed, total in self._db.execute(
             "SELECT source_object, SUM(has_failed), COUNT(*) FROM ("
-            "  SELECT source_object, source_id, MAX(state = 'failed') AS has_failed FROM ops"
-            "  WHERE run_id = ? AND role IS NOT ? GROUP BY source_object, source_id"
+            "  SELECT source_object, source_id, MAX(state <> 'done') AS has_failed FROM ops"
+            f"  WHERE run_id = ? AND role IS NOT ? AND NOT {_REMOVAL}"
+            "  GROUP BY source_object, source_id"
             ") GROUP BY source_object",
             (run_id, except_role),
         ):
@@ -378,15 +546,29 @@ class Journal:
         return out
 
     def record_outcomes(self, run_id: str, source_object: str) -> dict[str, bool]:
-        """Source id → whether any operation of that record failed in the run."""
+        """Source id → whether any operation of that record failed (or was left
+        unsettled) in the run."""
         return {
             str(sid): bool(failed)
             for sid, failed in self._db.execute(
-                "SELECT source_id, MAX(state = 'failed') FROM ops WHERE run_id = ? AND "
-                "source_object = ? GROUP BY source_id",
+                "SELECT source_id, MAX(state <> 'done') FROM ops WHERE run_id = ? AND "
+                f"source_object = ? AND NOT {_REMOVAL} GROUP BY source_id",
                 (run_id, source_object),
             )
         }
+
+    def role_rows(self, run_id: str, role: str) -> tuple[int, int]:
+        """``(rows, rows not done)`` of one role in a run: the rows it touched with any
+        operation (its write, links, state, actions), and those with one failed or left
+        unsettled."""
+        row = self._db.execute(
+            "SELECT COUNT(*), SUM(bad) FROM ("
+            "  SELECT MAX(state <> 'done') AS bad FROM ops WHERE run_id = ? AND role = ?"
+            f"  AND NOT {_REMOVAL} GROUP BY tbl, row_id"
+            ")",
+            (run_id, role),
+        ).fetchone()
+        return (int(row[0] or 0), int(row[1] or 0))
 
     def role_outcome(self, run_id: str, role: str, kind: str) -> tuple[int, int]:
         """``(operations, failed)`` of one role and kind in a run."""
@@ -562,6 +744,108 @@ class Journal:
         """The latest sample of this map that a person accepted."""
         return self._sample("WHERE map_digest = ? AND accepted_at IS NOT NULL", (map_digest,))
 
+    # -- rollback: what was undone, row by row ------------------------------------------
+
+    def undo_steps(self, run_id: str) -> dict[tuple[str, str, str], UndoStep]:
+        """What rollbacks of ``run_id`` did so far: ``(table, row id, action)`` → step."""
+        out: dict[tuple[str, str, str], UndoStep] = {}
+        for tbl, rid, action, state, rb, detail in self._db.execute(
+            "SELECT tbl, row_id, action, state, rollback_id, detail FROM undo_steps "
+            "WHERE run_id = ?",
+            (run_id,),
+        ):
+            out[(tbl, rid, action)] = UndoStep(run_id, tbl, rid, action, state, rb, loads(detail))
+        return out
+
+    def record_undo(self, steps: Iterable[UndoStep]) -> None:
+        """Journal steps of a rollback (``pending`` before the request, the outcome after)."""
+        at = now()
+        rows = [
+            (
+                s.run_id,
+                s.table,
+                s.row_id,
+                s.action,
+                s.state,
+                s.rollback_id,
+                None if s.detail is None else dumps(s.detail),
+                at,
+            )
+            for s in steps
+        ]
+        if not rows:
+            return
+        with self._c.tx() as db:
+            db.executemany(
+                "INSERT INTO undo_steps (run_id, tbl, row_id, action, state, rollback_id, "
+                "detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(run_id, tbl, row_id, action) DO UPDATE SET state = excluded.state, "
+                "rollback_id = excluded.rollback_id, detail = excluded.detail, at = excluded.at",
+                rows,
+            )
+
+    def written_rows(
+        self, rows: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[IdMapEntry]]:
+        """What crm-ferry last wrote to each ``(table, row id)``: its id-map entries in
+        op-key order (the row's own write, its links, its state)."""
+        wanted = list(dict.fromkeys(rows))
+        out: dict[tuple[str, str], list[IdMapEntry]] = {}
+        for start in range(0, len(wanted), IN_CHUNK // 2):
+            chunk = wanted[start : start + IN_CHUNK // 2]
+            marks = ",".join("(?, ?)" for _ in chunk)
+            args = [v for pair in chunk for v in pair]
+            for op_key, tbl, row_id, role, sobj, sid, payload in self._db.execute(
+                "SELECT op_key, tbl, row_id, role, source_object, source_id, payload FROM idmap "
+                f"WHERE (tbl, row_id) IN (VALUES {marks}) ORDER BY op_key",
+                args,
+            ):
+                out.setdefault((tbl, row_id), []).append(
+                    IdMapEntry(op_key, tbl, row_id, role, sobj, sid, loads(payload))
+                )
+        return out
+
+    def owners_of_rows(self, row_ids: Iterable[str]) -> dict[str, str]:
+        """Row id (lower case) → the run that last wrote it, for the ids crm-ferry wrote."""
+        wanted = list(dict.fromkeys(i.lower() for i in row_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for rid, run in self._db.execute(
+                f"SELECT lower(row_id), run_id FROM idmap WHERE lower(row_id) IN ({marks})", chunk
+            ):
+                out[str(rid)] = str(run)
+        return out
+
+    def restore_entries(
+        self, table: str, row_id: str, entries: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Put a row's id-map entries back (:meth:`RowEntry.as_dict` each, as a delete kept
+        them) once rollback has written the row again."""
+        rows = [
+            (
+                str(e["op_key"]),
+                table,
+                row_id,
+                str(e.get("role") or ""),
+                str(e.get("source_object") or ""),
+                str(e.get("source_id") or ""),
+                str(e.get("hash") or ""),
+                None if e.get("payload") is None else dumps(e["payload"]),
+                str(e.get("run_id") or ""),
+            )
+            for e in entries
+        ]
+        with self._c.tx() as db:
+            db.executemany(
+                "INSERT INTO idmap (op_key, tbl, row_id, role, source_object, source_id, hash, "
+                "payload, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(op_key) DO "
+                "UPDATE SET hash = excluded.hash, payload = excluded.payload, "
+                "run_id = excluded.run_id",
+                rows,
+            )
+
     # -- local data protection ---------------------------------------------------------
 
     def purge(self, run_id: str | None) -> int:
@@ -578,3 +862,303 @@ class Journal:
             db.execute(f"UPDATE runs SET purged_at = ? {where}", (now(), *args))
         self._db.execute("VACUUM")
         return n
+
+    # -- delta: what changed, and records gone from the source -------------------------------
+    # A delta's operations on the rows of a record no longer in the source end their op key
+    # in ``/removed`` (:data:`~crm_ferry.journal.types.REMOVAL_MARK`): a deactivation
+    # (kind ``state``) or a delete (kind ``delete``); they are not the record's own writes.
+
+    def records_written(
+        self,
+        source_object: str,
+        *,
+        roles: Sequence[str] | None = None,
+        except_roles: Sequence[str] = (),
+    ) -> set[str]:
+        """Ids of the records of ``source_object`` that have a row crm-ferry wrote (rows of
+        ``roles`` only, when given; rows of ``except_roles`` left out)."""
+        sql, args = _role_filter(
+            f"SELECT DISTINCT source_id FROM idmap WHERE source_object = ? AND {_FIRST_WRITE}",
+            (source_object,),
+            roles,
+            except_roles,
+        )
+        return {str(r[0]) for r in self._db.execute(sql, args)}
+
+    def rows_of_records(
+        self,
+        source_object: str,
+        source_ids: Iterable[str],
+        *,
+        roles: Sequence[str] | None = None,
+        except_roles: Sequence[str] = (),
+    ) -> list[tuple[str, str, str, str]]:
+        """``(source id, role, table, row id)`` of every row written from these records
+        (rows of ``roles`` only, when given; of ``except_roles`` left out), in op-key order."""
+        wanted = list(dict.fromkeys(source_ids))
+        out: list[tuple[str, str, str, str]] = []
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql, args = _role_filter(
+                "SELECT source_id, role, tbl, row_id FROM idmap WHERE source_object = ? "
+                f"AND source_id IN ({marks}) AND {_FIRST_WRITE}",
+                (source_object, *chunk),
+                roles,
+                except_roles,
+            )
+            out.extend(
+                (str(s), str(r), str(t), str(i))
+                for s, r, t, i in self._db.execute(sql + " ORDER BY op_key", args)
+            )
+        return out
+
+    def row_entries(self, table: str, row_ids: Iterable[str]) -> dict[str, list[RowEntry]]:
+        """Row id → every id-map entry of that row of ``table``, in op-key order (an action
+        entry with the action its last done operation called)."""
+        wanted = list(dict.fromkeys(row_ids))
+        out: dict[str, list[RowEntry]] = {}
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, rid, role, sobj, sid, hash_, payload, run in self._db.execute(
+                "SELECT op_key, row_id, role, source_object, source_id, hash, payload, run_id "
+                f"FROM idmap WHERE tbl = ? AND row_id IN ({marks}) ORDER BY op_key",
+                (table, *chunk),
+            ):
+                out.setdefault(rid, []).append(
+                    RowEntry(key, table, rid, role, sobj, sid, hash_, loads(payload), run, None)
+                )
+        actions = [e for entries in out.values() for e in entries if e.kind == "action"]
+        for e in actions:
+            # the run that last wrote the entry holds the operation (its primary key)
+            row = self._db.execute(
+                "SELECT action FROM ops WHERE run_id = ? AND op_key = ?", (e.run_id, e.op_key)
+            ).fetchone()
+            if row is not None and row[0]:
+                entries = out[e.row_id]
+                entries[entries.index(e)] = replace(e, action=str(row[0]))
+        return out
+
+    def rows_pointing_to(self, row_ids: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
+        """``(table, row id, source object, source id, target id)`` of the rows whose last
+        writes refer to one of ``row_ids`` (a lookup, or a party of an activity): what a
+        delete of the target takes with it or cuts loose. Purged payloads are not read."""
+        wanted = sorted({i.lower() for i in row_ids})
+        if not wanted:
+            return []
+        ref = "lower(rtrim(substr(j.value, instr(j.value, '(') + 1), ')'))"
+        rows = self._db.execute(
+            f"SELECT DISTINCT i.tbl, i.row_id, i.source_object, i.source_id, {ref} "
+            "FROM idmap i, json_tree(i.payload) j WHERE i.payload IS NOT NULL "
+            "AND j.type = 'text' AND j.key LIKE '%@odata.bind' "
+            f"AND {ref} IN (SELECT value FROM json_each(?)) ORDER BY i.tbl, i.row_id",
+            (json.dumps(wanted),),
+        )
+        return [(str(t), str(r), str(o), str(s), str(x)) for t, r, o, s, x in rows]
+
+    def add_planned_ops(self, ops: Sequence[JournalOp]) -> None:
+        """Journal fully formed operations as ``pending``, each with the run, seq, phase,
+        rank and before-state (``existed``, ``prev_hash``, ``prev_payload``) it carries; an
+        op the run journaled already is left as it is."""
+        rows = [
+            (
+                o.run_id,
+                o.seq,
+                o.op_key,
+                o.role,
+                o.table,
+                o.row_id,
+                o.kind,
+                o.phase,
+                o.rank,
+                o.source_object,
+                o.source_id,
+                o.hash,
+                None if o.payload is None else dumps(o.payload),
+                int(o.existed),
+                o.prev_hash,
+                None if o.prev_payload is None else dumps(o.prev_payload),
+                json.dumps(list(o.create_only)) if o.create_only else None,
+                o.action,
+            )
+            for o in ops
+        ]
+        if not rows:
+            return
+        with self._c.tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO ops (run_id, seq, op_key, role, tbl, row_id, kind, phase, "
+                "rank, source_object, source_id, hash, payload, existed, prev_hash, "
+                "prev_payload, create_only, action) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def removal_entries(self, kind: str) -> list[RowEntry]:
+        """The id-map entries a delta's removal operations of ``kind`` left (``state``: the
+        rows a delta deactivated, or made active again), in op-key order."""
+        return [
+            RowEntry(key, tbl, rid, role, sobj, sid, hash_, loads(payload), run, None)
+            for key, tbl, rid, role, sobj, sid, hash_, payload, run in self._db.execute(
+                "SELECT op_key, tbl, row_id, role, source_object, source_id, hash, payload, "
+                "run_id FROM idmap WHERE op_key LIKE ? ORDER BY op_key",
+                (f"%/{kind}/{REMOVAL_MARK}",),
+            )
+        ]
+
+    def removal_ops(self, run_id: str) -> list[JournalOp]:
+        """The run's operations on records gone from the source, in send order."""
+        return [
+            _op(r)
+            for r in self._db.execute(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND {_REMOVAL} "
+                "ORDER BY phase, rank, seq",
+                (run_id,),
+            )
+        ]
+
+    def forget_deleted(self, run_id: str) -> int:
+        """The rows the run's deletes removed leave the id map (every entry of each); done
+        again (a resumed run), it changes nothing. Returns the entries removed."""
+        with self._c.tx() as db:
+            return int(
+                db.execute(
+                    "DELETE FROM idmap WHERE (tbl, row_id) IN (SELECT tbl, row_id FROM ops "
+                    f"WHERE run_id = ? AND kind = 'delete' AND state = 'done' AND {_REMOVAL})",
+                    (run_id,),
+                ).rowcount
+            )
+
+    def record_changes(
+        self, run_id: str, *, aggregate_roles: Sequence[str], aggregate_object: str
+    ) -> dict[str, tuple[int, int]]:
+        """Per source object (rows of ``aggregate_roles`` under ``aggregate_object``):
+        ``(records changed, records touched)`` by the run's own writes. A touched record
+        is *changed* when an id-map entry of it was there before the run (one of its
+        operations found one, or another run wrote it), else *added*."""
+        roles = list(aggregate_roles) or [""]
+        marks = ",".join("?" * len(roles))
+        out: dict[str, tuple[int, int]] = {}
+        for obj, changed, total in self._db.execute(
+            "SELECT obj, SUM(CASE WHEN known OR EXISTS (SELECT 1 FROM idmap i WHERE "
+            "i.source_object = g.sobj AND i.source_id = g.sid AND i.run_id <> ?) "
+            "THEN 1 ELSE 0 END), COUNT(*) FROM ("
+            f"  SELECT CASE WHEN role IN ({marks}) THEN ? ELSE source_object END AS obj,"
+            "   source_object AS sobj, source_id AS sid, MAX(existed) AS known FROM ops"
+            f"  WHERE run_id = ? AND NOT {_REMOVAL} GROUP BY obj, sobj, sid"
+            ") AS g GROUP BY obj",
+            (run_id, *roles, aggregate_object, run_id),
+        ):
+            out[str(obj)] = (int(changed or 0), int(total))
+        return out
+
+    # -- reconciliations (verify, sample) and accepted differences -----------------------
+
+    def runs_in_idmap(self) -> list[str]:
+        """The runs that last wrote some row of the id map (the rows a verification
+        compares), in no particular order."""
+        return [str(r[0]) for r in self._db.execute("SELECT DISTINCT run_id FROM idmap")]
+
+    def record_reconciliation(
+        self,
+        recon_id: str,
+        kind: DifferenceScope,
+        report: str | None,
+        differences: Iterable[RecordedDifference],
+    ) -> None:
+        """What one verification (or a sample) found: ids and places, never values."""
+        found = [d.as_dict() for d in differences]
+        with self._c.tx() as db:
+            db.execute(
+                "INSERT INTO reconciliations (recon_id, kind, made_at, report, differences) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(recon_id) DO UPDATE SET "
+                "kind = excluded.kind, made_at = excluded.made_at, report = excluded.report, "
+                "differences = excluded.differences",
+                (recon_id, kind, now(), report, dumps(found)),
+            )
+
+    def _reconciliation(self, where: str, args: tuple[str, ...]) -> ReconciliationInfo | None:
+        row = self._db.execute(
+            "SELECT recon_id, kind, made_at, report, differences FROM reconciliations "
+            f"{where} ORDER BY rowid DESC LIMIT 1",
+            args,
+        ).fetchone()
+        if row is None:
+            return None
+        found = tuple(
+            RecordedDifference(
+                str(d["id"]),
+                str(d["classification"]),
+                str(d["table"]),
+                str(d["record"]),
+                str(d["column"]),
+                str(d["what"]),
+            )
+            for d in loads(row[4]) or []
+        )
+        return ReconciliationInfo(row[0], row[1], row[2], row[3], found)
+
+    def latest_reconciliation(self, kind: DifferenceScope) -> ReconciliationInfo | None:
+        """The latest verification (``verify``), or the latest sample's (``sample``)."""
+        return self._reconciliation("WHERE kind = ?", (kind,))
+
+    def reconciliation(self, recon_id: str) -> ReconciliationInfo | None:
+        """One reconciliation by id (a sample's is its run id)."""
+        return self._reconciliation("WHERE recon_id = ?", (recon_id,))
+
+    def accept_differences(
+        self,
+        scope: DifferenceScope,
+        differences: Iterable[RecordedDifference],
+        *,
+        by: str,
+        reason: str,
+        recon_id: str | None,
+    ) -> str:
+        """Record that ``by`` accepted these differences, and why; a difference accepted
+        before keeps its first acceptance. Returns the time written."""
+        at = now()
+        rows = [
+            (
+                scope,
+                d.diff_id,
+                d.classification,
+                d.table,
+                d.record,
+                d.column,
+                d.what,
+                by,
+                at,
+                reason,
+                recon_id,
+            )
+            for d in differences
+        ]
+        with self._c.tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO accepted_differences (scope, diff_id, classification, "
+                "table_name, record, column_name, what, accepted_by, accepted_at, reason, "
+                "recon_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return at
+
+    def accepted_differences(self, scope: DifferenceScope) -> dict[str, AcceptedDifference]:
+        """Difference id → its acceptance, of every difference accepted in ``scope``."""
+        return {
+            str(row[1]): AcceptedDifference(
+                scope,
+                RecordedDifference(row[1], row[2], row[3], row[4], row[5], row[6]),
+                row[7],
+                row[8],
+                row[9],
+                row[10],
+            )
+            for row in self._db.execute(
+                "SELECT scope, diff_id, classification, table_name, record, column_name, what, "
+                "accepted_by, accepted_at, reason, recon_id FROM accepted_differences "
+                "WHERE scope = ? ORDER BY rowid",
+                (scope,),
+            )
+        }

@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS runs (
     note TEXT,
     counts TEXT,
     rolled_back_by TEXT,
-    purged_at TEXT
+    purged_at TEXT,
+    pid INTEGER,
+    host TEXT
 );
 CREATE TABLE IF NOT EXISTS ops (
     run_id TEXT NOT NULL,
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS ops (
     state TEXT NOT NULL DEFAULT 'pending',
     error TEXT,
     done_at TEXT,
+    lost_at TEXT,
     PRIMARY KEY (run_id, op_key)
 );
 CREATE INDEX IF NOT EXISTS ops_order ON ops (run_id, state, phase, rank, seq);
@@ -118,7 +121,9 @@ CREATE TABLE IF NOT EXISTS schema_runs (
     started_at TEXT NOT NULL,
     finished_at TEXT,
     state TEXT NOT NULL,
-    error TEXT
+    error TEXT,
+    pid INTEGER,
+    host TEXT
 );
 CREATE TABLE IF NOT EXISTS schema_ops (
     run_id TEXT NOT NULL REFERENCES schema_runs(run_id),
@@ -139,6 +144,39 @@ CREATE TABLE IF NOT EXISTS schema_ops (
     PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX IF NOT EXISTS schema_ops_open ON schema_ops(state, reversed_at);
+CREATE TABLE IF NOT EXISTS undo_steps (
+    run_id TEXT NOT NULL,
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    rollback_id TEXT NOT NULL,
+    detail TEXT,
+    at TEXT NOT NULL,
+    PRIMARY KEY (run_id, tbl, row_id, action)
+);
+CREATE INDEX IF NOT EXISTS idmap_row ON idmap (tbl, row_id);
+CREATE TABLE IF NOT EXISTS reconciliations (
+    recon_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    report TEXT,
+    differences TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accepted_differences (
+    scope TEXT NOT NULL,
+    diff_id TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    record TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    what TEXT NOT NULL,
+    accepted_by TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    recon_id TEXT,
+    PRIMARY KEY (scope, diff_id)
+);
 """
 
 
@@ -184,6 +222,7 @@ class Connection:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self._add_missing_columns()
         self.db.executescript(_SCHEMA)
         for suffix in ("-wal", "-shm"):
             side = Path(str(path) + suffix)
@@ -203,6 +242,53 @@ class Connection:
 
     def close(self) -> None:
         self.db.close()
+
+    def _add_missing_columns(self) -> None:
+        """Give the tables of an older journal the columns added to :data:`_SCHEMA` since it
+        was written (``ALTER TABLE … ADD COLUMN``), so that it keeps opening; a table it does
+        not have yet is created whole by the schema afterwards. A journal of another version
+        is left as it is (it is refused once opened)."""
+        has_meta = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if has_meta is not None:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if row is not None and str(row[0]) != str(VERSION):
+                return
+        expected = sqlite3.connect(":memory:")
+        try:
+            expected.executescript(_SCHEMA)
+            tables = [
+                str(r[0])
+                for r in expected.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            wanted = {t: expected.execute(f"PRAGMA table_info({t})").fetchall() for t in tables}
+        finally:
+            expected.close()
+        if not self._missing_columns(wanted):
+            return
+        with self.tx() as db:
+            # looked at again inside the write lock: another process may have added them
+            for table, columns in self._missing_columns(wanted).items():
+                for _cid, name, decl, notnull, default, _pk in columns:
+                    clause = f"{name} {decl}".rstrip()
+                    if default is not None:
+                        clause += f" DEFAULT {default}"
+                    if notnull and default is not None:
+                        clause += " NOT NULL"
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {clause}")
+
+    def _missing_columns(
+        self, wanted: dict[str, list[tuple[Any, ...]]]
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """Per existing table, the expected columns it lacks (tables it lacks are left out)."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for table, columns in wanted.items():
+            have = {str(r[1]) for r in self.db.execute(f"PRAGMA table_info({table})")}
+            missing = [c for c in columns if have and str(c[1]) not in have]
+            if missing:
+                out[table] = missing
+        return out
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

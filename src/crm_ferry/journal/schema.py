@@ -15,12 +15,14 @@ row that rollback still reverses (a reverse of something that is not there is ``
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_ferry.journal._process import this_host
 from crm_ferry.journal._sqlite import Connection
 from crm_ferry.journal.types import (
     SchemaEntry,
@@ -63,11 +65,30 @@ class SchemaLog:
         run_id = f"schema-{kind}-{stamp}-{uuid.uuid4().hex[:6]}"
         with self._c.tx() as db:
             db.execute(
-                "INSERT INTO schema_runs(run_id, kind, environment, solution, started_at, state) "
-                "VALUES (?, ?, ?, ?, ?, 'running')",
-                (run_id, kind, environment, solution, _now()),
+                "INSERT INTO schema_runs(run_id, kind, environment, solution, started_at, state, "
+                "pid, host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (run_id, kind, environment, solution, _now(), os.getpid(), this_host()),
             )
         return run_id
+
+    def interrupt_own_runs(self) -> list[str]:
+        """Mark the schema runs this process started and still has ``running``
+        ``interrupted`` (stopped by Ctrl-C); their ids. Provisioning again continues: it
+        plans from the tenant, and a ``pending`` operation is still reversed by rollback."""
+        with self._c.tx() as db:
+            ids = [
+                str(r[0])
+                for r in db.execute(
+                    "SELECT run_id FROM schema_runs WHERE state = 'running' AND pid = ? "
+                    "AND host = ? ORDER BY started_at",
+                    (os.getpid(), this_host()),
+                )
+            ]
+            db.executemany(
+                "UPDATE schema_runs SET state = 'interrupted', finished_at = ? WHERE run_id = ?",
+                [(_now(), i) for i in ids],
+            )
+        return ids
 
     def finish_run(self, run_id: str, state: SchemaRunState, error: str | None = None) -> None:
         with self._c.tx() as db:

@@ -11,12 +11,18 @@ from typing import Any, Literal, get_args
 
 __all__ = [
     "OP_STATES",
+    "REMOVAL_MARK",
     "RUN_KINDS",
     "RUN_STATES",
+    "AcceptedDifference",
+    "DifferenceScope",
     "IdMapEntry",
     "JournalOp",
     "MatchRow",
     "OpState",
+    "ReconciliationInfo",
+    "RecordedDifference",
+    "RowEntry",
     "RunInfo",
     "RunKind",
     "RunState",
@@ -26,20 +32,37 @@ __all__ = [
     "SchemaOpState",
     "SchemaRunKind",
     "SchemaRunState",
+    "UndoAction",
+    "UndoState",
+    "UndoStep",
 ]
 
 RunKind = Literal["migrate", "delta", "sample", "rollback"]
 """What a data run did: a full load, a cutover delta, a sample, or the rollback of a run."""
-RunState = Literal["running", "done", "failed", "rolled_back", "partly_rolled_back"]
-"""``running`` until it ends (a crashed run stays ``running`` and is resumed)."""
+RunState = Literal["running", "interrupted", "done", "failed", "rolled_back", "partly_rolled_back"]
+"""``running`` while a process writes it (a run whose process died stays ``running``:
+:meth:`~crm_ferry.journal.Journal.is_live` tells); ``interrupted`` when it was stopped
+(Ctrl-C) before its end. Both are continued by the next run of their kind."""
 OpState = Literal["pending", "done", "failed"]
 """``pending``: journaled before its request; ``done``/``failed``: after the answer."""
 
+UndoAction = Literal["delete", "restore", "recreate"]
+"""What rollback does to one row: delete it (the run created it), give it back its values
+from before the run (the run changed it), or write it again (the run deleted it)."""
+UndoState = Literal["pending", "done", "gone", "kept", "failed"]
+"""``pending``: journaled before the request; ``done``: undone; ``gone``: nothing to undo
+(the row was already gone, or already as before); ``kept``: left as it is (a conflict);
+``failed``: the service refused."""
+
 SchemaRunKind = Literal["provision", "rollback"]
-SchemaRunState = Literal["running", "done", "failed"]
+SchemaRunState = Literal["running", "interrupted", "done", "failed"]
 SchemaOpState = Literal["pending", "applied", "failed"]
 SchemaOpOutcome = Literal["reversed", "absent"]
 """How a schema operation was reversed: undone, or already gone when rollback came."""
+
+REMOVAL_MARK = "removed"
+"""The last part of the op key of a delta's operation on a record gone from the source
+(``<table>/<id>/state/removed``, ``<table>/<id>/delete/removed``)."""
 
 RUN_KINDS: tuple[RunKind, ...] = get_args(RunKind)
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
@@ -60,6 +83,9 @@ class RunInfo:
     """The run's summary as it finished (JSON: per object and per table counts, requests)."""
     rolled_back_by: str | None
     purged_at: str | None
+    pid: int | None = None
+    """The process that started (or last resumed) the run, on ``host``."""
+    host: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +100,8 @@ class RunInfo:
             "counts": self.counts,
             "rolled_back_by": self.rolled_back_by,
             "purged_at": self.purged_at,
+            "pid": self.pid,
+            "host": self.host,
         }
 
 
@@ -101,6 +129,10 @@ class JournalOp:
     error: str | None
     create_only: tuple[str, ...] = ()
     action: str | None = None
+    lost: bool = False
+    """Still ``pending`` because the answer to the request that carried it was lost (or a
+    create met its row already there): whether the tenant holds it is to be read, not
+    guessed, before it is sent again."""
     payload_text: str | None = field(default=None, compare=False, repr=False)
     """The payload as journaled (canonical JSON), so that it is not encoded again."""
 
@@ -122,6 +154,20 @@ class IdMapEntry:
     def kind(self) -> str:
         """``upsert``, ``link``, ``state``, ``action``… (the op key's third part)."""
         return self.op_key.split("/")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class UndoStep:
+    """What rollback did (or means to do) to one row of a run, as journaled."""
+
+    run_id: str
+    table: str
+    row_id: str
+    action: UndoAction
+    state: UndoState
+    rollback_id: str
+    detail: dict[str, Any] | None = None
+    """Why a row was kept (columns, who changed it, what points at it) or why it failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,3 +205,100 @@ class SchemaEntry:
     applied_at: str | None
     reversed_at: str | None = None
     outcome: SchemaOpOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowEntry:
+    """One id-map entry in full: what a delete must keep so that the row can be made again
+    exactly as crm-ferry last wrote it, and the id map put back."""
+
+    op_key: str
+    table: str
+    row_id: str
+    role: str
+    source_object: str
+    source_id: str
+    hash: str
+    payload: dict[str, Any] | None
+    run_id: str
+    """The run that last wrote it."""
+    action: str | None
+    """For an ``action`` entry: the action that was called (``WinOpportunity``)."""
+
+    @property
+    def kind(self) -> str:
+        return self.op_key.split("/")[2]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "op_key": self.op_key,
+            "kind": self.kind,
+            "payload": self.payload,
+            "action": self.action,
+            "hash": self.hash,
+            "role": self.role,
+            "source_object": self.source_object,
+            "source_id": self.source_id,
+            "run_id": self.run_id,
+        }
+
+
+# -- reconciliations (verify, sample) and the differences a person accepted -----------
+
+DifferenceScope = Literal["verify", "sample"]
+"""Where a difference was accepted: in a verification, or in a sample's report."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedDifference:
+    """A difference a reconciliation found, as the journal keeps it: its id and where it
+    is, never the values (those are in the report, under ``runs/``)."""
+
+    diff_id: str
+    classification: str
+    table: str
+    record: str
+    column: str
+    what: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "id": self.diff_id,
+            "classification": self.classification,
+            "table": self.table,
+            "record": self.record,
+            "column": self.column,
+            "what": self.what,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationInfo:
+    """One verification (or a sample's reconciliation) and the differences it found."""
+
+    recon_id: str
+    kind: DifferenceScope
+    made_at: str
+    report: str | None
+    differences: tuple[RecordedDifference, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedDifference:
+    """A difference a person accepted: who, when, why, and from which reconciliation."""
+
+    scope: DifferenceScope
+    difference: RecordedDifference
+    accepted_by: str
+    accepted_at: str
+    reason: str
+    recon_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.difference.as_dict(),
+            "accepted_by": self.accepted_by,
+            "accepted_at": self.accepted_at,
+            "reason": self.reason,
+            "accepted_in": self.recon_id,
+        }

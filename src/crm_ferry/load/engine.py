@@ -11,13 +11,16 @@ A run has two stages, both re-entrant:
    table and kind, and written through the client (bulk messages or ``$batch``); each
    outcome is journaled as it arrives.
 
-After a crash (even ``kill -9``) the next ``migrate`` finds the unfinished run, plans
-again (already journaled operations are kept as they are; unchanged ones are not added)
-and sends what is still pending. Writes are upserts to deterministic ids, so re-sending an
-operation whose answer was lost changes nothing.
+After a crash (even ``kill -9``) or Ctrl-C the next ``migrate`` finds the unfinished run
+(``running`` with its process gone, or ``interrupted``), plans again (already journaled
+operations are kept as they are; unchanged ones are not added) and sends what is still
+pending. Writes are upserts to deterministic ids, so re-sending an operation changes
+nothing; still, an operation whose answer was lost is not guessed at: it stays pending
+until a read of the tenant settles it (written as sent: done; not: sent again).
 
 At the end, for every source object, ``read = written + unchanged + rejected + failed`` is
-checked; a run whose counts do not add up is marked ``failed``.
+checked (a defect if not); a record, or an aggregate row, with an operation that failed or
+could not be settled counts as failed, and a run with any is ``failed``.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from crm_ferry.dataverse.batch import MAX_BATCH_OPERATIONS, BatchOperation
-from crm_ferry.dataverse.bulk import WriteReport, write_many
+from crm_ferry.dataverse.bulk import WriteReport, answer_lost, write_many
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
-from crm_ferry.errors import CheckFailed
-from crm_ferry.journal import Journal, JournalOp, RunKind, RunState
+from crm_ferry.errors import CheckFailed, Incomplete
+from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunState
 from crm_ferry.load.planner import LoadPlan
+from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, RemovedPolicy
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Client, ClientProperty, Record, RecordKey, Reject
 from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.reconcile.diff import compare_row
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.ops import Operation
@@ -53,6 +58,9 @@ PLAN_FLUSH = 2000
 """Operations journaled per transaction while planning."""
 AGGREGATE_ROLES = frozenset({"opportunity"})
 """Roles whose rows are built from many records (counted apart from the records read)."""
+LOST_ROUNDS = 3
+"""Times the operations of a partition whose answer was lost are read back and, if the
+tenant does not hold them, sent again, before the load moves on (they stay pending)."""
 
 
 class TransformerLike(Protocol):
@@ -99,7 +107,15 @@ class LoadResult:
     resumed: bool = False
     order: list[str] = field(default_factory=list)
     disappeared: dict[str, list[str]] = field(default_factory=dict)
+    """Per object, the ids of its records gone from the source (a delta; opportunities
+    under ``opportunities``, by their aggregate id ``client/service type/currency``)."""
     failures: list[dict[str, Any]] = field(default_factory=list)
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per object: records ``changed`` (an operation whose content differs from what the
+    id map says was last written), ``added`` (no row in the id map yet), ``unchanged``
+    and ``removed`` from the source; aggregates under ``opportunities``."""
+    removal: RemovalReport | None = None
+    """A delta's records gone from the source, and what its policy did with their rows."""
 
     @property
     def ok(self) -> bool:
@@ -108,6 +124,28 @@ class LoadResult:
     @property
     def records(self) -> int:
         return sum(c.read for c in self.objects.values())
+
+    def incomplete(self) -> Incomplete | None:
+        """What to do when the run left something undone (state ``failed``): operations
+        that failed, or whose answer was lost and that reading the tenant could not settle."""
+        if self.state == "done":
+            return None
+        failed, unsettled = undone_ops(self.tables)
+        parts = []
+        if failed:
+            parts.append(f"{failed:,} operation(s) failed")
+        if unsettled:
+            parts.append(f"{unsettled:,} operation(s) got no answer and are not settled")
+        again = {
+            "delta": "`crm-ferry delta --source BUNDLE` again (the same bundle)",
+            "sample": "`crm-ferry sample` again",
+        }.get(self.kind, "`crm-ferry migrate` again")
+        return Incomplete(
+            f"run {self.run_id}: {' and '.join(parts) or 'not everything was written'}; "
+            f"see runs/{self.run_id}/load.json",
+            hint=f"each failure is listed with its Dataverse error: fix the cause and run "
+            f"{again} to resend them (what is already written is not sent again)",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +160,8 @@ class LoadResult:
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records / self.seconds, 1) if self.seconds else None,
             "disappeared": self.disappeared,
+            "changes": self.changes,
+            "removal": None if self.removal is None else self.removal.as_dict(),
             "failures": self.failures[:100],
         }
 
@@ -175,6 +215,20 @@ def _partition(op: JournalOp) -> tuple[int, int, str, str]:
     return (op.phase, op.rank, op.table, op.kind)
 
 
+def undone_ops(tables: Mapping[str, Mapping[str, int]]) -> tuple[int, int]:
+    """``(failed, unsettled)`` operations of a run, from its per-table state counts (an
+    operation still pending once the run has sent everything was left unsettled)."""
+    failed = sum(int(t.get("failed", 0)) for t in tables.values())
+    pending = sum(int(t.get("pending", 0)) for t in tables.values())
+    return failed, pending
+
+
+def _holds_state(op: JournalOp, row: Mapping[str, Any]) -> bool:
+    """Whether ``row`` has the statecode/statuscode the state operation ``op`` sets."""
+    wanted = {k: v for k, v in (op.payload or {}).items() if k in ("statecode", "statuscode")}
+    return bool(wanted) and all(row.get(k) == v for k, v in wanted.items())
+
+
 def _with_properties(record: Record, props: Mapping[str, Mapping[str, str]]) -> Record:
     if isinstance(record, Client):
         extra = props.get(record.id)
@@ -192,6 +246,10 @@ class Loader:
         self._rejected_clients: set[str] = set()
         self._seen_clients: set[str] = set()
         self._track_all = False
+        self._lost: list[JournalOp] = []
+        """Operations of the partition being sent whose answer was lost."""
+        self._aggregates_seen: dict[str, set[str]] = {}
+        """Aggregate role → the ids of the aggregates the plan built."""
 
     # -- planning -------------------------------------------------------------------
 
@@ -248,6 +306,8 @@ class Loader:
             if obj not in bundle.objects:
                 continue
             c = counts.setdefault(obj, ObjectCounts())
+            if self._track_all:
+                seen.setdefault(obj, set())  # an object with no record left is compared too
             ctx.progress.start(f"plan {obj}")
             rejects: list[Reject] = []
             for item in bundle.read(obj):
@@ -255,6 +315,8 @@ class Loader:
                 if isinstance(item, Reject):
                     c.rejected += 1
                     rejects.append(item)
+                    if item.source_id and self._track_all:
+                        seen[obj].add(item.source_id)  # still in the source: not removed
                     if item.source_id:
                         transformer_mark(transformer, RecordKey(obj, item.source_id))
                         if obj == "clients":
@@ -262,6 +324,8 @@ class Loader:
                     continue
                 if include is not None and not include(item):
                     c.skipped += 1
+                    if self._track_all:
+                        seen[obj].add(item.id)
                     continue
                 record = _with_properties(item, props)
                 if self._track_all or obj == "clients":
@@ -286,7 +350,10 @@ class Loader:
                     ctx.progress.advance(f"plan {obj}", 1000)
             self.j.add_rejects(run_id, rejects)
             ctx.progress.finish(f"plan {obj}")
+        self._aggregates_seen = {}
         for op in transformer.finish():
+            if op.role in AGGREGATE_ROLES:
+                self._aggregates_seen.setdefault(op.role, set()).add(op.source.id)
             queue((op,))
         if buffer:
             flush()
@@ -295,13 +362,22 @@ class Loader:
     # -- sending --------------------------------------------------------------------------
 
     def send(self, run_id: str) -> list[dict[str, Any]]:
-        """Send every pending operation of the run in order; return the failures.
+        """Send every pending operation of the run in order; return the failures (those
+        left unsettled included).
 
         Groups of one (phase, rank, table, kind) do not depend on each other, so while one
         group is in flight the next is read and handed to the client (at most
         :data:`GROUPS_IN_FLIGHT`); outcomes are journaled here, in this thread, in order.
-        A new rank or phase waits for everything before it: its rows may point at them."""
+        A new rank or phase waits for everything before it: its rows may point at them.
+
+        An operation whose answer was lost stays pending (``JournalOp.lost``). Before the
+        next partition starts, the tenant is read to settle it: written (it holds what was
+        sent) is done, not written is sent again, at most :data:`LOST_ROUNDS` times. Lost
+        operations an earlier attempt left (or an earlier run, unfinished) are read first."""
         failures: list[dict[str, Any]] = []
+        self._lost = []
+        self.j.carry_lost(run_id)
+        self._settle_lost(run_id, self.j.lost_ops(run_id))
         total = self.j.state_counts(run_id).get("pending", 0)
         progress = self.ctx.progress
         progress.start("load", total=total)
@@ -312,11 +388,19 @@ class Loader:
             failures.extend(self._settle_group(run_id, ops, future.result()))
             progress.advance("load", len(ops))
 
+        def drain() -> None:
+            while inflight:
+                settle_one()
+            failures.extend(self._resolve_lost(run_id))
+
+        last: list[tuple[int, int, str, str]] = []
+
         def flush(group: list[JournalOp]) -> None:
-            while inflight and (
-                _partition(inflight[0][0][0]) != _partition(group[0])
-                or len(inflight) >= GROUPS_IN_FLIGHT
-            ):
+            part = _partition(group[0])
+            if last and last[0] != part:
+                drain()  # the next partition may point at this one's rows: all settled first
+            last[:] = [part]
+            while len(inflight) >= GROUPS_IN_FLIGHT:
                 settle_one()
             if group[0].kind == "action":
                 failures.extend(self._send_actions(run_id, group))
@@ -324,27 +408,116 @@ class Loader:
                 return
             inflight.append((group, pool.submit(self._write_group, self._rows(group))))
 
-        with ThreadPoolExecutor(max_workers=GROUPS_IN_FLIGHT, thread_name_prefix="send") as pool:
-            try:
-                group: list[JournalOp] = []
-                for op in self.j.pending(run_id):
-                    if group and (
-                        _partition(op) != _partition(group[0]) or len(group) >= SEND_CHUNK
-                    ):
-                        flush(group)
-                        group = []
-                    group.append(op)
-                if group:
+        pool = ThreadPoolExecutor(max_workers=GROUPS_IN_FLIGHT, thread_name_prefix="send")
+        stopped = False
+        try:
+            group: list[JournalOp] = []
+            for op in self.j.pending(run_id):
+                if group and (_partition(op) != _partition(group[0]) or len(group) >= SEND_CHUNK):
                     flush(group)
-                while inflight:
-                    settle_one()
-            finally:
-                # a failure stops the run: what is still in flight finishes, unjournaled
-                # (pending, re-sent on resume), before the error goes up
-                for _, future in inflight:
-                    future.cancel()
+                    group = []
+                group.append(op)
+            if group:
+                flush(group)
+            drain()
+        except KeyboardInterrupt:
+            stopped = True
+            raise
+        finally:
+            # a failure stops the run: what is still in flight finishes, unjournaled
+            # (pending, re-sent on resume), before the error goes up; Ctrl-C does not wait
+            for _, future in inflight:
+                future.cancel()
+            pool.shutdown(wait=not stopped, cancel_futures=True)
         progress.finish("load")
+        failures.extend(
+            self._failure(op, f"not settled: {op.error or 'the answer was lost'}")
+            for op in self.j.lost_ops(run_id)
+        )
         return failures
+
+    # -- answers that were lost -------------------------------------------------------------
+
+    def _resolve_lost(self, run_id: str) -> list[dict[str, Any]]:
+        """Settle the operations whose answer was lost in the partition just sent: read the
+        tenant, mark done what it holds, send the rest again (and read again what is lost
+        again), at most :data:`LOST_ROUNDS` times; what is still unknown stays pending."""
+        failures: list[dict[str, Any]] = []
+        for _ in range(LOST_ROUNDS):
+            lost, self._lost = self._lost, []
+            if not lost:
+                break
+            again = self._settle_lost(run_id, lost)
+            for start in range(0, len(again), SEND_CHUNK):
+                group = again[start : start + SEND_CHUNK]
+                if group[0].kind == "action":
+                    failures.extend(self._send_actions(run_id, group))
+                else:
+                    report = self._write_group(self._rows(group))
+                    failures.extend(self._settle_group(run_id, group, report))
+        if self._lost:
+            self._settle_lost(run_id, self._lost)
+            self._lost = []
+        return failures
+
+    def _settle_lost(self, run_id: str, lost: Sequence[JournalOp]) -> list[JournalOp]:
+        """Read the rows of operations whose answer was lost: those the tenant holds as
+        they were sent are marked done; the others are returned (still pending), to send
+        again. Operations of one partition come in together."""
+        again: list[JournalOp] = []
+        groups: dict[tuple[str, str], list[JournalOp]] = {}
+        for op in lost:
+            groups.setdefault((op.table, op.kind), []).append(op)
+        for (table, kind), ops in groups.items():
+            written = self._written_in_tenant(table, kind, ops)
+            done = [o for o in ops if o.row_id.lower() in written]
+            if done:
+                self.j.mark_done(run_id, done)
+            again.extend(o for o in ops if o.row_id.lower() not in written)
+        return again
+
+    def _written_in_tenant(self, table: str, kind: str, ops: Sequence[JournalOp]) -> set[str]:
+        """Ids (lower case) among ``ops`` whose row the tenant holds as the op would leave
+        it: the columns written (a create or an upsert, links), the state (``state``,
+        ``close``), closed (an action), gone (a delete)."""
+        client = self.ctx.clients[0]
+        ids = [o.row_id for o in ops]
+        if kind == "action":
+            rows = client.retrieve_many(table, ids, select=["statecode"])
+            return {i for i, row in rows.items() if row.get("statecode") not in (None, 0)}
+        if kind == "delete":
+            rows = client.retrieve_many(table, ids, select=[self._primary_id(table)])
+            return {o.row_id.lower() for o in ops} - set(rows)
+        if kind in ("state", "close"):
+            rows = client.retrieve_many(table, ids, select=["statecode", "statuscode"])
+            return {
+                o.row_id.lower()
+                for o in ops
+                if (row := rows.get(o.row_id.lower())) is not None and _holds_state(o, row)
+            }
+        rows = client.retrieve_many(table, ids)
+        columns = client.metadata.columns(table)
+        navigation = {
+            r.navigation_property: r.referencing_attribute
+            for r in client.metadata.relationships(table)
+        }
+        out: set[str] = set()
+        for o in ops:
+            row = rows.get(o.row_id.lower())
+            if row is None or o.payload is None:
+                continue
+            sent = {k: v for k, v in o.payload.items() if k not in o.create_only}
+            diffs = compare_row(
+                table, sent, row, columns=columns, source_values={}, navigation=navigation
+            )
+            if all(d.verdict == "match" for d in diffs):
+                out.add(o.row_id.lower())
+        return out
+
+    def _primary_id(self, table: str) -> str:
+        return (
+            self.ctx.primary_ids.get(table) or self.ctx.clients[0].metadata.table(table).primary_id
+        )
 
     def _rows(self, ops: list[JournalOp]) -> tuple[str, str, list[dict[str, Any]]]:
         """(table, kind, payloads) of one group, ready for :func:`write_many`."""
@@ -369,7 +542,10 @@ class Loader:
     def _write_group(self, prepared: tuple[str, str, list[dict[str, Any]]]) -> WriteReport:
         table, kind, rows = prepared
         return write_many(
-            self.ctx.clients, table, rows, op="upsert" if kind == "upsert" else "update"
+            self.ctx.clients,
+            table,
+            rows,
+            op="upsert" if kind == "upsert" else "delete" if kind == "delete" else "update",
         )
 
     def _settle_group(
@@ -380,9 +556,13 @@ class Loader:
         table = ops[0].table
         done: list[JournalOp] = []
         failed: list[tuple[JournalOp, str]] = []
+        lost: list[tuple[JournalOp, str]] = []
         for op, res in zip(ops, report.results, strict=True):
             if res.ok:
                 done.append(op)
+            elif res.unsettled:
+                # no answer (or a create found the row there): read before anything else
+                lost.append((op, str(res.error) if res.error else "the answer was lost"))
             elif kind in ("state", "close") and self._in_state(table, op):
                 # re-sent after a crash: the row is already in that state (and read-only)
                 done.append(op)
@@ -392,7 +572,15 @@ class Loader:
             self.j.mark_done(run_id, done)
         if failed:
             self.j.mark_failed(run_id, failed)
+        if lost:
+            self._note_lost(run_id, lost)
         return [self._failure(op, err) for op, err in failed]
+
+    def _note_lost(self, run_id: str, lost: Sequence[tuple[JournalOp, str]]) -> None:
+        """Operations whose answer was lost: pending, flagged, and read before the next
+        partition (:meth:`_resolve_lost`)."""
+        self.j.mark_lost(run_id, lost)
+        self._lost.extend(replace(op, lost=True, error=err) for op, err in lost)
 
     def _in_state(self, table: str, op: JournalOp) -> bool:
         wanted = {k: v for k, v in (op.payload or {}).items() if k in ("statecode", "statuscode")}
@@ -408,10 +596,13 @@ class Loader:
         """Ids among ``ops`` whose row may already exist and that carry create-only columns.
 
         A row an earlier run wrote is known from the journal. In a resumed run a pending
-        write may have reached the service before the crash: those rows are looked up."""
+        write may have reached the service before the crash, and a write whose answer was
+        lost may have been carried out: those rows are looked up."""
         out = {o.row_id for o in ops if o.existed and o.create_only}
-        unsure = [o.row_id for o in ops if o.create_only and not o.existed]
-        if unsure and self.resumed:
+        unsure = [
+            o.row_id for o in ops if o.create_only and not o.existed and (self.resumed or o.lost)
+        ]
+        if unsure:
             found = self.ctx.clients[0].retrieve_many(table, unsure, select=[pid])
             out |= {i for i in unsure if i.lower() in found}
         return out
@@ -434,7 +625,11 @@ class Loader:
             ]
             try:
                 answers = client.execute_batch(items, continue_on_error=True)
-            except DataverseError:
+            except DataverseError as exc:
+                if answer_lost(exc):
+                    # the batch may have run: read the rows' state before sending again
+                    self._note_lost(run_id, [(op, str(exc)) for op in chunk])
+                    continue
                 failures.extend(self._send_actions_one_by_one(run_id, chunk))
                 continue
             done = [op for op, a in zip(chunk, answers, strict=True) if a is not None and a.ok]
@@ -453,6 +648,9 @@ class Loader:
             try:
                 client.call(name, body, idempotent=False)
             except DataverseError as exc:
+                if answer_lost(exc):
+                    self._note_lost(run_id, [(op, str(exc))])
+                    continue
                 if self._already_applied(client, op):
                     self.j.mark_done(run_id, [op])
                     continue
@@ -484,7 +682,10 @@ class Loader:
     # -- counting ---------------------------------------------------------------------------
 
     def settle(self, run_id: str, counts: dict[str, ObjectCounts]) -> dict[str, dict[str, int]]:
-        """Fill written/failed/unchanged per object from the journal; per-table op counts."""
+        """Fill written/failed/unchanged per object from the journal; per-table op counts.
+
+        A record (or an aggregate row) with an operation that failed or was left unsettled
+        counts as failed, whatever the role of that operation."""
         per_source = self.j.source_outcomes(run_id, except_role="opportunity")
         clients_state = self._client_states(run_id)
         for obj, c in counts.items():
@@ -508,7 +709,9 @@ class Loader:
             c.written = touched - failed
             c.unchanged = c.read - c.rejected - c.skipped - touched
         tables = self.j.table_state_counts(run_id)
-        aggregated, agg_failed = self.j.role_outcome(run_id, "opportunity", "upsert")
+        # every row of the role the run touched (its write, its state, its WinOpportunity):
+        # failed when any of its operations failed or was left unsettled
+        aggregated, agg_failed = self.j.role_rows(run_id, "opportunity")
         if aggregated:
             counts["opportunities (aggregated)"] = ObjectCounts(
                 read=aggregated, written=aggregated - agg_failed, failed=agg_failed
@@ -532,13 +735,31 @@ class Loader:
         include: Callable[[Record], bool] | None = None,
         note: str | None = None,
         fresh: bool = False,
+        removed: RemovedPolicy = "report",
     ) -> LoadResult:
+        """Plan and send one run of ``kind`` (resuming the unfinished one of that kind).
+
+        A delta also finds the records gone from the source and journals what ``removed``
+        does with their rows (:mod:`crm_ferry.load.removal`) before sending anything."""
         started = time.perf_counter()
         before = sum(c.stats.requests for c in self.ctx.clients)
         resumed = None if fresh else self.j.unfinished([kind])
+        if (
+            resumed is not None
+            and kind == "delta"
+            and source is not None
+            and resumed.source not in (None, source)
+        ):
+            # its pending writes are the older export's: sent now, they would undo this one's
+            raise JournalError(
+                f"delta run {resumed.run_id} of {resumed.source} did not finish; a delta of "
+                f"{source} cannot start before it is finished or undone",
+                hint=f"finish it with `crm-ferry delta --source {resumed.source}`, or undo it "
+                f"with `crm-ferry rollback {resumed.run_id}`, then run this delta again",
+            )
         self.resumed = resumed is not None
         run_id = (
-            resumed.run_id
+            self.j.take_over(resumed).run_id  # this process's now (refused if another's)
             if resumed is not None
             else self.j.start_run(
                 kind, source=source, map_fingerprint=self.ctx.spec.fingerprint.source, note=note
@@ -548,11 +769,31 @@ class Loader:
         counts, seen, marks = self.plan(run_id, bundle, include=include)
         self._seen_clients = seen.get("clients", set())
         disappeared: dict[str, list[str]] = {}
+        removal: Removal | None = None
         if kind == "delta":
-            disappeared = self._disappeared(seen)
+            removal = Removal(
+                self.j,
+                self.ctx.clients[0],
+                policy=removed,
+                ranks={role: self.ctx.plan.rank(role) for role in self.ctx.plan.roles},
+                aggregates={
+                    role: t.source
+                    for role, t in self.ctx.spec.targets.items()
+                    if t.enabled and role in AGGREGATE_ROLES
+                },
+            )
+            disappeared = self._disappeared(seen, removal, run_id)
+            removal.plan(run_id)  # journaled before anything is sent
+        changes = self._changes(run_id, counts, disappeared)
         failures = self.send(run_id)
+        report: RemovalReport | None = None
+        if removal is not None:
+            self.j.forget_deleted(run_id)
+            report = removal.settle(run_id)
         tables = self.settle(run_id, counts)
-        state: RunState = "done" if all(c.balanced for c in counts.values()) else "failed"
+        balanced = all(c.balanced for c in counts.values())
+        # anything failed or left unsettled (whatever its role): the run did not do its work
+        state: RunState = "done" if balanced and not any(undone_ops(tables)) else "failed"
         if state == "done":
             self.j.set_watermarks(run_id, marks)
         result = LoadResult(
@@ -567,18 +808,23 @@ class Loader:
             order=list(self.ctx.plan.roles),
             disappeared=disappeared,
             failures=failures,
+            changes=changes,
+            removal=report,
         )
-        self.j.finish_run(
-            run_id,
-            state,
-            {
-                "objects": {k: v.as_dict() for k, v in counts.items()},
-                "tables": tables,
-                "requests": result.requests,
-                "disappeared": {k: len(v) for k, v in disappeared.items()},
-            },
-        )
-        if state != "done":
+        summary: dict[str, Any] = {
+            "objects": {k: v.as_dict() for k, v in counts.items()},
+            "tables": tables,
+            "requests": result.requests,
+            "disappeared": {k: len(v) for k, v in disappeared.items()},
+            "changes": changes,
+        }
+        if report is not None:
+            summary["removal"] = {
+                "policy": report.policy,
+                "objects": {k: v.as_dict() for k, v in report.objects.items()},
+            }
+        self.j.finish_run(run_id, state, summary)
+        if not balanced:
             unbalanced = [k for k, c in counts.items() if not c.balanced]
             raise CheckFailed(
                 f"run {run_id}: counts do not add up for {', '.join(unbalanced)}",
@@ -586,13 +832,38 @@ class Loader:
             )
         return result
 
-    def _disappeared(self, seen: Mapping[str, set[str]]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for obj in seen:
-            known = self.j.idmap_sources(obj)
-            gone = sorted(set(known) - seen[obj])
-            if gone:
-                out[obj] = gone
+    def _disappeared(
+        self, seen: Mapping[str, set[str]], removal: Removal, run_id: str
+    ) -> dict[str, list[str]]:
+        """Per object, the ids of the records the id map knows that the source no longer
+        holds: a session by its own id, an opportunity (an aggregate of sessions) only when
+        the plan built it no more."""
+        return removal.find(seen, self._aggregates_seen, run_id)
+
+    def _changes(
+        self, run_id: str, counts: Mapping[str, ObjectCounts], removed: Mapping[str, list[str]]
+    ) -> dict[str, dict[str, int]]:
+        """Per object: records changed, added, unchanged (the rest of those accepted) and
+        removed from the source; the aggregates (opportunities) as their own object."""
+        touched = self.j.record_changes(
+            run_id, aggregate_roles=sorted(AGGREGATE_ROLES), aggregate_object=AGGREGATED_OBJECT
+        )
+        totals = {
+            obj: c.read - c.rejected - c.skipped
+            for obj, c in counts.items()
+            if obj != "client_properties"  # merged into their clients: no rows of their own
+        }
+        if any(t.enabled and r in AGGREGATE_ROLES for r, t in self.ctx.spec.targets.items()):
+            totals[AGGREGATED_OBJECT] = sum(len(ids) for ids in self._aggregates_seen.values())
+        out: dict[str, dict[str, int]] = {}
+        for obj, total in totals.items():
+            changed, written = touched.get(obj, (0, 0))
+            out[obj] = {
+                "changed": changed,
+                "added": written - changed,
+                "unchanged": max(0, total - written),
+                "removed": len(removed.get(obj, ())),
+            }
         return out
 
 

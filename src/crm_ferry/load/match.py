@@ -5,8 +5,9 @@ A practice moving to Dynamics 365 often finds some of its clients already there 
 by hand, imported from Outlook). Before a load, the contacts and accounts crm-ferry did not
 write are read once; a client whose e-mail address matches exactly one of them (case and
 spaces ignored), or failing that whose name and postal code match exactly one, is written
-to that row instead of a new one. The row's values of every column the load will touch are
-journaled as its before-image, so a rollback restores them instead of deleting the row.
+to that row instead of a new one. What the row holds (every column a write may change,
+lookups and owner included) is journaled as its before-image, so a rollback restores it
+instead of deleting the row.
 
 Ambiguous matches (two rows with the same e-mail) are not guessed: the client gets its own
 row and the ambiguity is reported.
@@ -22,15 +23,13 @@ from typing import Any
 
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.journal import Journal, MatchRow
-from crm_ferry.load.planner import LOOKUP_TYPES
+from crm_ferry.load.images import row_image
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Client
 from crm_ferry.sources.bundle import Bundle
 from crm_ferry.transform.ops import target_id
 
 MATCHED_ROLES = ("contact", "account")
-NOT_RESTORED = frozenset({"overriddencreatedon"})
-"""Columns a before-image leaves out: the service takes them only on create."""
 MATCHED_COLUMNS = {
     "contact": ("contactid", "emailaddress1", "firstname", "lastname", "address1_postalcode"),
     "account": ("accountid", "emailaddress1", "name", "address1_postalcode"),
@@ -164,43 +163,24 @@ def match_existing(
     return out
 
 
-def before_image(
-    client: DataverseClient, table: str, row_id: str, payload: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The values ``payload`` will overwrite in an existing row, read from the service.
-
-    Lookups that were set are restored through their bind; a lookup that was empty is left
-    out (the Web API clears a lookup only through its navigation property's ``$ref``), and
-    so are columns the service takes only on create."""
-    current = client.retrieve(table, row_id)
-    out: dict[str, Any] = {}
-    for key in payload:
-        if key.endswith("@odata.bind"):
-            nav = key[: -len("@odata.bind")]
-            column = nav.split("_")[0] if nav.endswith(("_account", "_contact")) else nav
-            value = current.get(f"_{column.lower()}_value")
-            target = current.get(
-                f"_{column.lower()}_value@Microsoft.Dynamics.CRM.lookuplogicalname"
-            )
-            if value and target:
-                out[key] = f"/{client.metadata.entity_set(str(target))}({value})"
-            continue
-        if "@" in key or key == "overriddencreatedon":
-            continue
-        out[key] = current.get(key)
-    return out
-
-
 def before_images(
-    client: DataverseClient, matches: Matches, columns: Mapping[str, Iterable[str]]
+    client: DataverseClient, matches: Matches
 ) -> list[tuple[MatchRow, str, dict[str, Any]]]:
-    """What each newly matched row holds in the columns the load will write, read from the
-    service: ``(match, table, values)`` for :meth:`Journal.seed_before_images`."""
+    """What each newly matched row holds, read from the service: ``(match, table, image)``
+    for :meth:`Journal.seed_before_images`. The image (:func:`row_image`) holds every column
+    a write may change, lookups and owner included, empty ones as empty, so that a
+    rollback gives the row back exactly what it held."""
+    rows = matches.rows()
+    by_table: dict[str, list[MatchRow]] = defaultdict(list)
+    for match in rows:
+        by_table[match.role].append(match)
     out = []
-    for match in matches.rows():
-        table = match.role
-        image = before_image(client, table, match.row_id, dict.fromkeys(columns.get(table, ())))
-        out.append((match, table, image))
+    for table, group in by_table.items():
+        current = client.retrieve_many(table, [m.row_id for m in group], annotations=True)
+        for match in group:
+            row = current.get(match.row_id.lower())
+            if row is not None:
+                out.append((match, table, row_image(client.metadata, table, row)))
     return out
 
 
@@ -228,18 +208,7 @@ def existing_rows(
             ours=ours,
             practice_column=f"{spec.publisher_prefix}_practiceid",
         )
-        columns = {
-            role: [
-                fm.column
-                for fm in t.mapped()
-                if fm.column
-                and fm.type not in LOOKUP_TYPES | {"Owner"}
-                and fm.column not in NOT_RESTORED
-            ]
-            for role, t in spec.targets.items()
-            if role in MATCHED_ROLES
-        }
-        journal.seed_before_images("match", before_images(client, fresh, columns))
+        journal.seed_before_images("match", before_images(client, fresh))
         journal.save_matches(fresh.rows())
         saved.update(fresh.ids)
     return {target_id(namespace, role, sid): rid for (role, sid), rid in saved.items()}

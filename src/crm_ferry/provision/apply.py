@@ -20,21 +20,29 @@ from typing import Any
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import NotFound
 from crm_ferry.dataverse.metadata import ColumnSpec, label
-from crm_ferry.errors import CheckFailed, ConfigError, FerryError, MapError
+from crm_ferry.errors import CheckFailed, ConfigError, FerryError, Incomplete, MapError
 from crm_ferry.journal import Journal, SchemaOpOutcome
 from crm_ferry.provision.ops import Reverse, SchemaOp
 from crm_ferry.provision.plan import Plan
 
 
-class ProvisionIncomplete(FerryError):
+class ProvisionIncomplete(Incomplete):
     """An operation failed part-way; what ran before it is journaled and can be reversed."""
 
-    exit_code = 5
-
-    def __init__(self, message: str, *, run_id: str, applied: int, hint: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        applied: int,
+        hint: str,
+        done: ApplyResult | RollbackResult | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.run_id = run_id
         self.applied = applied
+        self.done = done
+        """What was applied (or reversed) before the failure."""
 
 
 class RollbackRefused(CheckFailed):
@@ -161,6 +169,7 @@ def apply_plan(
                     f"{op.description}: {exc}",
                     run_id=run_id,
                     applied=len(applied),
+                    done=ApplyResult(run_id, tuple(applied), (), chosen),
                     hint=f"{len(applied)} operation(s) before it are journaled: fix the cause "
                     "and run `crm-ferry provision` again (it continues where it stopped), or "
                     "`crm-ferry provision --rollback` to undo them",
@@ -324,6 +333,7 @@ def rollback_schema(
                     f"{op.reverse.description}: {exc}",
                     run_id=rb_id,
                     applied=len(done),
+                    done=RollbackResult(rb_id, tuple(done), (), force),
                     hint=f"{len(done)} operation(s) were reversed before it; fix the cause and "
                     "run `crm-ferry provision --rollback` again to reverse the rest",
                 ) from exc

@@ -1,10 +1,15 @@
 """The reconciliation report: one self-contained HTML page, and the same data as JSON and CSV.
 
-:func:`write_report` writes ``report.html`` (inline CSS and JavaScript, nothing fetched from
-the network: a summary by table and verdict, filters by table and verdict, and every
-difference with its source, expected and actual value side by side), ``report.json`` and
-``report.csv``. The files hold client data, so they are created readable by their owner only
-(mode 0600), and written atomically.
+:func:`write_report` writes a :class:`~crm_ferry.reconcile.reconciliation.Reconciliation`
+as ``report.json`` (:meth:`Reconciliation.as_dict`: amounts and counts as JSON numbers),
+``report.csv`` (one row per fact: ``kind`` says which: ``meta``, ``summary``, ``records``,
+``total``, ``difference``, ``field``, ``check``) and ``report.html``: inline CSS and
+JavaScript, nothing fetched from the network, every value escaped. The page opens with the
+summary (differences by class, new and accepted; records per object; totals; environment,
+runs and the map's confirmation), then the differences grouped by table, the field-level
+diff per table and column, and the cross-record checks; each table is a collapsible section
+with its filter next to the rows it filters. The files hold client data, so they are
+created readable by their owner only (mode 0600), and written atomically.
 """
 
 from __future__ import annotations
@@ -12,56 +17,56 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import jinja2
 
 from crm_ferry.owner_only import write_private
-from crm_ferry.reconcile.diff import VERDICTS, DiffRow, count_verdicts, plain
+from crm_ferry.reconcile.classify import CLASSES, CheckRow
+from crm_ferry.reconcile.diff import VERDICTS, plain
+from crm_ferry.reconcile.reconciliation import Reconciliation
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CheckRow",
+    "ReportPaths",
+    "render_html",
+    "report_environment",
+    "shown",
+    "write_report",
+]
 
 HTML_NAME: Final = "report.html"
 JSON_NAME: Final = "report.json"
 CSV_NAME: Final = "report.csv"
 HTML_ROW_LIMIT: Final = 5000
-"""Rows shown in the HTML page; differences come first. JSON and CSV always hold every row."""
+"""Compared fields shown in the HTML page (differences first); JSON and CSV hold every one.
+Differences are always shown, up to :data:`HTML_DIFFERENCE_LIMIT`."""
+HTML_DIFFERENCE_LIMIT: Final = 5000
 
 CSV_COLUMNS: Final = (
     "kind",
+    "id",
+    "classification",
+    "status",
     "table",
-    "record_id",
+    "record",
     "source_key",
-    "field",
+    "column",
+    "what",
     "source_value",
     "expected",
     "actual",
     "verdict",
     "detail",
+    "accepted_by",
+    "accepted_at",
+    "accepted_reason",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class CheckRow:
-    """A cross-record check: "lookup points to the right parent", "invoice total = sum of
-    lines" ..."""
-
-    name: str
-    table: str
-    record: str
-    passed: bool
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "table": self.table,
-            "record": self.record,
-            "passed": self.passed,
-            "detail": self.detail,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,7 @@ def report_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["shown"] = shown
+    env.filters["num"] = _num
     return env
 
 
@@ -98,112 +104,152 @@ def shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _ordered(rows: Sequence[DiffRow]) -> list[DiffRow]:
-    rank = {"mismatch": 0, "missing": 1, "extra": 2, "match": 3}
-    return sorted(rows, key=lambda r: rank[r.verdict])
+def _num(value: Any) -> str:
+    """A number with thousands separators (amounts with two decimals)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return shown(value)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}"
 
 
-def report_data(
-    *,
-    title: str,
-    summary: Mapping[str, Any],
-    rows: Sequence[DiffRow],
-    checks: Sequence[CheckRow],
-    meta: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Everything the report says, as JSON-friendly data (what ``report.json`` holds)."""
-    counts = count_verdicts(rows)
-    totals: dict[str, int] = dict.fromkeys(VERDICTS, 0)
-    for per in counts.values():
-        for verdict, n in per.items():
-            totals[verdict] += n
-    return {
-        "title": title,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "meta": plain(dict(meta)),
-        "summary": plain(dict(summary)),
-        "counts": {"by_table": counts, "total": totals},
-        "checks_summary": {
-            "passed": sum(1 for c in checks if c.passed),
-            "failed": sum(1 for c in checks if not c.passed),
-        },
-        "rows": [r.as_dict() for r in rows],
-        "checks": [c.as_dict() for c in checks],
-    }
+# ---------------------------------------------------------------------------
+# CSV
 
 
-def _csv_text(rows: Sequence[DiffRow], checks: Sequence[CheckRow]) -> str:
+def _csv_text(data: Mapping[str, Any]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [
-                "diff",
-                r.table,
-                r.record_id,
-                r.source_key,
-                r.field,
-                shown(r.source_value),
-                shown(r.expected),
-                shown(r.actual),
-                r.verdict,
-                "",
-            ]
+    writer = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+
+    def row(kind: str, **cells: Any) -> None:
+        writer.writerow({"kind": kind, **{k: shown(v) for k, v in cells.items()}})
+
+    env, mp = data["environment"], data["map"]
+    for what, value in (
+        ("title", data["title"]),
+        ("id", data["id"]),
+        ("generated at", data["generated_at"]),
+        ("environment name", env["name"]),
+        ("environment url", env["url"]),
+        ("source", data["source"]),
+        ("map file", mp["file"]),
+        ("map digest", mp["digest"]),
+        ("map status", mp["status"]),
+        ("map confirmed by", mp["confirmed_by"]),
+        ("map confirmed at", mp["confirmed_at"]),
+    ):
+        row("meta", what=what, detail=value)
+    for run in data["runs"]:
+        row("meta", what="run", record=run["run_id"], detail=f"{run['kind']} {run['state']}")
+    summary = data["summary"]
+    for what, value in summary.items():
+        if what == "by_class":
+            for cls, per in value.items():
+                for status, n in per.items():
+                    row("summary", classification=cls, status=status, what="differences", actual=n)
+        else:
+            row("summary", what=what, actual=value)
+    for obj, tally in data["objects"].items():
+        for what in ("source", "loaded", "rejected", "skipped"):
+            row("records", table=obj, what=what, actual=tally[what])
+        for reason, n in tally["reasons"].items():
+            row("records", table=obj, what="rejected", detail=reason, actual=n)
+    for name, per in data["totals"].items():
+        for what, value in per.items():
+            row("total", table=name, what=what, actual=value)
+    for d in data["differences"]:
+        accepted = d["accepted"] or {}
+        row(
+            "difference",
+            id=d["id"],
+            classification=d["classification"],
+            status=d["status"],
+            table=d["table"],
+            record=d["record"],
+            source_key=d["source_key"],
+            column=d["column"],
+            what=d["what"],
+            source_value=d["source_value"],
+            expected=d["expected"],
+            actual=d["actual"],
+            detail=d["detail"],
+            accepted_by=accepted.get("by"),
+            accepted_at=accepted.get("at"),
+            accepted_reason=accepted.get("reason"),
         )
-    for c in checks:
-        writer.writerow(
-            [
-                "check",
-                c.table,
-                c.record,
-                "",
-                c.name,
-                "",
-                "",
-                "",
-                "passed" if c.passed else "failed",
-                c.detail,
-            ]
+    for r in data["rows"]:
+        row(
+            "field",
+            table=r["table"],
+            record=r["record_id"],
+            source_key=r["source_key"],
+            column=r["field"],
+            source_value=r["source_value"],
+            expected=r["expected"],
+            actual=r["actual"],
+            verdict=r["verdict"],
+        )
+    for c in data["checks"]["rows"]:
+        row(
+            "check",
+            classification=c["classification"],
+            table=c["table"],
+            record=c["record"],
+            column=c["column"],
+            what=c["name"],
+            verdict="passed" if c["passed"] else "failed",
+            detail=c["detail"],
         )
     return buf.getvalue()
 
 
-def render_html(data: Mapping[str, Any], *, row_limit: int = HTML_ROW_LIMIT) -> str:
-    """The HTML page for :func:`report_data`'s output (rows already in display order)."""
-    rows = data["rows"]
+# ---------------------------------------------------------------------------
+# HTML
+
+
+def _grouped(items: Sequence[Mapping[str, Any]], key: str) -> dict[str, list[Mapping[str, Any]]]:
+    out: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for item in items:
+        out[str(item[key])].append(item)
+    return dict(sorted(out.items()))
+
+
+def render_html(
+    data: Mapping[str, Any],
+    *,
+    row_limit: int = HTML_ROW_LIMIT,
+    difference_limit: int = HTML_DIFFERENCE_LIMIT,
+) -> str:
+    """The HTML page for :meth:`Reconciliation.as_dict`'s output (lists in display order)."""
+    differences = data["differences"][:difference_limit]
+    rows = data["rows"][:row_limit]
+    fields = data["fields"]["by_table"]
     template = report_environment().get_template("report.html.j2")
     return template.render(
         data=data,
-        rows=rows[:row_limit],
-        hidden_rows=max(0, len(rows) - row_limit),
-        tables=sorted(data["counts"]["by_table"]),
+        classes=CLASSES,
         verdicts=VERDICTS,
+        differences=_grouped(differences, "table"),
+        hidden_differences=max(0, len(data["differences"]) - difference_limit),
+        rows=_grouped(rows, "table"),
+        hidden_rows=max(0, len(data["rows"]) - row_limit),
+        field_tables=sorted(fields),
     )
 
 
 def write_report(
-    out_dir: Path,
-    *,
-    title: str,
-    summary: Mapping[str, Any],
-    rows: Sequence[DiffRow],
-    checks: Sequence[CheckRow],
-    meta: Mapping[str, Any],
-    row_limit: int = HTML_ROW_LIMIT,
+    out_dir: Path, recon: Reconciliation, *, row_limit: int = HTML_ROW_LIMIT
 ) -> ReportPaths:
     """Write ``report.html``, ``report.json`` and ``report.csv`` into ``out_dir`` (mode 0600).
 
-    ``summary``: headline numbers of the run (read, loaded, rejected ...), shown first.
-    ``meta``: where the data came from (run id, environment, map fingerprint ...).
-    The HTML page shows at most ``row_limit`` rows, differences first; JSON and CSV hold all.
-    """
+    The HTML page shows at most ``row_limit`` compared fields, differences first; JSON and
+    CSV hold all."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ordered = _ordered(rows)
-    data = report_data(title=title, summary=summary, rows=ordered, checks=checks, meta=meta)
+    data = recon.as_dict()
     paths = ReportPaths(out_dir / HTML_NAME, out_dir / JSON_NAME, out_dir / CSV_NAME)
     write_private(paths.json, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    write_private(paths.csv, _csv_text(ordered, checks))
+    write_private(paths.csv, _csv_text(data))
     write_private(paths.html, render_html(data, row_limit=row_limit))
     return paths

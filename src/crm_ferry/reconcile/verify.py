@@ -12,7 +12,12 @@ two come:
 - **orphan lookups**: a lookup in a written row that points to no row;
 - **duplicates**: two rows of one table holding the same source id (``new_practiceid``);
 - **timestamps**: ``createdon`` of notes, activities and the rest equals the source's
-  original time.
+  original time;
+- **payments**: the payments of an invoice do not add up to more than its total.
+
+Every failed check and every field that does not match is a classified
+:class:`~crm_ferry.reconcile.classify.Difference` (:meth:`Proof.difference_list`). Sums are
+numbers (:class:`~decimal.Decimal` here, JSON numbers in :meth:`Proof.as_dict`).
 
 The sample uses the same machinery, limited to the rows of its run.
 """
@@ -20,20 +25,28 @@ The sample uses the same machinery, limited to the rows of its run.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
-from crm_ferry.journal import Journal
+from crm_ferry.dataverse.metadata import ColumnInfo
+from crm_ferry.journal import Journal, RunInfo
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Invoice, InvoiceItem, Payment, Record, Reject
-from crm_ferry.reconcile.diff import DiffRow, compare_row, count_verdicts
-from crm_ferry.reconcile.report import CheckRow
+from crm_ferry.reconcile.classify import (
+    MIGRATION,
+    SOURCE_DEFECT,
+    CheckRow,
+    Difference,
+    reject_reason,
+)
+from crm_ferry.reconcile.diff import CHOICE_TYPES, DiffRow, compare_row, count_verdicts
 from crm_ferry.sources.bundle import Bundle
 
 ID_CHUNK = 50
@@ -51,12 +64,24 @@ class ExpectedRow:
     payload: dict[str, Any]
 
 
+Number = int | Decimal
+"""A count, or an amount (a Decimal); :func:`number` makes either a JSON number."""
+
+
+def number(value: Number) -> int | float:
+    """A count as an int, an amount as a float (JSON numbers both)."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
 @dataclass
 class Proof:
     rows: list[DiffRow] = field(default_factory=list)
     checks: list[CheckRow] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    sums: dict[str, dict[str, str]] = field(default_factory=dict)
+    sums: dict[str, dict[str, Number]] = field(default_factory=dict)
+    """``invoices``, ``payments`` (source vs Dataverse) and ``lookups`` (checked, orphans)."""
+    choices: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
+    """Table → choice column → option value → label, from the tenant's metadata."""
 
     @property
     def verdicts(self) -> dict[str, int]:
@@ -65,12 +90,41 @@ class Proof:
             out[r.verdict] += 1
         return dict(out)
 
+    def difference_list(self) -> list[Difference]:
+        """Every difference, classified, once each (by id): fields that do not match, failed
+        checks, tables where fewer or more rows were found than written."""
+        found: dict[str, Difference] = {}
+
+        def add(d: Difference) -> None:
+            seen = found.get(d.id)
+            if seen is None:
+                found[d.id] = d
+            elif d.detail and d.detail not in seen.detail:
+                found[d.id] = replace(seen, detail=f"{seen.detail}; {d.detail}".strip("; "))
+
+        for table, c in sorted(self.counts.items()):
+            if c["written"] != c["found"]:
+                add(
+                    Difference.make(
+                        MIGRATION,
+                        table,
+                        "*",
+                        "(rows)",
+                        "rows found = rows written",
+                        f"{c['written']} written, {c['found']} found",
+                    )
+                )
+        for r in self.rows:
+            if r.verdict != "match":
+                add(Difference.of_row(r))
+        for check in self.checks:
+            if not check.passed:
+                add(Difference.of_check(check))
+        return list(found.values())
+
     @property
     def differences(self) -> int:
-        bad_rows = sum(1 for r in self.rows if r.verdict != "match")
-        bad_checks = sum(1 for c in self.checks if not c.passed)
-        bad_counts = sum(1 for c in self.counts.values() if c["written"] != c["found"])
-        return bad_rows + bad_checks + bad_counts
+        return len(self.difference_list())
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -81,11 +135,14 @@ class Proof:
             "differences": self.differences,
         }
 
+    def plain_sums(self) -> dict[str, dict[str, int | float]]:
+        return {k: {n: number(v) for n, v in per.items()} for k, per in self.sums.items()}
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),
             "counts": self.counts,
-            "sums": self.sums,
+            "sums": self.plain_sums(),
             "verdicts_by_table": count_verdicts(self.rows),
             "failed_checks": [c.as_dict() for c in self.checks if not c.passed][:200],
         }
@@ -113,19 +170,27 @@ def expected_rows(journal: Journal, *, run_id: str | None = None) -> list[Expect
     return list(merged.values())
 
 
+def map_sources(spec: MappingSpec) -> set[str]:
+    """The source objects the map reads (long-form properties go into their clients)."""
+    out = {t.source for t in spec.targets.values() if t.enabled}
+    if "clients" in out:
+        out.add(PROPERTIES)
+    return out
+
+
 def source_records(
     bundle: Bundle,
     spec: MappingSpec,
     keys: set[tuple[str, str]] | None,
     accepted: dict[str, set[str]] | None = None,
+    rejected: list[Reject] | None = None,
 ) -> dict[tuple[str, str], Record]:
     """Source records by (object, id): those in ``keys`` and every invoice, line and payment.
 
     With ``accepted``, the same pass also collects the ids of every record the reader
-    accepted, per object the map reads (what verify counts)."""
-    sources = (
-        {t.source for t in spec.targets.values() if t.enabled} if accepted is not None else set()
-    )
+    accepted, per object the map reads (what verify counts); with ``rejected``, every row
+    the reader rejected, of every object the map reads."""
+    sources = map_sources(spec) if accepted is not None or rejected is not None else set()
     out: dict[tuple[str, str], Record] = {}
     wanted = {obj for obj, _ in keys} if keys is not None else set(bundle.objects)
     for obj in bundle.objects:
@@ -134,6 +199,8 @@ def source_records(
         ids = accepted.setdefault(obj, set()) if accepted is not None and obj in sources else None
         for item in bundle.read(obj):
             if not isinstance(item, Record):
+                if rejected is not None and isinstance(item, Reject) and obj in sources:
+                    rejected.append(item)
                 continue
             if ids is not None:
                 ids.add(item.id)
@@ -143,39 +210,144 @@ def source_records(
     return out
 
 
-def reject_checks(rejects: Iterable[Reject]) -> list[CheckRow]:
-    """Every record a run did not load, as a failed check of the report."""
+PROPERTIES = "client_properties"
+"""Long-form custom properties: loaded with (into) their client, rejected with it."""
+LOAD_KINDS = ("migrate", "delta", "sample")
+"""The kinds of runs that write records."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectTally:
+    """One source object: records in the source, loaded, rejected (with the reasons), and
+    skipped by the run (a sample's unsampled records, properties of a missing client)."""
+
+    source: int
+    loaded: int
+    rejected: int
+    skipped: int = 0
+    reasons: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return self.source == self.loaded + self.rejected + self.skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "loaded": self.loaded,
+            "rejected": self.rejected,
+            "skipped": self.skipped,
+            "reasons": dict(self.reasons),
+        }
+
+
+def tally_objects(
+    chosen: Mapping[str, set[str] | frozenset[str]],
+    loaded: Mapping[str, set[str]],
+    rejects: Sequence[Reject],
+    *,
+    reader: Sequence[Reject] = (),
+    skipped: Mapping[str, int] | None = None,
+) -> dict[str, ObjectTally]:
+    """Per source object: of the ``chosen`` record ids (the records the reader accepted,
+    or a sample's), those ``loaded`` (a row in the tenant) and those rejected (``rejects``
+    of the run); the ``reader``'s own rejects count as source records rejected.
+    ``skipped``: per object, what the run skipped (from its counts)."""
+    rejected: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in rejects:
+        rejected[r.object].setdefault(str(r.source_id or f"line {r.line}"), r.reason)
+    by_reader: dict[str, list[Reject]] = defaultdict(list)
+    for r in reader:
+        by_reader[r.object].append(r)
+    clients_loaded = loaded.get("clients", set())
+    clients_rejected = set(rejected.get("clients", {}))
+    out: dict[str, ObjectTally] = {}
+    for obj, ids in sorted(chosen.items()):
+        if obj == PROPERTIES:
+            owner = {i: i.partition("/")[0] for i in ids}
+            done = {i for i in ids if owner[i] in clients_loaded}
+            refused = {
+                i: rejected[obj].get(i) or f"client {owner[i]!r} was not loaded"
+                for i in ids - done
+                if i in rejected.get(obj, {}) or owner[i] in clients_rejected
+            }
+        else:
+            done = loaded.get(obj, set()) & ids
+            refused = {i: why for i, why in rejected.get(obj, {}).items() if i in ids - done}
+        reasons = Counter(reject_reason(why) for why in refused.values())
+        reasons.update(reject_reason(r.reason) for r in by_reader.get(obj, ()))
+        out[obj] = ObjectTally(
+            source=len(ids) + len(by_reader.get(obj, ())),
+            loaded=len(done),
+            rejected=len(refused) + len(by_reader.get(obj, ())),
+            skipped=(skipped or {}).get(obj, 0),
+            reasons=dict(reasons.most_common()),
+        )
+    return out
+
+
+def balance_checks(tallies: Mapping[str, ObjectTally]) -> list[CheckRow]:
+    """A failed check for every object whose records do not add up."""
     return [
         CheckRow(
-            "record not loaded",
-            r.object,
-            f"{r.source_id or '?'} ({r.file}:{r.line})",
+            "source records = loaded + rejected + skipped",
+            obj,
+            "*",
             False,
-            f"{r.column or ''} {r.reason}".strip(),
+            f"source {t.source}, loaded {t.loaded}, rejected {t.rejected}, skipped {t.skipped}",
+            column="(records)",
         )
-        for r in rejects
+        for obj, t in tallies.items()
+        if not t.balanced
     ]
 
 
-def object_counts(journal: Journal, accepted: dict[str, set[str]]) -> dict[str, dict[str, int]]:
-    """Per source object: the records the reader accepted, loaded and rejected ones."""
-    loaded = journal.loaded_sources(except_role="opportunity")
-    rejected: dict[str, set[str]] = {}
-    runs = [
-        r.run_id for r in journal.runs() if r.kind in ("migrate", "delta") and r.state == "done"
+def covered_runs(journal: Journal) -> list[RunInfo]:
+    """The load runs whose rows are in the tenant as crm-ferry last wrote them (the rows a
+    verification compares), oldest first; runs rolled back are not among them."""
+    holding = set(journal.runs_in_idmap())
+    return [
+        r
+        for r in journal.runs()
+        if r.run_id in holding and r.kind in LOAD_KINDS and r.state != "rolled_back"
     ]
-    if runs:
-        for r in journal.rejects(runs[-1]):
-            rejected.setdefault(r.object, set()).add(str(r.source_id or r.line))
-    out: dict[str, dict[str, int]] = {}
-    for obj, ids in accepted.items():
-        done = loaded.get(obj, set()) & ids
-        out[obj] = {
-            "source": len(ids),
-            "loaded": len(done),
-            "rejected": len((rejected.get(obj, set()) & ids) - done),
-        }
-    return out
+
+
+def reference_run(runs: Sequence[RunInfo]) -> RunInfo | None:
+    """The run whose rejects and skips describe the source: the latest finished full load
+    (migrate or delta), else the latest of ``runs``."""
+    done = [r for r in runs if r.kind in ("migrate", "delta") and r.state == "done"]
+    if done:
+        return done[-1]
+    return runs[-1] if runs else None
+
+
+def run_skipped(run: RunInfo | None) -> dict[str, int]:
+    """Per source object, the records ``run`` skipped (from the counts it finished with)."""
+    objects = (run.counts.get("objects") or {}) if run is not None else {}
+    return {
+        str(obj): int(c.get("skipped", 0) or 0)
+        for obj, c in objects.items()
+        if isinstance(c, Mapping)
+    }
+
+
+def environment_name(client: DataverseClient) -> str:
+    """The organization's friendly name, if the client may read it; else the URL's host."""
+    try:
+        org = next(iter(client.query("organization", select=["name"], top=1)), {})
+    except DataverseError:
+        org = {}
+    name = org.get("name")
+    return str(name) if name else (urlsplit(client.url).hostname or client.url)
+
+
+def _choices(columns: Mapping[str, ColumnInfo]) -> dict[str, dict[int, str]]:
+    return {
+        name: dict(info.options)
+        for name, info in columns.items()
+        if info.options and (info.type in CHOICE_TYPES or info.type == "MultiSelectPicklist")
+    }
 
 
 def read_rows(
@@ -234,6 +406,9 @@ def prove(
     actual_all: dict[str, dict[str, dict[str, Any]]] = {}
     for table, rows in sorted(by_table.items()):
         columns = client.metadata.columns(table)
+        labels = _choices(columns)
+        if labels:
+            proof.choices[table] = labels
         navigation = {
             r.navigation_property: r.referencing_attribute
             for r in client.metadata.relationships(table)
@@ -312,6 +487,7 @@ def _orphans(
                     "*",
                     False,
                     f"unchecked: {len(ids)} looked-up row(s) could not be read ({exc})",
+                    column="(lookups)",
                 )
             )
             continue
@@ -329,13 +505,14 @@ def _orphans(
                     rid,
                     False,
                     f"{column} -> {target}({value}) does not exist",
+                    column=column,
                 )
             )
     unchecked = sum(1 for ref in refs if ref[3] in unreadable)
     proof.sums["lookups"] = {
-        "checked": str(len(refs) - unchecked),
-        "orphans": str(orphans),
-        **({"unchecked": str(unchecked)} if unchecked else {}),
+        "checked": len(refs) - unchecked,
+        "orphans": orphans,
+        **({"unchecked": unchecked} if unchecked else {}),
     }
 
 
@@ -343,6 +520,7 @@ def _duplicates(
     proof: Proof, actual_all: Mapping[str, Mapping[str, Mapping[str, Any]]], prefix: str
 ) -> None:
     column = f"{prefix}_practiceid"
+    duplicates = 0
     for table, rows in actual_all.items():
         seen: dict[str, str] = {}
         for rid, row in rows.items():
@@ -350,6 +528,7 @@ def _duplicates(
             if not sid:
                 continue
             if sid in seen:
+                duplicates += 1
                 proof.checks.append(
                     CheckRow(
                         "one row per source record",
@@ -357,9 +536,11 @@ def _duplicates(
                         rid,
                         False,
                         f"source id {sid} is also in row {seen[sid]}",
+                        column=column,
                     )
                 )
             seen[str(sid)] = rid
+    proof.sums["duplicates"] = {"rows holding a source id another row holds": duplicates}
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -381,6 +562,10 @@ def _invoice_sums(
             if amount is None and item.quantity is not None and item.unit_price is not None:
                 amount = item.quantity * item.unit_price
             items[item.invoice_id] += amount or Decimal(0)
+    payments_of: dict[str, Decimal] = defaultdict(Decimal)
+    for (obj, _), pay in records.items():
+        if obj == "payments" and isinstance(pay, Payment) and pay.invoice_id:
+            payments_of[pay.invoice_id] += pay.amount or Decimal(0)
     total_source = Decimal(0)
     total_target = Decimal(0)
     agreeing = 0
@@ -406,6 +591,7 @@ def _invoice_sums(
                     row.row_id,
                     target_total == source_total,
                     f"{rec.number}: Dataverse {target_total}, source {source_total}",
+                    column="totalamount",
                 )
             )
         else:
@@ -418,6 +604,26 @@ def _invoice_sums(
                     f"{rec.number}: the source lines sum to {lines} but the source total is "
                     f"{source_total}; Dataverse computes {target_total} from the lines "
                     "(a difference in the export, reported, not corrected)",
+                    column="totalamount",
+                    classification=SOURCE_DEFECT,
+                )
+            )
+        paid = _dec(payments_of.get(rec.id))
+        if paid is not None and source_total is not None:
+            proof.checks.append(
+                CheckRow(
+                    "payments within the invoice total",
+                    "invoice",
+                    row.row_id,
+                    paid <= source_total,
+                    f"{rec.number}: payments {paid}, source total {source_total}"
+                    + (
+                        " (a difference in the export, reported, not corrected)"
+                        if paid > source_total
+                        else ""
+                    ),
+                    column="(payments)",
+                    classification=SOURCE_DEFECT,
                 )
             )
     loaded_payments = {r.source_id for r in expected if r.source_object == "payments"}
@@ -425,17 +631,17 @@ def _invoice_sums(
         (_dec(r.amount) or Decimal(0))
         for (obj, sid), r in records.items()
         if obj == "payments" and isinstance(r, Payment) and sid in loaded_payments
-    )
+    ) + Decimal(0)
     payments_target = sum(
         (_dec(row.get(next((k for k in row if k.endswith("_amount")), ""))) or Decimal(0))
         for row in actual_all.get(_payment_table(expected), {}).values()
-    )
+    ) + Decimal(0)
     proof.sums["invoices"] = {
-        "source total": str(total_source),
-        "Dataverse total": str(total_target),
-        "invoices whose lines agree with their total": str(agreeing),
+        "source total": total_source,
+        "Dataverse total": total_target,
+        "invoices whose lines agree with their total": agreeing,
     }
-    proof.sums["payments"] = {"source": str(payments_source), "Dataverse": str(payments_target)}
+    proof.sums["payments"] = {"source": payments_source, "Dataverse": payments_target}
 
 
 def _payment_table(expected: Sequence[ExpectedRow]) -> str:
@@ -474,5 +680,6 @@ def _timestamps(
                 row.row_id,
                 ok,
                 f"source {original.isoformat()}, Dataverse {created}",
+                column="createdon",
             )
         )

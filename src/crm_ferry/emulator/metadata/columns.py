@@ -311,19 +311,7 @@ def _money_companions(schema: Schema, entity: EntityDef, attr: AttributeDef) -> 
             )
         )
     if entity.attribute("exchangerate") is None:
-        made.append(
-            AttributeDef(
-                logical_name="exchangerate",
-                schema_name="ExchangeRate",
-                type="Decimal",
-                display_name="Exchange Rate",
-                precision=10,
-                min_value=Decimal("0.000000000001"),
-                max_value=Decimal("100000000000"),
-                valid_for_create=False,
-                valid_for_update=False,
-            )
-        )
+        made.append(tenant.exchange_rate())
     return made
 
 

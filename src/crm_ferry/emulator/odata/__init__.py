@@ -9,7 +9,8 @@ reads, so the caller can answer "Could not find a property named 'x' on type
 - :mod:`.query`: query options (:func:`parse_query`, :func:`parse_query_string`);
 - :mod:`.syntax`: tokens, literal values and the ``$filter`` expression tree, its parser and
   formatter;
-- :mod:`.evaluation`: ``$filter`` evaluation against rows and ``$orderby`` sorting.
+- :mod:`.evaluation`: ``$filter`` evaluation against rows and ``$orderby`` sorting, and what
+  a filter narrows a table to (:func:`narrowing`, :func:`raise_free`: what an index may use).
 
 Sources (Microsoft Learn, Power Apps developer documentation, Dataverse Web API):
 
@@ -37,9 +38,12 @@ Example::
 from __future__ import annotations
 
 from crm_ferry.emulator.odata.evaluation import (
+    Kind,
     compare_values,
     edm_type_name,
     evaluate,
+    narrowing,
+    raise_free,
     referenced_properties,
     sort_rows,
 )
@@ -93,6 +97,7 @@ __all__ = [
     "ExpandSpec",
     "Expr",
     "Key",
+    "Kind",
     "Lambda",
     "Literal",
     "Logical",
@@ -112,11 +117,13 @@ __all__ = [
     "evaluate",
     "format_filter",
     "format_value",
+    "narrowing",
     "parse_filter",
     "parse_query",
     "parse_query_string",
     "parse_resource_path",
     "parse_value_text",
+    "raise_free",
     "referenced_properties",
     "sort_rows",
     "tokenize",

@@ -26,7 +26,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from typing import Literal as TypingLiteral
 
 from crm_ferry.emulator.odata.syntax import (
     Call,
@@ -288,7 +290,13 @@ class _Evaluator:
         if current is None:
             return None
         if fn.name in ("In", "NotIn"):
-            found = any(_function_eq(current, item) for item in values)
+            folded = _folded_texts(values)
+            if folded is not None and isinstance(current, str) and _as_instant(current) is None:
+                # every value is text and the row's is not a date: each comparison is the
+                # case-insensitive one _function_eq would make, and none of them can raise
+                found = current.casefold() in folded
+            else:
+                found = any(_function_eq(current, item) for item in values)
             return found if fn.name == "In" else not found
         if len(values) != 2:
             raise ODataError(
@@ -337,6 +345,15 @@ def _function_operand(current: object, item: Value) -> Value:
 
 def _function_eq(current: object, item: Value) -> bool:
     return bool(compare_values("eq", current, _function_operand(current, item)))
+
+
+@lru_cache(maxsize=64)
+def _folded_texts(values: tuple[Value, ...]) -> frozenset[str] | None:
+    """The case-folded values of a query function's PropertyValues when every one is text
+    (what ``In`` over a list of ids is), else None."""
+    if not all(isinstance(v, str) for v in values):
+        return None
+    return frozenset(str(v).casefold() for v in values)
 
 
 def evaluate(expr: Expr, row: Mapping[str, Any], resolve: Resolver | None = None) -> bool:
@@ -395,6 +412,102 @@ def _collect(expr: Expr, scope: frozenset[str], found: set[str]) -> None:
                 _collect(body, scope | {var}, found)
         case _:
             pass
+
+
+def narrowing(expr: Expr) -> dict[str, tuple[Value, ...]]:
+    """Values a matching row must hold: for each ``name: values``, every row the filter
+    matches holds in ``name`` a value that ``eq`` (or ``In``) finds equal to one of
+    ``values``. What an index can look rows up by instead of testing every row.
+
+    ``name eq v`` and ``Microsoft.Dynamics.CRM.In(PropertyName='name',...)`` narrow ``name``;
+    ``and`` keeps the narrowings of both sides, ``or`` those of properties both sides
+    narrow (their values joined); anything else (``ne``, ``not``, functions, lambdas,
+    navigation paths, ``eq null``) narrows nothing.
+
+    >>> from crm_ferry.emulator.odata import parse_filter
+    >>> narrowing(parse_filter("a eq 'x' or (a eq 'y' and b gt 1)"))
+    {'a': ('x', 'y')}
+    """
+    match expr:
+        case Compare("eq", Property((name,)), Literal(value)) if value is not None:
+            return {name: (value,)}
+        case Compare("eq", Literal(value), Property((name,))) if value is not None:
+            return {name: (value,)}
+        case QueryFunction("In"):
+            values = expr.param("PropertyValues")
+            prop = expr.property_name
+            if prop is not None and "/" not in prop and isinstance(values, tuple):
+                return {prop: values}
+        case Logical("and", left, right):
+            found = narrowing(left)
+            for name, values in narrowing(right).items():
+                if name not in found or len(values) < len(found[name]):
+                    found[name] = values
+            return found
+        case Logical("or", left, right):
+            a, b = narrowing(left), narrowing(right)
+            return {name: a[name] + b[name] for name in a if name in b}
+        case _:
+            pass
+    return {}
+
+
+Kind = TypingLiteral["guid", "text", "number", "boolean"]
+"""What a row holds in a column (or null): a GUID as canonical lower-case text, other text,
+a number (``int``/``float``/``Decimal``, never ``bool``), a boolean."""
+
+
+def raise_free(expr: Expr, kind_of: Callable[[str], Kind | None]) -> bool:
+    """Whether evaluating ``expr`` cannot raise on any row whose values have the kinds
+    ``kind_of(name)`` says (None: unknown). Only comparisons of a column with a literal of
+    its kind (or with null), ``In``/``NotIn`` over such literals, ``Null``/``NotNull`` and
+    ``and``/``or``/``not`` of those qualify; everything else answers False.
+
+    An evaluation that cannot raise on any row gives the same answer whether every row is
+    tested or only those an index found (see :func:`narrowing`).
+    """
+    match expr:
+        case Logical(_, left, right):
+            return raise_free(left, kind_of) and raise_free(right, kind_of)
+        case Not(operand):
+            return raise_free(operand, kind_of)
+        case Compare(_, Property((name,)), Literal(value)) | Compare(
+            _, Literal(value), Property((name,))
+        ):
+            return value is None or _fits(kind_of(name), value)
+        case QueryFunction(fn, _) if fn in ("In", "NotIn", "Null", "NotNull"):
+            prop = expr.property_name
+            if prop is None or "/" in prop:
+                return False
+            if fn in ("Null", "NotNull"):
+                return True
+            values = expr.param("PropertyValues")
+            kind = kind_of(prop)
+            if not isinstance(values, tuple):
+                return False
+            # text is read as text against a GUID (never a date); other kinds only take
+            # values that are not text (text would be parsed, and may not fit)
+            return all(
+                (kind == "guid" and isinstance(v, str))
+                or (not isinstance(v, str) and _fits(kind, v))
+                for v in values
+            )
+        case _:
+            pass
+    return False
+
+
+def _fits(kind: Kind | None, value: object) -> bool:
+    """Whether comparing a non-null value of ``kind`` with ``value`` cannot raise."""
+    if kind == "guid":
+        return isinstance(value, str | uuid.UUID)
+    if kind == "text":
+        return isinstance(value, str)
+    if kind == "number":
+        return _is_number(value)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return False
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

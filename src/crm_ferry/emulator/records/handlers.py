@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from crm_ferry.emulator import odata
+from crm_ferry.emulator import odata, tenant
 from crm_ferry.emulator.records.context import (
     Ctx,
     check_if_match,
@@ -29,8 +29,8 @@ from crm_ferry.emulator.records.context import (
 )
 from crm_ferry.emulator.records.keys import key_not_found, lookup_name, resolve_key
 from crm_ferry.emulator.records.privileges import check_privilege
-from crm_ferry.emulator.records.reads import context_url, filtered, represent
-from crm_ferry.emulator.records.rows import all_rows, fetch_row
+from crm_ferry.emulator.records.reads import ReadCache, context_url, matching, represent
+from crm_ferry.emulator.records.rows import fetch_row
 from crm_ferry.emulator.records.writes import (
     create_record,
     delete_record,
@@ -113,7 +113,7 @@ def _addressed(
 def delete_one(em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key) -> httpx.Response:
     row_id, existing = _addressed(em, entity, key)
     check_if_match(ctx.request.headers.get("If-Match"), existing)
-    delete_record(em, ctx, entity, row_id)
+    delete_record(em, ctx, entity, row_id, existing=existing)
     return no_content()
 
 
@@ -188,7 +188,7 @@ def reference(
 
 def count(em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions) -> httpx.Response:
     """GET ``<set>/$count``: how many rows match ``$filter`` (at most 5,000), as plain text."""
-    rows = filtered(em, ctx, entity, opts)
+    rows = matching(em, ctx, entity, opts)
     return httpx.Response(
         200,
         headers={"Content-Type": "text/plain", "OData-Version": "4.0"},
@@ -197,6 +197,34 @@ def count(em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions
 
 
 _COOKIE_RE = re.compile(r'pagenumber="(\d+)"')
+_LAST_RE = re.compile(r'\slast="\{?([0-9A-Fa-f-]{36})\}?"')
+
+
+def _skiptoken(token: str | None) -> tuple[int, str | None]:
+    """(page number, primary id of the last row of the page before) of a ``$skiptoken``."""
+    if not token:
+        return 1, None
+    text = unquote(token)
+    found = _COOKIE_RE.search(text)
+    if found is None:
+        raise Fault(400, INVALID_ARGUMENT, "The $skiptoken is not valid.")
+    # the paging cookie inside is URL-encoded once more (and may come decoded already)
+    inner = _LAST_RE.search(unquote(text))
+    return int(found.group(1)), inner.group(1).lower() if inner is not None else None
+
+
+def _next_skiptoken(entity: EntityDef, page: int, rows: list[dict[str, Any]]) -> str:
+    """The cookie of the page after ``rows`` (page ``page``), the way Dataverse writes it:
+    the page number and, URL-encoded inside it, the primary ids of the page's first and last
+    rows (``<cookie page="1"><accountid last="{...}" first="{...}" /></cookie>``; see the
+    ``@odata.nextLink`` of the example in
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results).
+    """
+    pk = entity.primary_id
+    first, last = str(rows[0].get(pk, "")).upper(), str(rows[-1].get(pk, "")).upper()
+    inner = f'<cookie page="{page}"><{pk} last="{{{last}}}" first="{{{first}}}" /></cookie>'
+    paging = quote(inner, safe="")
+    return f'<cookie pagenumber="{page + 1}" pagingcookie="{paging}" istracking="False" />'
 
 
 def query_collection(
@@ -206,9 +234,14 @@ def query_collection(
 
     ``Prefer: odata.maxpagesize`` (≤ 5,000, the default) pages with an opaque ``$skiptoken``
     in ``@odata.nextLink``; ``$top`` is ignored when a page size is asked for.
+
+    The skiptoken carries, as Dataverse's paging cookie does, the primary id of the page's
+    last row: without ``$orderby`` (rows in primary id order) the next page starts after it,
+    so a page reads the rows it returns (and one more), not every row before it. With
+    ``$orderby``, ``$count`` or ``$top`` the whole answer is worked out and the page cut
+    from it by its number.
     """
-    rows = filtered(em, ctx, entity, opts)
-    total = len(rows)
+    cache = ReadCache()
     asked = ctx.prefer.get("odata.maxpagesize")
     limit = em.config.max_page_size
     page_size = limit
@@ -217,26 +250,35 @@ def query_collection(
             page_size = max(1, min(int(asked), limit))
         except ValueError:
             page_size = limit
-    elif opts.top is not None:
-        rows = rows[: opts.top]
-    page = 1
-    if opts.skiptoken:
-        found = _COOKIE_RE.search(unquote(opts.skiptoken))
-        if found is None:
-            raise Fault(400, INVALID_ARGUMENT, "The $skiptoken is not valid.")
-        page = int(found.group(1))
-    start = (page - 1) * page_size
-    chunk = rows[start : start + page_size]
-    by_id = None
-    if opts.select or opts.expand or ctx.lookup_annotations or ctx.formatted_values:
-        by_id = {r[entity.primary_id]: r for r in all_rows(em, entity.logical_name)}
-    values: list[dict[str, Any]] = []
-    for rep in chunk:
-        if by_id is not None:
-            stored = by_id[rep[entity.primary_id]]
-            values.append(represent(em, ctx, entity, stored, opts.select, opts.expand))
-        else:
-            values.append(rep)
+    page, last = _skiptoken(opts.skiptoken)
+    keyset = (
+        not opts.orderby
+        and not opts.count
+        and (asked is not None or opts.top is None)
+        and entity.logical_name not in tenant.VIRTUAL_TABLES
+    )
+    total = 0
+    if keyset:
+        rows = matching(
+            em,
+            ctx,
+            entity,
+            opts,
+            cache,
+            after=last,
+            skip=0 if last is not None else (page - 1) * page_size,
+            limit=page_size + 1,
+        )
+        chunk, more = rows[:page_size], len(rows) > page_size
+    else:
+        rows = matching(em, ctx, entity, opts, cache)
+        total = len(rows)
+        if asked is None and opts.top is not None:
+            rows = rows[: opts.top]
+        start = (page - 1) * page_size
+        chunk = rows[start : start + page_size]
+        more = start + page_size < len(rows)
+    values = [represent(em, ctx, entity, r, opts.select, opts.expand, cache) for r in chunk]
     em.count_records(len(values))
     body: dict[str, Any] = {"@odata.context": context_url(ctx, entity, opts.select, single=False)}
     if opts.count:
@@ -247,14 +289,13 @@ def query_collection(
     headers: dict[str, str] = {}
     if asked is not None:
         headers["Preference-Applied"] = f"odata.maxpagesize={page_size}"
-    if start + page_size < len(rows):
-        cookie = f'<cookie pagenumber="{page + 1}" pagingcookie="" istracking="False" />'
+    if more and chunk:
         query = [
             p
             for p in (ctx.request.url.query.decode("utf-8") or "").split("&")
             if p and not p.lower().startswith(("%24skiptoken", "$skiptoken"))
         ]
-        query.append("$skiptoken=" + quote(cookie, safe=""))
+        query.append("$skiptoken=" + quote(_next_skiptoken(entity, page, chunk), safe=""))
         body["@odata.nextLink"] = f"{ctx.base}{entity.entity_set_name}?" + "&".join(query)
     return json_response(200, body, headers)
 

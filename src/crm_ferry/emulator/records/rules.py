@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -145,6 +146,16 @@ def _check_state_change(
         check_pair(entity, old_state, int(changes["statuscode"]), row_id)
 
 
+def reopens(body: Mapping[str, Any]) -> bool:
+    """Whether an update only moves a row back to its open state (statecode 0).
+
+    That is the one write a closed row takes: a closed invoice is read-only, "it and its
+    invoice products cannot be changed" (reference §7.3), but setting it Active again is a
+    state change, as reopening a closed activity is (§7.7). UNCERTAIN: the documentation
+    names the read-only states, not the transitions out of them."""
+    return body.get("statecode") == 0 and set(body) <= {"statecode", "statuscode"}
+
+
 def check_writable_row(em: TenantState, entity: EntityDef, existing: dict[str, Any]) -> None:
     """Closed invoices (Paid, Canceled, Closed) and their lines are read-only."""
     invoice = existing
@@ -178,8 +189,7 @@ def check_closed_activity(
         return
     if existing.get("statecode") not in tenant.CLOSED_ACTIVITY_STATES:
         return
-    reopening = body.get("statecode") == 0 and set(body) <= {"statecode", "statuscode"}
-    if not reopening:
+    if not reopens(body):
         raise Fault(
             400,
             READ_ONLY_RECORD,
@@ -503,5 +513,6 @@ __all__ = [
     "check_writable_row",
     "default_status",
     "recompute_invoice",
+    "reopens",
     "set_defaults",
 ]

@@ -264,8 +264,9 @@ def update_record(
 ) -> dict[str, Any]:
     """Update a row with the body's columns (``strip``: key columns dropped on upsert)."""
     check_privilege(em, ctx, "Write", entity)
-    rules.check_writable_row(em, entity, existing)
     body = {k: v for k, v in body.items() if k not in set(strip)}
+    if not rules.reopens(body):
+        rules.check_writable_row(em, entity, existing)
     rules.check_closed_activity(em, entity, existing, body)
     parsed = parse_body(em, ctx, entity, body, creating=False)
     changes = parsed.changes
@@ -330,21 +331,29 @@ def write_upsert(
     return row_id, row, created
 
 
-def delete_record(em: TenantState, ctx: Ctx, entity: EntityDef, row_id: str) -> None:
-    """Delete a row, cascading per relationship (Restrict → 405 CannotDeleteDueToAssociation)."""
-    existing = em.store.get(entity.logical_name, row_id)
+def delete_record(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    row_id: str,
+    *,
+    existing: dict[str, Any] | None = None,
+) -> None:
+    """Delete a row, cascading per relationship (Restrict → 405 CannotDeleteDueToAssociation).
+
+    ``existing``: the row as the caller has just read it (else it is read here)."""
+    if existing is None:
+        existing = em.store.get(entity.logical_name, row_id)
     if existing is None:
         raise not_found(entity.logical_name, row_id)
     check_privilege(em, ctx, "Delete", entity)
     rules.check_deletable(em, entity, existing)
-    for rel in em.schema.one_to_many(entity.logical_name):
+    relationships = em.schema.one_to_many(entity.logical_name)
+    for rel in relationships:
         child = em.schema.entity(rel.referencing_entity)
-        if child is None:
+        if child is None or rel.cascade_delete != "Restrict":
             continue
-        refs = em.store.referencing(child.logical_name, rel.referencing_attribute, row_id)
-        if not refs:
-            continue
-        if rel.cascade_delete == "Restrict":
+        if em.store.is_referenced(child.logical_name, rel.referencing_attribute, row_id):
             raise Fault(
                 405,
                 CANNOT_DELETE_ASSOCIATION,
@@ -355,19 +364,22 @@ def delete_record(em: TenantState, ctx: Ctx, entity: EntityDef, row_id: str) -> 
     if entity.logical_name in ("systemuser", "team"):
         em.forget_principals()
     em.count_records(1)
-    for rel in em.schema.one_to_many(entity.logical_name):
+    for rel in relationships:
         child = em.schema.entity(rel.referencing_entity)
         if child is None or rel.cascade_delete == "NoCascade":
             continue
-        for child_id, child_row in em.store.referencing(
+        if rel.cascade_delete == "Cascade":
+            for child_id in em.store.referencing_ids(
+                child.logical_name, rel.referencing_attribute, row_id
+            ):
+                delete_record(em, ctx, child, child_id)
+            continue
+        for child_id, child_row in em.store.referencing(  # RemoveLink
             child.logical_name, rel.referencing_attribute, row_id
         ):
-            if rel.cascade_delete == "Cascade":
-                delete_record(em, ctx, child, child_id)
-            else:  # RemoveLink
-                child_row.pop(rel.referencing_attribute, None)
-                child_row.pop(rel.referencing_attribute + TYPE_SUFFIX, None)
-                write_platform_update(em, child, child_id, child_row, ctx.caller)
+            child_row.pop(rel.referencing_attribute, None)
+            child_row.pop(rel.referencing_attribute + TYPE_SUFFIX, None)
+            write_platform_update(em, child, child_id, child_row, ctx.caller)
     rules.after_delete(em, ctx, entity, existing)
 
 

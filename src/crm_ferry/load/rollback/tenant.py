@@ -1,0 +1,301 @@
+"""What rollback reads from and does to the tenant: rows as they are now, who changed them,
+what points at them, and the writes that undo a run (state changes included).
+
+Dataverse protects some rows: a Paid, Canceled or Closed invoice and its lines are
+read-only (reference §7.3: "it and its invoice products cannot be changed"), a closed
+activity takes no update but being reopened (§7.7), a won or lost opportunity is closed
+through actions (WinOpportunity / LoseOpportunity, §7.2) and reopened by setting it open.
+Such a row is first moved back to its open state, then restored or deleted; a row whose
+state before the run was closed is closed again the way the service requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crm_ferry.dataverse.batch import BatchOperation
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.dataverse.errors import DataverseError
+from crm_ferry.dataverse.metadata import ColumnInfo
+from crm_ferry.load.images import BIND, LOOKUP_TYPES, STATE, nav_columns, navigations
+from crm_ferry.reconcile.diff import compare_row, lookup_id
+
+READ_CHUNK = 50
+"""Rows read back per query (ids in the URL)."""
+REF_CHUNK = 100
+"""Ids per query when looking for rows that point at rows about to be deleted."""
+BATCH = 100
+"""Deletes per ``$batch``."""
+READ_ONLY_WHEN_CLOSED = frozenset({"invoice", "quote", "salesorder"})
+"""Tables whose rows (and lines) accept no write but a state change once closed."""
+LINES = {"invoicedetail": ("invoiceid", "invoice")}
+"""Line tables and the lookup to the head row whose state makes them read-only."""
+SYSTEM = frozenset(
+    {
+        "createdon",
+        "modifiedon",
+        "createdby",
+        "modifiedby",
+        "versionnumber",
+        "ownerid",
+        "owningbusinessunit",
+        "owninguser",
+        "owningteam",
+        "transactioncurrencyid",
+        "exchangerate",
+        "overriddencreatedon",
+        "importsequencenumber",
+        "statecode",
+        "statuscode",
+    }
+)
+"""Columns the service fills on every row: never a sign that a person edited it."""
+MODIFIED_BY = "_modifiedby_value"
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """A row that points at a row rollback means to delete."""
+
+    table: str
+    row_id: str
+    column: str
+    cascade: str
+    made_by_project: bool
+    """Made by one of the project's application users."""
+    run_id: str | None = None
+    """The crm-ferry run that last wrote it (None: in no id map)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "id": self.row_id,
+            "column": self.column,
+            "cascade": self.cascade,
+            "run_id": self.run_id,
+        }
+
+
+class Tenant:
+    """The tenant as rollback sees it, through one client."""
+
+    def __init__(self, client: DataverseClient, users: Iterable[str]) -> None:
+        self.client = client
+        self.md = client.metadata
+        self.users = {u.lower() for u in users if u}
+        """System users of the project's application users: their writes are the project's."""
+        self._columns: dict[str, Mapping[str, ColumnInfo]] = {}
+        self._names: dict[str, str] = {}
+        self.warnings: list[str] = []
+
+    def columns(self, table: str) -> Mapping[str, ColumnInfo]:
+        if table not in self._columns:
+            self._columns[table] = self.md.columns(table)
+        return self._columns[table]
+
+    # -- reading ----------------------------------------------------------------------
+
+    def rows(
+        self, table: str, ids: Sequence[str], keys: Iterable[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Rows by id (lower case), as they are now, with lookup annotations: the columns of
+        ``keys`` (write-payload keys) and what rollback always looks at (state, who changed
+        it, the head of a line), or every column without ``keys``."""
+        select = None if keys is None else self._select(table, keys)
+        return self.client.retrieve_many(
+            table, list(ids), select=select, annotations=True, chunk=READ_CHUNK
+        )
+
+    def full_row(self, table: str, row_id: str) -> dict[str, Any]:
+        """Every column of one row (to tell which columns a person filled in)."""
+        return self.rows(table, [row_id]).get(row_id.lower()) or {}
+
+    def _select(self, table: str, keys: Iterable[str]) -> list[str]:
+        columns = self.columns(table)
+        navs = nav_columns(self.md, table)
+        wanted = {self.md.table(table).primary_id, "modifiedon", "modifiedby", *STATE}
+        if table in LINES:
+            wanted.add(LINES[table][0])
+        for key in keys:
+            wanted.add(
+                navs.get(key[: -len(BIND)], key[: -len(BIND)]) if key.endswith(BIND) else key
+            )
+        return sorted(
+            f"_{c}_value" if columns[c].type in LOOKUP_TYPES else c for c in wanted if c in columns
+        )
+
+    def by_person(self, row: Mapping[str, Any]) -> str | None:
+        """Who last changed the row, when that was not the project's own user."""
+        who = lookup_id(row.get(MODIFIED_BY))
+        if who is None or not self.users or who in self.users:
+            return None
+        return who
+
+    def user_name(self, user_id: str) -> str:
+        if user_id not in self._names:
+            try:
+                row = self.client.retrieve("systemuser", user_id, select=["fullname"])
+                self._names[user_id] = str(row.get("fullname") or user_id)
+            except DataverseError:
+                self._names[user_id] = user_id
+        return self._names[user_id]
+
+    def differences(
+        self, table: str, expected: Mapping[str, Any], row: Mapping[str, Any]
+    ) -> list[str]:
+        """Columns of ``expected`` (a write payload) whose value in ``row`` differs."""
+        if not expected:
+            return []
+        diffs = compare_row(
+            table,
+            expected,
+            row,
+            columns=self.columns(table),
+            source_values={},
+            navigation=nav_columns(self.md, table),
+        )
+        return sorted({d.field for d in diffs if d.verdict in ("mismatch", "missing")})
+
+    def edited_columns(
+        self, table: str, row: Mapping[str, Any], known: Mapping[str, Any]
+    ) -> list[str]:
+        """Columns a person filled in that crm-ferry never wrote (``known``: everything the
+        project wrote to the row, or the row's before-image)."""
+        navs = nav_columns(self.md, table)
+        written = {
+            navs.get(k[: -len(BIND)], k[: -len(BIND)]) if k.endswith(BIND) else k for k in known
+        }
+        out = []
+        for name, info in self.columns(table).items():
+            if name in SYSTEM or name in written or not info.is_valid_for_update:
+                continue
+            value = row.get(f"_{name}_value") if info.type in LOOKUP_TYPES else row.get(name)
+            if value not in (None, "", False):
+                out.append(name)
+        return out
+
+    def pointers(
+        self, table: str, ids: Sequence[str], *, doomed: set[str]
+    ) -> dict[str, list[Pointer]]:
+        """Rows that point at ``ids`` (id → pointers), found through every one-to-many
+        relationship of ``table``: a delete takes them with it or changes them, as the
+        relationship's cascade configuration says. Rows in ``doomed`` (deleted by this
+        rollback anyway) are left out."""
+        out: dict[str, list[Pointer]] = {}
+        for rel in self.md.referencing(table):
+            child = rel.referencing_entity
+            try:
+                pid = self.md.table(child).primary_id
+                child_columns = self.columns(child)
+            except DataverseError as exc:
+                self.warnings.append(
+                    f"cannot check {child}.{rel.referencing_attribute} for rows pointing at "
+                    f"{table}: {exc}"
+                )
+                continue
+            column = f"_{rel.referencing_attribute}_value"
+            select = [pid, column] + (["_createdby_value"] if "createdby" in child_columns else [])
+            for start in range(0, len(ids), REF_CHUNK):
+                values = ",".join(f"'{i}'" for i in ids[start : start + REF_CHUNK])
+                flt = (
+                    f"Microsoft.Dynamics.CRM.In(PropertyName='{column}',PropertyValues=[{values}])"
+                )
+                for found in self.client.query(child, select=select, filter=flt):
+                    rid = str(found[pid]).lower()
+                    target = lookup_id(found.get(column))
+                    if target is None or rid in doomed or rid == target:
+                        continue
+                    made_by = lookup_id(found.get("_createdby_value"))
+                    out.setdefault(target, []).append(
+                        Pointer(
+                            child,
+                            rid,
+                            rel.referencing_attribute,
+                            rel.cascade_delete,
+                            made_by is not None and made_by in self.users,
+                        )
+                    )
+        return out
+
+    # -- writing ----------------------------------------------------------------------
+
+    def reopen(self, table: str, row_id: str) -> None:
+        """Move a closed row back to its open state (statecode 0, its default status)."""
+        self.client.update(table, row_id, {"statecode": 0})
+
+    def set_state(self, table: str, row_id: str, state: Mapping[str, Any]) -> None:
+        """Put a row in ``state`` the way the service takes it (an opportunity is closed
+        through WinOpportunity / LoseOpportunity, everything else by its state columns)."""
+        code = state.get("statecode")
+        if table == "opportunity" and code in (1, 2):
+            status = state.get("statuscode")
+            if code == 1:
+                self.client.win_opportunity(row_id, **({"status": status} if status else {}))
+            else:
+                self.client.lose_opportunity(row_id, **({"status": status} if status else {}))
+            return
+        self.client.update(table, row_id, {k: v for k, v in state.items() if k in STATE})
+
+    def update(self, table: str, row_id: str, values: Mapping[str, Any]) -> None:
+        self.client.update(table, row_id, dict(values))
+
+    def write(self, table: str, row_id: str, payload: Mapping[str, Any]) -> None:
+        """Write a row by its id (made if it is not there)."""
+        self.client.upsert(table, row_id, dict(payload))
+
+    def call(self, action: str, body: Mapping[str, Any]) -> None:
+        self.client.call(action, dict(body), idempotent=False)
+
+    def delete(self, table: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """Delete rows in ``$batch`` requests: id → None (deleted), ``"gone"`` (404), or the
+        error the service gave."""
+        entity_set = self.md.entity_set(table)
+        out: dict[str, str | None] = {}
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            items = [BatchOperation("DELETE", f"{entity_set}({i})") for i in chunk]
+            try:
+                answers = self.client.execute_batch(items)
+            except DataverseError as exc:
+                out.update(dict.fromkeys(chunk, str(exc)))
+                continue
+            for row_id, part in zip(chunk, answers, strict=True):
+                if part is not None and part.ok:
+                    out[row_id] = None
+                elif part is not None and part.status == 404:
+                    out[row_id] = "gone"
+                else:
+                    out[row_id] = (
+                        str(part.error("DELETE", entity_set)) if part is not None else "not run"
+                    )
+        return out
+
+    def closes_of(self, opportunity_id: str, since: str) -> list[str]:
+        """Opportunity closes the project's user made for an opportunity since ``since``."""
+        if not self.md.has_table("opportunityclose"):
+            return []
+        pid = self.md.table("opportunityclose").primary_id
+        rows = self.client.query(
+            "opportunityclose",
+            select=[pid, "_createdby_value", "createdon"],
+            filter=f"_opportunityid_value eq {opportunity_id}",
+        )
+        return [
+            str(r[pid])
+            for r in rows
+            if lookup_id(r.get("_createdby_value")) in self.users
+            and str(r.get("createdon") or "") >= since
+        ]
+
+    def head_of(self, table: str, row: Mapping[str, Any]) -> tuple[str, str] | None:
+        """For a line (an invoice product): ``(head table, head id)``."""
+        line = LINES.get(table)
+        if line is None:
+            return None
+        head = lookup_id(row.get(f"_{line[0]}_value"))
+        return None if head is None else (line[1], head)
+
+    def lookup_navigation(self, table: str, column: str, target: str) -> str | None:
+        return navigations(self.md, table).get(column, {}).get(target)
