@@ -2,7 +2,7 @@
 run against the served emulator, timed, with their ratios to the migration.
 
     .venv/bin/python bench/reconcile_rollback.py --clients 3000 [--seed 1] [--users 1]
-        [--py-spy DIR] [--keep DIR]
+        [--no-limits] [--py-spy DIR] [--keep DIR]
 
 1. A bundle of ``--clients`` clients is generated and a project prepared as
    tests/helpers/project.py builds one (coaches invited, map proposed, confirmed,
@@ -15,11 +15,14 @@ run against the served emulator, timed, with their ratios to the migration.
    in through MSAL with the environment variables the CLI reads; each is timed from the
    start of its process to its end (``--json`` output parsed for the counts).
 
-It prints seconds and records/s per command and the ratios verify / migrate and rollback /
-migrate. ``--py-spy DIR`` samples the emulator process during each command with py-spy
-(``py-spy record --format raw``, one file per command; py-spy must be installed, it is not a
-dependency of the project). Everything is written under a temporary folder that is deleted
-at the end (``--keep DIR`` prepares there and keeps it). Not a test: record the figures in
+It prints seconds and records/s per command, the ratios verify / migrate and rollback /
+migrate, and the CPU time of the emulator process (from /proc, Linux only) and of the
+command during each. ``--no-limits`` serves without service-protection limits: a diagnostic
+that separates the work itself from waiting out ``429 Retry-After``. ``--py-spy DIR``
+samples the emulator process during each command with py-spy (``py-spy record --format
+raw``, one file per command; py-spy must be installed, it is not a dependency of the
+project). Everything is written under a temporary folder that is deleted at the end
+(``--keep DIR`` prepares there and keeps it). Not a test: record the figures in
 bench/RESULTS.md ("Verification and rollback at scale").
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -42,13 +46,17 @@ from machine import machine
 from migrate_e2e import prepare
 
 
-def serve(data: Path, users: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """``crm-ferry emulator serve`` on a free loopback port, default limits."""
+def serve(
+    data: Path, users: int, *, limits: bool = True
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``crm-ferry emulator serve`` on a free loopback port, default limits (or none)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     args = [sys.executable, "-m", "crm_ferry", "emulator", "serve", "--json"]
     args += ["--port", str(port), "--data", str(data), "--users", str(users)]
+    if not limits:
+        args.append("--no-limits")
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
@@ -86,6 +94,16 @@ def cli_env(info: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_cli(
     name: str,
     args: list[str],
@@ -93,8 +111,9 @@ def run_cli(
     env: dict[str, str],
     emulator_pid: int,
     py_spy: Path | None,
-) -> tuple[float, dict[str, Any], int]:
-    """One ``crm-ferry`` command: (wall seconds, its --json result, exit code)."""
+) -> tuple[float, dict[str, Any], int, dict[str, float | None]]:
+    """One ``crm-ferry`` command: (wall seconds, its --json result, exit code, CPU seconds
+    of the emulator and of the command while it ran)."""
     sampler = None
     if py_spy is not None:
         exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -106,9 +125,23 @@ def run_cli(
         )
         time.sleep(0.5)
     command = [sys.executable, "-m", "crm_ferry", "--project", str(project), *args, "--json"]
+    emulator_before = cpu_seconds(emulator_pid)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
+    emulator_after = cpu_seconds(emulator_pid)
+    finished = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu: dict[str, float | None] = {
+        "emulator_cpu_s": (
+            round(emulator_after - emulator_before, 2)
+            if emulator_before is not None and emulator_after is not None
+            else None
+        ),
+        "command_cpu_s": round(
+            finished.ru_utime + finished.ru_stime - children.ru_utime - children.ru_stime, 2
+        ),
+    }
     if sampler is not None:
         sampler.send_signal(signal.SIGINT)
         sampler.wait(60)
@@ -118,7 +151,7 @@ def run_cli(
         body = {}
     if not body:
         raise SystemExit(f"{name} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return wall, body, proc.returncode
+    return wall, body, proc.returncode, cpu
 
 
 def migrated_records(result: dict[str, Any]) -> int:
@@ -130,6 +163,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--users", type=int, default=1, help="application users (each limited)")
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="serve without service-protection limits (a diagnostic: what the work itself takes)",
+    )
     parser.add_argument("--py-spy", type=Path, default=None, help="folder for py-spy samples")
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it")
     args = parser.parse_args()
@@ -141,7 +179,7 @@ def main() -> None:
             shutil.rmtree(base)
         prep = prepare(base, args.clients, args.seed)
         print(json.dumps({"prepared": prep}), file=sys.stderr)
-        proc, info = serve(base / "data", args.users)
+        proc, info = serve(base / "data", args.users, limits=not args.no_limits)
         figures: dict[str, Any] = {}
         try:
             use_every_user(info, base / "project")
@@ -152,13 +190,12 @@ def main() -> None:
                 ("rollback", ["rollback", "--all"]),
             ]
             for name, cli_args in steps:
-                wall, body, code = run_cli(
+                wall, body, code, cpu = run_cli(
                     name, cli_args, base / "project", env, proc.pid, args.py_spy
                 )
-                figures[name] = {"seconds": wall, "exit": code, "result": body}
-                print(
-                    json.dumps({name: {"seconds": round(wall, 1), "exit": code}}), file=sys.stderr
-                )
+                figures[name] = {"seconds": wall, "exit": code, "result": body, **cpu}
+                progress = {name: {"seconds": round(wall, 1), "exit": code, **cpu}}
+                print(json.dumps(progress), file=sys.stderr)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
@@ -186,7 +223,8 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     m = machine()
     print(f"machine: {m['nproc']} vCPUs, {m['cpu']}, Python {m['python']}")
     print(
-        f"emulator: `crm-ferry emulator serve --data DIR` in a child process, default limits, "
+        "emulator: `crm-ferry emulator serve --data DIR` in a child process, "
+        f"{'no service-protection limits' if args.no_limits else 'default limits'}, "
         f"{args.users} application user(s); {args.clients:,} clients, seed {args.seed}"
     )
     rows = [
@@ -206,19 +244,28 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
             f"{failures} failures",
         ),
     ]
-    head = f"{'command':<16} {'seconds':>8} {'records/s':>10} {'x migrate':>9}  what"
+    head = (
+        f"{'command':<16} {'seconds':>8} {'records/s':>10} {'x migrate':>9} "
+        f"{'emulator CPU s':>14} {'command CPU s':>13}  what"
+    )
     print(head)
     print("-" * len(head))
-    for name, seconds, n, what in rows:
+    for (name, seconds, n, what), step in zip(rows, (migrate, verify, rollback), strict=True):
+        emulator_cpu = step.get("emulator_cpu_s")
+        shown = "?" if emulator_cpu is None else f"{emulator_cpu:.1f}"
         print(
             f"{name:<16} {seconds:>8.1f} {n / seconds:>10,.0f} "
-            f"{seconds / migrate['seconds']:>8.2f}x  {what}"
+            f"{seconds / migrate['seconds']:>8.2f}x {shown:>14} "
+            f"{step['command_cpu_s']:>13.1f}  {what}"
         )
     out = {
         "machine": m,
         "clients": args.clients,
+        "limits": not args.no_limits,
         "records": records,
         "seconds": {k: round(v["seconds"], 2) for k, v in figures.items()},
+        "emulator_cpu_s": {k: v.get("emulator_cpu_s") for k, v in figures.items()},
+        "command_cpu_s": {k: v.get("command_cpu_s") for k, v in figures.items()},
         "exit": {k: v["exit"] for k, v in figures.items()},
         "verify_over_migrate": round(verify["seconds"] / migrate["seconds"], 3),
         "rollback_over_migrate": round(rollback["seconds"] / migrate["seconds"], 3),

@@ -1,4 +1,5 @@
-"""Every command of the CLI has help text and a row in the README's command table."""
+"""Every command of the CLI has help text and a row in the README's command table, and the
+README's exit-code table is the program's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 import click
 import pytest
 
+import crm_ferry.cli
+import crm_ferry.commands  # every error class loaded
 from crm_ferry.cli import cli
+from crm_ferry.errors import FerryError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -75,3 +79,21 @@ def test_a_missing_row_is_noticed() -> None:
     assert documented(("purge",), cells)
     assert not documented(("purge",), without)
     assert not documented(("map", "unknown"), cells)
+
+
+def _error_classes(cls: type[FerryError]) -> Iterator[type[FerryError]]:
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _error_classes(sub)
+
+
+def test_the_exit_code_table_is_the_program_s() -> None:
+    """The README's exit-code table lists exactly the codes the program exits with: every
+    error class's code, the literal codes of the CLI, 0 and 1."""
+    section = README.read_text(encoding="utf-8").split("\n### Exit codes\n", 1)[1]
+    table = section.strip().split("\n\n", 1)[0]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)}
+    source = (Path(crm_ferry.cli.__file__).parent / "main.py").read_text(encoding="utf-8")
+    literal = {int(m) for m in re.findall(r"sys\.exit\((\d+)\)", source)}
+    program = {0, 1} | {c.exit_code for c in _error_classes(FerryError)} | literal
+    assert documented == program

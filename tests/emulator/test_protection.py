@@ -218,3 +218,19 @@ def test_hammering_before_retry_after_extends_the_wait(
         assert client.get("WhoAmI").headers["Retry-After"] == "4"
         fake_clock.advance(4)
         assert client.get("WhoAmI").status_code == 200
+
+
+def test_rows_read_cost_less_than_rows_written(make_serving_app: Any, sign_in_token: Any) -> None:
+    """A row a read returns is charged ``read_record_cost_ms``, a row written
+    ``record_cost_ms`` (the tiny data plane answers any other request as one record)."""
+    app = make_serving_app(_limits(request_cost_ms=0, record_cost_ms=10, read_record_cost_ms=1))
+    with httpx.Client(transport=app.transport()) as raw:
+        token = sign_in_token(raw, app)
+    with _client(app, token) as client:
+
+        def left(response: httpx.Response) -> int:
+            return int(response.headers["x-ms-ratelimit-time-remaining-xrm-requests"])
+
+        written = left(client.post("contacts", json={"lastname": "x"}))
+        assert written == 1_200_000 - 10
+        assert left(client.get("contacts")) == written - 1

@@ -488,26 +488,6 @@ class Journal:
                 ).rowcount
             )
 
-    def restore(self, op: JournalOp) -> None:
-        """Put the id map back to what it was before ``op`` (after rolling it back)."""
-        with self._c.tx() as db:
-            if op.prev_hash is None:
-                db.execute("DELETE FROM idmap WHERE op_key = ?", (op.op_key,))
-            else:
-                db.execute(
-                    "UPDATE idmap SET hash = ?, payload = ? WHERE op_key = ?",
-                    (
-                        op.prev_hash,
-                        None if op.prev_payload is None else dumps(op.prev_payload),
-                        op.op_key,
-                    ),
-                )
-
-    def forget_row(self, table: str, row_id: str) -> None:
-        """The row is gone from the tenant: every id-map entry of it (state, links) goes."""
-        with self._c.tx() as db:
-            db.execute("DELETE FROM idmap WHERE tbl = ? AND row_id = ?", (table, row_id))
-
     # -- what runs did, counted --------------------------------------------------
 
     def state_counts(self, run_id: str) -> dict[str, int]:
@@ -757,8 +737,17 @@ class Journal:
             out[(tbl, rid, action)] = UndoStep(run_id, tbl, rid, action, state, rb, loads(detail))
         return out
 
-    def record_undo(self, steps: Iterable[UndoStep]) -> None:
-        """Journal steps of a rollback (``pending`` before the request, the outcome after)."""
+    def record_undo(
+        self,
+        steps: Iterable[UndoStep],
+        *,
+        forget: Iterable[tuple[str, str]] = (),
+        restore: Iterable[JournalOp] = (),
+    ) -> None:
+        """Journal steps of a rollback (``pending`` before the request, the outcome after),
+        in one transaction with what the outcome does to the id map: the rows ``forget``
+        (``(table, row id)``, deleted) leave it, the operations ``restore`` are put back to
+        what was there before them."""
         at = now()
         rows = [
             (
@@ -773,7 +762,9 @@ class Journal:
             )
             for s in steps
         ]
-        if not rows:
+        gone = list(forget)
+        back = list(restore)
+        if not rows and not gone and not back:
             return
         with self._c.tx() as db:
             db.executemany(
@@ -782,6 +773,23 @@ class Journal:
                 "ON CONFLICT(run_id, tbl, row_id, action) DO UPDATE SET state = excluded.state, "
                 "rollback_id = excluded.rollback_id, detail = excluded.detail, at = excluded.at",
                 rows,
+            )
+            db.executemany("DELETE FROM idmap WHERE tbl = ? AND row_id = ?", gone)
+            db.executemany(
+                "DELETE FROM idmap WHERE op_key = ?",
+                [(op.op_key,) for op in back if op.prev_hash is None],
+            )
+            db.executemany(
+                "UPDATE idmap SET hash = ?, payload = ? WHERE op_key = ?",
+                [
+                    (
+                        op.prev_hash,
+                        None if op.prev_payload is None else dumps(op.prev_payload),
+                        op.op_key,
+                    )
+                    for op in back
+                    if op.prev_hash is not None
+                ],
             )
 
     def written_rows(

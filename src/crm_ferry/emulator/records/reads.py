@@ -293,18 +293,6 @@ def matching(
     return found
 
 
-def filtered(
-    em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions
-) -> list[dict[str, Any]]:
-    """Full representations of the rows matching ``$filter``, in ``$orderby`` order."""
-    plain = Ctx(ctx.request, ctx.base, ctx.caller, ctx.prefer, False, False)
-    cache = ReadCache()
-    return [
-        represent(em, plain, entity, r, None, [], cache)
-        for r in matching(em, ctx, entity, opts, cache)
-    ]
-
-
 _KINDS: dict[str, odata.Kind] = {
     "Uniqueidentifier": "guid",
     "Lookup": "guid",
@@ -358,7 +346,7 @@ def _indexed(
     """The rows the filter may match, read by index; None when it takes every row."""
     if flt is None or entity.logical_name in tenant.VIRTUAL_TABLES:
         return None
-    usable: list[tuple[bool, int, str, list[str]]] = []  # (by lookup, ids, column, ids)
+    usable: list[tuple[bool, int, str, list[str]]] = []  # (by lookup, how many, column, ids)
     for prop, values in odata.narrowing(flt).items():
         attr = by_prop.get(prop)
         if attr is None or not (prop == entity.primary_id or attr.type in LOOKUP_TYPES):
@@ -433,7 +421,6 @@ __all__ = [
     "RowView",
     "Shape",
     "context_url",
-    "filtered",
     "matching",
     "property_name",
     "represent",

@@ -246,23 +246,29 @@ class _Job:
 
     def _settle(self, row: UndoRow, state: str) -> None:
         """The row is undone (``done``) or had nothing left to undo (``gone``)."""
-        self.j.record_undo([self._step(row, state)])
-        if row.action == "delete":
-            self.j.forget_row(row.table, row.row_id)
-        elif row.action == "restore":
-            for op in row.ops:
-                self.j.restore(op)
-        elif state == "done":
-            self.j.restore_entries(row.table, row.row_id, row.entries)
-        if state == "gone":
-            self.result.already_gone += 1
-        elif row.action == "delete":
-            self.result.deleted += 1
-        elif row.action == "restore":
-            self.result.restored += 1
-        else:
-            self.result.recreated += 1
-        self.rb.progress.advance("rollback")
+        self._settle_all([row], state)
+
+    def _settle_all(self, rows: Sequence[UndoRow], state: str) -> None:
+        """:meth:`_settle` of many rows, journaled in one transaction."""
+        if not rows:
+            return
+        self.j.record_undo(
+            [self._step(r, state) for r in rows],
+            forget=[(r.table, r.row_id) for r in rows if r.action == "delete"],
+            restore=[op for r in rows if r.action == "restore" for op in r.ops],
+        )
+        for row in rows:
+            if row.action == "recreate" and state == "done":
+                self.j.restore_entries(row.table, row.row_id, row.entries)
+            if state == "gone":
+                self.result.already_gone += 1
+            elif row.action == "delete":
+                self.result.deleted += 1
+            elif row.action == "restore":
+                self.result.restored += 1
+            else:
+                self.result.recreated += 1
+        self.rb.progress.advance("rollback", len(rows))
 
     def _fail(self, row: UndoRow, error: str) -> None:
         self.j.record_undo([self._step(row, "failed", {"error": error})])
@@ -445,14 +451,11 @@ class _Job:
         keys = {k for payload in wrote.values() for k in payload}
         current = self.tenant.rows(table, [r.row_id for r in rows], keys)
         candidates: list[UndoRow] = []
+        self._settle_all([r for r in rows if r.row_id.lower() not in current], "gone")
         for row in rows:
             now = current.get(row.row_id.lower())
-            if now is None:
-                self._settle(row, "gone")
-                continue
-            if self._edited(row, now, wrote[row.row_id.lower()]):
-                continue
-            candidates.append(row)
+            if now is not None and not self._edited(row, now, wrote[row.row_id.lower()]):
+                candidates.append(row)
         if not candidates:
             return
         found = self.tenant.pointers(table, [r.row_id for r in candidates], doomed=self.doomed)
@@ -475,13 +478,11 @@ class _Job:
         self._unlock(table, doomed, current)
         self._journal(doomed, "pending")
         answers = self.tenant.delete(table, [r.row_id for r in doomed])
+        self._settle_all([r for r in doomed if answers.get(r.row_id) is None], "done")
+        self._settle_all([r for r in doomed if answers.get(r.row_id) == "gone"], "gone")
         for row in doomed:
             answer = answers.get(row.row_id)
-            if answer is None:
-                self._settle(row, "done")
-            elif answer == "gone":
-                self._settle(row, "gone")
-            else:
+            if answer is not None and answer != "gone":
                 self._fail(row, answer)
 
     def _unlock(
