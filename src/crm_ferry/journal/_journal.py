@@ -405,12 +405,21 @@ class Journal:
             last = (rows[-1][7], rows[-1][8], rows[-1][1])
 
     def ops(self, run_id: str, *, state: OpState | None = None) -> list[JournalOp]:
-        sql = f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ?"
-        args: tuple[Any, ...] = (run_id,)
+        """The run's operations (of one state, when given), in send order."""
         if state:
-            sql += " AND state = ?"
-            args += (state,)
-        return [_op(r) for r in self._db.execute(sql + " ORDER BY phase, rank, seq", args)]
+            return self._ops_where(run_id, "state = ?", (state,))
+        return self._ops_where(run_id, "1", ())
+
+    def _ops_where(self, run_id: str, condition: str, args: tuple[Any, ...]) -> list[JournalOp]:
+        """The run's operations that meet an SQL ``condition``, in send order."""
+        return [
+            _op(r)
+            for r in self._db.execute(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND ({condition}) "
+                "ORDER BY phase, rank, seq",
+                (run_id, *args),
+            )
+        ]
 
     def mark_done(self, run_id: str, ops: Sequence[JournalOp]) -> None:
         at = now()
@@ -462,14 +471,7 @@ class Journal:
 
     def lost_ops(self, run_id: str) -> list[JournalOp]:
         """The run's pending operations whose answer was lost, in send order."""
-        return [
-            _op(r)
-            for r in self._db.execute(
-                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND state = 'pending' "
-                "AND lost_at IS NOT NULL ORDER BY phase, rank, seq",
-                (run_id,),
-            )
-        ]
+        return self._ops_where(run_id, "state = 'pending' AND lost_at IS NOT NULL", ())
 
     def carry_lost(self, run_id: str) -> int:
         """Flag the run's pending operations that an earlier run, which did not finish
@@ -1017,14 +1019,7 @@ class Journal:
 
     def removal_ops(self, run_id: str) -> list[JournalOp]:
         """The run's operations on records gone from the source, in send order."""
-        return [
-            _op(r)
-            for r in self._db.execute(
-                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND {_REMOVAL} "
-                "ORDER BY phase, rank, seq",
-                (run_id,),
-            )
-        ]
+        return self._ops_where(run_id, _REMOVAL, ())
 
     def forget_deleted(self, run_id: str) -> int:
         """The rows the run's deletes removed leave the id map (every entry of each); done
