@@ -93,7 +93,7 @@ def rollback(
     require_project(settings)
     with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
         _refuse_while_running(j)
-        tenant = Tenant(users[0], [u.who_am_i().user_id for u in users])
+        tenant = Tenant(users, [u.who_am_i().user_id for u in users])
         rb = Rollback(j, tenant, progress=progress)
         targets = (
             [r.run_id for r in reversed(j.runs()) if _rollbackable(r)]

@@ -227,9 +227,12 @@ class Store:
     def delete(self, entity: str, row_id: str) -> bool:
         cur = self.conn.execute("DELETE FROM rows WHERE entity=? AND id=?", (entity, row_id))
         self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
-        for column in self._lookup_columns().get(entity, ()):
+        columns = self._lookup_columns().get(entity, ())
+        if columns:
+            marks = ",".join("?" * len(columns))
             self.conn.execute(
-                "DELETE FROM refidx WHERE entity=? AND col=? AND id=?", (entity, column, row_id)
+                f"DELETE FROM refidx WHERE entity=? AND id=? AND col IN ({marks})",
+                (entity, row_id, *columns),
             )
         return cur.rowcount > 0
 
@@ -311,15 +314,6 @@ class Store:
         )
         return [(row_id, json.loads(data)) for row_id, data in cur.fetchall()]
 
-    def referencing_ids(self, entity: str, column: str, value: str) -> list[str]:
-        """The ids of :meth:`referencing`'s rows, without reading the rows."""
-        self._ensure_lookup_index(entity, column)
-        cur = self.conn.execute(
-            "SELECT id FROM refidx WHERE entity = ? AND col = ? AND val = ? ORDER BY id",
-            (entity, column, value),
-        )
-        return [r[0] for r in cur.fetchall()]
-
     def referencing_any(
         self, entity: str, column: str, values: Sequence[str]
     ) -> list[dict[str, Any]]:
@@ -338,14 +332,25 @@ class Store:
             ids.update(r[0] for r in cur.fetchall())
         return self.get_many(entity, sorted(ids))
 
-    def is_referenced(self, entity: str, column: str, value: str) -> bool:
-        """Whether a row of ``entity`` holds ``value`` in ``column`` (without reading it)."""
-        self._ensure_lookup_index(entity, column)
+    def referenced_by(
+        self, lookups: Sequence[tuple[str, str]], value: str
+    ) -> dict[tuple[str, str], list[str]]:
+        """For each (table, lookup column) of ``lookups``: the ids of its rows that hold
+        ``value`` (ordered by id; absent when none), in one query through the lookup index."""
+        if not lookups:
+            return {}
+        for entity, column in lookups:
+            self._ensure_lookup_index(entity, column)
+        # one indexed search per lookup (MULTI-INDEX OR); a row-value IN would scan
+        where = " OR ".join("(entity=? AND col=? AND val=?)" for _ in lookups)
         cur = self.conn.execute(
-            "SELECT 1 FROM refidx WHERE entity = ? AND col = ? AND val = ? LIMIT 1",
-            (entity, column, value),
+            f"SELECT entity, col, id FROM refidx WHERE {where} ORDER BY entity, col, id",
+            tuple(x for entity, column in lookups for x in (entity, column, value)),
         )
-        return cur.fetchone() is not None
+        out: dict[tuple[str, str], list[str]] = {}
+        for entity, column, row_id in cur.fetchall():
+            out.setdefault((entity, column), []).append(row_id)
+        return out
 
     def count_rows(self, entity: str) -> int:
         cur = self.conn.execute("SELECT COUNT(*) FROM rows WHERE entity=?", (entity,))

@@ -799,20 +799,26 @@ class Journal:
     ) -> dict[tuple[str, str], list[IdMapEntry]]:
         """What crm-ferry last wrote to each ``(table, row id)``: its id-map entries in
         op-key order (the row's own write, its links, its state)."""
-        wanted = list(dict.fromkeys(rows))
+        by_table: dict[str, list[str]] = {}
+        for tbl, row_id in dict.fromkeys(rows):
+            by_table.setdefault(tbl, []).append(row_id)
         out: dict[tuple[str, str], list[IdMapEntry]] = {}
-        for start in range(0, len(wanted), IN_CHUNK // 2):
-            chunk = wanted[start : start + IN_CHUNK // 2]
-            marks = ",".join("(?, ?)" for _ in chunk)
-            args = [v for pair in chunk for v in pair]
-            for op_key, tbl, row_id, role, sobj, sid, payload in self._db.execute(
-                "SELECT op_key, tbl, row_id, role, source_object, source_id, payload FROM idmap "
-                f"WHERE (tbl, row_id) IN (VALUES {marks}) ORDER BY op_key",
-                args,
-            ):
-                out.setdefault((tbl, row_id), []).append(
-                    IdMapEntry(op_key, tbl, row_id, role, sobj, sid, loads(payload))
-                )
+        found: list[tuple[Any, ...]] = []
+        for tbl, ids in by_table.items():
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = ids[start : start + IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                # by table, then ids: the (tbl, row_id) index serves it (a row-value IN
+                # over VALUES would scan the whole id map)
+                found += self._db.execute(
+                    "SELECT op_key, tbl, row_id, role, source_object, source_id, payload "
+                    f"FROM idmap WHERE tbl = ? AND row_id IN ({marks})",
+                    [tbl, *chunk],
+                ).fetchall()
+        for op_key, tbl, row_id, role, sobj, sid, payload in sorted(found):
+            out.setdefault((tbl, row_id), []).append(
+                IdMapEntry(op_key, tbl, row_id, role, sobj, sid, loads(payload))
+            )
         return out
 
     def owners_of_rows(self, row_ids: Iterable[str]) -> dict[str, str]:

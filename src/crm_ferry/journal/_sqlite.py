@@ -156,6 +156,7 @@ CREATE TABLE IF NOT EXISTS undo_steps (
     PRIMARY KEY (run_id, tbl, row_id, action)
 );
 CREATE INDEX IF NOT EXISTS idmap_row ON idmap (tbl, row_id);
+CREATE INDEX IF NOT EXISTS idmap_row_lower ON idmap (lower(row_id));
 CREATE TABLE IF NOT EXISTS reconciliations (
     recon_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,

@@ -348,12 +348,19 @@ def delete_record(
         raise not_found(entity.logical_name, row_id)
     check_privilege(em, ctx, "Delete", entity)
     rules.check_deletable(em, entity, existing)
-    relationships = em.schema.one_to_many(entity.logical_name)
-    for rel in relationships:
-        child = em.schema.entity(rel.referencing_entity)
-        if child is None or rel.cascade_delete != "Restrict":
-            continue
-        if em.store.is_referenced(child.logical_name, rel.referencing_attribute, row_id):
+    relationships = [
+        (rel, child)
+        for rel in em.schema.one_to_many(entity.logical_name)
+        if rel.cascade_delete != "NoCascade"
+        and (child := em.schema.entity(rel.referencing_entity)) is not None
+    ]
+    pointing = em.store.referenced_by(
+        [(child.logical_name, rel.referencing_attribute) for rel, child in relationships], row_id
+    )
+    for rel, child in relationships:
+        if rel.cascade_delete == "Restrict" and pointing.get(
+            (child.logical_name, rel.referencing_attribute)
+        ):
             raise Fault(
                 405,
                 CANNOT_DELETE_ASSOCIATION,
@@ -364,20 +371,19 @@ def delete_record(
     if entity.logical_name in ("systemuser", "team"):
         em.forget_principals()
     em.count_records(1)
-    for rel in relationships:
-        child = em.schema.entity(rel.referencing_entity)
-        if child is None or rel.cascade_delete == "NoCascade":
+    for rel, child in relationships:
+        ids = pointing.get((child.logical_name, rel.referencing_attribute))
+        if not ids:
             continue
-        if rel.cascade_delete == "Cascade":
-            for child_id in em.store.referencing_ids(
-                child.logical_name, rel.referencing_attribute, row_id
-            ):
-                delete_record(em, ctx, child, child_id)
-            continue
-        for child_id, child_row in em.store.referencing(  # RemoveLink
-            child.logical_name, rel.referencing_attribute, row_id
-        ):
-            child_row.pop(rel.referencing_attribute, None)
+        # read now: an earlier cascade may have taken some of them
+        for child_id in ids:
+            child_row = em.store.get(child.logical_name, child_id)
+            if child_row is None:
+                continue
+            if rel.cascade_delete == "Cascade":
+                delete_record(em, ctx, child, child_id, existing=child_row)
+                continue
+            child_row.pop(rel.referencing_attribute, None)  # RemoveLink
             child_row.pop(rel.referencing_attribute + TYPE_SUFFIX, None)
             write_platform_update(em, child, child_id, child_row, ctx.caller)
     rules.after_delete(em, ctx, entity, existing)

@@ -20,6 +20,7 @@ not mistaken for a conflict.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -180,8 +181,7 @@ class Rollback:
         )
         for table, group in _groups(by_action["restore"]):
             job.restore(table, group)
-        for table, group in _groups(sorted(by_action["delete"], key=lambda r: r.order)[::-1]):
-            job.delete(table, group)
+        job.delete(sorted(by_action["delete"], key=lambda r: r.order)[::-1])
         self.progress.finish("rollback")
         result.warnings.extend(self.tenant.warnings)
         state: RunState = "done" if result.ok else "failed"
@@ -446,7 +446,26 @@ class _Job:
 
     # -- delete -----------------------------------------------------------------------
 
-    def delete(self, table: str, rows: Sequence[UndoRow]) -> None:
+    def delete(self, rows: Sequence[UndoRow]) -> None:
+        """Delete ``rows`` (in the order given), :data:`GROUP` at a time: while one group's
+        deletes are out, the next group is read and judged. A group's deletes go only once
+        the group before has its answers, so the order holds across tables."""
+        in_flight: tuple[list[UndoRow], Future[dict[str, str | None]]] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="rollback-delete") as sender:
+            for table, group in _groups(rows):
+                doomed = self._judge(table, group)
+                if in_flight is not None:
+                    self._answered(in_flight[0], in_flight[1].result())
+                    in_flight = None
+                if doomed:
+                    ids = [r.row_id for r in doomed]
+                    in_flight = (doomed, sender.submit(self.tenant.delete, table, ids))
+            if in_flight is not None:
+                self._answered(in_flight[0], in_flight[1].result())
+
+    def _judge(self, table: str, rows: Sequence[UndoRow]) -> list[UndoRow]:
+        """Of ``rows`` (one table), those to delete now, unlocked and journaled ``pending``;
+        the others are settled (gone already) or kept (conflicts)."""
         wrote = self._project_wrote(rows)
         keys = {k for payload in wrote.values() for k in payload}
         current = self.tenant.rows(table, [r.row_id for r in rows], keys)
@@ -457,7 +476,7 @@ class _Job:
             if now is not None and not self._edited(row, now, wrote[row.row_id.lower()]):
                 candidates.append(row)
         if not candidates:
-            return
+            return []
         found = self.tenant.pointers(table, [r.row_id for r in candidates], doomed=self.doomed)
         owners = self.j.owners_of_rows(p.row_id for ps in found.values() for p in ps)
         doomed: list[UndoRow] = []
@@ -477,7 +496,10 @@ class _Job:
             doomed.append(row)
         self._unlock(table, doomed, current)
         self._journal(doomed, "pending")
-        answers = self.tenant.delete(table, [r.row_id for r in doomed])
+        return doomed
+
+    def _answered(self, doomed: Sequence[UndoRow], answers: Mapping[str, str | None]) -> None:
+        """Settle deleted rows from the service's answers."""
         self._settle_all([r for r in doomed if answers.get(r.row_id) is None], "done")
         self._settle_all([r for r in doomed if answers.get(r.row_id) == "gone"], "gone")
         for row in doomed:
@@ -504,8 +526,10 @@ class _Job:
             closed |= {
                 (head_table, rid) for rid, r in found.items() if r.get("statecode") not in (None, 0)
             }
+        by_table: dict[str, list[str]] = {}
         for head_table, head_id in sorted(closed):
-            try:
-                self.tenant.reopen(head_table, head_id)
-            except DataverseError as exc:
-                self.result.warnings.append(f"could not reopen {head_table} {head_id}: {exc}")
+            by_table.setdefault(head_table, []).append(head_id)
+        for head_table, reopen in by_table.items():
+            for head_id, error in self.tenant.reopen_many(head_table, reopen).items():
+                if error not in (None, "gone"):  # a row gone since is deleted already
+                    self.result.warnings.append(f"could not reopen {head_table} {head_id}: {error}")

@@ -11,14 +11,16 @@ state before the run was closed is closed again the way the service requires.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from crm_ferry.dataverse.batch import BatchOperation
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.dataverse.metadata import ColumnInfo
+from crm_ferry.dataverse.pool import ClientPool
 from crm_ferry.load.images import BIND, LOOKUP_TYPES, STATE, nav_columns, navigations
 from crm_ferry.reconcile.diff import compare_row, lookup_id
 
@@ -28,6 +30,9 @@ REF_CHUNK = 100
 """Ids per query when looking for rows that point at rows about to be deleted."""
 BATCH = 100
 """Deletes per ``$batch``."""
+PARALLEL = 4
+"""Requests in flight per application user: the ``x-ms-dop-hint`` Microsoft's sample
+environment sends (each user's own concurrency window paces them further)."""
 READ_ONLY_WHEN_CLOSED = frozenset({"invoice", "quote", "salesorder"})
 """Tables whose rows (and lines) accept no write but a state change once closed."""
 LINES = {"invoicedetail": ("invoiceid", "invoice")}
@@ -53,6 +58,8 @@ SYSTEM = frozenset(
 )
 """Columns the service fills on every row: never a sign that a person edited it."""
 MODIFIED_BY = "_modifiedby_value"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -79,16 +86,30 @@ class Pointer:
 
 
 class Tenant:
-    """The tenant as rollback sees it, through one client."""
+    """The tenant as rollback sees it, through the project's application users: reads and
+    deletes go out several at a time, spread over every user (each has its own
+    service-protection budget); single writes go through the first."""
 
-    def __init__(self, client: DataverseClient, users: Iterable[str]) -> None:
-        self.client = client
-        self.md = client.metadata
+    def __init__(
+        self, clients: DataverseClient | Sequence[DataverseClient], users: Iterable[str]
+    ) -> None:
+        self.pool = ClientPool([clients] if isinstance(clients, DataverseClient) else clients)
+        self.client = self.pool.primary
+        self.md = self.client.metadata
         self.users = {u.lower() for u in users if u}
         """System users of the project's application users: their writes are the project's."""
         self._columns: dict[str, Mapping[str, ColumnInfo]] = {}
         self._names: dict[str, str] = {}
         self.warnings: list[str] = []
+
+    def _map(self, fn: Callable[[DataverseClient, T], R], items: Sequence[T]) -> list[R]:
+        """``fn(client, item)`` for every item, in order, :data:`PARALLEL` requests per user
+        in flight; each goes to the next user that is not waiting out a ``Retry-After``."""
+        if len(items) <= 1:
+            return [fn(self.client, item) for item in items]
+        width = min(len(items), PARALLEL * len(self.pool.clients))
+        with ThreadPoolExecutor(width, thread_name_prefix="rollback") as pool:
+            return list(pool.map(lambda item: fn(self.pool.pick(), item), items))
 
     def columns(self, table: str) -> Mapping[str, ColumnInfo]:
         if table not in self._columns:
@@ -104,9 +125,17 @@ class Tenant:
         ``keys`` (write-payload keys) and what rollback always looks at (state, who changed
         it, the head of a line), or every column without ``keys``."""
         select = None if keys is None else self._select(table, keys)
-        return self.client.retrieve_many(
-            table, list(ids), select=select, annotations=True, chunk=READ_CHUNK
-        )
+        pid = self.md.table(table).primary_id
+
+        def read(client: DataverseClient, chunk: Sequence[str]) -> list[dict[str, Any]]:
+            return list(
+                client.query(table, select=select, filter=_in(pid, chunk), annotations=True)
+            )
+
+        out: dict[str, dict[str, Any]] = {}
+        for found in self._map(read, _chunks(ids, READ_CHUNK)):
+            out.update((str(row[pid]).lower(), row) for row in found)
+        return out
 
     def full_row(self, table: str, row_id: str) -> dict[str, Any]:
         """Every column of one row (to tell which columns a person filled in)."""
@@ -183,7 +212,7 @@ class Tenant:
         relationship of ``table``: a delete takes them with it or changes them, as the
         relationship's cascade configuration says. Rows in ``doomed`` (deleted by this
         rollback anyway) are left out."""
-        out: dict[str, list[Pointer]] = {}
+        queries: list[tuple[Any, str, list[str], Sequence[str]]] = []
         for rel in self.md.referencing(table):
             child = rel.referencing_entity
             try:
@@ -197,26 +226,33 @@ class Tenant:
                 continue
             column = f"_{rel.referencing_attribute}_value"
             select = [pid, column] + (["_createdby_value"] if "createdby" in child_columns else [])
-            for start in range(0, len(ids), REF_CHUNK):
-                values = ",".join(f"'{i}'" for i in ids[start : start + REF_CHUNK])
-                flt = (
-                    f"Microsoft.Dynamics.CRM.In(PropertyName='{column}',PropertyValues=[{values}])"
-                )
-                for found in self.client.query(child, select=select, filter=flt):
-                    rid = str(found[pid]).lower()
-                    target = lookup_id(found.get(column))
-                    if target is None or rid in doomed or rid == target:
-                        continue
-                    made_by = lookup_id(found.get("_createdby_value"))
-                    out.setdefault(target, []).append(
-                        Pointer(
-                            child,
-                            rid,
-                            rel.referencing_attribute,
-                            rel.cascade_delete,
-                            made_by is not None and made_by in self.users,
-                        )
+            queries += [(rel, pid, select, chunk) for chunk in _chunks(ids, REF_CHUNK)]
+
+        def look(
+            client: DataverseClient, q: tuple[Any, str, list[str], Sequence[str]]
+        ) -> list[dict[str, Any]]:
+            rel, _, select, chunk = q
+            flt = _in(f"_{rel.referencing_attribute}_value", chunk)
+            return list(client.query(rel.referencing_entity, select=select, filter=flt))
+
+        out: dict[str, list[Pointer]] = {}
+        for (rel, pid, _, _), found_rows in zip(queries, self._map(look, queries), strict=True):
+            column = f"_{rel.referencing_attribute}_value"
+            for found in found_rows:
+                rid = str(found[pid]).lower()
+                target = lookup_id(found.get(column))
+                if target is None or rid in doomed or rid == target:
+                    continue
+                made_by = lookup_id(found.get("_createdby_value"))
+                out.setdefault(target, []).append(
+                    Pointer(
+                        rel.referencing_entity,
+                        rid,
+                        rel.referencing_attribute,
+                        rel.cascade_delete,
+                        made_by is not None and made_by in self.users,
                     )
+                )
         return out
 
     # -- writing ----------------------------------------------------------------------
@@ -251,16 +287,34 @@ class Tenant:
     def delete(self, table: str, ids: Sequence[str]) -> dict[str, str | None]:
         """Delete rows in ``$batch`` requests: id → None (deleted), ``"gone"`` (404), or the
         error the service gave."""
+        return self._each(table, ids, "DELETE")
+
+    def reopen_many(self, table: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """:meth:`reopen` of many rows in ``$batch`` requests, answered as :meth:`delete`."""
+        return self._each(table, ids, "PATCH", {"statecode": 0}, {"If-Match": "*"})
+
+    def _each(
+        self,
+        table: str,
+        ids: Sequence[str],
+        method: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, str | None]:
+        """One request per row, :data:`BATCH` to a ``$batch`` (each part on its own: one
+        refused row does not stop the others)."""
         entity_set = self.md.entity_set(table)
-        out: dict[str, str | None] = {}
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            items = [BatchOperation("DELETE", f"{entity_set}({i})") for i in chunk]
+
+        def send(client: DataverseClient, chunk: Sequence[str]) -> dict[str, str | None]:
+            items = [
+                BatchOperation(method, f"{entity_set}({i})", body, dict(headers or {}))
+                for i in chunk
+            ]
             try:
-                answers = self.client.execute_batch(items)
+                answers = client.execute_batch(items)
             except DataverseError as exc:
-                out.update(dict.fromkeys(chunk, str(exc)))
-                continue
+                return dict.fromkeys(chunk, str(exc))
+            out: dict[str, str | None] = {}
             for row_id, part in zip(chunk, answers, strict=True):
                 if part is not None and part.ok:
                     out[row_id] = None
@@ -268,9 +322,14 @@ class Tenant:
                     out[row_id] = "gone"
                 else:
                     out[row_id] = (
-                        str(part.error("DELETE", entity_set)) if part is not None else "not run"
+                        str(part.error(method, entity_set)) if part is not None else "not run"
                     )
-        return out
+            return out
+
+        answers: dict[str, str | None] = {}
+        for part in self._map(send, _chunks(ids, BATCH)):
+            answers.update(part)
+        return answers
 
     def closes_of(self, opportunity_id: str, since: str) -> list[str]:
         """Opportunity closes the project's user made for an opportunity since ``since``."""
@@ -299,3 +358,13 @@ class Tenant:
 
     def lookup_navigation(self, table: str, column: str, target: str) -> str | None:
         return navigations(self.md, table).get(column, {}).get(target)
+
+
+def _chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _in(column: str, ids: Iterable[str]) -> str:
+    """A ``$filter`` on ``column`` being one of ``ids`` (``Microsoft.Dynamics.CRM.In``)."""
+    values = ",".join(f"'{i}'" for i in ids)
+    return f"Microsoft.Dynamics.CRM.In(PropertyName='{column}',PropertyValues=[{values}])"
