@@ -2,7 +2,7 @@
 run against the served emulator, timed, with their ratios to the migration.
 
     .venv/bin/python bench/reconcile_rollback.py --clients 3000 [--seed 1] [--users 1]
-        [--no-limits] [--py-spy DIR] [--keep DIR]
+        [--pause SECONDS] [--no-limits] [--py-spy DIR] [--keep DIR]
 
 1. A bundle of ``--clients`` clients is generated and a project prepared as
    tests/helpers/project.py builds one (coaches invited, map proposed, confirmed,
@@ -17,12 +17,15 @@ run against the served emulator, timed, with their ratios to the migration.
 
 It prints seconds and records/s per command, the ratios verify / migrate and rollback /
 migrate, and the CPU time of the emulator process (from /proc, Linux only) and of the
-command during each. ``--no-limits`` serves without service-protection limits: a diagnostic
-that separates the work itself from waiting out ``429 Retry-After``. ``--py-spy DIR``
-samples the emulator process during each command with py-spy (``py-spy record --format
-raw``, one file per command; py-spy must be installed, it is not a dependency of the
-project). Everything is written under a temporary folder that is deleted at the end
-(``--keep DIR`` prepares there and keeps it). Not a test: record the figures in
+command during each. Commands run back to back: what one leaves of the execution-time budget
+in the 300 s window is what the next starts with, as on a tenant where they follow each
+other. ``--pause 300`` waits one whole window before each command after the first, so that
+each starts with its users' whole budget. ``--no-limits`` serves without service-protection
+limits: a diagnostic that separates the work itself from waiting out ``429 Retry-After``.
+``--py-spy DIR`` samples the emulator process during each command with py-spy (``py-spy
+record --format raw``, one file per command; py-spy must be installed, it is not a
+dependency of the project). Everything is written under a temporary folder that is deleted
+at the end (``--keep DIR`` prepares there and keeps it). Not a test: record the figures in
 bench/RESULTS.md ("Verification and rollback at scale").
 """
 
@@ -168,6 +171,12 @@ def main() -> None:
         action="store_true",
         help="serve without service-protection limits (a diagnostic: what the work itself takes)",
     )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds to wait before each command after the first (300: a fresh budget)",
+    )
     parser.add_argument("--py-spy", type=Path, default=None, help="folder for py-spy samples")
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it")
     args = parser.parse_args()
@@ -189,7 +198,9 @@ def main() -> None:
                 ("verify", ["verify", "--full"]),
                 ("rollback", ["rollback", "--all"]),
             ]
-            for name, cli_args in steps:
+            for n, (name, cli_args) in enumerate(steps):
+                if n and args.pause > 0:
+                    time.sleep(args.pause)
                 wall, body, code, cpu = run_cli(
                     name, cli_args, base / "project", env, proc.pid, args.py_spy
                 )
@@ -226,6 +237,7 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         "emulator: `crm-ferry emulator serve --data DIR` in a child process, "
         f"{'no service-protection limits' if args.no_limits else 'default limits'}, "
         f"{args.users} application user(s); {args.clients:,} clients, seed {args.seed}"
+        + (f"; {args.pause:.0f} s pause before each command" if args.pause else "")
     )
     rows = [
         ("migrate", migrate["seconds"], records, f"{records:,} records written"),
@@ -262,6 +274,8 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         "machine": m,
         "clients": args.clients,
         "limits": not args.no_limits,
+        "users": args.users,
+        "pause_s": args.pause,
         "records": records,
         "seconds": {k: round(v["seconds"], 2) for k, v in figures.items()},
         "emulator_cpu_s": {k: v.get("emulator_cpu_s") for k, v in figures.items()},
