@@ -17,6 +17,11 @@
     [load]
     batch_size = 500
     max_concurrency = 16
+    reject_threshold = "2%"             # per object: more records rejected than this (a
+                                        # share, or a number of records) fails migrate and
+                                        # delta (exit 8) and verify --check (exit 7)
+    [load.reject_thresholds]            # the threshold of single objects
+    files = "10%"
 
     [delta]
     removed = "report"                  # records gone from the source: report, deactivate
@@ -38,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from crm_ferry.errors import ConfigError
+from crm_ferry.reconcile.thresholds import DEFAULT_THRESHOLD, RejectLimits, RejectThreshold
+from crm_ferry.sources.schema import READ_ORDER
 
 CONFIG_FILE = "ferry.toml"
 ENV_PREFIX = "CRM_FERRY_"
@@ -55,6 +62,7 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("dataverse", "publisher_prefix"): "publisher_prefix",
     ("load", "batch_size"): "batch_size",
     ("load", "max_concurrency"): "max_concurrency",
+    ("load", "reject_threshold"): "reject_threshold",
     ("delta", "removed"): "delta_removed",
 }
 
@@ -82,6 +90,14 @@ class Settings:
     max_concurrency: int = 16
     delta_removed: str = "report"
     """``[delta] removed``: one of :data:`REMOVED_POLICIES`."""
+    reject_threshold: RejectThreshold = field(
+        default_factory=lambda: RejectThreshold.parse(DEFAULT_THRESHOLD)
+    )
+    """``[load] reject_threshold``: how many of an object's records may be rejected (a share
+    like ``"2%"`` or a number of records) before ``migrate``, ``delta`` and ``verify
+    --check`` fail."""
+    reject_thresholds: Mapping[str, RejectThreshold] = field(default_factory=dict)
+    """``[load.reject_thresholds]``: the threshold of single objects (``sessions = "5%"``)."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The whole parsed ``ferry.toml``, for sections later stages own."""
 
@@ -122,6 +138,7 @@ class Settings:
             values["column_map"] = {
                 obj: {str(h): str(f) for h, f in cmap.items()} for obj, cmap in columns.items()
             }
+            values["reject_thresholds"] = _object_thresholds(config_path, raw)
             values["raw"] = raw
         for (section, key), attr in _TOML_KEYS.items():
             name = f"{ENV_PREFIX}{section}_{key}".upper()
@@ -131,6 +148,11 @@ class Settings:
             if value is not None:
                 values[attr] = value
         return _coerce(values, config_path)
+
+    @property
+    def reject_limits(self) -> RejectLimits:
+        """The reject threshold of every source object."""
+        return RejectLimits(self.reject_threshold, self.reject_thresholds)
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -188,6 +210,37 @@ def _reject_secrets(path: Path, raw: Mapping[str, Any], prefix: str = "") -> Non
             )
 
 
+def _object_thresholds(path: Path, raw: Mapping[str, Any]) -> dict[str, RejectThreshold]:
+    """``[load.reject_thresholds]``: source object -> its reject threshold."""
+    load = raw.get("load")
+    table = load.get("reject_thresholds", {}) if isinstance(load, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f'{path}: [load.reject_thresholds] must be a table of object = "2%" (or a count)'
+        )
+    out: dict[str, RejectThreshold] = {}
+    for obj, value in table.items():
+        if obj not in READ_ORDER:
+            raise ConfigError(
+                f"{path}: [load.reject_thresholds] {obj!r} is not an object of the export",
+                hint="use one of " + ", ".join(READ_ORDER),
+            )
+        try:
+            out[obj] = RejectThreshold.parse(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{path}: [load.reject_thresholds] {obj} = {value!r}: {exc}",
+                hint=_THRESHOLD_HINT,
+            ) from None
+    return out
+
+
+_THRESHOLD_HINT = (
+    'write a share of the object\'s records, like "2%", or a number of records, like 5 '
+    "(0: not one record may be rejected)"
+)
+
+
 def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
     kinds = {f.name: f.type for f in fields(Settings)}
     out: dict[str, Any] = {}
@@ -198,6 +251,14 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
                 value = int(value)
                 if value < 1:
                     raise ValueError("must be at least 1")
+            elif name == "reject_threshold" and not isinstance(value, RejectThreshold):
+                try:
+                    value = RejectThreshold.parse(value)
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"{config_path}: [load] reject_threshold = {value!r}: {exc}",
+                        hint=_THRESHOLD_HINT + " in ferry.toml or CRM_FERRY_LOAD_REJECT_THRESHOLD",
+                    ) from None
             elif name == "source" and value is not None:
                 value = Path(value)
                 if not value.is_absolute():

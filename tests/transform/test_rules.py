@@ -370,7 +370,7 @@ def test_note_text_subject_and_inline_image(doc: dict[str, Any], schema: TargetS
     assert image.id != text.id
     titled = SessionNote(id="n2", provenance=P, session_id="s1", title="Check-in", body_html="")
     (op,) = ops_of(make(doc, schema).transform(titled))
-    assert op.payload["subject"] == "Check-in"
+    assert op.payload["subject"] == "2022-04-05 Session Note: Check-in"
 
 
 def test_html_to_text() -> None:

@@ -519,7 +519,24 @@ def render_load(r: commands.LoadResult) -> None:
         console.print(
             f"[red]failed[/] {f['table']} {f['id']} ({f['source']}): {escape(f['error'])}"
         )
+    _render_skips(r)
     console.print(f"rejects and the run report: runs/{r.run_id}/")
+
+
+def _render_skips(r: commands.LoadResult) -> None:
+    """What each aggregate took, added and skipped, and every skip with its reason."""
+    for role, tally in r.aggregated.items():
+        console.print(
+            f"{role}: {tally.get('sessions', 0):,} session(s) taken, "
+            f"{tally.get('added', 0):,} added, {tally.get('skipped', 0):,} skipped"
+        )
+    for skip in r.skips[:20]:
+        console.print(
+            f"[yellow]skipped[/] {skip.file}:{skip.line} {skip.object}/{skip.source_id} "
+            f"(no {skip.role}): {escape(skip.reason)}"
+        )
+    if len(r.skips) > 20:
+        console.print(f"… and {len(r.skips) - 20:,} more skipped (all of them in load.json)")
 
 
 _DELTA_COLUMNS = ("changed", "added", "unchanged", "removed")
@@ -588,6 +605,7 @@ def _render_delta(r: commands.LoadResult, title: str) -> None:
         console.print(
             f"[red]failed[/] {f['table']} {f['id']} ({f['source']}): {escape(f['error'])}"
         )
+    _render_skips(r)
     console.print(f"rejects and the run report: runs/{r.run_id}/")
 
 

@@ -40,6 +40,7 @@ from crm_ferry.mapping.merge import (
 from crm_ferry.mapping.names import check_prefix
 from crm_ferry.mapping.owners import (
     Coach,
+    OwnerUsage,
     collect_coaches,
     fetch_system_users,
     resolve_owners,
@@ -76,12 +77,17 @@ left for :func:`map_propose` to fill)."""
 
 
 def read_source(
-    settings: Settings, source: Path | None = None, *, samples: int = 5
+    settings: Settings,
+    source: Path | None = None,
+    *,
+    samples: int = 5,
+    usage: OwnerUsage | None = None,
 ) -> tuple[SourceProfile, list[Coach]]:
-    """The source profile and the coaches of the configured bundle (one open)."""
+    """The source profile and the coaches of the configured bundle (one open); with
+    ``usage``, the rows each coach owns are counted into it."""
     with open_bundle(source_path(settings, source), column_map=settings.column_map) as bundle:
         profile = profile_source(bundle, samples=samples)
-        coaches = collect_coaches(bundle)
+        coaches = collect_coaches(bundle, usage)
     return profile, coaches
 
 
@@ -141,7 +147,8 @@ def map_propose(
     proposer: Proposer | None = None,
 ) -> ProposeResult:
     """Propose (or re-propose and merge) the project's ``mapping.yaml`` and save it."""
-    profile, coaches = read_source(settings, source)
+    usage = OwnerUsage()
+    profile, coaches = read_source(settings, source, usage=usage)
     prefix = settings.publisher_prefix
     path = map_file(settings)
     existing = MapDocument.load(path) if path.exists() else None
@@ -178,7 +185,8 @@ def map_propose(
             doc.save(path)
             doc = MapDocument.load(path)  # read back: problems point at lines of the saved file
         save_last_proposal(settings.project_dir, proposal)
-        problems = dedupe([*owner_problems(doc, resolution), *check_map(doc, profile, metadata)])
+        checked = check_map(doc, profile, metadata, usage=usage)
+        problems = dedupe([*owner_problems(doc, resolution), *checked])
     spec, _ = doc.parse()
     fields = below = 0
     if spec is not None:
@@ -348,9 +356,10 @@ def _checked(
     doc = MapDocument.load(map_file(settings))
     if as_proposal:
         doc.set_status("proposed")  # re-checked as a proposal; confirming stamps it anew
-    profile, _ = read_source(settings, source)
+    usage = OwnerUsage()
+    profile, _ = read_source(settings, source, usage=usage)
     doc, _, owners = refresh_owners(doc, fetch_system_users(dv))
-    return doc, dedupe([*owners, *check_map(doc, profile, dv.metadata)])
+    return doc, dedupe([*owners, *check_map(doc, profile, dv.metadata, usage=usage)])
 
 
 def map_check(

@@ -4,6 +4,11 @@ This is where the pieces of a load meet: the confirmed map (checked against the 
 the tenant's metadata snapshot, the transform context from a first pass over the bundle,
 the load order, the journal and the clients (one per application user). The sample's load
 (:mod:`crm_ferry.commands.sample`) runs through :func:`run_load` too.
+
+A ``migrate`` or ``delta`` that rejected more of an object's records than its reject
+threshold allows (``[load] reject_threshold``, :mod:`crm_ferry.reconcile.thresholds`) has
+loaded what it could and is incomplete all the same: its result says which objects, how
+many and why (exit 8 on the command line).
 """
 
 from __future__ import annotations
@@ -36,12 +41,18 @@ from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Record
 from crm_ferry.owner_only import secure_dir, write_private
 from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.reconcile.thresholds import load_breaches
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import open_bundle
+from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.engine import Transformer
 from crm_ferry.transform.schema import TargetSchema, tables_for
 
 __all__ = ["Prepared", "delta", "migrate", "prepare", "require_sample_gate", "run_load"]
+
+THRESHOLD_KINDS: tuple[RunKind, ...] = ("migrate", "delta")
+"""Runs that load the whole bundle: over an object's reject threshold, they are incomplete
+(a sample's records are a choice, and its own reconciliation is accepted or not)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,11 @@ def run_load(
                 bundle, kind=kind, source=str(path), include=include, note=note, removed=removed
             )
         rejects = j.rejects(result.run_id)
+        if kind in THRESHOLD_KINDS:
+            counts = {  # source objects (aggregates reject nothing of their own)
+                obj: (c.read, c.rejected) for obj, c in result.objects.items() if obj in READ_ORDER
+            }
+            result.over_threshold = load_breaches(counts, rejects, settings.reject_limits)
         run_dir = secure_dir(settings.project_dir / "runs" / result.run_id)
         write_private(
             run_dir / "rejects.jsonl", "".join(json.dumps(r.as_dict()) + "\n" for r in rejects)

@@ -6,7 +6,9 @@ confirmed it, per object the records in the source, loaded, rejected and skipped
 invoice and payment totals, orphan lookups, duplicates, the field-level diff (every row or
 a random ``N``), and every difference classified (source defect, rejected by the map,
 migration difference) with a stable id. The journal keeps what it found (ids and places).
-``check`` fails on any difference nobody accepted.
+``check`` fails on any difference nobody accepted, and on every object with more rejected
+records than its reject threshold allows (``[load] reject_threshold``: what a person
+accepted does not change it; raising the threshold does).
 
 ``verify accept`` records that a person accepted differences of the latest verification
 (given ids, or every one not accepted yet), who, when and why; accepted differences stay in
@@ -40,6 +42,7 @@ from crm_ferry.reconcile.reconciliation import (
     acceptances,
 )
 from crm_ferry.reconcile.report import ReportPaths, write_report
+from crm_ferry.reconcile.thresholds import Breach, over_threshold
 from crm_ferry.reconcile.verify import (
     ExpectedRow,
     ObjectTally,
@@ -90,12 +93,18 @@ class VerifyResult:
 
     @property
     def new(self) -> list[Difference]:
-        """The differences nobody accepted: what ``--check`` fails on."""
+        """The differences nobody accepted: what ``--check`` fails on (with the objects
+        over their reject threshold)."""
         return self.recon.new
 
     @property
+    def over_threshold(self) -> list[Breach]:
+        """The objects with more rejected records than their reject threshold allows."""
+        return self.recon.over_threshold
+
+    @property
     def ok(self) -> bool:
-        return not self.recon.new
+        return not self.recon.new and not self.recon.over_threshold
 
     def as_dict(self) -> dict[str, Any]:
         data = self.recon.as_dict()
@@ -109,6 +118,7 @@ class VerifyResult:
             "objects": data["objects"],
             "totals": data["totals"],
             "differences": data["differences"],
+            "over_reject_threshold": data["over_reject_threshold"],
             "proof": self.proof.as_dict(),
             "report": self.report.as_dict(),
         }
@@ -145,15 +155,15 @@ def verify(
         runs = covered_runs(j)
         reference = reference_run(runs)
         rejects = j.rejects(reference.run_id) if reference is not None else []
-        proof.checks.extend(reject_checks(rejects, reader))
+        loaded = j.loaded_sources(except_role="opportunity")
+        proof.checks.extend(reject_checks(rejects, reader, accepted=accepted_ids, loaded=loaded))
         objects = tally_objects(
-            accepted_ids,
-            j.loaded_sources(except_role="opportunity"),
-            rejects,
-            reader=reader,
-            skipped=run_skipped(reference),
+            accepted_ids, loaded, rejects, reader=reader, skipped=run_skipped(reference)
         )
         proof.checks.extend(balance_checks(objects))
+        over = over_threshold(
+            ((obj, t.source, t.reasons) for obj, t in objects.items()), settings.reject_limits
+        )
         folder = secure_dir(_verify_dir(settings.project_dir / "runs"))
         found = proof.difference_list()
         agreed = j.accepted_differences("verify")
@@ -168,8 +178,13 @@ def verify(
             objects=objects,
             proof=proof,
             differences=apply_acceptances(found, acceptances(agreed)),
-            facts={"rows written": len(expected), "rows compared field by field": len(diff_keys)},
+            facts={
+                "rows written": len(expected),
+                "rows compared field by field": len(diff_keys),
+                "objects over the reject threshold": len(over),
+            },
             stale=len(set(agreed) - {d.id for d in found}),
+            over_threshold=over,
         )
         report = write_report(folder, recon)
         j.record_reconciliation(recon.recon_id, "verify", str(report.html), recon.recorded())
@@ -181,20 +196,39 @@ def verify(
 
 def _check_failed(recon: Reconciliation, report: ReportPaths) -> CheckFailed:
     new = recon.new
-    lines = [
-        f"verify found {len(new)} difference(s) nobody accepted ({len(recon.accepted)} "
-        f"accepted); see {report.html}",
-        *(f"  {named(d)}" for d in new[:LISTED]),
-    ]
+    over = recon.over_threshold
+    lines: list[str] = []
+    if over:
+        lines += [
+            f"{len(over)} object(s) with more rejected records than the reject threshold "
+            "allows (accepting the differences does not change that):",
+            *(f"  {b}" for b in over),
+        ]
+    if new or not over:
+        lines.append(
+            f"verify found {len(new)} difference(s) nobody accepted ({len(recon.accepted)} "
+            f"accepted); see {report.html}"
+        )
+    else:
+        lines.append(f"every difference is accepted; see {report.html}")
+    lines += [f"  {named(d)}" for d in new[:LISTED]]
     if len(new) > LISTED:
         lines.append(f"  … and {len(new) - LISTED} more in the report")
     ids = " ".join(d.id for d in new) if len(new) <= 10 else "ID …"
-    error = CheckFailed(
-        "\n".join(lines),
-        hint=f"for each, fix the map or the data and migrate again, or, if it is known and "
-        f"agreed, accept it: `crm-ferry verify accept --by NAME --reason TEXT {ids}` "
-        "(without ids: every new one, listed and confirmed first)",
-    )
+    hints = []
+    if new:
+        hints.append(
+            f"for each difference, fix the map or the data and migrate again, or, if it is "
+            f"known and agreed, accept it: `crm-ferry verify accept --by NAME --reason TEXT "
+            f"{ids}` (without ids: every new one, listed and confirmed first)"
+        )
+    if over:
+        hints.append(
+            "for too many rejects, fix the map or the export where the reasons point and "
+            "migrate again; if so many rejects are known and agreed, raise the threshold in "
+            "ferry.toml: [load] reject_threshold, or the object's under [load.reject_thresholds]"
+        )
+    error = CheckFailed("\n".join(lines), hint="; ".join(hints))
     error.report = str(report.html)  # type: ignore[attr-defined]
     error.differences = [  # type: ignore[attr-defined]
         {
@@ -207,6 +241,7 @@ def _check_failed(recon: Reconciliation, report: ReportPaths) -> CheckFailed:
         }
         for d in new
     ]
+    error.over_reject_threshold = [b.as_dict() for b in over]  # type: ignore[attr-defined]
     return error
 
 

@@ -14,7 +14,7 @@ Seed rows have deterministic ids (uuid5 under :data:`NAMESPACE`) so dumps compar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -752,8 +752,9 @@ def _columns(table: str) -> list[AttributeDef]:
                 max_value=1_000_000_000,
             ),
             *money("priceperunit"),
-            *money("manualdiscountamount"),
-            *money("tax"),
+            # the ranges of the table reference (InvoiceDetail: ManualDiscountAmount, Tax)
+            *money("manualdiscountamount", min_value=0, max_value=1_000_000_000_000),
+            *money("tax", min_value=-1_000_000_000_000, max_value=1_000_000_000_000),
             *money("baseamount", create=False, update=False),
             *money("extendedamount", create=False, update=False),
             col("lineitemnumber", "Integer", min_value=0, max_value=1_000_000_000),
@@ -957,6 +958,27 @@ def navigation_name(entity: str, attr: AttributeDef, target: str) -> str:
     return f"{name}_{target}"
 
 
+# The note table (annotation) is user-owned (OwnershipType UserOwned): besides the notes
+# relationship of each table it can hang off (``objectid``), it has the owner, creator and
+# modifier relationships every user-owned table has. Names from the table reference (Note
+# (Annotation) table/entity reference, "Many-to-One relationships"). The reference's one
+# owner relationship (``owner_annotations``, ownerid → the ``owner`` of users and teams) is
+# one per owner table here, named as on every other table of the emulator
+# (``lk_annotation_ownerid_systemuser``, ``lk_annotation_ownerid_team``).
+_ANNOTATION_SYSTEM: Mapping[str, str] = {
+    "owninguser": "annotation_owning_user",
+    "owningteam": "team_annotations",
+    "owningbusinessunit": "business_unit_annotations",
+    "createdby": "lk_annotationbase_createdby",
+    "modifiedby": "lk_annotationbase_modifiedby",
+}
+_NOTE_RELATIONSHIPS: Mapping[str, str] = {
+    "phonecall": "PhoneCall_Annotation",
+}
+"""Notes relationships whose names are not ``<Table>_Annotation`` with the table's logical
+name capitalized."""
+
+
 def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
     known = {
         ("contact", "parentcustomerid", "account"): "contact_customer_accounts",
@@ -972,8 +994,10 @@ def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
     }
     if (entity, attr.logical_name, target) in known:
         return known[(entity, attr.logical_name, target)]
-    if entity == "annotation":
-        return f"{target.capitalize()}_Annotation"
+    if entity == "annotation" and attr.logical_name in _ANNOTATION_SYSTEM:
+        return _ANNOTATION_SYSTEM[attr.logical_name]
+    if entity == "annotation" and attr.logical_name == "objectid":
+        return _NOTE_RELATIONSHIPS.get(target, f"{target.capitalize()}_Annotation")
     if entity == "activityparty" and attr.logical_name == "activityid":
         return f"{target}_activity_parties"
     if attr.logical_name == "regardingobjectid":

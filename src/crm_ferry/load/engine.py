@@ -20,7 +20,9 @@ until a read of the tenant settles it (written as sent: done; not: sent again).
 
 At the end, for every source object, ``read = written + unchanged + rejected + failed`` is
 checked (a defect if not); a record, or an aggregate row, with an operation that failed or
-could not be settled counts as failed, and a run with any is ``failed``.
+could not be settled counts as failed, and a run with any is ``failed``. So are the records
+an aggregate takes (the completed, paid sessions of the opportunities): each adds to one or
+is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped``.
 """
 
 from __future__ import annotations
@@ -44,10 +46,13 @@ from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, Re
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Client, ClientProperty, Record, RecordKey, Reject
 from crm_ferry.progress import NO_PROGRESS, Progress
+from crm_ferry.reconcile.classify import is_duplicate
 from crm_ferry.reconcile.diff import compare_row
+from crm_ferry.reconcile.thresholds import Breach
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.ops import Operation
+from crm_ferry.transform.roles.opportunities import Skipped
 
 SEND_CHUNK = 5000
 """Operations read back from the journal and handed to the client at a time."""
@@ -116,10 +121,22 @@ class LoadResult:
     and ``removed`` from the source; aggregates under ``opportunities``."""
     removal: RemovalReport | None = None
     """A delta's records gone from the source, and what its policy did with their rows."""
+    over_threshold: list[Breach] = field(default_factory=list)
+    """The objects with more rejected records than their reject threshold allows (set by
+    the command that ran the load): the run loaded what it could, yet is incomplete."""
+    aggregated: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per aggregate role (``opportunity``): the records it took (``sessions``), those
+    ``added`` to an aggregate and those ``skipped``; taken = added + skipped."""
+    skips: list[Skipped] = field(default_factory=list)
+    """Every record an aggregate took that added nothing to it, with the reason."""
 
     @property
     def ok(self) -> bool:
-        return self.state == "done" and all(c.balanced for c in self.objects.values())
+        return (
+            self.state == "done"
+            and all(c.balanced for c in self.objects.values())
+            and all(aggregate_balanced(t) for t in self.aggregated.values())
+        )
 
     @property
     def records(self) -> int:
@@ -127,9 +144,10 @@ class LoadResult:
 
     def incomplete(self) -> Incomplete | None:
         """What to do when the run left something undone (state ``failed``): operations
-        that failed, or whose answer was lost and that reading the tenant could not settle."""
+        that failed, or whose answer was lost and that reading the tenant could not settle;
+        or when more of an object's records were rejected than its threshold allows."""
         if self.state == "done":
-            return None
+            return self._too_many_rejects()
         failed, unsettled = undone_ops(self.tables)
         parts = []
         if failed:
@@ -140,11 +158,30 @@ class LoadResult:
             "delta": "`crm-ferry delta --source BUNDLE` again (the same bundle)",
             "sample": "`crm-ferry sample` again",
         }.get(self.kind, "`crm-ferry migrate` again")
+        over = "".join(f"\n  {b}" for b in self.over_threshold)
         return Incomplete(
             f"run {self.run_id}: {' and '.join(parts) or 'not everything was written'}; "
-            f"see runs/{self.run_id}/load.json",
+            f"see runs/{self.run_id}/load.json"
+            + (f"\nand too many records were rejected:{over}" if over else ""),
             hint=f"each failure is listed with its Dataverse error: fix the cause and run "
             f"{again} to resend them (what is already written is not sent again)",
+        )
+
+    def _too_many_rejects(self) -> Incomplete | None:
+        if not self.over_threshold:
+            return None
+        again = (
+            "`crm-ferry delta --source BUNDLE`" if self.kind == "delta" else "`crm-ferry migrate`"
+        )
+        return Incomplete(
+            f"run {self.run_id} loaded what it could, but rejected more records than the "
+            "reject threshold allows:"
+            + "".join(f"\n  {b}" for b in self.over_threshold)
+            + f"\nevery reject, with its file, line and reason: runs/{self.run_id}/rejects.jsonl",
+            hint=f"fix the map or the export where the reasons point and run {again} again "
+            "(what is written is not sent again); if so many rejects are known and agreed, "
+            "raise the threshold in ferry.toml: [load] reject_threshold, or the object's under "
+            "[load.reject_thresholds]",
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -163,7 +200,15 @@ class LoadResult:
             "changes": self.changes,
             "removal": None if self.removal is None else self.removal.as_dict(),
             "failures": self.failures[:100],
+            "over_reject_threshold": [b.as_dict() for b in self.over_threshold],
+            "aggregated": self.aggregated,
+            "skips": [s.as_dict() for s in self.skips[:1000]],
         }
+
+
+def aggregate_balanced(tally: Mapping[str, int]) -> bool:
+    """Whether an aggregate's records add up: taken = added + skipped."""
+    return tally.get("sessions", 0) == tally.get("added", 0) + tally.get("skipped", 0)
 
 
 @dataclass
@@ -250,6 +295,9 @@ class Loader:
         """Operations of the partition being sent whose answer was lost."""
         self._aggregates_seen: dict[str, set[str]] = {}
         """Aggregate role → the ids of the aggregates the plan built."""
+        self._aggregated: dict[str, dict[str, int]] = {}
+        self._skips: list[Skipped] = []
+        """What the plan's aggregates took, added and skipped (see :class:`LoadResult`)."""
 
     # -- planning -------------------------------------------------------------------
 
@@ -317,7 +365,9 @@ class Loader:
                     rejects.append(item)
                     if item.source_id and self._track_all:
                         seen[obj].add(item.source_id)  # still in the source: not removed
-                    if item.source_id:
+                    if item.source_id and not is_duplicate(item):
+                        # a duplicate's id is its first row's: loaded, or rejected (and
+                        # marked) already; its children are that row's
                         transformer_mark(transformer, RecordKey(obj, item.source_id))
                         if obj == "clients":
                             self._rejected_clients.add(item.source_id)
@@ -357,6 +407,9 @@ class Loader:
             queue((op,))
         if buffer:
             flush()
+        tally = getattr(transformer, "aggregated", None)
+        self._aggregated = dict(tally()) if tally is not None else {}
+        self._skips = list(getattr(transformer, "skips", ()))
         return counts, seen, marks
 
     # -- sending --------------------------------------------------------------------------
@@ -791,7 +844,9 @@ class Loader:
             self.j.forget_deleted(run_id)
             report = removal.settle(run_id)
         tables = self.settle(run_id, counts)
-        balanced = all(c.balanced for c in counts.values())
+        balanced = all(c.balanced for c in counts.values()) and all(
+            aggregate_balanced(t) for t in self._aggregated.values()
+        )
         # anything failed or left unsettled (whatever its role): the run did not do its work
         state: RunState = "done" if balanced and not any(undone_ops(tables)) else "failed"
         if state == "done":
@@ -810,6 +865,8 @@ class Loader:
             failures=failures,
             changes=changes,
             removal=report,
+            aggregated=self._aggregated,
+            skips=self._skips,
         )
         summary: dict[str, Any] = {
             "objects": {k: v.as_dict() for k, v in counts.items()},
@@ -817,6 +874,8 @@ class Loader:
             "requests": result.requests,
             "disappeared": {k: len(v) for k, v in disappeared.items()},
             "changes": changes,
+            "aggregated": self._aggregated,
+            "skips": [s.as_dict() for s in self._skips[:1000]],
         }
         if report is not None:
             summary["removal"] = {
@@ -826,6 +885,11 @@ class Loader:
         self.j.finish_run(run_id, state, summary)
         if not balanced:
             unbalanced = [k for k, c in counts.items() if not c.balanced]
+            unbalanced += [
+                f"{role} (aggregated records)"
+                for role, t in self._aggregated.items()
+                if not aggregate_balanced(t)
+            ]
             raise CheckFailed(
                 f"run {run_id}: counts do not add up for {', '.join(unbalanced)}",
                 hint="this is a defect in crm-ferry; the journal holds every operation",

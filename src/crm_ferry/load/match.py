@@ -250,3 +250,11 @@ class Remap:
 
     def mark_rejected(self, key: Any) -> None:
         self.inner.mark_rejected(key)
+
+    @property
+    def skips(self) -> Any:
+        return getattr(self.inner, "skips", [])
+
+    def aggregated(self) -> Any:
+        found = getattr(self.inner, "aggregated", None)
+        return found() if found is not None else {}

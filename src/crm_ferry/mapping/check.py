@@ -7,9 +7,16 @@
 * a column type that does not fit the values profiled in the source (text into a number,
   a map type that differs from the tenant's column ...);
 * strings longer than the column holds, unless the field says ``truncate: true``;
-* value maps that miss a value seen in the source, or point at an option the column
-  lacks;
-* coaches without a usable owner, and owners the person named that did not resolve;
+* value maps that miss a value seen in the rows the reader accepts, or point at an option
+  the column lacks (a value only rejected rows hold is listed apart, as a warning with the
+  rows and their reasons: those rows are never loaded);
+* columns the tenant cannot take: not valid for create nor update, a lookup without a
+  relationship, a table whose rows get an owner (a field mapped to ``ownerid``, or notes,
+  files and opportunities, owned like their parent) without ``ownerid`` → ``systemuser``;
+* coaches without a usable owner, and owners the person named that did not resolve; with
+  the rows counted per object and coach (:class:`~crm_ferry.mapping.owners.OwnerUsage`), the
+  rows the fallback will own (a warning per object) and, with no fallback, the rows that
+  would be rejected for want of an owner (an error per coach, with the counts);
 * fingerprints that no longer match the source (or, for a confirmed map, the tenant).
 
 :func:`require_loadable_map` is the gate of every command that writes records.
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_ferry.dataverse.metadata import ColumnInfo
 from crm_ferry.errors import MapError
@@ -28,8 +35,12 @@ from crm_ferry.mapping.fingerprint import (
     source_fingerprint,
     target_fingerprint,
 )
-from crm_ferry.mapping.profile import ENUM_FIELDS, ColumnProfile, SourceProfile
+from crm_ferry.mapping.profile import ENUM_FIELDS, ColumnProfile, RejectedValue, SourceProfile
 from crm_ferry.mapping.spec import (
+    IMPLICIT_OWNERS,
+    OWNER_COLUMN,
+    CoachOwner,
+    CoachRef,
     FieldMap,
     MapDocument,
     MappingSpec,
@@ -37,6 +48,9 @@ from crm_ferry.mapping.spec import (
     Target,
     locate,
 )
+
+if TYPE_CHECKING:
+    from crm_ferry.mapping.owners import OwnerUsage
 
 AGGREGATE_ROWS = frozenset({"completed_paid"})
 """Targets whose rows aggregate several source rows: their fields are computed, not copied."""
@@ -56,6 +70,9 @@ _SOURCE_FITS: dict[str, frozenset[str]] = {
 }
 """Inferred source type → column kinds (besides text) its values convert to."""
 _CUSTOM_TYPES = {"date": "date", "number": "decimal", "boolean": "boolean"}
+_OwnerRows = dict[str | None, dict[str, dict[CoachRef, int]]]
+"""Rows without a coach's user to own them: listed coach they name (None: no listed coach)
+→ object → the coach the rows name → rows."""
 
 
 # ---------------------------------------------------------------------------
@@ -66,15 +83,19 @@ def check_map(
     doc: MapDocument,
     profile: SourceProfile | None,
     metadata: MetadataReader | None,
+    *,
+    usage: OwnerUsage | None = None,
 ) -> list[Problem]:
     """Every problem of the map against the source profile and the tenant metadata.
 
-    ``profile`` or ``metadata`` may be None to skip the checks that need them.
+    ``profile`` or ``metadata`` may be None to skip the checks that need them; ``usage``
+    (the rows of each coach, from :func:`~crm_ferry.mapping.owners.collect_coaches`) lets
+    the check say which rows the fallback owns and which would have no owner.
     """
     spec, problems = doc.parse()
     if spec is None:
         return problems
-    c = _Checker(doc, spec, profile, metadata)
+    c = _Checker(doc, spec, profile, metadata, usage)
     c.run()
     return [*problems, *c.problems]
 
@@ -86,13 +107,16 @@ class _Checker:
         spec: MappingSpec,
         profile: SourceProfile | None,
         metadata: MetadataReader | None,
+        usage: OwnerUsage | None = None,
     ) -> None:
         self.doc = doc
         self.spec = spec
         self.profile = profile
         self.metadata = metadata
+        self.usage = usage
         self.problems: list[Problem] = []
         self._tables: dict[str, bool] = {}
+        self._navigation: dict[str, frozenset[tuple[str, str]] | None] = {}
 
     def add(self, path: Sequence[str | int], message: str, *, warning: bool = False) -> None:
         line, col = locate(self.doc.data, path)
@@ -128,6 +152,19 @@ class _Checker:
             return {}
         return self.metadata.columns(table)
 
+    def navigation(self, table: str) -> frozenset[tuple[str, str]] | None:
+        """``(lookup column, target table)`` of every many-to-one relationship of ``table``
+        (None: the metadata reader cannot list relationships, or there is no such table)."""
+        if table not in self._navigation:
+            read = getattr(self.metadata, "relationships", None)
+            found: frozenset[tuple[str, str]] | None = None
+            if read is not None and self.has_table(table):
+                found = frozenset(
+                    (r.referencing_attribute, r.referenced_entity) for r in read(table)
+                )
+            self._navigation[table] = found
+        return self._navigation[table]
+
     # -- targets ---------------------------------------------------------------
 
     def target(self, t: Target) -> None:
@@ -156,6 +193,8 @@ class _Checker:
                 )
                 continue
             kind = info.type if info is not None else (fm.create.kind if fm.create else fm.type)
+            if info is not None and not self.writable(t, name, fm, info, path):
+                continue
             if info is not None and fm.type and not _same_kind(fm.type, info.type):
                 self.add(
                     [*path, "type"],
@@ -165,6 +204,32 @@ class _Checker:
             if t.rows in AGGREGATE_ROWS or self.profile is None or not kind:
                 continue
             self.fits(t, name, fm, kind, info, path)
+
+    def writable(
+        self, t: Target, name: str, fm: FieldMap, info: ColumnInfo, path: list[str | int]
+    ) -> bool:
+        """Whether the tenant takes what the map writes to ``fm.column`` (else an error)."""
+        where = f"{t.table}.{fm.column}"
+        if not info.is_valid_for_create and not info.is_valid_for_update:
+            self.add(
+                [*path, "column"],
+                f"{where} cannot be written: the tenant marks it valid neither for create nor "
+                "for update (the service fills it); map the field to another column or leave "
+                "its column empty",
+            )
+            return False
+        if fm.column == OWNER_COLUMN or info.type not in ("Lookup", "Customer", "Owner"):
+            return True  # the owner has its own check (owner_tables)
+        navigation = self.navigation(t.table)
+        if navigation is not None and not any(col == fm.column for col, _ in navigation):
+            self.add(
+                [*path, "column"],
+                f"{where} cannot be written: the tenant has no relationship for the lookup "
+                f"(no navigation property to bind {name} with); map the field to another "
+                "column or leave its column empty",
+            )
+            return False
+        return True
 
     def fits(
         self,
@@ -267,7 +332,38 @@ class _Checker:
                             f"{vm.policy} applies",
                             warning=True,
                         )
+                self.rejected_only(base, uses, seen, pending | set(vm.values))
             self.options_exist(vm_name, vm.values, vm.column, uses)
+
+    def rejected_only(
+        self,
+        base: list[str | int],
+        uses: list[tuple[Target, str, FieldMap]],
+        seen: Mapping[str, int],
+        mapped: set[str],
+    ) -> None:
+        """For information: the values only rows the reader rejects hold (they are never
+        loaded, so a value map needs no entry for them), each with those rows and why."""
+        assert self.profile is not None
+        only: dict[str, RejectedValue] = {}
+        for t, name, _ in uses:
+            for set_name, (o, f) in ENUM_FIELDS.items():
+                if o == t.source and f == name:
+                    for value, held in self.profile.only_rejected(set_name).items():
+                        only.setdefault(value, held)
+        for value, held in sorted(only.items()):
+            if value in seen or value.strip().lower() in mapped:
+                continue
+            rows = "; ".join(str(r) for r in held.examples)
+            more = held.rows - len(held.examples)
+            self.add(
+                [*base, "values"],
+                f"source value {value!r} is only in {held.rows} row(s) the reader rejects "
+                "(for information: those rows are not loaded, so the value needs no option; "
+                f"fix them in the export to load them): {rows}"
+                + (f"; … and {more} more" if more > 0 else ""),
+                warning=True,
+            )
 
     def raw_value_keys(self, vm_name: str) -> set[str]:
         node = (self.doc.data.get("value_maps") or {}).get(vm_name)
@@ -336,14 +432,146 @@ class _Checker:
                     [*path, "user"],
                     coach.reason or f"{coach.user} is not resolved to a system user",
                 )
+        rows = self.owner_rows()
         for coach in owners.unresolved():
             if coach.status == "explicit":
                 continue
+            counted = rows.pop(coach.coach_id, None)
+            tail = f"; migrate would reject its {_counts(counted)}" if counted else ""
             self.add(
                 ["owners", "coaches", coach.coach_id, "status"],
                 f"coach {coach.coach_id} ({coach.email or 'no email'}) has no usable owner "
-                f"({coach.status}); set owners.fallback or owners.coaches.{coach.coach_id}.user",
+                f"({coach.status}){tail}; set owners.fallback or "
+                f"owners.coaches.{coach.coach_id}.user",
             )
+        if owners.fallback_id:
+            self.fallback_rows(rows)
+        else:
+            self.ownerless_rows(rows)
+        self.owner_tables()
+
+    def owned_objects(self) -> list[str]:
+        """The objects whose rows get an owner (an enabled target of theirs sets one)."""
+        owned = (t.source for t in self.spec.targets.values() if t.enabled and t.sets_owner)
+        return list(dict.fromkeys(owned))
+
+    def owner_rows(self) -> _OwnerRows:
+        """Rows no coach's user owns (the fallback's, or nobody's), by the listed coach they
+        name (None: rows that name no listed coach), object and coach."""
+        out: _OwnerRows = {}
+        if self.usage is None:
+            return out
+        owners = self.spec.owners
+        for obj in self.owned_objects():
+            for ref, count in self.usage.of(obj).items():
+                if owners.coach_for(ref) is not None:
+                    continue
+                listed = owners.named_by(ref) if ref.named else None
+                key = listed.coach_id if listed is not None else None
+                per = out.setdefault(key, {}).setdefault(obj, {})
+                per[ref] = per.get(ref, 0) + count
+        return out
+
+    def fallback_rows(self, rows: _OwnerRows) -> None:
+        """One warning per object: how many of its rows the fallback owns, and why."""
+        owners = self.spec.owners
+        per_object: dict[str, list[str]] = {}
+        totals: dict[str, int] = {}
+        for key, objects in rows.items():
+            listed = owners.coaches.get(key) if key is not None else None
+            for obj, refs in objects.items():
+                for ref, count in refs.items():
+                    totals[obj] = totals.get(obj, 0) + count
+                    per_object.setdefault(obj, []).append(f"{count} {_why_fallback(ref, listed)}")
+        for obj in sorted(totals):
+            self.add(
+                ["owners", "fallback"],
+                f"{totals[obj]} {obj} row(s) will be owned by the fallback {owners.fallback}: "
+                + "; ".join(per_object[obj]),
+                warning=True,
+            )
+
+    def ownerless_rows(self, rows: _OwnerRows) -> None:
+        """Rows that no coach's user owns and no fallback covers: migrate would reject them."""
+        for key, objects in rows.items():
+            if key is not None:  # a coach whose chosen user did not resolve (see its user)
+                self.add(
+                    ["owners", "coaches", key, "status"],
+                    f"coach {key} has no usable owner; migrate would reject its "
+                    f"{_counts(objects)}; set owners.fallback or owners.coaches.{key}.user",
+                )
+                continue
+            unnamed: dict[str, int] = {}
+            unknown: dict[CoachRef, dict[str, int]] = {}
+            for obj, refs in objects.items():
+                for ref, count in refs.items():
+                    if ref.named:
+                        per = unknown.setdefault(ref, {})
+                        per[obj] = per.get(obj, 0) + count
+                    else:
+                        unnamed[obj] = unnamed.get(obj, 0) + count
+            where: list[str | int] = (
+                ["owners", "fallback"]
+                if "fallback" in (self.doc.data.get("owners") or {})
+                else ["owners"]
+            )
+            if unnamed:
+                self.add(
+                    where,
+                    f"{_rows(unnamed)} name no coach (no coach_id or coach_email, nor one on "
+                    "their client or session) and the map has no fallback owner: migrate "
+                    "would reject them; set owners.fallback to the user who should own them, "
+                    "or give those rows a coach in the export",
+                )
+            for ref, per in sorted(unknown.items(), key=lambda kv: str(kv[0])):
+                self.add(
+                    where,
+                    f"{_rows(per)} name {ref}, which owners.coaches does not list, and the map "
+                    "has no fallback owner: migrate would reject them; re-run "
+                    "`crm-ferry map propose` to list the coach, or set owners.fallback",
+                )
+
+    def owner_tables(self) -> None:
+        """Every table whose rows get an owner must take ``ownerid`` → ``systemuser``."""
+        if self.metadata is None:
+            return
+        for t in self.spec.targets.values():
+            if not t.enabled or not t.sets_owner or not self.has_table(t.table):
+                continue
+            field_ = t.owner_field()
+            if field_ is not None:
+                path: list[str | int] = ["targets", t.role, "fields", field_, "column"]
+                why = f"the map sets the owner of {t.role} rows from {field_}"
+            else:
+                path = ["targets", t.role, "table"]
+                why = IMPLICIT_OWNERS[t.role]
+            info = self.columns(t.table).get(OWNER_COLUMN)
+            if info is None:
+                if field_ is None:  # a mapped column the table lacks is reported by target()
+                    self.add(
+                        path,
+                        f"{why}, but {t.table} has no {OWNER_COLUMN} column in the tenant (an "
+                        "organization-owned table); the rows would be owned by nobody the "
+                        "map names: use a user-owned table or set `enabled: false`",
+                    )
+                continue
+            if not info.is_valid_for_create and not info.is_valid_for_update:
+                if field_ is None:  # reported by writable()
+                    self.add(
+                        path,
+                        f"{why}, but {t.table}.{OWNER_COLUMN} is valid neither for create nor "
+                        "for update in the tenant; use another table or set `enabled: false`",
+                    )
+                continue
+            navigation = self.navigation(t.table)
+            if navigation is not None and (OWNER_COLUMN, "systemuser") not in navigation:
+                self.add(
+                    path,
+                    f"{why}, but the tenant has no relationship from {t.table}.{OWNER_COLUMN} "
+                    "to systemuser (no navigation property to bind a user as owner); the "
+                    "owner cannot be set: check the tenant's table (or snapshot), use another "
+                    "table, or set `enabled: false`",
+                )
 
     def fingerprints(self) -> None:
         fp = self.spec.fingerprint
@@ -366,6 +594,25 @@ class _Checker:
                 "stale: the tenant's tables or columns changed since this map was "
                 "confirmed; re-run `crm-ferry map propose`, review the changes, confirm again",
             )
+
+
+def _rows(per_object: Mapping[str, int]) -> str:
+    """``3 clients row(s) and 1 sessions row(s)``."""
+    parts = [f"{n} {obj} row(s)" for obj, n in sorted(per_object.items())]
+    return " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _counts(objects: Mapping[str, Mapping[CoachRef, int]]) -> str:
+    return _rows({obj: sum(refs.values()) for obj, refs in objects.items()})
+
+
+def _why_fallback(ref: CoachRef, listed: CoachOwner | None) -> str:
+    if not ref.named:
+        return "with no coach (no coach_id or coach_email, nor one on their client or session)"
+    if listed is None:
+        return f"naming {ref}, which owners.coaches does not list"
+    why = (listed.reason or "no usable user").split("; ")[0]
+    return f"of coach {listed.coach_id} ({why})"
 
 
 def _same_kind(declared: str, actual: str) -> bool:

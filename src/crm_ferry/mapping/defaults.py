@@ -316,8 +316,13 @@ def default_targets(p: str = "new") -> list[DefaultTarget]:
                 ),
                 "currency": DefaultField("transactioncurrencyid", "Lookup", "currency by ISO code"),
                 "subtotal": _not("computed by Dataverse from the lines; checked by verify"),
-                "tax": _not("computed by Dataverse from the lines; checked by verify"),
-                "total_amount": _not("computed by Dataverse (totalamount); checked by verify"),
+                "tax": _not(
+                    "carried on the lines (invoicedetail.tax, spread by line amount), which "
+                    "Dataverse adds up to totaltax; checked by verify"
+                ),
+                "total_amount": _not(
+                    "computed by Dataverse (totalamount = lines + tax); checked by verify"
+                ),
                 "amount_paid": DefaultField(
                     f"{p}_amountpaid", "Money", "default map", create={"kind": "Money"}
                 ),
@@ -344,7 +349,8 @@ def default_targets(p: str = "new") -> list[DefaultTarget]:
                 "session_id": _not("write-in lines do not link sessions"),
                 "service_type_id": _not("write-in lines have no product"),
             },
-            note="write-in lines (isproductoverridden), so Dataverse totals equal the source",
+            note="write-in lines (isproductoverridden) carrying the invoice's tax, so "
+            "Dataverse totals equal the source",
         ),
         DefaultTarget(
             "payment",

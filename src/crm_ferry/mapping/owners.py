@@ -2,8 +2,8 @@
 
 Coaches are not created in Dataverse; each becomes the owner of its records through the
 system user with the same email. A coach is every user of the export bundle plus every
-``coach_email`` (and every ``coach_id`` without a user row) found on clients and sessions.
-Each is matched, case-insensitively, against ``internalemailaddress`` and then
+``coach_email`` (and every ``coach_id`` without a user row) found on clients, sessions and
+activities. Each is matched, case-insensitively, against ``internalemailaddress`` and then
 ``domainname`` (the Entra UPN):
 
 * ``matched``   an enabled system user has the coach's email;
@@ -16,15 +16,23 @@ A coach that came only from ``coach_email`` is keyed by that email in lower case
 :meth:`crm_ferry.mapping.spec.Owners.owner_of` finds it with the row's ``coach_email``.
 A user the person names (``fallback`` or a coach's ``user``) that is unknown or disabled
 is a problem with its place in ``mapping.yaml``, never silently ignored.
+
+Which coach owns a row (:class:`OwnerUsage`, filled by :func:`collect_coaches`): a client's
+own (``coach_id``, else ``coach_email``); a session's or an activity's own, else its
+client's; a note's, its session's; a file's, its session's, else its client's. ``map check``
+counts the rows per object and coach, so it knows exactly which rows the fallback will own
+and which would be rejected for want of an owner.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crm_ferry.model import Client, Session, User
+from crm_ferry.mapping.spec import CoachRef, first_named
+from crm_ferry.model import Activity, Client, FileRecord, Session, SessionNote, User
 
 if TYPE_CHECKING:
     from crm_ferry.dataverse.client import DataverseClient
@@ -115,11 +123,31 @@ class Coach:
     """False when the coach is only referenced by clients or sessions, not a user row."""
     active: bool = True
     rows: int = 0
-    """Client and session rows that point at this coach."""
+    """Client, session and activity rows that name this coach."""
 
 
-def collect_coaches(bundle: Bundle) -> list[Coach]:
-    """The bundle's users, plus coaches that clients and sessions name but users lack."""
+@dataclass(slots=True)
+class OwnerUsage:
+    """Per object, the rows that each coach owns (:class:`~crm_ferry.mapping.spec.CoachRef`,
+    after a row without a coach of its own took its parent's), as :func:`collect_coaches`
+    counted them."""
+
+    rows: dict[str, Counter[CoachRef]] = field(default_factory=dict)
+
+    def add(self, obj: str, ref: CoachRef) -> None:
+        self.rows.setdefault(obj, Counter())[ref] += 1
+
+    def of(self, obj: str) -> Mapping[CoachRef, int]:
+        return self.rows.get(obj, Counter())
+
+
+USAGE_OBJECTS = ("clients", "sessions", "activities", "session_notes", "files")
+"""The objects whose rows get an owner, in the order their coaches are found."""
+
+
+def collect_coaches(bundle: Bundle, usage: OwnerUsage | None = None) -> list[Coach]:
+    """The bundle's users, plus coaches that clients, sessions and activities name but users
+    lack. With ``usage``, also counts which coach owns each row of :data:`USAGE_OBJECTS`."""
     users: dict[str, User] = {}
     if "users" in bundle.objects:
         for rec in bundle.read("users"):
@@ -128,18 +156,25 @@ def collect_coaches(bundle: Bundle) -> list[Coach]:
     by_email = {_norm(u.email): uid for uid, u in users.items() if u.email}
     refs: dict[str, int] = {}
     emails: dict[str, str | None] = {}
-    for obj in ("clients", "sessions"):
+    chain = _Chain()
+    objects = USAGE_OBJECTS if usage is not None else ("clients", "sessions", "activities")
+    for obj in objects:
         if obj not in bundle.objects:
             continue
         for rec in bundle.read(obj):
-            if not isinstance(rec, Client | Session):
+            if usage is not None:
+                ref = chain.coach_of(rec)
+                if ref is not None:
+                    usage.add(obj, ref)
+            if not isinstance(rec, Client | Session | Activity):
                 continue
-            key = _coach_key(rec.coach_id, rec.coach_email, by_email)
+            email = None if isinstance(rec, Activity) else rec.coach_email
+            key = _coach_key(rec.coach_id, email, by_email)
             if key is None:
                 continue
             refs[key] = refs.get(key, 0) + 1
-            if key not in users and rec.coach_email and not emails.get(key):
-                emails[key] = rec.coach_email.strip()
+            if key not in users and email and not emails.get(key):
+                emails[key] = email.strip()
     out: list[Coach] = []
     for uid, u in users.items():
         name = " ".join(p for p in (u.first_name, u.last_name) if p) or None
@@ -148,6 +183,48 @@ def collect_coaches(bundle: Bundle) -> list[Coach]:
         email = emails.get(key) or (key if "@" in key else None)
         out.append(Coach(key, email, None, in_users=False, rows=refs[key]))
     return out
+
+
+class _Chain:
+    """Which coach owns a row: its own, else its parent's (clients and sessions are read
+    before the rows that point to them)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, CoachRef] = {}
+        self.sessions: dict[str, CoachRef] = {}
+        self._refs: dict[CoachRef, CoachRef] = {}
+
+    def _intern(self, ref: CoachRef) -> CoachRef:
+        return self._refs.setdefault(ref, ref)
+
+    def coach_of(self, rec: object) -> CoachRef | None:
+        """The coach of ``rec``; None when it hangs off a record that is not in the export
+        (it is rejected for that, not for its owner)."""
+        if isinstance(rec, Client):
+            ref = self._intern(CoachRef.of(rec.coach_id, rec.coach_email))
+            self.clients[rec.id] = ref
+            return ref
+        if isinstance(rec, Session):
+            own = CoachRef.of(rec.coach_id, rec.coach_email)
+            client = self.clients.get(rec.client_id or "")
+            if not own.named and client is None:
+                return None
+            ref = self._intern(first_named(own, client))
+            self.sessions[rec.id] = ref
+            return ref
+        if isinstance(rec, Activity):
+            own = CoachRef.of(rec.coach_id)
+            client = self.clients.get(rec.client_id or "")
+            if not own.named and client is None:
+                return None
+            return self._intern(first_named(own, client))
+        if isinstance(rec, SessionNote):
+            return self.sessions.get(rec.session_id or "")
+        if isinstance(rec, FileRecord):
+            if rec.session_id:
+                return self.sessions.get(rec.session_id)
+            return self.clients.get(rec.client_id or "")
+        return None
 
 
 def _coach_key(

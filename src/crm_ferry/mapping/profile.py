@@ -15,6 +15,12 @@ It also infers the Dataverse column type of every custom property, in both forms
 map's rules, and collects the value sets (with counts) of every enum-like field, which the
 proposer turns into value maps.
 
+Value sets hold the values of the rows the reader accepts, the only ones a value map ever
+sees: a row the reader rejects is not loaded whatever its values. The values of rejected
+rows are kept apart (:attr:`SourceProfile.rejected_values`, each with its rows and the
+reason they are rejected), so that ``map check`` can say that a value only they hold needs
+no entry in a value map.
+
 :meth:`SourceProfile.schema_signature` is the part the map depends on (objects, headers and
 their fields, custom keys and types, enum value sets) and nothing that changes with the mere
 number of rows: it is what the source fingerprint hashes.
@@ -30,7 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Literal
 
-from crm_ferry.model import DateFormat
+from crm_ferry.errors import SourceError
+from crm_ferry.model import DateFormat, Reject
 from crm_ferry.sources import schema
 from crm_ferry.sources.bundle import Bundle
 from crm_ferry.sources.bundle import resolve_header as read_header
@@ -42,6 +49,8 @@ DISTINCT_CAP = 1000
 """Distinct values are counted exactly up to this many per column, then reported capped."""
 VALUE_SET_CAP = 200
 """At most this many distinct values are kept per enum-like field's value set."""
+REJECTED_EXAMPLES = 5
+"""Rows kept (file, line, reason) per value that rows the reader rejects hold."""
 SAMPLE_LENGTH = 80
 MEMO_ABOVE = 4000
 """Text custom properties longer than this become Memo columns."""
@@ -85,6 +94,8 @@ ENUM_FIELDS: dict[str, tuple[str, str]] = {
     "tags": ("clients", "tags"),
 }
 """Value-set name (the default value map's name) -> (object, canonical field)."""
+VALUE_SET_OBJECTS = frozenset(obj for obj, _ in ENUM_FIELDS.values())
+"""The objects whose rows the reader is asked about: which it accepts, which it rejects."""
 
 ColumnType = Literal["DateTime", "Decimal", "Boolean", "Picklist", "String", "Memo"]
 
@@ -254,18 +265,58 @@ class CustomProperty:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A row the reader rejects: where it is and why."""
+
+    file: str
+    line: int
+    reason: str
+    """The reader's reason, with the column and value it names."""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedValue:
+    """A value of an enum-like field in rows the reader rejects."""
+
+    value: str
+    rows: int
+    examples: tuple[RejectedRow, ...]
+    """The first :data:`REJECTED_EXAMPLES` of those rows."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "examples": [r.as_dict() for r in self.examples],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SourceProfile:
     """What the proposer knows about the source: see the module docstring."""
 
     objects: Mapping[str, ObjectProfile]
     custom: Mapping[str, CustomProperty]
     value_sets: Mapping[str, Mapping[str, int]]
-    """Enum-like field (see :data:`ENUM_FIELDS`) -> value (as the reader normalises it) -> count."""
+    """Enum-like field (see :data:`ENUM_FIELDS`) -> value (as the reader normalises it) ->
+    count, over the rows the reader accepts."""
     date_format: str = "iso"
     platform: str | None = None
     truncated_value_sets: tuple[str, ...] = ()
     """Value sets that hit :data:`VALUE_SET_CAP` (only the first values are kept)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    rejected_values: Mapping[str, Mapping[str, RejectedValue]] = field(default_factory=dict)
+    """Enum-like field -> value -> the rows the reader rejects that hold it."""
+
+    def only_rejected(self, name: str) -> dict[str, RejectedValue]:
+        """The values of value set ``name`` that only rows the reader rejects hold."""
+        accepted = self.value_sets.get(name, {})
+        return {v: r for v, r in self.rejected_values.get(name, {}).items() if v not in accepted}
 
     def column(self, obj: str, header: str) -> ColumnProfile | None:
         op = self.objects.get(obj)
@@ -305,6 +356,10 @@ class SourceProfile:
                 for name, values in sorted(self.value_sets.items())
             },
             "truncated_value_sets": list(self.truncated_value_sets),
+            "rejected_values": {
+                name: {v: r.as_dict() for v, r in sorted(values.items())}
+                for name, values in sorted(self.rejected_values.items())
+            },
             "notes": list(self.notes),
         }
 
@@ -442,26 +497,55 @@ class _ValueSets:
             kind = schema.FIELDS[obj][fld]
             self._normal[name] = converter_for(kind, UTC, zone_format)
 
-    def add(self, name: str, raw: str) -> None:
-        counter = self.sets[name]
+    def normal(self, name: str, raw: str) -> tuple[str, ...]:
+        """The values of one cell as the reader normalises them (none for an empty one)."""
         if name == "tags":
             try:
-                values: tuple[str, ...] = to_tags(raw)
+                return to_tags(raw)
             except ValueError:
-                return
-        else:
-            try:
-                value = self._normal[name](raw)
-            except ValueError:
-                value = raw.strip().lower()
-            if value is None:
-                return
-            values = (str(value),)
-        for v in values:
+                return ()
+        try:
+            value = self._normal[name](raw)
+        except ValueError:
+            value = raw.strip().lower()
+        return () if value is None else (str(value),)
+
+    def add(self, name: str, raw: str) -> None:
+        counter = self.sets[name]
+        for v in self.normal(name, raw):
             if v in counter or len(counter) < VALUE_SET_CAP:
                 counter[v] += 1
             else:
                 self.truncated.add(name)
+
+
+class _RejectedValues:
+    """The values of enum-like fields in the rows the reader rejects, with those rows."""
+
+    def __init__(self, sets: _ValueSets) -> None:
+        self.sets = sets
+        self.rows: dict[str, dict[str, int]] = {}
+        self.examples: dict[str, dict[str, list[RejectedRow]]] = {}
+
+    def add(self, name: str, raw: str, row: RejectedRow) -> None:
+        counts = self.rows.setdefault(name, {})
+        examples = self.examples.setdefault(name, {})
+        for v in self.sets.normal(name, raw):
+            if v not in counts and len(counts) >= VALUE_SET_CAP:
+                continue
+            counts[v] = counts.get(v, 0) + 1
+            kept = examples.setdefault(v, [])
+            if len(kept) < REJECTED_EXAMPLES:
+                kept.append(row)
+
+    def result(self) -> dict[str, dict[str, RejectedValue]]:
+        return {
+            name: {
+                v: RejectedValue(v, n, tuple(self.examples[name][v]))
+                for v, n in sorted(counts.items())
+            }
+            for name, counts in sorted(self.rows.items())
+        }
 
 
 class _Customs:
@@ -528,22 +612,25 @@ class _Customs:
 # Reading raw rows through the bundle's public API
 
 
-def _csv_rows(bundle: Bundle, name: str) -> tuple[list[str], Iterator[list[str]]]:
+def _csv_rows(bundle: Bundle, name: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header, and (line, cells) of every row (lines numbered as the reader does)."""
     rows = CsvRows(lambda: bundle.open_attachment(name), name)
 
-    def cells() -> Iterator[list[str]]:
+    def cells() -> Iterator[tuple[int, list[str]]]:
         for item in rows:
             if isinstance(item, RowProblem):
                 continue
-            yield item[1]
+            yield item
 
     return list(rows.header), cells()
 
 
-def _json_objects(bundle: Bundle, name: str, fmt: str) -> Iterator[dict[str, Any]]:
+def _json_objects(bundle: Bundle, name: str, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, object) of every JSON object: the line of JSON Lines, the 1-based position in
+    a JSON array, as the reader numbers them."""
     with bundle.open_attachment(name) as stream:
         if fmt == "jsonl":
-            for raw in stream:
+            for line, raw in enumerate(stream, start=1):
                 text = raw.decode("utf-8-sig", errors="replace").strip()
                 if not text:
                     continue
@@ -552,7 +639,7 @@ def _json_objects(bundle: Bundle, name: str, fmt: str) -> Iterator[dict[str, Any
                 except ValueError:
                     continue
                 if isinstance(obj, dict):
-                    yield obj
+                    yield line, obj
         else:
             try:
                 data = json.loads(stream.read().decode("utf-8-sig", errors="replace"))
@@ -561,9 +648,21 @@ def _json_objects(bundle: Bundle, name: str, fmt: str) -> Iterator[dict[str, Any
             if isinstance(data, dict):
                 data = [data]
             if isinstance(data, list):
-                for obj in data:
+                for position, obj in enumerate(data, start=1):
                     if isinstance(obj, dict):
-                        yield obj
+                        yield position, obj
+
+
+def _rejected_rows(bundle: Bundle, obj: str) -> dict[int, RejectedRow]:
+    """The rows of ``obj`` the reader rejects, by line; SourceError when it cannot read the
+    file at all."""
+    out: dict[int, RejectedRow] = {}
+    for item in bundle.read(obj):
+        if isinstance(item, Reject):
+            where = f"[{item.column}] " if item.column else ""
+            shown = "" if item.value is None else f"{item.value!r}: "
+            out[item.line] = RejectedRow(item.file, item.line, f"{where}{shown}{item.reason}")
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -575,6 +674,7 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
     column_maps: Mapping[str, Mapping[str, str]] = getattr(bundle, "_column_map", None) or {}
     date_format: DateFormat = bundle.manifest.date_format
     value_sets = _ValueSets(date_format)
+    rejected_values = _RejectedValues(value_sets)
     customs = _Customs(date_format)
     objects: dict[str, ObjectProfile] = {}
     notes: list[str] = []
@@ -583,6 +683,14 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
         stats: dict[str, _ColumnStats] = {}
         order: list[tuple[str, str | None]] = []
         rows = 0
+        refused: dict[int, RejectedRow] = {}
+        if obj in VALUE_SET_OBJECTS:
+            try:
+                refused = _rejected_rows(bundle, obj)
+            except SourceError as exc:
+                notes.append(
+                    f"{bf.name}: the reader cannot read it ({exc}); value sets of all rows"
+                )
         if bf.format == "csv":
             headers, cells_iter = _csv_rows(bundle, bf.name)
             resolved = resolve_headers(obj, headers, cmap)
@@ -590,15 +698,16 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
             for header, _ in resolved:
                 stats[header] = _ColumnStats()
             roles = _roles(obj, resolved, value_sets)
-            for cells in cells_iter:
+            for line, cells in cells_iter:
                 rows += 1
                 texts = [_raw_text(c) for c in cells]
                 for (header, _), value in zip(resolved, texts, strict=False):
                     stats[header].add(value, samples)
-                _feed(obj, roles, texts, value_sets, customs, samples)
+                _feed(obj, roles, texts, customs, samples)
+                _feed_values(roles, texts, value_sets, rejected_values, refused.get(line))
         else:
             plans: dict[tuple[str, ...], list[tuple[str, str | None]]] = {}
-            for record in _json_objects(bundle, bf.name, bf.format):
+            for line, record in _json_objects(bundle, bf.name, bf.format):
                 rows += 1
                 keys = tuple(record)
                 resolved = plans.get(keys) or plans.setdefault(
@@ -627,7 +736,9 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
                 for header, st in stats.items():
                     if header not in seen_headers:
                         st.add(None, samples)
-                _feed(obj, _roles(obj, resolved, value_sets), values, value_sets, customs, samples)
+                json_roles = _roles(obj, resolved, value_sets)
+                _feed(obj, json_roles, values, customs, samples)
+                _feed_values(json_roles, values, value_sets, rejected_values, refused.get(line))
         columns = tuple(
             stats[header].result(obj, header, i, fld) for i, (header, fld) in enumerate(order)
         )
@@ -642,6 +753,7 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
         platform=bundle.manifest.platform,
         truncated_value_sets=tuple(sorted(value_sets.truncated)),
         notes=tuple(notes),
+        rejected_values=rejected_values.result(),
     )
 
 
@@ -677,19 +789,10 @@ def _roles(obj: str, resolved: list[tuple[str, str | None]], sets: _ValueSets) -
 
 
 def _feed(
-    obj: str,
-    roles: _Roles,
-    values: list[str | None],
-    sets: _ValueSets,
-    customs: _Customs,
-    samples: int,
+    obj: str, roles: _Roles, values: list[str | None], customs: _Customs, samples: int
 ) -> None:
+    """The custom properties of one row (column form, or a long-form property row)."""
     n = len(values)
-    for i, name in roles.enums:
-        if i < n:
-            value = values[i]
-            if value is not None:
-                sets.add(name, value)
     for i, key, header in roles.custom:
         if i < n:
             customs.add(key, values[i], "column", header, samples)
@@ -699,3 +802,24 @@ def _feed(
             vi = roles.value_index
             prop = values[vi] if vi is not None and vi < n else None
             customs.add(pkey, prop, "long", None, samples)
+
+
+def _feed_values(
+    roles: _Roles,
+    values: list[str | None],
+    sets: _ValueSets,
+    rejected: _RejectedValues,
+    refused: RejectedRow | None,
+) -> None:
+    """The enum-like values of one row: into the value sets when the reader accepts the
+    row, apart with the row when it rejects it."""
+    n = len(values)
+    for i, name in roles.enums:
+        if i < n:
+            value = values[i]
+            if value is None:
+                continue
+            if refused is None:
+                sets.add(name, value)
+            else:
+                rejected.add(name, value, refused)

@@ -68,6 +68,13 @@ COLUMN_KINDS: tuple[str, ...] = (
     "BigInt",
 )
 OWNER_STATUSES: tuple[str, ...] = ("matched", "disabled", "unmatched", "explicit", "fallback")
+IMPLICIT_OWNERS: Mapping[str, str] = {
+    "note": "a note is owned by its session's owner",
+    "attachment": "a file is owned by the owner of its session, else of its client",
+    "opportunity": "an opportunity is owned by the owner of its latest session",
+}
+"""Roles whose rows get an owner although no field of theirs maps to ``ownerid``."""
+OWNER_COLUMN = "ownerid"
 
 HEADER = """\
 crm-ferry map: how each record of the export becomes a Dataverse row.
@@ -94,6 +101,9 @@ options.match_existing    true = a client whose e-mail (or name and postal code)
                           of creating a duplicate; rollback restores its earlier values
 owners.fallback           the user (email or UPN) that owns records of coaches without a
                           usable user; owners.coaches.<id>.user overrides one coach
+                          (a row's coach: its coach_id, else its coach_email, any case;
+                          a session, activity, note or file without one: its client's or
+                          session's; `map check` counts the rows the fallback will own)
 """
 
 
@@ -275,6 +285,16 @@ class Target:
     def mapped(self) -> Iterator[FieldMap]:
         return (fm for fm in self.fields.values() if fm.column)
 
+    def owner_field(self) -> str | None:
+        """The source field whose column is ``ownerid`` (the coach: the rows' owner)."""
+        return next((fm.source for fm in self.mapped() if fm.column == OWNER_COLUMN), None)
+
+    @property
+    def sets_owner(self) -> bool:
+        """Whether the rows of this target get an owner (a field maps to ``ownerid``, or
+        the role is owned like its parent: :data:`IMPLICIT_OWNERS`)."""
+        return self.owner_field() is not None or self.role in IMPLICIT_OWNERS
+
 
 @dataclass(frozen=True, slots=True)
 class ValueMap:
@@ -297,6 +317,47 @@ class ValueMap:
 
 
 @dataclass(frozen=True, slots=True)
+class CoachRef:
+    """The coach a row names: a user id (``coach_id``), an e-mail (``coach_email``), both or
+    neither. E-mails compare case-insensitively, so they are kept in lower case."""
+
+    coach_id: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def of(cls, coach_id: Any = None, email: Any = None) -> CoachRef:
+        cid = str(coach_id).strip() if coach_id is not None else ""
+        mail = str(email).strip().lower() if email is not None else ""
+        return cls(cid or None, mail or None)
+
+    @property
+    def named(self) -> bool:
+        return bool(self.coach_id or self.email)
+
+    @property
+    def value(self) -> str | None:
+        """What the row holds: the coach id, else the e-mail."""
+        return self.coach_id or self.email
+
+    def __str__(self) -> str:
+        if self.coach_id and self.email:
+            return f"coach {self.coach_id!r} ({self.email})"
+        if self.coach_id:
+            return f"coach {self.coach_id!r}"
+        if self.email:
+            return f"coach e-mail {self.email!r}"
+        return "no coach"
+
+
+NO_COACH = CoachRef()
+
+
+def first_named(*refs: CoachRef | None) -> CoachRef:
+    """The first of ``refs`` that names a coach (a session without one: its client's)."""
+    return next((r for r in refs if r is not None and r.named), NO_COACH)
+
+
+@dataclass(frozen=True, slots=True)
 class CoachOwner:
     coach_id: str
     email: str | None
@@ -316,6 +377,25 @@ class Owners:
     fallback: str | None = None
     fallback_id: str | None = None
     coaches: Mapping[str, CoachOwner] = field(default_factory=dict)
+    _by_address: Mapping[str, tuple[CoachOwner, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Lower-case e-mail → the coaches it names: a coach keyed by its e-mail or having it,
+    then coaches whose user has it as e-mail or UPN."""
+
+    def __post_init__(self) -> None:
+        named: dict[str, list[CoachOwner]] = {}
+        by_user: dict[str, list[CoachOwner]] = {}
+        for coach in self.coaches.values():
+            for address in dict.fromkeys(a for a in (coach.coach_id, coach.email) if a):
+                if "@" in address:
+                    named.setdefault(address.strip().lower(), []).append(coach)
+            if coach.user and "@" in coach.user:
+                by_user.setdefault(coach.user.strip().lower(), []).append(coach)
+        index = {k: tuple(v) for k, v in named.items()}
+        for address, found in by_user.items():
+            index[address] = (*index.get(address, ()), *found)
+        object.__setattr__(self, "_by_address", index)
 
     def unresolved(self) -> list[CoachOwner]:
         """Coaches with no usable owner, when no fallback covers them."""
@@ -323,12 +403,44 @@ class Owners:
             return []
         return [c for c in self.coaches.values() if not c.resolved]
 
-    def owner_of(self, coach_id: str | None) -> str | None:
+    def named_by(self, ref: CoachRef) -> CoachOwner | None:
+        """The listed coach ``ref`` names, usable or not: by coach id, else by e-mail."""
+        return self._usable(ref) or self._listed(ref)
+
+    def coach_for(self, ref: CoachRef) -> CoachOwner | None:
+        """The coach with a usable user that owns the rows of ``ref``: by coach id, else by
+        e-mail (a coach's key or e-mail, then its user's e-mail or UPN, case-insensitively).
+        None: nobody; the fallback owns those rows."""
+        return self._usable(ref)
+
+    def owner_for(self, ref: CoachRef) -> str | None:
+        """The systemuserid that owns rows naming ``ref`` (its coach's user, else the
+        fallback; None when neither)."""
+        coach = self._usable(ref)
+        return coach.systemuserid if coach is not None else self.fallback_id
+
+    def owner_of(self, coach_id: str | None, coach_email: str | None = None) -> str | None:
         """The systemuserid that owns a coach's records (explicit, matched, or the fallback)."""
-        coach = self.coaches.get(coach_id or "")
-        if coach is not None and coach.resolved:
-            return coach.systemuserid
-        return self.fallback_id
+        return self.owner_for(CoachRef.of(coach_id, coach_email))
+
+    def _usable(self, ref: CoachRef) -> CoachOwner | None:
+        if ref.coach_id:
+            coach = self.coaches.get(ref.coach_id)
+            if coach is not None and coach.resolved:
+                return coach
+        if ref.email:
+            for coach in self._by_address.get(ref.email, ()):
+                if coach.resolved:
+                    return coach
+        return None
+
+    def _listed(self, ref: CoachRef) -> CoachOwner | None:
+        if ref.coach_id and ref.coach_id in self.coaches:
+            return self.coaches[ref.coach_id]
+        if ref.email:
+            found = self._by_address.get(ref.email, ())
+            return found[0] if found else None
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ and whether a person accepted it.
 Three classes, in the order a reader should look at them:
 
 ``source defect``
-    The export disagrees with itself: an invoice total that is not the sum of its lines,
+    The export disagrees with itself: an invoice total that is not its lines plus its tax,
     payments over the invoice total, a reference to a record the export does not hold, a
     duplicate id, a row the reader could not read. Reported, not corrected.
 ``rejected by the map``
@@ -14,7 +14,8 @@ Three classes, in the order a reader should look at them:
 ``migration difference``
     The tenant differs from what the map says it should hold: a value changed or missing,
     a row missing, a lookup to nothing, two rows for one record, a count that does not add
-    up, a check that could not run.
+    up, a check that could not run; and a record that was not loaded because of another
+    record's problem (its parent was rejected, or the row its id was first seen on).
 
 A difference's id is 10 characters of Crockford's base 32 (digits and lower-case letters
 without i, l, o and u) of the sha256 of its class, table, record and column: the same
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, get_args
 
@@ -45,8 +47,11 @@ __all__ = [
     "Classification",
     "Difference",
     "apply_acceptances",
+    "caused_by",
     "class_counts",
     "difference_id",
+    "is_duplicate",
+    "listed",
     "normal_id",
     "reject_checks",
     "reject_class",
@@ -73,6 +78,28 @@ SOURCE_DEFECT_MARKS: Final = (
     "does not match its sha256",
 )
 """Reasons of the load's rejects that say the export disagrees with itself."""
+
+DUPLICATE_MARKS: Final = ("duplicate id", "duplicate client_id and key")
+"""Reasons of the reader's rejects of a row whose id an earlier row of the file holds."""
+
+LISTED_MARKS: Final = ("listed, not migrated", "listed for manual")
+"""Reasons of the load's rejects that the map lists for manual handling (a linked file, a
+file over the upload limit or of a blocked type): decided by the map, not lost."""
+
+PARENT_REJECTED: Final = "was rejected, so this row cannot point to it"
+"""The reason of a record rejected because the record it points to was rejected."""
+
+REFERENCE_FIELDS: Final[Mapping[str, str]] = {
+    "client_id": "clients",
+    "family_id": "families",
+    "service_type_id": "service_types",
+    "package_id": "packages",
+    "session_id": "sessions",
+    "invoice_id": "invoices",
+    "coach_id": "users",
+    "author_id": "users",
+}
+"""A reference field of a record -> the source object of the record it points to."""
 
 
 def difference_id(classification: str, table: str, record: str, column: str) -> str:
@@ -229,9 +256,63 @@ def class_counts(differences: Iterable[Difference]) -> dict[str, dict[str, int]]
 # Rejects: records the load did not write
 
 
-def reject_class(reject: Reject, *, from_reader: bool = False) -> Classification:
-    """A row the reader rejected, or a reject whose reason says that the export disagrees
-    with itself, is a source defect; any other reject of the load, the map's."""
+def is_duplicate(reject: Reject) -> bool:
+    """Whether the reader rejected this row because an earlier row holds its id."""
+    return reject.reason.startswith(DUPLICATE_MARKS)
+
+
+def listed(reason: str) -> bool:
+    """Whether a reject's reason says the map lists the record for manual handling."""
+    return any(mark in reason for mark in LISTED_MARKS)
+
+
+def caused_by(
+    reject: Reject,
+    *,
+    from_reader: bool,
+    accepted: Mapping[str, AbstractSet[str]] | None = None,
+    rejected: Mapping[str, AbstractSet[str]] | None = None,
+    loaded: Mapping[str, AbstractSet[str]] | None = None,
+) -> tuple[str, str] | None:
+    """The other record (object, source id) whose problem kept ``reject``'s record from
+    being loaded, or None when its own data is the reason.
+
+    * A row the reader rejected as a duplicate whose id no row of the file was accepted
+      under (``accepted``: the ids the reader accepted, per object): the row its id was
+      first seen on was rejected, and this one went with it.
+    * A record the load rejected for pointing to a record that was rejected (by the reader
+      or the load: ``rejected``, per object) and is not loaded (``loaded``), whether the
+      reason says it was rejected or (rejected by the reader) that it is not in the export.
+    """
+    if from_reader:
+        known = (accepted or {}).get(reject.object)
+        sid = reject.source_id
+        if is_duplicate(reject) and sid and known is not None and sid not in known:
+            return reject.object, sid
+        return None
+    parent = REFERENCE_FIELDS.get(reject.column or "")
+    value = reject.value
+    if PARENT_REJECTED in reject.reason:
+        return parent or "", value or ""
+    if (
+        parent is not None
+        and value
+        and value in (rejected or {}).get(parent, ())
+        and value not in (loaded or {}).get(parent, ())
+    ):
+        return parent, value
+    return None
+
+
+def reject_class(
+    reject: Reject, *, from_reader: bool = False, cause: tuple[str, str] | None = None
+) -> Classification:
+    """A record lost because of another record's problem (``cause``, see :func:`caused_by`)
+    is a migration difference; a row the reader rejected, or a reject whose reason says that
+    the export disagrees with itself, is a source defect; any other reject of the load, the
+    map's."""
+    if cause is not None:
+        return MIGRATION
     if from_reader or any(mark in reject.reason for mark in SOURCE_DEFECT_MARKS):
         return SOURCE_DEFECT
     return REJECTED
@@ -246,23 +327,69 @@ def reject_reason(reason: str) -> str:
     return _LINE.sub("line …", _QUOTED.sub("…", reason))
 
 
-def reject_checks(rejects: Iterable[Reject], reader: Iterable[Reject] = ()) -> list[CheckRow]:
+def reject_checks(
+    rejects: Iterable[Reject],
+    reader: Iterable[Reject] = (),
+    *,
+    accepted: Mapping[str, AbstractSet[str]] | None = None,
+    loaded: Mapping[str, AbstractSet[str]] | None = None,
+) -> list[CheckRow]:
     """Every record (or value) a run did not load, as a failed check, classified.
 
-    ``reader``: the rows the reader itself rejected (source defects)."""
+    ``reader``: the rows the reader itself rejected (source defects, unless another row's
+    problem rejected them); ``accepted``: the ids the reader accepted, and ``loaded``: the
+    ids with a row in the tenant, per object (with them, records lost because of another
+    record are told from those whose own data is wrong: :func:`caused_by`)."""
+    rejects = list(rejects)
     by_reader = {(r.object, r.file, r.line) for r in reader}
+    rejected: dict[str, set[str]] = {}
+    why: dict[tuple[str, str], str] = {}
+    for r in rejects:
+        if r.source_id:
+            rejected.setdefault(r.object, set()).add(r.source_id)
+            why.setdefault((r.object, r.source_id), r.reason)
     out: list[CheckRow] = []
     for r in rejects:
         shown = "" if r.value is None else f" {r.value!r}:"
+        from_reader = (r.object, r.file, r.line) in by_reader
+        cause = caused_by(
+            r, from_reader=from_reader, accepted=accepted, rejected=rejected, loaded=loaded
+        )
+        detail = f"{r.file}:{r.line}{' ' + r.column if r.column else ''}:{shown} {r.reason}"
+        if cause is not None:
+            detail += f" ({_cause_text(cause, why.get(cause), duplicate=from_reader)})"
         out.append(
             CheckRow(
                 NOT_LOADED,
                 r.object,
                 r.source_id or f"{r.file}:{r.line}",
                 False,
-                f"{r.file}:{r.line}{' ' + r.column if r.column else ''}:{shown} {r.reason}",
+                detail,
                 column=r.column or ROW_FIELD,
-                classification=reject_class(r, from_reader=(r.object, r.file, r.line) in by_reader),
+                classification=reject_class(r, from_reader=from_reader, cause=cause),
             )
         )
     return out
+
+
+def _cause_text(cause: tuple[str, str], first: str | None, *, duplicate: bool) -> str:
+    obj, sid = cause
+    because = f": {first}" if first else ""
+    if duplicate:
+        other = f"the row this id was first seen on was rejected{because}"
+    elif obj and sid:
+        other = f"{_NOUNS.get(obj, obj)} {sid!r}, which it points to, was rejected{because}"
+    else:
+        other = "the record it points to was rejected"
+    return f"not loaded because of another record: {other}; its own data is not the reason"
+
+
+_NOUNS: Final[Mapping[str, str]] = {
+    "clients": "client",
+    "families": "family",
+    "service_types": "service type",
+    "packages": "package",
+    "sessions": "session",
+    "invoices": "invoice",
+    "users": "user",
+}

@@ -5,8 +5,9 @@ It names the environment (its friendly name and URL), the load runs whose rows i
 the map (its full digest, who confirmed it and when) and the source; per source object the
 records in the source, loaded, rejected (with the reasons) and skipped; the invoice and
 payment totals, source against tenant; orphan lookups and duplicates by source id; the
-field-level diff per table and column; and every difference, classified, with its stable
-id and, where a person accepted it, who, when and why.
+field-level diff per table and column; every difference, classified, with its stable
+id and, where a person accepted it, who, when and why; and (a verification) the objects with
+more rejected records than their reject threshold allows.
 
 :meth:`Reconciliation.as_dict` is what ``report.json`` holds (amounts and counts as JSON
 numbers); ``report.html`` and ``report.csv`` are rendered from it
@@ -25,6 +26,7 @@ from crm_ferry.journal import AcceptedDifference, DifferenceScope, RecordedDiffe
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.reconcile.classify import Acceptance, Difference, class_counts
 from crm_ferry.reconcile.diff import VERDICTS, DiffRow
+from crm_ferry.reconcile.thresholds import Breach
 from crm_ferry.reconcile.verify import ObjectTally, Proof
 
 __all__ = [
@@ -148,6 +150,9 @@ class Reconciliation:
     """Differences accepted earlier that this reconciliation did not find (gone, or outside
     the rows a random field-by-field comparison picked)."""
     generated_at: str = field(default_factory=_now)
+    over_threshold: list[Breach] = field(default_factory=list)
+    """The objects with more rejected records than their reject threshold allows: ``verify
+    --check`` fails on them whatever was accepted."""
 
     @property
     def new(self) -> list[Difference]:
@@ -246,6 +251,7 @@ class Reconciliation:
             "fields": self.fields(),
             "checks": {**self.checks(), "rows": [c.as_dict() for c in self.proof.checks]},
             "differences": [self.difference_dict(d) for d in _ordered(self.differences)],
+            "over_reject_threshold": [b.as_dict() for b in self.over_threshold],
             "rows": [self.row_dict(r) for r in _ordered_rows(self.proof.rows)],
             "choices": {
                 table: {col: {str(k): v for k, v in opts.items()} for col, opts in cols.items()}

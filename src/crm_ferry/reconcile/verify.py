@@ -7,8 +7,8 @@ two come:
 - **field-level diffs** (:func:`crm_ferry.reconcile.diff.compare_row`): for every row (or
   a random ``N``), each column's source value, expected value and actual value;
 - **counts** per table: rows written vs rows found;
-- **sums**: invoice totals (Dataverse computes them from the lines) against the source
-  totals and the sum of the source lines, and payments;
+- **sums**: invoice totals (Dataverse computes them from the lines and their tax) against
+  the source totals and the sum of the source lines plus the invoice's tax, and payments;
 - **orphan lookups**: a lookup in a written row that points to no row;
 - **duplicates**: two rows of one table holding the same source id (``new_practiceid``);
 - **timestamps**: ``createdon`` of notes, activities and the rest equals the source's
@@ -579,10 +579,11 @@ def _invoice_sums(
         rec = inv
         source_total = _dec(rec.total_amount)
         lines = _dec(items.get(rec.id, Decimal(0)))
+        tax = _dec(rec.tax) or Decimal("0.00")
         target_total = _dec(actual.get("totalamount"))
         total_source += source_total or Decimal(0)
         total_target += target_total or Decimal(0)
-        if source_total == lines:
+        if lines is not None and source_total == lines + tax:
             agreeing += 1
             proof.checks.append(
                 CheckRow(
@@ -594,6 +595,18 @@ def _invoice_sums(
                     column="totalamount",
                 )
             )
+            if "totaltax" in actual:
+                target_tax = _dec(actual.get("totaltax")) or Decimal("0.00")
+                proof.checks.append(
+                    CheckRow(
+                        "invoice tax = source tax",
+                        "invoice",
+                        row.row_id,
+                        target_tax == tax,
+                        f"{rec.number}: Dataverse {target_tax}, source {tax}",
+                        column="totaltax",
+                    )
+                )
         else:
             proof.checks.append(
                 CheckRow(
@@ -601,8 +614,9 @@ def _invoice_sums(
                     "invoice",
                     row.row_id,
                     False,
-                    f"{rec.number}: the source lines sum to {lines} but the source total is "
-                    f"{source_total}; Dataverse computes {target_total} from the lines "
+                    f"{rec.number}: the source lines sum to {lines} and the tax is {tax}, but "
+                    f"the source total is {source_total}; Dataverse computes {target_total} "
+                    "from the lines and the tax "
                     "(a difference in the export, reported, not corrected)",
                     column="totalamount",
                     classification=SOURCE_DEFECT,

@@ -6,6 +6,12 @@ the deterministic id of a row, the operation that writes it, the map's fields wr
 through the generic loop (values converted by :mod:`crm_ferry.transform.convert`, lookups
 bound), the owner, and the rows a reference field points to (a reference to a record that
 is not in the export, or that was rejected, rejects the record that holds it).
+
+The owner of a row is the system user of its coach (:meth:`Builder.coach_of`): the
+record's own coach (``coach_id``, else ``coach_email``), else its parent's (a session's or
+an activity's client, a note's session, a file's session or client), else the map's
+fallback. A row that should have an owner and gets none is rejected with the coach it names;
+``map check`` finds those rows, and tables that cannot take an owner, before any load.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from crm_ferry.mapping.spec import FieldMap, MappingSpec, Target
-from crm_ferry.model import Record, RecordKey
-from crm_ferry.transform.context import ClientRef, TransformContext
+from crm_ferry.mapping.spec import NO_COACH, CoachRef, FieldMap, MappingSpec, Target, first_named
+from crm_ferry.model import Activity, Client, FileRecord, Record, RecordKey, Session, SessionNote
+from crm_ferry.transform.context import ClientRef, SessionRef, TransformContext
 from crm_ferry.transform.convert import ValueConverter
 from crm_ferry.transform.ops import PHASE_ROWS, PHASE_STATE, Operation, OpKind, target_id
 from crm_ferry.transform.row import Rejected, Row
@@ -207,7 +213,7 @@ class Builder:
             assert fm.column is not None
             value = source_value(record, fm.source)
             if fm.column == "ownerid":
-                self.owner(row, value, fm.source)
+                self.owner(row, self.coach_of(record), fm.source)
                 continue
             if value is None or value == "" or value == ():
                 continue
@@ -227,27 +233,78 @@ class Builder:
 
     # -- owners -------------------------------------------------------------------------
 
-    def owner(self, row: Row, coach_id: Any, field_: str = "coach_id") -> None:
-        """The system user of the record's coach owns the row (else the map's fallback)."""
-        owner = self.spec.owners.owner_of(coach_id or None)
+    def coach_of(self, record: Record) -> CoachRef:
+        """The coach whose system user owns ``record``'s rows: its own (id, else e-mail),
+        else its parent's (a session's or an activity's client, a note's session, a file's
+        session, else its client)."""
+        if isinstance(record, Client):
+            return CoachRef.of(record.coach_id, record.coach_email)
+        if isinstance(record, Session):
+            own = CoachRef.of(record.coach_id, record.coach_email)
+            return first_named(own, self.client_coach(record.client_id))
+        if isinstance(record, Activity):
+            return first_named(CoachRef.of(record.coach_id), self.client_coach(record.client_id))
+        if isinstance(record, SessionNote):
+            return self.session_coach(self.context.sessions.get(record.session_id or ""))
+        if isinstance(record, FileRecord):
+            if record.session_id and record.session_id in self.context.sessions:
+                return self.session_coach(self.context.sessions[record.session_id])
+            return self.client_coach(record.client_id)
+        own = CoachRef.of(getattr(record, "coach_id", None), getattr(record, "coach_email", None))
+        return first_named(own, self.client_coach(getattr(record, "client_id", None)))
+
+    def client_coach(self, client_id: Any) -> CoachRef:
+        client = self.context.clients.get(str(client_id)) if client_id else None
+        if client is None:
+            return NO_COACH
+        return CoachRef.of(client.coach_id, client.coach_email)
+
+    def session_coach(self, session: SessionRef | None) -> CoachRef:
+        if session is None:
+            return NO_COACH
+        own = CoachRef.of(session.coach_id, session.coach_email)
+        return first_named(own, self.client_coach(session.client_id))
+
+    def owner_id(self, coach: CoachRef) -> str | None:
+        """The systemuserid of ``coach``'s user, else the map's fallback (None: neither)."""
+        return self.spec.owners.owner_for(coach)
+
+    def owner(
+        self,
+        row: Row,
+        coach: CoachRef,
+        field_: str = "coach_id",
+        value: Any = None,
+        *,
+        why: str = "",
+    ) -> None:
+        """The system user of ``coach`` owns the row (else the map's fallback); no owner, or
+        a table that cannot take one, rejects the record at ``field_`` holding ``value``
+        (default: the coach the row names). ``why`` says whose coach it is when it is not
+        the record's own (a note: its session's)."""
+        shown = coach.value if value is None else value
+        owner = self.owner_id(coach)
         if owner is None:
-            who = f"coach {coach_id!r}" if coach_id else "a record without a coach"
+            who = str(coach) if coach.named else "a record without a coach"
+            listed = self.spec.owners.named_by(coach) if coach.named else None
+            if coach.named and listed is None:
+                place = "is not listed under owners.coaches"
+            else:
+                place = "has no system user to own the row (owners.coaches)"
             raise Rejected(
                 field_,
-                coach_id,
-                f"{who} has no system user to own the row (owners.coaches) and the map has "
-                "no fallback owner (owners.fallback)",
+                shown,
+                f"{why}{who} {place} and the map has no fallback owner (owners.fallback)",
             )
         try:
             row.bind(self.schema, "ownerid", "systemuser", owner)
         except BadValue as exc:
-            raise Rejected(field_, coach_id, str(exc)) from None
-
-    def optional_owner(self, row: Row, coach_id: str | None) -> None:
-        """Owner when it can be resolved; otherwise the service's default (the caller)."""
-        owner = self.spec.owners.owner_of(coach_id)
-        if owner is not None and row.table.nav("ownerid", "systemuser"):
-            row.bind(self.schema, "ownerid", "systemuser", owner)
+            raise Rejected(
+                field_,
+                shown,
+                f"{exc}: {row.table.logical_name} cannot take an owner in the tenant "
+                "(`crm-ferry map check` reports it)",
+            ) from None
 
     # -- references ---------------------------------------------------------------------
 

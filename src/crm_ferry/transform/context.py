@@ -3,9 +3,9 @@
 A session's name needs its client's name; an invoice's customer is a contact or an account
 depending on its client's type; a note hangs off a session that must exist. The load
 builds a :class:`TransformContext` once with a :class:`ContextBuilder`, from a cheap first
-pass over the bundle (clients, families, service types, sessions, invoices), and hands it to
-the transformer; a reference that is not in the context is a dangling reference and its
-record is rejected.
+pass over the bundle (clients, families, service types, sessions, invoices and their lines),
+and hands it to the transformer; a reference that is not in the context is a dangling
+reference and its record is rejected.
 
 Building the context is pure (records in, index out); reading attachment bytes is the one
 thing transform does through the context, by an injected callable.
@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from crm_ferry.model import Client, Family, Invoice, Record, ServiceType, Session
+from crm_ferry.model import Client, Family, Invoice, InvoiceItem, Record, ServiceType, Session
 
 __all__ = [
     "ClientRef",
@@ -45,6 +46,7 @@ class ClientRef:
     coach_id: str | None = None
     family_id: str | None = None
     organization: str | None = None
+    coach_email: str | None = None
 
     @property
     def is_organization(self) -> bool:
@@ -59,6 +61,7 @@ class SessionRef:
     day: date | None = None
     """The session's date (its start, in the export's time zone)."""
     session_type: str | None = None
+    coach_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,12 @@ class InvoiceRef:
     number: str | None = None
     client_id: str | None = None
     currency: str | None = None
+    tax: Decimal | None = None
+    """The invoice's tax, carried on its lines (Dataverse adds the lines' tax up)."""
+
+
+InvoiceLines = tuple[tuple[str, Decimal], ...]
+"""An invoice's lines as ``(line id, amount)``, in the order the export lists them."""
 
 
 def client_name(c: Client) -> str:
@@ -82,6 +91,8 @@ class TransformContext:
     """Service type id → its name."""
     sessions: Mapping[str, SessionRef] = field(default_factory=dict)
     invoices: Mapping[str, InvoiceRef] = field(default_factory=dict)
+    invoice_lines: Mapping[str, InvoiceLines] = field(default_factory=dict)
+    """Invoice id → its lines (what the invoice's tax is spread over)."""
     read_attachment: ReadAttachment | None = None
     default_currency: str | None = None
     """The export's currency (manifest), for rows that name none."""
@@ -102,8 +113,9 @@ class ContextBuilder:
         self.service_types: dict[str, str] = {}
         self.sessions: MutableMapping[str, SessionRef] = make("sessions")
         self.invoices: MutableMapping[str, InvoiceRef] = make("invoices")
+        self.invoice_lines: MutableMapping[str, InvoiceLines] = make("invoice_lines")
 
-    OBJECTS = ("clients", "families", "service_types", "sessions", "invoices")
+    OBJECTS = ("clients", "families", "service_types", "sessions", "invoices", "invoice_items")
     """The objects worth reading in the first pass."""
 
     def add(self, record: Record) -> None:
@@ -115,6 +127,7 @@ class ContextBuilder:
                 coach_id=record.coach_id,
                 family_id=record.family_id,
                 organization=record.organization,
+                coach_email=record.coach_email,
             )
         elif isinstance(record, Family):
             self.families.add(record.id)
@@ -128,6 +141,7 @@ class ContextBuilder:
                 coach_id=record.coach_id,
                 day=start.date() if isinstance(start, datetime) else None,
                 session_type=record.session_type,
+                coach_email=record.coach_email,
             )
         elif isinstance(record, Invoice):
             self.invoices[record.id] = InvoiceRef(
@@ -135,7 +149,14 @@ class ContextBuilder:
                 number=record.number,
                 client_id=record.client_id,
                 currency=record.currency,
+                tax=record.tax,
             )
+        elif isinstance(record, InvoiceItem) and record.invoice_id:
+            amount = record.amount
+            if amount is None and record.quantity is not None and record.unit_price is not None:
+                amount = record.quantity * record.unit_price
+            known = self.invoice_lines.get(record.invoice_id, ())
+            self.invoice_lines[record.invoice_id] = (*known, (record.id, amount or Decimal(0)))
 
     def build(
         self,
@@ -149,6 +170,7 @@ class ContextBuilder:
             service_types=MappingProxyType(dict(self.service_types)),
             sessions=_read_only(self.sessions),
             invoices=_read_only(self.invoices),
+            invoice_lines=_read_only(self.invoice_lines),
             read_attachment=read_attachment,
             default_currency=default_currency,
         )

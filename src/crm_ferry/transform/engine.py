@@ -51,7 +51,7 @@ from crm_ferry.transform.roles import (
     sessions,
     simple,
 )
-from crm_ferry.transform.roles.opportunities import Opportunities
+from crm_ferry.transform.roles.opportunities import Opportunities, Skipped
 from crm_ferry.transform.row import Rejected
 from crm_ferry.transform.schema import TargetSchema
 from crm_ferry.transform.values import to_text
@@ -173,10 +173,24 @@ class Transformer:
         self._build.failed.add(key)
 
     def finish(self) -> Iterator[Operation]:
-        """Aggregates over every record seen: one opportunity per client, service type and
-        currency of completed, paid sessions, and its WinOpportunity action. Yielded one
-        aggregate at a time: a large practice has thousands, with their payloads."""
+        """Aggregates over every record seen: one opportunity per client, service type (where
+        the session has one) and currency of completed, paid sessions, and its
+        WinOpportunity action. Yielded one aggregate at a time: a large practice has
+        thousands, with their payloads."""
         yield from self._opportunities.finish()
+
+    @property
+    def skips(self) -> list[Skipped]:
+        """Records an aggregate took that added nothing to it, each with the reason (a paid
+        session without a client): reported, and counted in :meth:`aggregated`."""
+        return list(self._opportunities.skipped)
+
+    def aggregated(self) -> dict[str, dict[str, int]]:
+        """Per aggregate role: the records it took, added and skipped (taken = added +
+        skipped), once :meth:`finish` is done."""
+        if self.spec.target("opportunity") is None:
+            return {}
+        return {"opportunity": self._opportunities.tally()}
 
     # ------------------------------------------------------------------------------------
 

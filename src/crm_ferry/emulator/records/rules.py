@@ -8,7 +8,9 @@
 - contact / systemuser ``fullname`` ("First Last", the default full-name format);
 - money ``<column>_base`` = value ÷ the row currency's exchange rate (1.0 for the base one);
 - invoice lines (write-in): ``baseamount`` = quantity × priceperunit, ``extendedamount`` =
-  baseamount − manualdiscountamount + tax; invoice totals are rolled up from its lines;
+  baseamount − manualdiscountamount + tax; invoice totals are rolled up from its lines
+  (``totaltax`` = the lines' tax, ``totalamount`` = the lines less the invoice discount,
+  plus freight and tax);
 - notes: ``documentbody`` measured as Base64 against ``organization.maxuploadfilesize``
   (0x80044a02) and the ``blockedattachments`` extensions
   (https://learn.microsoft.com/power-apps/developer/data-platform/attachment-annotation-files).
@@ -421,6 +423,14 @@ def _invoice_line(em: TenantState, row: dict[str, Any]) -> None:
     if invoice.get("transactioncurrencyid"):
         row["transactioncurrencyid"] = invoice["transactioncurrencyid"]
         row["transactioncurrencyid" + TYPE_SUFFIX] = "transactioncurrency"
+    # System pricing, as the InvoiceDetail table reference describes its computed columns:
+    # BaseAmount "based on the price per unit, volume discount, and quantity", and
+    # ExtendedAmount "based on the sum of the unit price, quantity, discounts, and tax", i.e.
+    # baseamount = quantity × (priceperunit − volumediscountamount) and extendedamount =
+    # baseamount − manualdiscountamount + tax. A volume discount comes from a product's
+    # discount list; write-in lines have no product, so it is 0 here.
+    # UNCERTAIN: the docs give no formula and no rounding; each amount is rounded to the
+    # column's precision (2) as it is stored.
     base = _dec(row.get("quantity")) * _dec(row.get("priceperunit"))
     row["baseamount"] = to_number(base, 2)
     extended = base - _dec(row.get("manualdiscountamount")) + _dec(row.get("tax"))
@@ -428,6 +438,17 @@ def _invoice_line(em: TenantState, row: dict[str, Any]) -> None:
 
 
 def _invoice_totals(em: TenantState, row: dict[str, Any]) -> None:
+    # The Invoice table reference: TotalLineItemAmount, "the sum of all existing and write-in
+    # products" (their amounts after the manual discounts, TotalLineItemDiscountAmount "is
+    # reflected in the Detail Amount", before tax: TotalTax is added on its own);
+    # TotalDiscountAmount from DiscountAmount and DiscountPercentage ("applied to the Detail
+    # Amount"); TotalAmountLessFreight, "the total product amount ... minus any discounts";
+    # TotalTax, "the total of the Tax amounts specified on all products"; and TotalAmount,
+    # "the sum of the products, discount, freight, and taxes" = pre-freight + freight + tax.
+    # None of them is valid for create; the service computes them on every line write.
+    # UNCERTAIN: whether the percentage and the amount of the invoice discount both apply
+    # when both are set (here: their sum), and the rounding of each step (here: stored
+    # amounts rounded to 2 places, the sums of them exact).
     lines = [r for _, r in em.store.referencing("invoicedetail", "invoiceid", row["invoiceid"])]
     detail = sum((_dec(r.get("extendedamount")) - _dec(r.get("tax")) for r in lines), Decimal(0))
     line_discount = sum((_dec(r.get("manualdiscountamount")) for r in lines), Decimal(0))

@@ -2,9 +2,11 @@
 
 :func:`count_source` reads the bundle once and counts what the default map would write:
 rows per role (clients → contacts, plus accounts for organizations; households → accounts;
-sessions → sessions and one opportunity per client, service type and currency of completed,
-paid sessions; notes → annotations plus one per inline image; invoices, lines, payments,
-activities by kind; files that fit), the per-record operations that follow (the second pass
+sessions → sessions and one opportunity per client, service type (where the session has one)
+and currency of the completed, paid sessions of a client the export holds; notes →
+annotations plus one per inline image; invoices, lines (and the write-in line that carries
+the tax of an invoice without lines), payments, activities by kind; files that fit), the
+per-record operations that follow (the second pass
 that links organization accounts to their contact, invoice state changes, activity closes),
 the currencies the rows name, and the requests notes and files need when they are also cut at
 the client's ``max_batch_bytes``. Files and inline images are checked against the tenant's
@@ -24,8 +26,10 @@ from crm_ferry.model import (
     Client,
     FileRecord,
     Invoice,
+    InvoiceItem,
     Package,
     Reject,
+    ServiceType,
     Session,
     SessionNote,
 )
@@ -204,6 +208,10 @@ def count_source(
     notes = _Chunker(batch_size, max_batch_bytes)
     attachments = _Chunker(batch_size, max_batch_bytes)
     opportunities: set[tuple[str, str, str]] = set()
+    clients: set[str] = set()
+    services: set[str] = set()
+    taxed_without_lines: set[str] = set()
+    """Invoices with tax and no line read yet: each gets a write-in line for its tax."""
     links = 0
     invoice_states = 0
     kinds = {"call": "phonecall", "email": "email", "meeting": "appointment"}
@@ -241,12 +249,15 @@ def count_source(
                 rows["household"] += 1
             elif obj == "clients":
                 assert isinstance(rec, Client)
+                clients.add(rec.id)
                 rows["contact"] += 1
                 if rec.type == "organization":
                     rows["account"] += 1
                     links += 1
             elif obj == "service_types":
+                assert isinstance(rec, ServiceType)
                 rows["service_type"] += 1
+                services.add(rec.id)
             elif obj == "packages":
                 assert isinstance(rec, Package)
                 if rec.currency:
@@ -258,11 +269,11 @@ def count_source(
                 if (
                     rec.status == "completed"
                     and rec.billing_status == "paid"
-                    and rec.client_id
-                    and rec.service_type_id
+                    and rec.client_id in clients
+                    and (not rec.service_type_id or rec.service_type_id in services)
                 ):
                     code = (rec.currency or default_currency).upper()
-                    opportunities.add((rec.client_id, rec.service_type_id, code))
+                    opportunities.add((str(rec.client_id), rec.service_type_id or "", code))
             elif obj == "session_notes":
                 assert isinstance(rec, SessionNote)
                 _note(rec, rows, notes, files)
@@ -272,8 +283,12 @@ def count_source(
                 currency(rec.currency)
                 if rec.status in _STATE_INVOICE_STATUSES:
                     invoice_states += 1
+                if rec.tax:
+                    taxed_without_lines.add(rec.id)
             elif obj == "invoice_items":
+                assert isinstance(rec, InvoiceItem)
                 rows["invoice_line"] += 1
+                taxed_without_lines.discard(rec.invoice_id or "")
             elif obj == "payments":
                 rows["payment"] += 1
             elif obj == "activities":
@@ -292,6 +307,8 @@ def count_source(
         progress.advance(f"scope {obj}", n & 4095)
         progress.finish(f"scope {obj}")
     rows["opportunity"] = len(opportunities)
+    if taxed_without_lines:
+        rows["invoice_line"] += len(taxed_without_lines)
     counts = SourceCounts(
         rows=dict(rows),
         links=links,

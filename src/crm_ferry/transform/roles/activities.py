@@ -3,7 +3,8 @@
 Each activity target of the map (one per kind, through its ``rows`` filter) writes its
 row: the direction, the start and end (from ``occurred_at`` and the duration), a subject,
 and the parties (the coach's system user and the client's contact, as sender and
-recipient by direction, or organizer and attendee of a meeting). The activity is then
+recipient by direction, or organizer and attendee of a meeting). The coach is the
+activity's own (``coach_id``), else its client's; its system user owns the row. The activity is then
 closed as completed (:data:`ACTIVITY_STATUS`) once every row is written.
 """
 
@@ -118,7 +119,7 @@ def _parties(b: Builder, row: Row, record: Activity, direction: str) -> None:
     if collection is None or party is None:
         return
     parties: list[dict[str, Any]] = []
-    coach = b.spec.owners.owner_of(record.coach_id)
+    coach = b.owner_id(b.coach_of(record))
     client = b.context.clients.get(record.client_id or "")
     if table == "appointment":
         coach_role, client_role = "Organizer", "Required attendee"

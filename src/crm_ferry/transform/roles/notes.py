@@ -1,11 +1,13 @@
 """Session notes and files → notes (``annotation`` rows) on their session or client.
 
-A session note becomes a note on its session, its HTML body as text; each image inlined in
-the body becomes a note of its own carrying the image as a document. A file of the bundle
-becomes a note with the file as its document, on its session or else on its client (the
-account of an organization, where the lookup can point to accounts). A document is checked
-against the tenant's upload limit and blocked file types; a linked file (a URL, not in the
-bundle) is listed, not migrated.
+A session note becomes a note on its session, owned by the session's owner, its subject
+``<session date> Session Note`` (``: <title>`` after it when the note has a title, cut to the
+column's length), its HTML body as text; each image inlined in the body becomes a note of
+its own carrying the image as a document. A file of the bundle becomes a note with the file
+as its document, on its session or else on its client (the account of an organization,
+where the lookup can point to accounts), owned like it. A document is checked against the
+tenant's upload limit and blocked file types; a linked file (a URL, not in the bundle) is
+listed, not migrated.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
+from datetime import date
 
 from crm_ferry.mapping.spec import FieldMap
 from crm_ferry.model import FileRecord, SessionNote
@@ -20,9 +23,31 @@ from crm_ferry.transform.build import Builder, dangling, rows_match
 from crm_ferry.transform.html import html_to_text
 from crm_ferry.transform.ops import Operation
 from crm_ferry.transform.row import Rejected, Row
+from crm_ferry.transform.schema import TableSchema
 from crm_ferry.transform.values import BadValue
 
-__all__ = ["attachment", "note"]
+__all__ = ["NOTE_SUBJECT", "attachment", "note", "note_subject"]
+
+NOTE_SUBJECT = "Session Note"
+"""What follows the session's date in a note's subject."""
+_SESSION_OWNER = "owned by its session's owner: "
+_CLIENT_OWNER = "owned by its client's owner: "
+
+
+def note_subject(day: date | None, title: str | None, limit: int | None = None) -> str:
+    """``<YYYY-MM-DD> Session Note``, then ``: <title>`` when there is one, cut to ``limit``
+    characters (the title gives way first, the date last)."""
+    head = f"{day.isoformat() if day else 'Undated'} {NOTE_SUBJECT}"
+    text = " ".join((title or "").split())
+    subject = f"{head}: {text}" if text else head
+    if limit is not None and len(subject) > limit:
+        subject = subject[:limit].rstrip()
+    return subject
+
+
+def _max_length(info: TableSchema, column: str) -> int | None:
+    col = info.column(column)
+    return col.max_length if col is not None else None
 
 
 def note(b: Builder, record: SessionNote) -> list[Operation]:
@@ -48,12 +73,12 @@ def note(b: Builder, record: SessionNote) -> list[Operation]:
         row.bind(b.schema, object_col, session_t.table, session_id)
     except BadValue as exc:
         raise Rejected("session_id", record.session_id, str(exc)) from None
-    b.optional_owner(row, session.coach_id)
+    coach = b.session_coach(session)
+    b.owner(row, coach, "session_id", record.session_id, why=_SESSION_OWNER)
     day = session.day or (record.created_at.date() if record.created_at else None)
-    title = (record.title or "").strip()
-    subject = title or f"{day.isoformat() if day else 'Undated'} Session Note"
     subject_col = target.column_of("title") or "subject"
     fm_subject = target.fields.get("title") or FieldMap("title", subject_col)
+    subject = note_subject(day, record.title, _max_length(info, subject_col))
     body = html_to_text(record.body_html)
     if body.problems:
         raise Rejected("body_html", None, "; ".join(body.problems))
@@ -75,7 +100,7 @@ def note(b: Builder, record: SessionNote) -> list[Operation]:
     for image in body.images:
         img = Row(info)
         img.bind(b.schema, object_col, session_t.table, session_id)
-        b.optional_owner(img, session.coach_id)
+        b.owner(img, coach, "session_id", record.session_id, why=_SESSION_OWNER)
         try:
             _document(b, img, image.filename, image.mimetype, image.data)
         except BadValue as exc:
@@ -117,12 +142,14 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
                 )
             b.check_parent("sessions", session.id, "session")
             row.bind(b.schema, object_col, session_t.table, b.id("session", session.id))
-            b.optional_owner(row, session.coach_id)
+            coach = b.session_coach(session)
+            b.owner(row, coach, "session_id", record.session_id, why=_SESSION_OWNER)
         elif record.client_id:
             client = b.client_ref(record.client_id)
             kind, ref_id = b.client_target(client, info, object_col)
             row.bind(b.schema, object_col, kind, ref_id)
-            b.optional_owner(row, client.coach_id)
+            coach = b.client_coach(client.id)
+            b.owner(row, coach, "client_id", record.client_id, why=_CLIENT_OWNER)
         else:
             raise Rejected("client_id", None, "the file belongs to no client or session")
     except BadValue as exc:
