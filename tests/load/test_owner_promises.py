@@ -18,14 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_ferry import commands
-from crm_ferry.commands.demo import invite_coaches, shortcut_confirm
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.model import Activity, Client, FileRecord, Session, SessionNote, User
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import open_bundle
-from crm_ferry.sources.generator import generate_bundle
+from helpers.project import build_provisioned
 from helpers.promises import FALLBACK, Rows, Tenant, confirmed_project, copy_bundle, owners_tenant
 
 CLIENT_OWNERS = {"C1": "ada", "C2": "ben", "C3": "cleo", "C4": "ada", "C5": "eve", "C6": "fallback"}
@@ -182,15 +181,9 @@ def test_every_row_of_a_matched_coach_is_owned_by_that_user(
     tmp_path_factory: Any, seed: int, clients: int
 ) -> None:
     base = tmp_path_factory.mktemp(f"owners-{seed}-{clients}")
-    generate_bundle(base / "bundle", clients=clients, seed=seed)
+    build_provisioned(base, clients=clients, seed=seed)
+    project = Settings.load(base / "project")
     with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
-        invite_coaches(app, base / "bundle")
-        commands.init(Settings.load(base), directory=base / "project", source="../bundle")
-        project = Settings.load(base / "project")
-        commands.map_propose(project, client=client)
-        shortcut_confirm(base / "project")
-        commands.map_confirm(project, by="tests", client=client)
-        commands.provision(project, client=client)
         assert run_load(project, client=client, skip_sample_gate=True).state == "done"
         users = list(client.query("systemuser"))
         fallback = next(
