@@ -397,3 +397,31 @@ def test_each_removal_policy_is_undone_by_rollback(project: Project, policy: str
     # and the id map is back: a delta of the same export sends nothing again
     with Journal.for_project(project.settings.project_dir) as j:
         assert j.run(delta.run_id).state == "rolled_back"
+
+
+def test_a_won_opportunity_whose_total_a_delta_changes_is_closed_again_and_back(
+    project: Project,
+) -> None:
+    run_load(project.settings, client=project.client, skip_sample_gate=True)
+    middle = project.dump()
+    newer = project.root / "cutover"
+    edited_bundle(project.bundle, newer, [("complete_sessions", 3)])
+    delta = run_load(project.settings, client=project.client, source=newer, kind="delta")
+    after = project.dump()
+    changed = [o for o in after["opportunity"] if o not in middle["opportunity"]]
+    assert changed
+    for opp in changed:
+        closes = sorted(
+            (
+                c
+                for c in after["opportunityclose"]
+                if c.get("opportunityid") == opp["opportunityid"]
+            ),
+            key=lambda c: str(c.get("createdon")),
+        )
+        # the close a delta makes holds the new total; the one before it stays
+        assert opp["statecode"] == 1
+        assert closes[-1]["actualrevenue"] == opp["actualvalue"], (opp, closes)
+    report = commands.rollback(project.settings, run_id=delta.run_id, client=project.client)
+    assert report.incomplete() is None, report.as_dict()
+    assert comparable(project.dump()) == comparable(middle), _diff(project.dump(), middle)

@@ -32,8 +32,9 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from crm_ferry.dataverse.batch import MAX_BATCH_OPERATIONS, BatchOperation
 from crm_ferry.dataverse.bulk import WriteReport, answer_lost, write_many
@@ -704,7 +705,16 @@ class Loader:
                 if answer_lost(exc):
                     self._note_lost(run_id, [(op, str(exc))])
                     continue
-                if self._already_applied(client, op):
+                applied = self._already_applied(client, op)
+                if applied == "stale":
+                    try:
+                        self._close_again(client, op, name, body)
+                    except DataverseError as again:
+                        self.j.mark_failed(run_id, [(op, str(again))])
+                        failures.append(self._failure(op, str(again)))
+                        continue
+                    applied = "yes"
+                if applied == "yes":
                     self.j.mark_done(run_id, [op])
                     continue
                 self.j.mark_failed(run_id, [(op, str(exc))])
@@ -714,13 +724,46 @@ class Loader:
         return failures
 
     @staticmethod
-    def _already_applied(client: DataverseClient, op: JournalOp) -> bool:
-        """An action re-sent after a lost answer: the row is already in its closed state."""
+    def _already_applied(client: DataverseClient, op: JournalOp) -> Literal["yes", "no", "stale"]:
+        """Whether a refused action had been carried out already: ``yes`` (re-sent after a
+        lost answer: the row is in its closed state), ``no``, or ``stale`` (a won
+        opportunity whose latest close holds another revenue than this action's: a delta
+        changed its total, and it must be closed again)."""
         try:
             row = client.retrieve(op.table, op.row_id, select=["statecode"])
         except DataverseError:
-            return False
-        return row.get("statecode") not in (None, 0)
+            return "no"
+        if row.get("statecode") in (None, 0):
+            return "no"
+        close = (op.payload or {}).get("OpportunityClose")
+        if op.table != "opportunity" or not isinstance(close, dict):
+            return "yes"
+        wanted = close.get("actualrevenue")
+        latest = next(
+            client.query(
+                "opportunityclose",
+                select=["actualrevenue", "createdon"],
+                filter=f"_opportunityid_value eq {op.row_id}",
+                orderby="createdon desc",
+                top=1,
+            ),
+            None,
+        )
+        if wanted is None or latest is None:
+            return "yes"
+        had = latest.get("actualrevenue")
+        same = had is not None and Decimal(str(had)) == Decimal(str(wanted))
+        return "yes" if same else "stale"
+
+    @staticmethod
+    def _close_again(
+        client: DataverseClient, op: JournalOp, name: str, body: Mapping[str, Any]
+    ) -> None:
+        """Reopen a closed opportunity and close it with this action's close: Dataverse
+        takes no second close of a closed opportunity (the earlier close stays, as it does
+        when a person reopens and wins it again)."""
+        client.update(op.table, op.row_id, {"statecode": 0})
+        client.call(name, dict(body), idempotent=False)
 
     @staticmethod
     def _failure(op: JournalOp, error: str) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class UndoRow:
     """The state to go back to, when the run changed the row's state."""
     won: bool = False
     """The run closed the row through an action (WinOpportunity)."""
+    close_before: dict[str, Any] | None = None
+    """The close the row had before the run closed it again (a delta that changed a won
+    opportunity's total): what closing it back the way it was sends."""
     entries: list[dict[str, Any]] = field(default_factory=list)
     """For ``recreate``: the id-map entries of the row as the delete kept them."""
     purged: bool = False
@@ -113,6 +116,16 @@ def undo_row(ops: Sequence[JournalOp]) -> UndoRow:
             row.state_written = {"statecode": 1}
             if row.state_before is None:
                 row.state_before = dict(OPEN)
+        elif op.kind == "action" and op.prev_payload and op.prev_payload != op.payload:
+            # closed again with another close: back to the close it had
+            row.won = True
+            row.state_written = {"statecode": 1}
+            before = op.prev_payload
+            close = before.get("OpportunityClose")
+            row.close_before = dict(close) if isinstance(close, dict) else None
+            if row.state_before is None:
+                status = before.get("Status")
+                row.state_before = {"statecode": 1, **({"statuscode": status} if status else {})}
     return row
 
 

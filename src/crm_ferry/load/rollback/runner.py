@@ -442,7 +442,16 @@ class _Job:
             for close in self.tenant.closes_of(row.row_id, self.started_at):
                 self.tenant.delete("opportunityclose", [close])
         if after is not None and (after.get("statecode") not in (None, 0) or "statuscode" in after):
-            self.tenant.set_state(table, row.row_id, after)
+            if row.close_before is None:
+                self.tenant.set_state(table, row.row_id, after)
+                return
+            # closed back with the close it had; that close is still there, so the one
+            # this makes goes again
+            kept = set(self.tenant.closes_of(row.row_id, ""))
+            self.tenant.set_state(table, row.row_id, after, close=row.close_before)
+            made = [c for c in self.tenant.closes_of(row.row_id, "") if c not in kept]
+            if made:
+                self.tenant.delete("opportunityclose", made)
 
     # -- delete -----------------------------------------------------------------------
 

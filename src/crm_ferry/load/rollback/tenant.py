@@ -261,16 +261,27 @@ class Tenant:
         """Move a closed row back to its open state (statecode 0, its default status)."""
         self.client.update(table, row_id, {"statecode": 0})
 
-    def set_state(self, table: str, row_id: str, state: Mapping[str, Any]) -> None:
+    def set_state(
+        self,
+        table: str,
+        row_id: str,
+        state: Mapping[str, Any],
+        *,
+        close: Mapping[str, Any] | None = None,
+    ) -> None:
         """Put a row in ``state`` the way the service takes it (an opportunity is closed
-        through WinOpportunity / LoseOpportunity, everything else by its state columns)."""
+        through WinOpportunity / LoseOpportunity, with ``close`` as its close if given;
+        everything else by its state columns)."""
         code = state.get("statecode")
         if table == "opportunity" and code in (1, 2):
             status = state.get("statuscode")
+            options: dict[str, Any] = {"status": status} if status else {}
+            if close is not None:
+                options["close"] = {k: v for k, v in close.items() if "@" not in k}
             if code == 1:
-                self.client.win_opportunity(row_id, **({"status": status} if status else {}))
+                self.client.win_opportunity(row_id, **options)
             else:
-                self.client.lose_opportunity(row_id, **({"status": status} if status else {}))
+                self.client.lose_opportunity(row_id, **options)
             return
         self.client.update(table, row_id, {k: v for k, v in state.items() if k in STATE})
 
