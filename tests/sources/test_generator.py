@@ -169,7 +169,8 @@ def audit(root: Path, data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[s
     for it in data["invoice_items"]:
         sums[it["invoice_id"]] += Decimal(it["amount"])
     for inv in data["invoices"]:
-        if inv["id"] in sums and sums[inv["id"]] != Decimal(inv["total_amount"]):
+        tax = Decimal(inv["tax"] or 0)
+        if inv["id"] in sums and sums[inv["id"]] + tax != Decimal(inv["total_amount"]):
             findings["invoices.items_total_mismatch"].add(inv["id"])
     for f in data["files"]:
         if f["url"] and not f["path"]:
@@ -379,7 +380,8 @@ def test_billing_is_consistent(
     for inv_id, inv in invoices.items():
         total = sum(Decimal(it["amount"]) for it in items[inv_id])
         assert items[inv_id], inv_id
-        assert (total != Decimal(inv["total_amount"])) == (inv_id in mismatched)
+        tax = Decimal(inv["tax"] or 0)
+        assert (total + tax != Decimal(inv["total_amount"])) == (inv_id in mismatched)
     paid: dict[str, Decimal] = defaultdict(Decimal)
     for p in d["payments"]:
         paid[p["invoice_id"]] += Decimal(p["amount"])

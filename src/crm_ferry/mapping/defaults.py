@@ -404,7 +404,10 @@ def default_targets(p: str = "new") -> list[DefaultTarget]:
                 ),
             },
             option="opportunities",
-            note="one per client and service type; closed as Won through WinOpportunity",
+            note=(
+                "one per client (and service type where a session has one); "
+                "closed as Won through WinOpportunity"
+            ),
         ),
         *(
             DefaultTarget(

@@ -87,7 +87,7 @@ FINDING_KINDS: dict[str, str] = {
     "clients.name_punctuation": "client whose name has an apostrophe or a comma",
     "users.inactive_with_clients": "user that is not active but is the coach of some client",
     "session_notes.inline_images": "note whose body holds inline data: images",
-    "invoices.items_total_mismatch": "invoice whose items do not sum to its total_amount",
+    "invoices.items_total_mismatch": "invoice whose items and tax do not sum to its total_amount",
     "files.over_upload_limit": "file larger than 5,242,880 bytes once base64-encoded",
     "files.linked": "file given by url only, not inside the bundle",
     "files.missing_in_bundle": "file whose path is not inside the bundle",
@@ -117,8 +117,8 @@ The precise rules, applied to accepted records only:
     ``body_html`` holds an ``<img>`` tag whose ``src`` is a ``data:`` URI.
 ``invoices.items_total_mismatch``
     an invoice with at least one accepted item whose item amounts (``amount``, else
-    ``quantity`` x ``unit_price``; neither counts as 0) do not add up to ``total_amount``
-    (a missing total counts as a mismatch); compared to four decimal places.
+    ``quantity`` x ``unit_price``; neither counts as 0) and ``tax`` do not add up to
+    ``total_amount`` (a missing total counts as a mismatch); compared to four decimal places.
 ``files.over_upload_limit``
     ``4 * ceil(n / 3) > 5,242,880`` (the base64 length over Dataverse's default
     ``maxuploadfilesize``), where ``n`` is the size of the file inside the bundle when it
@@ -354,7 +354,12 @@ class _Scan:
     def _invoice(self, invoice: Invoice) -> None:
         self.invoice_index.add(id_hash(invoice.id), len(self.invoice_totals))
         self.invoice_ids.append(invoice.id)
-        total = _NO_TOTAL if invoice.total_amount is None else _scaled(invoice.total_amount)
+        # what the items should add up to: the total less the invoice's tax
+        total = (
+            _NO_TOTAL
+            if invoice.total_amount is None
+            else _scaled(invoice.total_amount - (invoice.tax or 0))
+        )
         self.invoice_totals.append(total)
         self.item_sums.append(0)
         self.item_counts.append(0)

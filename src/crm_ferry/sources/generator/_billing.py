@@ -25,6 +25,11 @@ def _rate(service: int) -> int:
     return int(Decimal(config.SERVICE_TYPES[service][2]) * 100)
 
 
+TAXED = 0.03
+"""Share of session invoices that carry sales tax on top of their lines."""
+TAX_RATE_PERCENT = 13
+
+
 class Billing(PracticeState):
     """Writes packages, invoices, invoice items and payments."""
 
@@ -122,12 +127,24 @@ class Billing(PracticeState):
                 description = f"{label} - {s.start.date().isoformat()}"
                 items.append(self._item(inv_id, s.id, s.service, description, price))
             subtotal = total
+            tax = 0
             if mismatch_on is not None and mismatch_on in group:
                 total -= max(500, total // 10 // 100 * 100)  # a discount nobody itemised
                 self.truth.find("invoices.items_total_mismatch", inv_id)
+            elif self.plant.random() < TAXED:
+                tax = subtotal * TAX_RATE_PERCENT // 100  # sales tax on the whole invoice
+                total = subtotal + tax
             issue = min(last.date() + timedelta(days=rng.randint(0, 3)), self.export.date())
             self._write_invoice(
-                cid, inv_id, issue, status, items, total, partial=partial, subtotal=subtotal
+                cid,
+                inv_id,
+                issue,
+                status,
+                items,
+                total,
+                partial=partial,
+                subtotal=subtotal,
+                tax=tax,
             )
 
     def _write_invoice(
@@ -141,6 +158,7 @@ class Billing(PracticeState):
         *,
         partial: bool,
         subtotal: int | None = None,
+        tax: int = 0,
     ) -> None:
         rng = self.rng
         created = at(issue, rng, 8, 11)
@@ -175,7 +193,7 @@ class Billing(PracticeState):
                 "status": status,
                 "currency": CURRENCY,
                 "subtotal": money(total if subtotal is None else subtotal),
-                "tax": "0.00",
+                "tax": money(tax),
                 "total_amount": money(total),
                 "amount_paid": money(paid),
                 "paid_at": paid_at,

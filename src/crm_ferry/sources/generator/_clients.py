@@ -25,6 +25,8 @@ from crm_ferry.sources.generator._state import (
     plain_ascii,
 )
 
+COACH_BY_EMAIL = 0.02
+"""Share of clients whose coach the export names by e-mail only (no coach_id)."""
 _PLAIN_NAME_SLOTS = frozenset(EDGE_KINDS[EDGE_KINDS.index("missing_coach") :])
 """Slots whose client gets an ordinary name and contact details (the edge is elsewhere)."""
 
@@ -58,14 +60,18 @@ class Clients(Sessions):
             coach = self.coaching[i]
         else:
             coach = rng.choices(self.coaching, cum_weights=self.coach_cum)[0]
-        coach_id = coach.id
+        coach_id: str | None = coach.id
         session_coach = coach.id
         if kind == "missing_coach":
             coach_id = self.missing_id("usr")
             session_coach = self.owner.id
             self.truth.dangle("clients.coach_id -> users", cid)
         else:
-            self.coached.add(coach_id)
+            self.coached.add(coach.id)
+        coach_email = None
+        if kind != "missing_coach" and self.plant.random() < COACH_BY_EMAIL:
+            # the export names this client's coach by e-mail only
+            coach_email, coach_id = coach.email.upper(), None
 
         first, last = rng.choice(text.FIRST_NAMES), rng.choice(text.LAST_NAMES)
         city, state, zip3 = rng.choice(text.CITIES)
@@ -186,6 +192,7 @@ class Clients(Sessions):
             "status": status,
             "on_track_status": on_track if status == "active" else None,
             "coach_id": coach_id,
+            "coach_email": coach_email,
             "vertical": vertical,
             "family_id": family_id,
             "tags": ";".join(tags) or None,

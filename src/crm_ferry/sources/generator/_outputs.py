@@ -46,8 +46,9 @@ USER_FIELDS = (
 CLIENT_FIELDS = (
     "id", "type", "first_name", "last_name", "full_name", "organization", "email", "phone",
     "mobile", "address_line1", "address_line2", "city", "state", "postal_code", "country",
-    "birth_date", "gender", "time_zone", "status", "on_track_status", "coach_id", "vertical",
-    "family_id", "tags", "primary_service", "created_at", "updated_at",
+    "birth_date", "gender", "time_zone", "status", "on_track_status", "coach_id",
+    "coach_email", "vertical", "family_id", "tags", "primary_service", "created_at",
+    "updated_at",
 )  # fmt: skip
 CUSTOM_COLUMNS: dict[str, str] = {
     "intake_date": "date",

@@ -18,6 +18,9 @@ from crm_ferry.sources.generator._billing import Billing
 from crm_ferry.sources.generator._io import money
 from crm_ferry.sources.generator._state import CURRENCY, Session, at
 
+NO_SERVICE_TYPE = 0.02
+"""Share of completed, paid sessions the export holds without a service type."""
+
 
 class Sessions(Billing, Attachments):
     """Writes a client's sessions, notes and activities (and has its billing and files
@@ -192,7 +195,13 @@ class Sessions(Billing, Attachments):
                 "id": s.id,
                 "client_id": cid,
                 "coach_id": s.coach_id,
-                "service_type_id": config.SERVICE_TYPES[s.service][0],
+                "service_type_id": (
+                    None
+                    if s.status == "completed"
+                    and s.billing == "paid"
+                    and self.plant.random() < NO_SERVICE_TYPE
+                    else config.SERVICE_TYPES[s.service][0]
+                ),
                 "package_id": s.package_id,
                 "session_type": s.session_type,
                 "status": s.status,

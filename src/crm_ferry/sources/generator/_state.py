@@ -102,6 +102,10 @@ class PracticeState:
         self.seed = seed
         self.with_large_files = with_large_files
         self.rng = random.Random(f"crm-ferry:{seed}:practice")
+        self.plant = random.Random(f"crm-ferry:{seed}:plant")
+        """For situations a sound export has (a coach named by e-mail only, a paid session
+        without a service type, a taxed invoice): their own stream, so that planting them
+        leaves every other value of the bundle as it was."""
         export_day = date(2025, 1, 1) + timedelta(days=(seed * 37) % 365)
         self.export = datetime.combine(export_day, time(23, 0))
         self.start = self.export - timedelta(days=3 * 365)
