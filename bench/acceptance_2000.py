@@ -92,7 +92,9 @@ def main() -> None:
             settings = Settings.load(base / "project")
             commands.map_propose(settings, client=client)
             shortcut_confirm(base / "project")
-            commands.map_confirm(settings, by="acceptance", client=client)
+            commands.map_confirm(
+                settings, by="acceptance", client=client, accept_low_confidence=True
+            )
             commands.provision(settings, client=client)
             started = time.perf_counter()
             result = run_load(settings, client=client, skip_sample_gate=True)

@@ -75,7 +75,7 @@ def prepare(base: Path, clients: int, seed: int) -> dict[str, Any]:
         settings = Settings.load(base / "project")
         commands.map_propose(settings, client=client)
         shortcut_confirm(base / "project")
-        commands.map_confirm(settings, by="bench", client=client)
+        commands.map_confirm(settings, by="bench", client=client, accept_low_confidence=True)
         commands.provision(settings, client=client)
     Journal.for_project(base / "project").close()
     return {"generate_s": generated, "prepare_s": time.perf_counter() - started - generated}

@@ -97,3 +97,82 @@ def test_the_exit_code_table_is_the_program_s() -> None:
     literal = {int(m) for m in re.findall(r"sys\.exit\((\d+)\)", source)}
     program = {0, 1} | {c.exit_code for c in _error_classes(FerryError)} | literal
     assert documented == program
+
+
+# ---------------------------------------------------------------------------
+# The README's error-message examples are what the program prints
+
+HOME = "/home/ada"
+EMULATOR = "http://127.0.0.1:8765"
+
+
+def error_examples(readme: str) -> list[tuple[str, list[str]]]:
+    """``(command, printed lines)`` of the block under ``### Error messages``."""
+    section = readme.split("\n### Error messages\n", 1)[1]
+    block = section.split("```console\n", 1)[1].split("\n```", 1)[0]
+    examples: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            examples.append((line[2:].split("  #", 1)[0].strip(), []))
+        else:
+            examples[-1][1].append(line)
+    return examples
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The examples' /home/ada: an empty folder to run them in."""
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def served_emulator(tmp_path: Path) -> Iterator[str]:
+    from crm_ferry.settings import Settings
+
+    server = crm_ferry.commands.emulator_serve(Settings(project_dir=tmp_path))
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.app.close()
+
+
+def _doctor_project(home: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's project: the served emulator, and an authority nothing answers at."""
+    from click.testing import CliRunner
+
+    from crm_ferry.emulator.auth import DEFAULT_CLIENT
+
+    args = ["init", str(home), "--url", url, "--tenant", "contoso"]
+    args += ["--client-id", DEFAULT_CLIENT.client_id, "--authority", "http://127.0.0.1:1/contoso"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    monkeypatch.setenv("CRM_FERRY_CLIENT_SECRET", DEFAULT_CLIENT.secret)
+
+
+def test_the_error_examples_are_what_the_program_prints(
+    home: Path, served_emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    examples = error_examples(README.read_text(encoding="utf-8"))
+    assert [c.split()[1] for c, _ in examples] == ["migrate", "--project", "init", "doctor"]
+    for command, printed in examples:
+        args = command.replace(HOME, str(home)).split()[1:]
+        if args == ["doctor"]:
+            _doctor_project(home, served_emulator, monkeypatch)
+        result = CliRunner().invoke(cli, args)
+        expected = [
+            line.replace(HOME, str(home)).replace(EMULATOR, served_emulator) for line in printed
+        ]
+        assert result.exit_code != 0, command
+        assert result.output.splitlines() == expected, command
+
+
+def test_a_changed_message_is_noticed() -> None:
+    examples = error_examples(README.read_text(encoding="utf-8"))
+    command, printed = examples[0]
+    assert command == "crm-ferry migrate"
+    assert printed[0] == f"error: no ferry.toml in {HOME}"

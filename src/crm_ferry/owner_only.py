@@ -2,18 +2,33 @@
 
 Folders are created 0700 and files 0600 before anything is written to them, so no other
 user of the machine can read a record even for the moment between creating and restricting.
+
+Every CSV crm-ferry writes is built by :func:`csv_text`, which neutralises the cells a
+spreadsheet would evaluate (OWASP's CSV injection rule, see :func:`neutral_cell`) and quotes
+every cell, so a spreadsheet that splits on another list separator (``;``) cannot start a
+cell inside one either.
+https://owasp.org/www-community/attacks/CSV_Injection
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, Final
 
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
+    "FORMULA_STARTS",
     "create_private",
+    "csv_text",
+    "make_private_dirs",
+    "neutral_cell",
     "secure_dir",
     "secure_file",
     "write_atomic",
@@ -28,6 +43,25 @@ def secure_dir(path: Path) -> Path:
     """Create ``path`` (and parents) owner-only (0700): run folders hold client data."""
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     os.chmod(path, DIR_MODE)
+    return path
+
+
+def make_private_dirs(path: Path) -> Path:
+    """Create the folders of ``path`` that do not exist yet owner-only (0700); folders that
+    already exist (``/tmp``, a home folder the user named) keep their mode."""
+    missing: list[Path] = []
+    here = path
+    while not here.exists():
+        missing.append(here)
+        if here.parent == here:
+            break
+        here = here.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs, not ours to restrict
+        os.chmod(folder, DIR_MODE)
     return path
 
 
@@ -70,3 +104,34 @@ def write_atomic(path: Path, text: str, *, mode: int) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+FORMULA_STARTS: Final = frozenset("=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20")
+"""First characters that make a spreadsheet evaluate a cell: OWASP's ``=``, ``+``, ``-``,
+``@``, tab and carriage return, their full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20),
+and line feed and NUL (ASVS 1.2.10)."""
+
+
+_PLAIN_NUMBER: Final = re.compile(r"-\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+"""A negative number and nothing else: no spreadsheet evaluates it as more than the number,
+and a reconciliation's differences and totals must stay numbers a client can sum."""
+
+
+def neutral_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it without evaluating it: a cell starting with one of
+    :data:`FORMULA_STARTS` gets a leading single quote, any other is returned unchanged (as is
+    a plain negative number such as ``-12.50``)."""
+    if not text or text[0] not in FORMULA_STARTS or _PLAIN_NUMBER.fullmatch(text):
+        return text
+    return "'" + text
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as CSV text (CRLF line ends, every cell quoted, every cell neutralised with
+    :func:`neutral_cell`): how every CSV crm-ferry writes is made. ``None`` is an empty
+    cell; other values are written as ``str()`` gives them."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    for row in rows:
+        writer.writerow([neutral_cell("" if v is None else str(v)) for v in row])
+    return buf.getvalue()

@@ -44,6 +44,7 @@ from typing import Any
 
 from crm_ferry.errors import ConfigError
 from crm_ferry.reconcile.thresholds import DEFAULT_THRESHOLD, RejectLimits, RejectThreshold
+from crm_ferry.references.credentials import credential_reason
 from crm_ferry.sources.schema import READ_ORDER
 
 CONFIG_FILE = "ferry.toml"
@@ -194,20 +195,47 @@ def client_secret(
     return secret if isinstance(secret, str) else None
 
 
-_SECRET_WORDS = ("secret", "password", "token", "private_key")
+def _reject_secrets(path: Path, raw: Mapping[str, Any]) -> None:
+    """Refuse ``ferry.toml`` if anything in it looks like a secret: every table, inline table,
+    array and array of tables is walked, and a field is refused by its name (``client_secret``,
+    ``client_credential``, ``api_key``, ``password``, ``token``…) or by its value's shape (a
+    JSON Web Token, a provider's key, a long random string under a name like ``hmac``):
+    :func:`~crm_ferry.references.credentials.credential_reason`. The headers of
+    ``[source.columns.<object>]`` are the export's column names, so only their values are
+    judged. The message names the field, never its value."""
+    found = _first_secret(raw, "", columns=False)
+    if found is None:
+        return
+    dotted, reason = found
+    raise ConfigError(
+        f"{path}: '{dotted}' looks like a secret ({reason}); secrets are never read from files",
+        hint=f"remove it from {path.name}; set {SECRET_ENV} (or {SECRET_ENV}_<CLIENT ID> for an "
+        f"extra application user) in the environment or store it in the OS keyring "
+        f"(service '{KEYRING_SERVICE}', user = the client id)",
+    )
 
 
-def _reject_secrets(path: Path, raw: Mapping[str, Any], prefix: str = "") -> None:
-    for key, value in raw.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            _reject_secrets(path, value, dotted + ".")
-        elif any(word in str(key).lower() for word in _SECRET_WORDS):
-            raise ConfigError(
-                f"{path}: '{dotted}' looks like a secret; secrets are never read from files",
-                hint=f"set {SECRET_ENV} in the environment or store it in the OS keyring "
-                f"(service '{KEYRING_SERVICE}', user = the client id) and remove it from the file",
-            )
+def _first_secret(value: Any, where: str, *, columns: bool) -> tuple[str, str] | None:
+    """The path of the first secret-looking field under ``value`` and why, or None."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            dotted = f"{where}.{key}" if where else str(key)
+            reason = credential_reason(None if columns else str(key), item)
+            if reason is not None and not (columns and isinstance(item, Mapping)):
+                return dotted, reason
+            inner = columns or dotted == "source.columns"
+            found = _first_secret(item, dotted, columns=inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            reason = credential_reason(None, item)
+            if reason is not None:
+                return f"{where}[{i}]", reason
+            found = _first_secret(item, f"{where}[{i}]", columns=columns)
+            if found is not None:
+                return found
+    return None
 
 
 def _object_thresholds(path: Path, raw: Mapping[str, Any]) -> dict[str, RejectThreshold]:

@@ -19,7 +19,7 @@ import pytest
 
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig
-from crm_ferry.emulator.auth import DEFAULT_CLIENT, AuthConfig, ClientApp
+from crm_ferry.emulator.auth import DEFAULT_CLIENT, AuthConfig, ClientApp, DeviceUser
 
 
 class HttpxForMsal:
@@ -329,16 +329,20 @@ def test_disabled_application_user_is_refused(make_serving_app: Any, tiny_plane:
 
 
 def test_device_login_page_approves_a_code(make_serving_app: Any) -> None:
-    app = make_serving_app()
+    # a device user signs in to approve (issue 15, point 21; see test_device_login.py)
+    ada = DeviceUser("ada@contoso.example", "pw")
+    app = make_serving_app(EmulatorConfig(auth=AuthConfig(device_users=(ada,))))
     with httpx.Client(transport=app.transport()) as client:
         start = client.post(
             f"{app.authority}/oauth2/v2.0/devicecode",
             data={"client_id": app.default_client[0], "scope": app.scope},
         ).json()
         assert client.get(start["verification_uri"]).status_code == 200
-        assert client.get(start["verification_uri"], params={"otc": "NOPE"}).status_code == 400
+        login = {"username": ada.name, "password": ada.password}
+        nope = client.post(start["verification_uri"], data={"otc": "NOPE", **login})
+        assert nope.status_code == 400
         assert app.sign_in.pending_user_codes() == [start["user_code"]]
-        page = client.get(start["verification_uri"], params={"otc": start["user_code"]})
+        page = client.post(start["verification_uri"], data={"otc": start["user_code"], **login})
         assert page.status_code == 200
         assert app.sign_in.pending_user_codes() == []
 

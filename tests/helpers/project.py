@@ -35,7 +35,7 @@ def _confirmed(app: EmulatorApp, client: DataverseClient, base: Path) -> Setting
     settings = Settings.load(base / "project")
     commands.map_propose(settings, client=client)
     shortcut_confirm(base / "project")
-    commands.map_confirm(settings, by="tests", client=client)
+    commands.map_confirm(settings, by="tests", client=client, accept_low_confidence=True)
     return settings
 
 

@@ -135,7 +135,7 @@ def confirmed_project(
 ) -> Settings:
     """:func:`proposed_project`, confirmed and provisioned."""
     settings = proposed_project(base, bundle, tenant, fallback=fallback)
-    commands.map_confirm(settings, by="tests", client=tenant.client)
+    commands.map_confirm(settings, by="tests", client=tenant.client, accept_low_confidence=True)
     commands.provision(settings, client=tenant.client)
     return settings
 

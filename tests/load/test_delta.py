@@ -131,7 +131,7 @@ class SendWatch:
         self.at_send: list[JournalOp] | None = None
 
     def start(self, task: str, total: int | None = None) -> None:
-        if task == "load" and self.at_send is None:
+        if task.startswith("load ") and self.at_send is None:  # the first table sent
             with _journal(self.project) as j:
                 run = j.unfinished(["delta"])
                 assert run is not None

@@ -86,7 +86,7 @@ def _migrate(
         scoping = commands.scope(project, client=client, latency_ms=0) if check else None
         commands.map_propose(project, client=client)
         shortcut_confirm(base / "project")
-        commands.map_confirm(project, by="tests", client=client)
+        commands.map_confirm(project, by="tests", client=client, accept_low_confidence=True)
         commands.provision(project, client=client)
         load = run_load(project, client=client, skip_sample_gate=True)
         verified = commands.verify(project, client=client, full=True) if check else None

@@ -47,10 +47,10 @@ def invoke(*args: str) -> Result:
 @pytest.fixture
 def project(tmp_path: Path, bundle: Path) -> Path:
     root = tmp_path / "migration"
-    result = invoke("init", str(root), "--source", "bundle", "--json")
+    shutil.copytree(bundle, root / "bundle")  # init --source refuses a bundle not there
+    result = invoke("init", str(root), "--source", str(root / "bundle"), "--json")
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.stdout)["created"]) == {"ferry.toml", ".gitignore", "runs/"}
-    shutil.copytree(bundle, root / "bundle")
     return root
 
 
@@ -111,7 +111,11 @@ def test_the_map_workflow_through_the_cli(app: EmulatorApp, project: Path) -> No
     assert checked.exit_code == 0, checked.stdout
     assert json.loads(checked.stdout)["ok"] is True
 
-    confirmed = invoke("-C", root, "map", "confirm", "--by", "Pat", "--json")
+    doubtful = invoke("-C", root, "map", "confirm", "--by", "Pat", "--json")
+    assert doubtful.exit_code == 4  # lines under the threshold nobody accepted
+    assert json.loads(doubtful.stdout)["error"]["type"] == "LowConfidence"
+    args = ("-C", root, "map", "confirm", "--by", "Pat", "--accept-low-confidence", "--json")
+    confirmed = invoke(*args)
     assert confirmed.exit_code == 0, confirmed.output
     assert json.loads(confirmed.stdout)["confirmed_by"] == "Pat"
 
@@ -122,6 +126,7 @@ def test_the_map_workflow_through_the_cli(app: EmulatorApp, project: Path) -> No
 
 
 def test_map_show_without_a_map_says_what_to_do(tmp_path: Path) -> None:
+    invoke("init", str(tmp_path))  # a project, without a map
     result = invoke("-C", str(tmp_path), "map", "show")
     assert result.exit_code == 4
     assert "crm-ferry map propose" in result.stderr

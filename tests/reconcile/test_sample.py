@@ -259,9 +259,9 @@ def test_sample_report_files(sampled: tuple[ReconProject, SampleResult]) -> None
         (t, r) for _, t, r in failed
     }
     csv_text = paths.csv.read_bytes().decode("utf-8")
-    assert csv_text.startswith("kind,id,classification,status,table,record,")
-    assert csv_text.count("\r\ncheck,") == len(result.proof.checks)
-    assert csv_text.count("\r\ndifference,") == len(result.recon.differences)
+    assert csv_text.startswith('"kind","id","classification","status","table","record",')
+    assert csv_text.count('\r\n"check",') == len(result.proof.checks)
+    assert csv_text.count('\r\n"difference",') == len(result.recon.differences)
     (row,) = journal_rows(
         project.settings.project_dir,
         "SELECT report, verdicts, accepted_by FROM samples WHERE run_id = ?",

@@ -23,6 +23,7 @@ from crm_ferry.cli.options import (
     command_options,
     emit,
     project_option,
+    project_settings,
     settings_of,
     source_option,
     traceback_option,
@@ -130,10 +131,23 @@ def discover(
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--source", default=None, help="The export bundle (folder or .zip) to record.")
+@click.option(
+    "--source",
+    default=None,
+    help="The export bundle (folder or .zip) to record; it must exist (a path from here, "
+    "recorded relative to the project).",
+)
 @click.option("--url", "environment_url", default=None, help="The Dataverse environment URL.")
 @click.option("--tenant", default=None, help="The Entra tenant (name or id).")
 @click.option("--client-id", default=None, help="The app registration's client id.")
+@click.option(
+    "--authority",
+    default=None,
+    metavar="URL",
+    help="Where the app signs in ([dataverse] authority; default "
+    "https://login.microsoftonline.com/<tenant>); for the emulator, the one "
+    "`crm-ferry emulator serve` prints.",
+)
 @click.option("--solution", default=None, help="Unmanaged solution for new tables/columns.")
 @click.option("--prefix", "publisher_prefix", default="new", show_default=True)
 @command_options
@@ -145,6 +159,7 @@ def init(
     environment_url: str | None,
     tenant: str | None,
     client_id: str | None,
+    authority: str | None,
     solution: str | None,
     publisher_prefix: str,
     as_json: bool,
@@ -159,6 +174,7 @@ def init(
         client_id=client_id,
         solution=solution,
         publisher_prefix=publisher_prefix,
+        authority=authority,
     )
     emit(result, as_json, render.render_init)
 
@@ -176,7 +192,7 @@ def map_group() -> None:
 @click.pass_context
 def map_propose(ctx: click.Context, source: Path | None, as_json: bool) -> None:
     """Propose mapping.yaml (re-proposing keeps your edits and comments and shows the diff)."""
-    result = commands.map_propose(settings_of(ctx), source=source)
+    result = commands.map_propose(project_settings(ctx), source=source)
     emit(result, as_json, render.render_propose)
 
 
@@ -185,7 +201,7 @@ def map_propose(ctx: click.Context, source: Path | None, as_json: bool) -> None:
 @click.pass_context
 def map_show(ctx: click.Context, as_json: bool) -> None:
     """The map as a table: source → target, type, confidence, reason (doubtful lines first)."""
-    emit(commands.map_show(settings_of(ctx)), as_json, render.render_show)
+    emit(commands.map_show(project_settings(ctx)), as_json, render.render_show)
 
 
 @map_group.command("check")
@@ -195,20 +211,48 @@ def map_show(ctx: click.Context, as_json: bool) -> None:
 def map_check(ctx: click.Context, source: Path | None, as_json: bool) -> None:
     """Check the map against the source and the tenant; exit 4 (the map's code) when any
     error is found."""
-    result = commands.map_check(settings_of(ctx), source=source)
+    result = commands.map_check(project_settings(ctx), source=source)
     emit(result, as_json, render.render_check)
     if not result.ok:
         sys.exit(MapError.exit_code)
 
 
+def stdin_is_terminal() -> bool:
+    """Whether a person can be asked (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 @map_group.command("confirm")
 @click.option("--by", "by", required=True, help="Who reviewed and confirms the map.")
+@click.option(
+    "--accept-low-confidence",
+    is_flag=True,
+    help="Accept the lines under the confirm threshold as they are (else listed and refused, "
+    "or asked at a terminal).",
+)
 @source_option()
 @command_options
 @click.pass_context
-def map_confirm(ctx: click.Context, by: str, source: Path | None, as_json: bool) -> None:
-    """Confirm the map (refused while errors or unresolved owners remain)."""
-    result = commands.map_confirm(settings_of(ctx), by=by, source=source)
+def map_confirm(
+    ctx: click.Context, by: str, accept_low_confidence: bool, source: Path | None, as_json: bool
+) -> None:
+    """Confirm the map (refused while errors or unresolved owners remain, and while lines
+    under the confidence threshold remain that nobody accepted)."""
+
+    def ask(lines: list[commands.MapLine]) -> bool:
+        render.render_low_confidence(lines)
+        return click.confirm(
+            f"Accept these {len(lines)} line(s) as they are, as {by.strip()}?", err=True
+        )
+
+    interactive = not as_json and stdin_is_terminal()
+    result = commands.map_confirm(
+        project_settings(ctx),
+        by=by,
+        source=source,
+        accept_low_confidence=accept_low_confidence,
+        ask=ask if interactive else None,
+    )
     emit(result, as_json, render.render_confirm)
 
 
@@ -240,7 +284,7 @@ def provision(
     if dry_run and rollback:
         raise click.UsageError("--dry-run and --rollback do not go together")
     result = commands.provision(
-        settings_of(ctx),
+        project_settings(ctx),
         dry_run=dry_run,
         rollback=rollback,
         force=force,
@@ -261,9 +305,10 @@ def sample(ctx: click.Context, size: int, seed: int, source: Path | None, as_jso
     """Load a stratified sample and write its field-level diff report."""
     if ctx.invoked_subcommand is not None:
         return
+    settings = project_settings(ctx)
     with render.progress_reporter(not as_json) as progress:
         result = commands.sample(
-            settings_of(ctx), size=size, seed=seed, source=source, progress=progress or NO_PROGRESS
+            settings, size=size, seed=seed, source=source, progress=progress or NO_PROGRESS
         )
     emit(result, as_json, render.render_sample)
 
@@ -283,7 +328,7 @@ def sample_accept(
 
     The sample is accepted (and `migrate` may run) once every difference that is not a
     source defect is."""
-    result = commands.sample_accept(settings_of(ctx), by=by, reason=reason, ids=ids or None)
+    result = commands.sample_accept(project_settings(ctx), by=by, reason=reason, ids=ids or None)
     emit(result, as_json, render.render_sample_accept)
 
 
@@ -296,9 +341,10 @@ def sample_accept(
 @click.pass_context
 def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_json: bool) -> None:
     """Load everything in dependency order; resumes an interrupted run."""
+    settings = project_settings(ctx)
     with render.progress_reporter(not as_json) as progress:
         result = commands.migrate(
-            settings_of(ctx),
+            settings,
             source=source,
             skip_sample_gate=skip_sample_gate,
             progress=progress or NO_PROGRESS,
@@ -320,9 +366,10 @@ def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_
 def delta(ctx: click.Context, source: Path, removed: str | None, as_json: bool) -> None:
     """Write what changed in the source since the last run; per object, records changed,
     added, unchanged and removed from the source (each delta is a run of its own)."""
+    settings = project_settings(ctx)
     with render.progress_reporter(not as_json) as progress:
         result = commands.delta(
-            settings_of(ctx), source=source, removed=removed, progress=progress or NO_PROGRESS
+            settings, source=source, removed=removed, progress=progress or NO_PROGRESS
         )
     emit(result, as_json, render.render_load)
 
@@ -346,7 +393,16 @@ def verify(
     difference classified, in one report (HTML, JSON, CSV)."""
     if ctx.invoked_subcommand is not None:
         return
-    result = commands.verify(settings_of(ctx), full=full, fields=fields, check=check, source=source)
+    settings = project_settings(ctx)  # a wrong folder is said before any progress is drawn
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.verify(
+            settings,
+            full=full,
+            fields=fields,
+            check=check,
+            source=source,
+            progress=progress or NO_PROGRESS,
+        )
     emit(result, as_json, render.render_verify)
 
 
@@ -362,7 +418,7 @@ def verify_accept(
 ) -> None:
     """Accept differences of the latest verification: the IDs given, or (none given) every
     one nobody accepted, listed and confirmed first."""
-    settings = settings_of(ctx)
+    settings = project_settings(ctx)
     if not ids:
         pending = commands.verify_pending(settings)
         if pending.differences and not yes:
@@ -399,9 +455,10 @@ def rollback(
     as_json: bool,
 ) -> None:
     """Undo a run: delete what it created, restore what it changed, newest first."""
+    settings = project_settings(ctx)
     with render.progress_reporter(not as_json) as progress:
         result = commands.rollback(
-            settings_of(ctx),
+            settings,
             run_id=run_id,
             all_runs=all_runs,
             force=force,
@@ -417,7 +474,7 @@ def rollback(
 @click.pass_context
 def runs(ctx: click.Context, as_json: bool) -> None:
     """List runs with their counts and state."""
-    emit(commands.runs(settings_of(ctx)), as_json, render.render_runs)
+    emit(commands.runs(project_settings(ctx)), as_json, render.render_runs)
 
 
 @cli.command()
@@ -427,7 +484,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def purge(ctx: click.Context, run_id: str | None, all_runs: bool, as_json: bool) -> None:
     """Remove local copies of record contents; keep the audit trail."""
-    result = commands.purge(settings_of(ctx), run_id=run_id, all_runs=all_runs)
+    result = commands.purge(project_settings(ctx), run_id=run_id, all_runs=all_runs)
     emit(result, as_json, render.render_purge)
 
 
@@ -444,7 +501,7 @@ def purge(ctx: click.Context, run_id: str | None, all_runs: bool, as_json: bool)
 @click.pass_context
 def references(ctx: click.Context, out_dir: Path | None, as_json: bool) -> None:
     """Write rebuild guides (automations, integrations, reports), templates, data dictionary."""
-    result = commands.references(settings_of(ctx), out=out_dir)
+    result = commands.references(project_settings(ctx), out=out_dir)
     emit(result, as_json, render.render_references)
 
 
@@ -610,6 +667,7 @@ def emulator_serve(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         info = server.as_dict()
+        info["connect"] = commands.emulator_connection(server).as_dict()
         if as_json:
             click.echo(json.dumps(info))  # one line, so a supervising process can read it
         else:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 import click
 
+from crm_ferry import commands
 from crm_ferry.cli.render import print_error
 from crm_ferry.errors import FerryError, Interrupted
 from crm_ferry.settings import Settings
@@ -24,6 +25,7 @@ __all__ = [
     "emit",
     "json_option",
     "project_option",
+    "project_settings",
     "settings_of",
     "source_option",
     "traceback_option",
@@ -148,7 +150,16 @@ def source_option(
 
 
 def settings_of(ctx: click.Context, **overrides: Any) -> Settings:
+    """The settings of the project folder given (``--project``, else the current folder)."""
     return Settings.load(ctx.ensure_object(State).project, **overrides)
+
+
+def project_settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """:func:`settings_of` for a verb that works in a project: a folder that does not exist
+    or holds no ``ferry.toml`` is said before anything else (``commands.require_project``)."""
+    settings = settings_of(ctx, **overrides)
+    commands.require_project(settings)
+    return settings
 
 
 def emit(result: R, as_json: bool, render: Callable[[R], None]) -> None:

@@ -7,8 +7,10 @@ bypasses these and prints ``result.as_dict()``. Progress goes to stderr (records
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -35,6 +37,7 @@ from crm_ferry.mapping.spec import Problem
 from crm_ferry.reconcile.classify import ID_LENGTH, Difference, class_counts
 from crm_ferry.reconcile.reconciliation import Reconciliation
 from crm_ferry.reconcile.verify import Proof
+from crm_ferry.settings import SECRET_ENV
 from crm_ferry.sources.discover import FINDING_KINDS
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "render_generate",
     "render_init",
     "render_load",
+    "render_low_confidence",
     "render_propose",
     "render_provision",
     "render_purge",
@@ -72,6 +76,13 @@ __all__ = [
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def _print_path(label: str, path: object, after: str = "") -> None:
+    """``label path after`` on one line that is never wrapped or cut inside the path (a
+    path is copied and typed back; the terminal folds a long line whole)."""
+    tail = f" {escape(after)}" if after else ""
+    console.print(f"{escape(label)} {escape(str(path))}{tail}", soft_wrap=True)
 
 
 def print_error(exc: FerryError) -> None:
@@ -142,17 +153,19 @@ def progress_reporter(enabled: bool = True) -> Iterator[RichProgressReporter | N
 
 
 def render_generate(result: commands.GenerateResult) -> None:
-    table = Table(title=f"Bundle written to {result.out}")
+    _print_path("Bundle written to", result.out)
+    table = Table()
     table.add_column("file")
     table.add_column("records", justify="right")
     for name, count in sorted(result.files.items()):
         table.add_row(name, f"{count:,}")
     console.print(table)
-    console.print(f"{result.bytes:,} bytes; seed {result.seed}; ground truth {result.ground_truth}")
+    _print_path(f"{result.bytes:,} bytes; seed {result.seed}; ground truth", result.ground_truth)
 
 
 def render_discovery(result: commands.SourceDiscovery) -> None:
-    table = Table(title=f"Source: {result.source}")
+    _print_path("Source:", result.source)
+    table = Table(title="Objects")
     for col, justify in (
         ("object", "left"),
         ("file", "left"),
@@ -208,7 +221,7 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
             rt.add_row(reason, f"{n:,}")
         console.print(rt)
     if result.rejects_path:
-        console.print(f"Rejected rows: {result.rejects_path}")
+        _print_path("Rejected rows:", result.rejects_path)
 
 
 def render_scoping(r: commands.ScopingReport) -> None:
@@ -265,7 +278,7 @@ def render_scoping(r: commands.ScopingReport) -> None:
     console.print(gt)
     for blocker in g.blockers:
         console.print(f"[red]to settle first:[/] {escape(blocker)}", soft_wrap=True)
-    console.print(f"Scoping report: {r.html_path} (and {r.json_path})")
+    _print_path("Scoping report:", r.html_path, f"(and {r.json_path})")
 
 
 def render_demo_step(step: commands.DemoStep) -> None:
@@ -288,14 +301,15 @@ def render_demo(r: commands.DemoFlow) -> None:
     for st in r.steps:
         table.add_row(st.name, f"{st.seconds:.1f}", st.detail)
     console.print(table)
-    console.print(f"Everything is under {r.workdir}")
+    _print_path("Everything is under", r.workdir)
     console.print("Reports:")
     for name, path in r.reports.items():
-        console.print(f"  {name}: {path}")
+        _print_path(f"  {name}:", path)
 
 
 def render_references(r: commands.ReferencesResult) -> None:
-    table = Table(title=f"References written to {r.out_dir}")
+    _print_path("References written to", r.out_dir)
+    table = Table()
     table.add_column("what")
     table.add_column("entries", justify="right")
     for what, n in (
@@ -311,6 +325,8 @@ def render_references(r: commands.ReferencesResult) -> None:
         console.print(f"[yellow]{r.review} entries need a person's decision (marked review)[/]")
     for obj, n in r.rejected.items():
         console.print(f"[red]{n} {obj} rows could not be read and are not in the guides[/]")
+    for guide, n in r.redacted.items():
+        console.print(f"[yellow]{n} credential-looking fields redacted, listed in {guide}.md[/]")
 
 
 # ---------------------------------------------------------------------------
@@ -325,6 +341,17 @@ def render_server(info: dict[str, Any]) -> None:
         f"  authority  {info['authority']}",
         *(f"  client     {c['client_id']}  secret {c['client_secret']}" for c in info["clients"]),
         f"  ({info['note']})",
+    ]
+    connect = info["connect"]
+    lines += [
+        escape("In the project's ferry.toml (replacing its [dataverse] table):"),
+        *(f"  {escape(line)}" for line in connect["ferry_toml"].splitlines()),
+        "And in the shell that runs crm-ferry (the secrets are never in ferry.toml):",
+        *(f"  export {k}={shlex.quote(v)}" for k, v in connect["secrets"].items()),
+        "Or, leaving ferry.toml as it is, in the shell only (one application user):",
+        *(f"  export {k}={shlex.quote(v)}" for k, v in connect["env"].items()),
+        "Or a new project connected to it (then the secret as above):",
+        f"  {escape(connect['init'])}",
         "Ctrl-C to stop.",
     ]
     for line in lines:
@@ -343,9 +370,9 @@ def render_doctor(r: commands.DoctorResult) -> None:
     console.print(f"Dataverse environment {r.url}")
     for c in r.checks:
         mark = marks.get(c.status, "skip")
-        console.print(f"  {mark}  {c.name:<20} {c.detail}", soft_wrap=True)
+        console.print(f"  {mark}  {c.name:<20} {escape(c.detail)}", soft_wrap=True)
         if c.hint and c.status == "fail":
-            console.print(f"        [yellow]what to do:[/] {c.hint}", soft_wrap=True)
+            console.print(f"        [yellow]what to do:[/] {escape(c.hint)}", soft_wrap=True)
     console.print("ready to migrate" if r.ok else "[red]blocking problems found[/]")
 
 
@@ -354,12 +381,23 @@ def render_doctor(r: commands.DoctorResult) -> None:
 
 
 def render_init(r: commands.InitResult) -> None:
-    console.print(f"Migration project in [bold]{r.project_dir}[/]")
+    _print_path("Migration project in", r.project_dir)
     for name in r.created:
         console.print(f"  created  {name}")
     for name in r.kept:
         console.print(f"  kept     {name} (already there)")
-    console.print("Next: edit ferry.toml, then `crm-ferry discover`, `crm-ferry map propose`.")
+    folder = r.project_dir.absolute()
+    steps = [] if folder == Path.cwd() else [(f"cd {folder}", "or pass --project DIR to each")]
+    steps += [
+        ("edit ferry.toml", "[dataverse] url, tenant, client_id; authority for the emulator"),
+        (f"export {SECRET_ENV}=…", "the app's client secret, or store it in the OS keyring"),
+        ("crm-ferry doctor", "reachable, sign-in, privileges, limits"),
+        ("crm-ferry discover", "then `crm-ferry map propose`"),
+    ]
+    width = max(len(step) for step, _ in steps)
+    console.print("Next:")
+    for step, why in steps:
+        console.print(f"  {escape(step.ljust(width))}  [dim]{escape(why)}[/]", soft_wrap=True)
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -370,7 +408,7 @@ def _print_problems(problems: Sequence[Problem]) -> None:
 
 def render_propose(r: commands.ProposeResult) -> None:
     verb = "Wrote" if r.created else ("Updated" if r.diff else "Unchanged:")
-    console.print(f"{verb} {r.path} (status: {r.status})")
+    _print_path(verb, r.path, f"(status: {r.status})")
     styles = {"+": "green", "-": "red", "~": "yellow"}
     for line in r.diff:
         console.print(Text(line, style=styles.get(line[:1], "")), soft_wrap=True)
@@ -421,7 +459,22 @@ def render_check(r: commands.CheckResult) -> None:
 
 def render_confirm(r: commands.ConfirmResult) -> None:
     console.print(f"{r.path.name} confirmed by {r.confirmed_by} at {r.confirmed_at}")
+    if r.low_confidence:
+        console.print(
+            f"  accepted as they are: {len(r.low_confidence)} line(s) under the threshold"
+        )
     _print_problems(r.warnings)
+
+
+def render_low_confidence(lines: Sequence[commands.MapLine]) -> None:
+    """The lines under the confirm threshold, before the person is asked (on stderr)."""
+    err_console.print(f"{len(lines)} line(s) under the confirm threshold need a look:")
+    for ln in lines:
+        err_console.print(
+            f"  {escape(ln.source)} → {escape(f'{ln.table}.{ln.column}')} "
+            f"({ln.confidence:.2f}): {escape(ln.reason)}",
+            soft_wrap=True,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -429,15 +482,30 @@ def render_confirm(r: commands.ConfirmResult) -> None:
 
 
 def render_provision(r: commands.ProvisionResult) -> None:
+    for w in r.warnings:  # wrapped between words: names and settings stay whole
+        console.print(f"[yellow]warning:[/] {escape(w)}")
     p = r.plan
     if p is not None and (r.action == "dry-run" or p.ops):
         dry = " (dry run: nothing changed)" if r.action == "dry-run" else ""
-        table = Table(title=f"Provisioning plan{dry}")
-        for col in ("#", "op", "table", "name", "details", "reverse"):
-            table.add_column(col)
+        title = f"Provisioning plan{dry}"
+        # table and name (what a user types into mapping.yaml) are never cut: where they
+        # would be at this width, each operation is a line of its own instead
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("#", "op", "table", "name"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("details / reverse")
+        typed: list[str] = []
+        stacked = [title]
         for i, op in enumerate(p.ops, start=1):
-            table.add_row(str(i), op.kind, op.table, op.name, op.details, op.reverse.kind)
-        console.print(table)
+            name = str(op.params.get("schema_name") or op.name)
+            details = f"{op.details}; reverse {op.reverse.kind}"
+            table.add_row(str(i), op.kind, escape(op.table), escape(name), escape(details))
+            typed += [op.table, name, *op.schema_names()]
+            stacked += [
+                f"{i:>3} {op.kind} {escape(op.table)} {escape(name)}",
+                f"    {escape(details)}",
+            ]
+        _print_fitting(table, typed, stacked)
         limit = "no limit" if p.table_limit is None else f"limit {p.table_limit}"
         console.print(
             f"custom tables: {p.custom_tables} now + {len(p.new_tables)} new ({p.tier}, {limit})"
@@ -467,8 +535,8 @@ def render_provision(r: commands.ProvisionResult) -> None:
         if not rb.reversed:
             console.print("Nothing to roll back: the journal has no provisioned operations.")
         for undone in rb.reversed:
-            mark = "[green]undone[/]" if undone.outcome == "reversed" else "[dim]absent[/]"
-            console.print(f"  {mark} {undone.reverse.description}", soft_wrap=True)
+            style = "green" if undone.outcome == "reversed" else "dim"
+            console.print(f"  [{style}]{escape(undone.summary)}[/]", soft_wrap=True)
         if rb.reversed:
             console.print(f"{len(rb.reversed)} operation(s) reversed, run {rb.run_id}")
 
@@ -520,11 +588,17 @@ def render_load(r: commands.LoadResult) -> None:
             f"[red]failed[/] {f['table']} {f['id']} ({f['source']}): {escape(f['error'])}"
         )
     _render_skips(r)
-    console.print(f"rejects and the run report: runs/{r.run_id}/")
+    _print_path("rejects and the run report:", f"runs/{r.run_id}/")
 
 
 def _render_skips(r: commands.LoadResult) -> None:
-    """What each aggregate took, added and skipped, and every skip with its reason."""
+    """What each aggregate took, added and skipped, and every skip with its reason; the
+    values cut under ``truncate: true``, per column."""
+    for where, n in sorted(r.truncated.items()):
+        console.print(
+            f"[yellow]truncated[/] {n:,} value(s) of {where} (truncate: true; each in "
+            f"runs/{r.run_id}/truncations.jsonl)"
+        )
     for role, tally in r.aggregated.items():
         console.print(
             f"{role}: {tally.get('sessions', 0):,} session(s) taken, "
@@ -606,7 +680,7 @@ def _render_delta(r: commands.LoadResult, title: str) -> None:
             f"[red]failed[/] {f['table']} {f['id']} ({f['source']}): {escape(f['error'])}"
         )
     _render_skips(r)
-    console.print(f"rejects and the run report: runs/{r.run_id}/")
+    _print_path("rejects and the run report:", f"runs/{r.run_id}/")
 
 
 def render_rollback(r: commands.RollbackReport) -> None:
@@ -615,21 +689,24 @@ def render_rollback(r: commands.RollbackReport) -> None:
         table = Table(title=title)
         for col in ("run", "delete", "restore", "write again"):
             table.add_column(col, justify="left" if col == "run" else "right")
+        rows = []
         for res in r.results:
             planned = res.planned.values()
-            table.add_row(
-                res.run_id,
-                f"{sum(v['delete'] for v in planned):,}",
-                f"{sum(v['restore'] for v in planned):,}",
-                f"{sum(v['recreate'] for v in planned):,}",
+            rows.append(
+                (
+                    res.run_id,
+                    f"{sum(v['delete'] for v in planned):,}",
+                    f"{sum(v['restore'] for v in planned):,}",
+                    f"{sum(v['recreate'] for v in planned):,}",
+                )
             )
-        console.print(table if r.results else "nothing to roll back")
+        _print_run_table(table, rows, ("delete", "restore", "write again"), title)
         return
     table = Table(title=title)
     for col in ("run", "deleted", "restored", "rewritten", "gone", "kept", "failed"):
         table.add_column(col, justify="left" if col == "run" else "right")
-    for res in r.results:
-        table.add_row(
+    done = [
+        (
             res.run_id,
             f"{res.deleted:,}",
             f"{res.restored:,}",
@@ -638,7 +715,11 @@ def render_rollback(r: commands.RollbackReport) -> None:
             f"{len(res.conflicts):,}",
             f"{len(res.failures):,}",
         )
-    console.print(table if r.results else "nothing to roll back")
+        for res in r.results
+    ]
+    _print_run_table(
+        table, done, ("deleted", "restored", "rewritten", "gone", "kept", "failed"), title
+    )
     for res in r.results:
         for c in res.conflicts[:20]:
             console.print(
@@ -657,6 +738,23 @@ def render_rollback(r: commands.RollbackReport) -> None:
             console.print(f"[yellow]warning[/] {escape(w)}", soft_wrap=True)
     if r.schema is not None:
         render_provision(r.schema)
+
+
+def _print_run_table(
+    table: Table, rows: Sequence[tuple[str, ...]], labels: Sequence[str], title: str
+) -> None:
+    """Rows of (run id, counts…) as ``table``, or as one line per run where the table
+    would cut a run id at this width."""
+    if not rows:
+        console.print("nothing to roll back")
+        return
+    for row in rows:
+        table.add_row(escape(row[0]), *row[1:])
+    stacked = [title] + [
+        f"{escape(run_id)}: " + ", ".join(f"{n} {k}" for k, n in zip(labels, counts, strict=True))
+        for run_id, *counts in rows
+    ]
+    _print_fitting(table, [row[0] for row in rows], stacked)
 
 
 def _kept_reason(c: Mapping[str, Any]) -> str:
@@ -684,14 +782,35 @@ _STATE_STYLE = {
 }
 
 
+def _fits(table: Table, typed: Sequence[str]) -> bool:
+    """Whether ``table``, at the console's width, shows every one of ``typed`` (run ids,
+    paths, counts: what a user types or reads back) whole on one line."""
+    lines = console.render_lines(table, console.options, pad=False)
+    text = ["".join(segment.text for segment in line) for line in lines]
+    return all(any(t in line for line in text) for t in typed)
+
+
+def _print_fitting(table: Table, typed: Sequence[str], stacked: Sequence[str]) -> None:
+    """``table`` when nothing in ``typed`` would be cut at this width, else the same facts
+    as ``stacked`` lines (wrapped between words only: an id keeps a line of its own)."""
+    if _fits(table, typed):
+        console.print(table)
+        return
+    for line in stacked:
+        console.print(line)
+
+
 def render_runs(r: commands.RunsResult) -> None:
     # the full run id (it is typed to roll back or purge) heads each run's cell, with its
-    # state, times and note below it: the numbers fit beside it in 80 columns
+    # state, times and note below it: the numbers fit beside it in 80 columns; where they
+    # would not (huge counts), each run is its own block of lines instead
     table = Table(title="Runs", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
     widest = max((len(info.run_id) for info in r.runs), default=3)
     table.add_column("run", min_width=widest)
     for col in ("written", "unchanged", "rejected", "failed"):
         table.add_column(col, justify="right")
+    typed: list[str] = []
+    stacked: list[str] = []
     for info in r.runs:
         state = r.state(info).replace("_", " ")
         lines = [
@@ -709,7 +828,14 @@ def render_runs(r: commands.RunsResult) -> None:
         if counts is not None and counts["failed"]:
             numbers[3] = f"[red]{numbers[3]}[/]"
         table.add_row("\n".join(lines), *numbers, end_section=True)
-    console.print(table)
+        typed.append(info.run_id)
+        stacked += [lines[0], *(f"  {line}" for line in lines[1:])]
+        if counts is not None:
+            typed += [f"{n:,}" for n in counts.values()]
+            stacked.append(
+                "  " + "  ".join(f"{k} {v}" for k, v in zip(counts, numbers, strict=True))
+            )
+    _print_fitting(table, typed, ["Runs", *stacked])
 
 
 def render_purge(r: commands.PurgeResult) -> None:
@@ -840,7 +966,7 @@ def render_sample(r: commands.SampleResult) -> None:
     _render_fields(r.recon)
     _render_classes(r.recon)
     _render_differences(r.recon.differences, "Differences of the sample")
-    console.print(f"report: {r.report.html}")
+    _print_path("report:", r.report.html)
     console.print(
         "accept it with `crm-ferry sample accept --by NAME` (every difference), or name "
         "differences: `crm-ferry sample accept --by NAME --reason TEXT ID …`",
@@ -898,7 +1024,7 @@ def render_verify(r: commands.VerifyResult) -> None:
     _render_fields(recon)
     _render_classes(recon)
     _render_differences(recon.differences, "Differences")
-    console.print(f"report: {r.report.html} (and report.json, report.csv)", soft_wrap=True)
+    _print_path("report:", r.report.html, "(and report.json, report.csv)")
     if r.ok:
         console.print(f"[green]every difference is accepted[/] ({len(recon.accepted):,} accepted)")
     else:

@@ -5,7 +5,8 @@
 ``crm-ferry discover --source ...`` does. Each verb's whole orchestration lives in its own
 module here; the stage packages below hold the mechanisms and know nothing of settings
 files or the command line. What every verb needs once (the project folder, the source path,
-the client or pool) is in :mod:`crm_ferry.commands._project`.
+the client or pool) is in :mod:`crm_ferry.commands._project`; :func:`require_project` is
+what a verb that works in a project checks first.
 
 ==================  ===========================================================
 module              verbs
@@ -22,19 +23,29 @@ module              verbs
 ``references``      :func:`references`
 ``doctor``          :func:`doctor`
 ``demo``            :func:`demo`
-``emulator``        :func:`emulator_serve`, :func:`emulator_dump`
+``emulator``        :func:`emulator_serve`, :func:`emulator_connection`,
+                    :func:`emulator_dump`
 ==================  ===========================================================
 """
 
+from crm_ferry.commands._project import require_project
 from crm_ferry.commands.demo import DemoFlow, DemoStep, demo
 from crm_ferry.commands.discover import discover, scope
 from crm_ferry.commands.doctor import DoctorResult, doctor
-from crm_ferry.commands.emulator import embedded_client, emulator_dump, emulator_serve
+from crm_ferry.commands.emulator import (
+    EmulatorConnection,
+    embedded_client,
+    emulator_connection,
+    emulator_dump,
+    emulator_serve,
+)
 from crm_ferry.commands.generate import generate
 from crm_ferry.commands.mapping import (
     CheckResult,
     ConfirmResult,
     InitResult,
+    LowConfidence,
+    MapLine,
     ProposeResult,
     ShowResult,
     init,
@@ -76,9 +87,12 @@ __all__ = [
     "DemoFlow",
     "DemoStep",
     "DoctorResult",
+    "EmulatorConnection",
     "GenerateResult",
     "InitResult",
     "LoadResult",
+    "LowConfidence",
+    "MapLine",
     "PendingDifferences",
     "ProposeResult",
     "ProvisionResult",
@@ -96,6 +110,7 @@ __all__ = [
     "discover",
     "doctor",
     "embedded_client",
+    "emulator_connection",
     "emulator_dump",
     "emulator_serve",
     "generate",
@@ -108,6 +123,7 @@ __all__ = [
     "provision",
     "purge",
     "references",
+    "require_project",
     "rollback",
     "runs",
     "sample",

@@ -8,6 +8,7 @@ one per application user), the confirmed map.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "connected",
     "credential_from_settings",
     "extra_client_ids",
+    "init_source",
     "map_file",
     "options_from_settings",
     "pool_from_settings",
@@ -58,14 +60,47 @@ R = TypeVar("R")
 
 
 def require_project(settings: Settings) -> Path:
-    """The project folder, or a :class:`ConfigError` when it holds no ``ferry.toml``."""
+    """The project folder, or a :class:`ConfigError` when it does not exist, is not a
+    folder or holds no ``ferry.toml``: what every verb that works in a project says first."""
     folder = settings.project_dir
+    if not folder.exists():
+        raise ConfigError(
+            f"the project folder {folder} does not exist",
+            hint="pass --project DIR naming a folder `crm-ferry init DIR` created, or run "
+            f"`crm-ferry init {folder}` to create one there",
+        )
+    if not folder.is_dir():
+        raise ConfigError(
+            f"the project folder {folder} is not a folder",
+            hint="pass --project DIR naming the folder that holds ferry.toml",
+        )
     if not (folder / CONFIG_FILE).is_file():
         raise ConfigError(
             f"no {CONFIG_FILE} in {folder}",
             hint="run `crm-ferry init DIR` to create a project, or pass --project DIR",
         )
     return folder
+
+
+def init_source(settings: Settings, directory: Path, source: str) -> str:
+    """The ``[source] path`` that ``init --source`` records for a new project in
+    ``directory``: the path as typed (from the current folder, ``settings.project_dir``),
+    written relative to the new project so that it resolves from there; else the path as
+    it already reads from the new project. A :class:`SourceError` when it is in neither."""
+    given = Path(source).expanduser()
+    here = settings.resolve(given)
+    if here.exists():
+        if given.is_absolute():
+            return str(given)
+        return Path(os.path.relpath(here.absolute(), directory.absolute())).as_posix()
+    # the new folder may not exist yet: "project/../bundle" is read as the OS will read it then
+    if Path(os.path.normpath(directory / given)).exists():
+        return source
+    raise SourceError(
+        f"{here}: no such folder or zip file",
+        hint="pass --source with the export bundle (a folder or a .zip), as a path from the "
+        "current folder or from the new project's folder",
+    )
 
 
 def map_file(settings: Settings) -> Path:
@@ -78,12 +113,7 @@ def source_path(settings: Settings, source: Path | None = None) -> Path:
     from ``ferry.toml``; a :class:`ConfigError` or :class:`SourceError` saying what to do."""
     path = settings.resolve(source) if source is not None else settings.source
     if path is None:
-        if not (settings.project_dir / CONFIG_FILE).is_file():
-            raise ConfigError(
-                f"no source bundle given, and no {CONFIG_FILE} in {settings.project_dir}",
-                hint="pass --source PATH, or run `crm-ferry init DIR --source PATH` and work "
-                "in that project (or pass --project DIR)",
-            )
+        require_project(settings)  # outside a project, that is what to say first
         raise ConfigError(
             "no source bundle given",
             hint=f"pass --source PATH or set `path` in the [source] table of {CONFIG_FILE} "
@@ -129,6 +159,9 @@ def require_environment(settings: Settings) -> tuple[str, str]:
         if not value
     ]
     if missing:
+        # not configured at all: the project is what is missing (a wrong --project folder)
+        if not (settings.project_dir / CONFIG_FILE).is_file():
+            require_project(settings)
         raise ConfigError(
             f"[dataverse] {', '.join(missing)} not set",
             hint="set them in ferry.toml or as CRM_FERRY_DATAVERSE_URL / _CLIENT_ID",

@@ -201,7 +201,11 @@ def demo(
         flow.results["propose"] = proposed
         step("propose", f"map written to {project / MAP_FILE}")
         flow.shortcuts = shortcut_confirm(project)
-        confirmed = map_confirm(ps, by=SHORTCUT_BY, client=client)
+        confirmed = map_confirm(ps, by=SHORTCUT_BY, client=client, accept_low_confidence=True)
+        if confirmed.low_confidence:
+            flow.shortcuts.append(
+                f"{len(confirmed.low_confidence)} line(s) under the threshold accepted as they are"
+            )
         flow.results["confirm"] = confirmed
         step("confirm", "demo shortcut: " + ("; ".join(flow.shortcuts) or "nothing to decide"))
         provisioned = provision(ps, client=client)

@@ -15,6 +15,7 @@ from crm_ferry.commands.provision import tier_settings
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.load.snapshot import read_org_settings
 from crm_ferry.mapping.owners import collect_coaches
+from crm_ferry.owner_only import make_private_dirs, secure_file
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.provision.plan import table_limit_for
 from crm_ferry.reconcile.scoping import (
@@ -41,13 +42,25 @@ def discover(
     rejects: Path | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> SourceDiscovery:
-    """Profile the export bundle: objects, counts, rejects, custom properties, dangling links."""
+    """Profile the export bundle: objects, counts, rejects, custom properties, dangling links.
+
+    ``rejects``: where every rejected row is written (JSON Lines), owner-only (0600, in
+    folders made 0700): the rows hold client data."""
     return discover_source(
         source_path(settings, source),
         column_map=settings.column_map,
-        rejects_path=settings.resolve(rejects) if rejects is not None else None,
+        rejects_path=_rejects_file(settings, rejects),
         progress=progress,
     )
+
+
+def _rejects_file(settings: Settings, rejects: Path | None) -> Path | None:
+    """The rejects file, created owner-only before discovery writes a row into it."""
+    if rejects is None:
+        return None
+    path = settings.resolve(rejects)
+    make_private_dirs(path.parent)
+    return secure_file(path)
 
 
 def scope(
@@ -73,7 +86,7 @@ def scope(
     discovery = discover_source(
         path,
         column_map=settings.column_map,
-        rejects_path=settings.resolve(rejects) if rejects is not None else None,
+        rejects_path=_rejects_file(settings, rejects),
         progress=progress,
     )
     prefix = settings.publisher_prefix

@@ -1,5 +1,7 @@
 """``crm-ferry emulator serve`` and ``emulator dump``, and the client wired to an in-process
-emulator (what the demo and the tests talk to).
+emulator (what the demo and the tests talk to). :func:`emulator_connection` is what connects
+a project to a served emulator: its ``[dataverse]`` table, the same settings as environment
+variables, and the variables that hold the secrets.
 
 The emulator and the client share no code; :func:`embedded_client` only connects them
 through an ``httpx`` transport, exactly as a real tenant would be reached over the network.
@@ -7,6 +9,9 @@ through an ``httpx`` transport, exactly as a real tenant would be reached over t
 
 from __future__ import annotations
 
+import json
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +22,15 @@ from crm_ferry.dataverse.client import ClientOptions, DataverseClient
 from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.server import RunningServer, serve
 from crm_ferry.errors import EmulatorError
-from crm_ferry.settings import Settings
+from crm_ferry.settings import ENV_PREFIX, SECRET_ENV, Settings, secret_env_name
 
-__all__ = ["embedded_client", "emulator_dump", "emulator_serve"]
+__all__ = [
+    "EmulatorConnection",
+    "embedded_client",
+    "emulator_connection",
+    "emulator_dump",
+    "emulator_serve",
+]
 
 
 def emulator_serve(
@@ -40,6 +51,77 @@ def emulator_serve(
     except BaseException:
         app.close()
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConnection:
+    """What connects a project to a served emulator: the environment URL, tenant, sign-in
+    authority and application users (client id, secret) it accepts, as ferry.toml's
+    ``[dataverse]`` table, as ``CRM_FERRY_*`` variables, and as an ``init`` command line."""
+
+    url: str
+    tenant: str
+    authority: str
+    users: tuple[tuple[str, str], ...]
+    """(client id, secret) of every enabled application user, the configured one first."""
+
+    @property
+    def client_id(self) -> str:
+        return self.users[0][0]
+
+    def secrets(self) -> dict[str, str]:
+        """The variable of each user's secret (the configured user's ``CRM_FERRY_CLIENT_SECRET``,
+        each extra user's ``CRM_FERRY_CLIENT_SECRET_<CLIENT ID>``) and its value."""
+        (_, main), *extra = self.users
+        return {SECRET_ENV: main, **{secret_env_name(cid): secret for cid, secret in extra}}
+
+    def settings(self) -> dict[str, str]:
+        """The ``[dataverse]`` settings, by key."""
+        return {
+            "url": self.url,
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "authority": self.authority,
+        }
+
+    def ferry_toml(self) -> str:
+        """The ``[dataverse]`` table (its strings are JSON's, which TOML reads alike)."""
+        lines = ["[dataverse]", *(f"{k} = {json.dumps(v)}" for k, v in self.settings().items())]
+        if len(self.users) > 1:
+            lines.append(f"extra_client_ids = {json.dumps([cid for cid, _ in self.users[1:]])}")
+        return "\n".join(lines) + "\n"
+
+    def env(self) -> dict[str, str]:
+        """The same settings as environment variables, and the configured user's secret
+        (extra users are listed in ferry.toml only)."""
+        named = {f"{ENV_PREFIX}DATAVERSE_{k}".upper(): v for k, v in self.settings().items()}
+        return {**named, SECRET_ENV: self.users[0][1]}
+
+    def init_command(self) -> str:
+        """``crm-ferry init DIR ...`` making a project connected to the emulator."""
+        flags = {"--url": self.url, "--tenant": self.tenant, "--client-id": self.client_id}
+        flags["--authority"] = self.authority
+        return "crm-ferry init DIR " + " ".join(f"{k} {shlex.quote(v)}" for k, v in flags.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ferry_toml": self.ferry_toml(),
+            "env": self.env(),
+            "secrets": self.secrets(),
+            "init": self.init_command(),
+        }
+
+
+def emulator_connection(server: RunningServer) -> EmulatorConnection:
+    """How a project connects to ``server``: its URL, tenant, authority and enabled users."""
+    app = server.app
+    users = tuple((c.client_id, c.secret) for c in app.clients if not c.disabled)
+    if not users:
+        raise EmulatorError(
+            "the emulator accepts no enabled application user",
+            hint="serve it with --users 1 or more",
+        )
+    return EmulatorConnection(server.url, app.tenant, app.authority, users)
 
 
 def emulator_dump(

@@ -6,8 +6,9 @@
   owners, fingerprints, merges with an existing ``mapping.yaml`` and saves it;
 * :func:`map_show` lists the decisions, the doubtful ones first;
 * :func:`map_check` lists every problem with its place in the file;
-* :func:`map_confirm` refuses while errors or unresolved owners remain, else stamps the
-  target fingerprint and marks the map confirmed by a person at a UTC time.
+* :func:`map_confirm` refuses while errors or unresolved owners remain, and while lines under
+  the confirm threshold remain that the person did not accept (:class:`LowConfidence`),
+  else stamps the target fingerprint and marks the map confirmed by a person at a UTC time.
 
 A client can be passed (tests and the demo pass one wired to the embedded emulator);
 otherwise one is built from the settings and closed afterwards.
@@ -16,7 +17,7 @@ otherwise one is built from the settings and closed afterwards.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from crm_ferry.commands._project import connected, map_file, source_path
+from crm_ferry.commands._project import connected, init_source, map_file, source_path
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.metadata import Metadata
 from crm_ferry.errors import MapError
@@ -47,7 +48,7 @@ from crm_ferry.mapping.owners import (
 )
 from crm_ferry.mapping.owners_section import dedupe, owner_problems, refresh_owners
 from crm_ferry.mapping.profile import SourceProfile, profile_source
-from crm_ferry.mapping.spec import MapDocument, Problem
+from crm_ferry.mapping.spec import MapDocument, MappingSpec, Problem
 from crm_ferry.settings import CONFIG_FILE, Settings
 from crm_ferry.sources.bundle import open_bundle
 
@@ -55,13 +56,16 @@ __all__ = [
     "CheckResult",
     "ConfirmResult",
     "InitResult",
+    "LowConfidence",
     "MapLine",
     "ProposeResult",
     "Proposer",
     "ShowResult",
+    "below_threshold",
     "init",
     "map_check",
     "map_confirm",
+    "map_lines",
     "map_propose",
     "map_show",
     "read_source",
@@ -185,8 +189,9 @@ def map_propose(
             doc.save(path)
             doc = MapDocument.load(path)  # read back: problems point at lines of the saved file
         save_last_proposal(settings.project_dir, proposal)
-        checked = check_map(doc, profile, metadata, usage=usage)
-        problems = dedupe([*owner_problems(doc, resolution), *checked])
+        owner_issues = owner_problems(doc, resolution)
+        checked = check_map(doc, profile, metadata, usage=usage, known=owner_issues)
+        problems = dedupe([*owner_issues, *checked])
     spec, _ = doc.parse()
     fields = below = 0
     if spec is not None:
@@ -272,6 +277,31 @@ class ShowResult:
         }
 
 
+def map_lines(spec: MappingSpec) -> list[MapLine]:
+    """Every field decision of ``spec``, in the map's order."""
+    return [
+        MapLine(
+            role=t.role,
+            source=f"{t.source}.{fm.source}",
+            field=fm.source,
+            table=t.table,
+            column=fm.column,
+            type=fm.type,
+            confidence=fm.confidence,
+            reason=fm.reason,
+            value_map=fm.value_map,
+            below_threshold=bool(fm.column) and fm.confidence < spec.confirm_threshold,
+        )
+        for t, fm in spec.fields()
+    ]
+
+
+def below_threshold(spec: MappingSpec) -> tuple[MapLine, ...]:
+    """The mapped lines under the map's ``confirm_threshold``, least sure first."""
+    doubtful = (ln for ln in map_lines(spec) if ln.below_threshold)
+    return tuple(sorted(doubtful, key=lambda ln: ln.confidence))
+
+
 def map_show(settings: Settings) -> ShowResult:
     """The decisions of the project's map, the ones below the confirm threshold first."""
     path = map_file(settings)
@@ -279,24 +309,8 @@ def map_show(settings: Settings) -> ShowResult:
     spec, problems = doc.parse()
     if spec is None:
         raise MapError("the map cannot be read", hint="run `crm-ferry map check`")
-    lines: list[MapLine] = []
-    for t, fm in spec.fields():
-        lines.append(
-            MapLine(
-                role=t.role,
-                source=f"{t.source}.{fm.source}",
-                field=fm.source,
-                table=t.table,
-                column=fm.column,
-                type=fm.type,
-                confidence=fm.confidence,
-                reason=fm.reason,
-                value_map=fm.value_map,
-                below_threshold=bool(fm.column) and fm.confidence < spec.confirm_threshold,
-            )
-        )
-    doubtful = sorted((ln for ln in lines if ln.below_threshold), key=lambda ln: ln.confidence)
-    ordered = [*doubtful, *(ln for ln in lines if not ln.below_threshold)]
+    lines = map_lines(spec)
+    ordered = [*below_threshold(spec), *(ln for ln in lines if not ln.below_threshold)]
     owners = {
         cid: {
             "email": c.email,
@@ -359,7 +373,8 @@ def _checked(
     usage = OwnerUsage()
     profile, _ = read_source(settings, source, usage=usage)
     doc, _, owners = refresh_owners(doc, fetch_system_users(dv))
-    return doc, dedupe([*owners, *check_map(doc, profile, dv.metadata, usage=usage)])
+    checked = check_map(doc, profile, dv.metadata, usage=usage, known=owners)
+    return doc, dedupe([*owners, *checked])
 
 
 def map_check(
@@ -371,6 +386,30 @@ def map_check(
     return CheckResult(map_file(settings), str(doc.data.get("status")), tuple(problems))
 
 
+class LowConfidence(MapError):
+    """``map confirm`` found lines under the confirm threshold nobody accepted: each is
+    listed (``lines``, for ``--json``), and the map stays as it was."""
+
+    def __init__(self, lines: Sequence[MapLine], *, threshold: float) -> None:
+        self.threshold = threshold
+        self.lines = [ln.as_dict() for ln in lines]
+        """Every line under the threshold, least sure first (as ``map show --json``)."""
+        shown = "\n".join(f"  {_line_text(ln)}" for ln in lines)
+        super().__init__(
+            f"the map is not confirmed: {len(lines)} line(s) under the confirm threshold "
+            f"{threshold:g} need a look:\n{shown}",
+            hint="review them (`crm-ferry map show` lists them first) and fix mapping.yaml "
+            "where they are wrong; then confirm with --accept-low-confidence to accept the "
+            "rest as they are (or answer yes when asked at a terminal)",
+        )
+
+
+def _line_text(ln: MapLine) -> str:
+    """``targets.contact.fields.email: clients.email → contact.emailaddress1 (0.30): why``."""
+    where = f"targets.{ln.role}.fields.{ln.field}"
+    return f"{where}: {ln.source} → {ln.table}.{ln.column} ({ln.confidence:.2f}): {ln.reason}"
+
+
 @dataclass(frozen=True, slots=True)
 class ConfirmResult:
     path: Path
@@ -378,6 +417,8 @@ class ConfirmResult:
     confirmed_at: str
     fingerprint: Mapping[str, str | None]
     warnings: tuple[Problem, ...]
+    low_confidence: tuple[MapLine, ...] = ()
+    """The lines under the confirm threshold the person accepted as they are."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -387,6 +428,7 @@ class ConfirmResult:
             "confirmed_at": self.confirmed_at,
             "fingerprint": dict(self.fingerprint),
             "warnings": [p.as_dict() for p in self.warnings],
+            "low_confidence": [ln.as_dict() for ln in self.low_confidence],
         }
 
 
@@ -397,8 +439,12 @@ def map_confirm(
     client: DataverseClient | None = None,
     source: Path | None = None,
     now: datetime | None = None,
+    accept_low_confidence: bool = False,
+    ask: Callable[[list[MapLine]], bool] | None = None,
 ) -> ConfirmResult:
-    """Mark the map confirmed by ``by``; :class:`MapError` while any error remains."""
+    """Mark the map confirmed by ``by``; :class:`MapError` while any error remains, and
+    :class:`LowConfidence` while lines under the confirm threshold remain that nobody
+    accepted: ``accept_low_confidence``, or ``ask`` (shown the lines) answering True."""
     name = by.strip()
     if not name:
         raise MapError("confirm needs the name of the person confirming", hint="pass --by NAME")
@@ -414,6 +460,9 @@ def map_confirm(
                 "owners.coaches.<id>.user), check with `crm-ferry map check`, confirm again",
             )
         spec = doc.spec()
+        doubtful = list(below_threshold(spec))
+        if doubtful and not accept_low_confidence and not (ask is not None and ask(doubtful)):
+            raise LowConfidence(doubtful, threshold=spec.confirm_threshold)
         target = target_fingerprint(spec, dv.metadata)
     fp = doc.data.get("fingerprint")
     if not isinstance(fp, CommentedMap):
@@ -430,6 +479,7 @@ def map_confirm(
         confirmed_at=at,
         fingerprint={"source": fp.get("source"), "target": target},
         warnings=tuple(p for p in problems if p.severity == "warning"),
+        low_confidence=tuple(doubtful),
     )
 
 
@@ -456,6 +506,9 @@ FERRY_TOML = """\
 {url}
 {tenant}
 {client_id}
+# Where the app signs in (default https://login.microsoftonline.com/<tenant>). For the
+# emulator: the authority `crm-ferry emulator serve` prints (CRM_FERRY_DATAVERSE_AUTHORITY).
+{authority}
 # The unmanaged solution new tables and columns join, and its publisher's prefix.
 {solution}
 publisher_prefix = "{prefix}"
@@ -475,6 +528,7 @@ GITIGNORE = """\
 journal.sqlite
 journal.sqlite-*
 runs/
+references/
 """
 
 
@@ -513,12 +567,15 @@ def init(
     client_id: str | None = None,
     solution: str | None = None,
     publisher_prefix: str = "new",
+    authority: str | None = None,
 ) -> InitResult:
     """Create a migration project in ``directory`` (relative to the current project folder):
     ferry.toml (no secrets), .gitignore, runs/ (owner-only); existing files are never
     overwritten."""
     directory = settings.resolve(directory)
     check_prefix(publisher_prefix)
+    if source is not None:  # a bundle that is not there is refused before anything is made
+        source = init_source(settings, directory, source)
     directory.mkdir(parents=True, exist_ok=True)
     created: list[str] = []
     kept: list[str] = []
@@ -527,6 +584,7 @@ def init(
         url=_setting("url", environment_url, "https://contoso.crm.dynamics.com"),
         tenant=_setting("tenant", tenant, "contoso.onmicrosoft.com"),
         client_id=_setting("client_id", client_id, "00000000-0000-0000-0000-000000000000"),
+        authority=_setting("authority", authority, "http://127.0.0.1:8000/<tenant>"),
         solution=_setting("solution", solution, "PracticeMigration"),
         prefix=publisher_prefix,
     )

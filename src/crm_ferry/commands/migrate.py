@@ -163,6 +163,10 @@ def run_load(
         write_private(
             run_dir / "rejects.jsonl", "".join(json.dumps(r.as_dict()) + "\n" for r in rejects)
         )
+        write_private(
+            run_dir / "truncations.jsonl",
+            "".join(json.dumps(t.as_dict()) + "\n" for t in result.truncations),
+        )
         write_private(run_dir / "plan.json", json.dumps(prep.plan.as_dict(), indent=2))
         write_private(run_dir / "load.json", json.dumps(result.as_dict(), indent=2))
         return result

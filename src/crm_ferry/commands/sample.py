@@ -145,7 +145,7 @@ def sample(
             reader: list[Reject] = []
             with open_for_load(path, spec, settings.column_map) as b:
                 records = source_records(b, spec, keys, rejected=reader)
-            proof = prove(j, users[0], spec, records=records, expected=expected)
+            proof = prove(j, users[0], spec, records=records, expected=expected, progress=progress)
             rejects = j.rejects(load.run_id)
             proof.checks.extend(reject_checks(rejects, reader))
             mapped = map_sources(spec)

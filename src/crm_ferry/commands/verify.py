@@ -32,6 +32,7 @@ from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.model import Reject
 from crm_ferry.owner_only import secure_dir
+from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.acceptance import AcceptOutcome, accept, unaccepted
 from crm_ferry.reconcile.classify import Difference, apply_acceptances, reject_checks
 from crm_ferry.reconcile.reconciliation import (
@@ -133,9 +134,11 @@ def verify(
     seed: int = 1,
     source: Path | None = None,
     client: DataverseClient | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> VerifyResult:
     """Counts, sums, orphans, duplicates and a field-level diff, every difference
-    classified; ``check``: fail on any difference nobody accepted."""
+    classified; ``check``: fail on any difference nobody accepted. ``progress``: a task per
+    table (``verify contact``), advanced by the records read and compared."""
     path = source_path(settings, source)
     spec = MapDocument.load(map_file(settings)).spec()
     with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
@@ -151,7 +154,15 @@ def verify(
         reader: list[Reject] = []
         with open_for_load(path, spec, settings.column_map) as b:
             records = source_records(b, spec, wanted, accepted_ids, reader)
-        proof = prove(j, users[0], spec, records=records, expected=expected, diff_keys=diff_keys)
+        proof = prove(
+            j,
+            users[0],
+            spec,
+            records=records,
+            expected=expected,
+            diff_keys=diff_keys,
+            progress=progress,
+        )
         runs = covered_runs(j)
         reference = reference_run(runs)
         rejects = j.rejects(reference.run_id) if reference is not None else []

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -27,6 +28,12 @@ import httpx
 from crm_ferry.dataverse.errors import AuthError, ConnectionLost
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+AUTHORITY_HINT = (
+    "the sign-in authority is [dataverse] authority in ferry.toml (or "
+    "CRM_FERRY_DATAVERSE_AUTHORITY); without it, https://login.microsoftonline.com/<[dataverse] "
+    "tenant>; for the emulator, set it to the authority `crm-ferry emulator serve` prints"
+)
+"""Where a sign-in goes, and the setting that changes it: the end of every sign-in hint."""
 REFRESH_MARGIN = 300.0
 """Refresh a token this many seconds before it expires."""
 
@@ -46,6 +53,9 @@ class CredentialProvider(Protocol):
 
 class HttpxForMsal:
     """MSAL's ``http_client`` interface (``post`` / ``get``) over an :class:`httpx.Client`.
+
+    A request that gets no answer raises :class:`ConnectionLost` carrying the transport
+    error's name; the credential's calls into MSAL add which authority it was.
 
     MSAL needs only ``status_code``, ``text``, ``headers`` and ``raise_for_status()`` on a
     response, all of which :class:`httpx.Response` has.
@@ -90,11 +100,7 @@ class HttpxForMsal:
         try:
             return self._client.request(method, url, headers=headers, **kw)
         except httpx.TransportError as exc:
-            raise ConnectionLost(
-                f"cannot reach the sign-in endpoint: {type(exc).__name__}",
-                method=method,
-                url=url,
-            ) from None
+            raise ConnectionLost(type(exc).__name__, method=method, url=url) from None
 
     def _send_loopback(self, method: str, url: str, **kw: Any) -> httpx.Response:
         """MSAL accepts only https authorities; an emulator served on this machine speaks
@@ -104,11 +110,7 @@ class HttpxForMsal:
         try:
             resp = self._client.request(method, plain, **kw)
         except httpx.TransportError as exc:
-            raise ConnectionLost(
-                f"cannot reach the sign-in endpoint: {type(exc).__name__}",
-                method=method,
-                url=plain,
-            ) from None
+            raise ConnectionLost(type(exc).__name__, method=method, url=plain) from None
         origin = _origin(plain)
         text = resp.text.replace(origin, _swap_scheme(origin, "http", "https"))
         headers = {
@@ -191,8 +193,11 @@ class MsalCredential:
         clock: Callable[[], float] = time.time,
         redact: tuple[str, ...] = (),
         http: httpx.Client | None = None,
+        authority: str | None = None,
     ) -> None:
         self._app = app
+        self.authority = authority
+        """The sign-in authority URL, as configured (named by every sign-in failure)."""
         self._http = http
         self._redact = tuple(r for r in redact if r)
         self._scopes = [scope]
@@ -271,12 +276,14 @@ class MsalCredential:
         import msal
 
         kwargs = _authority_kwargs(tenant, authority)
+        shown = authority_for(tenant, authority)
         http = http or httpx.Client(timeout=30)
-        app = msal.PublicClientApplication(
-            client_id,
-            http_client=HttpxForMsal(http, loopback_http=kwargs.pop("_loopback")),
-            **kwargs,
-        )
+        with _naming_authority(shown, ()):
+            app = msal.PublicClientApplication(
+                client_id,
+                http_client=HttpxForMsal(http, loopback_http=kwargs.pop("_loopback")),
+                **kwargs,
+            )
 
         def interactive(app: Any, scopes: list[str]) -> dict[str, Any]:
             accounts = app.get_accounts()
@@ -296,6 +303,7 @@ class MsalCredential:
             client_id=client_id,
             interactive=interactive,
             http=http,
+            authority=shown,
         )
 
     @classmethod
@@ -317,23 +325,27 @@ class MsalCredential:
             else tuple(v for v in credential.values() if isinstance(v, str))
         )
         kwargs = _authority_kwargs(tenant, authority)
+        shown = authority_for(tenant, authority)
         http = http or httpx.Client(timeout=30)
         try:
-            app = msal.ConfidentialClientApplication(
-                client_id,
-                client_credential=credential,
-                http_client=HttpxForMsal(http, loopback_http=kwargs.pop("_loopback")),
-                token_cache=msal.TokenCache(),
-                **kwargs,
-            )
-        except ValueError as exc:
-            # MSAL puts the authority and the discovery answer in the text, not the secret.
-            raise AuthError(
-                f"cannot use the sign-in authority: {_scrub(_first_line(str(exc)), redact)}",
-                hint="check [dataverse] tenant and authority",
-            ) from None
+            with _naming_authority(shown, redact):
+                app = msal.ConfidentialClientApplication(
+                    client_id,
+                    client_credential=credential,
+                    http_client=HttpxForMsal(http, loopback_http=kwargs.pop("_loopback")),
+                    token_cache=msal.TokenCache(),
+                    **kwargs,
+                )
+        except BaseException:
+            http.close()  # the credential it was handed to is not made
+            raise
         return cls(
-            app, scope=scope_for(environment_url), client_id=client_id, redact=redact, http=http
+            app,
+            scope=scope_for(environment_url),
+            client_id=client_id,
+            redact=redact,
+            http=http,
+            authority=shown,
         )
 
     # -- tokens ------------------------------------------------------------------------
@@ -345,12 +357,14 @@ class MsalCredential:
                 return self._token
             if force_refresh:
                 self._forget_cached_tokens()
-            result = self._acquire()
+            with _naming_authority(self.authority, self._redact):
+                result = self._acquire()
             if "access_token" not in result:
+                at = f" at {self.authority}" if self.authority else ""
                 raise AuthError(
-                    _scrub(_describe_failure(result, self._client_id), self._redact),
+                    _scrub(_describe_failure(result, self._client_id, at), self._redact),
                     hint="check the client id, the secret or certificate, and that the app is "
-                    "an enabled application user of the environment",
+                    f"an enabled application user of the environment; {AUTHORITY_HINT}",
                 )
             self.acquired += 1
             self._token = str(result["access_token"])
@@ -403,10 +417,32 @@ def _authority_kwargs(tenant: str | None, authority: str | None) -> dict[str, An
     return kwargs
 
 
-def _describe_failure(result: Mapping[str, Any], client_id: str) -> str:
+@contextmanager
+def _naming_authority(authority: str | None, redact: tuple[str, ...]) -> Iterator[None]:
+    """Around MSAL's calls to the authority (discovery when the app is made, the token
+    request): a failure says which authority it tried and the setting that changes it."""
+    try:
+        yield
+    except ConnectionLost as exc:
+        raise ConnectionLost(
+            f"cannot reach the sign-in authority {authority} ({exc.detail})",
+            method=exc.method,
+            url=exc.url,
+            hint=AUTHORITY_HINT,
+        ) from None
+    except ValueError as exc:
+        # MSAL puts the authority and the discovery answer in the text, not the secret.
+        raise AuthError(
+            f"cannot use the sign-in authority {authority}: "
+            f"{_scrub(_first_line(str(exc)), redact)}",
+            hint=f"check [dataverse] tenant; {AUTHORITY_HINT}",
+        ) from None
+
+
+def _describe_failure(result: Mapping[str, Any], client_id: str, at: str = "") -> str:
     error = str(result.get("error") or "sign-in failed")
     desc = _first_line(str(result.get("error_description") or ""))
-    return f"sign-in failed for client {client_id}: {error}" + (f" ({desc})" if desc else "")
+    return f"sign-in failed for client {client_id}{at}: {error}" + (f" ({desc})" if desc else "")
 
 
 def _first_line(text: str) -> str:

@@ -5,6 +5,13 @@ MSAL reads during authority discovery, a v2.0 token endpoint (client credentials
 device-code grant) and a device-code endpoint. Tokens are opaque random strings with an
 expiry on the emulator's clock; every Web API call must carry a live one.
 
+A device code is approved, as in Entra, by a person signing in: on the ``/devicelogin`` page
+only by posting the code with the name and password of one of
+:attr:`AuthConfig.device_users` (opening ``/devicelogin?otc=<code>`` approves nothing), or
+in process by whoever holds the app (:meth:`SignIn.approve_device_code`: the tests, the
+demo). Without device users (the default, and ``crm-ferry emulator serve``) the page is
+off: over HTTP, only client credentials sign in.
+
 MSAL Python with ``validate_authority=False, instance_discovery=False`` fetches exactly one
 document before asking for a token: ``{authority}/v2.0/.well-known/openid-configuration``
 (``msal/authority.py``, ``_initialize_entra_authority`` then ``tenant_discovery``), reads
@@ -25,6 +32,7 @@ https://learn.microsoft.com/troubleshoot/power-platform/power-apps/dataverse/dat
 from __future__ import annotations
 
 import base64
+import html
 import secrets
 import string
 import threading
@@ -92,10 +100,26 @@ def emulator_clients(users: int) -> tuple[ClientApp, ...]:
     return (DEFAULT_CLIENT, *extra)
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceUser:
+    """A person who may approve a device sign-in on the ``/devicelogin`` page, with the
+    password the emulator was started with."""
+
+    name: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or not self.password:
+            raise ValueError("a device user needs a name and a password")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthConfig:
     tenant: str = DEFAULT_TENANT
     clients: tuple[ClientApp, ...] = (DEFAULT_CLIENT,)
+    device_users: tuple[DeviceUser, ...] = ()
+    """Who may approve a device code on the ``/devicelogin`` page (name and password
+    posted); none: the page approves nothing, only :meth:`SignIn.approve_device_code` does."""
     token_lifetime_s: int = 3600
     device_code_lifetime_s: int = 900
     device_code_interval_s: int = 5
@@ -125,6 +149,8 @@ class _DeviceCode:
     scope: str
     expires_at: float
     approved: bool = False
+    approved_by: str | None = None
+    """The device user who approved it on the page (None: approved in process)."""
 
 
 @dataclass(slots=True)
@@ -162,14 +188,20 @@ class SignIn:
 
     # -- in-process administration ---------------------------------------------------------
 
-    def approve_device_code(self, user_code: str) -> None:
-        """Mark a pending device code as signed in (what the admin does in the browser)."""
+    def approve_device_code(self, user_code: str, *, by: str | None = None) -> None:
+        """Mark a pending device code as signed in, in process (what a person does in the
+        browser; over HTTP only a device user can, see :meth:`_device_login`)."""
         with self._lock:
             for pending in self._state.device_codes.values():
-                if pending.user_code == user_code.strip().upper():
+                if pending.user_code == user_code.strip().upper() and not pending.approved:
                     pending.approved = True
+                    pending.approved_by = by
                     return
-        raise EmulatorError(f"no pending device code {user_code!r}")
+        raise EmulatorError(
+            f"no pending device code {user_code!r}",
+            hint="start a device sign-in first (POST <authority>/oauth2/v2.0/devicecode) and "
+            "approve the user code it returned before it expires",
+        )
 
     def pending_user_codes(self) -> list[str]:
         """User codes of device sign-ins waiting for approval, oldest first."""
@@ -361,21 +393,56 @@ class SignIn:
         )
 
     def _device_login(self, request: httpx.Request) -> httpx.Response:
-        """The verification page: ``?otc=<user code>`` signs the device in (no password here)."""
-        code = request.url.params.get("otc", "")
-        if not code:
-            page = (
-                "<!doctype html><title>Sign in</title><form>Enter code: "
-                '<input name="otc" autofocus><button>Next</button></form>'
+        """The verification page. ``GET`` shows the sign-in form (``?otc=`` fills in the
+        code, nothing more); ``POST`` of ``otc``, ``username`` and ``password`` approves the
+        code when they are a device user's. Without device users the page is off (403)."""
+        if not self.config.device_users:
+            return _page(
+                403,
+                "Device sign-in is off",
+                "<p>Device sign-in is off: this emulator was started without a user who may "
+                "approve it. Sign in with the application's client credentials instead, or "
+                "start the emulator with <code>AuthConfig(device_users=...)</code>.</p>",
             )
-        else:
-            try:
-                self.approve_device_code(code)
-            except EmulatorError:
-                page = "<!doctype html><title>Sign in</title><p>That code is not valid.</p>"
-                return httpx.Response(400, html=page)
-            page = "<!doctype html><title>Signed in</title><p>You have signed in.</p>"
-        return httpx.Response(200, html=page)
+        if request.method != "POST":
+            return self._login_form(request.url.params.get("otc", ""), None)
+        form = _form(request)
+        code, name = form.get("otc", ""), form.get("username", "")
+        user = self._device_user(name, form.get("password", ""))
+        if user is None:
+            return self._login_form(code, "The user name or password is not right.", status=401)
+        try:
+            self.approve_device_code(code, by=user.name)
+        except EmulatorError:
+            return self._login_form(code, "That code is not valid or has expired.", status=400)
+        return _page(
+            200,
+            "Signed in",
+            f"<p>You have signed in as {html.escape(user.name)}. You can close this page.</p>",
+        )
+
+    def _device_user(self, name: str, password: str) -> DeviceUser | None:
+        """The device user with this name and password (compared in constant time)."""
+        found = None
+        for user in self.config.device_users:
+            name_ok = secrets.compare_digest(name.encode(), user.name.encode())
+            password_ok = secrets.compare_digest(password.encode(), user.password.encode())
+            if name_ok and password_ok:
+                found = user
+        return found
+
+    def _login_form(self, code: str, problem: str | None, *, status: int = 200) -> httpx.Response:
+        note = f"<p>{html.escape(problem)}</p>" if problem else ""
+        return _page(
+            status,
+            "Sign in",
+            f'{note}<form method="post">'
+            f'<label>Code <input name="otc" value="{html.escape(code, quote=True)}"></label>'
+            '<label>User name <input name="username" autocomplete="username"></label>'
+            '<label>Password <input name="password" type="password" '
+            'autocomplete="current-password"></label>'
+            "<button>Sign in</button></form>",
+        )
 
     def _device_code_grant(self, request: httpx.Request, form: dict[str, str]) -> httpx.Response:
         code = form.get("device_code", "")
@@ -569,6 +636,14 @@ class SignIn:
             },
             headers={"Cache-Control": "no-store, no-cache"},
         )
+
+
+def _page(status: int, title: str, body: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        html=f"<!doctype html><title>{html.escape(title)}</title>{body}",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _form(request: httpx.Request) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """SQLite storage of the emulated tenant: rows as JSON, alternate-key values indexed, schema.
 
 One database: in memory without a folder, ``<data_dir>/emulator.sqlite`` (WAL) with one, so
-a restarted emulator on the same folder sees the same tenant. Rows are JSON objects keyed by
+a restarted emulator on the same folder sees the same tenant. The folder is owner-only (0700)
+and the database file 0600 before SQLite opens it (its ``-wal`` and ``-shm`` files take the
+database file's mode): it holds the migrated client data. Rows are JSON objects keyed by
 (table, primary id). Alternate-key values live in their own index table so that lookups and
 uniqueness checks by key do not scan a table; Dataverse compares key values with the
 database's case-insensitive collation, so string parts are case-folded in the index.
@@ -26,6 +28,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from crm_ferry.owner_only import secure_dir, secure_file
 
 DB_NAME = "emulator.sqlite"
 _CHUNK = 500
@@ -98,8 +102,12 @@ class Store:
         if data_dir is None:
             target = ":memory:"
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            target = str(data_dir / DB_NAME)
+            secure_dir(data_dir)
+            target = str(secure_file(data_dir / DB_NAME))
+            for suffix in ("-wal", "-shm"):  # left by an emulator of an earlier version
+                side = data_dir / f"{DB_NAME}{suffix}"
+                if side.exists():
+                    secure_file(side)
         self.conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         if data_dir is not None:
             self.conn.execute("PRAGMA journal_mode=WAL")

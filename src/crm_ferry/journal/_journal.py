@@ -1,10 +1,11 @@
 """The project's journal: runs, intended writes and their outcomes, the id map, rejects,
 watermarks, samples, matches, and (through :attr:`Journal.schema`) the schema operations.
 
-An operation is written here (``pending``) before the request that carries it is sent, and
-marked ``done`` or ``failed`` after the answer; when the answer is lost it stays ``pending``,
-flagged (:meth:`Journal.mark_lost`), until a read of the tenant settles it. A resumed run
-re-sends what is still pending and skips what is done.
+An operation is written here (``pending``) when it is planned, marked sent just before the
+request that carries it (:meth:`Journal.mark_sent`), and marked ``done`` or ``failed`` after
+the answer; when the answer is lost it stays ``pending``, flagged (:meth:`Journal.mark_lost`),
+until a read of the tenant settles it. A resumed run re-sends what is still pending and skips
+what is done; what was never sent it knows is not in the tenant.
 
 Each run records the process (pid and host) that started or last resumed it:
 :meth:`Journal.is_live` tells a run being written from one whose process is gone.
@@ -55,7 +56,7 @@ from crm_ferry.transform.ops import Operation
 _OP_COLUMNS = (
     "run_id, seq, op_key, role, tbl, row_id, kind, phase, rank, source_object, source_id, "
     "hash, payload, existed, prev_hash, prev_payload, state, error, create_only, action, "
-    "lost_at"
+    "lost_at, sent_at"
 )
 _FIRST_WRITE = "op_key LIKE '%/upsert/0'"
 """The id-map entry of a row's own first write (one per row crm-ferry wrote)."""
@@ -100,6 +101,7 @@ def _op(row: Sequence[Any]) -> JournalOp:
         create_only=tuple(json.loads(row[18])) if row[18] else (),
         action=row[19],
         lost=row[20] is not None,
+        sent=row[21] is not None,
         payload_text=row[12],
     )
 
@@ -450,6 +452,18 @@ class Journal:
                 ],
             )
 
+    def mark_sent(self, run_id: str, ops: Sequence[JournalOp]) -> None:
+        """These pending operations are about to be handed to the service (written before
+        the request): after a crash, a pending operation not marked so was never sent, and
+        its row is known not to be in the tenant because of it (``JournalOp.sent``)."""
+        at = now()
+        with self._c.tx() as db:
+            db.executemany(
+                "UPDATE ops SET sent_at = ? WHERE run_id = ? AND op_key = ? "
+                "AND state = 'pending' AND sent_at IS NULL",
+                [(at, run_id, o.op_key) for o in ops if not o.sent],
+            )
+
     def mark_failed(self, run_id: str, failures: Sequence[tuple[JournalOp, str]]) -> None:
         with self._c.tx() as db:
             db.executemany(
@@ -469,14 +483,29 @@ class Journal:
                 [(now(), err, run_id, o.op_key) for o, err in lost],
             )
 
+    def sent_creates(self, run_id: str) -> list[tuple[str, str]]:
+        """(table, row id) of the run's pending upserts with create-only columns, of rows no
+        earlier run wrote, that were handed to the service (or whose answer was lost): the
+        rows a resumed run must look for in the tenant before it sends them again."""
+        return [
+            (str(t), str(r))
+            for t, r in self._db.execute(
+                "SELECT tbl, row_id FROM ops WHERE run_id = ? AND state = 'pending' "
+                "AND kind = 'upsert' AND create_only IS NOT NULL AND existed = 0 "
+                "AND (sent_at IS NOT NULL OR lost_at IS NOT NULL) ORDER BY phase, rank, seq",
+                (run_id,),
+            )
+        ]
+
     def lost_ops(self, run_id: str) -> list[JournalOp]:
         """The run's pending operations whose answer was lost, in send order."""
         return self._ops_where(run_id, "state = 'pending' AND lost_at IS NOT NULL", ())
 
     def carry_lost(self, run_id: str) -> int:
         """Flag the run's pending operations that an earlier run, which did not finish
-        them, left unsettled (its answer lost): they may be in the tenant already, so they
-        are read before they are sent again. Returns how many were flagged."""
+        them, left unsettled (sent, and its answer lost or never read): they may be in the
+        tenant already, so they are read before they are sent again. Returns how many were
+        flagged."""
         with self._c.tx() as db:
             return int(
                 db.execute(
@@ -484,7 +513,7 @@ class Journal:
                     "AND lost_at IS NULL AND op_key IN ("
                     "  SELECT e.op_key FROM runs AS r JOIN ops AS e ON e.run_id = r.run_id"
                     "  WHERE r.run_id <> ? AND r.state IN ('running', 'interrupted', 'failed')"
-                    "  AND e.state = 'pending' AND e.lost_at IS NOT NULL"
+                    "  AND e.state = 'pending' AND (e.lost_at IS NOT NULL OR e.sent_at IS NOT NULL)"
                     ")",
                     (now(), run_id, run_id),
                 ).rowcount

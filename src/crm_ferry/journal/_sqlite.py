@@ -27,6 +27,15 @@ JOURNAL_FILE = "journal.sqlite"
 VERSION = 1
 IN_CHUNK = 500
 """Values per ``IN (...)`` query (well under SQLite's limit on bound parameters)."""
+SENT_UNKNOWN = "unknown"
+"""``ops.sent_at`` of the operations an older journal left pending: it did not record
+whether they were sent, so they count as sent (their rows are looked up, not assumed
+absent)."""
+
+_BACKFILL = {
+    ("ops", "sent_at"): f"UPDATE ops SET sent_at = '{SENT_UNKNOWN}' WHERE state = 'pending'",
+}
+"""What an added column holds in the rows an older journal has, when not NULL."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +77,7 @@ CREATE TABLE IF NOT EXISTS ops (
     error TEXT,
     done_at TEXT,
     lost_at TEXT,
+    sent_at TEXT,
     PRIMARY KEY (run_id, op_key)
 );
 CREATE INDEX IF NOT EXISTS ops_order ON ops (run_id, state, phase, rank, seq);
@@ -278,6 +288,9 @@ class Connection:
                     if notnull and default is not None:
                         clause += " NOT NULL"
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {clause}")
+                    backfill = _BACKFILL.get((table, name))
+                    if backfill is not None:
+                        db.execute(backfill)
 
     def _missing_columns(
         self, wanted: dict[str, list[tuple[Any, ...]]]

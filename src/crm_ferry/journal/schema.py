@@ -9,6 +9,10 @@ Two tables beside the data runs' (same file, same connection)::
 An operation is written as ``pending`` *before* its request and marked ``applied`` (with the
 metadata id the service answered) after it, so a crash between the two leaves a ``pending``
 row that rollback still reverses (a reverse of something that is not there is ``absent``).
+A run whose process was killed stays ``running``: the next provision or rollback finds it
+(:meth:`SchemaLog.unfinished`, :meth:`SchemaLog.is_live`), closes it ``interrupted``
+(:meth:`SchemaLog.close_interrupted`) and settles its ``pending`` operations from what the
+tenant holds (:meth:`SchemaLog.pending`, :meth:`SchemaLog.settle`).
 ``op`` is the JSON of the operation with its reverse: rollback needs nothing but this journal.
 """
 
@@ -22,11 +26,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from crm_ferry.journal._process import this_host
+from crm_ferry.journal._process import pid_alive, this_host
 from crm_ferry.journal._sqlite import Connection
 from crm_ferry.journal.types import (
     SchemaEntry,
     SchemaOpOutcome,
+    SchemaRunInfo,
     SchemaRunKind,
     SchemaRunState,
 )
@@ -89,6 +94,72 @@ class SchemaLog:
                 [(_now(), i) for i in ids],
             )
         return ids
+
+    def unfinished(self) -> list[SchemaRunInfo]:
+        """The schema runs still marked ``running`` (live, or their process is gone), oldest
+        first."""
+        rows = self._c.db.execute(
+            "SELECT run_id, kind, environment, state, started_at, pid, host FROM schema_runs "
+            "WHERE state = 'running' ORDER BY started_at, run_id"
+        ).fetchall()
+        return [
+            SchemaRunInfo(
+                run_id=str(r[0]),
+                kind=r[1],
+                environment=str(r[2]),
+                state=r[3],
+                started_at=str(r[4]),
+                pid=None if r[5] is None else int(r[5]),
+                host=r[6],
+            )
+            for r in rows
+        ]
+
+    def is_live(self, run: SchemaRunInfo) -> bool:
+        """Whether another process is still writing ``run``: it is ``running`` and the process
+        that started it, not this one, is alive on this host. One whose process is gone
+        (killed, crashed; or on another host, which cannot be told) is not."""
+        if run.state != "running" or run.pid is None or run.host != this_host():
+            return False
+        return run.pid != os.getpid() and pid_alive(run.pid)
+
+    def close_interrupted(self, run_id: str, error: str) -> bool:
+        """Mark a ``running`` run ``interrupted`` with the reason; whether it was running."""
+        with self._c.tx() as db:
+            changed = db.execute(
+                "UPDATE schema_runs SET state = 'interrupted', finished_at = ?, error = ? "
+                "WHERE run_id = ? AND state = 'running'",
+                (_now(), error, run_id),
+            ).rowcount
+        return bool(changed)
+
+    def pending(self, *, environment: str) -> list[SchemaEntry]:
+        """Operations of this environment's provision runs that were sent (or about to be)
+        and never answered, of runs no longer ``running``; oldest first."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM schema_ops o JOIN schema_runs r ON r.run_id = o.run_id "
+            "WHERE r.kind = 'provision' AND r.environment = ? AND r.state <> 'running' "
+            "AND o.state = 'pending' AND o.reversed_at IS NULL "
+            "ORDER BY r.started_at, o.run_id, o.seq"
+        )
+        return [_entry(row) for row in self._c.db.execute(sql, (environment,)).fetchall()]
+
+    def settle(self, entry: SchemaEntry, *, applied: bool, note: str) -> None:
+        """Settle a ``pending`` operation from what the tenant holds: ``applied`` (rollback
+        reverses it) or ``failed`` with ``note`` (it never took effect)."""
+        with self._c.tx() as db:
+            if applied:
+                db.execute(
+                    "UPDATE schema_ops SET state = 'applied', applied_at = ?, error = ? "
+                    "WHERE run_id = ? AND seq = ? AND state = 'pending'",
+                    (_now(), note, entry.run_id, entry.seq),
+                )
+            else:
+                db.execute(
+                    "UPDATE schema_ops SET state = 'failed', error = ? "
+                    "WHERE run_id = ? AND seq = ? AND state = 'pending'",
+                    (note, entry.run_id, entry.seq),
+                )
 
     def finish_run(self, run_id: str, state: SchemaRunState, error: str | None = None) -> None:
         with self._c.tx() as db:

@@ -30,6 +30,7 @@ __all__ = [
     "SchemaEntry",
     "SchemaOpOutcome",
     "SchemaOpState",
+    "SchemaRunInfo",
     "SchemaRunKind",
     "SchemaRunState",
     "UndoAction",
@@ -133,6 +134,10 @@ class JournalOp:
     """Still ``pending`` because the answer to the request that carried it was lost (or a
     create met its row already there): whether the tenant holds it is to be read, not
     guessed, before it is sent again."""
+    sent: bool = False
+    """Handed to the service at least once (:meth:`Journal.mark_sent`); a pending operation
+    never sent cannot have left its row in the tenant, so a resumed run need not look for
+    it there."""
     payload_text: str | None = field(default=None, compare=False, repr=False)
     """The payload as journaled (canonical JSON), so that it is not encoded again."""
 
@@ -190,6 +195,19 @@ class MatchRow:
     source_id: str
     row_id: str
     how: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaRunInfo:
+    """One schema run (a provision or the rollback of one) and the process that wrote it."""
+
+    run_id: str
+    kind: SchemaRunKind
+    environment: str
+    state: SchemaRunState
+    started_at: str
+    pid: int | None
+    host: str | None
 
 
 @dataclass(frozen=True, slots=True)

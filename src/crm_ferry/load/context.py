@@ -25,8 +25,8 @@ def build_context(bundle: Bundle, store: RefStore | None = None) -> TransformCon
                 if isinstance(item, Record):
                     builder.add(item)
 
-    def read_attachment(relpath: str) -> bytes:
-        with bundle.open_attachment(relpath) as fh:
-            return fh.read()
-
-    return builder.build(read_attachment=read_attachment, default_currency=bundle.manifest.currency)
+    return builder.build(
+        read_attachment=bundle.read_attachment,  # its size checked before it is read
+        default_currency=bundle.manifest.currency,
+        attachment_size=bundle.attachment_size,
+    )

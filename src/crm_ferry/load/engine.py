@@ -16,7 +16,12 @@ After a crash (even ``kill -9``) or Ctrl-C the next ``migrate`` finds the unfini
 operations are kept as they are; unchanged ones are not added) and sends what is still
 pending. Writes are upserts to deterministic ids, so re-sending an operation changes
 nothing; still, an operation whose answer was lost is not guessed at: it stays pending
-until a read of the tenant settles it (written as sent: done; not: sent again).
+until a read of the tenant settles it (written as sent: done; not: sent again). Before it
+sends anything, a resumed run reads the rows of the pending writes that were handed to the
+service (:data:`LOOKUP_PAGE` ids a request, shown as :data:`READING`); a pending write the
+journal says was never sent is settled from the journal: its row is not there.
+
+Progress: a task per table (``load contact``), advanced by each request's rows.
 
 At the end, for every source object, ``read = written + unchanged + rejected + failed`` is
 checked (a defect if not); a record, or an aggregate row, with an operation that failed or
@@ -28,7 +33,7 @@ is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -45,15 +50,17 @@ from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunStat
 from crm_ferry.load.planner import LoadPlan
 from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, RemovedPolicy
 from crm_ferry.mapping.spec import MappingSpec
-from crm_ferry.model import Client, ClientProperty, Record, RecordKey, Reject
+from crm_ferry.model import ClientProperty, Record, RecordKey, Reject
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.classify import is_duplicate
 from crm_ferry.reconcile.diff import compare_row
+from crm_ferry.reconcile.source_values import add_property, with_properties
 from crm_ferry.reconcile.thresholds import Breach
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.ops import Operation
 from crm_ferry.transform.roles.opportunities import Skipped
+from crm_ferry.transform.row import Truncation
 
 SEND_CHUNK = 5000
 """Operations read back from the journal and handed to the client at a time."""
@@ -67,6 +74,15 @@ AGGREGATE_ROLES = frozenset({"opportunity"})
 LOST_ROUNDS = 3
 """Times the operations of a partition whose answer was lost are read back and, if the
 tenant does not hold them, sent again, before the load moves on (they stay pending)."""
+URL_LIMIT = 32_768
+"""The longest GET URL Dataverse takes (characters); longer reads go in ``$batch``."""
+LOOKUP_PAGE = 600
+"""Ids read per request when the tenant is looked up for pending operations: each id costs
+45 characters of the URL (36, its quotes and comma percent-encoded), so 600 take 27,000 of
+:data:`URL_LIMIT` and leave room for the rest of it; and they stay under the 2,100 query
+parameters SQL Server (behind Dataverse) takes."""
+READING = "reading pending operations"
+"""The progress task of a resumed run's reads of the tenant, before it sends anything."""
 
 
 class TransformerLike(Protocol):
@@ -130,6 +146,13 @@ class LoadResult:
     ``added`` to an aggregate and those ``skipped``; taken = added + skipped."""
     skips: list[Skipped] = field(default_factory=list)
     """Every record an aggregate took that added nothing to it, with the reason."""
+    truncations: list[Truncation] = field(default_factory=list)
+    """Every value cut to its column's length under ``truncate: true``, by record."""
+
+    @property
+    def truncated(self) -> dict[str, int]:
+        """Per ``table.column``: values cut to the column's length (``truncate: true``)."""
+        return dict(Counter(t.where for t in self.truncations))
 
     @property
     def ok(self) -> bool:
@@ -204,6 +227,7 @@ class LoadResult:
             "over_reject_threshold": [b.as_dict() for b in self.over_threshold],
             "aggregated": self.aggregated,
             "skips": [s.as_dict() for s in self.skips[:1000]],
+            "truncated": self.truncated,
         }
 
 
@@ -235,7 +259,7 @@ def _read_properties(
     bundle: Bundle, rejects: list[Reject], rows: dict[str, int]
 ) -> tuple[dict[str, dict[str, str]], int]:
     """Long-form custom properties by client; ``rows`` counts accepted rows per client."""
-    props: dict[str, dict[str, str]] = defaultdict(dict)
+    props: dict[str, dict[str, str]] = {}
     n = 0
     if "client_properties" not in bundle.objects:
         return props, 0
@@ -245,8 +269,7 @@ def _read_properties(
             rejects.append(item)
         elif isinstance(item, ClientProperty):
             rows[item.client_id] = rows.get(item.client_id, 0) + 1
-            if item.value is not None:
-                props[item.client_id][item.key_name] = item.value
+            add_property(props, item)
     return props, n
 
 
@@ -275,12 +298,26 @@ def _holds_state(op: JournalOp, row: Mapping[str, Any]) -> bool:
     return bool(wanted) and all(row.get(k) == v for k, v in wanted.items())
 
 
-def _with_properties(record: Record, props: Mapping[str, Mapping[str, str]]) -> Record:
-    if isinstance(record, Client):
-        extra = props.get(record.id)
-        if extra:
-            return replace(record, custom={**extra, **record.custom})
-    return record
+def load_task(table: str) -> str:
+    """The progress task of the writes to ``table``: ``load contact``."""
+    return f"load {table}"
+
+
+class _TableLoad:
+    """The progress :func:`write_many` reports (``write <table>``, per request), shown as the
+    table's task of the whole load (:func:`load_task`): the load starts and finishes it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+
+    def start(self, task: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        self._progress.advance(load_task(task.removeprefix("write ")), amount)
+
+    def finish(self, task: str) -> None:
+        pass
 
 
 class Loader:
@@ -294,10 +331,17 @@ class Loader:
         self._track_all = False
         self._lost: list[JournalOp] = []
         """Operations of the partition being sent whose answer was lost."""
+        self._present: set[str] = set()
+        self._read: set[tuple[str, str]] = set()
+        """Rows (lower-case ids) a resumed run found in the tenant, and (table, id) of every
+        row it read, before sending (:meth:`_read_pending`)."""
+        self._reading = False
         self._aggregates_seen: dict[str, set[str]] = {}
         """Aggregate role → the ids of the aggregates the plan built."""
         self._aggregated: dict[str, dict[str, int]] = {}
         self._skips: list[Skipped] = []
+        self._truncations: list[Truncation] = []
+        """Values the plan's transform cut under ``truncate: true``."""
         """What the plan's aggregates took, added and skipped (see :class:`LoadResult`)."""
 
     # -- planning -------------------------------------------------------------------
@@ -315,6 +359,8 @@ class Loader:
         seen: dict[str, set[str]] = defaultdict(set)
         marks: dict[str, str] = {}
         transformer = ctx.make_transformer()
+        take_cuts = getattr(transformer, "take_truncations", None)
+        self._truncations = []
         self.j.clear_rejects(run_id)
         seq = self.j.next_seq(run_id)
         buffer: list[tuple[Operation, int]] = []
@@ -378,7 +424,7 @@ class Loader:
                     if self._track_all:
                         seen[obj].add(item.id)
                     continue
-                record = _with_properties(item, props)
+                record = with_properties(item, props)
                 if self._track_all or obj == "clients":
                     seen[obj].add(record.id)  # every id only when a delta looks for gaps
                 stamp = getattr(record, "updated_at", None)
@@ -394,6 +440,8 @@ class Loader:
                     rejects.extend(r for r in out if isinstance(r, Reject))
                 else:
                     queue([o for o in out if isinstance(o, Operation)])
+                    if take_cuts is not None:
+                        self._truncations.extend(take_cuts())
                 if len(rejects) >= 500:
                     self.j.add_rejects(run_id, rejects)
                     rejects.clear()
@@ -431,16 +479,19 @@ class Loader:
         failures: list[dict[str, Any]] = []
         self._lost = []
         self.j.carry_lost(run_id)
-        self._settle_lost(run_id, self.j.lost_ops(run_id))
-        total = self.j.state_counts(run_id).get("pending", 0)
+        self._read_pending(run_id)
+        pending = {
+            table: n
+            for table, c in self.j.table_state_counts(run_id).items()
+            if (n := c.get("pending", 0))
+        }
         progress = self.ctx.progress
-        progress.start("load", total=total)
+        started: list[str] = []
         inflight: deque[tuple[list[JournalOp], Future[WriteReport]]] = deque()
 
         def settle_one() -> None:
             ops, future = inflight.popleft()
             failures.extend(self._settle_group(run_id, ops, future.result()))
-            progress.advance("load", len(ops))
 
         def drain() -> None:
             while inflight:
@@ -456,11 +507,17 @@ class Loader:
             last[:] = [part]
             while len(inflight) >= GROUPS_IN_FLIGHT:
                 settle_one()
+            table = group[0].table
+            if table not in started:
+                started.append(table)
+                progress.start(load_task(table), total=pending.get(table, len(group)))
             if group[0].kind == "action":
-                failures.extend(self._send_actions(run_id, group))
-                progress.advance("load", len(group))
+                self.j.mark_sent(run_id, group)  # written before the requests that carry them
+                failures.extend(self._send_actions(run_id, group, progress=progress))
                 return
-            inflight.append((group, pool.submit(self._write_group, self._rows(group))))
+            prepared = self._rows(group)
+            self.j.mark_sent(run_id, group)
+            inflight.append((group, pool.submit(self._write_group, prepared, progress)))
 
         pool = ThreadPoolExecutor(max_workers=GROUPS_IN_FLIGHT, thread_name_prefix="send")
         stopped = False
@@ -483,7 +540,8 @@ class Loader:
             for _, future in inflight:
                 future.cancel()
             pool.shutdown(wait=not stopped, cancel_futures=True)
-        progress.finish("load")
+        for table in started:
+            progress.finish(load_task(table))
         failures.extend(
             self._failure(op, f"not settled: {op.error or 'the answer was lost'}")
             for op in self.j.lost_ops(run_id)
@@ -537,19 +595,19 @@ class Loader:
         client = self.ctx.clients[0]
         ids = [o.row_id for o in ops]
         if kind == "action":
-            rows = client.retrieve_many(table, ids, select=["statecode"])
+            rows = self._lookup(table, ids, select=["statecode"])
             return {i for i, row in rows.items() if row.get("statecode") not in (None, 0)}
         if kind == "delete":
-            rows = client.retrieve_many(table, ids, select=[self._primary_id(table)])
+            rows = self._lookup(table, ids, select=[self._primary_id(table)])
             return {o.row_id.lower() for o in ops} - set(rows)
         if kind in ("state", "close"):
-            rows = client.retrieve_many(table, ids, select=["statecode", "statuscode"])
+            rows = self._lookup(table, ids, select=["statecode", "statuscode"])
             return {
                 o.row_id.lower()
                 for o in ops
                 if (row := rows.get(o.row_id.lower())) is not None and _holds_state(o, row)
             }
-        rows = client.retrieve_many(table, ids)
+        rows = self._lookup(table, ids)
         columns = client.metadata.columns(table)
         navigation = {
             r.navigation_property: r.referencing_attribute
@@ -566,6 +624,20 @@ class Loader:
             )
             if all(d.verdict == "match" for d in diffs):
                 out.add(o.row_id.lower())
+        return out
+
+    def _lookup(
+        self, table: str, ids: Sequence[str], select: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Rows of ``table`` by id (lower case), read :data:`LOOKUP_PAGE` ids a request;
+        while a resumed run reads the tenant (:data:`READING`), each request advances it."""
+        client = self.ctx.clients[0]
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), LOOKUP_PAGE):
+            page = ids[start : start + LOOKUP_PAGE]
+            out.update(client.retrieve_many(table, page, select=select, chunk=LOOKUP_PAGE))
+            if self._reading:
+                self.ctx.progress.advance(READING, len(page))
         return out
 
     def _primary_id(self, table: str) -> str:
@@ -593,13 +665,17 @@ class Loader:
             rows.append(payload)
         return table, kind, rows
 
-    def _write_group(self, prepared: tuple[str, str, list[dict[str, Any]]]) -> WriteReport:
+    def _write_group(
+        self, prepared: tuple[str, str, list[dict[str, Any]]], progress: Progress = NO_PROGRESS
+    ) -> WriteReport:
+        """Write one group; each request's rows advance ``progress``'s task of the table."""
         table, kind, rows = prepared
         return write_many(
             self.ctx.clients,
             table,
             rows,
             op="upsert" if kind == "upsert" else "delete" if kind == "delete" else "update",
+            progress=_TableLoad(progress),
         )
 
     def _settle_group(
@@ -635,6 +711,7 @@ class Loader:
         partition (:meth:`_resolve_lost`)."""
         self.j.mark_lost(run_id, lost)
         self._lost.extend(replace(op, lost=True, error=err) for op, err in lost)
+        self._read -= {(op.table, op.row_id.lower()) for op, _ in lost}  # to be read again
 
     def _in_state(self, table: str, op: JournalOp) -> bool:
         wanted = {k: v for k, v in (op.payload or {}).items() if k in ("statecode", "statuscode")}
@@ -649,27 +726,69 @@ class Loader:
     def _existing(self, table: str, pid: str, ops: Sequence[JournalOp]) -> set[str]:
         """Ids among ``ops`` whose row may already exist and that carry create-only columns.
 
-        A row an earlier run wrote is known from the journal. In a resumed run a pending
-        write may have reached the service before the crash, and a write whose answer was
-        lost may have been carried out: those rows are looked up."""
+        A row an earlier run wrote is known from the journal. A pending write handed to the
+        service before a crash may have reached it (a resumed run read those rows before
+        sending anything: :meth:`_read_pending`), and a write whose answer was lost may have
+        been carried out: that row is looked up. A pending write never sent is known (from
+        the journal) to have left nothing in the tenant."""
         out = {o.row_id for o in ops if o.existed and o.create_only}
+        out |= {o.row_id for o in ops if o.create_only and o.row_id.lower() in self._present}
         unsure = [
-            o.row_id for o in ops if o.create_only and not o.existed and (self.resumed or o.lost)
+            o.row_id
+            for o in ops
+            if o.create_only
+            and not o.existed
+            and o.row_id.lower() not in self._present
+            and (o.lost or o.sent)
+            and (o.table, o.row_id.lower()) not in self._read
         ]
         if unsure:
-            found = self.ctx.clients[0].retrieve_many(table, unsure, select=[pid])
+            found = self._lookup(table, unsure, select=[pid])
             out |= {i for i in unsure if i.lower() in found}
         return out
 
-    def _send_actions(self, run_id: str, ops: list[JournalOp]) -> list[dict[str, Any]]:
+    def _read_pending(self, run_id: str) -> None:
+        """Before a resumed run sends anything (:data:`READING`): settle the operations an
+        earlier attempt left with their answer lost, then look up the rows of the pending
+        writes with create-only columns that were handed to the service, :data:`LOOKUP_PAGE`
+        ids a request. Those found are :attr:`_present`; a pending write never sent needs no
+        read (see :meth:`_existing`)."""
+        lost = self.j.lost_ops(run_id)
+        creates = self.j.sent_creates(run_id)
+        if not lost and not creates:
+            return
+        progress = self.ctx.progress
+        progress.start(READING, total=len(lost) + len(creates))
+        self._reading = True
+        try:
+            self._settle_lost(run_id, lost)
+            left = self.j.sent_creates(run_id)  # those settled as written are done
+            progress.advance(READING, len(creates) - len(left))
+            by_table: dict[str, list[str]] = {}
+            for table, row_id in left:
+                by_table.setdefault(table, []).append(row_id)
+            for table, ids in by_table.items():
+                found = self._lookup(table, ids, select=[self._primary_id(table)])
+                self._present |= {i.lower() for i in ids if i.lower() in found}
+                self._read |= {(table, i.lower()) for i in ids}
+        finally:
+            self._reading = False
+        progress.finish(READING)
+
+    def _send_actions(
+        self, run_id: str, ops: list[JournalOp], *, progress: Progress = NO_PROGRESS
+    ) -> list[dict[str, Any]]:
         """Actions go in ``$batch`` requests (continue on error), as many per request as
         the client's batch size; an action whose part did not succeed, or a batch that
-        failed as a whole, is sent again on its own (the single-request path decides)."""
+        failed as a whole, is sent again on its own (the single-request path decides).
+        Each batch advances ``progress``'s task of the table by its actions."""
         client = self.ctx.clients[0]
         size = max(1, min(client.options.batch_size, MAX_BATCH_OPERATIONS))
         failures: list[dict[str, Any]] = []
+        task = load_task(ops[0].table) if ops else ""
         for start in range(0, len(ops), size):
             chunk = ops[start : start + size]
+            progress.advance(task, len(chunk))
             if len(chunk) == 1:
                 failures.extend(self._send_actions_one_by_one(run_id, chunk))
                 continue
@@ -910,6 +1029,7 @@ class Loader:
             removal=report,
             aggregated=self._aggregated,
             skips=self._skips,
+            truncations=self._truncations,
         )
         summary: dict[str, Any] = {
             "objects": {k: v.as_dict() for k, v in counts.items()},
@@ -919,6 +1039,7 @@ class Loader:
             "changes": changes,
             "aggregated": self._aggregated,
             "skips": [s.as_dict() for s in self._skips[:1000]],
+            "truncated": result.truncated,
         }
         if report is not None:
             summary["removal"] = {

@@ -251,6 +251,9 @@ class Remap:
     def mark_rejected(self, key: Any) -> None:
         self.inner.mark_rejected(key)
 
+    def take_truncations(self) -> Any:
+        return self.inner.take_truncations()
+
     @property
     def skips(self) -> Any:
         return getattr(self.inner, "skips", [])

@@ -19,6 +19,11 @@
   would be rejected for want of an owner (an error per coach, with the counts);
 * fingerprints that no longer match the source (or, for a confirmed map, the tenant).
 
+Choices are named by value and label (:func:`option_list`, capped: ``… and N more``). One
+mistake is one error: an ``owners.fallback`` that names nobody usable is reported once (with
+the tenant's users, by the owner resolution), and what it causes (coaches without an owner,
+rows migrate would reject) on one line; coaches ``owners.coaches`` does not list, likewise.
+
 :func:`require_loadable_map` is the gate of every command that writes records.
 """
 
@@ -35,6 +40,7 @@ from crm_ferry.mapping.fingerprint import (
     source_fingerprint,
     target_fingerprint,
 )
+from crm_ferry.mapping.matcher.scoring import name_score
 from crm_ferry.mapping.profile import ENUM_FIELDS, ColumnProfile, RejectedValue, SourceProfile
 from crm_ferry.mapping.spec import (
     IMPLICIT_OWNERS,
@@ -85,19 +91,22 @@ def check_map(
     metadata: MetadataReader | None,
     *,
     usage: OwnerUsage | None = None,
+    known: Sequence[Problem] = (),
 ) -> list[Problem]:
     """Every problem of the map against the source profile and the tenant metadata.
 
     ``profile`` or ``metadata`` may be None to skip the checks that need them; ``usage``
     (the rows of each coach, from :func:`~crm_ferry.mapping.owners.collect_coaches`) lets
-    the check say which rows the fallback owns and which would have no owner.
+    the check say which rows the fallback owns and which would have no owner. ``known`` are
+    the problems the caller found already (the owner resolution's, at their places): a root
+    cause among them is not reported again, only what it causes (counted on one line).
     """
     spec, problems = doc.parse()
     if spec is None:
         return problems
-    c = _Checker(doc, spec, profile, metadata, usage)
+    c = _Checker(doc, spec, profile, metadata, usage, known)
     c.run()
-    return [*problems, *c.problems]
+    return [*(p for p in problems if p.path not in c.superseded), *c.problems]
 
 
 class _Checker:
@@ -108,13 +117,18 @@ class _Checker:
         profile: SourceProfile | None,
         metadata: MetadataReader | None,
         usage: OwnerUsage | None = None,
+        known: Sequence[Problem] = (),
     ) -> None:
         self.doc = doc
         self.spec = spec
         self.profile = profile
         self.metadata = metadata
         self.usage = usage
+        self.known = frozenset(p.path for p in known)
+        """Places whose problem the caller reported already."""
         self.problems: list[Problem] = []
+        self.superseded: set[str] = set()
+        """Places of structural problems this check reports with more to say (the options)."""
         self._tables: dict[str, bool] = {}
         self._navigation: dict[str, frozenset[tuple[str, str]] | None] = {}
 
@@ -309,6 +323,7 @@ class _Checker:
             if vm is None:
                 continue  # reported by parse
             base: list[str | int] = ["value_maps", vm_name]
+            choices = self.choices(vm.column, uses)
             if self.profile is not None:
                 seen: dict[str, int] = {}
                 for t, name, _ in uses:
@@ -320,10 +335,15 @@ class _Checker:
                     if key in vm.values or key in pending:
                         continue  # mapped, or listed without an option (parse reports it)
                     if vm.policy == "fail":
+                        which = (
+                            f" (one of {choices[0]}: {option_list(choices[1], closest_to=value)})"
+                            if choices is not None
+                            else ""
+                        )
                         self.add(
                             [*base, "values"],
                             f"source value {value!r} ({count} rows) has no option; add it "
-                            f"under value_maps.{vm_name}.values or change the policy",
+                            f"under value_maps.{vm_name}.values{which} or change the policy",
                         )
                     else:
                         self.add(
@@ -333,7 +353,8 @@ class _Checker:
                             warning=True,
                         )
                 self.rejected_only(base, uses, seen, pending | set(vm.values))
-            self.options_exist(vm_name, vm.values, vm.column, uses)
+            if choices is not None:
+                self.options_exist(vm_name, vm.values, choices)
 
     def rejected_only(
         self,
@@ -383,56 +404,74 @@ class _Checker:
                 return dict.fromkeys(prop.choices, 1)
         return {}
 
-    def options_exist(
-        self,
-        vm_name: str,
-        values: Mapping[str, Any],
-        column: str | None,
-        uses: list[tuple[Target, str, FieldMap]],
-    ) -> None:
+    def choices(
+        self, column: str | None, uses: list[tuple[Target, str, FieldMap]]
+    ) -> tuple[str, dict[int, str]] | None:
+        """``("table.column", option → label)`` of the choice a value map writes (the
+        tenant's options and those its ``create:`` adds); None when they are not known
+        here (no metadata, state/status pairs, options the provisioner adds)."""
         if self.metadata is None:
-            return
+            return None
         t, _, fm = uses[0]
         table, col = t.table, fm.column
         if column and "." in column:
             table, col = column.split(".", 1)
         if col is None:
-            return
+            return None
         info = self.columns(table).get(col)
+        created = dict(fm.create.options) if fm.create is not None else {}
         if info is not None and info.type in ("Picklist", "MultiSelectPicklist", "Virtual"):
-            known = set(info.options)
-            if fm.create is not None:
-                known |= {v for v, _ in fm.create.options}
-        elif info is None and fm.create is not None and fm.create.options:
-            known = {v for v, _ in fm.create.options}
-        else:
-            return  # state/status pairs, or options the provisioner adds
+            return f"{table}.{col}", {**info.options, **created}
+        if info is None and created:
+            return f"{table}.{col}", created
+        return None
+
+    def options_exist(
+        self, vm_name: str, values: Mapping[str, Any], choices: tuple[str, dict[int, str]]
+    ) -> None:
+        """Every option the value map names is one of the column's; every value still
+        without one lists the candidates (closest first), with their labels."""
+        where, known = choices
         for key, option in values.items():
             if isinstance(option, int) and option not in known:
                 self.add(
                     ["value_maps", vm_name, "values", key],
-                    f"option {option} is not a choice of {table}.{col}; "
-                    f"known: {', '.join(str(v) for v in sorted(known)) or 'none'}",
+                    f"option {option} is not a choice of {where}; known: {option_list(known)}",
+                )
+        node = (self.doc.data.get("value_maps") or {}).get(vm_name)
+        raw = node.get("values") if isinstance(node, Mapping) else None
+        for key, option in (raw or {}).items() if isinstance(raw, Mapping) else ():
+            if option is None:
+                path: list[str | int] = ["value_maps", vm_name, "values", key]
+                self.superseded.add(".".join(str(p) for p in path))
+                self.add(
+                    path,
+                    f"has no option value yet; pick one of {where}: "
+                    f"{option_list(known, closest_to=str(key))}",
                 )
 
     # -- owners and fingerprints -------------------------------------------------
 
     def owners(self) -> None:
         owners = self.spec.owners
-        if owners.fallback and not owners.fallback_id:
+        broken = bool(owners.fallback) and not owners.fallback_id
+        if broken and "owners.fallback" not in self.known:
             self.add(
                 ["owners", "fallback"],
-                f"{owners.fallback} is not resolved to a system user; run "
-                "`crm-ferry map propose` (or `map check`) to resolve it",
+                f"{owners.fallback!r} is not resolved to a system user (owners.fallback_id is "
+                "empty); set owners.fallback to the e-mail or UPN of an enabled user of the "
+                "tenant",
             )
         for coach in owners.coaches.values():
-            path: list[str | int] = ["owners", "coaches", coach.coach_id]
-            if coach.status == "explicit" and not coach.systemuserid:
-                self.add(
-                    [*path, "user"],
-                    coach.reason or f"{coach.user} is not resolved to a system user",
-                )
+            path: list[str | int] = ["owners", "coaches", coach.coach_id, "user"]
+            explicit = coach.status == "explicit" and not coach.systemuserid
+            if explicit and ".".join(str(p) for p in path) not in self.known:
+                self.add(path, coach.reason or f"{coach.user} is not resolved to a system user")
         rows = self.owner_rows()
+        if broken:  # one root cause: what it causes is counted, not listed coach by coach
+            self.broken_fallback(rows)
+            self.owner_tables()
+            return
         for coach in owners.unresolved():
             if coach.status == "explicit":
                 continue
@@ -449,6 +488,36 @@ class _Checker:
         else:
             self.ownerless_rows(rows)
         self.owner_tables()
+
+    def broken_fallback(self, rows: _OwnerRows) -> None:
+        """``owners.fallback`` names nobody usable: one line with what that causes (the
+        coaches left without an owner, the rows migrate would reject); the error itself is
+        reported once, at owners.fallback."""
+        owners = self.spec.owners
+        coaches = {c.coach_id for c in owners.unresolved()}
+        unlisted: set[CoachRef] = set()
+        per_object: dict[str, int] = {}
+        for key, objects in rows.items():
+            for obj, refs in objects.items():
+                for ref, count in refs.items():
+                    per_object[obj] = per_object.get(obj, 0) + count
+                    if key is None and ref.named:
+                        unlisted.add(ref)
+        total = sum(per_object.values())
+        ids = sorted(coaches) + sorted(str(r) for r in unlisted)
+        if not ids and not total:
+            return
+        shown = ", ".join(ids[:5]) + (f", … and {len(ids) - 5} more" if len(ids) > 5 else "")
+        rejected = (
+            f" and migrate would reject {total} row(s) ({_rows(per_object)})" if total else ""
+        )
+        self.add(
+            ["owners", "fallback"],
+            f"because owners.fallback is not a usable user, {len(ids)} coach(es) have no usable "
+            f"owner ({shown or 'none'}){rejected}; they load once owners.fallback names an "
+            "enabled user",
+            warning=True,
+        )
 
     def owned_objects(self) -> list[str]:
         """The objects whose rows get an owner (an enabled target of theirs sets one)."""
@@ -523,12 +592,21 @@ class _Checker:
                     "would reject them; set owners.fallback to the user who should own them, "
                     "or give those rows a coach in the export",
                 )
-            for ref, per in sorted(unknown.items(), key=lambda kv: str(kv[0])):
+            if unknown:  # one cause (owners.coaches is behind the export): one error
+                names = sorted(str(ref) for ref in unknown)
+                per_object: dict[str, int] = {}
+                for per in unknown.values():
+                    for obj, count in per.items():
+                        per_object[obj] = per_object.get(obj, 0) + count
+                shown = ", ".join(names[:5]) + (
+                    f", … and {len(names) - 5} more" if len(names) > 5 else ""
+                )
                 self.add(
                     where,
-                    f"{_rows(per)} name {ref}, which owners.coaches does not list, and the map "
-                    "has no fallback owner: migrate would reject them; re-run "
-                    "`crm-ferry map propose` to list the coach, or set owners.fallback",
+                    f"{_rows(per_object)} name {len(names)} coach(es) that owners.coaches does "
+                    f"not list ({shown}), and the map has no fallback owner: migrate would "
+                    "reject them; re-run `crm-ferry map propose` to list the coaches, or set "
+                    "owners.fallback",
                 )
 
     def owner_tables(self) -> None:
@@ -594,6 +672,26 @@ class _Checker:
                 "stale: the tenant's tables or columns changed since this map was "
                 "confirmed; re-run `crm-ferry map propose`, review the changes, confirm again",
             )
+
+
+OPTIONS_SHOWN = 10
+"""How many options a message lists before ``… and N more``."""
+LIKE = 0.5
+"""How like a source value an option's label must be to be listed first."""
+
+
+def option_list(
+    options: Mapping[int, str], *, cap: int = OPTIONS_SHOWN, closest_to: str | None = None
+) -> str:
+    """``1 Accounting, 2 Agriculture …, … and 23 more``: options with their labels, by value;
+    with ``closest_to`` (a source value), the labels like it (:data:`LIKE`) first."""
+    values = sorted(options)
+    if closest_to is not None:
+        score = {v: name_score(closest_to, [str(options[v])])[0] for v in values}
+        values.sort(key=lambda v: -score[v] if score[v] >= LIKE else 0.0)
+    shown = [f"{v} {' '.join(str(options[v]).split())}".rstrip() for v in values[:cap]]
+    rest = len(values) - len(shown)
+    return (", ".join(shown) + (f", … and {rest} more" if rest > 0 else "")) or "none"
 
 
 def _rows(per_object: Mapping[str, int]) -> str:

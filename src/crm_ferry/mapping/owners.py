@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
 from crm_ferry.mapping.spec import CoachRef, first_named
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from crm_ferry.sources.bundle import Bundle
 
 USER_COLUMNS = ("systemuserid", "internalemailaddress", "domainname", "fullname", "isdisabled")
+USERS_SHOWN = 8
+"""How many of the tenant's users a message about an unknown user lists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,22 @@ class UserDirectory:
                 enabled = [u for u in found if not u.isdisabled]
                 return (enabled or found)[0], how
         return None, ""
+
+    def closest(self, address: str, *, cap: int = USERS_SHOWN) -> str:
+        """The enabled users, the ones most like ``address`` first (a typo finds its user
+        at the head), as ``alex@… (Alex Admin), …``, capped with ``… and N more``."""
+        key = _norm(address)
+
+        def likeness(u: SystemUser) -> float:
+            names = [_norm(n) for n in (u.internalemailaddress, u.domainname) if n]
+            return max((SequenceMatcher(None, key, n).ratio() for n in names), default=0.0)
+
+        enabled = sorted(
+            (u for u in self.users if not u.isdisabled), key=lambda u: (-likeness(u), u.name)
+        )
+        shown = [f"{u.name} ({u.fullname})" if u.fullname else u.name for u in enabled[:cap]]
+        rest = len(enabled) - len(shown)
+        return (", ".join(shown) + (f", … and {rest} more" if rest > 0 else "")) or "none"
 
     def by_id(self, systemuserid: str | None) -> SystemUser | None:
         if not systemuserid:
@@ -323,14 +342,16 @@ def resolve_owners(
             issues.append(
                 OwnerIssue(
                     ("owners", "fallback"),
-                    f"{fallback} is not a user of the tenant (no such email or UPN)",
+                    f"{fallback!r} is not a user of the tenant (no such e-mail or UPN); "
+                    f"users: {directory.closest(fallback)}",
                 )
             )
         elif found.isdisabled:
             issues.append(
                 OwnerIssue(
                     ("owners", "fallback"),
-                    f"{fallback} is a disabled user; records it owned could not be written",
+                    f"{fallback!r} is a disabled user; records it owned could not be written; "
+                    f"enabled users: {directory.closest(fallback)}",
                 )
             )
         else:
@@ -372,11 +393,11 @@ def _explicit_entry(
     path = ("owners", "coaches", coach.coach_id, "user")
     if found is None:
         reason = f"{chosen} is not a user of the tenant (no such email or UPN)"
-        issues.append(OwnerIssue(path, reason))
+        issues.append(OwnerIssue(path, f"{reason}; users: {directory.closest(chosen)}"))
         return _entry(coach, chosen, None, "explicit", reason)
     if found.isdisabled:
         reason = f"{chosen} is a disabled user; records it owns could not be written"
-        issues.append(OwnerIssue(path, reason))
+        issues.append(OwnerIssue(path, f"{reason}; enabled users: {directory.closest(chosen)}"))
         return _entry(coach, chosen, None, "explicit", reason)
     return _entry(coach, chosen, found.systemuserid, "explicit", f"chosen in the map ({how})")
 

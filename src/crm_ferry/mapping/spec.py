@@ -527,9 +527,18 @@ class MapDocument:
         except MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-            raise MapError(f"{where}: not valid YAML: {exc.problem}") from None
+            raise MapError(
+                f"{where}: not valid YAML: {exc.problem}",
+                hint="fix the file at that line and column (wrong indentation, a missing ':' "
+                "or an unclosed bracket or quote are the usual causes), then run "
+                "`crm-ferry map check` again",
+            ) from None
         if not isinstance(data, CommentedMap):
-            raise MapError(f"{name}: the map must be a YAML mapping at the top level")
+            raise MapError(
+                f"{name}: the map must be a YAML mapping at the top level",
+                hint="the file starts with `version:` and `targets:`; restore it, or move it "
+                "aside and run `crm-ferry map propose` for a new one",
+            )
         return cls(data, path)
 
     @classmethod

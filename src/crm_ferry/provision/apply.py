@@ -6,6 +6,12 @@ request (:mod:`crm_ferry.journal.schema`), publishes the tables it touched and w
 every new alternate key is Active. :func:`rollback_schema` reverses the journaled operations of this
 environment newest first; it refuses (before it deletes anything) to drop a table that has
 rows or a column, lookup or option that holds values, unless ``force`` is given.
+
+A provision or rollback killed part-way leaves its run ``running`` and an operation
+``pending``: :func:`recover_runs`, which the next provision or rollback calls first, closes
+such a run ``interrupted`` (one another live process still writes is refused) and settles
+each ``pending`` operation from what the tenant holds (there: ``applied``, so rollback
+reverses it; not there: ``failed``, and provisioning makes it again).
 """
 
 from __future__ import annotations
@@ -21,9 +27,14 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import NotFound
 from crm_ferry.dataverse.metadata import ColumnSpec, label
 from crm_ferry.errors import CheckFailed, ConfigError, FerryError, Incomplete, MapError
-from crm_ferry.journal import Journal, SchemaOpOutcome
+from crm_ferry.journal import Journal, JournalError, SchemaOpOutcome, SchemaRunKind
+from crm_ferry.provision.compare import CHOICE_KINDS
 from crm_ferry.provision.ops import Reverse, SchemaOp
 from crm_ferry.provision.plan import Plan
+
+PLACEHOLDER_OPTION = "crm-ferry placeholder (removed once the column exists)"
+"""The one option a choice with no options yet is created with (the service wants one), and
+deleted again right after."""
 
 
 class ProvisionIncomplete(Incomplete):
@@ -92,11 +103,17 @@ class ReversedOp:
     outcome: SchemaOpOutcome
     """``reversed``, or ``absent`` when it was already gone."""
 
+    @property
+    def summary(self) -> str:
+        """What was done, in words: "deleted column contact.new_tags and its values"."""
+        return self.reverse.done(self.outcome)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "seq": self.seq,
             "outcome": self.outcome,
+            "summary": self.summary,
             **self.reverse.as_dict(),
         }
 
@@ -115,6 +132,106 @@ class RollbackResult:
             "published": list(self.published),
             "forced": self.forced,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """A schema run found ``running`` with its process gone, closed ``interrupted``; with
+    how its unanswered operations were settled."""
+
+    run_id: str
+    kind: SchemaRunKind
+    pid: int | None
+    host: str | None
+    found: int = 0
+    """Unanswered operations the tenant has: now ``applied`` (rollback reverses them)."""
+    missing: int = 0
+    """Unanswered operations the tenant does not have: now ``failed`` (made again)."""
+
+    @property
+    def message(self) -> str:
+        who = f"process {self.pid} on {self.host}" if self.pid is not None else "its process"
+        text = (
+            f"schema run {self.run_id} ({self.kind}) was interrupted ({who} is gone, it was "
+            "left running): closed it as interrupted"
+        )
+        if self.found or self.missing:
+            text += (
+                f"; of the operation(s) it sent without an answer, {self.found} took effect "
+                f"(journaled as applied) and {self.missing} did not (made again when needed)"
+            )
+        if self.kind == "rollback":
+            text += "; what it did not reverse is reversed by `crm-ferry provision --rollback`"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "pid": self.pid,
+            "host": self.host,
+            "found": self.found,
+            "missing": self.missing,
+            "message": self.message,
+        }
+
+
+def recover_runs(client: DataverseClient, *, journal_path: Path) -> tuple[Recovered, ...]:
+    """Close the schema runs left ``running`` by a process that is gone (killed, crashed)
+    as ``interrupted``, and settle the unanswered (``pending``) operations of this
+    environment's provision runs from the tenant's metadata. A run another live process is
+    still writing raises :class:`~crm_ferry.journal.JournalError` before anything changes."""
+    if not journal_path.exists():
+        return ()
+    with Journal(journal_path) as j:
+        journal = j.schema
+        stale = journal.unfinished()
+        for run in stale:
+            if journal.is_live(run):
+                raise JournalError(
+                    f"schema run {run.run_id} ({run.kind}) is still being written by process "
+                    f"{run.pid} on {run.host}",
+                    hint="wait for that provision to finish, or stop it (Ctrl-C), then run the "
+                    "command again",
+                )
+        closed: dict[str, Recovered] = {}
+        for run in stale:
+            who = f"process {run.pid} on {run.host}" if run.pid is not None else "its process"
+            if journal.close_interrupted(run.run_id, f"{who} stopped before the run ended"):
+                closed[run.run_id] = Recovered(run.run_id, run.kind, run.pid, run.host)
+        pending = journal.pending(environment=client.url)
+        if pending:
+            client.metadata.forget()
+        for entry in pending:
+            op = SchemaOp.from_dict(entry.op)
+            there = took_effect(client, op)
+            note = (
+                "sent, answer lost; found in the tenant"
+                if there
+                else "never took effect (the run stopped before the service answered)"
+            )
+            journal.settle(entry, applied=there, note=note)
+            seen = closed.get(entry.run_id)
+            if seen is not None:
+                closed[entry.run_id] = dataclasses.replace(
+                    seen, found=seen.found + there, missing=seen.missing + (not there)
+                )
+    return tuple(closed.values())
+
+
+def took_effect(client: DataverseClient, op: SchemaOp) -> bool:
+    """Whether the tenant has what ``op`` makes (an operation whose answer was lost)."""
+    md = client.metadata
+    if not md.has_table(op.table):
+        return False
+    if op.kind == "create_table":
+        return True
+    if op.kind == "add_option":
+        column = md.columns(op.table).get(str(op.params["column"]))
+        return column is not None and int(op.params["value"]) in column.options
+    if op.kind == "create_key":
+        return any((k.logical_name or k.schema_name).lower() == op.name for k in md.keys(op.table))
+    return op.name in md.columns(op.table)
 
 
 # ---------------------------------------------------------------------------
@@ -215,6 +332,8 @@ def _apply_op(client: DataverseClient, op: SchemaOp, solution: str | None) -> st
         )
         return info.metadata_id
     if op.kind == "create_column":
+        if p["kind"] in CHOICE_KINDS and not p.get("options"):
+            return _create_empty_choice(client, op.table, column_spec(p))
         return md.create_column(op.table, column_spec(p)) or None
     if op.kind == "add_option":
         body: dict[str, Any] = {
@@ -241,6 +360,26 @@ def _apply_op(client: DataverseClient, op: SchemaOp, solution: str | None) -> st
         )
     md.create_key(op.table, str(p["schema_name"]), list(p["columns"]), wait=False)
     return None
+
+
+def _create_empty_choice(client: DataverseClient, table: str, spec: ColumnSpec) -> str | None:
+    """A choice with no options yet: the service wants one to create it, so it is created with
+    :data:`PLACEHOLDER_OPTION` (value assigned by the service), which is then deleted."""
+    md = client.metadata
+    spec = dataclasses.replace(spec, options=((None, PLACEHOLDER_OPTION),))
+    metadata_id = md.create_column(table, spec) or None
+    column = spec.schema_name.lower()
+    md.forget(table)
+    options = md.columns(table)[column].options
+    for value, text in options.items():
+        if text == PLACEHOLDER_OPTION:
+            client.call(
+                "DeleteOptionValue",
+                {"EntityLogicalName": table, "AttributeLogicalName": column, "Value": value},
+                idempotent=False,
+            )
+    md.forget(table)
+    return metadata_id
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ need; then columns, options, lookups and keys are compared with what is live.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -34,6 +35,8 @@ __all__ = [
     "TEXT_COLUMN_LENGTH",
     "Planner",
     "Skip",
+    "display_name",
+    "schema_words",
 ]
 
 COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
@@ -73,6 +76,8 @@ class _Wanted:
     create: ColumnCreate
     where: str
     options: dict[int, str] = field(default_factory=dict)
+    source: str = ""
+    """The source field of the first mapping that asked for it (labels: :func:`display_name`)."""
 
 
 class Planner:
@@ -203,7 +208,9 @@ class Planner:
                     continue
                 seen = wanted.get(pair)
                 if seen is None:
-                    wanted[pair] = _Wanted(t.table, fm.column, c, where, dict(c.options))
+                    wanted[pair] = _Wanted(
+                        t.table, fm.column, c, where, dict(c.options), source=fm.source
+                    )
                 else:
                     self.merge(seen, c, where)
                 if c.key:
@@ -289,25 +296,27 @@ class Planner:
                 self.skip("create_column", table, column, "column exists")
                 continue
             options = dict(w.options)
+            empty = ""
             if c.kind in CHOICE_KINDS:
                 for value, text in needed.get((table, column), {}).items():
                     options.setdefault(value, text)
                 if not options:
-                    self.warnings.append(
-                        f"{w.where}: choice column {table}.{column} has no options yet, so it is "
-                        "not created; `crm-ferry map propose` fills them in from the source"
+                    # the map writes it (an empty value until the source has some), so it is
+                    # made: without it the load stops at a missing column
+                    empty = (
+                        " with no options yet (the source has no values for it; `crm-ferry map "
+                        "propose` then `crm-ferry provision` add them once it has)"
                     )
-                    continue
             if c.kind == "Money" and self.exists(table):
                 self.currency_companions(table)
-            params = _column_params(c, options)
+            params = _column_params(c, options, display_name(c, w.source))
             self.ops.append(
                 SchemaOp(
                     kind="create_column",
                     table=table,
                     name=column,
                     params=params,
-                    description=f"create {c.kind} column {c.schema_name} on {table}",
+                    description=f"create {c.kind} column {c.schema_name} on {table}{empty}",
                     reverse=Reverse(
                         "delete_column",
                         table,
@@ -391,7 +400,7 @@ class Planner:
                     params={
                         "schema_name": w.create.schema_name,
                         "target_table": target,
-                        "label": w.create.label,
+                        "label": display_name(w.create, w.source),
                         "relationship": rel,
                     },
                     description=f"create lookup {w.create.schema_name} on {table} to {target} "
@@ -483,6 +492,37 @@ class Planner:
         return _fit(f"{self.prefix}_{target}_{table}_{tail}")
 
 
+_ACRONYMS = {"Id": "ID", "Url": "URL"}
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def schema_words(schema_name: str) -> list[str]:
+    """The words of a schema name after its publisher prefix: ``new_PracticeId`` →
+    ``["Practice", "ID"]``."""
+    rest = schema_name.partition("_")[2] or schema_name
+    words = [w[:1].upper() + w[1:] for w in _WORD.findall(rest)]
+    return [_ACRONYMS.get(w, w) for w in words]
+
+
+def _plain(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def display_name(c: ColumnCreate, source: str) -> str:
+    """The label of a column provisioning creates: the map's own, unless that only repeats
+    the source field's name (every ``new_practiceid`` would read "Id") or the schema name;
+    then what the column is, from its schema name: ``new_PracticeId`` → "Practice ID",
+    ``new_SessionCount`` → "Session Count", a lookup without its trailing "ID"
+    (``new_ClientId`` → "Client")."""
+    given = c.label.strip()
+    if given and _plain(given) not in {_plain(source), _plain(c.schema_name)}:
+        return given
+    words = schema_words(c.schema_name)
+    if c.kind == "Lookup" and len(words) > 1 and words[-1] == "ID":
+        words = words[:-1]
+    return " ".join(words) or given or c.schema_name
+
+
 def _fit(name: str) -> str:
     """``name`` within :data:`MAX_SCHEMA_NAME` characters (a stable hash when shortened)."""
     if len(name) <= MAX_SCHEMA_NAME:
@@ -528,9 +568,9 @@ def _replace_length(c: ColumnCreate, max_length: int) -> ColumnCreate:
     )
 
 
-def _column_params(c: ColumnCreate, options: Mapping[int, str]) -> dict[str, Any]:
+def _column_params(c: ColumnCreate, options: Mapping[int, str], label: str) -> dict[str, Any]:
     """The :class:`~crm_ferry.dataverse.metadata.ColumnSpec` fields for ``c`` (JSON-able)."""
-    params: dict[str, Any] = {"kind": c.kind, "schema_name": c.schema_name, "label": c.label}
+    params: dict[str, Any] = {"kind": c.kind, "schema_name": c.schema_name, "label": label}
     if c.kind in ("String", "Memo"):
         params["max_length"] = c.max_length or (100 if c.kind == "String" else 4000)
         if c.kind == "String" and c.format:

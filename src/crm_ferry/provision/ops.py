@@ -58,6 +58,31 @@ class Reverse:
             "description": self.description,
         }
 
+    @property
+    def what(self) -> str:
+        """What this reverse takes away, in words: ``column contact.new_tags and its values``."""
+        p = self.params
+        if self.kind == "delete_table":
+            return f"table {self.table} and every row in it"
+        if self.kind == "delete_column":
+            return f"column {self.table}.{p.get('column') or self.name} and its values"
+        if self.kind == "delete_option":
+            return f"option {p.get('value')} from {self.table}.{p.get('column')}"
+        if self.kind == "delete_relationship":
+            column = p.get("column")
+            tail = f" and its lookup column {self.table}.{column}" if column else ""
+            return f"relationship {p.get('schema_name') or self.name}{tail}"
+        return f"alternate key {self.name} on {self.table}"
+
+    def done(self, outcome: Literal["reversed", "absent"]) -> str:
+        """What running it did, in the past tense, for a person reading a rollback: "deleted
+        column contact.new_tags and its values", "removed option 7 from contact.gendercode",
+        or "already gone, nothing to delete: ..." (never "undone", which reads as restored)."""
+        if outcome == "absent":
+            return f"already gone, nothing to delete: {self.what}"
+        verb = "removed" if self.kind == "delete_option" else "deleted"
+        return f"{verb} {self.what}"
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Reverse:
         kind = str(d["kind"])
@@ -100,12 +125,20 @@ class SchemaOp:
                 parts.append(f"{p['datetime_behavior']} ({p.get('format')})")
             if p.get("options"):
                 parts.append(f"{len(p['options'])} options")
+            elif "options" in p:
+                parts.append("no options yet")
             return ", ".join(parts)
         if self.kind == "add_option":
             return f"{p['value']} {p['label']!r}"
         if self.kind == "create_lookup":
             return f"-> {p['target_table']} (relationship {p['relationship']})"
         return f"({', '.join(p['columns'])})"
+
+    def schema_names(self) -> tuple[str, ...]:
+        """Every schema name the operation makes (what a person types back into the map or
+        looks up in the tenant): the table's, column's or key's, and a lookup's relationship."""
+        names = [str(self.params[k]) for k in ("schema_name", "relationship") if self.params.get(k)]
+        return tuple(names)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -344,6 +344,7 @@ def compare_row(
     source_key: str = "",
     include_extra: bool = False,
     ignore: Collection[str] = (),
+    implied: Mapping[str, Any] | None = None,
 ) -> list[DiffRow]:
     """Compare one row field by field; one :class:`DiffRow` per expected field.
 
@@ -357,8 +358,13 @@ def compare_row(
     ``missing`` row (field ``"*"``) is returned.
     ``include_extra``: also report columns that hold a value in the actual row but were not
     written (``extra``), except annotations, ``ignore`` and columns the service fills itself.
+    ``implied``: the wire value the source value implies, by column, where a rule gives it
+    without the transform (:func:`crm_ferry.reconcile.source_values.implied_values`): the
+    actual value must equal it too, so a transform that wrote another value than its source
+    says is a ``mismatch`` even though what was sent is what is there.
     """
     navigation = navigation or {}
+    implied = implied or {}
     if actual_row is None:
         return [
             DiffRow(
@@ -397,6 +403,12 @@ def compare_row(
             verdict: Verdict = "match" if want is None else "missing"
         else:
             verdict = "match" if want == normalise(actual, info) else "mismatch"
+        if (
+            verdict == "match"
+            and column in implied
+            and normalise(implied[column], info) != normalise(actual if found else None, info)
+        ):
+            verdict = "mismatch"  # sent as read back, but not what the source says
         rows.append(
             DiffRow(table, record_id, source_key, column, source, expected, actual, verdict)
         )

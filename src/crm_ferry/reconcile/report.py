@@ -3,7 +3,8 @@
 :func:`write_report` writes a :class:`~crm_ferry.reconcile.reconciliation.Reconciliation`
 as ``report.json`` (:meth:`Reconciliation.as_dict`: amounts and counts as JSON numbers),
 ``report.csv`` (one row per fact: ``kind`` says which: ``meta``, ``summary``, ``records``,
-``total``, ``difference``, ``field``, ``check``) and ``report.html``: inline CSS and
+``total``, ``difference``, ``field``, ``check``; a cell a spreadsheet would evaluate starts
+with a single quote) and ``report.html``: inline CSS and
 JavaScript, nothing fetched from the network, every value escaped. The page opens with the
 summary (differences by class, new and accepted; records per object; totals; environment,
 runs and the map's confirmation), then the differences grouped by table, the field-level
@@ -14,8 +15,6 @@ created readable by their owner only (mode 0600), and written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from typing import Any, Final
 
 import jinja2
 
-from crm_ferry.owner_only import write_private
+from crm_ferry.owner_only import csv_text, write_private
 from crm_ferry.reconcile.classify import CLASSES, CheckRow
 from crm_ferry.reconcile.diff import VERDICTS, plain
 from crm_ferry.reconcile.reconciliation import Reconciliation
@@ -118,12 +117,13 @@ def _num(value: Any) -> str:
 
 
 def _csv_text(data: Mapping[str, Any]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
+    """``report.csv``: one row per fact, cells neutralised against formula injection
+    (:func:`~crm_ferry.owner_only.csv_text`)."""
+    rows: list[list[str]] = [list(CSV_COLUMNS)]
 
     def row(kind: str, **cells: Any) -> None:
-        writer.writerow({"kind": kind, **{k: shown(v) for k, v in cells.items()}})
+        values = {"kind": kind, **{k: shown(v) for k, v in cells.items()}}
+        rows.append([values.get(column, "") for column in CSV_COLUMNS])
 
     env, mp = data["environment"], data["map"]
     for what, value in (
@@ -201,7 +201,7 @@ def _csv_text(data: Mapping[str, Any]) -> str:
             verdict="passed" if c["passed"] else "failed",
             detail=c["detail"],
         )
-    return buf.getvalue()
+    return csv_text(rows)
 
 
 # ---------------------------------------------------------------------------

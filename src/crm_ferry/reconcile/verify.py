@@ -38,7 +38,8 @@ from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.dataverse.metadata import ColumnInfo
 from crm_ferry.journal import Journal, RunInfo
 from crm_ferry.mapping.spec import MappingSpec
-from crm_ferry.model import Invoice, InvoiceItem, Payment, Record, Reject
+from crm_ferry.model import ClientProperty, Invoice, InvoiceItem, Payment, Record, Reject
+from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.classify import (
     MIGRATION,
     SOURCE_DEFECT,
@@ -47,6 +48,12 @@ from crm_ferry.reconcile.classify import (
     reject_reason,
 )
 from crm_ferry.reconcile.diff import CHOICE_TYPES, DiffRow, compare_row, count_verdicts
+from crm_ferry.reconcile.source_values import (
+    add_property,
+    implied_values,
+    shown_values,
+    with_properties,
+)
 from crm_ferry.sources.bundle import Bundle
 
 ID_CHUNK = 50
@@ -189,11 +196,19 @@ def source_records(
 
     With ``accepted``, the same pass also collects the ids of every record the reader
     accepted, per object the map reads (what verify counts); with ``rejected``, every row
-    the reader rejected, of every object the map reads."""
+    the reader rejected, of every object the map reads.
+
+    A client comes with its long-form custom properties (``client_properties``) merged in,
+    as the load merged them (:func:`~crm_ferry.reconcile.source_values.with_properties`):
+    the diff's source values are the ones the transform read."""
     sources = map_sources(spec) if accepted is not None or rejected is not None else set()
     out: dict[tuple[str, str], Record] = {}
     wanted = {obj for obj, _ in keys} if keys is not None else set(bundle.objects)
-    for obj in bundle.objects:
+    if "clients" in wanted:
+        wanted.add(PROPERTIES)
+    props: dict[str, dict[str, str]] = {}
+    # the properties first: each client is merged with its own as it is read
+    for obj in sorted(bundle.objects, key=lambda o: o != PROPERTIES):
         if obj not in wanted and obj not in SUM_OBJECTS and obj not in sources:
             continue
         ids = accepted.setdefault(obj, set()) if accepted is not None and obj in sources else None
@@ -204,6 +219,9 @@ def source_records(
                 continue
             if ids is not None:
                 ids.add(item.id)
+            if isinstance(item, ClientProperty):
+                add_property(props, item)
+            item = with_properties(item, props)
             k = (obj, item.id)
             if keys is None or obj in SUM_OBJECTS or k in keys:
                 out[k] = item
@@ -359,27 +377,6 @@ def read_rows(
     return client.retrieve_many(table, ids, select=cols, annotations=True, chunk=ID_CHUNK)
 
 
-def _source_values(spec: MappingSpec, role: str, record: Record | None) -> dict[str, Any]:
-    if record is None:
-        return {}
-    target = spec.targets.get(role)
-    if target is None:
-        return {}
-    out: dict[str, Any] = {}
-    for name, fm in target.fields.items():
-        if not fm.column:
-            continue
-        if name.startswith("custom:"):
-            value = getattr(record, "custom", {}).get(name[7:])
-        elif name.startswith("extra:"):
-            value = record.extra.get(fm.header or name[6:])
-        else:
-            value = getattr(record, name, None)
-        if value is not None:
-            out[fm.column] = value if isinstance(value, str | int | float) else str(value)
-    return out
-
-
 def prove(
     journal: Journal,
     client: DataverseClient,
@@ -389,11 +386,13 @@ def prove(
     run_id: str | None = None,
     expected: Sequence[ExpectedRow] | None = None,
     diff_keys: set[tuple[str, str]] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Proof:
     """Compare what was written with what Dataverse holds; see the module docstring.
 
     ``diff_keys`` limits the field-level diff (and the timestamp checks) to those rows;
-    counts, sums, orphans and duplicates always cover every row."""
+    counts, sums, orphans and duplicates always cover every row. ``progress`` gets a task
+    per table (``verify contact``), its total the rows written, advanced per read."""
     proof = Proof()
     if expected is None:
         expected = expected_rows(journal, run_id=run_id)
@@ -413,7 +412,15 @@ def prove(
             r.navigation_property: r.referencing_attribute
             for r in client.metadata.relationships(table)
         }
-        actual = read_rows(client, table, [r.row_id for r in rows])
+        task = f"verify {table}"
+        progress.start(task, total=len(rows))
+        ids = [r.row_id for r in rows]
+        actual: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), ID_CHUNK):
+            page = ids[start : start + ID_CHUNK]
+            actual.update(read_rows(client, table, page))
+            progress.advance(task, len(page))  # a request's rows, read and compared below
+        progress.finish(task)
         actual_all[table] = actual
         found_ids[table] = set(actual)
         proof.counts[table] = {"written": len(rows), "found": len(actual)}
@@ -427,8 +434,9 @@ def prove(
                     row.payload,
                     actual.get(row.row_id.lower()),
                     columns=columns,
-                    source_values=_source_values(spec, row.role, record),
+                    source_values=shown_values(spec, row.role, record),
                     navigation=navigation,
+                    implied=implied_values(spec, row.role, record, columns),
                     record_id=row.row_id,
                     source_key=f"{row.source_object}/{row.source_id}",
                 )

@@ -1,9 +1,13 @@
-"""Write the references folder: rebuild guides, the template reference and the dictionary."""
+"""Write the references folder: rebuild guides, the template reference and the dictionary.
+
+The folder holds what the practice configured (integration settings, template bodies), so
+it is written owner-only (folders 0700, files 0600) like a run folder; credential-looking
+fields of the export are redacted and listed (:mod:`~crm_ferry.references.credentials`);
+the dictionary's CSV cells are neutralised against formula injection
+(:func:`~crm_ferry.owner_only.csv_text`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +19,8 @@ import jinja2
 
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import Automation, EmailTemplate, Integration, Record, Reject, Report
-from crm_ferry.owner_only import write_atomic
+from crm_ferry.owner_only import FILE_MODE, csv_text, make_private_dirs, write_atomic
+from crm_ferry.references.credentials import redact
 from crm_ferry.references.dictionary import DICTIONARY_COLUMNS, DictionaryRow, data_dictionary
 from crm_ferry.references.guides import (
     MapContext,
@@ -46,6 +51,9 @@ class ReferencesResult:
     files: tuple[Path, ...] = ()
     rejected: dict[str, int] = field(default_factory=dict)
     """Rows of each object the bundle reader could not accept (not in the references)."""
+    redacted: dict[str, int] = field(default_factory=dict)
+    """Credential-looking fields replaced by ``[redacted]``, per guide (``integrations``);
+    the guide's JSON and Markdown list each one's record and field path."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +66,7 @@ class ReferencesResult:
             "review": self.review,
             "files": [str(p) for p in self.files],
             "rejected": dict(self.rejected),
+            "redacted": dict(self.redacted),
         }
 
 
@@ -105,8 +114,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _write(path: Path, text: str) -> Path:
-    # rebuild guides are meant to be shared: readable by everyone, written atomically
-    return write_atomic(path, text, mode=0o644)
+    # the guides hold the practice's settings and templates: owner-only, written atomically
+    return write_atomic(path, text, mode=FILE_MODE)
 
 
 def _json(value: Any) -> str:
@@ -132,14 +141,39 @@ def template_entry(template: EmailTemplate) -> dict[str, Any]:
 
 
 def _dictionary_csv(rows: list[DictionaryRow]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(DICTIONARY_COLUMNS)
+    table: list[list[Any]] = [list(DICTIONARY_COLUMNS)]
     for r in rows:
         d = r.as_dict()
         d["values"] = r.values_text()
-        writer.writerow(["" if d[c] is None else d[c] for c in DICTIONARY_COLUMNS])
-    return buf.getvalue()
+        table.append([d[c] for c in DICTIONARY_COLUMNS])
+    return csv_text(table)
+
+
+def _redacted(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The guide's entries with credential-looking fields redacted, and where they were."""
+    clean: list[dict[str, Any]] = []
+    where: list[dict[str, str]] = []
+    for item in items:
+        safe, paths = redact(item)
+        clean.append(safe)
+        where.extend({"id": str(item.get("id")), "field": p} for p in paths)
+    return clean, where
+
+
+def _redacted_md(where: list[dict[str, str]]) -> str:
+    n = len(where)
+    lines = [
+        "",
+        "## Redacted",
+        "",
+        f"{n} credential-looking field{' was' if n == 1 else 's were'} redacted: the export "
+        "held them, this guide does not. Set the replacement up with new credentials "
+        "(and revoke the old ones if the export was shared).",
+        "",
+        *(f"- `{w['id']}` {w['field']}" for w in where),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def write_references(bundle: Bundle, spec: MappingSpec, out_dir: Path) -> ReferencesResult:
@@ -149,8 +183,7 @@ def write_references(bundle: Bundle, spec: MappingSpec, out_dir: Path) -> Refere
     ``integrations.{json,md}``, ``reports.{json,md}``, ``data_dictionary.{csv,json,md}``.
     The map need not be confirmed: the guides describe what it says now.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_private_dirs(Path(out_dir))
     ctx = MapContext(spec)
     env = _environment()
     rejected: dict[str, int] = {}
@@ -170,10 +203,17 @@ def write_references(bundle: Bundle, spec: MappingSpec, out_dir: Path) -> Refere
     dictionary = data_dictionary(spec)
 
     files: list[Path] = []
+    redacted: dict[str, int] = {}
 
     def emit(stem: str, items: list[dict[str, Any]], key: str) -> None:
-        files.append(_write(out_dir / f"{stem}.json", _json({"note": note, key: items})))
+        items, where = _redacted(items)
+        listing = {"count": len(where), "fields": where}
+        doc = {"note": note, key: items, "redacted": listing}
+        files.append(_write(out_dir / f"{stem}.json", _json(doc)))
         md = env.get_template(f"{stem}.md.j2").render(items=items, title_note=note)
+        if where:
+            redacted[stem] = len(where)
+            md = md.rstrip("\n") + "\n" + _redacted_md(where)
         files.append(_write(out_dir / f"{stem}.md", md))
 
     emit("automations", auto_items, "automations")
@@ -209,6 +249,7 @@ def write_references(bundle: Bundle, spec: MappingSpec, out_dir: Path) -> Refere
         review=review,
         files=tuple(files),
         rejected=rejected,
+        redacted=redacted,
     )
 
 

@@ -22,7 +22,14 @@ on):
   quote that happens to close where a cell ends *and* leaves exactly the right number of
   cells; such a row is accepted with the swallowed lines inside one cell.
 
-Memory: a swallowed stretch is bounded by the field size limit (:data:`FIELD_LIMIT`).
+* **Over-long lines.** A physical line longer than the line limit (:data:`LINE_LIMIT`,
+  4 MiB by default) is a problem ``line N is longer than 4 MiB`` and is skipped without
+  being held in memory; a row that runs into such a line (a quoted cell spanning it) is a
+  problem on its first line, and reading resumes on the line after it, as for a broken
+  quote.
+
+Memory: one block of the file at a time (:data:`_BLOCK`), one line of at most the line
+limit, and a swallowed stretch bounded by the field size limit (:data:`FIELD_LIMIT`).
 """
 
 from __future__ import annotations
@@ -43,8 +50,43 @@ FIELD_LIMIT = 32 * 1024 * 1024
 The ``csv`` module's limit is process-wide; the reader raises it to this value (never
 lowers it) when it opens a file."""
 
+LINE_LIMIT = 4 * 1024 * 1024
+"""Longest physical line (in bytes, without its line break) read by default: a longer one
+is a problem naming it, never buffered whole. A parameter of :class:`CsvRows` (and of
+:func:`~crm_ferry.sources.bundle.open_bundle`)."""
+
 _BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 20
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes as people read a limit: ``4 MiB``, ``1 KiB``, else ``1,500 bytes``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n:,} bytes"
+
+
+def too_long(line: int, limit: int) -> str:
+    """The reason of a line over ``limit`` bytes."""
+    return f"line {line} is longer than {size_text(limit)} (the longest line read); it was skipped"
+
+
+def _line_hint(limit: int) -> str:
+    return (
+        f"a line over {size_text(limit)} is almost always a damaged export: export the "
+        "file again; if the line is real data, open the bundle with a larger line_limit"
+    )
+
+
+def skip_line(stream: BinaryIO, chunk: int = 1 << 16) -> int:
+    """Read past the end of the current line in chunks; the bytes skipped (0 at the end)."""
+    skipped = 0
+    while True:
+        part = stream.readline(chunk)
+        skipped += len(part)
+        if not part or part.endswith(b"\n"):
+            return skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +106,14 @@ Row = tuple[int, list[str]]
 class _Lines:
     """Physical lines of a binary stream, decoded one by one (used for the header)."""
 
-    __slots__ = ("bad", "line", "offset", "stream")
+    __slots__ = ("bad", "limit", "line", "name", "offset", "stream")
 
-    def __init__(self, stream: BinaryIO, line: int, offset: int) -> None:
+    def __init__(
+        self, stream: BinaryIO, line: int, offset: int, limit: int = LINE_LIMIT, name: str = ""
+    ) -> None:
         self.stream = stream
+        self.limit = limit
+        self.name = name
         self.line = line
         """Number of the last line handed out."""
         self.offset = offset
@@ -78,8 +124,17 @@ class _Lines:
         line = self.line
         offset = self.offset
         bad = self.bad
-        for raw in self.stream:
+        limit = self.limit
+        while True:
+            raw = self.stream.readline(limit + 3)
+            if not raw:
+                return
             line += 1
+            if len(raw.rstrip(b"\r\n")) > limit:
+                raise SourceError(
+                    f"{self.name}:{line}: {too_long(line, limit)}; the header cannot be read",
+                    hint=_line_hint(limit),
+                )
             offset += len(raw)
             self.line = line
             self.offset = offset
@@ -97,17 +152,22 @@ class _Blocks:
     The stream is read in blocks of whole lines; each block is decoded at once and split
     on ``\n`` only, and the ``csv`` reader pulls the lines through ``itertools.chain`` --
     no Python code runs per line. A block that is not valid UTF-8 is decoded with
-    replacement characters and its bad lines are noted in :attr:`bad`. The start of
-    every block is remembered, so :meth:`seek_line` can find any line again.
+    replacement characters and its bad lines are noted in :attr:`bad`. A line longer than
+    ``limit`` bytes is never held: it is read past in chunks, handed out as an empty line,
+    and noted in :attr:`long`. The start of every block is remembered, so
+    :meth:`seek_line` can find any line again.
     """
 
-    __slots__ = ("bad", "blocks", "first", "stream")
+    __slots__ = ("bad", "blocks", "first", "limit", "long", "stream")
 
-    def __init__(self, stream: BinaryIO, first: int) -> None:
+    def __init__(self, stream: BinaryIO, first: int, limit: int = LINE_LIMIT) -> None:
         self.stream = stream
         self.first = first
         """Number of the first line handed out (the stream is positioned on it)."""
+        self.limit = limit
         self.bad: set[int] = set()
+        self.long: set[int] = set()
+        """Numbers of the lines longer than :attr:`limit` (handed out as empty lines)."""
         self.blocks: list[tuple[int, int]] = []
         """(number of the first line, byte offset) of every block read."""
 
@@ -116,36 +176,81 @@ class _Blocks:
 
     def _blocks(self) -> Iterator[Iterator[str]]:
         stream = self.stream
+        limit = self.limit
         line = self.first
         offset = stream.tell()
-        rest = b""
+        rest = bytearray()
+        """The start of a line not ended yet (appended to: linear, never re-copied)."""
         while True:
             data = stream.read(_BLOCK)
-            if data:
+            if not data:
                 if rest:
-                    data = rest + data
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    rest = data
-                    continue
-                block, rest = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
-            elif rest:
-                block, rest = rest, b""
-            else:
+                    yield from self._emit(bytes(rest), line, offset)
                 return
-            self.blocks.append((line, offset))
-            try:
-                text = block.decode("utf-8")
-            except UnicodeDecodeError:
-                text = block.decode("utf-8", "replace")
-                for i, raw in enumerate(block.split(b"\n")):
-                    try:
-                        raw.decode("utf-8")
-                    except UnicodeDecodeError:
-                        self.bad.add(line + i)
-            yield iter(io.StringIO(text, newline="\n"))
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest += data
+                if len(rest) > limit:  # the line is too long: read past it
+                    length = len(rest) + skip_line(stream)
+                    self._long(line, offset)
+                    yield iter(("\n",))
+                    line += 1
+                    offset += length
+                    rest = bytearray()
+                continue
+            if rest:
+                rest += data[:cut]
+                block = bytes(rest)
+                rest = bytearray(data[cut:])
+            else:
+                block = data if cut == len(data) else data[:cut]
+                rest = bytearray(data[cut:]) if cut != len(data) else bytearray()
+            yield from self._emit(block, line, offset)
             line += block.count(b"\n")
             offset += len(block)
+
+    def _long(self, line: int, offset: int) -> None:
+        self.long.add(line)
+        self.blocks.append((line, offset))
+
+    def _emit(self, block: bytes, line: int, offset: int) -> Iterator[Iterator[str]]:
+        """The lines of ``block`` (whole lines), those over the limit as empty lines."""
+        limit = self.limit
+        if len(block) <= limit:
+            yield self._decoded(block, line, offset)
+            return
+        start = pos = 0
+        n = line
+        size = len(block)
+        while pos < size:
+            nl = block.find(b"\n", pos)
+            end = size if nl < 0 else nl
+            after = size if nl < 0 else nl + 1
+            if end - pos - (1 if end > pos and block[end - 1] == 13 else 0) > limit:
+                if pos > start:
+                    yield self._decoded(
+                        block[start:pos], line + _count(block, start), offset + start
+                    )
+                self._long(n, offset + pos)
+                yield iter(("\n",))
+                start = after
+            pos = after
+            n += 1
+        if start < size:
+            yield self._decoded(block[start:], line + _count(block, start), offset + start)
+
+    def _decoded(self, block: bytes, line: int, offset: int) -> Iterator[str]:
+        self.blocks.append((line, offset))
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            text = block.decode("utf-8", "replace")
+            for i, raw in enumerate(block.split(b"\n")):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.bad.add(line + i)
+        return iter(io.StringIO(text, newline="\n"))
 
     def seek_line(self, number: int) -> None:
         """Position the stream at the start of line ``number`` (a line already read)."""
@@ -155,7 +260,12 @@ class _Blocks:
             raise ValueError(f"line {number} was not read")
         self.stream.seek(offset)
         for _ in range(number - first):
-            self.stream.readline()
+            skip_line(self.stream)
+
+
+def _count(block: bytes, end: int) -> int:
+    """Line breaks in ``block`` before ``end``."""
+    return block.count(b"\n", 0, end)
 
 
 class CsvRows:
@@ -165,22 +275,30 @@ class CsvRows:
     files and zip members are) so a broken quote can be re-read from the line after it.
     """
 
-    def __init__(self, open_stream: Callable[[], BinaryIO], name: str) -> None:
+    def __init__(
+        self, open_stream: Callable[[], BinaryIO], name: str, line_limit: int = LINE_LIMIT
+    ) -> None:
         self._open = open_stream
+        self.line_limit = line_limit
         self.header: list[str] = []
         self.delimiter = ","
         self._body_offset = 0
         self._header_lines = 0
         with self._open() as stream:
-            first = stream.readline()
+            first = stream.readline(line_limit + 3 + len(_BOM))
             bom = len(_BOM) if first.startswith(_BOM) else 0
+            if len(first[bom:].rstrip(b"\r\n")) > line_limit:
+                raise SourceError(
+                    f"{name}:1: {too_long(1, line_limit)}; the header cannot be read",
+                    hint=_line_hint(line_limit),
+                )
             try:
                 text = first[bom:].decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise SourceError(f"{name}:1: the header line is not valid UTF-8 ({exc})") from exc
             self.delimiter = ";" if text.count(";") > text.count(",") else ","
             stream.seek(bom)
-            lines = _Lines(stream, 0, bom)
+            lines = _Lines(stream, 0, bom, line_limit, name)
             reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
             _raise_field_limit()
             header: list[str] | None = []
@@ -201,7 +319,7 @@ class CsvRows:
         ncols = len(self.header)
         with self._open() as stream:
             stream.seek(self._body_offset)
-            blocks = _Blocks(stream, self._header_lines + 1)
+            blocks = _Blocks(stream, self._header_lines + 1, self.line_limit)
             while True:
                 problem = yield from self._rows(blocks, ncols)
                 if problem is None:
@@ -209,7 +327,7 @@ class CsvRows:
                 yield problem
                 # Read on from the line after the one the broken quote opened on.
                 blocks.seek_line(problem.line + 1)
-                blocks = _Blocks(stream, problem.line + 1)
+                blocks = _Blocks(stream, problem.line + 1, self.line_limit)
 
     def _rows(
         self, blocks: _Blocks, ncols: int
@@ -217,21 +335,35 @@ class CsvRows:
         """Rows until the end of the file (returns None) or a broken quote (returns it)."""
         reader = csv.reader(blocks.lines(), delimiter=self.delimiter, strict=True)
         bad = blocks.bad
+        long = blocks.long
+        limit = self.line_limit
         base = blocks.first - 1
         end = base
         while True:
             start = end + 1
+            error: csv.Error | None = None
             try:
                 cells = next(reader, None)
             except csv.Error as exc:
-                end = base + reader.line_num
+                error, cells = exc, []
+            end = base + reader.line_num
+            if long and (over := [n for n in range(start, end + 1) if n in long]):
+                if over[0] > start:  # the row runs into a line too long to read
+                    return RowProblem(
+                        start,
+                        f"the row runs into line {over[0]}, which is longer than "
+                        f"{size_text(limit)}; reading resumes on the next line",
+                    )
+                # the row is the empty line standing for the long one (see _Blocks)
+                yield RowProblem(start, too_long(start, limit))
+                continue
+            if error is not None:
                 if end > start:
-                    return _broken(start, end, str(exc))
-                yield RowProblem(start, f"broken quoting: {exc}")
+                    return _broken(start, end, str(error))
+                yield RowProblem(start, f"broken quoting: {error}")
                 continue
             if cells is None:
                 return None
-            end = base + reader.line_num
             if not cells:  # a blank line is not a row
                 continue
             if len(cells) != ncols:

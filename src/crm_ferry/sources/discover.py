@@ -210,6 +210,10 @@ _NUMBERS = re.compile(r"\b(line|lines|found|expected|column|char) \d+(?:-\d+)?")
 _ALSO = re.compile(r" \(also bad: [^)]*\)$")
 _SCALE = Decimal(10) ** 4
 _NO_TOTAL = -(2**63)
+_BIG = 2**63 - 1
+"""In the per-invoice arrays: the exact value is in :attr:`_Scan.big`."""
+_FITS_MIN, _FITS_MAX = -(2**63), 2**63 - 2
+"""Values strictly above the first and up to the second are held in the arrays as they are."""
 
 
 def reject_reason_key(reject: Reject) -> str:
@@ -274,6 +278,9 @@ class _Scan:
         self.invoice_totals = array("q")
         self.item_sums = array("q")
         self.item_counts = array("i")
+        self.big: dict[tuple[str, int], int] = {}
+        """(``total`` or ``sum``, invoice position) -> the exact value, for the rare one
+        beyond a signed 64-bit integer (marked :data:`_BIG` in its array)."""
 
     # -- helpers -----------------------------------------------------------------
 
@@ -360,6 +367,9 @@ class _Scan:
             if invoice.total_amount is None
             else _scaled(invoice.total_amount - (invoice.tax or 0))
         )
+        if not _FITS_MIN < total <= _FITS_MAX and total != _NO_TOTAL:
+            self.big[("total", len(self.invoice_totals))] = total
+            total = _BIG
         self.invoice_totals.append(total)
         self.item_sums.append(0)
         self.item_counts.append(0)
@@ -413,8 +423,19 @@ class _Scan:
         if amount is None and item.quantity is not None and item.unit_price is not None:
             amount = item.quantity * item.unit_price
         self.item_counts[index] += 1
-        if amount is not None:
-            self.item_sums[index] += _scaled(amount)
+        if amount is None:
+            return
+        key = ("sum", index)
+        known = self.big.get(key)
+        if known is not None:
+            self.big[key] = known + _scaled(amount)
+            return
+        added = self.item_sums[index] + _scaled(amount)
+        if _FITS_MIN < added <= _FITS_MAX:
+            self.item_sums[index] = added
+        else:
+            self.big[key] = added
+            self.item_sums[index] = _BIG
 
     def _file(self, file: FileRecord) -> None:
         size = None
@@ -439,9 +460,14 @@ class _Scan:
         for index, h in enumerate(self.client_email_hashes):
             if h and (emails.get(h) or 0) > 1:
                 self.finding("clients.duplicate_email", self.client_ids[index])
+        big = self.big
         for index, (total, items, n) in enumerate(
             zip(self.invoice_totals, self.item_sums, self.item_counts, strict=True)
         ):
+            if total == _BIG:
+                total = big.get(("total", index), total)
+            if items == _BIG:
+                items = big.get(("sum", index), items)
             if n and total != items:
                 self.finding("invoices.items_total_mismatch", self.invoice_ids[index])
 

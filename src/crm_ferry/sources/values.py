@@ -16,7 +16,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -42,6 +42,38 @@ _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _PART_CACHE = 20_000
 """At most this many dates and as many times of day are remembered per converter."""
 
+MIN_MOMENT = datetime(1753, 1, 1, tzinfo=UTC)
+"""Dataverse's earliest date and time (its DateTime range starts on 1753-01-01 UTC)."""
+MAX_MOMENT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""Dataverse's latest date and time (9999-12-31 UTC)."""
+MIN_DAY = MIN_MOMENT.date()
+MONEY_LIMIT = Decimal("922337203685477")
+"""The largest amount a Dataverse money column holds (in either sign)."""
+NUMBER_LIMIT = Decimal(2**63 - 1)
+"""The largest number the reader takes for a decimal or a whole number (a signed 64-bit
+integer: what discovery's totals and Dataverse's BigInt hold)."""
+_RANGE = "outside the dates Dataverse holds (1753-01-01 to 9999-12-31 UTC)"
+
+
+def _on_or_after_min(day: date) -> date:
+    """``day`` if Dataverse can hold it (from 1753-01-01), else :class:`ValueError`."""
+    if day < MIN_DAY:
+        raise ValueError(f"{day.isoformat()} is before 1753-01-01, {_RANGE}")
+    return day
+
+
+def _in_range(value: datetime) -> datetime:
+    """``value`` if Dataverse can hold it (in UTC), else :class:`ValueError`."""
+    if 1753 < value.year < 9999:  # whatever its offset, inside the range
+        return value
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # before year 1 or after 9999 in UTC
+        raise ValueError(f"{value.isoformat()} is {_RANGE}") from None
+    if not MIN_MOMENT <= utc <= MAX_MOMENT:
+        raise ValueError(f"{value.isoformat()} is {_RANGE}")
+    return value
+
 
 class TimeParsers:
     """Converters that depend on the bundle (time zone and date format)."""
@@ -58,7 +90,7 @@ class TimeParsers:
         self.times: dict[str, timedelta] = {}
         """``T09:30:00`` (separator included) -> that time of day as a timedelta."""
 
-    def date(self, raw: Any) -> date:
+    def _date(self, raw: Any) -> date:
         if isinstance(raw, str):
             try:
                 return date.fromisoformat(raw)
@@ -77,6 +109,9 @@ class TimeParsers:
                     pass
         raise ValueError(f"not a date (expected {self.date_expected})")
 
+    def date(self, raw: Any) -> date:
+        return _on_or_after_min(self._date(raw))
+
     def ts(self, raw: Any) -> datetime:
         if type(raw) is str:
             t = self.times.get(raw[10:])
@@ -92,17 +127,19 @@ class TimeParsers:
             if value.tzinfo is None:
                 self._remember(raw, value)
         if value.tzinfo is not None:
-            return value
+            return _in_range(value)
         # The positional constructor is about twice as fast as .replace(tzinfo=...).
-        return datetime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            self.zone,
+        return _in_range(
+            datetime(
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+                self.zone,
+            )
         )
 
     def _remember(self, raw: str, value: datetime) -> None:
@@ -112,10 +149,12 @@ class TimeParsers:
         ``YYYY-MM-DD`` form) and parses the date and the time independently, so any known
         date followed by any known time (separator included) parses to midnight of that
         date in the bundle's zone plus that time of day: :attr:`days` and :attr:`times`.
+        Days of the first and the last year Dataverse holds are not remembered: a moment
+        on them may be outside its range once in UTC, which :meth:`ts` checks.
         """
         if len(raw) > 10 and raw[4] == "-" and raw[7] == "-" and raw[10] in "T ":
             day = raw[:10]
-            if day not in self.days and len(self.days) < _PART_CACHE:
+            if day not in self.days and len(self.days) < _PART_CACHE and 1753 < value.year < 9999:
                 self.days[day] = datetime(value.year, value.month, value.day, 0, 0, 0, 0, self.zone)
             time = raw[10:]
             if time not in self.times and len(self.times) < _PART_CACHE:
@@ -154,7 +193,18 @@ def _us_timestamp(m: re.Match[str]) -> datetime | None:
 
 
 def to_money(raw: Any) -> Decimal:
-    """A decimal amount: ``1234.5``, ``-12``, ``1,234.50``; no currency sign, finite."""
+    """A decimal amount: ``1234.5``, ``-12``, ``1,234.50``; no currency sign, finite, and
+    at most :data:`MONEY_LIMIT` in either sign (what a Dataverse money column holds)."""
+    value = _amount(raw)
+    if abs(value) > MONEY_LIMIT:
+        raise ValueError(
+            "beyond the largest amount Dataverse holds (922,337,203,685,477 in either sign)"
+        )
+    return value
+
+
+def _amount(raw: Any) -> Decimal:
+    """A finite decimal in the syntax of amounts (see :func:`to_money`), of any size."""
     if type(raw) is str and "," not in raw and "_" not in raw:  # the fast path
         try:
             value = Decimal(raw)
@@ -185,25 +235,35 @@ def to_money(raw: Any) -> Decimal:
 
 
 def to_decimal(raw: Any) -> Decimal:
-    """A decimal number (same syntax as money)."""
+    """A decimal number (same syntax as money), at most :data:`NUMBER_LIMIT` in size."""
     try:
-        return to_money(raw)
+        value = _amount(raw)
     except ValueError:
         raise ValueError("not a number") from None
+    if abs(value) > NUMBER_LIMIT:
+        raise ValueError("beyond the largest number read (a signed 64-bit integer)")
+    return value
 
 
 def to_int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError("not a whole number")
+    value: int | None = None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    if isinstance(raw, str):
+        value = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        value = int(raw)
+    elif isinstance(raw, str):
         s = raw.strip()
-        if s.isdigit() or (s[:1] in "+-" and s[1:].isdigit()):
-            return int(s)
-    raise ValueError("not a whole number")
+        if s.isascii() and (s.isdigit() or (s[:1] in "+-" and s[1:].isdigit())):
+            if len(s) > 20:  # more digits than any 64-bit integer has
+                raise ValueError("beyond the largest whole number read (a signed 64-bit integer)")
+            value = int(s)
+    if value is None:
+        raise ValueError("not a whole number")
+    if abs(value) > NUMBER_LIMIT:
+        raise ValueError("beyond the largest whole number read (a signed 64-bit integer)")
+    return value
 
 
 def to_bool(raw: Any) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 from crm_ferry.model import Client, Family, Invoice, InvoiceItem, Record, ServiceType, Session
 
 __all__ = [
+    "AttachmentSize",
     "ClientRef",
     "ContextBuilder",
     "InvoiceRef",
@@ -33,7 +34,12 @@ __all__ = [
 
 ReadAttachment = Callable[[str], bytes]
 """``read_attachment(relpath) -> bytes`` for a file inside the bundle; raises ``OSError``
-(``FileNotFoundError``) or ``KeyError`` when it is not there."""
+(``FileNotFoundError``) or ``KeyError`` when it is not there, and
+:class:`~crm_ferry.errors.SourceError` when the bundle refuses it (outside the bundle, too
+large): each is a reject of that record."""
+
+AttachmentSize = Callable[[str], "int | None"]
+"""``attachment_size(relpath) -> bytes`` (None when unknown): checked before reading."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,8 @@ class TransformContext:
     read_attachment: ReadAttachment | None = None
     default_currency: str | None = None
     """The export's currency (manifest), for rows that name none."""
+    attachment_size: AttachmentSize | None = None
+    """The size of an attachment before it is read (one over the upload limit is not)."""
 
 
 RefTable = Callable[[str], MutableMapping[str, Any]]
@@ -163,6 +171,7 @@ class ContextBuilder:
         *,
         read_attachment: ReadAttachment | None = None,
         default_currency: str | None = None,
+        attachment_size: AttachmentSize | None = None,
     ) -> TransformContext:
         return TransformContext(
             clients=_read_only(self.clients),
@@ -173,6 +182,7 @@ class ContextBuilder:
             invoice_lines=_read_only(self.invoice_lines),
             read_attachment=read_attachment,
             default_currency=default_currency,
+            attachment_size=attachment_size,
         )
 
 

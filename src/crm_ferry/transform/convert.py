@@ -39,7 +39,11 @@ from crm_ferry.transform.values import (
 if TYPE_CHECKING:
     from crm_ferry.dataverse.metadata import ColumnInfo
 
-__all__ = ["CONVERTERS", "Converter", "ValueConverter"]
+__all__ = ["CONVERTERS", "Converter", "Cut", "ValueConverter"]
+
+Cut = tuple[str, str, str, int, int, str]
+"""A text cut under ``truncate: true``: (source field, table, column, length before,
+length kept, the text as it was)."""
 
 Converter = Callable[["ValueConverter", FieldMap, "ColumnInfo | None", Any, str, Row | None], Any]
 """``converter(values, fm, col, value, table, row)``: the wire value of ``value`` for the
@@ -48,13 +52,17 @@ have it; ``row``: the row being built, for a choice's text column)."""
 
 
 class ValueConverter:
-    """Converts values for one map and one snapshot (the value maps and option labels)."""
+    """Converts values for one map and one snapshot (the value maps and option labels).
 
-    __slots__ = ("schema", "spec")
+    :attr:`cuts` lists every text cut to its column's length under ``truncate: true``
+    since the transformer last took them (see :meth:`Transformer.take_truncations`)."""
+
+    __slots__ = ("cuts", "schema", "spec")
 
     def __init__(self, spec: MappingSpec, schema: TargetSchema) -> None:
         self.spec = spec
         self.schema = schema
+        self.cuts: list[Cut] = []
 
     def convert(
         self,
@@ -141,6 +149,7 @@ def _text(
                 f"{len(text)} characters; {table}.{fm.column} holds at most {limit} "
                 "(set truncate: true on the field to cut it)"
             )
+        values.cuts.append((fm.source, table, fm.column or "", len(text), limit, text))
         text = text[:limit]
     return text
 

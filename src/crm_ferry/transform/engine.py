@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from crm_ferry.errors import MapError
+from crm_ferry.errors import MapError, SourceError
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import (
     Activity,
@@ -52,7 +52,7 @@ from crm_ferry.transform.roles import (
     simple,
 )
 from crm_ferry.transform.roles.opportunities import Opportunities, Skipped
-from crm_ferry.transform.row import Rejected
+from crm_ferry.transform.row import Rejected, Truncation
 from crm_ferry.transform.schema import TargetSchema
 from crm_ferry.transform.values import to_text
 
@@ -99,6 +99,7 @@ class Transformer:
             ServiceType: partial(simple.service_type, b),
         }
         """Record type → its role builder (other types: added as they are met)."""
+        self._truncations: list[Truncation] = []
         self.problems: list[str] = self._check()
         if strict and self.problems:
             raise MapError(
@@ -156,14 +157,47 @@ class Transformer:
 
         A record no enabled target takes (users, packages, ...) gives ``[]``.
         """
+        cuts = self._build.values.cuts
+        cuts.clear()
         try:
             build = self._roles.get(type(record))
             if build is None:
                 build = self._roles[type(record)] = self._role_of(type(record))
-            return build(record)
+            out = build(record)
         except Rejected as exc:
             self._build.failed.add(record.key)
             return [self._reject(record, exc.field, exc.value, exc.reason)]
+        except SourceError as exc:  # the bundle refused something this record needs
+            self._build.failed.add(record.key)
+            return [self._reject(record, None, None, str(exc))]
+        except OverflowError as exc:  # a value beyond what dates and numbers hold
+            self._build.failed.add(record.key)
+            return [self._reject(record, None, None, f"a value is out of range ({exc})")]
+        if cuts:
+            self._truncations.extend(self._truncation(record, cut) for cut in cuts)
+            cuts.clear()
+        return out
+
+    def take_truncations(self) -> list[Truncation]:
+        """The values cut under ``truncate: true`` by the records transformed since the
+        last call (a rejected record's are not among them), in order; the list is emptied."""
+        taken, self._truncations = self._truncations, []
+        return taken
+
+    def _truncation(self, record: Record, cut: tuple[str, str, str, int, int, str]) -> Truncation:
+        field_, table, column, length, kept, text = cut
+        return Truncation(
+            object=record.OBJECT,
+            source_id=record.id,
+            file=record.provenance.file,
+            line=record.provenance.line,
+            field=field_,
+            table=table,
+            column=column,
+            length=length,
+            kept=kept,
+            value=text if len(text) <= 200 else text[:197] + "...",
+        )
 
     def mark_rejected(self, key: RecordKey) -> None:
         """Tell the transformer a record was rejected elsewhere (by the reader, or by an

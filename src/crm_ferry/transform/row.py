@@ -9,13 +9,39 @@ references, the rows those point to, the columns the service takes only on creat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crm_ferry.transform.schema import TableSchema, TargetSchema
 from crm_ferry.transform.values import BadValue
 
-__all__ = ["Rejected", "Row"]
+__all__ = ["Rejected", "Row", "Truncation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    """A source value cut to its column's length because its field says ``truncate: true``:
+    which record, which field and column, how long it was and how much was kept."""
+
+    object: str
+    source_id: str
+    file: str
+    line: int
+    field: str
+    table: str
+    column: str
+    length: int
+    kept: int
+    value: str
+    """The value as it was, at most 200 characters (with ``...`` when longer)."""
+
+    @property
+    def where(self) -> str:
+        """``table.column``: what the run summary counts truncations by."""
+        return f"{self.table}.{self.column}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Rejected(Exception):

@@ -46,6 +46,8 @@ _TRUE = frozenset({"true", "yes", "y", "1", "t", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "f", "off"})
 MIN_DATE = date(1753, 1, 1)
 """Dataverse's earliest date."""
+MAX_DATE = date(9999, 12, 31)
+"""Dataverse's latest date (in UTC, for a date and time)."""
 
 
 class BadValue(ValueError):
@@ -53,8 +55,12 @@ class BadValue(ValueError):
 
 
 def to_text(value: Any) -> str:
+    """``value`` as text (a date and time in UTC; as written when UTC cannot hold it)."""
     if isinstance(value, datetime):
-        return wire_datetime(value)
+        try:
+            return wire_datetime(value)
+        except BadValue:
+            return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -167,7 +173,13 @@ def wire_datetime(moment: datetime) -> str:
     """UTC ISO 8601 with ``Z`` (seconds; sub-second parts are kept only when present)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    utc = moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # before year 1 or after year 9999 once in UTC
+        raise BadValue(
+            f"{moment.isoformat()} is outside the dates Dataverse holds "
+            f"({MIN_DATE.isoformat()} to {MAX_DATE.isoformat()} UTC)"
+        ) from None
     if utc.date() < MIN_DATE:
         raise BadValue(f"{utc.date().isoformat()} is before {MIN_DATE.isoformat()}")
     # isoformat() of the naive UTC moment is strftime("%Y-%m-%dT%H:%M:%S[.%f]") for every

@@ -439,7 +439,12 @@ class _Job:
         if target:
             self.tenant.update(table, row.row_id, target)
         if row.won:
-            for close in self.tenant.closes_of(row.row_id, self.started_at):
+            made_by_run = self.tenant.closes_of(row.row_id, self.started_at)
+            if row.close_before is not None:
+                # closed again by the run: its close is the newest; an older one made in the
+                # same second as the run started is the close the row had, and stays
+                made_by_run = made_by_run[-1:]
+            for close in made_by_run:
                 self.tenant.delete("opportunityclose", [close])
         if after is not None and (after.get("statecode") not in (None, 0) or "statuscode" in after):
             if row.close_before is None:

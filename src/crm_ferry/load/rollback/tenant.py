@@ -343,21 +343,25 @@ class Tenant:
         return answers
 
     def closes_of(self, opportunity_id: str, since: str) -> list[str]:
-        """Opportunity closes the project's user made for an opportunity since ``since``."""
+        """Opportunity closes the project's user made for an opportunity since ``since``,
+        oldest first (by ``versionnumber``, which grows with every write, so closes made
+        within the same second keep their order)."""
         if not self.md.has_table("opportunityclose"):
             return []
         pid = self.md.table("opportunityclose").primary_id
         rows = self.client.query(
             "opportunityclose",
-            select=[pid, "_createdby_value", "createdon"],
+            select=[pid, "_createdby_value", "createdon", "versionnumber"],
             filter=f"_opportunityid_value eq {opportunity_id}",
         )
-        return [
-            str(r[pid])
+        ours = [
+            r
             for r in rows
             if lookup_id(r.get("_createdby_value")) in self.users
             and str(r.get("createdon") or "") >= since
         ]
+        ours.sort(key=lambda r: (str(r.get("createdon") or ""), int(r.get("versionnumber") or 0)))
+        return [str(r[pid]) for r in ours]
 
     def head_of(self, table: str, row: Mapping[str, Any]) -> tuple[str, str] | None:
         """For a line (an invoice product): ``(head table, head id)``."""

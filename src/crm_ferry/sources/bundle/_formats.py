@@ -23,26 +23,43 @@ from crm_ferry.sources.bundle._columns import Plan
 from crm_ferry.sources.bundle._convert import compile_row_converter, shown
 from crm_ferry.sources.bundle._records import EMPTY, RecordBuilder, RowFunction
 from crm_ferry.sources.bundle._storage import BundleFile, Storage
-from crm_ferry.sources.csvrows import CsvRows, RowProblem
+from crm_ferry.sources.csvrows import (
+    FIELD_LIMIT,
+    LINE_LIMIT,
+    CsvRows,
+    RowProblem,
+    size_text,
+    skip_line,
+    too_long,
+)
 
 _JSON_CHUNK = 1 << 16
 
 
 def read_rows(
-    storage: Storage, bf: BundleFile, builder: RecordBuilder, cmap: Mapping[str, str]
+    storage: Storage,
+    bf: BundleFile,
+    builder: RecordBuilder,
+    cmap: Mapping[str, str],
+    line_limit: int = LINE_LIMIT,
 ) -> Iterator[Record | Reject]:
-    """Every row of ``bf``, in order; ``cmap`` is its column map (header -> field)."""
+    """Every row of ``bf``, in order; ``cmap`` is its column map (header -> field); a line
+    longer than ``line_limit`` bytes is a reject naming it."""
     if bf.format == "csv":
-        return _read_csv(storage, bf, builder, cmap)
+        return _read_csv(storage, bf, builder, cmap, line_limit)
     if bf.format == "jsonl":
-        return _read_jsonl(storage, bf, builder, cmap)
+        return _read_jsonl(storage, bf, builder, cmap, line_limit)
     return _read_json(storage, bf, builder, cmap)
 
 
 def _read_csv(
-    storage: Storage, bf: BundleFile, builder: RecordBuilder, cmap: Mapping[str, str]
+    storage: Storage,
+    bf: BundleFile,
+    builder: RecordBuilder,
+    cmap: Mapping[str, str],
+    line_limit: int,
 ) -> Iterator[Record | Reject]:
-    rows = CsvRows(lambda: storage.open(bf.name), bf.name)
+    rows = CsvRows(lambda: storage.open(bf.name), bf.name, line_limit)
     plan = builder.plan_for_headers(rows.header, cmap)
     counts = builder.counts
     row = builder.row_builder(plan) or _generic_row(builder, plan)
@@ -84,15 +101,25 @@ def _row_reject(builder: RecordBuilder, header: Sequence[str], problem: RowProbl
 
 
 def _read_jsonl(
-    storage: Storage, bf: BundleFile, builder: RecordBuilder, cmap: Mapping[str, str]
+    storage: Storage,
+    bf: BundleFile,
+    builder: RecordBuilder,
+    cmap: Mapping[str, str],
+    line_limit: int,
 ) -> Iterator[Record | Reject]:
     decode = json.JSONDecoder().raw_decode
     with storage.open(bf.name) as stream:
         line = 0
-        for raw in stream:
+        while raw := stream.readline(line_limit + 6):  # a BOM and a CRLF over the limit
             line += 1
             if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
+            if len(raw) > line_limit and len(raw.rstrip(b"\r\n")) > line_limit:
+                if not raw.endswith(b"\n"):
+                    skip_line(stream)
+                builder.counts.read += 1
+                yield builder.reject(line, None, None, too_long(line, line_limit))
+                continue
             if not raw.strip():
                 continue
             builder.counts.read += 1
@@ -200,6 +227,10 @@ def json_array(stream: BinaryIO, name: str) -> Iterator[Any]:
                 try:
                     value, end = decoder.raw_decode(buf, pos)
                 except json.JSONDecodeError as exc:
+                    if len(buf) - pos > FIELD_LIMIT:
+                        raise _Broken(
+                            f"an element is longer than {size_text(FIELD_LIMIT)}"
+                        ) from None
                     if fill():
                         chunk = min(chunk * 2, 1 << 24)
                         continue

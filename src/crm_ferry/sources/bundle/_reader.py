@@ -3,6 +3,11 @@
 Opening checks what can be checked at once (the column map, the files present, the
 manifest); :meth:`Bundle.read` then streams one object's rows on request, through the row
 reader of its file's format, and checks ``read == accepted + rejected`` when the file ends.
+
+A ``files`` row whose ``path`` may not be read (outside the bundle, see
+:mod:`~crm_ferry.sources.bundle._storage`) is a reject of that row naming the reason;
+attachments are read whole only when their size, known before reading, is within a limit
+(:meth:`Bundle.read_attachment`).
 """
 
 from __future__ import annotations
@@ -17,19 +22,28 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_ferry.errors import SourceError
-from crm_ferry.model import Manifest, Record, Reject
+from crm_ferry.model import FileRecord, Manifest, Record, Reject
 from crm_ferry.sources import schema
 from crm_ferry.sources.bundle._columns import check_column_map
 from crm_ferry.sources.bundle._formats import read_rows
 from crm_ferry.sources.bundle._records import ObjectCounts, RecordBuilder
 from crm_ferry.sources.bundle._storage import (
+    MEMBER_LIMIT,
+    RATIO_LIMIT,
     BundleFile,
+    OutsideBundle,
     Storage,
     find_files,
     open_storage,
+    path_problem,
     safe_relpath,
 )
+from crm_ferry.sources.csvrows import LINE_LIMIT, size_text
 from crm_ferry.sources.values import Converter, TimeParsers
+
+ATTACHMENT_LIMIT = 128 << 20
+"""Largest attachment :meth:`Bundle.read_attachment` reads by default (128 MiB, the
+largest ``maxuploadfilesize`` Dataverse allows)."""
 
 
 class ReaderInvariantError(RuntimeError):
@@ -46,8 +60,12 @@ class Bundle:
         manifest: Manifest,
         files: dict[str, BundleFile],
         column_map: Mapping[str, Mapping[str, str]],
+        *,
+        line_limit: int = LINE_LIMIT,
     ) -> None:
         self.path = path
+        self.line_limit = line_limit
+        """Longest line (bytes) of a CSV or JSON Lines file; a longer one is a reject."""
         self.manifest = manifest
         self.files = files
         """Object -> its file, for every object present, in read order."""
@@ -107,7 +125,8 @@ class Bundle:
             bf, self._zone, self.manifest, counts, accepted, self._parsers, self._memos
         )
         cmap = self._column_map.get(bf.object, {})
-        yield from read_rows(self._storage, bf, builder, cmap)  # which count every row
+        rows = read_rows(self._storage, bf, builder, cmap, self.line_limit)  # counting each
+        yield from self._checked_paths(rows, builder) if obj == "files" else rows
         if counts.read != counts.accepted + counts.rejected:
             raise ReaderInvariantError(
                 f"{bf.name}: read {counts.read} rows but accepted {counts.accepted} "
@@ -115,6 +134,29 @@ class Bundle:
             )
         if accepted is not None:
             self._accepted[obj] = accepted
+
+    def _checked_paths(
+        self, rows: Iterator[Record | Reject], builder: RecordBuilder
+    ) -> Iterator[Record | Reject]:
+        """``files`` rows, each whose ``path`` may not be read turned into its reject."""
+        counts = builder.counts
+        for item in rows:
+            if type(item) is FileRecord and item.path:
+                problem = self.path_problem(item.path)
+                if problem is not None:
+                    counts.accepted -= 1
+                    line = item.provenance.line
+                    yield builder.reject(line, builder.column("path"), item.path, problem, item.id)
+                    continue
+            yield item
+
+    def path_problem(self, relpath: str) -> str | None:
+        """Why the bundle will not read ``relpath`` (a ``files`` row's ``path``): outside
+        the bundle, or not a plain file of it; None when it may (present or not)."""
+        problem = path_problem(relpath)
+        if problem is None:
+            problem = self._storage.problem(relpath)
+        return problem
 
     @property
     def name_was_split(self) -> bool:
@@ -129,37 +171,84 @@ class Bundle:
         return self.attachment_size(relpath) is not None
 
     def attachment_size(self, relpath: str) -> int | None:
-        """Size in bytes of the file at ``relpath`` inside the bundle, or None if absent."""
+        """Size in bytes of the file at ``relpath`` inside the bundle, or None if absent
+        or refused (:meth:`path_problem` says why)."""
         safe = safe_relpath(relpath)
-        return self._storage.size(safe) if safe is not None else None
+        if safe is None:
+            return None
+        try:
+            return self._storage.size(safe)
+        except OutsideBundle:
+            return None
 
     def open_attachment(self, relpath: str) -> BinaryIO:
-        """A binary stream of the file at ``relpath``; close it when done."""
-        safe = safe_relpath(relpath)
-        if safe is None or self._storage.size(safe) is None:
-            raise SourceError(f"attachment {relpath!r} is not inside the bundle {self.path}")
-        return self._storage.open(safe)
+        """A binary stream of the file at ``relpath``; close it when done.
+
+        Raises :class:`SourceError` when it is not inside the bundle (:class:`OutsideBundle`
+        when the path leads outside it)."""
+        problem = path_problem(relpath)
+        if problem is not None:
+            raise OutsideBundle(relpath, problem)
+        if self._storage.size(relpath) is None:
+            raise SourceError(
+                f"attachment {relpath!r} is not inside the bundle {self.path}",
+                hint="put the file in the bundle at that path, or correct the row's path",
+            )
+        return self._storage.open(relpath)
+
+    def read_attachment(self, relpath: str, *, limit: int = ATTACHMENT_LIMIT) -> bytes:
+        """The bytes of the file at ``relpath``, read whole only when its size (known
+        before reading) is at most ``limit``; :class:`SourceError` otherwise, or when the
+        file is not inside the bundle. Never reads more than ``limit`` bytes."""
+        size = self.attachment_size(relpath)
+        if size is not None and size > limit:
+            raise SourceError(
+                f"attachment {relpath!r} is {size:,} bytes, over the limit of "
+                f"{size_text(limit)}; it was not read",
+                hint="load it by hand (or as a SharePoint document), or leave it out",
+            )
+        with self.open_attachment(relpath) as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise SourceError(
+                f"attachment {relpath!r} grew over the limit of {size_text(limit)} while "
+                "it was read",
+                hint="read the bundle again once nothing writes to it",
+            )
+        return data
 
 
 def open_bundle(
-    path: Path | str, *, column_map: Mapping[str, Mapping[str, str]] | None = None
+    path: Path | str,
+    *,
+    column_map: Mapping[str, Mapping[str, str]] | None = None,
+    line_limit: int = LINE_LIMIT,
+    member_limit: int = MEMBER_LIMIT,
+    ratio_limit: float = RATIO_LIMIT,
 ) -> Bundle:
     """Open a bundle folder or zip. Raises :class:`SourceError` when it cannot be read at all.
 
     ``column_map`` (``[source.columns]`` of ``ferry.toml``): per object, header as
-    written -> canonical field (or ``custom:<key>`` for clients).
+    written -> canonical field (or ``custom:<key>`` for clients). ``line_limit``: the
+    longest line of a CSV or JSON Lines file, in bytes (a longer one is a reject naming
+    it); ``member_limit`` and ``ratio_limit``: the largest size a zip member may declare
+    and how many times it may expand (over them its file is refused unread).
     """
     path = Path(path)
     cmap = dict(column_map or {})
     check_column_map(cmap)
-    storage = open_storage(path)
+    storage = open_storage(path, member_limit=member_limit, ratio_limit=ratio_limit)
     try:
         files = find_files(storage, path)
         manifest = _read_manifest(storage)
     except BaseException:
         storage.close()
         raise
-    return Bundle(path, storage, manifest, files, cmap)
+    return Bundle(path, storage, manifest, files, cmap, line_limit=line_limit)
+
+
+_MANIFEST_LIMIT = 1 << 20
+"""A manifest is a few fields: at most this much of it is read."""
 
 
 def _read_manifest(storage: Storage) -> Manifest:
@@ -167,7 +256,7 @@ def _read_manifest(storage: Storage) -> Manifest:
         return Manifest()
     try:
         with storage.open("manifest.json") as f:
-            data = json.loads(f.read().decode("utf-8-sig"))
+            data = json.loads(f.read(_MANIFEST_LIMIT).decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise SourceError(f"manifest.json: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):

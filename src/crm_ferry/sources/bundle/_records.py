@@ -1,7 +1,8 @@
 """Records and rejects: one file's rows, as typed values, checked and built.
 
-:class:`RecordBuilder` does, for each row: the id (present, unique in the file: a dict of
-id hashes to the line first seen on), the first bad value (a reject naming its column as
+:class:`RecordBuilder` does, for each row: the id (present, unique in the file, ignoring
+case as Dataverse compares alternate keys: a dict of hashes of case-folded ids to the line
+first seen on), the first bad value (a reject naming its column as
 written and the other bad columns), the fields a record cannot be without, and the record
 itself (or its reject), counting both in :class:`ObjectCounts`.
 
@@ -86,7 +87,10 @@ class RecordBuilder:
         self.memos: dict[Converter, dict[str, Any]] = {} if memos is None else memos
         self.counts = counts
         self.ids: dict[int, int] = {}
-        """Id hash -> line first seen on (negative when rejected), for duplicate ids.
+        """Hash of the case-folded id -> the line first seen on, with the low 32 bits of
+        the id's own hash above it (:func:`_seen`; negative when that row was rejected),
+        for duplicate ids: ``ACME-1`` and ``acme-1`` are one id to Dataverse (its alternate
+        keys ignore case), so the later of them is a duplicate.
 
         A plain dict (about 100 bytes per id, freed when the file ends): looking an id up
         and storing it is two C calls per row."""
@@ -192,18 +196,20 @@ class RecordBuilder:
             if not rid:
                 return self._missing_id(line)
         h = (hash(rid) & MASK64) or 1  # id_hash, inlined
+        k = (hash(rid.casefold()) & MASK64) or 1
         ids = self.ids
-        first = ids.get(h)
+        first = ids.get(k)
         if first is not None:
-            return self._duplicate(line, rid, first)
+            return self._duplicate(line, rid, first, h)
+        seen = (h & _LOW) << 32 | line
         if errors:
-            ids[h] = -line
+            ids[k] = -seen
             return self._bad_value(line, rid, errors)
-        ids[h] = line
+        ids[k] = seen
         try:
             record = self._build(rid, line, values, custom, extra)
         except _MissingField as exc:
-            ids[h] = -line
+            ids[k] = -seen
             return self._missing_field(line, rid, exc.field)
         accepted = self.accepted
         if accepted is not None:
@@ -213,6 +219,10 @@ class RecordBuilder:
 
     def _col(self, name: str) -> str:
         return self._written.get(name, name)
+
+    def column(self, name: str) -> str:
+        """The header (or JSON key) field ``name`` was read from, for a reject."""
+        return self._col(name)
 
     @functools.cached_property
     def make(self) -> Callable[[Mapping[str, Any]], Record]:
@@ -238,6 +248,7 @@ class RecordBuilder:
         namespace: dict[str, Any] = {
             "shown": shown,
             "M": MASK64,
+            "L": _LOW,
             "new": object.__new__,
             "cls": cls,
             "prov": self._provenance,
@@ -277,11 +288,13 @@ class RecordBuilder:
             "    if rid is MISSING or not rid:",
             "        return missing_id(line)",
             "    h = (hash(rid) & M) or 1",
-            "    first = ids_get(h)",
+            "    k = (hash(rid.casefold()) & M) or 1",
+            "    first = ids_get(k)",
             "    if first is not None:",
-            "        return duplicate(line, rid, first)",
+            "        return duplicate(line, rid, first, h)",
+            "    seen = (h & L) << 32 | line",
             "    if errors:",
-            "        ids[h] = -line",
+            "        ids[k] = -seen",
             "        return bad_value(line, rid, errors)",
         ]
         filled = {"id", "provenance", "type"} if self.obj == "clients" else {"id", "provenance"}
@@ -291,10 +304,10 @@ class RecordBuilder:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 lines += [
                     f"    if {local[f.name]} is MISSING:",
-                    "        ids[h] = -line",
+                    "        ids[k] = -seen",
                     f"        return missing_field(line, rid, {f.name!r})",
                 ]
-        lines.append("    ids[h] = line")
+        lines.append("    ids[k] = seen")
         if plan.extra:
             # JSON values as text, and no value at all is no extra; a CSV cell as it is.
             test, value = ("raw is not None", "text(raw)") if json else ("raw", "raw")
@@ -384,12 +397,16 @@ class RecordBuilder:
     def _missing_id(self, line: int) -> Reject:
         return self.reject(line, self._col("id"), None, "id is required")
 
-    def _duplicate(self, line: int, rid: str, first: int) -> Reject:
+    def _duplicate(self, line: int, rid: str, first: int, h: int) -> Reject:
         if self.obj == "client_properties":
             what, column = "duplicate client_id and key", self._col("key")
         else:
             what, column = "duplicate id", self._col("id")
-        return self.reject(line, column, rid, f"{what} (first seen on line {abs(first)})", rid)
+        seen = abs(first)
+        where = f"first seen on line {seen & _LOW}"
+        if seen >> 32 != h & _LOW:  # the same id only once case is ignored
+            where += " with other upper and lower case; Dataverse ignores case in ids"
+        return self.reject(line, column, rid, f"{what} ({where})", rid)
 
     def _bad_value(self, line: int, rid: str, errors: list[tuple[str, str, str]]) -> Reject:
         header, raw, reason = errors[0]
@@ -434,6 +451,9 @@ class RecordBuilder:
         values["extra"] = extra
         return self.make(values)
 
+
+_LOW = 0xFFFFFFFF
+"""The low 32 bits of an id's hash, kept with the line it was first seen on (RecordBuilder.ids)."""
 
 SPECIAL_BUILD = frozenset({"clients", "client_properties", "activities", "automations", "reports"})
 """Objects whose records need more than their values (see :meth:`RecordBuilder._build`)."""

@@ -75,7 +75,12 @@ def _one_activity(b: Builder, target: Target, record: Activity) -> list[Operatio
             except BadValue as exc:
                 raise Rejected("duration_minutes", minutes, str(exc)) from None
     if start is not None:
-        end = start + timedelta(minutes=minutes or 0)
+        try:
+            end = start + timedelta(minutes=minutes or 0)
+        except OverflowError:
+            raise Rejected(
+                "duration_minutes", minutes, "the activity would end after year 9999"
+            ) from None
         try:
             start_text, end_text = wire_datetime(start), wire_datetime(end)
         except BadValue as exc:

@@ -17,6 +17,7 @@ import hashlib
 import mimetypes
 from datetime import date
 
+from crm_ferry.errors import SourceError
 from crm_ferry.mapping.spec import FieldMap
 from crm_ferry.model import FileRecord, SessionNote
 from crm_ferry.transform.build import Builder, dangling, rows_match
@@ -158,12 +159,24 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
     read = b.context.read_attachment
     if read is None:
         raise Rejected("path", record.path, "no attachment reader was given to transform")
+    size_of = b.context.attachment_size
+    size = size_of(record.path) if size_of is not None else None
+    if size is not None and 4 * -(-size // 3) > b.schema.org.max_upload_bytes:
+        raise Rejected(  # known before reading it: not read
+            "size_bytes",
+            filename,
+            f"{4 * -(-size // 3)} bytes as Base64 ({size} bytes raw) is over the tenant's "
+            f"upload limit of {b.schema.org.max_upload_bytes} (maxuploadfilesize); listed "
+            "for manual upload or a SharePoint document location, not migrated",
+        )
     try:
         data = read(record.path)
     except (OSError, KeyError) as exc:
         raise Rejected(
             "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
         ) from None
+    except SourceError as exc:  # outside the bundle, or too large to read: this row only
+        raise Rejected("path", record.path, str(exc)) from None
     if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256.strip().lower():
         raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
     try:
