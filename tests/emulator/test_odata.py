@@ -574,7 +574,6 @@ def test_parse_query_all_options() -> None:
             "$filter=contains(fullname,'a;b');$orderby=fullname;$top=2;"
             "$expand=owninguser($select=fullname)),owninguser",
             "$skiptoken": COOKIE,
-            "fetchXml": "<fetch/>",
         }
     )
     assert options.select == ["name", "_parentcustomerid_value"]
@@ -598,7 +597,6 @@ def test_parse_query_all_options() -> None:
         == '<cookie pagenumber="2" pagingcookie="%3ccookie%3e" istracking="False" />'
     )
     assert options.aliases == {"@p1": "'Contoso'"}
-    assert options.extra == {"fetchXml": "<fetch/>"}
 
 
 def test_parse_query_defaults_and_case_insensitive_names() -> None:
@@ -629,7 +627,7 @@ def test_parse_query_defaults_and_case_insensitive_names() -> None:
         ({"$foo": "1"}, "The query parameter $foo is not supported", 400),
         (
             {"$apply": "groupby((name))"},
-            "The query parameter $apply is not supported by the emulator",
+            "Aggregation ($apply) is not implemented by the emulator",
             501,
         ),
         ({"$select": "name,"}, "An identifier was expected at position 5 in 'name,'.", 400),

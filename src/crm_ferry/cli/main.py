@@ -571,6 +571,14 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     default=None,
     help="Keep the data in SQLite under this folder (default: in memory).",
 )
+@click.option(
+    "--tls",
+    "tls_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Serve HTTPS with a self-signed certificate made in this folder at start-up "
+    "(for clients that refuse plain HTTP, such as Microsoft's Python SDK).",
+)
 @click.option("--latency-ms", type=float, default=0.0, help="Simulated time per request.")
 @click.option("--per-record-ms", type=float, default=0.0, help="Simulated time per record.")
 @click.option("--requests-per-window", type=int, default=None, help="Default 6000.")
@@ -618,6 +626,7 @@ def emulator_serve(
     host: str,
     port: int,
     data_dir: Path | None,
+    tls_dir: Path | None,
     latency_ms: float,
     per_record_ms: float,
     requests_per_window: int | None,
@@ -661,7 +670,7 @@ def emulator_serve(
         users=users,
     )
     server = commands.emulator_serve(
-        settings_of(ctx), config=config, data_dir=data_dir, host=host, port=port
+        settings_of(ctx), config=config, data_dir=data_dir, host=host, port=port, tls_dir=tls_dir
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -341,6 +341,11 @@ def render_server(info: dict[str, Any]) -> None:
         f"  authority  {info['authority']}",
         *(f"  client     {c['client_id']}  secret {c['client_secret']}" for c in info["clients"]),
         f"  ({info['note']})",
+        *(
+            [f"  certificate {escape(info['certificate'])} (self-signed; trust it as below)"]
+            if info.get("certificate")
+            else []
+        ),
     ]
     connect = info["connect"]
     lines += [

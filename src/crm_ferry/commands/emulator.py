@@ -21,6 +21,7 @@ from crm_ferry.dataverse.auth import MsalCredential
 from crm_ferry.dataverse.client import ClientOptions, DataverseClient
 from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.server import RunningServer, serve
+from crm_ferry.emulator.tls import make_certificate
 from crm_ferry.errors import EmulatorError
 from crm_ferry.settings import ENV_PREFIX, SECRET_ENV, Settings, secret_env_name
 
@@ -40,14 +41,18 @@ def emulator_serve(
     data_dir: Path | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    tls_dir: Path | None = None,
 ) -> RunningServer:
     """Serve the Dataverse emulator over HTTP in the background; ``.shutdown()`` stops it.
 
-    ``data_dir`` keeps the data in SQLite under that folder; without it, in memory.
+    ``data_dir`` keeps the data in SQLite under that folder; without it, in memory. With
+    ``tls_dir``, it serves HTTPS with a self-signed certificate made there at start-up (for
+    clients that refuse plain HTTP, as Microsoft's Python SDK does).
     """
     app = EmulatorApp(config, data_dir=settings.resolve(data_dir) if data_dir else None)
     try:
-        return serve(app, host=host, port=port)
+        tls = make_certificate(settings.resolve(tls_dir), host) if tls_dir is not None else None
+        return serve(app, host=host, port=port, tls=tls)
     except BaseException:
         app.close()
         raise
@@ -64,6 +69,8 @@ class EmulatorConnection:
     authority: str
     users: tuple[tuple[str, str], ...]
     """(client id, secret) of every enabled application user, the configured one first."""
+    certificate: str | None = None
+    """The self-signed certificate of an HTTPS emulator, which clients must trust."""
 
     @property
     def client_id(self) -> str:
@@ -95,7 +102,15 @@ class EmulatorConnection:
         """The same settings as environment variables, and the configured user's secret
         (extra users are listed in ferry.toml only)."""
         named = {f"{ENV_PREFIX}DATAVERSE_{k}".upper(): v for k, v in self.settings().items()}
-        return {**named, SECRET_ENV: self.users[0][1]}
+        return {**named, SECRET_ENV: self.users[0][1], **self.trust()}
+
+    def trust(self) -> dict[str, str]:
+        """For an HTTPS emulator, the variables that make clients trust its certificate:
+        ``SSL_CERT_FILE`` (httpx, which crm-ferry uses) and ``REQUESTS_CA_BUNDLE`` (requests,
+        which MSAL and Microsoft's Python SDK use)."""
+        if self.certificate is None:
+            return {}
+        return {"SSL_CERT_FILE": self.certificate, "REQUESTS_CA_BUNDLE": self.certificate}
 
     def init_command(self) -> str:
         """``crm-ferry init DIR ...`` making a project connected to the emulator."""
@@ -107,7 +122,7 @@ class EmulatorConnection:
         return {
             "ferry_toml": self.ferry_toml(),
             "env": self.env(),
-            "secrets": self.secrets(),
+            "secrets": {**self.secrets(), **self.trust()},
             "init": self.init_command(),
         }
 
@@ -121,7 +136,8 @@ def emulator_connection(server: RunningServer) -> EmulatorConnection:
             "the emulator accepts no enabled application user",
             hint="serve it with --users 1 or more",
         )
-    return EmulatorConnection(server.url, app.tenant, app.authority, users)
+    certificate = None if server.tls is None else str(server.tls.certificate)
+    return EmulatorConnection(server.url, app.tenant, app.authority, users, certificate)
 
 
 def emulator_dump(

@@ -32,7 +32,8 @@ from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
 from crm_ferry.emulator.metadata import METADATA_SETS, handle_metadata, settle
 from crm_ferry.emulator.schema import BULK_MESSAGES
 from crm_ferry.emulator.state import CoreConfig, TenantState
-from crm_ferry.emulator.validation import NOT_SUPPORTED, UNKNOWN_PROPERTY, Fault
+from crm_ferry.emulator.unsupported import refuse_unimplemented
+from crm_ferry.emulator.validation import NOT_SUPPORTED, UNEXPECTED, UNKNOWN_PROPERTY, Fault
 
 
 class Emulator(TenantState):
@@ -55,7 +56,7 @@ class Emulator(TenantState):
                 response = records.error_response(fault)
             except Exception as exc:  # the emulator must answer, like a server would
                 response = records.error_response(
-                    Fault(500, "0x80040216", f"An unexpected error occurred: {exc!r}")
+                    Fault(500, UNEXPECTED, f"An unexpected error occurred: {exc!r}")
                 )
             if RECORDS not in response.extensions:
                 response.extensions[RECORDS] = self._records
@@ -135,6 +136,7 @@ class Emulator(TenantState):
         path = request.url.path
         if not path.startswith(API_PREFIX):
             raise Fault(404, "0x80060888", f"Resource not found for the segment '{path}'.")
+        refuse_unimplemented(request)
         rest = path[len(API_PREFIX) :]
         if rest == "$batch" and inner:
             raise Fault(400, "0x80040203", "Batches can't be nested.")

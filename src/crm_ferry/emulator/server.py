@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import httpx
 
 from crm_ferry.emulator.app import EmulatorApp
 from crm_ferry.emulator.layers import odata_error
+from crm_ferry.emulator.tls import TlsFiles
 from crm_ferry.errors import EmulatorError
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     app: EmulatorApp
+    scheme = "http"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away mid-answer (killed, timed out) is its own business,
         # as on a real web server: not a traceback on the emulator's console.
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError):
-            return
+        if isinstance(exc, ConnectionError | ssl.SSLError):
+            return  # includes a client that does not trust the certificate: its message
         super().handle_error(request, client_address)
 
 
@@ -66,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
             if k.lower() not in {"transfer-encoding", "content-length"}
         ]
         request = httpx.Request(
-            self.command, f"http://{host}{self.path}", headers=headers, content=body
+            self.command, f"{self.server.scheme}://{host}{self.path}", headers=headers, content=body
         )
         try:
             response = app(request)
@@ -121,6 +124,8 @@ class RunningServer:
     _server: _Server
     _thread: threading.Thread
     _stopped: threading.Event = field(default_factory=threading.Event)
+    tls: TlsFiles | None = None
+    """The certificate it serves HTTPS with (the one clients trust), or ``None`` for HTTP."""
 
     def shutdown(self) -> None:
         """Stop accepting, wait for the serving thread, and close the socket (idempotent)."""
@@ -151,6 +156,7 @@ class RunningServer:
                 for c in app.clients
             ],
             "note": "these client secrets open only this local emulator; they are not secrets",
+            "certificate": None if self.tls is None else str(self.tls.certificate),
         }
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -164,8 +170,11 @@ class RunningServer:
         self.shutdown()
 
 
-def serve(app: EmulatorApp, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Serve ``app`` on ``host:port`` (0 = any free port) in a background thread.
+def serve(
+    app: EmulatorApp, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None
+) -> RunningServer:
+    """Serve ``app`` on ``host:port`` (0 = any free port) in a background thread; over HTTPS
+    with ``tls`` (see :mod:`.tls`).
 
     The app is re-based on the served URL, so every URL it hands out points there.
     """
@@ -177,13 +186,20 @@ def serve(app: EmulatorApp, host: str = "127.0.0.1", port: int = 0) -> RunningSe
             hint="choose another --port, or 0 for any free port",
         ) from exc
     server.app = app
+    if tls is not None:
+        # The handshake runs in the connection's own thread (on its first read), so a client
+        # that stalls it holds up no one else.
+        server.socket = tls.server_context().wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        server.scheme = "https"
     bound_host, bound_port = server.server_address[:2]
     shown = bound_host if isinstance(bound_host, str) else bound_host.decode()
-    url = f"http://{shown}:{bound_port}"
+    url = f"{server.scheme}://{shown}:{bound_port}"
     app.bind(url)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="emulator-http"
     )
     thread.daemon = True
     thread.start()
-    return RunningServer(app=app, url=url, _server=server, _thread=thread)
+    return RunningServer(app=app, url=url, _server=server, _thread=thread, tls=tls)

@@ -40,6 +40,7 @@ from crm_ferry.emulator.schema import (
     RelationshipDef,
     Schema,
 )
+from crm_ferry.emulator.unsupported import not_implemented
 from crm_ferry.emulator.validation import Fault
 
 
@@ -76,6 +77,10 @@ def get(schema: Schema, request: httpx.Request, segs: list[Segment]) -> httpx.Re
         raise bad(
             f"The query option '{unknown[0]}' is not supported on metadata.", code=ODATA_ERROR
         )
+    for name in options:
+        if not name.startswith("$"):  # LabelLanguages and the like: never ignored
+            feature = f"The query parameter '{name}' on definitions"
+            raise not_implemented(feature)
     rows = _apply(resource, options)
     base = origin(request)
     select = options.get("$select")

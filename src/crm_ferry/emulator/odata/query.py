@@ -1,6 +1,6 @@
 """Query options of the Dataverse Web API: ``$select``, ``$filter``, ``$orderby``, ``$top``,
-``$count``, ``$expand`` (with nested options), ``$skiptoken``, ``$deltatoken`` and ``@p``
-parameter aliases.
+``$count``, ``$expand`` (with nested options), ``$skiptoken`` and ``@p`` parameter aliases.
+Everything else is refused (``$deltatoken`` and non-``$`` parameters with 501).
 
 Sources (Microsoft Learn, Dataverse Web API):
 select-columns https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns,
@@ -42,8 +42,7 @@ class ExpandSpec:
 @dataclass(slots=True)
 class QueryOptions:
     """The parsed query string. ``orderby`` is ``[(name, descending)]``; ``aliases`` holds
-    ``@p`` parameters (already substituted into ``filter``); ``extra`` the other non-``$``
-    parameters (``fetchXml``, ``savedQuery``, ...)."""
+    ``@p`` parameters (already substituted into ``filter``)."""
 
     select: list[str] | None = None
     filter: Expr | None = None
@@ -52,9 +51,24 @@ class QueryOptions:
     count: bool = False
     expand: list[ExpandSpec] = field(default_factory=list)
     skiptoken: str | None = None
-    deltatoken: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, str] = field(default_factory=dict)
+
+
+_PARAMETERS = {
+    "fetchxml": "Querying with FetchXML (fetchXml)",
+    "savedquery": "Running a saved query (savedQuery)",
+    "userquery": "Running a user query (userQuery)",
+    "sql": "Querying with SQL (sql)",
+}
+"""Query parameters Dataverse documents besides the ``$`` options (Use FetchXml with the Web
+API; Retrieve and execute predefined queries; Query data with SQL). Real environments without
+the SQL capability answer ``sql query parameter is not supported.``"""
+
+
+def _not_implemented_parameter(name: str) -> ODataError:
+    """A parameter that is neither a ``$`` option nor an ``@`` alias: never ignored."""
+    feature = _PARAMETERS.get(name.lower(), f"The query parameter '{name}'")
+    return ODataError(f"{feature} is not implemented by the emulator.", status=501)
 
 
 def _not_supported_option(name: str) -> ODataError:
@@ -177,7 +191,9 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
     """
     options = QueryOptions()
     options.aliases = {k: v for k, v in params.items() if k.startswith("@")}
-    options.extra = {k: v for k, v in params.items() if not k.startswith(("@", "$"))}
+    for key in params:
+        if not key.startswith(("@", "$")):
+            raise _not_implemented_parameter(key)
     for key, value in params.items():
         if not key.startswith("$"):
             continue
@@ -197,13 +213,11 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
         elif name == "$skiptoken":
             options.skiptoken = value
         elif name == "$deltatoken":
-            options.deltatoken = value
-        elif name == "$apply":
             raise ODataError(
-                "The query parameter $apply is not supported by the emulator "
-                "(aggregation is not emulated).",
-                status=501,
+                "Change tracking ($deltatoken) is not implemented by the emulator.", status=501
             )
+        elif name == "$apply":
+            raise ODataError("Aggregation ($apply) is not implemented by the emulator.", status=501)
         else:
             raise _not_supported_option(key)
     return options

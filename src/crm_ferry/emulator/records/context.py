@@ -21,6 +21,7 @@ from crm_ferry.emulator import layers, odata, tenant
 from crm_ferry.emulator.layers import API_PREFIX, CALLER, ODATA_JSON
 from crm_ferry.emulator.validation import (
     CONCURRENCY_MISMATCH,
+    NOT_IMPLEMENTED,
     NOT_SUPPORTED,
     PAYLOAD_ERROR,
     UNKNOWN_PROPERTY,
@@ -43,7 +44,19 @@ class Ctx:
         return self.prefer.get("return") == "representation"
 
 
-_PREFER_RE = re.compile(r'\s*([A-Za-z.\-_]+)\s*(?:=\s*("[^"]*"|[^,]*))?\s*(?:,|$)')
+_PREFER_RE = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*(?:=\s*("[^"]*"|[^,]*))?\s*(?:,|$)')
+"""One preference of a ``Prefer`` header (RFC 7240): a token, optionally ``=`` a value (quoted,
+or up to the next comma, parameters after ``;`` included)."""
+
+
+def well_formed_prefer(header: str) -> bool:
+    """Whether every character of ``header`` belongs to one preference."""
+    at = 0
+    for match in _PREFER_RE.finditer(header):
+        if match.start() != at or not match.group(1):
+            return False
+        at = match.end()
+    return at == len(header)
 
 
 def parse_prefer(header: str) -> dict[str, str]:
@@ -114,6 +127,8 @@ def check_if_match(if_match: str | None, row: Mapping[str, Any]) -> None:
 
 
 def odata_fault(exc: odata.ODataError) -> Fault:
+    if exc.status == 501:
+        return Fault(501, NOT_IMPLEMENTED, exc.message)
     code = exc.code if exc.code and exc.code != "0x0" else UNKNOWN_PROPERTY
     return Fault(exc.status, code, exc.message)
 
@@ -148,4 +163,5 @@ __all__ = [
     "odata_fault",
     "parse_prefer",
     "read_body",
+    "well_formed_prefer",
 ]
