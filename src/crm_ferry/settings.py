@@ -55,6 +55,7 @@ KEYRING_SERVICE = "crm-ferry"
 # (section, key) in ferry.toml -> Settings attribute
 _TOML_KEYS: dict[tuple[str, str], str] = {
     ("source", "path"): "source",
+    ("source", "line_limit_mib"): "line_limit_mib",
     ("dataverse", "url"): "environment_url",
     ("dataverse", "tenant"): "tenant",
     ("dataverse", "client_id"): "client_id",
@@ -87,6 +88,9 @@ class Settings:
     """Token authority; defaults to ``https://login.microsoftonline.com/<tenant>``."""
     solution: str | None = None
     publisher_prefix: str = "new"
+    line_limit_mib: int = 4
+    """``[source] line_limit_mib``: the longest line of an export file, in MiB, that is read
+    (a longer one is a reject naming it; an export with large inline images may need more)."""
     batch_size: int = 500
     max_concurrency: int = 16
     delta_removed: str = "report"
@@ -101,6 +105,11 @@ class Settings:
     """``[load.reject_thresholds]``: the threshold of single objects (``sessions = "5%"``)."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The whole parsed ``ferry.toml``, for sections later stages own."""
+
+    @property
+    def line_limit(self) -> int:
+        """:attr:`line_limit_mib` in bytes, as the bundle reader takes it."""
+        return self.line_limit_mib * 1024 * 1024
 
     @classmethod
     def load(
@@ -275,7 +284,7 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
     for name, value in values.items():
         kind = str(kinds.get(name, ""))
         try:
-            if name in {"batch_size", "max_concurrency"}:
+            if name in {"batch_size", "max_concurrency", "line_limit_mib"}:
                 value = int(value)
                 if value < 1:
                     raise ValueError("must be at least 1")
@@ -302,6 +311,12 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
             + ", ".join(REMOVED_POLICIES),
             hint='set [delta] removed = "report", "deactivate" or "delete" in ferry.toml '
             "(or CRM_FERRY_DELTA_REMOVED), or pass --removed to crm-ferry delta",
+        )
+    if out.get("line_limit_mib", 1) > 1024:
+        raise ConfigError(
+            f"{config_path}: [source] line_limit_mib {out['line_limit_mib']} is over 1024 "
+            "(a line of a GiB is read whole into memory)",
+            hint="set [source] line_limit_mib to at most 1024 in ferry.toml",
         )
     if out.get("batch_size", 1) > 1000:
         raise ConfigError(

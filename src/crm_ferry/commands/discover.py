@@ -51,6 +51,7 @@ def discover(
         column_map=settings.column_map,
         rejects_path=_rejects_file(settings, rejects),
         progress=progress,
+        line_limit=settings.line_limit,
     )
 
 
@@ -88,13 +89,16 @@ def scope(
         column_map=settings.column_map,
         rejects_path=_rejects_file(settings, rejects),
         progress=progress,
+        line_limit=settings.line_limit,
     )
     prefix = settings.publisher_prefix
     batch_size = settings.batch_size
     with connected(settings, client) as dv:
         reading = read_tenant(dv, prefix=prefix, latency_ms=latency_ms)
         org = read_org_settings(dv)
-        with open_bundle(path, column_map=settings.column_map) as bundle:
+        with open_bundle(
+            path, column_map=settings.column_map, line_limit=settings.line_limit
+        ) as bundle:
             coaches = collect_coaches(bundle)
             counts, files = count_source(
                 bundle,

@@ -89,7 +89,10 @@ def read_source(
 ) -> tuple[SourceProfile, list[Coach]]:
     """The source profile and the coaches of the configured bundle (one open); with
     ``usage``, the rows each coach owns are counted into it."""
-    with open_bundle(source_path(settings, source), column_map=settings.column_map) as bundle:
+    path = source_path(settings, source)
+    with open_bundle(
+        path, column_map=settings.column_map, line_limit=settings.line_limit
+    ) as bundle:
         profile = profile_source(bundle, samples=samples)
         coaches = collect_coaches(bundle, usage)
     return profile, coaches
@@ -497,6 +500,8 @@ FERRY_TOML = """\
 [source]
 # The Practice export: a folder or a .zip, relative to this folder.
 {source}
+# The longest line of an export file read, in MiB (a longer one is a reject naming it).
+# line_limit_mib = 4
 # Export headers that differ from the contract, per object: "header as written" = "field".
 # [source.columns.clients]
 # "Client Ref" = "id"
@@ -521,6 +526,11 @@ publisher_prefix = "{prefix}"
 # Rows per request (at most 1000) and requests in flight (at most 52 per user).
 # batch_size = 500
 # max_concurrency = 16
+# How many of an object's records may be rejected before migrate and delta exit 8 and
+# verify --check exits 7: a share ("2%") or a number of records (0: none may be).
+# reject_threshold = "2%"
+# [load.reject_thresholds]
+# sessions = "5%"
 """
 
 GITIGNORE = """\

@@ -68,7 +68,8 @@ def prepare(
     """The confirmed, current map and the target snapshot, or a MapError saying what to do."""
     profile = None
     if check_source:
-        with open_bundle(source, column_map=settings.column_map) as b:
+        limit = settings.line_limit
+        with open_bundle(source, column_map=settings.column_map, line_limit=limit) as b:
             profile = profile_source(b)
     spec = confirmed_map(settings, profile=profile)
     md = client.metadata
@@ -128,7 +129,7 @@ def run_load(
             else:
                 require_sample_gate(j, prep.spec)
         with (
-            open_for_load(path, prep.spec, settings.column_map) as bundle,
+            open_for_load(path, prep.spec, settings.column_map, settings.line_limit) as bundle,
             RefStore(settings.project_dir / "runs") as store,
         ):
             context = build_context(bundle, store)

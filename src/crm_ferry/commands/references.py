@@ -27,5 +27,5 @@ def references(settings: Settings, *, out: Path | None = None) -> ReferencesResu
     path = source_path(settings)
     spec = MapDocument.load(map_file(settings)).spec()
     target = settings.resolve(out) if out is not None else settings.project_dir / REFERENCES_DIR
-    with open_bundle(path, column_map=settings.column_map) as b:
+    with open_bundle(path, column_map=settings.column_map, line_limit=settings.line_limit) as b:
         return write_references(b, spec, target)

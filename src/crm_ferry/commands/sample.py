@@ -115,8 +115,10 @@ def sample(
 ) -> SampleResult:
     """Load a stratified, referentially closed sample and write its reconciliation."""
     path = source_path(settings, source)
-    discovery = discover_source(path, column_map=settings.column_map)
-    with open_bundle(path, column_map=settings.column_map) as b:
+    discovery = discover_source(
+        path, column_map=settings.column_map, line_limit=settings.line_limit
+    )
+    with open_bundle(path, column_map=settings.column_map, line_limit=settings.line_limit) as b:
         selection = choose_sample(b, size=size, seed=seed, discovery=discovery)
     chosen_clients = sorted(selection.ids.get("clients", frozenset()))
     with clients(settings, client) as users:
@@ -143,7 +145,7 @@ def sample(
             ]
             keys = {(r.source_object, r.source_id) for r in expected}
             reader: list[Reject] = []
-            with open_for_load(path, spec, settings.column_map) as b:
+            with open_for_load(path, spec, settings.column_map, settings.line_limit) as b:
                 records = source_records(b, spec, keys, rejected=reader)
             proof = prove(j, users[0], spec, records=records, expected=expected, progress=progress)
             rejects = j.rejects(load.run_id)

@@ -152,7 +152,7 @@ def verify(
         }
         accepted_ids: dict[str, set[str]] = {}
         reader: list[Reject] = []
-        with open_for_load(path, spec, settings.column_map) as b:
+        with open_for_load(path, spec, settings.column_map, settings.line_limit) as b:
             records = source_records(b, spec, wanted, accepted_ids, reader)
         proof = prove(
             j,

@@ -57,6 +57,7 @@ from crm_ferry.reconcile.diff import compare_row
 from crm_ferry.reconcile.source_values import add_property, with_properties
 from crm_ferry.reconcile.thresholds import Breach
 from crm_ferry.sources.bundle import Bundle, open_bundle
+from crm_ferry.sources.csvrows import LINE_LIMIT
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.ops import Operation
 from crm_ferry.transform.roles.opportunities import Skipped
@@ -1096,10 +1097,14 @@ class Loader:
 
 
 def open_for_load(
-    path: Path, spec: MappingSpec, columns: Mapping[str, Mapping[str, str]]
+    path: Path,
+    spec: MappingSpec,
+    columns: Mapping[str, Mapping[str, str]],
+    line_limit: int = LINE_LIMIT,
 ) -> Bundle:
-    """The bundle with the map's header names (and ferry.toml's column map) applied."""
+    """The bundle with the map's header names (and ferry.toml's column map) applied;
+    ``line_limit``: the longest line read, in bytes."""
     merged: dict[str, dict[str, str]] = {k: dict(v) for k, v in columns.items()}
     for obj, headers in spec.header_map().items():
         merged.setdefault(obj, {}).update(headers)
-    return open_bundle(path, column_map=merged)
+    return open_bundle(path, column_map=merged, line_limit=line_limit)

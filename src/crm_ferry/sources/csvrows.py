@@ -69,7 +69,10 @@ def size_text(n: int) -> str:
 
 def too_long(line: int, limit: int) -> str:
     """The reason of a line over ``limit`` bytes."""
-    return f"line {line} is longer than {size_text(limit)} (the longest line read); it was skipped"
+    return (
+        f"line {line} is longer than {size_text(limit)} (the longest line read); it was "
+        "skipped: raise [source] line_limit_mib in ferry.toml to read it"
+    )
 
 
 def _line_hint(limit: int) -> str:

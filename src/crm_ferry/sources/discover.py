@@ -27,6 +27,7 @@ from crm_ferry.model import (
 )
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.sources.bundle import Bundle, open_bundle
+from crm_ferry.sources.csvrows import LINE_LIMIT
 from crm_ferry.sources.fastinit import compiled
 from crm_ferry.sources.idtable import MASK64, IdList, IdTable, id_hash
 from crm_ferry.sources.infer import PropertyInference
@@ -487,6 +488,7 @@ def discover_source(
     column_map: Mapping[str, Mapping[str, str]] | None = None,
     rejects_path: Path | None = None,
     progress: Progress = NO_PROGRESS,
+    line_limit: int = LINE_LIMIT,
 ) -> SourceDiscovery:
     """Read the whole bundle once, streaming, and summarise it.
 
@@ -503,7 +505,7 @@ def discover_source(
     """
     reasons: Counter[str] = Counter()
     with (
-        open_bundle(source, column_map=column_map) as bundle,
+        open_bundle(source, column_map=column_map, line_limit=line_limit) as bundle,
         _rejects_file(rejects_path) as out,
     ):
         scan = _Scan(bundle)
