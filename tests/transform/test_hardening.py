@@ -188,3 +188,26 @@ def test_every_truncation_is_reported_once_with_its_record(
     assert cut.value.endswith("...")
     assert len(cut.value) == 200
     assert t.take_truncations() == []
+
+
+def test_a_name_the_transform_composes_and_cuts_is_reported_too(
+    doc: dict[str, Any], schema: TargetSchema
+) -> None:
+    """A session's name is composed ("<day> <kind> with <client>") and cut to its column:
+    the cut is reported like one made under ``truncate: true``."""
+    b = ContextBuilder()
+    b.add(client("c1", first_name="Ada" * 40, last_name="Lovelace" * 30))
+    t = Transformer(spec_of(doc), schema, NAMESPACE, b.build(default_currency="USD"))
+    moment = datetime(2024, 5, 6, 10, tzinfo=UTC)
+    ops = t.transform(Session(id="s9", provenance=P, client_id="c1", start_at=moment))
+    (op,) = [o for o in ops if isinstance(o, Operation)]
+    name_col = schema.table(op.table).primary_name
+    limit = schema.table(op.table).column(name_col).max_length
+    assert len(op.payload[name_col]) == limit
+    (cut,) = t.take_truncations()
+    assert (cut.source_id, cut.field, cut.where) == (
+        "s9",
+        "(composed by the transform)",
+        f"{op.table}.{name_col}",
+    )
+    assert (cut.kept, cut.length) == (limit, len("2024-05-06 Session with ") + 120 + 1 + 240)

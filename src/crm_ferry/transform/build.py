@@ -38,6 +38,9 @@ __all__ = [
     "source_value",
 ]
 
+COMPOSED = "(composed by the transform)"
+"""The source field of a cut text the transform composed itself (a name, a subject)."""
+
 LOOKUP_TYPES = frozenset({"Lookup", "Customer", "Owner"})
 """Column types written as an ``@odata.bind`` reference, not a value."""
 
@@ -157,6 +160,8 @@ class Builder:
         self, target: Target, row: Row, row_id: str, source: RecordKey, *, phase: int = PHASE_ROWS
     ) -> Operation:
         """The upsert of ``row`` (in load order, or in the pass ``phase`` says)."""
+        for column, length, kept, text in row.cuts:
+            self.values.cuts.append((COMPOSED, target.table, column, length, kept, text))
         return Operation(
             role=target.role,
             table=target.table,

@@ -63,6 +63,8 @@ class Row:
     payload: dict[str, Any] = field(default_factory=dict)
     depends: list[tuple[str, str]] = field(default_factory=list)
     create_only: list[str] = field(default_factory=list)
+    cuts: list[tuple[str, int, int, str]] = field(default_factory=list)
+    """Texts :meth:`set_text` cut to their column: (column, length, kept, the text)."""
 
     def bind(self, schema: TargetSchema, column: str, target: str, row_id: str) -> None:
         """Point lookup ``column`` at row ``row_id`` of ``target`` (BadValue: no such
@@ -82,7 +84,11 @@ class Row:
             self.create_only.append(column)
 
     def set_text(self, column: str, text: str) -> None:
-        """``text``, cut to the column's maximum length (names, subjects)."""
+        """``text``, cut to the column's maximum length (names, subjects); a cut is kept in
+        :attr:`cuts`, so the run reports it like any other truncation."""
         col = self.table.column(column)
         limit = col.max_length if col is not None else None
-        self.set(column, text[:limit] if limit else text)
+        if limit and len(text) > limit:
+            self.cuts.append((column, len(text), limit, text))
+            text = text[:limit]
+        self.set(column, text)
