@@ -160,3 +160,29 @@ def remove_client(bundle: Path, client_id: str) -> dict[str, list[str]]:
         dropped = rewrite_rows(bundle, obj, keep=lambda r: r.get("invoice_id") not in invoices)
         removed[obj] = sorted(r["id"] for r in dropped)
     return {k: v for k, v in removed.items() if v}
+
+
+def interrupted_run(project: Project, monkeypatch: Any, *, at: int) -> str:
+    """Run migrate until the ``at``-th group is handed to the client (Ctrl-C there); the
+    interrupted run's id (``monkeypatch``: pytest's, to stop the writes and put them back)."""
+    import pytest
+
+    from crm_ferry.commands.migrate import run_load
+    from crm_ferry.errors import Interrupted
+    from crm_ferry.load import engine
+
+    calls = {"n": 0}
+    write = engine.write_many
+
+    def stop(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "write_many", stop)
+    with pytest.raises(Interrupted) as stopped:
+        run_load(project.settings, client=project.client, skip_sample_gate=True)
+    monkeypatch.setattr(engine, "write_many", write)
+    (run_id,) = stopped.value.runs
+    return str(run_id)

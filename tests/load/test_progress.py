@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -17,10 +16,9 @@ from rich.progress import Progress as RichProgress
 from crm_ferry import commands
 from crm_ferry.cli.render import RichProgressReporter
 from crm_ferry.commands.migrate import run_load
-from crm_ferry.errors import Interrupted
 from crm_ferry.journal import Journal
 from crm_ferry.load import engine
-from helpers.load import Project
+from helpers.load import Project, interrupted_run
 
 
 @dataclass
@@ -82,20 +80,7 @@ def test_a_resumed_run_shows_it_reads_pending_operations_first(
     make_project: Callable[[str], Project], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project("resumed")
-    calls = {"n": 0}
-    write = engine.write_many
-
-    def stop(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return write(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "write_many", stop)
-    with pytest.raises(Interrupted) as stopped:
-        run_load(project.settings, client=project.client, skip_sample_gate=True)
-    monkeypatch.setattr(engine, "write_many", write)
-    (run_id,) = stopped.value.runs
+    run_id = interrupted_run(project, monkeypatch, at=3)
     with Journal.for_project(project.settings.project_dir) as j:
         j.mark_sent(run_id, j.ops(run_id, state="pending"))  # all of them to be read
     rec = Recorder()

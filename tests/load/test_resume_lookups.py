@@ -17,10 +17,9 @@ import pytest
 
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
-from crm_ferry.errors import Interrupted
 from crm_ferry.journal import Journal, JournalOp
 from crm_ferry.load import engine
-from helpers.load import Project
+from helpers.load import Project, interrupted_run
 
 IN_FILTER = re.compile(r"Microsoft\.Dynamics\.CRM\.In\(PropertyName='[^']*',PropertyValues=\[")
 GUID = re.compile(r"'([0-9a-fA-F-]{36})'")
@@ -42,26 +41,6 @@ class Lookups:
             self.requests.append((table, [g.lower() for g in GUID.findall(url)]))
             self.lengths.append(len(str(request.url)))
         return self.inner.handle_request(request)
-
-
-def _interrupted(project: Project, monkeypatch: pytest.MonkeyPatch, *, at: int) -> str:
-    """Run migrate until the ``at``-th group is handed to the client (Ctrl-C there); the
-    interrupted run's id."""
-    calls = {"n": 0}
-    write = engine.write_many
-
-    def stop(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == at:
-            raise KeyboardInterrupt
-        return write(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "write_many", stop)
-    with pytest.raises(Interrupted) as stopped:
-        run_load(project.settings, client=project.client, skip_sample_gate=True)
-    monkeypatch.setattr(engine, "write_many", write)
-    (run_id,) = stopped.value.runs
-    return str(run_id)
 
 
 def _creates(ops: list[JournalOp]) -> list[JournalOp]:
@@ -92,7 +71,7 @@ def test_pending_writes_never_sent_are_settled_from_the_journal(
     make_project: Callable[[str], Project], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project("never-sent")
-    run_id = _interrupted(project, monkeypatch, at=3)
+    run_id = interrupted_run(project, monkeypatch, at=3)
     with Journal.for_project(project.settings.project_dir) as j:
         pending = _creates(j.ops(run_id, state="pending"))
     assert len(pending) > 100, "the interrupted run left too few writes pending to tell"
@@ -115,7 +94,7 @@ def test_pending_writes_that_may_have_been_sent_are_looked_up_in_large_pages(
     make_project: Callable[[str], Project], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project("maybe-sent")
-    run_id = _interrupted(project, monkeypatch, at=3)
+    run_id = interrupted_run(project, monkeypatch, at=3)
     with Journal.for_project(project.settings.project_dir) as j:
         # as an older journal's pending writes are read: sent, for all it knows
         j.mark_sent(run_id, j.ops(run_id, state="pending"))

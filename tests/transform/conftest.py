@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,3 +38,15 @@ def provisioned(bundle_data: BundleData) -> Iterator[tuple[dict[str, Any], Targe
             client.metadata, tables_for(spec), org=read_org_settings(client)
         )
     return doc, schema
+
+
+@pytest.fixture
+def doc(provisioned: tuple[dict[str, Any], TargetSchema]) -> dict[str, Any]:
+    """A copy of the completed default map, for a test to change."""
+    return copy.deepcopy(provisioned[0])
+
+
+@pytest.fixture
+def schema(provisioned: tuple[dict[str, Any], TargetSchema]) -> TargetSchema:
+    """The provisioned tenant's snapshot."""
+    return provisioned[1]

@@ -3,7 +3,6 @@ bundle refuses, a moment Dataverse cannot hold, a value cut under ``truncate: tr
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -41,16 +40,6 @@ def context(**kw: Any) -> TransformContext:
     b = ContextBuilder()
     b.add(client())
     return b.build(default_currency="USD", **kw)
-
-
-@pytest.fixture
-def doc(provisioned: tuple[dict[str, Any], TargetSchema]) -> dict[str, Any]:
-    return copy.deepcopy(provisioned[0])
-
-
-@pytest.fixture
-def schema(provisioned: tuple[dict[str, Any], TargetSchema]) -> TargetSchema:
-    return provisioned[1]
 
 
 def file_record(fid: str, path: str) -> FileRecord:

@@ -70,11 +70,6 @@ def doc(provisioned: tuple[dict[str, Any], TargetSchema]) -> dict[str, Any]:
     return d
 
 
-@pytest.fixture
-def schema(provisioned: tuple[dict[str, Any], TargetSchema]) -> TargetSchema:
-    return provisioned[1]
-
-
 def client(cid: str, **kw: Any) -> Client:
     base: dict[str, Any] = {
         "id": cid,

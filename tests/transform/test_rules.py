@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import uuid
 from dataclasses import replace
@@ -119,16 +118,6 @@ def context(**kw: Any) -> TransformContext:
     for r in (client(), ORG, SVC, session(), INVOICE, FAMILY):
         b.add(r)
     return b.build(default_currency="USD", **kw)
-
-
-@pytest.fixture
-def doc(provisioned: tuple[dict[str, Any], TargetSchema]) -> dict[str, Any]:
-    return copy.deepcopy(provisioned[0])
-
-
-@pytest.fixture
-def schema(provisioned: tuple[dict[str, Any], TargetSchema]) -> TargetSchema:
-    return provisioned[1]
 
 
 def make(doc: dict[str, Any], schema: TargetSchema, **ctx: Any) -> Transformer:
