@@ -219,3 +219,16 @@ def test_any_other_preference_is_refused(api: httpx.Client, name: str) -> None:
 @given(name=st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,15}", fullmatch=True))
 def test_any_other_query_parameter_is_refused(api: httpx.Client, name: str) -> None:
     _refused(api.get(f"accounts?{name}=1"), name)
+
+
+@pytest.mark.parametrize("message", ["CreateEntities", "BulkDelete", "RetrieveTotalRecordCount"])
+def test_a_documented_message_the_emulator_lacks_is_501_and_an_unknown_one_404(
+    api: httpx.Client, message: str
+) -> None:
+    # Microsoft's Python SDK creates tables with CreateEntities and deletes with BulkDelete
+    response = api.post(message, json={})
+    _refused(response, message)
+    assert response.status_code == 501
+    assert f"The message {message} is not implemented by the emulator" in response.text
+    unknown = api.post("NoSuchMessageAnywhere", json={})
+    assert unknown.status_code == 404

@@ -42,6 +42,7 @@ from crm_ferry.emulator.records import (
 )
 from crm_ferry.emulator.schema import EntityDef, OptionDef, OptionSetDef
 from crm_ferry.emulator.state import TenantState
+from crm_ferry.emulator.unsupported import not_implemented
 from crm_ferry.emulator.validation import (
     DUPLICATE_RECORD,
     INVALID_ARGUMENT,
@@ -56,7 +57,38 @@ from crm_ferry.emulator.validation import (
 
 
 def _no_segment(name: str) -> Fault:
+    if name in NOT_EMULATED:
+        return not_implemented(f"The message {name}")
     return Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{name}'.")
+
+
+NOT_EMULATED = frozenset(
+    {
+        "AddMembersTeam",
+        "BulkDelete",
+        "CommitAnnotationBlocksUpload",
+        "CommitFileBlocksUpload",
+        "CreateCustomerRelationships",
+        "CreateEntities",
+        "CreateEntityKey",
+        "DownloadBlock",
+        "ExecuteWorkflow",
+        "GrantAccess",
+        "InitializeAnnotationBlocksDownload",
+        "InitializeAnnotationBlocksUpload",
+        "InitializeFileBlocksDownload",
+        "InitializeFileBlocksUpload",
+        "Merge",
+        "ModifyAccess",
+        "RetrieveMetadataChanges",
+        "RetrieveTotalRecordCount",
+        "RevokeAccess",
+        "UploadBlock",
+    }
+)
+"""Unbound actions and functions of the Web API reference that clients (Microsoft's Python
+SDK among them) call and the emulator does not implement: 501 naming the message, where an
+unknown name gets Dataverse's 404."""
 
 
 def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str) -> httpx.Response:
