@@ -56,7 +56,9 @@ from crm_ferry.emulator.validation import (
 )
 
 
-def _no_segment(name: str) -> Fault:
+def unknown_segment(name: str) -> Fault:
+    """A path segment that names nothing the emulator answers: 501 for a documented message
+    it lacks (:data:`NOT_EMULATED`), else Dataverse's 404."""
     if name in NOT_EMULATED:
         return not_implemented(f"The message {name}")
     return Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{name}'.")
@@ -105,7 +107,7 @@ def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str)
         return insert_option_value(em, ctx)
     if name == "DeleteOptionValue" and method == "POST":
         return delete_option_value(em, ctx)
-    raise _no_segment(name)
+    raise unknown_segment(name)
 
 
 def bound(
@@ -123,7 +125,7 @@ def bound(
         if row_id is None or em.store.get("systemuser", row_id) is None:
             raise not_found("systemuser", str(row_id))
         return user_privileges(em, ctx, row_id)
-    raise _no_segment(seg.name)
+    raise unknown_segment(seg.name)
 
 
 def who_am_i(em: TenantState, ctx: Ctx) -> httpx.Response:
@@ -334,4 +336,13 @@ def _decimal(value: Any) -> Any:
     return Decimal(str(value))
 
 
-__all__ = ["bound", "close_opportunity", "publish_xml", "unbound", "user_privileges", "who_am_i"]
+__all__ = [
+    "NOT_EMULATED",
+    "bound",
+    "close_opportunity",
+    "publish_xml",
+    "unbound",
+    "unknown_segment",
+    "user_privileges",
+    "who_am_i",
+]

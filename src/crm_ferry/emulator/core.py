@@ -32,7 +32,7 @@ from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
 from crm_ferry.emulator.metadata import METADATA_SETS, handle_metadata, settle
 from crm_ferry.emulator.schema import BULK_MESSAGES
 from crm_ferry.emulator.state import CoreConfig, TenantState
-from crm_ferry.emulator.unsupported import not_implemented, refuse_unimplemented
+from crm_ferry.emulator.unsupported import refuse_unimplemented
 from crm_ferry.emulator.validation import NOT_SUPPORTED, UNEXPECTED, UNKNOWN_PROPERTY, Fault
 
 
@@ -176,12 +176,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         if not isinstance(first, odata.EntitySetSegment):
             raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
         entity = em.schema.by_entity_set(first.name)
-        if entity is None and first.key is None and first.name in actions.NOT_EMULATED:
-            raise not_implemented(f"The message {first.name}")  # an action without ()
-        if entity is None:
-            raise Fault(
-                404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{first.name}'."
-            )
+        if entity is None:  # an action called without () is read as a set: the same answer
+            raise actions.unknown_segment(first.name)
         tail = segments[1:]
         if entity.logical_name in tenant.VIRTUAL_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
