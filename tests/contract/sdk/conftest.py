@@ -1,0 +1,96 @@
+"""Microsoft's Python SDK for Dataverse (``powerplatform-dataverse-client``) as a contract client.
+
+The SDK is a real client nobody here wrote: it drives the served emulator through its public
+API exactly as it would drive a tenant. It insists on an ``https`` base URL and an
+azure-identity credential, so the emulator is served over HTTPS with a certificate made for
+the module (:func:`crm_ferry.emulator.tls.make_certificate`), ``requests`` trusts it through
+``REQUESTS_CA_BUNDLE``, and :class:`EmulatorCredential` fetches the emulator's own token the
+way a client-secret credential fetches Entra ID's.
+
+One emulator serves a whole module (tests make rows and tables with their own names); each
+test gets its own :class:`~PowerPlatform.Dataverse.client.DataverseClient`.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from azure.core.credentials import AccessToken, AccessTokenInfo
+from PowerPlatform.Dataverse.client import DataverseClient
+
+from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
+from crm_ferry.emulator.server import RunningServer, serve
+from crm_ferry.emulator.tls import TlsFiles, make_certificate
+
+
+class EmulatorCredential:
+    """An azure-core ``TokenCredential`` signing in to the emulator with client credentials."""
+
+    def __init__(self, app: EmulatorApp, tls: TlsFiles) -> None:
+        self._app = app
+        self._tls = tls
+        self.requests = 0
+
+    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
+        client_id, secret = self._app.default_client
+        self.requests += 1
+        response = httpx.post(
+            self._app.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+                "scope": scopes[0] if scopes else self._app.scope,
+            },
+            verify=ssl.create_default_context(cafile=str(self._tls.certificate)),
+        )
+        response.raise_for_status()
+        body = response.json()
+        return AccessToken(body["access_token"], int(time.time()) + int(body["expires_in"]))
+
+    def get_token_info(self, *scopes: str, **_: Any) -> AccessTokenInfo:
+        token = self.get_token(*scopes)
+        return AccessTokenInfo(token.token, token.expires_on)
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_certificate(Path(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture(scope="module")
+def served(tls: TlsFiles) -> Iterator[tuple[EmulatorApp, RunningServer]]:
+    app = EmulatorApp(EmulatorConfig())
+    server = serve(app, tls=tls)
+    try:
+        yield app, server
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def emulator(served: tuple[EmulatorApp, RunningServer]) -> EmulatorApp:
+    return served[0]
+
+
+@pytest.fixture
+def client(
+    served: tuple[EmulatorApp, RunningServer], tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DataverseClient]:
+    app, server = served
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.certificate))
+    with DataverseClient(server.url, EmulatorCredential(app, tls)) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short suffix that keeps one test's names apart from another's in the module."""
+    return uuid.uuid4().hex[:8]
