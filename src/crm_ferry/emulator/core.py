@@ -58,6 +58,8 @@ class Emulator(TenantState):
                 response = records.error_response(
                     Fault(500, UNEXPECTED, f"An unexpected error occurred: {exc!r}")
                 )
+            if response.status_code >= 400:
+                response = records.annotate_error(request, response)
             if RECORDS not in response.extensions:
                 response.extensions[RECORDS] = self._records
             return response
@@ -74,9 +76,9 @@ class Emulator(TenantState):
                     if response.status_code >= 400:
                         raise _Rollback(response)
             except _Rollback as rb:
-                return rb.response
+                return records.annotate_error(request, rb.response)
             except Fault as fault:
-                return records.error_response(fault)
+                return records.annotate_error(request, records.error_response(fault))
             return response
 
     # -- users -------------------------------------------------------------------------

@@ -563,6 +563,8 @@ def _address(prefix: str) -> list[AttributeDef]:
         s(f"{prefix}_postalcode", 20),
         s(f"{prefix}_country", 80),
         s(f"{prefix}_telephone1", 50),
+        col(f"{prefix}_latitude", "Double", min_value=-90, max_value=90, precision=5),
+        col(f"{prefix}_longitude", "Double", min_value=-180, max_value=180, precision=5),
         col(
             f"{prefix}_addresstypecode",
             "Picklist",
@@ -678,6 +680,7 @@ def _columns(table: str) -> list[AttributeDef]:
                 options=((1, "Net 30"), (2, "2% 10, Net 30"), (3, "Net 45"), (4, "Net 60")),
             ),
             col("numberofemployees", "Integer", min_value=0, max_value=1_000_000_000),
+            boolean("creditonhold"),
             *money("revenue"),
             *money("creditlimit"),
             lookup("primarycontactid", "contact"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from crm_ferry.emulator.records.context import (
     Ctx,
+    annotate_error,
     error_response,
     json_response,
     make_ctx,
@@ -55,6 +56,7 @@ from crm_ferry.emulator.records.writes import (
 __all__ = [
     "Ctx",
     "all_privileges",
+    "annotate_error",
     "before_update",
     "check_pair",
     "check_privilege",

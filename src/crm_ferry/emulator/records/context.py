@@ -101,6 +101,60 @@ def error_response(fault: Fault) -> httpx.Response:
     return layers.odata_error(fault.status, fault.code, fault.message)
 
 
+HELP_LINK = "@Microsoft.PowerApps.CDS.HelpLink"
+INNER_MESSAGE = "@Microsoft.PowerApps.CDS.InnerError.Message"
+
+
+def wants_annotation(prefer: Mapping[str, str], name: str) -> bool:
+    """Whether ``odata.include-annotations`` asks for annotation ``name`` (``*``, a
+    namespace followed by ``.*``, or the name itself)."""
+    for wanted in prefer.get("odata.include-annotations", "").split(","):
+        wanted = wanted.strip().lstrip("@")
+        if wanted == "*" or wanted == name:
+            return True
+        if wanted.endswith(".*") and name.startswith(wanted[:-1]):
+            return True
+    return False
+
+
+def annotate_error(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    """An error with the details annotations the caller asked for
+    (``Prefer: odata.include-annotations="*"``): the help link and the inner error's message.
+    The plug-in annotations (``ErrorDetails.*``, ``TraceText``) have no source here: the
+    emulator runs no plug-ins.
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors#include-additional-details-with-errors
+    """
+    prefer = parse_prefer(", ".join(request.headers.get_list("Prefer")))
+    names = [n for n in (HELP_LINK, INNER_MESSAGE) if wants_annotation(prefer, n[1:])]
+    if not names:
+        return response
+    try:
+        body = json.loads(response.content)
+        error = body["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        return response
+    if HELP_LINK in names:
+        error[HELP_LINK] = (
+            "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException"
+            f"%3a{code.removeprefix('0x')}&client=platform"
+        )
+    if INNER_MESSAGE in names:
+        error[INNER_MESSAGE] = message
+    annotated = layers.json_response(
+        response.status_code,
+        body,
+        headers={
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-type")
+        },
+        content_type=ODATA_JSON,
+    )
+    annotated.extensions.update(response.extensions)
+    return annotated
+
+
 def no_content(headers: Mapping[str, str] | None = None) -> httpx.Response:
     raw = [(b"OData-Version", b"4.0")]
     raw += [(k.encode("ascii"), v.encode("utf-8")) for k, v in (headers or {}).items()]
