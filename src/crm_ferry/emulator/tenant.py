@@ -93,9 +93,18 @@ SEED_USERS: tuple[SeedUser, ...] = (
     ),
 )
 
-ACTIVITIES = ("phonecall", "email", "appointment", "opportunityclose")
+ACTIVITIES = ("phonecall", "email", "appointment", "task", "opportunityclose")
 """Activity tables (activityid primary key, regarding, parties)."""
-NOTE_TARGETS = ("contact", "account", "opportunity", "invoice", "phonecall", "email", "appointment")
+NOTE_TARGETS = (
+    "contact",
+    "account",
+    "opportunity",
+    "invoice",
+    "phonecall",
+    "email",
+    "appointment",
+    "task",
+)
 REGARDING_TARGETS = ("contact", "account", "opportunity", "invoice")
 
 # ---------------------------------------------------------------------------------------
@@ -219,6 +228,21 @@ STATES: dict[str, StateSpec] = {
         (1, "Completed", 3, ((3, "Completed"),)),
         (2, "Canceled", 4, ((4, "Canceled"),)),
         (3, "Scheduled", 5, ((5, "Busy"), (6, "Out of Office"))),
+    ),
+    "task": (
+        (
+            0,
+            "Open",
+            2,
+            (
+                (2, "Not Started"),
+                (3, "In Progress"),
+                (4, "Waiting on someone else"),
+                (7, "Deferred"),
+            ),
+        ),
+        (1, "Completed", 5, ((5, "Completed"),)),
+        (2, "Canceled", 6, ((6, "Canceled"),)),
     ),
     "opportunityclose": (
         (0, "Open", 1, ((1, "Open"),)),
@@ -515,6 +539,9 @@ TABLES: tuple[_Table, ...] = (
         4201,
         is_activity=True,
         has_notes=True,
+    ),
+    _Table(
+        "task", "Task", "tasks", "activityid", "subject", 4212, is_activity=True, has_notes=True
     ),
     _Table(
         "opportunityclose",
@@ -878,6 +905,13 @@ def _columns(table: str) -> list[AttributeDef]:
         ]
     if table == "appointment":
         return [*_activity_columns(), s("location", 200), boolean("isalldayevent")]
+    if table == "task":
+        return [
+            *_activity_columns(),
+            col("percentcomplete", "Integer", min_value=0, max_value=100),
+            s("category", 250),
+            s("subcategory", 250),
+        ]
     if table == "opportunityclose":
         return [
             *_activity_columns(),
