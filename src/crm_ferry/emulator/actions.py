@@ -67,29 +67,53 @@ def unknown_segment(name: str) -> Fault:
 NOT_EMULATED = frozenset(
     {
         "AddMembersTeam",
+        "AddToQueue",
         "BulkDelete",
+        "CalculateRollupField",
+        "CalculateTotalTimeIncident",
         "CommitAnnotationBlocksUpload",
         "CommitFileBlocksUpload",
         "CreateCustomerRelationships",
         "CreateEntities",
         "CreateEntityKey",
+        "CreateException",
+        "DeliverIncomingEmail",
         "DownloadBlock",
         "ExecuteWorkflow",
+        "ExportTranslation",
+        "FulfillSalesOrder",
+        "GetDefaultPriceLevel",
+        "GetTimeZoneCodeByLocalizedName",
         "GrantAccess",
+        "IncrementKnowledgeArticleViewCount",
         "InitializeAnnotationBlocksDownload",
         "InitializeAnnotationBlocksUpload",
         "InitializeFileBlocksDownload",
         "InitializeFileBlocksUpload",
+        "InitializeFrom",
+        "IsValidStateTransition",
         "Merge",
         "ModifyAccess",
+        "RemoveMembersTeam",
+        "RetrieveAllChildUsersSystemUser",
+        "RetrieveBusinessHierarchyBusinessUnit",
+        "RetrieveCurrentOrganization",
+        "RetrieveDuplicates",
+        "RetrieveLocLabels",
         "RetrieveMetadataChanges",
+        "RetrievePrincipalAccess",
+        "RetrieveRecordWall",
         "RetrieveTotalRecordCount",
+        "RetrieveUnpublishedMultiple",
         "RevokeAccess",
         "UploadBlock",
+        "ValidateRecurrenceRule",
+        "ValidateSavedQuery",
     }
 )
-"""Unbound actions and functions of the Web API reference that clients (Microsoft's Python
-SDK among them) call and the emulator does not implement: 501 naming the message, where an
+"""Actions and functions of the Web API reference (unbound, or bound to a row or a table) that
+clients (Microsoft's Python SDK among them) call, or the Web API articles show, and the
+emulator does not implement: 501 naming the message, where an
 unknown name gets Dataverse's 404."""
 
 
@@ -97,6 +121,16 @@ def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str)
     name = seg.name
     if name == "WhoAmI" and method == "GET":
         return who_am_i(em, ctx)
+    if name == "RetrieveVersion" and method == "GET":
+        return json_response(
+            200,
+            {
+                "@odata.context": (
+                    f"{ctx.base}$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse"
+                ),
+                "Version": tenant.SERVICE_VERSION,
+            },
+        )
     if name in ("WinOpportunity", "LoseOpportunity") and method == "POST":
         return close_opportunity(em, ctx, won=name == "WinOpportunity")
     if name == "PublishXml" and method == "POST":

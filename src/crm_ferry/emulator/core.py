@@ -194,6 +194,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
                 return records.count(em, ctx, entity, opts)
             if isinstance(tail[0], odata.OperationSegment) and tail[0].name == "DeleteMultiple":
                 raise Fault(400, NOT_SUPPORTED, "DeleteMultiple has not yet been implemented.")
+            if isinstance(tail[0], odata.OperationSegment):  # bound to the collection
+                raise actions.unknown_segment(tail[0].name)
             raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
         if not tail:
             if method == "GET":

@@ -93,6 +93,9 @@ SEED_USERS: tuple[SeedUser, ...] = (
     ),
 )
 
+SERVICE_VERSION = "9.2.25124.00000"
+"""What ``RetrieveVersion`` answers: a 9.2 service (the build number is the emulator's own)."""
+
 ACTIVITIES = ("phonecall", "email", "appointment", "task", "opportunityclose")
 """Activity tables (activityid primary key, regarding, parties)."""
 NOTE_TARGETS = (
@@ -1336,6 +1339,7 @@ __all__ = [
     "READ_ONLY_STATES",
     "ROOT_BUSINESS_UNIT_ID",
     "SEED_USERS",
+    "SERVICE_VERSION",
     "VIRTUAL_TABLES",
     "add_lookup_relationships",
     "application_user_row",
