@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
+import json
+from dataclasses import dataclass
+from typing import Any
+
 import httpx
 
 
@@ -10,3 +17,44 @@ def created_id(response: httpx.Response) -> str:
     assert response.status_code == 204, response.text
     url = response.headers["OData-EntityId"]
     return url[url.rindex("(") + 1 : -1]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One response of a ``$batch`` answer: status line, headers, body, and its Content-ID."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    content_id: str | None
+    in_changeset: bool
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def batch_parts(response: httpx.Response) -> list[Part]:
+    """The responses of a ``$batch`` answer, in order, read with the standard library's MIME
+    parser (not the client's own), change sets flattened."""
+    head = f"Content-Type: {response.headers['Content-Type']}\r\n\r\n".encode()
+    message = email.message_from_bytes(head + response.content, policy=email.policy.HTTP)
+    parts: list[Part] = []
+    for outer in message.iter_parts():
+        inner = list(outer.iter_parts()) if outer.is_multipart() else [outer]
+        for item in inner:
+            parts.append(_part(item, in_changeset=outer.is_multipart()))
+    return parts
+
+
+def _part(item: email.message.Message, *, in_changeset: bool) -> Part:
+    payload = item.get_payload(decode=True)
+    raw = payload if isinstance(payload, bytes) else str(item.get_payload()).encode()
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    lines = head.decode().split("\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    content_id = item.get("Content-ID")
+    return Part(status, headers, body.strip(), content_id, in_changeset)
