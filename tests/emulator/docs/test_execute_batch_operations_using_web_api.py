@@ -216,8 +216,8 @@ def test_a_reference_before_its_declaration_is_400(api: httpx.Client) -> None:
             f"{base}phonecalls",
             {"phonenumber": "911", "regardingobjectid_account_phonecall@odata.bind": "$1"},
         )
-        + f"\r\n--{CHANGESET}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding:binary\r\n"
-        "Content-ID: 1\r\n\r\n"
+        + f"\r\n--{CHANGESET}\r\nContent-Type: application/http\r\n"
+        "Content-Transfer-Encoding:binary\r\nContent-ID: 1\r\n\r\n"
         + _request("POST", f"{base}accounts", {"name": "QQQQ", "revenue": 1.50})
         + f"\r\n--{CHANGESET}--\r\n\r\n"
     )
