@@ -161,6 +161,7 @@ def verify(
             records=records,
             expected=expected,
             diff_keys=diff_keys,
+            server_totals=True,
             progress=progress,
         )
         runs = covered_runs(j)

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -456,6 +457,32 @@ class DataverseClient:
             page_size=None if top is not None else page_size,
             annotations=annotations,
         )
+
+    def aggregate(
+        self,
+        table: str,
+        aggregates: Mapping[str, tuple[str, str]],
+        *,
+        filter: str | None = None,
+        groupby: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Aggregates computed by the service (``$apply``; "Aggregate data", Microsoft Learn):
+        ``{"total": ("totalamount", "sum"), "n": ("", "count")}`` → one row per group
+        (``groupby`` columns, e.g. ``_customerid_value``) with those aliases. Numbers are read
+        as :class:`~decimal.Decimal`, so money sums keep their cents. Dataverse refuses an
+        aggregate over more than 50,000 rows (``AggregateQueryRecordLimit exceeded``)."""
+        terms = [
+            f"$count as {alias}" if op == "count" else f"{column} with {op} as {alias}"
+            for alias, (column, op) in aggregates.items()
+        ]
+        apply = f"aggregate({','.join(terms)})"
+        if groupby:
+            apply = f"groupby(({','.join(groupby)}),{apply})"
+        if filter:
+            apply = f"filter({filter})/{apply}"
+        resp = self.request("GET", self.metadata.entity_set(table), params={"$apply": apply})
+        body = jsonlib.loads(resp.content, parse_float=Decimal)
+        return [dict(row) for row in body.get("value", [])]
 
     def retrieve_many(
         self,

@@ -386,13 +386,16 @@ def prove(
     run_id: str | None = None,
     expected: Sequence[ExpectedRow] | None = None,
     diff_keys: set[tuple[str, str]] | None = None,
+    server_totals: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> Proof:
     """Compare what was written with what Dataverse holds; see the module docstring.
 
     ``diff_keys`` limits the field-level diff (and the timestamp checks) to those rows;
-    counts, sums, orphans and duplicates always cover every row. ``progress`` gets a task
-    per table (``verify contact``), its total the rows written, advanced per read."""
+    counts, sums, orphans and duplicates always cover every row. ``server_totals`` (when
+    ``expected`` is every row crm-ferry wrote) adds Dataverse's own sums of the migrated
+    invoices and payments. ``progress`` gets a task per table (``verify contact``), its total
+    the rows written, advanced per read."""
     proof = Proof()
     if expected is None:
         expected = expected_rows(journal, run_id=run_id)
@@ -444,6 +447,8 @@ def prove(
     _orphans(proof, client, actual_all, found_ids)
     _duplicates(proof, actual_all, spec.publisher_prefix)
     _invoice_sums(proof, expected, actual_all, records)
+    if server_totals:
+        _server_totals(proof, client, spec.publisher_prefix, expected, actual_all)
     _timestamps(
         proof, [r for r in expected if (r.table, r.row_id) in diff_keys], actual_all, records
     )
@@ -664,6 +669,66 @@ def _invoice_sums(
         "invoices whose lines agree with their total": agreeing,
     }
     proof.sums["payments"] = {"source": payments_source, "Dataverse": payments_target}
+
+
+def _server_totals(
+    proof: Proof,
+    client: DataverseClient,
+    prefix: str,
+    expected: Sequence[ExpectedRow],
+    actual_all: Mapping[str, Mapping[str, Mapping[str, Any]]],
+) -> None:
+    """Dataverse's own count and sum of every migrated invoice and payment (an ``$apply``
+    aggregate over the rows holding a source id, computed by the service, not added up
+    here), checked against the rows read: a row outside what crm-ferry wrote (left by an
+    earlier run, or written twice) shows as a difference in count or total."""
+    column = f"{prefix}_practiceid"
+    payments = _payment_table(expected)
+    for label, table, amount in (
+        ("invoices", "invoice", "totalamount"),
+        ("payments", payments, ""),
+    ):
+        rows = actual_all.get(table)
+        if not table or not rows:
+            continue
+        if not amount:
+            amount = next((k for row in rows.values() for k in row if k.endswith("_amount")), "")
+        if not amount or column not in client.metadata.columns(table):
+            continue
+        try:
+            (found,) = client.aggregate(
+                table,
+                {"total": (amount, "sum"), "rows": ("", "count")},
+                filter=f"{column} ne null",
+            )
+        except (DataverseError, ValueError) as exc:
+            proof.checks.append(
+                CheckRow(
+                    f"Dataverse's own {label} total = the {label} read",
+                    table,
+                    "*",
+                    False,
+                    f"the service did not compute the total: {exc}; compare the sums of the "
+                    "rows read above by hand, or run verify again",
+                    column=amount,
+                )
+            )
+            continue
+        read = sum((_dec(r.get(amount)) or Decimal(0) for r in rows.values()), Decimal(0))
+        total = _dec(found.get("total")) or Decimal(0)
+        count = int(found.get("rows") or 0)
+        proof.sums[label]["Dataverse total (computed by Dataverse)"] = total
+        proof.checks.append(
+            CheckRow(
+                f"Dataverse's own {label} total = the {label} read",
+                table,
+                "*",
+                total == read and count == len(rows),
+                f"Dataverse counts {count} rows holding a source id summing to {total}; "
+                f"{len(rows)} rows were read, summing to {read}",
+                column=amount,
+            )
+        )
 
 
 def _payment_table(expected: Sequence[ExpectedRow]) -> str:
