@@ -626,8 +626,8 @@ def test_parse_query_defaults_and_case_insensitive_names() -> None:
         ({"$skip": "5"}, "The query parameter $skip is not supported", 400),
         ({"$foo": "1"}, "The query parameter $foo is not supported", 400),
         (
-            {"$apply": "groupby((name))"},
-            "Aggregation ($apply) is not implemented by the emulator",
+            {"$apply": "topcount(5,revenue)"},
+            "The $apply transformation 'topcount' is not implemented by the emulator",
             501,
         ),
         ({"$select": "name,"}, "An identifier was expected at position 5 in 'name,'.", 400),

@@ -521,14 +521,23 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def sort_rows(
-    rows: Iterable[Mapping[str, Any]], orderby: Sequence[tuple[str, bool]]
+    rows: Iterable[Mapping[str, Any]],
+    orderby: Sequence[tuple[str, bool]],
+    value_of: Callable[[Mapping[str, Any], str], Any] | None = None,
 ) -> list[Mapping[str, Any]]:
     """Rows sorted by ``[(name, descending), ...]``; stable, case-insensitive, nulls lowest.
+
+    ``value_of(row, name)`` is what a row is sorted by (default: ``row.get(name)``); the
+    emulator sorts lookups by the related row's name with it.
 
     >>> [r["n"] for r in sort_rows([{"n": "b"}, {"n": None}, {"n": "A"}], [("n", False)])]
     [None, 'A', 'b']
     """
     result = list(rows)
     for name, descending in reversed(orderby):
-        result.sort(key=lambda row: _sort_key(row.get(name)), reverse=descending)
+        if value_of is None:
+            result.sort(key=lambda row: _sort_key(row.get(name)), reverse=descending)
+        else:
+            get = value_of
+            result.sort(key=lambda row: _sort_key(get(row, name)), reverse=descending)
     return result

@@ -43,6 +43,32 @@ class Ctx:
     def representation(self) -> bool:
         return self.prefer.get("return") == "representation"
 
+    def wants_annotation(self, name: str) -> bool:
+        """Whether ``Prefer: odata.include-annotations`` asks for the annotation ``name``
+        (by name, ``*``, or a namespace wildcard such as ``Microsoft.Dynamics.CRM.*``)."""
+        for wanted in self.prefer.get("odata.include-annotations", "").split(","):
+            item = wanted.strip()
+            if item in ("*", name) or (item.endswith(".*") and name.startswith(item[:-1])):
+                return True
+        return False
+
+    def preference_applied(
+        self, *, representation: bool = False, page_size: int | None = None
+    ) -> dict[str, str]:
+        """The ``Preference-Applied`` header of a response that carries rows: each
+        preference that shaped it (``return=representation``, ``odata.maxpagesize`` and
+        ``odata.include-annotations`` as asked, as the documented responses echo them;
+        https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows)."""
+        applied: list[str] = []
+        if representation:
+            applied.append("return=representation")
+        if page_size is not None:
+            applied.append(f"odata.maxpagesize={page_size}")
+        annotations = self.prefer.get("odata.include-annotations")
+        if annotations is not None:
+            applied.append(f'odata.include-annotations="{annotations}"')
+        return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
 
 _PREFER_RE = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*(?:=\s*("[^"]*"|[^,]*))?\s*(?:,|$)')
 """One preference of a ``Prefer`` header (RFC 7240): a token, optionally ``=`` a value (quoted,

@@ -6,7 +6,10 @@
   Canceled, reference §7.3);
 - owner: defaults to the caller; a disabled user cannot own records;
 - contact / systemuser ``fullname`` ("First Last", the default full-name format);
-- money ``<column>_base`` = value ÷ the row currency's exchange rate (1.0 for the base one);
+- money ``<column>_base`` = value ÷ the row currency's exchange rate (1.0 for the base one),
+  ``exchangerate`` = that rate, and the organization's base currency when a row holding a
+  money value names none;
+- addresses: ``<prefix>_composite`` from the address's parts (:func:`tenant.composite_address`);
 - invoice lines (write-in): ``baseamount`` = quantity × priceperunit, ``extendedamount`` =
   baseamount − manualdiscountamount + tax; invoice totals are rolled up from its lines
   (``totaltax`` = the lines' tax, ``totalamount`` = the lines less the invoice discount,
@@ -260,6 +263,31 @@ def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
     if entity.logical_name == "annotation":
         _annotation(em, row)
     _money_base(em, entity, row)
+    _composites(entity, row)
+
+
+_COMPOSITES: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def _composites(entity: EntityDef, row: dict[str, Any]) -> None:
+    """Each ``<prefix>_composite`` column rebuilt from its address parts."""
+    key = (entity.metadata_id, tuple(entity.attributes))
+    prefixes = _COMPOSITES.get(key)
+    if prefixes is None:
+        prefixes = tuple(
+            name[: -len("_composite")]
+            for name, attr in entity.attributes.items()
+            if name.endswith("_composite") and attr.type == "Memo"
+        )
+        if len(_COMPOSITES) > 1000:
+            _COMPOSITES.clear()
+        _COMPOSITES[key] = prefixes
+    for prefix in prefixes:
+        text = tenant.composite_address(row, prefix)
+        if text is None:
+            row.pop(f"{prefix}_composite", None)
+        else:
+            row[f"{prefix}_composite"] = text
 
 
 def after_write(
@@ -382,6 +410,8 @@ def _money_base(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None
         row["transactioncurrencyid"] = tenant.BASE_CURRENCY_ID
         row["transactioncurrencyid" + TYPE_SUFFIX] = "transactioncurrency"
     rate = _rate(em, row.get("transactioncurrencyid"))
+    if row.get("transactioncurrencyid") and "exchangerate" in entity.attributes:
+        row["exchangerate"] = float(rate)
     for attr in money:
         value = row.get(attr.logical_name)
         base = f"{attr.logical_name}_base"
