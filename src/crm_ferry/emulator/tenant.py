@@ -14,7 +14,7 @@ Seed rows have deterministic ids (uuid5 under :data:`NAMESPACE`) so dumps compar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -561,19 +561,17 @@ ADDRESS_PARTS = ("line1", "line2", "line3", "city", "stateorprovince", "postalco
 """The columns of an address its ``<prefix>_composite`` column is built from."""
 
 
-def composite_address(row: dict[str, Any], prefix: str) -> str | None:
-    """``<prefix>_composite`` as the platform builds it for en-US: the street lines, then
-    "City, State PostalCode", then the country, one per line (CR LF), empty parts left out;
-    None for an empty address. (The table reference only says "Shows the complete primary
-    address", read-only, Memo of 1,000: the layout is the en-US address format.)"""
-    city, state, postal = (
-        row.get(f"{prefix}_{p}") for p in ("city", "stateorprovince", "postalcode")
-    )
-    place = ", ".join(str(p) for p in (city, state) if p)
+def composite_address(values: Sequence[Any]) -> str | None:
+    """``<prefix>_composite`` as the platform builds it for en-US from the values of
+    :data:`ADDRESS_PARTS` (in that order): the street lines, then "City, State PostalCode",
+    then the country, one per line (CR LF), empty parts left out; None for an empty address.
+    (The table reference only says "Shows the complete primary address", read-only, Memo of
+    1,000: the layout is the en-US address format.)"""
+    line1, line2, line3, city, state, postal, country = values
+    place = f"{city}, {state}" if city and state else str(city or state or "")
     if postal:
         place = f"{place} {postal}" if place else str(postal)
-    lines = [row.get(f"{prefix}_{p}") for p in ("line1", "line2", "line3")]
-    parts = [str(p) for p in (*lines, place, row.get(f"{prefix}_country")) if p]
+    parts = [str(p) for p in (line1, line2, line3, place, country) if p]
     return "\r\n".join(parts)[:1000] if parts else None
 
 

@@ -43,6 +43,7 @@ from crm_ferry.emulator.odata.apply import AggregateItem, Apply, parse_apply
 from crm_ferry.emulator.odata.evaluation import (
     Kind,
     compare_values,
+    condition_count,
     edm_type_name,
     evaluate,
     narrowing,
@@ -118,6 +119,7 @@ __all__ = [
     "Token",
     "Value",
     "compare_values",
+    "condition_count",
     "edm_type_name",
     "evaluate",
     "format_filter",

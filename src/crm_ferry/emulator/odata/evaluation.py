@@ -389,6 +389,29 @@ def referenced_properties(expr: Expr) -> set[str]:
     return found
 
 
+def condition_count(expr: Expr) -> int:
+    """How many conditions a filter holds, as Dataverse counts them against its limit of 500
+    (Filter rows, "Condition limits"): each comparison, string function and query function
+    is one (``In`` with many values is one), a lambda adds those of its body; ``and``,
+    ``or``, ``not`` and grouping add none.
+
+    >>> from crm_ferry.emulator.odata import parse_filter
+    >>> condition_count(parse_filter("a eq 1 and (b eq 2 or not contains(c,'x'))"))
+    3
+    """
+    match expr:
+        case Compare() | Call() | QueryFunction():
+            return 1
+        case Logical(_, left, right):
+            return condition_count(left) + condition_count(right)
+        case Not(operand):
+            return condition_count(operand)
+        case Lambda(body=body):
+            return 1 if body is None else condition_count(body)
+        case _:
+            return 1 if isinstance(expr, Property) else 0
+
+
 def _collect(expr: Expr, scope: frozenset[str], found: set[str]) -> None:
     match expr:
         case Property(path):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,11 +71,13 @@ class Currencies:
 
 
 def format_number(value: int | float | Decimal, precision: int | None = 0) -> str:
-    """``9500`` → ``9,500``; ``1234.5`` with precision 2 → ``1,234.50``; ``-3`` → ``-3``."""
+    """``9500`` → ``9,500``; ``1234.5`` with precision 2 → ``1,234.50``; ``-3`` → ``-3``.
+    Halves round away from zero, as .NET's number formats do (``0.125`` → ``0.13``)."""
     if isinstance(value, int) and not precision:
         return f"{value:,}"
     places = 0 if precision is None else precision
-    return f"{Decimal(str(value)):,.{places}f}"
+    rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{places}f}"
 
 
 def format_money(value: int | float | Decimal, symbol: str, precision: int) -> str:

@@ -36,7 +36,13 @@ from crm_ferry.emulator.records.privileges import check_privilege
 from crm_ferry.emulator.records.rows import LOOKUP_TYPES, TYPE_SUFFIX, all_rows, fetch_row
 from crm_ferry.emulator.schema import AttributeDef, EntityDef
 from crm_ferry.emulator.state import TenantState
-from crm_ferry.emulator.validation import unknown_property
+from crm_ferry.emulator.validation import Fault, unknown_property
+
+MAX_CONDITIONS = 500
+TOO_MANY_CONDITIONS = "0x8004430C"
+"""``TooManyConditionsInQuery`` (-2147204340): more than 500 conditions in a query (Filter
+rows, "Condition limits",
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows)."""
 
 LOOKUP_ANNOTATION = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 NAV_ANNOTATION = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
@@ -282,6 +288,10 @@ def filtered(
     check_privilege(em, ctx, "Read", entity)
     cache = cache if cache is not None else ReadCache()
     by_prop = cache.shape(em, entity).by_prop
+    if flt is not None and odata.condition_count(flt) > MAX_CONDITIONS:
+        raise Fault(
+            400, TOO_MANY_CONDITIONS, "Number of conditions in query exceeded maximum limit."
+        )
     if flt is not None:
         for path in odata.referenced_properties(flt):
             head = path.split("/")[0]

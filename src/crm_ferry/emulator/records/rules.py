@@ -229,6 +229,7 @@ def before_create(
             row["invoicenumber"] = f"INV-{em.next_version():05d}-{row['invoiceid'][:6].upper()}"
         row.setdefault("ispricelocked", False)
     _computed(em, entity, row)
+    _composites(entity, row, changes)
 
 
 def before_update(
@@ -251,6 +252,7 @@ def before_update(
         new_parent = em.store.get("invoice", str(changes["invoiceid"])) or {}
         check_writable_row(em, entity, {"invoiceid": new_parent.get("invoiceid")})
     _computed(em, entity, row)
+    _composites(entity, row, changes)
 
 
 def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
@@ -263,31 +265,42 @@ def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
     if entity.logical_name == "annotation":
         _annotation(em, row)
     _money_base(em, entity, row)
-    _composites(entity, row)
 
 
-_COMPOSITES: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+_COMPOSITES: dict[
+    tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...], frozenset[str]]]
+] = {}
 
 
-def _composites(entity: EntityDef, row: dict[str, Any]) -> None:
-    """Each ``<prefix>_composite`` column rebuilt from its address parts."""
+def _address_columns(entity: EntityDef) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
+    """Each ``<prefix>_composite`` column of the table with its parts' columns (cached per
+    table definition and its columns)."""
     key = (entity.metadata_id, tuple(entity.attributes))
-    prefixes = _COMPOSITES.get(key)
-    if prefixes is None:
-        prefixes = tuple(
-            name[: -len("_composite")]
-            for name, attr in entity.attributes.items()
-            if name.endswith("_composite") and attr.type == "Memo"
-        )
+    found = _COMPOSITES.get(key)
+    if found is None:
+        found = []
+        for name, attr in entity.attributes.items():
+            if name.endswith("_composite") and attr.type == "Memo":
+                prefix = name[: -len("_composite")]
+                parts = tuple(f"{prefix}_{p}" for p in tenant.ADDRESS_PARTS)
+                found.append((name, parts, frozenset(parts)))
         if len(_COMPOSITES) > 1000:
             _COMPOSITES.clear()
-        _COMPOSITES[key] = prefixes
-    for prefix in prefixes:
-        text = tenant.composite_address(row, prefix)
+        _COMPOSITES[key] = found
+    return found
+
+
+def _composites(entity: EntityDef, row: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """Each ``<prefix>_composite`` column rebuilt from its address parts when a write
+    changes one of them."""
+    for name, parts, names in _address_columns(entity):
+        if names.isdisjoint(changes):
+            continue
+        text = tenant.composite_address([row.get(p) for p in parts])
         if text is None:
-            row.pop(f"{prefix}_composite", None)
+            row.pop(name, None)
         else:
-            row[f"{prefix}_composite"] = text
+            row[name] = text
 
 
 def after_write(
