@@ -259,7 +259,7 @@ def test_literals(text: str, value: Any) -> None:
     ("text", "message"),
     [
         ("name eq 'x' and", "Expression expected at position 15 in 'name eq 'x' and'."),
-        ("name eq 'x", "There is an unterminated string literal at position 8 in 'name eq 'x'."),
+        ("name eq 'x", "There is an unterminated string literal at position 10 in 'name eq 'x'."),
         (
             "name eq 'x' & a",
             "Syntax error: character '&' is not valid at position 12 in 'name eq 'x' & a'.",

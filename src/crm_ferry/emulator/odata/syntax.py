@@ -138,7 +138,10 @@ def tokenize(text: str) -> list[Token]:
             while True:
                 end = text.find("'", i)
                 if end < 0:
-                    raise _syntax("There is an unterminated string literal", start, text)
+                    # at the end of the text, where the lexer stopped: "There is an
+                    # unterminated literal at position 21 in 'lastname eq 'O'Bryan''."
+                    # (Filter rows, "Manage single quotes")
+                    raise _syntax("There is an unterminated string literal", n, text)
                 parts.append(text[i:end])
                 if end + 1 < n and text[end + 1] == "'":
                     parts.append("'")
