@@ -724,6 +724,7 @@ def _columns(table: str) -> list[AttributeDef]:
             lookup("transactioncurrencyid", "transactioncurrency"),
             *money("estimatedvalue"),
             *money("actualvalue"),
+            *money("budgetamount"),
             col("estimatedclosedate", "DateTime", behavior="DateOnly"),
             col("actualclosedate", "DateTime", behavior="DateOnly"),
             col("closeprobability", "Integer", min_value=0, max_value=100),
