@@ -1,6 +1,8 @@
 """Query options of the Dataverse Web API: ``$select``, ``$filter``, ``$orderby``, ``$top``,
-``$count``, ``$expand`` (with nested options), ``$skiptoken`` and ``@p`` parameter aliases.
-Everything else is refused (``$deltatoken`` and non-``$`` parameters with 501).
+``$count``, ``$expand`` (with nested options), ``$apply`` (:mod:`.apply`), ``$skiptoken`` and
+``@p`` parameter aliases (in ``$filter`` and ``$orderby``, not inside ``$expand``; an alias
+stands for a value or a property path: ``$orderby=@p1 asc&@p1=revenue``). Everything else is
+refused (``$deltatoken`` and non-``$`` parameters with 501).
 
 Sources (Microsoft Learn, Dataverse Web API):
 select-columns https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns,
@@ -217,9 +219,10 @@ def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
 def parse_query(params: Mapping[str, str]) -> QueryOptions:
     """Parse query parameters whose names and values are already percent-decoded.
 
-    System options are matched case-insensitively. ``$apply``, ``$skip``, ``$search`` and
-    unknown ``$`` options are errors; ``@p`` aliases are substituted into ``$filter`` (an alias
-    with no value is null, as the OData URL conventions say).
+    System options are matched case-insensitively. ``$skip``, ``$search`` and unknown ``$``
+    options are errors; ``@p`` aliases are substituted into ``$filter`` (an alias with no value
+    is null, as the OData URL conventions say) and ``$orderby`` (where one with no value is an
+    error: it would order by null).
 
     >>> parse_query({"$top": "5", "$orderby": "name desc"}).orderby
     [('name', True)]

@@ -116,6 +116,14 @@ class Group:
     highs: list[Any] = field(default_factory=list)
     distinct: list[set[Any]] = field(default_factory=list)
 
+    @classmethod
+    def empty(cls, values: tuple[Any, ...], targets: list[Any], measures: int) -> Group:
+        n = measures
+        return cls(
+            values, targets, 0, [Decimal(0)] * n, [0] * n, [None] * n, [None] * n,
+            [set() for _ in range(n)],
+        )  # fmt: skip
+
 
 def _refuse_other_options(opts: odata.QueryOptions) -> None:
     given = [
@@ -211,18 +219,7 @@ def _fold(
 ) -> None:
     group = groups.get(key)
     if group is None:
-        n = len(measures)
-        group = Group(
-            values,
-            targets,
-            0,
-            [Decimal(0)] * n,
-            [0] * n,
-            [None] * n,
-            [None] * n,
-            [set() for _ in range(n)],
-        )
-        groups[key] = group
+        group = groups[key] = Group.empty(values, targets, len(measures))
     group.rows += 1
     for i, measure in enumerate(measures):
         if measure.attr is None:
@@ -286,16 +283,7 @@ def _fold_rows(
         ]
         _fold(groups, measures, tuple(_key(v) for v in values), values, targets, row)
     if not groupings and not groups:
-        groups[()] = Group(
-            (),
-            [],
-            0,
-            [Decimal(0)] * len(measures),
-            [0] * len(measures),
-            [None] * len(measures),
-            [None] * len(measures),
-            [set() for _ in measures],
-        )
+        groups[()] = Group.empty((), [], len(measures))  # an aggregate of no rows is one row
     return groups
 
 
@@ -335,7 +323,7 @@ def _objects(
 ) -> list[dict[str, Any]]:
     ordered = sorted(
         groups.values(),
-        key=lambda g: tuple(odata_sort_key(v) for v in g.values),
+        key=lambda g: tuple(_group_order(v) for v in g.values),
     )
     result: list[dict[str, Any]] = []
     for group in ordered:
@@ -350,7 +338,7 @@ def _objects(
     return result
 
 
-def odata_sort_key(value: Any) -> tuple[int, Any]:
+def _group_order(value: Any) -> tuple[int, Any]:
     """Groups in the order of their values, nulls first (text without case)."""
     if value is None:
         return (0, 0)

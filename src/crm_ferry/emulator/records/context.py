@@ -46,11 +46,7 @@ class Ctx:
     def wants_annotation(self, name: str) -> bool:
         """Whether ``Prefer: odata.include-annotations`` asks for the annotation ``name``
         (by name, ``*``, or a namespace wildcard such as ``Microsoft.Dynamics.CRM.*``)."""
-        for wanted in self.prefer.get("odata.include-annotations", "").split(","):
-            item = wanted.strip()
-            if item in ("*", name) or (item.endswith(".*") and name.startswith(item[:-1])):
-                return True
-        return False
+        return _wants(self.prefer.get("odata.include-annotations", ""), name)
 
     def preference_applied(
         self, *, representation: bool = False, page_size: int | None = None
@@ -93,23 +89,25 @@ def parse_prefer(header: str) -> dict[str, str]:
     return prefs
 
 
+def _wants(annotations: str, name: str) -> bool:
+    for wanted in annotations.split(","):
+        item = wanted.strip()
+        if item in ("*", name) or (item.endswith(".*") and name.startswith(item[:-1])):
+            return True
+    return False
+
+
 def make_ctx(request: httpx.Request) -> Ctx:
     prefer = parse_prefer(", ".join(request.headers.get_list("Prefer")))
     annotations = prefer.get("odata.include-annotations", "")
-    wanted = [a.strip() for a in annotations.split(",") if a.strip()]
     caller = request.extensions.get(CALLER) or tenant.DEFAULT_APP_USER_ID
     return Ctx(
         request=request,
         base=layers.origin(request) + API_PREFIX,
         caller=str(caller),
         prefer=prefer,
-        lookup_annotations=any(
-            a in ("*", "Microsoft.Dynamics.CRM.*", "Microsoft.Dynamics.CRM.lookuplogicalname")
-            for a in wanted
-        ),
-        formatted_values=any(
-            a in ("*", "OData.Community.Display.V1.FormattedValue") for a in wanted
-        ),
+        lookup_annotations=_wants(annotations, "Microsoft.Dynamics.CRM.lookuplogicalname"),
+        formatted_values=_wants(annotations, "OData.Community.Display.V1.FormattedValue"),
     )
 
 
