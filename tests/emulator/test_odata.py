@@ -259,7 +259,7 @@ def test_literals(text: str, value: Any) -> None:
     ("text", "message"),
     [
         ("name eq 'x' and", "Expression expected at position 15 in 'name eq 'x' and'."),
-        ("name eq 'x", "There is an unterminated string literal at position 8 in 'name eq 'x'."),
+        ("name eq 'x", "There is an unterminated string literal at position 10 in 'name eq 'x'."),
         (
             "name eq 'x' & a",
             "Syntax error: character '&' is not valid at position 12 in 'name eq 'x' & a'.",
@@ -626,8 +626,8 @@ def test_parse_query_defaults_and_case_insensitive_names() -> None:
         ({"$skip": "5"}, "The query parameter $skip is not supported", 400),
         ({"$foo": "1"}, "The query parameter $foo is not supported", 400),
         (
-            {"$apply": "groupby((name))"},
-            "Aggregation ($apply) is not implemented by the emulator",
+            {"$apply": "topcount(5,revenue)"},
+            "The $apply transformation 'topcount' is not implemented by the emulator",
             501,
         ),
         ({"$select": "name,"}, "An identifier was expected at position 5 in 'name,'.", 400),

@@ -24,7 +24,6 @@ COMPOSE = (
 REFUSED_OPTIONS = [
     "$skip",
     "$search",
-    "$apply",
     "$compute",
     "$format",
     "$levels",
@@ -104,6 +103,7 @@ def test_every_implemented_option_changes_the_answer(
     assert api.get("accounts?$count=true").json()["@odata.count"] == 3
     expanded = rows("$expand=primarycontactid($select=fullname)")
     assert all("primarycontactid" in r for r in expanded)
+    assert rows("$apply=aggregate($count as n)") == [{"n": 3}]
 
 
 @pytest.mark.parametrize("option", REFUSED_OPTIONS)
@@ -158,6 +158,9 @@ def test_every_honoured_preference_shows_that_it_was_applied(
     )
     row = formatted.json()["value"][0]
     assert row["statecode@OData.Community.Display.V1.FormattedValue"] == "Active"
+    assert formatted.headers["Preference-Applied"] == (
+        'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
+    )
 
 
 def test_return_with_an_unknown_value_is_an_error(api: httpx.Client) -> None:

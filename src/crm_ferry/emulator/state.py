@@ -88,6 +88,11 @@ class CoreConfig:
     """Completed/Canceled activities accept only reopening (UNCERTAIN, reference §7.7)."""
     max_page_size: int = 5000
     max_schema_name_length: int = 50
+    count_limit: int = 5000
+    """``@odata.count`` and ``/$count`` count at most this many rows (5,000, Count rows)."""
+    aggregate_record_limit: int = 50_000
+    """``$apply`` over more matching rows fails with AggregateQueryRecordLimit (50,000,
+    Aggregate data)."""
 
 
 class TenantState:

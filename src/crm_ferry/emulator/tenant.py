@@ -14,7 +14,7 @@ Seed rows have deterministic ids (uuid5 under :data:`NAMESPACE`) so dumps compar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -375,8 +375,13 @@ def lookup(name: str, *targets: str, type_: AttributeType = "Lookup", **kw: Any)
     return col(name, type_, targets=targets, **kw)
 
 
-def boolean(name: str, **kw: Any) -> AttributeDef:
-    return col(name, "Boolean", options=((0, "No"), (1, "Yes")), **kw)
+def boolean(name: str, labels: tuple[str, str] = ("No", "Yes"), **kw: Any) -> AttributeDef:
+    """A yes/no column: the labels of false and true (``donotemail``: Allow / Do Not Allow,
+    contact table reference)."""
+    return col(name, "Boolean", options=((0, labels[0]), (1, labels[1])), **kw)
+
+
+_DO_NOT = ("Allow", "Do Not Allow")
 
 
 def system_columns(ownership: OwnershipType) -> list[AttributeDef]:
@@ -582,8 +587,27 @@ TABLES: tuple[_Table, ...] = (
 )
 
 
+ADDRESS_PARTS = ("line1", "line2", "line3", "city", "stateorprovince", "postalcode", "country")
+"""The columns of an address its ``<prefix>_composite`` column is built from."""
+
+
+def composite_address(values: Sequence[Any]) -> str | None:
+    """``<prefix>_composite`` as the platform builds it for en-US from the values of
+    :data:`ADDRESS_PARTS` (in that order): the street lines, then "City, State PostalCode",
+    then the country, one per line (CR LF), empty parts left out; None for an empty address.
+    (The table reference only says "Shows the complete primary address", read-only, Memo of
+    1,000: the layout is the en-US address format.)"""
+    line1, line2, line3, city, state, postal, country = values
+    place = f"{city}, {state}" if city and state else str(city or state or "")
+    if postal:
+        place = f"{place} {postal}" if place else str(postal)
+    parts = [str(p) for p in (line1, line2, line3, place, country) if p]
+    return "\r\n".join(parts)[:1000] if parts else None
+
+
 def _address(prefix: str) -> list[AttributeDef]:
     return [
+        memo(f"{prefix}_composite", 1000, create=False, update=False),
         s(f"{prefix}_name", 200),
         s(f"{prefix}_line1", 250),
         s(f"{prefix}_line2", 250),
@@ -656,8 +680,8 @@ def _columns(table: str) -> list[AttributeDef]:
                 options=((1, "Any"), (2, "Email"), (3, "Phone"), (4, "Fax"), (5, "Mail")),
             ),
             col("customertypecode", "Picklist", options=((1, "Default Value"),)),
-            boolean("donotemail"),
-            boolean("donotphone"),
+            boolean("donotemail", _DO_NOT),
+            boolean("donotphone", _DO_NOT),
             memo("description", 2000),
             lookup("parentcustomerid", "account", "contact", type_="Customer"),
             lookup("transactioncurrencyid", "transactioncurrency"),
@@ -710,10 +734,12 @@ def _columns(table: str) -> list[AttributeDef]:
                 options=((1, "Net 30"), (2, "2% 10, Net 30"), (3, "Net 45"), (4, "Net 60")),
             ),
             col("numberofemployees", "Integer", min_value=0, max_value=1_000_000_000),
+            col("accountratingcode", "Picklist", options=((1, "Default Value"),)),
             boolean("creditonhold"),
-            boolean("donotemail"),
-            boolean("donotphone"),
-            boolean("followemail"),
+            boolean("donotemail", _DO_NOT),
+            boolean("donotphone", _DO_NOT),
+            boolean("donotpostalmail", _DO_NOT),
+            boolean("followemail", ("Do Not Allow", "Allow")),
             *money("revenue"),
             *money("creditlimit"),
             lookup("primarycontactid", "contact"),
@@ -733,6 +759,7 @@ def _columns(table: str) -> list[AttributeDef]:
             lookup("transactioncurrencyid", "transactioncurrency"),
             *money("estimatedvalue"),
             *money("actualvalue"),
+            *money("budgetamount"),
             col("estimatedclosedate", "DateTime", behavior="DateOnly"),
             col("actualclosedate", "DateTime", behavior="DateOnly"),
             col("closeprobability", "Integer", min_value=0, max_value=100),
@@ -1329,6 +1356,7 @@ def application_user_row(client_id: str, name: str, *, disabled: bool) -> dict[s
 
 __all__ = [
     "ACTIVITIES",
+    "ADDRESS_PARTS",
     "BASE_CURRENCY_ID",
     "CLOSED_ACTIVITY_STATES",
     "DEFAULT_APP_CLIENT_ID",
@@ -1347,6 +1375,7 @@ __all__ = [
     "add_lookup_relationships",
     "application_user_row",
     "build_schema",
+    "composite_address",
     "navigation_name",
     "seed_id",
     "seed_rows",

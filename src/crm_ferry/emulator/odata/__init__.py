@@ -7,6 +7,7 @@ reads, so the caller can answer "Could not find a property named 'x' on type
 
 - :mod:`.paths`: resource paths (:func:`parse_resource_path` and its segment types);
 - :mod:`.query`: query options (:func:`parse_query`, :func:`parse_query_string`);
+- :mod:`.apply`: the ``$apply`` option (:func:`parse_apply`: filter, groupby, aggregate);
 - :mod:`.syntax`: tokens, literal values and the ``$filter`` expression tree, its parser and
   formatter;
 - :mod:`.evaluation`: ``$filter`` evaluation against rows and ``$orderby`` sorting, and what
@@ -22,6 +23,7 @@ Sources (Microsoft Learn, Power Apps developer documentation, Dataverse Web API)
 * order-rows: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/order-rows
 * page-results: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results
   (``$skiptoken`` is an opaque paging cookie; there is no ``$skip``)
+* aggregate-data: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/aggregate-data
 * alternate keys in URLs: https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity
 * query functions: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/in
   (``In``, ``Between``, ``Null``, ``NotNull`` ... take ``PropertyName`` and ``PropertyValues``)
@@ -37,9 +39,11 @@ Example::
 
 from __future__ import annotations
 
+from crm_ferry.emulator.odata.apply import AggregateItem, Apply, parse_apply
 from crm_ferry.emulator.odata.evaluation import (
     Kind,
     compare_values,
+    condition_count,
     edm_type_name,
     evaluate,
     narrowing,
@@ -89,7 +93,9 @@ from crm_ferry.emulator.odata.syntax import (
 __all__ = [
     "DATAVERSE_NAMESPACE",
     "DEFAULT_UNBOUND_OPERATIONS",
+    "AggregateItem",
     "Alias",
+    "Apply",
     "Call",
     "CastSegment",
     "Compare",
@@ -113,11 +119,13 @@ __all__ = [
     "Token",
     "Value",
     "compare_values",
+    "condition_count",
     "edm_type_name",
     "evaluate",
     "format_filter",
     "format_value",
     "narrowing",
+    "parse_apply",
     "parse_filter",
     "parse_query",
     "parse_query_string",

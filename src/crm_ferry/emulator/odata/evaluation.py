@@ -389,6 +389,29 @@ def referenced_properties(expr: Expr) -> set[str]:
     return found
 
 
+def condition_count(expr: Expr) -> int:
+    """How many conditions a filter holds, as Dataverse counts them against its limit of 500
+    (Filter rows, "Condition limits"): each comparison, string function and query function
+    is one (``In`` with many values is one), a lambda adds those of its body; ``and``,
+    ``or``, ``not`` and grouping add none.
+
+    >>> from crm_ferry.emulator.odata import parse_filter
+    >>> condition_count(parse_filter("a eq 1 and (b eq 2 or not contains(c,'x'))"))
+    3
+    """
+    match expr:
+        case Compare() | Call() | QueryFunction():
+            return 1
+        case Logical(_, left, right):
+            return condition_count(left) + condition_count(right)
+        case Not(operand):
+            return condition_count(operand)
+        case Lambda(body=body):
+            return 1 if body is None else condition_count(body)
+        case _:
+            return 1 if isinstance(expr, Property) else 0
+
+
 def _collect(expr: Expr, scope: frozenset[str], found: set[str]) -> None:
     match expr:
         case Property(path):
@@ -521,14 +544,23 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def sort_rows(
-    rows: Iterable[Mapping[str, Any]], orderby: Sequence[tuple[str, bool]]
+    rows: Iterable[Mapping[str, Any]],
+    orderby: Sequence[tuple[str, bool]],
+    value_of: Callable[[Mapping[str, Any], str], Any] | None = None,
 ) -> list[Mapping[str, Any]]:
     """Rows sorted by ``[(name, descending), ...]``; stable, case-insensitive, nulls lowest.
+
+    ``value_of(row, name)`` is what a row is sorted by (default: ``row.get(name)``); the
+    emulator sorts lookups by the related row's name with it.
 
     >>> [r["n"] for r in sort_rows([{"n": "b"}, {"n": None}, {"n": "A"}], [("n", False)])]
     [None, 'A', 'b']
     """
     result = list(rows)
     for name, descending in reversed(orderby):
-        result.sort(key=lambda row: _sort_key(row.get(name)), reverse=descending)
+        if value_of is None:
+            result.sort(key=lambda row: _sort_key(row.get(name)), reverse=descending)
+        else:
+            get = value_of
+            result.sort(key=lambda row: _sort_key(get(row, name)), reverse=descending)
     return result

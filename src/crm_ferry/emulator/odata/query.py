@@ -1,6 +1,8 @@
 """Query options of the Dataverse Web API: ``$select``, ``$filter``, ``$orderby``, ``$top``,
-``$count``, ``$expand`` (with nested options), ``$skiptoken`` and ``@p`` parameter aliases.
-Everything else is refused (``$deltatoken`` and non-``$`` parameters with 501).
+``$count``, ``$expand`` (with nested options), ``$apply`` (:mod:`.apply`), ``$skiptoken`` and
+``@p`` parameter aliases (in ``$filter`` and ``$orderby``, not inside ``$expand``; an alias
+stands for a value or a property path: ``$orderby=@p1 asc&@p1=revenue``). Everything else is
+refused (``$deltatoken`` and non-``$`` parameters with 501).
 
 Sources (Microsoft Learn, Dataverse Web API):
 select-columns https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns,
@@ -17,7 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from crm_ferry.emulator.odata.apply import Apply, parse_apply
 from crm_ferry.emulator.odata.syntax import (
+    ALIAS_IN_ALIAS,
+    ALIAS_IN_EXPAND,
     Expr,
     ODataError,
     Parser,
@@ -52,6 +57,7 @@ class QueryOptions:
     expand: list[ExpandSpec] = field(default_factory=list)
     skiptoken: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+    apply: Apply | None = None
 
 
 _PARAMETERS = {
@@ -87,18 +93,49 @@ def _parse_select(text: str) -> list[str]:
         parser.advance()
 
 
-def _parse_orderby(text: str) -> list[tuple[str, bool]]:
-    parser = Parser(text, None)
+def _property_path(parser: Parser) -> str:
+    name = [parser.identifier().text]
+    while parser.is_punct("/"):
+        parser.advance()
+        name.append(parser.identifier().text)
+    return "/".join(name)
+
+
+def _orderby_alias(alias: str, aliases: Mapping[str, str], text: str, pos: int) -> str:
+    """The property path an ``$orderby`` alias stands for (``$orderby=@p1 asc&@p1=revenue``).
+    The direction stays outside the alias, as the documented example writes it; an alias
+    given no value would order by null, which names no column."""
+    value = aliases.get(alias)
+    if value is None:
+        raise ODataError(
+            f"The parameter alias '{alias}' in $orderby at position {pos} in '{text}' has no "
+            "value; $orderby takes a property, so give it one (for example "
+            f"{alias}=name).",
+            position=pos,
+            text=text,
+        )
+    inner = Parser(value, None, aliases_refused=ALIAS_IN_ALIAS)
+    path = _property_path(inner)
+    if not inner.at_end():
+        raise inner.error("')' or operator expected")
+    return path
+
+
+def _parse_orderby(text: str, aliases: Mapping[str, str] | None = None) -> list[tuple[str, bool]]:
+    parser = Parser(text, None, aliases_refused=None if aliases is not None else ALIAS_IN_EXPAND)
     result: list[tuple[str, bool]] = []
     while True:
-        name = [parser.identifier().text]
-        while parser.is_punct("/"):
+        tok = parser.tok
+        if tok.kind == "alias":
+            parser.check_alias_allowed(tok)
             parser.advance()
-            name.append(parser.identifier().text)
+            name = _orderby_alias(tok.text, aliases or {}, text, tok.pos)
+        else:
+            name = _property_path(parser)
         descending = False
         if parser.is_word("asc", "desc"):
             descending = parser.advance().text == "desc"
-        result.append(("/".join(name), descending))
+        result.append((name, descending))
         if parser.tok.kind == "end":
             return result
         if not parser.is_punct(","):
@@ -163,7 +200,7 @@ def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
                 if name == "$select":
                     spec.select = _parse_select(value)
                 elif name == "$filter":
-                    spec.filter = parse_filter(value, aliases)
+                    spec.filter = parse_filter(value, aliases_refused=ALIAS_IN_EXPAND)
                 elif name == "$orderby":
                     spec.orderby = _parse_orderby(value)
                 elif name == "$top":
@@ -182,9 +219,10 @@ def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
 def parse_query(params: Mapping[str, str]) -> QueryOptions:
     """Parse query parameters whose names and values are already percent-decoded.
 
-    System options are matched case-insensitively. ``$apply``, ``$skip``, ``$search`` and
-    unknown ``$`` options are errors; ``@p`` aliases are substituted into ``$filter`` (an alias
-    with no value is null, as the OData URL conventions say).
+    System options are matched case-insensitively. ``$skip``, ``$search`` and unknown ``$``
+    options are errors; ``@p`` aliases are substituted into ``$filter`` (an alias with no value
+    is null, as the OData URL conventions say) and ``$orderby`` (where one with no value is an
+    error: it would order by null).
 
     >>> parse_query({"$top": "5", "$orderby": "name desc"}).orderby
     [('name', True)]
@@ -203,7 +241,7 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
         elif name == "$filter":
             options.filter = parse_filter(value, options.aliases)
         elif name == "$orderby":
-            options.orderby = _parse_orderby(value)
+            options.orderby = _parse_orderby(value, options.aliases)
         elif name == "$top":
             options.top = _parse_top(value)
         elif name == "$count":
@@ -217,7 +255,7 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
                 "Change tracking ($deltatoken) is not implemented by the emulator.", status=501
             )
         elif name == "$apply":
-            raise ODataError("Aggregation ($apply) is not implemented by the emulator.", status=501)
+            options.apply = parse_apply(value)
         else:
             raise _not_supported_option(key)
     return options

@@ -138,7 +138,10 @@ def tokenize(text: str) -> list[Token]:
             while True:
                 end = text.find("'", i)
                 if end < 0:
-                    raise _syntax("There is an unterminated string literal", start, text)
+                    # at the end of the text, where the lexer stopped: "There is an
+                    # unterminated literal at position 21 in 'lastname eq 'O'Bryan''."
+                    # (Filter rows, "Manage single quotes")
+                    raise _syntax("There is an unterminated string literal", n, text)
                 parts.append(text[i:end])
                 if end + 1 < n and text[end + 1] == "'":
                     parts.append("'")
@@ -308,11 +311,15 @@ class Parser:
     """A recursive-descent parser over the tokens of ``text`` (filters, values, key and
     parameter lists, ``$select`` and ``$orderby``)."""
 
-    def __init__(self, text: str, aliases: dict[str, str] | None) -> None:
+    def __init__(
+        self, text: str, aliases: dict[str, str] | None, *, aliases_refused: str | None = None
+    ) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.aliases = aliases or {}
+        self.aliases_refused = aliases_refused
+        """Where parameter aliases may not be used: the message of the error an alias gets."""
         self.scopes: list[str] = []
 
     # token helpers
@@ -385,7 +392,7 @@ class Parser:
             return Literal(tok.value)
         if tok.kind == "alias":
             self.advance()
-            return Literal(self.alias_value(tok))
+            return self.alias_expression(tok)
         if self.is_punct("("):
             self.advance()
             inner = self.parse_or()
@@ -554,11 +561,46 @@ class Parser:
         raise self.error("Expression expected")
 
     def alias_value(self, tok: Token) -> Value:
-        """An alias's value is parsed as a value; an alias given no value is null (OData URL
-        conventions, "Parameter Aliases")."""
+        """An alias's value (a function parameter) is parsed as a value; an alias given no
+        value is null (OData URL conventions, "Parameter Aliases")."""
+        self.check_alias_allowed(tok)
         if tok.text not in self.aliases:
             return None
         return parse_value_text(self.aliases[tok.text])
+
+    def alias_expression(self, tok: Token) -> Expr:
+        """An alias in an expression stands for its value's text, which may be a literal or a
+        property path: ``$filter=@p1 ne @p3&@p1=revenue`` is ``revenue ne null`` (an alias
+        given no value is null; Query data, "Use parameter aliases with query options",
+        https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/overview).
+        """
+        self.check_alias_allowed(tok)
+        text = self.aliases.get(tok.text)
+        if text is None:
+            return Literal(None)
+        if text.lstrip().startswith("["):
+            return Literal(parse_value_text(text))
+        sub = Parser(text, None, aliases_refused=ALIAS_IN_ALIAS)
+        sub.scopes = list(self.scopes)
+        if sub.at_end():
+            raise sub.error("Expression expected")
+        expr = sub.parse_or()
+        sub.expect_end()
+        return expr
+
+    def check_alias_allowed(self, tok: Token) -> None:
+        if self.aliases_refused is not None:
+            raise ODataError(
+                f"{self.aliases_refused} ('{tok.text}' at position {tok.pos} in '{self.text}').",
+                position=tok.pos,
+                text=self.text,
+            )
+
+
+ALIAS_IN_ALIAS = "The value of a parameter alias can't use another parameter alias"
+ALIAS_IN_EXPAND = (
+    "Parameter aliases can be used in $filter and $orderby, but not inside the $expand option"
+)
 
 
 def parse_value_text(text: str) -> Value:
@@ -569,15 +611,19 @@ def parse_value_text(text: str) -> Value:
     return value
 
 
-def parse_filter(text: str, aliases: dict[str, str] | None = None) -> Expr:
+def parse_filter(
+    text: str, aliases: dict[str, str] | None = None, *, aliases_refused: str | None = None
+) -> Expr:
     """Parse a ``$filter`` expression (already percent-decoded).
 
-    ``aliases`` maps ``@name`` to its text, e.g. ``{"@p1": "'Contoso'"}``.
+    ``aliases`` maps ``@name`` to its text, e.g. ``{"@p1": "'Contoso'"}`` or
+    ``{"@p1": "revenue"}``; ``aliases_refused`` is the error an alias gets where none may be
+    used (inside ``$expand``).
 
     >>> parse_filter("name eq 'x'")
     Compare(op='eq', left=Property(path=('name',)), right=Literal(value='x'))
     """
-    parser = Parser(text, aliases)
+    parser = Parser(text, aliases, aliases_refused=aliases_refused)
     if parser.tok.kind == "end":
         raise parser.error("Expression expected")
     expr = parser.parse_or()

@@ -11,7 +11,10 @@ Bottom to top (each module imports only those above it in this list):
 - :mod:`.keys`: primary and alternate keys, ``@odata.bind`` references, key uniqueness;
 - :mod:`.writes`: the body checked against the metadata, then create / update / upsert /
   delete;
+- :mod:`.formatting`: formatted values (labels, money with its currency, dates in the user's
+  time zone, numbers with digit grouping);
 - :mod:`.reads`: a row as the Web API returns it, and ``$filter`` / ``$orderby`` over a table;
+- :mod:`.aggregate`: ``$apply`` (groupby and aggregate over the rows a filter matches);
 - :mod:`.handlers`: one function per record request, which the core's router calls.
 
 Everything takes the tenant (:class:`~crm_ferry.emulator.state.TenantState`) as ``em``.

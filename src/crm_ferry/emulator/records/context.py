@@ -43,6 +43,28 @@ class Ctx:
     def representation(self) -> bool:
         return self.prefer.get("return") == "representation"
 
+    def wants_annotation(self, name: str) -> bool:
+        """Whether ``Prefer: odata.include-annotations`` asks for the annotation ``name``
+        (by name, ``*``, or a namespace wildcard such as ``Microsoft.Dynamics.CRM.*``)."""
+        return _wants(self.prefer.get("odata.include-annotations", ""), name)
+
+    def preference_applied(
+        self, *, representation: bool = False, page_size: int | None = None
+    ) -> dict[str, str]:
+        """The ``Preference-Applied`` header of a response that carries rows: each
+        preference that shaped it (``return=representation``, ``odata.maxpagesize`` and
+        ``odata.include-annotations`` as asked, as the documented responses echo them;
+        https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows)."""
+        applied: list[str] = []
+        if representation:
+            applied.append("return=representation")
+        if page_size is not None:
+            applied.append(f"odata.maxpagesize={page_size}")
+        annotations = self.prefer.get("odata.include-annotations")
+        if annotations is not None:
+            applied.append(f'odata.include-annotations="{annotations}"')
+        return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
 
 _PREFER_RE = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*(?:=\s*("[^"]*"|[^,]*))?\s*(?:,|$)')
 """One preference of a ``Prefer`` header (RFC 7240): a token, optionally ``=`` a value (quoted,
@@ -67,23 +89,25 @@ def parse_prefer(header: str) -> dict[str, str]:
     return prefs
 
 
+def _wants(annotations: str, name: str) -> bool:
+    for wanted in annotations.split(","):
+        item = wanted.strip()
+        if item in ("*", name) or (item.endswith(".*") and name.startswith(item[:-1])):
+            return True
+    return False
+
+
 def make_ctx(request: httpx.Request) -> Ctx:
     prefer = parse_prefer(", ".join(request.headers.get_list("Prefer")))
     annotations = prefer.get("odata.include-annotations", "")
-    wanted = [a.strip() for a in annotations.split(",") if a.strip()]
     caller = request.extensions.get(CALLER) or tenant.DEFAULT_APP_USER_ID
     return Ctx(
         request=request,
         base=layers.origin(request) + API_PREFIX,
         caller=str(caller),
         prefer=prefer,
-        lookup_annotations=any(
-            a in ("*", "Microsoft.Dynamics.CRM.*", "Microsoft.Dynamics.CRM.lookuplogicalname")
-            for a in wanted
-        ),
-        formatted_values=any(
-            a in ("*", "OData.Community.Display.V1.FormattedValue") for a in wanted
-        ),
+        lookup_annotations=_wants(annotations, "Microsoft.Dynamics.CRM.lookuplogicalname"),
+        formatted_values=_wants(annotations, "OData.Community.Display.V1.FormattedValue"),
     )
 
 

@@ -5,7 +5,8 @@ Sources (Microsoft Learn, Dataverse Web API):
 create https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-web-api,
 update/delete https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api,
 conditional operations https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api,
-paging https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results.
+paging https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results,
+counts https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator.records.aggregate import query_aggregate
 from crm_ferry.emulator.records.context import (
     Ctx,
     check_if_match,
@@ -29,7 +31,13 @@ from crm_ferry.emulator.records.context import (
 )
 from crm_ferry.emulator.records.keys import key_not_found, lookup_name, resolve_key
 from crm_ferry.emulator.records.privileges import check_privilege
-from crm_ferry.emulator.records.reads import ReadCache, context_url, matching, represent
+from crm_ferry.emulator.records.reads import (
+    ReadCache,
+    context_url,
+    filtered,
+    matching,
+    represent,
+)
 from crm_ferry.emulator.records.rows import fetch_row
 from crm_ferry.emulator.records.writes import (
     create_record,
@@ -39,7 +47,13 @@ from crm_ferry.emulator.records.writes import (
 )
 from crm_ferry.emulator.schema import EntityDef
 from crm_ferry.emulator.state import TenantState
-from crm_ferry.emulator.validation import INVALID_ARGUMENT, Fault, not_found, unknown_property
+from crm_ferry.emulator.validation import (
+    INVALID_ARGUMENT,
+    NOT_IMPLEMENTED,
+    Fault,
+    not_found,
+    unknown_property,
+)
 
 
 def _entity_url(ctx: Ctx, entity: EntityDef, row_id: str) -> str:
@@ -55,9 +69,7 @@ def post_create(
         body = represent(em, ctx, entity, row, opts.select, opts.expand)
         body = {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body}
         return json_response(
-            201,
-            body,
-            {"Preference-Applied": "return=representation", "ETag": etag(row)},
+            201, body, {**ctx.preference_applied(representation=True), "ETag": etag(row)}
         )
     url = _entity_url(ctx, entity, row_id)
     return no_content({"OData-EntityId": url, "Location": url})
@@ -85,7 +97,7 @@ def patch_upsert(
         return json_response(
             201 if created else 200,
             body_out,
-            {"Preference-Applied": "return=representation", "ETag": etag(row)},
+            {**ctx.preference_applied(representation=True), "ETag": etag(row)},
         )
     return no_content({"OData-EntityId": url})
 
@@ -134,7 +146,9 @@ def get_one(
     em.count_records(1)
     body = represent(em, ctx, entity, row, opts.select, opts.expand)
     return json_response(
-        200, {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body}
+        200,
+        {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body},
+        ctx.preference_applied(),
     )
 
 
@@ -186,14 +200,55 @@ def reference(
     raise method_not_allowed(method, nav)
 
 
+TOTAL_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount"
+COUNT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
+
+
 def count(em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions) -> httpx.Response:
-    """GET ``<set>/$count``: how many rows match ``$filter`` (at most 5,000), as plain text."""
-    rows = matching(em, ctx, entity, opts)
+    """GET ``<set>/$count``: how many rows match ``$filter`` (at most 5,000, like
+    ``@odata.count``), as plain text. ``$filter`` is the only option a count takes (OData URL
+    conventions, "Addressing the Count of a Collection"); the others are refused."""
+    given = [
+        name
+        for name, present in (
+            ("$select", opts.select is not None),
+            ("$orderby", bool(opts.orderby)),
+            ("$top", opts.top is not None),
+            ("$count", opts.count),
+            ("$expand", bool(opts.expand)),
+            ("$skiptoken", opts.skiptoken is not None),
+            ("$apply", opts.apply is not None),
+        )
+        if present
+    ]
+    if given:
+        raise Fault(
+            501,
+            NOT_IMPLEMENTED,
+            f"The query option {given[0]} on a /$count request is not implemented by the "
+            "emulator (a count takes $filter only).",
+        )
+    total = sum(1 for _ in filtered(em, ctx, entity, opts.filter))
     return httpx.Response(
         200,
         headers={"Content-Type": "text/plain", "OData-Version": "4.0"},
-        content=str(min(len(rows), 5000)).encode(),
+        content=str(min(total, em.config.count_limit)).encode(),
     )
+
+
+def _counts(ctx: Ctx, opts: odata.QueryOptions, total: int, cap: int) -> dict[str, Any]:
+    """``@odata.count`` (``$count=true``: the matching rows, at most 5,000) and the total
+    record count annotations when ``Prefer: odata.include-annotations`` asks for them
+    (without ``$count=true`` the total is -1; Count rows,
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows)."""
+    out: dict[str, Any] = {}
+    if opts.count:
+        out["@odata.count"] = min(total, cap)
+    if ctx.wants_annotation(TOTAL_COUNT):
+        out[f"@{TOTAL_COUNT}"] = min(total, cap) if opts.count else -1
+    if ctx.wants_annotation(COUNT_EXCEEDED):
+        out[f"@{COUNT_EXCEEDED}"] = opts.count and total > cap
+    return out
 
 
 _COOKIE_RE = re.compile(r'pagenumber="(\d+)"')
@@ -233,7 +288,8 @@ def query_collection(
     """GET on an entity set: $filter, $select, $orderby, $top, $count, $expand and paging.
 
     ``Prefer: odata.maxpagesize`` (≤ 5,000, the default) pages with an opaque ``$skiptoken``
-    in ``@odata.nextLink``; ``$top`` is ignored when a page size is asked for.
+    in ``@odata.nextLink``; ``$top`` is ignored when a page size is asked for. ``$apply``
+    is :func:`~crm_ferry.emulator.records.aggregate.query_aggregate`'s.
 
     The skiptoken carries, as Dataverse's paging cookie does, the primary id of the page's
     last row: without ``$orderby`` (rows in primary id order) the next page starts after it,
@@ -241,6 +297,8 @@ def query_collection(
     ``$orderby``, ``$count`` or ``$top`` the whole answer is worked out and the page cut
     from it by its number.
     """
+    if opts.apply is not None:
+        return query_aggregate(em, ctx, entity, opts)
     cache = ReadCache()
     asked = ctx.prefer.get("odata.maxpagesize")
     limit = em.config.max_page_size
@@ -281,14 +339,9 @@ def query_collection(
     values = [represent(em, ctx, entity, r, opts.select, opts.expand, cache) for r in chunk]
     em.count_records(len(values))
     body: dict[str, Any] = {"@odata.context": context_url(ctx, entity, opts.select, single=False)}
-    if opts.count:
-        body["@odata.count"] = min(total, 5000)
-        if total > 5000:
-            body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
+    body.update(_counts(ctx, opts, total, em.config.count_limit))
     body["value"] = values
-    headers: dict[str, str] = {}
-    if asked is not None:
-        headers["Preference-Applied"] = f"odata.maxpagesize={page_size}"
+    headers = ctx.preference_applied(page_size=page_size if asked is not None else None)
     if more and chunk:
         query = [
             p

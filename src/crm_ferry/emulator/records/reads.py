@@ -2,7 +2,16 @@
 ``$select``, ``$expand``), and the rows of a table matching ``$filter`` in ``$orderby`` order.
 
 On read, lookups come back as ``_<column>_value`` (with annotations when
-``Prefer: odata.include-annotations`` asks).
+``Prefer: odata.include-annotations`` asks; formatted values are :mod:`.formatting`'s). A
+``$select`` that names a money column also returns ``_transactioncurrencyid_value``, one that
+names a part of an address also returns the address's composite column (Query data using the
+Web API, "Request specific properties",
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-data-web-api).
+
+``$orderby`` on a lookup property sorts by the related row's primary name (the lookup's
+formatted value), on a choice column by the choice's number (Order rows, "Ordering lookup and
+choice columns",
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/order-rows).
 
 A ``$filter`` that names rows by primary id or by a lookup's value (``accountid eq <id>``,
 ``Microsoft.Dynamics.CRM.In(PropertyName='accountid',...)``, ``or``-chains of those,
@@ -22,11 +31,18 @@ from typing import Any
 
 from crm_ferry.emulator import odata, tenant
 from crm_ferry.emulator.records.context import Ctx, etag
+from crm_ferry.emulator.records.formatting import Currencies, formatted
 from crm_ferry.emulator.records.privileges import check_privilege
 from crm_ferry.emulator.records.rows import LOOKUP_TYPES, TYPE_SUFFIX, all_rows, fetch_row
 from crm_ferry.emulator.schema import AttributeDef, EntityDef
 from crm_ferry.emulator.state import TenantState
-from crm_ferry.emulator.validation import unknown_property
+from crm_ferry.emulator.validation import Fault, unknown_property
+
+MAX_CONDITIONS = 500
+TOO_MANY_CONDITIONS = "0x8004430C"
+"""``TooManyConditionsInQuery`` (-2147204340): more than 500 conditions in a query (Filter
+rows, "Condition limits",
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows)."""
 
 LOOKUP_ANNOTATION = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 NAV_ANNOTATION = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
@@ -66,6 +82,29 @@ class ReadCache:
     shapes: dict[str, Shape] = field(default_factory=dict)
     navs: dict[tuple[str, str, Any], str | None] = field(default_factory=dict)
     names: dict[tuple[Any, Any], str | None] = field(default_factory=dict)
+    currencies: Currencies = field(default_factory=Currencies)
+    selections: dict[tuple[str, tuple[str, ...]], list[tuple[AttributeDef, str, str, bool]]] = (
+        field(default_factory=dict)
+    )
+
+    def name_of(self, em: TenantState, table: Any, row_id: Any) -> str | None:
+        """The primary name of a looked-up row (what its lookup's formatted value shows)."""
+        key = (table, row_id)
+        if key not in self.names:
+            self.names[key] = _primary_name(em, table, row_id)
+        return self.names[key]
+
+    def selected(
+        self, entity: EntityDef, shape: Shape, select: list[str]
+    ) -> list[tuple[AttributeDef, str, str, bool]]:
+        """The columns a ``$select`` returns: those named, the primary key, and what the
+        service adds (the currency of a money column, the composite of an address part)."""
+        key = (entity.logical_name, tuple(select))
+        found = self.selections.get(key)
+        if found is None:
+            found = _selection(entity, shape, select)
+            self.selections[key] = found
+        return found
 
     def shape(self, em: TenantState, entity: EntityDef) -> Shape:
         """The readable columns of ``entity``."""
@@ -103,15 +142,25 @@ class RowView(Mapping[str, Any]):
         return len(self._by_prop)
 
 
-def _formatted(attr: AttributeDef, value: Any) -> str | None:
-    if value is None:
-        return None
-    if attr.option_set is not None and isinstance(value, (int, bool)):
-        opt = attr.option_set.option(int(value))
-        return opt.label if opt else None
-    if attr.type in ("Money", "Decimal", "Integer", "BigInt", "Double"):
-        return f"{value:,}"
-    return None
+def _selection(
+    entity: EntityDef, shape: Shape, select: list[str]
+) -> list[tuple[AttributeDef, str, str, bool]]:
+    by_prop = shape.by_prop
+    for name in select:
+        if name not in by_prop:
+            raise unknown_property(entity.logical_name, name)
+    chosen = [by_prop[n] for n in select]
+    extra: list[AttributeDef | None] = [entity.attribute(entity.primary_id)]
+    if any(a.type == "Money" for a in chosen):
+        extra.append(entity.attribute("transactioncurrencyid"))
+    for attr in chosen:
+        prefix, _, part = attr.logical_name.rpartition("_")
+        if prefix and part in tenant.ADDRESS_PARTS:
+            extra.append(entity.attribute(f"{prefix}_composite"))
+    for more in extra:
+        if more is not None and more not in chosen and more in shape.attrs:
+            chosen.append(more)
+    return [(a, a.logical_name, property_name(a), a.type in LOOKUP_TYPES) for a in chosen]
 
 
 def represent(
@@ -126,18 +175,7 @@ def represent(
     """The JSON of one row as the Web API returns it."""
     cache = cache if cache is not None else ReadCache()
     shape = cache.shape(em, entity)
-    by_prop = shape.by_prop
-    if select:
-        for name in select:
-            if name not in by_prop:
-                raise unknown_property(entity.logical_name, name)
-        chosen = [by_prop[n] for n in select]
-        pk = entity.attribute(entity.primary_id)
-        if pk is not None and pk not in chosen:
-            chosen.append(pk)
-        columns = [(a, a.logical_name, property_name(a), a.type in LOOKUP_TYPES) for a in chosen]
-    else:
-        columns = shape.columns
+    columns = cache.selected(entity, shape, select) if select else shape.columns
     out: dict[str, Any] = {"@odata.etag": etag(row)}
     if not (ctx.formatted_values or ctx.lookup_annotations):
         for _, name, prop, _ in columns:
@@ -150,10 +188,7 @@ def represent(
         if is_lookup:
             target = row.get(name + TYPE_SUFFIX)
             if value is not None and ctx.formatted_values:
-                key = (target, value)
-                if key not in cache.names:
-                    cache.names[key] = _primary_name(em, target, value)
-                out[prop + FORMATTED] = cache.names[key]
+                out[prop + FORMATTED] = cache.name_of(em, target, value)
             if value is not None and ctx.lookup_annotations:
                 nav_key = (entity.logical_name, attr.logical_name, target)
                 if nav_key not in cache.navs:
@@ -163,7 +198,7 @@ def represent(
                     out[prop + NAV_ANNOTATION] = nav
                 out[prop + LOOKUP_ANNOTATION] = target
         elif ctx.formatted_values:
-            text = _formatted(attr, value)
+            text = formatted(em, cache.currencies, attr, value, row)
             if text is not None:
                 out[prop + FORMATTED] = text
         out[prop] = value
@@ -238,6 +273,55 @@ def _expand(
     return reps
 
 
+def filtered(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    flt: odata.Expr | None,
+    cache: ReadCache | None = None,
+    *,
+    after: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The stored rows matching the filter, in primary id order (those whose primary id sorts
+    after ``after``), read one by one as the caller asks for them. The caller's privilege and
+    the filter's names are checked before the first row is read."""
+    check_privilege(em, ctx, "Read", entity)
+    cache = cache if cache is not None else ReadCache()
+    by_prop = cache.shape(em, entity).by_prop
+    if flt is not None and odata.condition_count(flt) > MAX_CONDITIONS:
+        raise Fault(
+            400, TOO_MANY_CONDITIONS, "Number of conditions in query exceeded maximum limit."
+        )
+    if flt is not None:
+        for path in odata.referenced_properties(flt):
+            head = path.split("/")[0]
+            known = head in by_prop or em.schema.navigation(entity.logical_name, head) is not None
+            if not known and em.schema.collection_navigation(entity.logical_name, head) is None:
+                raise unknown_property(entity.logical_name, head)
+    return _filtered(em, ctx, entity, flt, cache, by_prop, after)
+
+
+def _filtered(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    flt: odata.Expr | None,
+    cache: ReadCache,
+    by_prop: Mapping[str, AttributeDef],
+    after: str | None,
+) -> Iterator[dict[str, Any]]:
+    plain = Ctx(ctx.request, ctx.base, ctx.caller, ctx.prefer, False, False)
+    for stored in _candidates(em, entity, flt, by_prop, after):
+        if flt is not None:
+
+            def resolve(path: str, stored: Mapping[str, Any] = stored) -> Any:
+                return _resolve_path(em, plain, entity, stored, path, cache)
+
+            if not odata.evaluate(flt, RowView(stored, by_prop), resolve):
+                continue
+        yield stored
+
+
 def matching(
     em: TenantState,
     ctx: Ctx,
@@ -257,30 +341,16 @@ def matching(
     """
     if opts.orderby and (after is not None or skip or limit is not None):
         raise ValueError("a page of rows in $orderby order is cut from the whole answer")
-    check_privilege(em, ctx, "Read", entity)
     cache = cache if cache is not None else ReadCache()
-    plain = Ctx(ctx.request, ctx.base, ctx.caller, ctx.prefer, False, False)
     by_prop = cache.shape(em, entity).by_prop
-    if opts.filter is not None:
-        for path in odata.referenced_properties(opts.filter):
-            head = path.split("/")[0]
-            known = head in by_prop or em.schema.navigation(entity.logical_name, head) is not None
-            if not known and em.schema.collection_navigation(entity.logical_name, head) is None:
-                raise unknown_property(entity.logical_name, head)
+    rows = filtered(em, ctx, entity, opts.filter, cache, after=after)
     for name, _ in opts.orderby:
         if name not in by_prop:
             raise unknown_property(entity.logical_name, name)
     found: list[dict[str, Any]] = []
     if limit is not None and limit <= 0:
         return found
-    for stored in _candidates(em, entity, opts.filter, by_prop, after):
-        if opts.filter is not None:
-
-            def resolve(path: str, stored: Mapping[str, Any] = stored) -> Any:
-                return _resolve_path(em, plain, entity, stored, path, cache)
-
-            if not odata.evaluate(opts.filter, RowView(stored, by_prop), resolve):
-                continue
+    for stored in rows:
         if skip:
             skip -= 1
             continue
@@ -288,9 +358,31 @@ def matching(
         if limit is not None and len(found) >= limit:
             break
     if opts.orderby:
-        views = odata.sort_rows([RowView(r, by_prop) for r in found], opts.orderby)
-        found = [v.row for v in views if isinstance(v, RowView)]
+        found = ordered(em, found, opts.orderby, by_prop, cache)
     return found
+
+
+def ordered(
+    em: TenantState,
+    rows: list[dict[str, Any]],
+    orderby: list[tuple[str, bool]],
+    by_prop: Mapping[str, AttributeDef],
+    cache: ReadCache,
+) -> list[dict[str, Any]]:
+    """Stored rows in ``$orderby`` order: a lookup property by the related row's primary
+    name, every other column by its value (a choice by its number)."""
+
+    def value_of(view: Mapping[str, Any], name: str) -> Any:
+        attr = by_prop[name]
+        if attr.type not in LOOKUP_TYPES or not isinstance(view, RowView):
+            return view.get(name)
+        value = view.row.get(attr.logical_name)
+        if value is None:
+            return None
+        return cache.name_of(em, view.row.get(attr.logical_name + TYPE_SUFFIX), value)
+
+    views = odata.sort_rows([RowView(r, by_prop) for r in rows], orderby, value_of)
+    return [v.row for v in views if isinstance(v, RowView)]
 
 
 _KINDS: dict[str, odata.Kind] = {
@@ -417,11 +509,16 @@ def _resolve_path(
 
 
 __all__ = [
+    "FORMATTED",
+    "LOOKUP_ANNOTATION",
+    "NAV_ANNOTATION",
     "ReadCache",
     "RowView",
     "Shape",
     "context_url",
+    "filtered",
     "matching",
+    "ordered",
     "property_name",
     "represent",
 ]

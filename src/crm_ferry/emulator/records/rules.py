@@ -6,7 +6,10 @@
   Canceled, reference §7.3);
 - owner: defaults to the caller; a disabled user cannot own records;
 - contact / systemuser ``fullname`` ("First Last", the default full-name format);
-- money ``<column>_base`` = value ÷ the row currency's exchange rate (1.0 for the base one);
+- money ``<column>_base`` = value ÷ the row currency's exchange rate (1.0 for the base one),
+  ``exchangerate`` = that rate, and the organization's base currency when a row holding a
+  money value names none;
+- addresses: ``<prefix>_composite`` from the address's parts (:func:`tenant.composite_address`);
 - invoice lines (write-in): ``baseamount`` = quantity × priceperunit, ``extendedamount`` =
   baseamount − manualdiscountamount + tax; invoice totals are rolled up from its lines
   (``totaltax`` = the lines' tax, ``totalamount`` = the lines less the invoice discount,
@@ -226,6 +229,7 @@ def before_create(
             row["invoicenumber"] = f"INV-{em.next_version():05d}-{row['invoiceid'][:6].upper()}"
         row.setdefault("ispricelocked", False)
     _computed(em, entity, row)
+    _composites(entity, row, changes)
 
 
 def before_update(
@@ -248,6 +252,7 @@ def before_update(
         new_parent = em.store.get("invoice", str(changes["invoiceid"])) or {}
         check_writable_row(em, entity, {"invoiceid": new_parent.get("invoiceid")})
     _computed(em, entity, row)
+    _composites(entity, row, changes)
 
 
 def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
@@ -260,6 +265,42 @@ def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
     if entity.logical_name == "annotation":
         _annotation(em, row)
     _money_base(em, entity, row)
+
+
+_COMPOSITES: dict[
+    tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...], frozenset[str]]]
+] = {}
+
+
+def _address_columns(entity: EntityDef) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
+    """Each ``<prefix>_composite`` column of the table with its parts' columns (cached per
+    table definition and its columns)."""
+    key = (entity.metadata_id, tuple(entity.attributes))
+    found = _COMPOSITES.get(key)
+    if found is None:
+        found = []
+        for name, attr in entity.attributes.items():
+            if name.endswith("_composite") and attr.type == "Memo":
+                prefix = name[: -len("_composite")]
+                parts = tuple(f"{prefix}_{p}" for p in tenant.ADDRESS_PARTS)
+                found.append((name, parts, frozenset(parts)))
+        if len(_COMPOSITES) > 1000:
+            _COMPOSITES.clear()
+        _COMPOSITES[key] = found
+    return found
+
+
+def _composites(entity: EntityDef, row: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """Each ``<prefix>_composite`` column rebuilt from its address parts when a write
+    changes one of them."""
+    for name, parts, names in _address_columns(entity):
+        if names.isdisjoint(changes):
+            continue
+        text = tenant.composite_address([row.get(p) for p in parts])
+        if text is None:
+            row.pop(name, None)
+        else:
+            row[name] = text
 
 
 def after_write(
@@ -382,6 +423,8 @@ def _money_base(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None
         row["transactioncurrencyid"] = tenant.BASE_CURRENCY_ID
         row["transactioncurrencyid" + TYPE_SUFFIX] = "transactioncurrency"
     rate = _rate(em, row.get("transactioncurrencyid"))
+    if row.get("transactioncurrencyid") and "exchangerate" in entity.attributes:
+        row["exchangerate"] = float(rate)
     for attr in money:
         value = row.get(attr.logical_name)
         base = f"{attr.logical_name}_base"
