@@ -26,6 +26,7 @@ from helpers.reconcile import ReconProject, recon_project, recon_template
 __all__ = ["recon_project", "recon_template"]  # fixtures, used by name
 
 INVOICE_TOTAL = "invoice total = source total"
+OWN = "Dataverse's own "
 NOT_LOADED = "record not loaded"
 PLANTED = 6
 """Differences of a clean migration of the generated bundle: the invoice whose lines do not
@@ -109,6 +110,15 @@ def test_verify_after_a_clean_migration_then_edits_in_dynamics(
     assert invoices["invoices whose lines agree with their total"] == (
         project.truth["counts"]["invoices"] - 1
     )
+    # the totals Dataverse computes itself (an aggregate over the rows holding a source id)
+    # agree with the rows read
+    assert invoices["Dataverse total (computed by Dataverse)"] == invoices["Dataverse total"]
+    payments = proof.sums["payments"]
+    assert payments["Dataverse total (computed by Dataverse)"] == payments["Dataverse"]
+    assert {c.name for c in proof.checks if c.name.startswith(OWN)} == {
+        f"{OWN}invoices total = the invoices read",
+        f"{OWN}payments total = the payments read",
+    }
     # every source record is loaded or rejected, and the rejects are the planted ones
     for obj, c in result.objects.items():
         assert c.balanced, obj
@@ -173,6 +183,17 @@ def test_verify_after_a_clean_migration_then_edits_in_dynamics(
     }
     for line in (f"contact {edited} lastname", f"phonecall {deleted} *"):
         assert line in caught.value.message
+
+    # an invoice that no longer holds its source id: Dataverse counts one fewer than read
+    invoice = sorted(_rows_of(project, "invoice").values())[0]
+    client.update("invoice", invoice, {"new_practiceid": None})
+    after = run_verify(settings, client=client)
+    [own] = [c for c in after.proof.checks if c.name == f"{OWN}invoices total = the invoices read"]
+    assert not own.passed
+    assert (own.table, own.record, own.column) == ("invoice", "*", "totalamount")
+    assert own.detail.startswith(
+        f"Dataverse counts {project.truth['counts']['invoices'] - 1} rows holding a source id"
+    )
 
 
 def test_verify_check_catches_values_corrupted_on_write(
