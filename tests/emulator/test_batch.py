@@ -467,7 +467,7 @@ def test_malformed_batch_is_a_400_with_the_reason() -> None:
     body = _body("Content-Type: text/plain\r\n\r\nhello\r\n")
     response = send(core, body)
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "0x0"
+    assert response.json()["error"]["code"] == "0x80048d19"
     assert "'application/http'" in response.json()["error"]["message"]
 
 
