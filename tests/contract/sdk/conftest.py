@@ -8,7 +8,11 @@ the module (:func:`crm_ferry.emulator.tls.make_certificate`), ``requests`` trust
 way a client-secret credential fetches Entra ID's.
 
 One emulator serves a whole module (tests make rows and tables with their own names); each
-test gets its own :class:`~PowerPlatform.Dataverse.client.DataverseClient`.
+test gets its own :class:`~PowerPlatform.Dataverse.client.DataverseClient`. ``raw`` is plain
+HTTP on the same emulator, signed in the same way, for what the SDK has no call for: setting
+up a custom table through the documented ``POST EntityDefinitions`` (so that the record tests
+do not depend on ``CreateEntities``, which the SDK's ``tables.create`` sends) and reading what
+a request left behind.
 """
 
 from __future__ import annotations
@@ -94,3 +98,16 @@ def client(
 def unique() -> str:
     """A short suffix that keeps one test's names apart from another's in the module."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def raw(served: tuple[EmulatorApp, RunningServer], tls: TlsFiles) -> Iterator[httpx.Client]:
+    """Raw Web API calls on the served emulator (base URL: the ``/api/data/v9.2/`` root)."""
+    app, _ = served
+    token = EmulatorCredential(app, tls).get_token(app.scope).token
+    with httpx.Client(
+        base_url=app.api_url + "/",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        verify=ssl.create_default_context(cafile=str(tls.certificate)),
+    ) as http:
+        yield http
