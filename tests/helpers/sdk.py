@@ -7,12 +7,48 @@ Web API, what the SDK has no call for: custom tables made with the documented
 
 from __future__ import annotations
 
+import ssl
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from azure.core.credentials import AccessToken, AccessTokenInfo
 from PowerPlatform.Dataverse.core.errors import HttpError
+
+from crm_ferry.emulator.app import EmulatorApp
+from crm_ferry.emulator.tls import TlsFiles
+
+
+class EmulatorCredential:
+    """An azure-core ``TokenCredential`` signing in to the emulator with client credentials."""
+
+    def __init__(self, app: EmulatorApp, tls: TlsFiles) -> None:
+        self._app = app
+        self._tls = tls
+        self.requests = 0
+
+    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
+        client_id, secret = self._app.default_client
+        self.requests += 1
+        response = httpx.post(
+            self._app.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+                "scope": scopes[0] if scopes else self._app.scope,
+            },
+            verify=ssl.create_default_context(cafile=str(self._tls.certificate)),
+        )
+        response.raise_for_status()
+        body = response.json()
+        return AccessToken(body["access_token"], int(time.time()) + int(body["expires_in"]))
+
+    def get_token_info(self, *scopes: str, **_: Any) -> AccessTokenInfo:
+        token = self.get_token(*scopes)
+        return AccessTokenInfo(token.token, token.expires_on)
 
 
 def label(text: str) -> dict[str, Any]:
