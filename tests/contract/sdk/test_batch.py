@@ -20,10 +20,11 @@ import httpx
 import pandas as pd
 import pytest
 from PowerPlatform.Dataverse.client import DataverseClient
-from PowerPlatform.Dataverse.models import UpsertItem
+from PowerPlatform.Dataverse.core.errors import HttpError
+from PowerPlatform.Dataverse.models import ManyToManyRelationshipMetadata, UpsertItem
 from PowerPlatform.Dataverse.models.batch import BatchItemResponse
 
-from helpers.sdk import create_table, integer_column, string_column
+from helpers.sdk import create_table, integer_column, pending, string_column
 
 
 def _ok(responses: list[BatchItemResponse]) -> None:
@@ -202,6 +203,72 @@ def test_table_get_and_list(client: DataverseClient) -> None:
     assert got["value"][0]["EntitySetName"] == "accounts"
     assert listed is not None
     assert [t["LogicalName"] for t in listed["value"]] == ["contact"]
+
+
+def test_table_columns_added_and_removed(client: DataverseClient, raw: httpx.Client) -> None:
+    table = create_table(raw, "new_BatchColumns")
+    batch = client.batch.new()
+    batch.tables.add_columns(table, {"new_Size": "int", "new_Note": "memo"})
+    result = batch.execute()
+    _ok(result.responses)
+    assert [r.status_code for r in result.responses] == [204, 204]  # one part per column
+    assert client.tables.get_column(table, "new_size") is not None
+    batch = client.batch.new()
+    batch.tables.remove_columns(table, ["new_Size", "new_Note"])
+    _ok(batch.execute().responses)
+    assert client.tables.get_column(table, "new_size") is None
+
+
+def test_a_lookup_a_relationship_read_and_a_table_deleted(
+    client: DataverseClient, raw: httpx.Client
+) -> None:
+    parent = create_table(raw, "new_BatchParent")
+    child = create_table(raw, "new_BatchChild")
+    batch = client.batch.new()
+    batch.tables.create_lookup_field(child, "new_ParentId", parent)
+    batch.tables.get_relationship(f"{parent}_{child}_new_ParentId")
+    result = batch.execute()
+    _ok(result.responses)
+    created, found = result.responses
+    assert created.status_code == 204
+    assert found.data is not None
+    [relationship] = found.data["value"]
+    assert relationship["ReferencingEntity"] == child
+    batch = client.batch.new()
+    batch.tables.delete_relationship(relationship["MetadataId"])
+    batch.tables.delete(child)
+    _ok(batch.execute().responses)
+    assert client.tables.get_relationship(f"{parent}_{child}_new_ParentId") is None
+    assert client.tables.get(child) is None
+
+
+@pending("hmd", "CreateEntities")
+def test_a_table_created_in_a_batch(client: DataverseClient) -> None:
+    batch = client.batch.new()
+    batch.tables.create("new_BatchMade", {"new_Count": "int"})
+    [created] = batch.execute(continue_on_error=True).responses
+    if not created.is_success:
+        raise HttpError(created.error_message or "", status_code=created.status_code)
+    assert client.tables.get("new_batchmade") is not None
+
+
+@pending("hrel", "many-to-many relationships")
+def test_a_many_to_many_relationship_created_in_a_batch(
+    client: DataverseClient, raw: httpx.Client
+) -> None:
+    one, other = create_table(raw, "new_BatchOne"), create_table(raw, "new_BatchOther")
+    batch = client.batch.new()
+    batch.tables.create_many_to_many_relationship(
+        ManyToManyRelationshipMetadata(
+            schema_name="new_batchone_batchother",
+            entity1_logical_name=one,
+            entity2_logical_name=other,
+        )
+    )
+    [created] = batch.execute(continue_on_error=True).responses
+    if not created.is_success:
+        raise HttpError(created.error_message or "", status_code=created.status_code)
+    assert client.tables.get_relationship("new_batchone_batchother") is not None
 
 
 def test_sql_in_a_batch_answers_the_refusal_in_its_part(client: DataverseClient) -> None:
