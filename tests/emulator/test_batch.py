@@ -467,7 +467,7 @@ def test_malformed_batch_is_a_400_with_the_reason() -> None:
     body = _body("Content-Type: text/plain\r\n\r\nhello\r\n")
     response = send(core, body)
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "0x0"
+    assert response.json()["error"]["code"] == "0x80048d19"
     assert "'application/http'" in response.json()["error"]["message"]
 
 
@@ -601,3 +601,29 @@ def test_emulator_fail_item_hook(emulator: Emulator) -> None:
     [part] = parts_of(response)
     assert (part.status, part.content_id) == (500, "3")
     assert emulator.dump("phonecall")["records"]["phonecall"] == []
+
+
+def test_a_request_url_may_hold_spaces() -> None:
+    # The request line is the method, everything up to the last space and the version, so a
+    # URL written without percent-encoding (as Microsoft's Python SDK writes the GETs it
+    # batches) is read whole and encoded for the inner request.
+    core = StubCore()
+    url = f"{BASE}/api/data/v9.2/accounts?$select=name&$filter=name eq 'a b'"
+    response = send(core, _body(_op("GET", url)))
+    assert response.status_code == 200
+    [part] = parts_of(response)
+    assert part.status == 200
+    [seen] = core.seen
+    assert seen.url.params["$filter"] == "name eq 'a b'"
+    assert seen.url.params["$select"] == "name"
+
+
+@pytest.mark.parametrize("line", ["GET HTTP/1.1", "GET", " accounts HTTP/1.1"])
+def test_a_request_line_without_a_url_is_malformed(line: str) -> None:
+    core = StubCore()
+    part = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    response = send(core, _body(f"{part}{line}\r\n\r\n"))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "0x80048d19"
+    assert "HttpMethod RequestUrl HttpVersion" in response.json()["error"]["message"]
+    assert core.seen == []

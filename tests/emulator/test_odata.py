@@ -330,6 +330,39 @@ def test_not_is_unary_and_binds_tightest() -> None:
     assert parse_filter("not not flag") == Not(Not(Property(("flag",))))
 
 
+def test_collection_values_may_be_json_strings() -> None:
+    # The query functions' reference writes PropertyValues=["value1","value2"]
+    # (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/in),
+    # as Microsoft's Python SDK does; JSON escapes apply inside, and only inside collections.
+    expected = QueryFunction("In", (("PropertyName", "name"), ("PropertyValues", ("a b", 'c"d'))))
+    text = 'Microsoft.Dynamics.CRM.In(PropertyName=\'name\',PropertyValues=["a b","c\\"d"])'
+    assert parse_filter(text) == expected
+    mixed = "Microsoft.Dynamics.CRM.In(PropertyName='n',PropertyValues=['x',\"it's\"])"
+    assert parse_filter(mixed) == QueryFunction(
+        "In", (("PropertyName", "n"), ("PropertyValues", ("x", "it's")))
+    )
+    with pytest.raises(ODataError, match="is not valid at position 8"):
+        parse_filter('name eq "x"')
+    with pytest.raises(ODataError, match="unterminated"):
+        parse_filter("Microsoft.Dynamics.CRM.In(PropertyName='n',PropertyValues=[\"x])")
+
+
+def test_json_strings_in_an_expand_keep_their_commas_and_parentheses() -> None:
+    options = parse_query(
+        {
+            "$expand": "contact_customer_accounts($filter=Microsoft.Dynamics.CRM.In("
+            'PropertyName=\'lastname\',PropertyValues=["a,b","c)d"]);$select=lastname),'
+            "primarycontactid"
+        }
+    )
+    first, second = options.expand
+    assert first.filter == QueryFunction(
+        "In", (("PropertyName", "lastname"), ("PropertyValues", ("a,b", "c)d")))
+    )
+    assert first.select == ["lastname"]
+    assert second.nav == "primarycontactid"
+
+
 def test_property_paths_query_functions_and_lambdas() -> None:
     assert parse_filter("parentcustomerid_account/name eq 'x'") == Compare(
         "eq", Property(("parentcustomerid_account", "name")), Literal("x")

@@ -1,5 +1,5 @@
 """Functions and actions: WhoAmI, WinOpportunity, LoseOpportunity, PublishXml, PublishAllXml,
-RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue.
+RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue, and BulkDelete (in :mod:`.jobs`).
 
 Sources (Microsoft Learn):
 WhoAmI https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami,
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator import jobs, odata, tenant
 from crm_ferry.emulator.metadata import label_text
 from crm_ferry.emulator.records import (
     Ctx,
@@ -68,7 +68,6 @@ NOT_EMULATED = frozenset(
     {
         "AddMembersTeam",
         "AddToQueue",
-        "BulkDelete",
         "CalculateRollupField",
         "CalculateTotalTimeIncident",
         "CommitAnnotationBlocksUpload",
@@ -141,6 +140,8 @@ def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str)
         return insert_option_value(em, ctx)
     if name == "DeleteOptionValue" and method == "POST":
         return delete_option_value(em, ctx)
+    if name == "BulkDelete" and method == "POST":
+        return jobs.bulk_delete(em, ctx)
     raise unknown_segment(name)
 
 

@@ -27,8 +27,12 @@ Choices where the documentation is silent (each marked *approximation* below):
 * A failed change set is answered, in both modes, by ONE ``application/http`` part holding
   the failing request's error (the OData 4.0 convention: "the response to a change set that
   fails is a single response"), with the failing part's ``Content-ID`` echoed when it had one.
-* Malformed multipart gets ``400`` with code ``0x0`` (what Dataverse returns for errors raised
-  by its OData reader) and the OData library's own wording.
+* Malformed multipart gets ``400`` with the OData library's own wording and the code Dataverse
+  gives what its payload reader refuses, ``0x80048d19`` ("Error identified in Payload provided
+  by the user", :data:`~crm_ferry.emulator.validation.PAYLOAD_ERROR`).
+* The request line is the method, everything up to the last space, and the HTTP version: a URL
+  a client wrote without percent-encoding (``$filter=name eq 'a b'``, as Microsoft's Python
+  SDK writes the GETs it batches) is read whole, and encoded when the inner request is made.
 * The error for more than 1,000 requests is not documented; see :data:`TOO_MANY_REQUESTS`.
 
 Inbound, LF and CRLF line ends are both accepted; ``Content-Length`` headers on parts are
@@ -50,7 +54,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from crm_ferry.emulator.layers import API_PREFIX, FAIL_ITEM, RECORDS, odata_error, origin
-from crm_ferry.emulator.validation import ODATA_ERROR
+from crm_ferry.emulator.validation import PAYLOAD_ERROR
 
 MAX_REQUESTS = 1000
 """Documented: "Batch requests can contain up to 1,000 individual requests"."""
@@ -303,13 +307,7 @@ def _operation(
             "Encountered an unexpected end of input while reading the batch payload."
         )
     request_line = first[0].decode("utf-8", errors="replace")
-    pieces = request_line.split(" ")
-    if len(pieces) != 3 or not all(pieces):
-        raise BatchFormatError(
-            f"The request line '{request_line}' is invalid. The request line at the start of "
-            "each operation must be of the format 'HttpMethod RequestUrl HttpVersion'."
-        )
-    method, url, version = pieces
+    method, url, version = _request_line(request_line)
     if version != "HTTP/1.1":
         raise BatchFormatError(
             f"The HTTP version '{version}' used in a batch operation request or response is not "
@@ -344,6 +342,20 @@ def _operation(
         content_id=_single(part_headers, "content-id"),
         index=counter.take(),
     )
+
+
+def _request_line(line: str) -> tuple[str, str, str]:
+    """``(method, url, version)``: the method up to the first space, the version after the
+    last one, the URL (which may hold spaces) in between."""
+    method, _, rest = line.partition(" ")
+    url, _, version = rest.rpartition(" ")
+    url = url.strip(" ")
+    if not method or not url or not version:
+        raise BatchFormatError(
+            f"The request line '{line}' is invalid. The request line at the start of "
+            "each operation must be of the format 'HttpMethod RequestUrl HttpVersion'."
+        )
+    return method, url, version
 
 
 def _check_content_ids(parts: list[Part]) -> None:
@@ -404,11 +416,11 @@ def handle_batch(emulator: Dispatcher, request: httpx.Request) -> httpx.Response
     try:
         parts = parse_batch(request.headers.get("content-type"), request.content)
     except BatchFormatError as exc:
-        return odata_error(400, ODATA_ERROR, exc.message)
+        return odata_error(400, PAYLOAD_ERROR, exc.message)
     total = count_requests(parts)
     if total > MAX_REQUESTS:
         return odata_error(
-            400, ODATA_ERROR, TOO_MANY_REQUESTS.format(count=total, limit=MAX_REQUESTS)
+            400, PAYLOAD_ERROR, TOO_MANY_REQUESTS.format(count=total, limit=MAX_REQUESTS)
         )
     run = _Run(emulator, request)
     continue_on_error = _prefers_continue(request)
@@ -474,7 +486,7 @@ class _Run:
             inner = self._request(op, refs)
         except _MissingReference as exc:
             message = CONTENT_ID_MISSING.format(ref=exc.ref)
-            return _Answer(odata_error(400, ODATA_ERROR, message), op.content_id)
+            return _Answer(odata_error(400, PAYLOAD_ERROR, message), op.content_id)
         response = self.emulator.dispatch(inner)
         response.read()
         records = response.extensions.get(RECORDS)

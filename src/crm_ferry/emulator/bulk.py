@@ -68,7 +68,7 @@ from crm_ferry.emulator.layers import (
 from crm_ferry.emulator.metadata import METADATA_SETS
 from crm_ferry.emulator.schema import BULK_MESSAGES, EntityDef, Schema
 from crm_ferry.emulator.state import TenantState
-from crm_ferry.emulator.validation import ODATA_ERROR, Fault
+from crm_ferry.emulator.validation import NOT_IMPLEMENTED, PAYLOAD_ERROR, UNKNOWN_PROPERTY, Fault
 
 INVALID_ARGUMENT = "0x80040203"
 NOT_SUPPORTED_CODE = "0x80040800"
@@ -140,7 +140,7 @@ def handle_bulk(
     if message not in BULK_MESSAGES:
         return odata_error(
             404,
-            ODATA_ERROR,
+            UNKNOWN_PROPERTY,
             f"Resource not found for the segment 'Microsoft.Dynamics.CRM.{message}'.",
         )
     if not supports(entity, message):
@@ -205,7 +205,7 @@ def _targets(request: httpx.Request) -> list[dict[str, Any]]:
     try:
         body = json.loads(request.content or b"null")
     except ValueError as exc:
-        raise _Failed(odata_error(400, ODATA_ERROR, f"Invalid JSON payload: {exc}.")) from None
+        raise _Failed(odata_error(400, PAYLOAD_ERROR, f"Invalid JSON payload: {exc}.")) from None
     if not isinstance(body, dict):
         raise _Failed(odata_error(400, INVALID_ARGUMENT, EMPTY_TARGETS))
     targets = body.get("Targets")
@@ -215,7 +215,7 @@ def _targets(request: httpx.Request) -> list[dict[str, Any]]:
         raise _Failed(
             odata_error(
                 400,
-                ODATA_ERROR,
+                PAYLOAD_ERROR,
                 "An error occurred while validating input parameters: each item of 'Targets' "
                 "must be a JSON object.",
             )
@@ -226,11 +226,11 @@ def _targets(request: httpx.Request) -> list[dict[str, Any]]:
 def _check_type(schema: Schema, entity: EntityDef, item: dict[str, Any]) -> None:
     odata_type = item.get("@odata.type")
     if not isinstance(odata_type, str) or not odata_type:
-        raise _Failed(odata_error(400, ODATA_ERROR, MISSING_TYPE))
+        raise _Failed(odata_error(400, PAYLOAD_ERROR, MISSING_TYPE))
     name = odata_type.removeprefix("#")
     logical = name.removeprefix(_TYPE_PREFIX) if name.startswith(_TYPE_PREFIX) else None
     if logical is None or schema.entity(logical) is None:
-        raise _Failed(odata_error(400, ODATA_ERROR, UNKNOWN_TYPE.format(name=name)))
+        raise _Failed(odata_error(400, PAYLOAD_ERROR, UNKNOWN_TYPE.format(name=name)))
     if logical != entity.logical_name:
         raise _Failed(
             odata_error(
@@ -442,7 +442,7 @@ def _from_odata_id(entity: EntityDef, body: dict[str, Any], odata_id: Any) -> st
         raise _Failed(
             odata_error(
                 400,
-                ODATA_ERROR,
+                PAYLOAD_ERROR,
                 f"The '@odata.id' value '{text}' does not identify a record of the entity set "
                 f"'{entity.entity_set_name}'.",
             )
@@ -545,7 +545,7 @@ def handle_sdkmessagefilters(emulator: BulkEmulator, request: httpx.Request) -> 
     """``GET sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq 'X' and
     primaryobjecttypecode eq 'y'`` — the probe the bulk operations article shows (parameter
     aliases ``@message`` / ``@table`` included). Only ``eq`` conditions joined by ``and`` on
-    those two columns are understood; anything else is a 400.
+    those two columns are understood; anything else is a 501.
     """
     query = parse_qs(request.url.query.decode("utf-8"), keep_blank_values=True)
     flt = (query.get("$filter") or [""])[0]
@@ -556,15 +556,15 @@ def handle_sdkmessagefilters(emulator: BulkEmulator, request: httpx.Request) -> 
             alias = query.get(raw)
             if not alias:
                 return odata_error(
-                    400, ODATA_ERROR, f"The parameter alias '{raw}' is not defined in the query."
+                    400, PAYLOAD_ERROR, f"The parameter alias '{raw}' is not defined in the query."
                 )
             value = alias[0]
         conditions[column] = _key_value(value) if value.startswith("'") else value
     rest = _FILTER_EQ.sub("", flt).replace(" and ", " ").strip()
     if rest or "sdkmessageid/name" not in conditions:
         return odata_error(
-            400,
-            ODATA_ERROR,
+            501,
+            NOT_IMPLEMENTED,
             "The emulator's sdkmessagefilters supports only \"sdkmessageid/name eq '<message>' "
             "and primaryobjecttypecode eq '<table>'\" filters.",
         )

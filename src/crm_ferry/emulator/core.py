@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from crm_ferry.emulator import actions, odata, records, tenant
+from crm_ferry.emulator import actions, jobs, odata, records, tenant
 from crm_ferry.emulator.batch import handle_batch
 from crm_ferry.emulator.bulk import handle_bulk
 from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
@@ -45,8 +45,9 @@ class Emulator(TenantState):
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one Web API request (the whole request is one transaction)."""
         with self._lock:
-            self._records = 0
             self.forget_principals()
+            self._run_jobs()
+            self._records = 0
             try:
                 with self.store.savepoint():
                     self.schema.invalidate()
@@ -63,6 +64,16 @@ class Emulator(TenantState):
             if RECORDS not in response.extensions:
                 response.extensions[RECORDS] = self._records
             return response
+
+    def _run_jobs(self) -> None:
+        """System jobs whose time has come run before the request, in their own transaction,
+        and their work is not charged to it."""
+        if not self.jobs_due:
+            return
+        try:
+            jobs.run_due(self)
+        finally:
+            self.forget_principals()
 
     def dispatch(self, request: httpx.Request) -> httpx.Response:
         """One non-batch operation, atomic on its own (used for $batch and bulk items)."""
@@ -183,6 +194,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         tail = segments[1:]
         if entity.logical_name in tenant.VIRTUAL_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
+        if entity.logical_name in jobs.JOB_TABLES and method in ("POST", "PATCH", "PUT"):
+            raise jobs.refuse_write(entity.logical_name, method, rest)
         if first.key is None:
             if not tail:
                 if method == "GET":

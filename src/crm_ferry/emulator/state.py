@@ -61,6 +61,9 @@ class CoreConfig:
     """Seconds before a new alternate key's index is Active (or Failed)."""
     column_visibility_delay: float = 0.0
     """Seconds before a new column can be written and queried (eventual consistency)."""
+    bulk_delete_delay: float = 0.0
+    """Seconds before a submitted BulkDelete job may run (it runs at the start of the first
+    request after that, never in the request that submitted it)."""
     bulk_standard_tables: frozenset[str] = DEFAULT_BULK_STANDARD_TABLES
     maxuploadfilesize: int = tenant.MAX_UPLOAD_FILE_SIZE
     blocked_extensions: tuple[str, ...] = BLOCKED_EXTENSIONS
@@ -116,10 +119,17 @@ class TenantState:
         self._records = 0
         self._client_ids: dict[str, str | None] = {}
         self._principals: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.jobs_due: dict[str, float] = {}
+        """System jobs not yet run (asyncoperationid → clock time they may run from)."""
         raw = self.store.get_meta("schema")
         if raw is not None:
             self.schema = Schema.from_json(json.loads(raw))
             self._version = self.store.max_version()
+            self.jobs_due = {
+                str(row["asyncoperationid"]): 0.0
+                for row in self.store.rows("asyncoperation")
+                if row.get("statecode") != 3
+            }
         else:
             self.schema = tenant.build_schema(self.config.bulk_standard_tables)
             self._version = 0

@@ -253,6 +253,21 @@ STATES: dict[str, StateSpec] = {
         (2, "Canceled", 3, ((3, "Canceled"),)),
     ),
 }
+# System jobs (System Job (AsyncOperation) and BulkDeleteOperation table references). For
+# bulkdeleteoperation the reference gives Ready's default status as 1, a value its status list
+# does not have; 0 (Waiting For Resources), the only status of Ready, is used.
+_JOB_STATES: StateSpec = (
+    (0, "Ready", 0, ((0, "Waiting For Resources"),)),
+    (1, "Suspended", 10, ((10, "Waiting"),)),
+    (2, "Locked", 20, ((20, "In Progress"), (21, "Pausing"), (22, "Canceling"))),
+    (3, "Completed", 30, ((30, "Succeeded"), (31, "Failed"), (32, "Canceled"))),
+)
+STATES["asyncoperation"] = _JOB_STATES
+STATES["bulkdeleteoperation"] = (
+    _JOB_STATES[0],
+    (1, "Suspended", 10, ((10, "Waiting"), (11, "Retrying"), (12, "Paused"))),
+    *_JOB_STATES[2:],
+)
 STATES["activitypointer"] = STATES["phonecall"]
 
 READ_ONLY_STATES: dict[str, frozenset[int]] = {"invoice": frozenset({1, 2, 3})}
@@ -583,6 +598,19 @@ TABLES: tuple[_Table, ...] = (
         None,
         4607,
         "OrganizationOwned",
+    ),
+    # System jobs: what the BulkDelete action submits (crm_ferry.emulator.jobs). Table
+    # reference: System Job (AsyncOperation), BulkDeleteOperation (OwnershipType None, but it
+    # has the owner columns of the user who submitted it).
+    _Table("asyncoperation", "AsyncOperation", "asyncoperations", "asyncoperationid", "name", 4700),
+    _Table(
+        "bulkdeleteoperation",
+        "BulkDeleteOperation",
+        "bulkdeleteoperations",
+        "bulkdeleteoperationid",
+        "name",
+        4424,
+        "None",
     ),
 )
 
@@ -971,6 +999,8 @@ def _columns(table: str) -> list[AttributeDef]:
             lookup("sdkmessageid", "sdkmessage", create=False, update=False),
             boolean("iscustomprocessingstepallowed", create=False, update=False),
         ]
+    if table in ("asyncoperation", "bulkdeleteoperation"):
+        return _job_columns(table)
     if table == "publisher":
         return [
             s("uniquename", 256, required="SystemRequired"),
@@ -981,6 +1011,60 @@ def _columns(table: str) -> list[AttributeDef]:
             memo("description", 2000),
         ]
     return []
+
+
+def _job_columns(table: str) -> list[AttributeDef]:
+    """Columns of the system job tables, all read-only: the platform writes them (System Job
+    (AsyncOperation) and BulkDeleteOperation table references; only what a bulk deletion
+    job fills in)."""
+
+    def ro(attr: AttributeDef) -> AttributeDef:
+        attr.valid_for_create = attr.valid_for_update = False
+        return attr
+
+    if table == "asyncoperation":
+        return [
+            ro(s("name", 256)),
+            ro(col("operationtype", "Picklist", options=JOB_TYPES)),
+            ro(s("messagename", 160)),
+            ro(memo("message", 1073741823)),
+            ro(memo("friendlymessage", 100000)),
+            ro(col("errorcode", "Integer", min_value=-2147483648, max_value=2147483647)),
+            ro(col("startedon", "DateTime")),
+            ro(col("completedon", "DateTime")),
+            ro(col("postponeuntil", "DateTime")),
+            ro(s("recurrencepattern", 256)),
+            ro(col("executiontimespan", "Double", precision=2, min_value=0, max_value=1e9)),
+            ro(col("retrycount", "Integer", min_value=0, max_value=2147483647)),
+            ro(col("depth", "Integer", min_value=0, max_value=2147483647)),
+            ro(col("correlationid", "Uniqueidentifier")),
+            ro(col("primaryentitytype", "EntityName")),
+            ro(memo("data", 1073741823)),
+        ]
+    return [
+        ro(s("name", 256)),
+        ro(lookup("asyncoperationid", "asyncoperation")),
+        ro(col("successcount", "Integer", min_value=0, max_value=1000000000)),
+        ro(col("failurecount", "Integer", min_value=0, max_value=1000000000)),
+        ro(col("processingqeindex", "Integer", min_value=0, max_value=1000000000)),
+        ro(boolean("isrecurring")),
+        ro(col("nextrun", "DateTime")),
+        ro(s("orderedquerysetxml", 1073741823)),
+        ro(lookup("ownerid", "systemuser", "team", type_="Owner")),
+        ro(lookup("owningbusinessunit", "businessunit")),
+        ro(lookup("owninguser", "systemuser")),
+    ]
+
+
+JOB_TYPES: tuple[tuple[int, str], ...] = (
+    (1, "System Event"),
+    (10, "Workflow"),
+    (13, "Bulk Delete"),
+    (23, "Bulk Delete Subprocess"),
+    (63, "EntityKey Index Creation"),
+)
+"""Some values of asyncoperation's ``operationtype`` (the reference lists about a hundred);
+the emulator's own jobs are Bulk Delete (13)."""
 
 
 # Cascade-on-delete per relationship family (Dataverse defaults: parental relationships of
@@ -1061,6 +1145,9 @@ def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
         ("invoicedetail", "invoiceid", "invoice"): "invoice_details",
         ("opportunityclose", "opportunityid", "opportunity"): "opportunity_OpportunityClose",
         ("invoice", "pricelevelid", "pricelevel"): "price_level_invoices",
+        ("bulkdeleteoperation", "asyncoperationid", "asyncoperation"): (
+            "AsyncOperation_BulkDeleteOperation"
+        ),
     }
     if (entity, attr.logical_name, target) in known:
         return known[(entity, attr.logical_name, target)]

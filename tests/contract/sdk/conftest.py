@@ -4,60 +4,32 @@ The SDK is a real client nobody here wrote: it drives the served emulator throug
 API exactly as it would drive a tenant. It insists on an ``https`` base URL and an
 azure-identity credential, so the emulator is served over HTTPS with a certificate made for
 the module (:func:`crm_ferry.emulator.tls.make_certificate`), ``requests`` trusts it through
-``REQUESTS_CA_BUNDLE``, and :class:`EmulatorCredential` fetches the emulator's own token the
-way a client-secret credential fetches Entra ID's.
+``REQUESTS_CA_BUNDLE``, and :class:`helpers.sdk.EmulatorCredential` fetches the emulator's own
+token the way a client-secret credential fetches Entra ID's.
 
 One emulator serves a whole module (tests make rows and tables with their own names); each
-test gets its own :class:`~PowerPlatform.Dataverse.client.DataverseClient`.
+test gets its own :class:`~PowerPlatform.Dataverse.client.DataverseClient`. ``raw`` is plain
+HTTP on the same emulator, signed in the same way, for what the SDK has no call for: setting
+up a custom table through the documented ``POST EntityDefinitions`` (so that the record tests
+do not depend on ``CreateEntities``, which the SDK's ``tables.create`` sends) and reading what
+a request left behind.
 """
 
 from __future__ import annotations
 
 import ssl
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo
 from PowerPlatform.Dataverse.client import DataverseClient
 
 from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
 from crm_ferry.emulator.server import RunningServer, serve
 from crm_ferry.emulator.tls import TlsFiles, make_certificate
-
-
-class EmulatorCredential:
-    """An azure-core ``TokenCredential`` signing in to the emulator with client credentials."""
-
-    def __init__(self, app: EmulatorApp, tls: TlsFiles) -> None:
-        self._app = app
-        self._tls = tls
-        self.requests = 0
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        client_id, secret = self._app.default_client
-        self.requests += 1
-        response = httpx.post(
-            self._app.token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-                "scope": scopes[0] if scopes else self._app.scope,
-            },
-            verify=ssl.create_default_context(cafile=str(self._tls.certificate)),
-        )
-        response.raise_for_status()
-        body = response.json()
-        return AccessToken(body["access_token"], int(time.time()) + int(body["expires_in"]))
-
-    def get_token_info(self, *scopes: str, **_: Any) -> AccessTokenInfo:
-        token = self.get_token(*scopes)
-        return AccessTokenInfo(token.token, token.expires_on)
+from helpers.sdk import EmulatorCredential
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +66,16 @@ def client(
 def unique() -> str:
     """A short suffix that keeps one test's names apart from another's in the module."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def raw(served: tuple[EmulatorApp, RunningServer], tls: TlsFiles) -> Iterator[httpx.Client]:
+    """Raw Web API calls on the served emulator (base URL: the ``/api/data/v9.2/`` root)."""
+    app, _ = served
+    token = EmulatorCredential(app, tls).get_token(app.scope).token
+    with httpx.Client(
+        base_url=app.api_url + "/",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        verify=ssl.create_default_context(cafile=str(tls.certificate)),
+    ) as http:
+        yield http

@@ -40,6 +40,8 @@ DEFAULT_UNBOUND_OPERATIONS: frozenset[str] = frozenset(
         "LoseOpportunity",
         "InsertOptionValue",
         "DeleteOptionValue",
+        "BulkDelete",
+        "RetrieveMetadataChanges",
     }
 )
 """First-segment names read as unbound functions/actions rather than entity sets.

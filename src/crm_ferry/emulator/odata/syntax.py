@@ -21,6 +21,7 @@ into the option's (already percent-decoded) text.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -124,14 +125,29 @@ def tokenize(text: str) -> list[Token]:
 
     Literals: ``'strings'`` (``''`` is a quote), integers, decimals (``1.5``, ``1.5M``), doubles
     (``1e3``, ``1.5d``), unquoted GUIDs, dates (``2024-03-05``), date-times with optional
-    offset (``2024-03-05T10:00:00Z``; none means UTC), ``true false null INF NaN``.
+    offset (``2024-03-05T10:00:00Z``; none means UTC), ``true false null INF NaN``. Inside a
+    collection (``[...]``) a string may also be written as in JSON, ``"text"`` with ``\\``
+    escapes: OData's collection literals are JSON arrays, and the documentation of the query
+    functions writes ``PropertyValues=["value1","value2"]``
+    (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/in), as
+    Microsoft's Python SDK does.
     """
     tokens: list[Token] = []
     i, n = 0, len(text)
+    depth = 0
     while i < n:
         ch = text[i]
         if ch in " \t\r\n":
             i += 1
+            continue
+        if ch == '"' and depth > 0:
+            end = _json_string_end(text, i)
+            try:
+                string: Value = json.loads(text[i : end + 1])
+            except ValueError:
+                raise _syntax("There is an invalid JSON string literal", i, text) from None
+            tokens.append(Token("literal", text[i : end + 1], i, string))
+            i = end + 1
             continue
         if ch == "'":
             start, i, parts = i, i + 1, []
@@ -152,6 +168,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("literal", text[start:i], start, "".join(parts)))
             continue
         if ch in _PUNCT:
+            depth += {"[": 1, "]": -1}.get(ch, 0)
             tokens.append(Token("punct", ch, i))
             i += 1
             continue
@@ -207,6 +224,19 @@ def tokenize(text: str) -> list[Token]:
         )
     tokens.append(Token("end", "", n))
     return tokens
+
+
+def _json_string_end(text: str, start: int) -> int:
+    """The offset of the ``"`` closing the JSON string opened at ``start``."""
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == '"':
+            return i
+        i += 1
+    raise _syntax("There is an unterminated string literal", start, text)
 
 
 def _number(raw: str, suffix: str | None, pos: int, text: str) -> Value:
@@ -651,11 +681,24 @@ def split_top_level(text: str, sep: str) -> list[tuple[int, str]]:
     (``''`` inside a literal toggles twice, so it stays quoted). Raises :class:`Unbalanced`."""
     parts: list[tuple[int, str]] = []
     depth, quoted, start = 0, False, 0
+    brackets, json_quoted, escaped = 0, False, False
     for i, ch in enumerate(text):
+        if json_quoted:  # a JSON string in a collection: "..." with backslash escapes
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                json_quoted = False
+            continue
         if ch == "'":
             quoted = not quoted
         elif quoted:
             continue
+        elif ch == '"' and brackets > 0:
+            json_quoted = True
+        elif ch in "[]":
+            brackets += 1 if ch == "[" else -1
         elif ch == "(":
             depth += 1
         elif ch == ")":

@@ -25,8 +25,10 @@ SCHEMA_PRIVILEGES = (
     "prvCreateAttribute",
     "prvCreateRelationship",
     "prvBypassCustomBusinessLogic",
+    "prvBulkDelete",
 )
-"""Non-record privileges a System Administrator holds (customisation, bypassing plug-ins)."""
+"""Non-record privileges a System Administrator holds (customisation, bypassing plug-ins,
+submitting bulk deletion jobs)."""
 
 # Tables whose records are governed by another table's privileges: notes use "Note",
 # activities share "Activity", invoice lines use the invoice's.
@@ -57,21 +59,40 @@ def check_privilege(em: TenantState, ctx: Ctx, action: str, entity: EntityDef) -
         return
     name = privilege_name(action, entity)
     if name in removed:
-        total = len(all_privileges(em) - removed)
-        raise Fault(
-            403,
-            PRIVILEGE_DENIED,
-            f"Principal user (Id={ctx.caller}, type=8, roleCount=1, privilegeCount={total}, "
-            f"accessMode=4), is missing {name} privilege (Id={privilege_id(name)}) on "
-            f"OTC={entity.object_type_code} for entity '{entity.logical_name}'. "
-            f"context.Caller={ctx.caller}",
-        )
+        raise _denied(em, ctx, removed, name, entity)
+
+
+def check_global_privilege(em: TenantState, ctx: Ctx, name: str) -> None:
+    """403 PrivilegeDenied when the caller's role lacks ``name`` (``prvBulkDelete``...), a
+    privilege on no particular table."""
+    removed = em.removed_privileges(ctx.caller)
+    if name in removed:
+        raise _denied(em, ctx, removed, name, None)
+
+
+def _denied(
+    em: TenantState, ctx: Ctx, removed: frozenset[str], name: str, entity: EntityDef | None
+) -> Fault:
+    total = len(all_privileges(em) - removed)
+    where = (
+        f" on OTC={entity.object_type_code} for entity '{entity.logical_name}'"
+        if entity is not None
+        else ""
+    )
+    return Fault(
+        403,
+        PRIVILEGE_DENIED,
+        f"Principal user (Id={ctx.caller}, type=8, roleCount=1, privilegeCount={total}, "
+        f"accessMode=4), is missing {name} privilege (Id={privilege_id(name)}){where}. "
+        f"context.Caller={ctx.caller}",
+    )
 
 
 __all__ = [
     "PRIVILEGE_ACTIONS",
     "SCHEMA_PRIVILEGES",
     "all_privileges",
+    "check_global_privilege",
     "check_privilege",
     "privilege_id",
     "privilege_name",
