@@ -37,10 +37,9 @@ Example::
 
 from __future__ import annotations
 
+from crm_ferry.emulator.conditions import compare_values, edm_type_name
 from crm_ferry.emulator.odata.evaluation import (
     Kind,
-    compare_values,
-    edm_type_name,
     evaluate,
     narrowing,
     raise_free,

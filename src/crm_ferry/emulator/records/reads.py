@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator import conditions, odata, tenant
 from crm_ferry.emulator.records.context import Ctx, etag
 from crm_ferry.emulator.records.privileges import check_privilege
 from crm_ferry.emulator.records.rows import LOOKUP_TYPES, TYPE_SUFFIX, all_rows, fetch_row
@@ -225,7 +225,8 @@ def _expand(
     ]
     reps = [represent(em, ctx, child, r, None, [], cache) for r in rows]
     if spec.filter is not None:
-        reps = [r for r in reps if odata.evaluate(spec.filter, r)]
+        at = condition_context(em, ctx)
+        reps = [r for r in reps if odata.evaluate(spec.filter, r, None, at)]
     if spec.orderby:
         reps = [dict(r) for r in odata.sort_rows(reps, spec.orderby)]
     if spec.top is not None:
@@ -236,6 +237,14 @@ def _expand(
         by_id = {r[child.primary_id]: r for r in rows}
         return [represent(em, ctx, child, by_id[i], spec.select, spec.expand, cache) for i in ids]
     return reps
+
+
+def condition_context(em: TenantState, ctx: Ctx) -> conditions.Context:
+    """The clock and the caller Dataverse's condition operators are evaluated against
+    (``Today``, ``EqualUserId``, ``EqualBusinessId``...)."""
+    user = em.principal("systemuser", ctx.caller)
+    unit = user.get("businessunitid") if user is not None else None
+    return conditions.Context(em.now(), ctx.caller, str(unit) if unit else None)
 
 
 def matching(
@@ -260,6 +269,7 @@ def matching(
     check_privilege(em, ctx, "Read", entity)
     cache = cache if cache is not None else ReadCache()
     plain = Ctx(ctx.request, ctx.base, ctx.caller, ctx.prefer, False, False)
+    at = condition_context(em, ctx) if opts.filter is not None else None
     by_prop = cache.shape(em, entity).by_prop
     if opts.filter is not None:
         for path in odata.referenced_properties(opts.filter):
@@ -279,7 +289,7 @@ def matching(
             def resolve(path: str, stored: Mapping[str, Any] = stored) -> Any:
                 return _resolve_path(em, plain, entity, stored, path, cache)
 
-            if not odata.evaluate(opts.filter, RowView(stored, by_prop), resolve):
+            if not odata.evaluate(opts.filter, RowView(stored, by_prop), resolve, at):
                 continue
         if skip:
             skip -= 1
@@ -420,6 +430,7 @@ __all__ = [
     "ReadCache",
     "RowView",
     "Shape",
+    "condition_context",
     "context_url",
     "matching",
     "property_name",
