@@ -164,7 +164,15 @@ def _caller(field: str, op: str) -> Check:
 
 
 def _relative_check(kind: str, unit: str) -> Check:
+    by_time = unit in ("minutes", "hours")
+
     def check(value: Any, operands: tuple[Any, ...], ctx: Context) -> bool | None:
+        if by_time and isinstance(value, str) and len(value) == 10:
+            # a date without a time: what a DateOnly column holds
+            raise ConditionError(
+                f"The value '{value}' is a date only; this condition operator can't be "
+                "applied on a column that is configured to use the DateOnly behavior."
+            )
         return inside(value, relative_window(kind, unit, operands[0], ctx))
 
     return check

@@ -79,12 +79,12 @@ def parse_fetch(text: str) -> Fetch:
     root = _xml(text)
     if root.tag != "fetch":
         raise _invalid_node(f"The root element is <{root.tag}>, not <fetch>.")
-    _check_attributes(root, _FETCH, _REFUSED_FETCH)
     if "utc-offset" in root.attrib:
         raise errors.invalid(
             errors.INVALID_UTC_OFFSET,
             "The utc-offset attribute is not supported for deserialization.",
         )
+    _check_attributes(root, _FETCH, _REFUSED_FETCH)
     mapping = root.get("mapping", "logical")
     if mapping == "internal":
         raise errors.refused("The deprecated mapping 'internal'")

@@ -127,7 +127,7 @@ class Plan:
 def plan(em: TenantState, ctx: Ctx, entity: EntityDef, fetch: model.Fetch) -> Plan:
     """``fetch`` resolved against the tables; the query's entity must be ``entity``, the
     entity set's table."""
-    if fetch.entity.name != entity.logical_name:
+    if fetch.entity.name != entity.logical_name and em.schema.entity(fetch.entity.name) is not None:
         raise errors.invalid(
             errors.ENTITIES_DONT_MATCH,
             "The entity name specified in fetchxml does not match the entity name specified "
@@ -136,7 +136,7 @@ def plan(em: TenantState, ctx: Ctx, entity: EntityDef, fetch: model.Fetch) -> Pl
         )
     _check_options(fetch)
     builder = _Builder(em, ctx, fetch)
-    root = builder.node(fetch.entity, None, entity.logical_name)
+    root = builder.node(fetch.entity, None, fetch.entity.name)
     builder.root_filter(root, fetch.entity)
     all_root = fetch.entity.all_attributes or not fetch.entity.attributes
     if fetch.aggregate and fetch.entity.all_attributes:
