@@ -525,7 +525,7 @@ def test_unsupported_without_resolver(text: str) -> None:
 
 def test_a_documented_query_function_the_emulator_lacks_is_501() -> None:
     text = "Microsoft.Dynamics.CRM.InFiscalYear(PropertyName='createdon',PropertyValue=2023)"
-    with pytest.raises(ODataError, match="InFiscalYear' is not implemented by the emulator") as info:
+    with pytest.raises(ODataError, match="InFiscalYear' is not implemented by") as info:
         evaluate(parse_filter(text), ROW)
     assert info.value.status == 501
 
