@@ -1216,6 +1216,13 @@ def test_fetchxml_with_another_option_is_refused(tenant: Tenant, option: str) ->
     assert "together with fetchXml" in response.json()["error"]["message"]
 
 
+def test_maxpagesize_beside_fetchxml_is_refused(tenant: Tenant) -> None:
+    xml = "<fetch count='2'><entity name='account'/></fetch>"
+    response = tenant.fetch(xml, prefer="odata.maxpagesize=1")
+    assert response.status_code == 501
+    assert "odata.maxpagesize" in response.json()["error"]["message"]
+
+
 def test_fetchxml_in_a_batch(tenant: Tenant) -> None:
     xml = quote(
         "<fetch><entity name='account'><attribute name='name'/><filter>"

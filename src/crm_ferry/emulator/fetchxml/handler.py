@@ -35,6 +35,7 @@ from crm_ferry.emulator.records.context import Ctx, json_response
 from crm_ferry.emulator.records.reads import condition_context
 from crm_ferry.emulator.schema import EntityDef
 from crm_ferry.emulator.state import TenantState
+from crm_ferry.emulator.unsupported import not_implemented
 
 COUNT_LIMIT = 5000
 """The most a count says ("up to 5,000 for standard tables")."""
@@ -47,6 +48,10 @@ def query(
 ) -> httpx.Response:
     """Answer the FetchXML query ``text`` sent to ``entity``'s set (``count``: ``$count=true``
     was sent with it)."""
+    if "odata.maxpagesize" in ctx.prefer:
+        # FetchXML pages by its count attribute; what the preference would do beside it is
+        # not documented, so it is refused rather than ignored
+        raise not_implemented("The preference odata.maxpagesize with fetchXml (use count)")
     bound = plan(em, ctx, entity, parse_fetch(text))
     context = condition_context(em, ctx)
     tuples = engine.run(em, bound, context)

@@ -18,7 +18,6 @@ and Page results using FetchXml show the shape:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from crm_ferry.emulator.fetchxml.aggregate import Group
@@ -166,8 +165,4 @@ class Writer:
         return None
 
 
-def rows(writer: Writer, tuples: Sequence[Tuple]) -> list[dict[str, Any]]:
-    return [writer.row(t) for t in tuples]
-
-
-__all__ = ["ATTRIBUTE_NAME", "Writer", "context_columns", "rows", "wants"]
+__all__ = ["ATTRIBUTE_NAME", "Writer", "context_columns", "wants"]
