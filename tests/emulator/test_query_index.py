@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_ferry.emulator import odata
+from crm_ferry.emulator.conditions import ConditionError
+from crm_ferry.emulator.conditions.values import equal_text
 from crm_ferry.emulator.core import Emulator
-from crm_ferry.emulator.odata import evaluation
 from crm_ferry.emulator.records import make_ctx, represent
 from crm_ferry.emulator.records.reads import ReadCache, RowView
 from crm_ferry.emulator.store import Store
@@ -324,8 +325,8 @@ def test_deleting_a_row_cascades_through_the_index() -> None:
 def test_in_over_text_equals_comparing_each_value(current: str, values: list[str]) -> None:
     fn = odata.QueryFunction("In", (("PropertyName", "p"), ("PropertyValues", tuple(values))))
     try:
-        expected: Any = any(evaluation._function_eq(current, v) for v in values)
-    except odata.ODataError as exc:
+        expected: Any = any(equal_text(current, v) for v in values)
+    except ConditionError as exc:
         expected = exc.message
     try:
         got: Any = odata.evaluate(fn, {"p": current})

@@ -3,7 +3,7 @@ parameter, ``Prefer`` preference and Dataverse request header either visibly act
 refused (the documented error, else 501 naming the feature).
 
 Sources: OData URL conventions (system query options), Query data using the Web API and its
-articles (``fetchXml``, ``savedQuery``/``userQuery``, ``sql``), Compose HTTP requests and
+articles (``savedQuery``/``userQuery``, ``sql``), Compose HTTP requests and
 handle errors ("Prefer headers", "Other headers"), Query table definitions (``LabelLanguages``).
 """
 
@@ -35,7 +35,8 @@ REFUSED_OPTIONS = [
 ]
 """OData system query options (and one made up) the emulator does not act on."""
 
-REFUSED_PARAMETERS = ["fetchXml", "savedQuery", "userQuery", "sql", "api-version", "tag"]
+REFUSED_PARAMETERS = ["savedQuery", "userQuery", "sql", "api-version", "tag"]
+"""Query parameters the emulator does not act on (``fetchXml`` it answers: test_fetchxml.py)."""
 
 REFUSED_PREFERENCES = [
     "odata.track-changes",
@@ -117,7 +118,7 @@ def test_an_option_the_emulator_does_not_act_on_is_refused(
 def test_a_query_parameter_is_never_ignored(
     api: httpx.Client, accounts: list[str], parameter: str
 ) -> None:
-    # fetchXml and sql were answered with every row, unfiltered (issue: silently wrong)
+    # sql was answered with every row, unfiltered (issue: silently wrong)
     value = quote("<fetch><entity name='account'><attribute name='name'/></entity></fetch>")
     response = api.get(f"accounts?{parameter}={value}")
     _refused(response, parameter)

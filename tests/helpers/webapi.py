@@ -8,6 +8,7 @@ import email.policy
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -58,3 +59,10 @@ def _part(item: email.message.Message, *, in_changeset: bool) -> Part:
         headers[name.strip()] = value.strip()
     content_id = item.get("Content-ID")
     return Part(status, headers, body.strip(), content_id, in_changeset)
+
+
+def fetch_xml(
+    api: httpx.Client, entity_set: str, fetch: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """``GET <entity_set>?fetchXml=<fetch, URL-encoded>`` (Use FetchXml with Web API)."""
+    return api.get(f"{entity_set}?fetchXml={quote(fetch)}", headers=headers or {})

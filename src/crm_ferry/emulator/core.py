@@ -11,9 +11,10 @@ which holds the System Administrator role.
 The tenant's state (store, schema, clocks, caches) is
 :class:`~crm_ferry.emulator.state.TenantState`, which :class:`Emulator` extends with the
 router: ``$batch`` (:mod:`.batch`), bulk messages (:mod:`.bulk`) and the metadata API
-(:mod:`.metadata`) first, then functions and actions (:mod:`.actions`) and the record
-requests (:mod:`.records`). One re-entrant lock serialises requests, and each request is one
-transaction: everything it wrote is committed together or not at all.
+(:mod:`.metadata`) first, then functions and actions (:mod:`.actions`), FetchXML queries
+(:mod:`.fetchxml`) and the record requests (:mod:`.records`). One re-entrant lock serialises
+requests, and each request is one transaction: everything it wrote is committed together or
+not at all.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from urllib.parse import unquote
 
 import httpx
 
-from crm_ferry.emulator import actions, jobs, odata, records, tenant
+from crm_ferry.emulator import actions, fetchxml, jobs, odata, records, tenant
 from crm_ferry.emulator.batch import handle_batch
 from crm_ferry.emulator.bulk import handle_bulk
 from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
 from crm_ferry.emulator.metadata import METADATA_SETS, handle_metadata, settle
 from crm_ferry.emulator.schema import BULK_MESSAGES
 from crm_ferry.emulator.state import CoreConfig, TenantState
-from crm_ferry.emulator.unsupported import refuse_unimplemented
+from crm_ferry.emulator.unsupported import not_implemented, refuse_unimplemented
 from crm_ferry.emulator.validation import NOT_SUPPORTED, UNEXPECTED, UNKNOWN_PROPERTY, Fault
 
 
@@ -184,6 +185,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         raise records.odata_fault(exc) from None
     try:
         first = segments[0] if segments else None
+        if opts.fetchxml is not None and not _fetch_target(segments, method):
+            raise not_implemented(f"Querying with FetchXML (fetchXml) on {method} {rest}")
         if isinstance(first, odata.OperationSegment):
             return actions.unbound(em, ctx, first, method)
         if not isinstance(first, odata.EntitySetSegment):
@@ -198,6 +201,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
             raise jobs.refuse_write(entity.logical_name, method, rest)
         if first.key is None:
             if not tail:
+                if method == "GET" and opts.fetchxml is not None:
+                    return fetchxml.query(em, ctx, entity, opts.fetchxml, count=opts.count)
                 if method == "GET":
                     return records.query_collection(em, ctx, entity, opts)
                 if method == "POST":
@@ -238,6 +243,12 @@ _SIMPLE_PATH = re.compile(
     r"^([A-Za-z_][A-Za-z0-9_]*)(?:\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\))?$"
 )
+
+
+def _fetch_target(segments: list[odata.Segment], method: str) -> bool:
+    """Whether a request may carry ``fetchXml``: a GET on an entity set, nothing else."""
+    first = segments[0] if len(segments) == 1 else None
+    return method == "GET" and isinstance(first, odata.EntitySetSegment) and first.key is None
 
 
 def _simple_path(rest: str) -> list[odata.Segment] | None:

@@ -39,12 +39,11 @@ Example::
 
 from __future__ import annotations
 
+from crm_ferry.emulator.conditions import compare_values, edm_type_name
 from crm_ferry.emulator.odata.apply import AggregateItem, Apply, parse_apply
 from crm_ferry.emulator.odata.evaluation import (
     Kind,
-    compare_values,
     condition_count,
-    edm_type_name,
     evaluate,
     narrowing,
     raise_free,

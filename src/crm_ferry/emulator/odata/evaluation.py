@@ -15,22 +15,36 @@ Semantics are Dataverse's, which translates the filter to SQL Server:
 * ``eq null`` / ``ne null`` test for null. Any other comparison involving a null value is
   unknown (SQL ``NULL``), and unknown is not true: ``name ne 'x'`` does not return rows whose
   name is null, ``gt``/``lt`` against null never match. ``and``/``or``/``not`` are three-valued.
+* The comparisons, the wildcards and the Dataverse query functions (``In``, ``LastXDays``,
+  ``EqualUserId``...) are :mod:`crm_ferry.emulator.conditions`, which FetchXML's condition
+  operators share: each query function is "a corresponding ConditionOperator value"
+  (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-web-api-functions).
 * ``$orderby`` sorts nulls first ascending and last descending, as SQL Server does
   (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/order-rows).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from typing import Literal as TypingLiteral
 
+from crm_ferry.emulator.conditions import (
+    FUNCTIONS,
+    ConditionError,
+    Context,
+    LikeKind,
+    Operator,
+    compare_values,
+    edm_type_name,
+    like_pattern,
+)
+from crm_ferry.emulator.conditions import is_number as _is_number
 from crm_ferry.emulator.odata.syntax import (
+    DATAVERSE_NAMESPACE,
     Call,
     Compare,
     Expr,
@@ -42,152 +56,16 @@ from crm_ferry.emulator.odata.syntax import (
     Property,
     QueryFunction,
     Value,
-    parse_datetime_text,
-    parse_value_text,
 )
 
 Resolver = Callable[[str], Any]
 
-_OPERATOR_KIND = {
-    "eq": "Equal",
-    "ne": "NotEqual",
-    "gt": "GreaterThan",
-    "ge": "GreaterThanOrEqual",
-    "lt": "LessThan",
-    "le": "LessThanOrEqual",
-}
+
+_LIKE_KINDS: dict[str, LikeKind] = {k: k for k in ("contains", "startswith", "endswith")}
 
 
 def _not_supported(what: str) -> ODataError:
     return ODataError(f"{what} is not supported by the emulator.", status=501)
-
-
-def edm_type_name(value: object) -> str:
-    """The EDM type name Microsoft.OData.Core would print for a Python value."""
-    if isinstance(value, bool):
-        return "Edm.Boolean"
-    if isinstance(value, int):
-        return "Edm.Int32" if -(2**31) <= value < 2**31 else "Edm.Int64"
-    if isinstance(value, Decimal):
-        return "Edm.Decimal"
-    if isinstance(value, float):
-        return "Edm.Double"
-    if isinstance(value, uuid.UUID):
-        return "Edm.Guid"
-    if isinstance(value, datetime):
-        return "Edm.DateTimeOffset"
-    if isinstance(value, date):
-        return "Edm.Date"
-    if isinstance(value, str):
-        return "Edm.String"
-    return type(value).__name__
-
-
-def _incompatible(left: object, right: object, op: str) -> ODataError:
-    return ODataError(
-        "A binary operator with incompatible types was detected. Found operand types "
-        f"'{edm_type_name(left)}' and '{edm_type_name(right)}' for operator kind "
-        f"'{_OPERATOR_KIND.get(op, op)}'."
-    )
-
-
-def _as_instant(value: object) -> datetime | None:
-    """A date or date-time (object or ISO string) as an aware UTC instant, else None."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            if len(value) == 10:
-                return _as_instant(date.fromisoformat(value))
-            return parse_datetime_text(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def _comparable(left: object, right: object, op: str) -> tuple[Any, Any]:
-    """Coerce two non-null values to one comparable kind, or raise the OData type error."""
-    if isinstance(left, uuid.UUID) or isinstance(right, uuid.UUID):
-        try:
-            a = left if isinstance(left, uuid.UUID) else uuid.UUID(str(left))
-            b = right if isinstance(right, uuid.UUID) else uuid.UUID(str(right))
-        except ValueError:
-            raise _incompatible(left, right, op) from None
-        if not isinstance(left, uuid.UUID | str) or not isinstance(right, uuid.UUID | str):
-            raise _incompatible(left, right, op)
-        return a, b
-    if isinstance(left, date) or isinstance(right, date):
-        a_instant, b_instant = _as_instant(left), _as_instant(right)
-        if a_instant is None or b_instant is None:
-            raise _incompatible(left, right, op)
-        if type(left) is date and type(right) is date:
-            return left, right
-        return a_instant, b_instant
-    if isinstance(left, bool) and isinstance(right, bool):
-        return left, right
-    if _is_number(left) and _is_number(right):
-        return Decimal(left), Decimal(right)  # type: ignore[arg-type]
-    if isinstance(left, str) and isinstance(right, str):
-        return left.casefold(), right.casefold()
-    raise _incompatible(left, right, op)
-
-
-def compare_values(op: str, left: object, right: object) -> bool | None:
-    """``left op right`` with Dataverse semantics; None when either side is null."""
-    if left is None or right is None:
-        return None
-    a, b = _comparable(left, right, op)
-    if isinstance(a, Decimal) and isinstance(b, Decimal) and (a.is_nan() or b.is_nan()):
-        return op == "ne"
-    if op == "eq":
-        return bool(a == b)
-    if op == "ne":
-        return bool(a != b)
-    if op == "gt":
-        return bool(a > b)
-    if op == "ge":
-        return bool(a >= b)
-    if op == "lt":
-        return bool(a < b)
-    return bool(a <= b)
-
-
-_LIKE_CACHE: dict[tuple[str, str], re.Pattern[str]] = {}
-
-
-def _like(name: str, pattern: str) -> re.Pattern[str]:
-    """A SQL ``LIKE`` pattern (``%``, ``_``, ``[set]``) as an anchored, case-folded regex."""
-    key = (name, pattern)
-    if key in _LIKE_CACHE:
-        return _LIKE_CACHE[key]
-    out, i, folded = [], 0, pattern.casefold()
-    while i < len(folded):
-        ch = folded[i]
-        if ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        elif ch == "[" and (end := folded.find("]", i + 2)) > 0:
-            body = folded[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    core = "".join(out)
-    regex = {"contains": f".*{core}.*", "startswith": f"{core}.*", "endswith": f".*{core}"}[name]
-    compiled = re.compile(regex, re.DOTALL)
-    if len(_LIKE_CACHE) < 512:
-        _LIKE_CACHE[key] = compiled
-    return compiled
 
 
 def _truth(value: object, context: str) -> bool | None:
@@ -200,9 +78,12 @@ def _truth(value: object, context: str) -> bool | None:
 
 
 class _Evaluator:
-    def __init__(self, row: Mapping[str, Any], resolve: Resolver | None) -> None:
+    def __init__(
+        self, row: Mapping[str, Any], resolve: Resolver | None, context: Context | None
+    ) -> None:
         self.row = row
         self.resolve = resolve
+        self.context = context
         self.scope: dict[str, Mapping[str, Any]] = {}
 
     def value(self, expr: Expr) -> Any:
@@ -273,40 +154,17 @@ class _Evaluator:
                 f"specified arguments. The function signatures considered are: {name}("
                 "Edm.String Nullable=true, Edm.String Nullable=true)."
             )
-        return _like(name, pattern).fullmatch(subject.casefold()) is not None
+        return like_pattern(_LIKE_KINDS[name], pattern).fullmatch(subject.casefold()) is not None
 
     def query_function(self, fn: QueryFunction) -> bool | None:
-        if fn.name not in ("In", "NotIn", "Between", "NotBetween", "Null", "NotNull"):
-            raise _not_supported(f"The query function 'Microsoft.Dynamics.CRM.{fn.name}'")
+        """A Dataverse query function: the ConditionOperator of the same meaning
+        (:mod:`crm_ferry.emulator.conditions`), evaluated at the context's clock and caller."""
+        op, operands = _prepared(fn)
         name = fn.property_name
         assert name is not None  # checked by the parser
-        current = self.property(tuple(name.split("/")))
-        if fn.name == "Null":
-            return current is None
-        if fn.name == "NotNull":
-            return current is not None
-        values = fn.param("PropertyValues")
-        assert isinstance(values, tuple)
-        if current is None:
-            return None
-        if fn.name in ("In", "NotIn"):
-            folded = _folded_texts(values)
-            if folded is not None and isinstance(current, str) and _as_instant(current) is None:
-                # every value is text and the row's is not a date: each comparison is the
-                # case-insensitive one _function_eq would make, and none of them can raise
-                found = current.casefold() in folded
-            else:
-                found = any(_function_eq(current, item) for item in values)
-            return found if fn.name == "In" else not found
-        if len(values) != 2:
-            raise ODataError(
-                f"The query function 'Microsoft.Dynamics.CRM.{fn.name}' needs exactly two "
-                "values in PropertyValues."
-            )
-        low = compare_values("ge", current, _function_operand(current, values[0]))
-        high = compare_values("le", current, _function_operand(current, values[1]))
-        inside = bool(low and high)
-        return inside if fn.name == "Between" else not inside
+        if self.context is None:
+            self.context = Context.at()
+        return op.check(self.property(tuple(name.split("/"))), operands, self.context)
 
     def lambda_(self, expr: Lambda) -> bool | None:
         path = "/".join(expr.path)
@@ -329,46 +187,47 @@ class _Evaluator:
         return False if False in results else (None if None in results else True)
 
 
-def _function_operand(current: object, item: Value) -> Value:
-    """Query functions take ``Collection(Edm.String)``: read each string as the column's kind."""
-    if not isinstance(item, str):
-        return item
-    if isinstance(current, str):
-        if _as_instant(current) is not None and _as_instant(item) is not None:
-            return parse_value_text(item) if "T" in item else date.fromisoformat(item)
-        return item
-    try:
-        return parse_value_text(item)
-    except ODataError:
-        return item
+@lru_cache(maxsize=256)
+def _prepared(fn: QueryFunction) -> tuple[Operator, tuple[Any, ...]]:
+    """The operator of a query function and its operands (worked out once per function)."""
+    op = FUNCTIONS.get(fn.name)
+    if op is None:
+        raise ODataError(
+            f"The query function '{DATAVERSE_NAMESPACE}.{fn.name}' is not implemented by the "
+            "emulator.",
+            status=501,
+        )
+    if op.operands == "none":
+        return op, op.prepare(())
+    if op.operands in ("values", "pair"):
+        values = fn.param("PropertyValues")
+        return op, op.prepare(values if isinstance(values, tuple) else (values,))
+    return op, op.prepare((fn.param("PropertyValue"),))
 
 
-def _function_eq(current: object, item: Value) -> bool:
-    return bool(compare_values("eq", current, _function_operand(current, item)))
-
-
-@lru_cache(maxsize=64)
-def _folded_texts(values: tuple[Value, ...]) -> frozenset[str] | None:
-    """The case-folded values of a query function's PropertyValues when every one is text
-    (what ``In`` over a list of ids is), else None."""
-    if not all(isinstance(v, str) for v in values):
-        return None
-    return frozenset(str(v).casefold() for v in values)
-
-
-def evaluate(expr: Expr, row: Mapping[str, Any], resolve: Resolver | None = None) -> bool:
+def evaluate(
+    expr: Expr,
+    row: Mapping[str, Any],
+    resolve: Resolver | None = None,
+    context: Context | None = None,
+) -> bool:
     """Whether ``row`` matches the filter (unknown counts as no match).
 
     ``resolve(path)`` is called for what the row itself does not hold: a single-valued
     navigation path such as ``"parentcustomerid_account/name"`` (return the value, or None) and
     the collection of a lambda such as ``"contact_customer_accounts"`` (return an iterable of
     row mappings). Without a resolver those forms raise an ODataError with status 501.
+    ``context`` is the clock and the caller the Dataverse query functions (``Today``,
+    ``EqualUserId``...) are evaluated against; without one, the wall clock and no caller.
 
     >>> from crm_ferry.emulator.odata import parse_filter
     >>> evaluate(parse_filter("name eq 'CONTOSO'"), {"name": "Contoso"})
     True
     """
-    result = _Evaluator(row, resolve).value(expr)
+    try:
+        result = _Evaluator(row, resolve, context).value(expr)
+    except ConditionError as exc:
+        raise ODataError(exc.message, status=exc.status) from None
     if result is not None and not isinstance(result, bool):
         raise ODataError("The $filter expression must evaluate to a single boolean value.")
     return result is True

@@ -1,8 +1,9 @@
 """Query options of the Dataverse Web API: ``$select``, ``$filter``, ``$orderby``, ``$top``,
-``$count``, ``$expand`` (with nested options), ``$apply`` (:mod:`.apply`), ``$skiptoken`` and
+``$count``, ``$expand`` (with nested options), ``$apply`` (:mod:`.apply`), ``$skiptoken``,
 ``@p`` parameter aliases (in ``$filter`` and ``$orderby``, not inside ``$expand``; an alias
-stands for a value or a property path: ``$orderby=@p1 asc&@p1=revenue``). Everything else is
-refused (``$deltatoken`` and non-``$`` parameters with 501).
+stands for a value or a property path: ``$orderby=@p1 asc&@p1=revenue``) and ``fetchXml`` (a
+FetchXML query, evaluated by :mod:`crm_ferry.emulator.fetchxml`). Everything else is refused
+(``$deltatoken`` and other non-``$`` parameters with 501).
 
 Sources (Microsoft Learn, Dataverse Web API):
 select-columns https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns,
@@ -27,6 +28,7 @@ from crm_ferry.emulator.odata.syntax import (
     ODataError,
     Parser,
     Unbalanced,
+    negated_query_function,
     parse_filter,
     split_top_level,
 )
@@ -58,23 +60,57 @@ class QueryOptions:
     skiptoken: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
     apply: Apply | None = None
+    fetchxml: str | None = None
+    """A FetchXML query (``fetchXml=``), with ``$count`` the only other option it takes."""
 
 
 _PARAMETERS = {
-    "fetchxml": "Querying with FetchXML (fetchXml)",
     "savedquery": "Running a saved query (savedQuery)",
     "userquery": "Running a user query (userQuery)",
     "sql": "Querying with SQL (sql)",
 }
-"""Query parameters Dataverse documents besides the ``$`` options (Use FetchXml with the Web
-API; Retrieve and execute predefined queries; Query data with SQL). Real environments without
-the SQL capability answer ``sql query parameter is not supported.``"""
+"""Query parameters Dataverse documents besides the ``$`` options and ``fetchXml`` (Retrieve
+and execute predefined queries; Query data with SQL). Real environments without the SQL
+capability answer ``sql query parameter is not supported.``"""
+
+
+def _fetchxml(params: Mapping[str, str]) -> str | None:
+    """The ``fetchXml`` parameter (Use FetchXml with Web API,
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-fetchxml-web-api),
+    which the documented requests pair with ``$count=true`` only; any other option beside it
+    is refused, not ignored."""
+    found = [key for key in params if key.lower() == "fetchxml"]
+    if not found:
+        return None
+    for key in params:
+        if key.lower() not in ("fetchxml", "$count"):
+            raise ODataError(
+                f"The query option '{key}' together with fetchXml is not implemented by the "
+                "emulator.",
+                status=501,
+            )
+    return params[found[0]]
 
 
 def _not_implemented_parameter(name: str) -> ODataError:
     """A parameter that is neither a ``$`` option nor an ``@`` alias: never ignored."""
     feature = _PARAMETERS.get(name.lower(), f"The query parameter '{name}'")
     return ODataError(f"{feature} is not implemented by the emulator.", status=501)
+
+
+def _filter(
+    text: str, aliases: dict[str, str] | None, *, aliases_refused: str | None = None
+) -> Expr:
+    """A ``$filter``, refused when ``not`` negates a Dataverse query function (the error the
+    documentation quotes, Use Web API functions,
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-web-api-functions)."""
+    expr = parse_filter(text, aliases, aliases_refused=aliases_refused)
+    if negated_query_function(expr) is not None:
+        raise ODataError(
+            "Not operator along with the Custom Named Condition operators is not allowed",
+            code="0x80040203",
+        )
+    return expr
 
 
 def _not_supported_option(name: str) -> ODataError:
@@ -200,7 +236,7 @@ def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
                 if name == "$select":
                     spec.select = _parse_select(value)
                 elif name == "$filter":
-                    spec.filter = parse_filter(value, aliases_refused=ALIAS_IN_EXPAND)
+                    spec.filter = _filter(value, None, aliases_refused=ALIAS_IN_EXPAND)
                 elif name == "$orderby":
                     spec.orderby = _parse_orderby(value)
                 elif name == "$top":
@@ -229,8 +265,9 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
     """
     options = QueryOptions()
     options.aliases = {k: v for k, v in params.items() if k.startswith("@")}
+    options.fetchxml = _fetchxml(params)
     for key in params:
-        if not key.startswith(("@", "$")):
+        if not key.startswith(("@", "$")) and key.lower() != "fetchxml":
             raise _not_implemented_parameter(key)
     for key, value in params.items():
         if not key.startswith("$"):
@@ -239,7 +276,7 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
         if name == "$select":
             options.select = _parse_select(value)
         elif name == "$filter":
-            options.filter = parse_filter(value, options.aliases)
+            options.filter = _filter(value, options.aliases)
         elif name == "$orderby":
             options.orderby = _parse_orderby(value, options.aliases)
         elif name == "$top":

@@ -30,6 +30,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal as TypingLiteral
 from typing import TypeAlias
 
+from crm_ferry.emulator.conditions import FUNCTIONS, NOT_IMPLEMENTED_FUNCTIONS, function_parameters
+
 Value: TypeAlias = (
     "str | int | Decimal | float | bool | uuid.UUID | date | datetime | tuple[Value, ...] | None"
 )
@@ -94,6 +96,9 @@ _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?P<suffix>[mMdDfFlL])
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ALIAS_RE = re.compile(r"@[A-Za-z_][A-Za-z0-9_]*")
 _PUNCT = "(),/:=[]"
+"""A double-quoted string: what a query function's ``PropertyValues`` may hold, so that a value
+may contain ``'`` ("Manage single quotes",
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows)."""
 _KEYWORDS: dict[str, Value] = {
     "true": True,
     "false": False,
@@ -418,6 +423,7 @@ class Parser:
     def parse_primary(self) -> Expr:
         tok = self.tok
         if tok.kind == "literal":
+            self.refuse_double_quotes(tok)
             self.advance()
             return Literal(tok.value)
         if tok.kind == "alias":
@@ -497,7 +503,8 @@ class Parser:
     def parse_query_function(self) -> Expr:
         tok = self.advance()
         namespace, _, name = tok.text.rpartition(".")
-        if namespace != DATAVERSE_NAMESPACE or not self.is_punct("("):
+        known = name in FUNCTIONS or name in NOT_IMPLEMENTED_FUNCTIONS
+        if namespace != DATAVERSE_NAMESPACE or not self.is_punct("(") or not known:
             raise ODataError(
                 f"An unknown function with name '{tok.text}' was found.",
                 position=tok.pos,
@@ -505,29 +512,33 @@ class Parser:
             )
         params = self.parse_named_values(allow_empty=True)
         fn = QueryFunction(name, params)
-        required = {
-            "In": ("PropertyName", "PropertyValues"),
-            "NotIn": ("PropertyName", "PropertyValues"),
-            "Between": ("PropertyName", "PropertyValues"),
-            "NotBetween": ("PropertyName", "PropertyValues"),
-            "Null": ("PropertyName",),
-            "NotNull": ("PropertyName",),
-        }.get(name, ())
+        op = FUNCTIONS.get(name)
+        if op is None:
+            return fn  # documented, not implemented: refused when evaluated (501)
+        accepted = function_parameters(op)
+        for key, _ in params:
+            if key not in accepted:
+                raise ODataError(
+                    f"The parameter '{key}' is not a parameter of the function '{tok.text}'; "
+                    f"it takes {', '.join(accepted)}.",
+                    position=tok.pos,
+                    text=self.text,
+                )
         names = {key for key, _ in params}
-        for key in required:
+        for key in accepted:
             if key not in names:
                 raise ODataError(
                     f"Service operation '{tok.text}' is missing the required parameter '{key}'.",
                     position=tok.pos,
                     text=self.text,
                 )
-        if required and not isinstance(fn.param("PropertyName"), str):
+        if not isinstance(fn.param("PropertyName"), str):
             raise ODataError(
                 f"The parameter 'PropertyName' for '{tok.text}' must be a string literal.",
                 position=tok.pos,
                 text=self.text,
             )
-        if "PropertyValues" in required and not isinstance(fn.param("PropertyValues"), tuple):
+        if "PropertyValues" in accepted and not isinstance(fn.param("PropertyValues"), tuple):
             raise ODataError(
                 f"The parameter 'PropertyValues' for '{tok.text}' must be a collection "
                 "such as ['a','b'].",
@@ -564,10 +575,23 @@ class Parser:
             self.advance()
             return tuple(result)
 
-    def parse_value(self) -> Value:
-        """A literal, an alias, or a collection ``[literal,...]``."""
+    def refuse_double_quotes(self, tok: Token) -> None:
+        """A ``"string"`` is only a value inside a collection ``[...]``."""
+        if tok.text.startswith('"'):
+            raise ODataError(
+                f"Syntax error: character '\"' is not valid at position {tok.pos} in "
+                f"'{self.text}'.",
+                position=tok.pos,
+                text=self.text,
+            )
+
+    def parse_value(self, *, in_collection: bool = False) -> Value:
+        """A literal, an alias, or a collection ``[literal,...]`` (whose items may also be
+        ``"double-quoted"``)."""
         tok = self.tok
         if tok.kind == "literal":
+            if not in_collection:
+                self.refuse_double_quotes(tok)
             self.advance()
             return tok.value
         if tok.kind == "alias":
@@ -580,7 +604,7 @@ class Parser:
                 self.advance()
                 return ()
             while True:
-                items.append(self.parse_value())
+                items.append(self.parse_value(in_collection=True))
                 if self.is_punct(","):
                     self.advance()
                     continue
@@ -659,6 +683,24 @@ def parse_filter(
     expr = parser.parse_or()
     parser.expect_end()
     return expr
+
+
+def negated_query_function(expr: Expr, negated: bool = False) -> QueryFunction | None:
+    """The first Dataverse query function ``not`` applies to, else None: Dataverse refuses
+    those ("you cannot use the not operator to negate query functions", Use Web API
+    functions,
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-web-api-functions)."""
+    match expr:
+        case QueryFunction() if negated:
+            return expr
+        case Not(operand):
+            return negated_query_function(operand, True)
+        case Logical(_, left, right) | Compare(_, left, right):
+            return negated_query_function(left, negated) or negated_query_function(right, negated)
+        case Lambda(_, _, _, body) if body is not None:
+            return negated_query_function(body, negated)
+        case _:
+            return None
 
 
 # --------------------------------------------------------------------------------------------

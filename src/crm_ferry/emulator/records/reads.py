@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator import conditions, odata, tenant
 from crm_ferry.emulator.records.context import Ctx, etag
 from crm_ferry.emulator.records.formatting import Currencies, formatted
 from crm_ferry.emulator.records.privileges import check_privilege
@@ -260,7 +260,8 @@ def _expand(
     ]
     reps = [represent(em, ctx, child, r, None, [], cache) for r in rows]
     if spec.filter is not None:
-        reps = [r for r in reps if odata.evaluate(spec.filter, r)]
+        at = condition_context(em, ctx)
+        reps = [r for r in reps if odata.evaluate(spec.filter, r, None, at)]
     if spec.orderby:
         reps = [dict(r) for r in odata.sort_rows(reps, spec.orderby)]
     if spec.top is not None:
@@ -311,15 +312,24 @@ def _filtered(
     after: str | None,
 ) -> Iterator[dict[str, Any]]:
     plain = Ctx(ctx.request, ctx.base, ctx.caller, ctx.prefer, False, False)
+    at = condition_context(em, ctx) if flt is not None else None
     for stored in _candidates(em, entity, flt, by_prop, after):
         if flt is not None:
 
             def resolve(path: str, stored: Mapping[str, Any] = stored) -> Any:
                 return _resolve_path(em, plain, entity, stored, path, cache)
 
-            if not odata.evaluate(flt, RowView(stored, by_prop), resolve):
+            if not odata.evaluate(flt, RowView(stored, by_prop), resolve, at):
                 continue
         yield stored
+
+
+def condition_context(em: TenantState, ctx: Ctx) -> conditions.Context:
+    """The clock and the caller Dataverse's condition operators are evaluated against
+    (``Today``, ``EqualUserId``, ``EqualBusinessId``...)."""
+    user = em.principal("systemuser", ctx.caller)
+    unit = user.get("businessunitid") if user is not None else None
+    return conditions.Context(em.now(), ctx.caller, str(unit) if unit else None)
 
 
 def matching(
@@ -515,6 +525,7 @@ __all__ = [
     "ReadCache",
     "RowView",
     "Shape",
+    "condition_context",
     "context_url",
     "filtered",
     "matching",
