@@ -1,5 +1,6 @@
 """Functions and actions: WhoAmI, WinOpportunity, LoseOpportunity, PublishXml, PublishAllXml,
-RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue.
+RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue; the block-transfer messages of
+files, notes and attachments are in :mod:`.blocks`.
 
 Sources (Microsoft Learn):
 WhoAmI https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami,
@@ -23,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator import blocks, odata, tenant
 from crm_ferry.emulator.metadata import label_text
 from crm_ferry.emulator.records import (
     Ctx,
@@ -68,24 +69,16 @@ NOT_EMULATED = frozenset(
     {
         "AddMembersTeam",
         "BulkDelete",
-        "CommitAnnotationBlocksUpload",
-        "CommitFileBlocksUpload",
         "CreateCustomerRelationships",
         "CreateEntities",
         "CreateEntityKey",
-        "DownloadBlock",
         "ExecuteWorkflow",
         "GrantAccess",
-        "InitializeAnnotationBlocksDownload",
-        "InitializeAnnotationBlocksUpload",
-        "InitializeFileBlocksDownload",
-        "InitializeFileBlocksUpload",
         "Merge",
         "ModifyAccess",
         "RetrieveMetadataChanges",
         "RetrieveTotalRecordCount",
         "RevokeAccess",
-        "UploadBlock",
     }
 )
 """Unbound actions and functions of the Web API reference that clients (Microsoft's Python
@@ -107,6 +100,8 @@ def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str)
         return insert_option_value(em, ctx)
     if name == "DeleteOptionValue" and method == "POST":
         return delete_option_value(em, ctx)
+    if name in blocks.MESSAGES and method == "POST":
+        return blocks.handle(em, ctx, name)
     raise unknown_segment(name)
 
 

@@ -163,6 +163,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
     method = request.method.upper()
     try:
         query = request.url.query.decode("utf-8") if request.url.query else ""
+        # x-ms-file-name, sessiontoken and size belong to file transfers, not to OData
+        query, transfer = records.split_parameters(query) if query else (query, {})
         opts = odata.parse_query_string(query) if query else odata.QueryOptions()
         segments = _simple_path(rest) or odata.parse_resource_path(
             unquote(rest), aliases=opts.aliases
@@ -179,8 +181,12 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         if entity is None:  # an action called without () is read as a set: the same answer
             raise actions.unknown_segment(first.name)
         tail = segments[1:]
-        if entity.logical_name in tenant.VIRTUAL_TABLES and method != "GET":
+        if entity.logical_name in tenant.READ_ONLY_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
+        if transfer and not (
+            first.key is not None and tail and isinstance(tail[0], odata.PropertySegment)
+        ):
+            records.refuse_parameters(transfer)
         if first.key is None:
             if not tail:
                 if method == "GET":
@@ -204,13 +210,23 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         if isinstance(tail[0], odata.OperationSegment):
             return actions.bound(em, ctx, entity, first.key, tail[0], method)
         if isinstance(tail[0], odata.PropertySegment) and len(tail) == 1:
-            return records.single_property(em, ctx, entity, first.key, tail[0].name, method)
+            return records.property_request(
+                em, ctx, entity, first.key, tail[0].name, method, transfer
+            )
+        if (
+            isinstance(tail[0], odata.PropertySegment)
+            and len(tail) == 2
+            and isinstance(tail[1], odata.SystemSegment)
+            and tail[1].name == "$value"
+        ):
+            return records.value_request(em, ctx, entity, first.key, tail[0].name, method, transfer)
         if (
             isinstance(tail[0], odata.PropertySegment)
             and len(tail) == 2
             and isinstance(tail[1], odata.SystemSegment)
             and tail[1].name == "$ref"
         ):
+            records.refuse_parameters(transfer)
             return records.reference(em, ctx, entity, first.key, tail[0].name, method)
         raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
     except odata.ODataError as exc:

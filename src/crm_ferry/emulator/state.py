@@ -88,6 +88,16 @@ class CoreConfig:
     """Completed/Canceled activities accept only reopening (UNCERTAIN, reference §7.7)."""
     max_page_size: int = 5000
     max_schema_name_length: int = 50
+    file_block_size: int = 4 * 1024 * 1024
+    """File and image transfers: the chunk size recommended (``x-ms-chunk-size``) and the
+    largest block ``UploadBlock`` takes and ``DownloadBlock`` gives (4 MB, Use file column
+    data)."""
+    file_upload_limit: int = 128 * 1024 * 1024
+    """The largest file one ``PATCH <set>(id)/<column>`` request uploads (128 MB); larger files
+    go in chunks or blocks."""
+    file_download_limit: int = 16 * 1024 * 1024
+    """The largest file one ``GET .../<column>/$value`` without ``Range`` downloads (16 MB)
+    and the largest range one request asks for."""
 
 
 class TenantState:
