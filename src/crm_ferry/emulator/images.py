@@ -126,8 +126,8 @@ def _chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 def _png_header(data: bytes) -> tuple[int, int, int, int, int]:
     """(width, height, bit depth, color type, interlace) from IHDR."""
-    kind, body = next(_chunks(data))
-    if kind != b"IHDR":
+    kind, body = next(_chunks(data), (b"", b""))
+    if kind != b"IHDR" or len(body) < 13:
         raise ImageError("a PNG file must start with IHDR")
     width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body[:13])
     return width, height, depth, color, interlace
