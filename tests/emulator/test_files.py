@@ -205,7 +205,8 @@ def test_one_request_upload_errors(small: tuple[Emulator, httpx.Client]) -> None
         404,
         "0x80040217",
     )
-    assert error(upload(api, f"accounts({row})/name", b"x", "a.txt"))[0] == 405
+    assert error(upload(api, f"accounts({row})/name", b"x", "a.txt")) == (400, "0x80090007")
+    assert api.patch(f"accounts({row})/name", json={"value": "x"}).status_code == 405
 
 
 def test_the_single_request_limit(small: tuple[Emulator, httpx.Client]) -> None:
@@ -574,6 +575,13 @@ def test_download_of_an_empty_column_and_odd_parameters(api: httpx.Client) -> No
     assert error(api.get("accounts?x-ms-file-name=a.txt")) == (501, "0x80040219")
     assert error(api.get(f"accounts({row})?sessiontoken=a")) == (501, "0x80040219")
     assert error(api.delete(f"accounts({row})/{column}/$value"))[0] == 405
+    named = api.get(f"accounts({row})/{column}/$value", headers={"x-ms-file-name": "a.txt"})
+    assert error(named) == (501, "0x80040219")
+    chunked = api.patch(f"accounts({row})", json={}, headers={"x-ms-transfer-mode": "chunked"})
+    assert error(chunked) == (501, "0x80040219")
+    assert error(api.post("WhoAmI?sessiontoken=x")) == (501, "0x80040219")
+    ranged = api.get(f"accounts({row})/name/$value", headers={"Range": "bytes=0-1"})
+    assert error(ranged) == (501, "0x80040219")
 
 
 def test_download_in_blocks(small: tuple[Emulator, httpx.Client]) -> None:

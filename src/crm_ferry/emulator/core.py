@@ -173,6 +173,10 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         raise records.odata_fault(exc) from None
     try:
         first = segments[0] if segments else None
+        tail = segments[1:]
+        if not _column_request(first, tail):  # only these read transfer parameters and headers
+            records.refuse_parameters(transfer)
+            records.refuse_transfer_headers(request)
         if isinstance(first, odata.OperationSegment):
             return actions.unbound(em, ctx, first, method)
         if not isinstance(first, odata.EntitySetSegment):
@@ -180,13 +184,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         entity = em.schema.by_entity_set(first.name)
         if entity is None:  # an action called without () is read as a set: the same answer
             raise actions.unknown_segment(first.name)
-        tail = segments[1:]
         if entity.logical_name in tenant.READ_ONLY_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
-        if transfer and not (
-            first.key is not None and tail and isinstance(tail[0], odata.PropertySegment)
-        ):
-            records.refuse_parameters(transfer)
         if first.key is None:
             if not tail:
                 if method == "GET":
@@ -226,11 +225,22 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
             and isinstance(tail[1], odata.SystemSegment)
             and tail[1].name == "$ref"
         ):
-            records.refuse_parameters(transfer)
             return records.reference(em, ctx, entity, first.key, tail[0].name, method)
         raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
     except odata.ODataError as exc:
         raise records.odata_fault(exc) from None
+
+
+def _column_request(first: odata.Segment | None, tail: list[odata.Segment]) -> bool:
+    """``<set>(<key>)/<property>`` or ``.../<property>/$value``: the requests file transfers
+    go through."""
+    if not isinstance(first, odata.EntitySetSegment) or first.key is None or not tail:
+        return False
+    if not isinstance(tail[0], odata.PropertySegment):
+        return False
+    return len(tail) == 1 or (
+        len(tail) == 2 and isinstance(tail[1], odata.SystemSegment) and tail[1].name == "$value"
+    )
 
 
 _SIMPLE_PATH = re.compile(

@@ -46,6 +46,7 @@ from crm_ferry.emulator.records.keys import parse_reference, resolve_key
 from crm_ferry.emulator.records.media import (
     property_request,
     refuse_parameters,
+    refuse_transfer_headers,
     split_parameters,
     value_request,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "read_body",
     "reference",
     "refuse_parameters",
+    "refuse_transfer_headers",
     "represent",
     "resolve_key",
     "single_property",

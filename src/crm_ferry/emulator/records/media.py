@@ -52,6 +52,8 @@ from crm_ferry.emulator.validation import (
 
 TRANSFER_PARAMETERS = ("x-ms-file-name", "sessiontoken", "size")
 """Query parameters of file transfers (taken out before the OData query options are read)."""
+TRANSFER_HEADERS = ("x-ms-transfer-mode", "x-ms-file-name")
+"""Request headers only a file upload reads."""
 
 MB = 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -81,6 +83,18 @@ def refuse_parameters(params: dict[str, str]) -> None:
             NOT_IMPLEMENTED,
             f"The query parameter '{name}' is not implemented by the emulator.",
         )
+
+
+def refuse_transfer_headers(request: httpx.Request) -> None:
+    """A file upload's header on any other request: 501 (never ignored)."""
+    for name in TRANSFER_HEADERS:
+        if name in request.headers:
+            raise Fault(
+                501,
+                NOT_IMPLEMENTED,
+                f"The request header {name} outside a file upload is not implemented by the "
+                "emulator.",
+            )
 
 
 def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -128,7 +142,10 @@ def property_request(
     attr = entity.attribute(lookup_name(name))
     if attr is not None and attr.type in ("File", "Image") and method == "PATCH":
         return upload(em, ctx, entity, key, attr, params)
+    if method == "PATCH" and (params or any(h in ctx.request.headers for h in TRANSFER_HEADERS)):
+        files.media_column(entity, name)  # an upload to a column that holds no files
     refuse_parameters(params)
+    refuse_transfer_headers(ctx.request)
     return single_property(em, ctx, entity, key, name, method)
 
 
@@ -149,9 +166,17 @@ def value_request(
         raise unknown_property(entity.logical_name, name)
     check_privilege(em, ctx, "Read", entity)
     row_id, row = addressed(em, entity, key)
+    refuse_transfer_headers(ctx.request)
     if attr.type in ("File", "Image"):
         return download(em, ctx, entity, row_id, row, attr, params)
     refuse_parameters(params)
+    if "Range" in ctx.request.headers:
+        raise Fault(
+            501,
+            NOT_IMPLEMENTED,
+            "Range requests for the raw value of a column that isn't a file or image column "
+            "are not implemented by the emulator.",
+        )
     value = represent(em, ctx, entity, row, [name], []).get(name)
     em.count_records(1)
     if value is None:
@@ -440,10 +465,12 @@ def _byte_range(header: str, size: int, limit: int) -> tuple[int, int]:
 
 
 __all__ = [
+    "TRANSFER_HEADERS",
     "TRANSFER_PARAMETERS",
     "download",
     "property_request",
     "refuse_parameters",
+    "refuse_transfer_headers",
     "split_parameters",
     "upload",
     "value_request",
