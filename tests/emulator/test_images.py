@@ -27,6 +27,7 @@ from helpers.files import (
     label,
     new_row,
     png,
+    png_scanlines,
     read_png,
     upload,
 )
@@ -317,3 +318,30 @@ def test_deleting_the_row_deletes_its_images(core_emulator: Emulator, api: httpx
     api.delete(f"accounts({row})")
     assert core_emulator.store.blob_info(image_id) is None
     assert core_emulator.store.blob_info(f"{image_id}/full") is None
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
+def test_every_png_filter_is_undone(kind: int) -> None:
+    width, height = 5, 7
+    lines = [b"".join(bytes(p) for p in row) for row in gradient(width, height)]
+    thumb, _ = images.thumbnail(png_scanlines(width, height, lines, color=6, kind=kind))
+    assert read_png(thumb) == [row[:5] for row in gradient(width, height)[1:6]]
+
+
+def test_png_color_types_and_depths() -> None:
+    gray = images.thumbnail(png_scanlines(2, 2, [b"\x00\xff", b"\x80\x40"], color=0))[0]
+    assert read_png(gray) == [
+        [(0, 0, 0, 255), (255, 255, 255, 255)],
+        [(128,) * 3 + (255,), (64,) * 3 + (255,)],
+    ]
+    palette = bytes([10, 20, 30, 40, 50, 60])
+    # 4-bit palette indices: row 0 = 1, 0 ; row 1 = 0, 1
+    indexed = png_scanlines(2, 2, [b"\x10", b"\x01"], color=3, depth=4, palette=palette)
+    assert read_png(images.thumbnail(indexed)[0]) == [
+        [(40, 50, 60, 255), (10, 20, 30, 255)],
+        [(10, 20, 30, 255), (40, 50, 60, 255)],
+    ]
+    deep = png_scanlines(1, 1, [bytes([1, 2, 3, 4, 5, 6])], color=2, depth=16)
+    assert read_png(images.thumbnail(deep)[0]) == [[(1, 3, 5, 255)]]
+    gray_alpha = png_scanlines(1, 1, [bytes([9, 99])], color=4)
+    assert read_png(images.thumbnail(gray_alpha)[0]) == [[(9, 9, 9, 99)]]

@@ -183,3 +183,56 @@ def jpeg_header(width: int, height: int) -> bytes:
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
     sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
     return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+
+
+def png_scanlines(
+    width: int,
+    height: int,
+    lines: list[bytes],
+    *,
+    color: int,
+    depth: int = 8,
+    kind: int = 0,
+    palette: bytes = b"",
+) -> bytes:
+    """A PNG of raw scanlines (``color``: the PNG color type), each filtered with filter
+    ``kind`` (0 none, 1 sub, 2 up, 3 average, 4 Paeth) as the PNG specification defines them."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color]
+    bpp = max(1, channels * depth // 8)
+    out = b""
+    prior = bytes(len(lines[0]))
+    for line in lines:
+        filtered = bytearray()
+        for i, byte in enumerate(line):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prior[i]
+            c = prior[i - bpp] if i >= bpp else 0
+            if kind == 0:
+                pred = 0
+            elif kind == 1:
+                pred = a
+            elif kind == 2:
+                pred = b
+            elif kind == 3:
+                pred = (a + b) >> 1
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            filtered.append((byte - pred) & 0xFF)
+        out += bytes([kind]) + bytes(filtered)
+        prior = line
+
+    def chunk(name: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(name + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + name + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    extra = chunk(b"PLTE", palette) if palette else b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + extra
+        + chunk(b"IDAT", zlib.compress(out))
+        + chunk(b"IEND", b"")
+    )

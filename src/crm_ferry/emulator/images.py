@@ -22,6 +22,10 @@ from collections.abc import Callable, Iterator
 
 THUMBNAIL_SIDE = 144
 """``MaxHeight`` and ``MaxWidth`` of every Image column (they can't be changed)."""
+MB = 1024 * 1024
+_MOST_PNG_BYTES = 32 * MB
+"""The most pixel data of a PNG image the emulator decodes (pure Python is slow)."""
+_MOST_GIF_PIXELS = 16 * MB
 
 Pixel = tuple[int, int, int, int]
 """RGBA, 0-255 each."""
@@ -137,7 +141,7 @@ _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
 def _png_decoder(data: bytes) -> Callable[[int, list[int]], list[Pixel]]:
-    width, _, depth, color, interlace = _png_header(data)
+    width, height, depth, color, interlace = _png_header(data)
     if interlace:
         raise NotDecodable("Making the thumbnail of an interlaced PNG image")
     if color not in _CHANNELS or depth not in (1, 2, 4, 8, 16):
@@ -156,21 +160,31 @@ def _png_decoder(data: bytes) -> Callable[[int, list[int]], list[Pixel]]:
         palette = [
             (r, g, b, alpha[i] if i < len(alpha) else 255) for i, (r, g, b, _) in enumerate(palette)
         ]
-    raw = zlib.decompress(bytes(idat))
     channels = _CHANNELS[color]
     bpp = max(1, channels * depth // 8)
     stride = (width * channels * depth + 7) // 8
-    done: list[bytearray] = []
+    if stride * height > _MOST_PNG_BYTES:
+        raise NotDecodable(
+            f"Making the thumbnail of a PNG image of more than {_MOST_PNG_BYTES // MB} MB of "
+            "pixel data"
+        )
+    raw = zlib.decompress(bytes(idat))
+    state = {"y": -1}
+    line = bytearray(stride)
 
     def row(y: int) -> bytearray:
-        while len(done) <= y:
-            at = len(done) * (stride + 1)
-            kind, line = raw[at], bytearray(raw[at + 1 : at + 1 + stride])
-            if len(line) != stride:
+        """Row ``y`` unfiltered (rows are asked for in increasing order; only the last one
+        unfiltered is kept)."""
+        nonlocal line
+        while state["y"] < y:
+            at = (state["y"] + 1) * (stride + 1)
+            kind, current = raw[at], bytearray(raw[at + 1 : at + 1 + stride])
+            if len(current) != stride:
                 raise ImageError("PNG image data ends early")
-            _unfilter(kind, line, done[-1] if done else bytearray(stride), bpp)
-            done.append(line)
-        return done[y]
+            _unfilter(kind, current, line, bpp)
+            line = current
+            state["y"] += 1
+        return line
 
     def value(line: bytearray, x: int, channel: int) -> int:
         if depth == 8:
@@ -299,6 +313,10 @@ def _gif_decoder(data: bytes) -> Callable[[int, list[int]], list[Pixel]]:
     ]
     if clear is not None and clear < size:
         colors[clear] = (*colors[clear][:3], 0)
+    if width * height > _MOST_GIF_PIXELS:
+        raise NotDecodable(
+            f"Making the thumbnail of a GIF image of more than {_MOST_GIF_PIXELS} pixels"
+        )
     min_code = data[at]
     at += 1
     packed = bytearray()
@@ -369,6 +387,9 @@ def _lzw(packed: bytes, min_code: int, count: int) -> bytearray:
 def _bmp_header(data: bytes) -> tuple[int, int, int, int, int]:
     """(width, height, bits per pixel, compression, pixel data offset); height > 0."""
     (offset,) = struct.unpack("<I", data[10:14])
+    (header,) = struct.unpack("<I", data[14:18])
+    if header not in (40, 52, 56, 108, 124):  # BITMAPINFOHEADER and its successors
+        raise ImageError("not a BMP file this emulator reads")
     width, height, _, bits, compression = struct.unpack("<iiHHI", data[18:34])
     return width, abs(height), bits, compression, offset
 

@@ -217,7 +217,7 @@ def upload(
     mode = ctx.request.headers.get("x-ms-transfer-mode")
     if mode is not None:
         if mode.strip().lower() != "chunked":
-            raise _bad(f"'{mode}' is not a transfer mode; the one there is is 'chunked'.")
+            raise _bad(f"'{mode}' is not a transfer mode the service knows; use 'chunked'.")
         return _start_chunks(em, ctx, entity, row_id, attr, params)
     data = ctx.request.content
     name = _file_name(ctx, params)
