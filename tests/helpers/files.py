@@ -4,6 +4,7 @@ image files built byte by byte (no imaging library)."""
 from __future__ import annotations
 
 import base64
+import functools
 import struct
 import zlib
 from typing import Any
@@ -89,6 +90,7 @@ def gradient(width: int, height: int) -> list[list[Pixel]]:
     return [[(x % 256, y % 256, x // 256, 255) for x in range(width)] for y in range(height)]
 
 
+@functools.cache
 def png(width: int, height: int) -> bytes:
     rows = gradient(width, height)
     raw = b"".join(b"\x00" + b"".join(bytes(p) for p in row) for row in rows)
