@@ -1,5 +1,6 @@
 """Functions and actions: WhoAmI, WinOpportunity, LoseOpportunity, PublishXml, PublishAllXml,
-RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue, and BulkDelete (in :mod:`.jobs`).
+RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue, and BulkDelete (in :mod:`.jobs`);
+the block-transfer messages of files, notes and attachments are in :mod:`.blocks`.
 
 Sources (Microsoft Learn):
 WhoAmI https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami,
@@ -23,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from crm_ferry.emulator import jobs, odata, tenant
+from crm_ferry.emulator import blocks, jobs, odata, tenant
 from crm_ferry.emulator.metadata import label_text
 from crm_ferry.emulator.records import (
     Ctx,
@@ -70,14 +71,11 @@ NOT_EMULATED = frozenset(
         "AddToQueue",
         "CalculateRollupField",
         "CalculateTotalTimeIncident",
-        "CommitAnnotationBlocksUpload",
-        "CommitFileBlocksUpload",
         "CreateCustomerRelationships",
         "CreateEntities",
         "CreateEntityKey",
         "CreateException",
         "DeliverIncomingEmail",
-        "DownloadBlock",
         "ExecuteWorkflow",
         "ExportTranslation",
         "FulfillSalesOrder",
@@ -85,10 +83,6 @@ NOT_EMULATED = frozenset(
         "GetTimeZoneCodeByLocalizedName",
         "GrantAccess",
         "IncrementKnowledgeArticleViewCount",
-        "InitializeAnnotationBlocksDownload",
-        "InitializeAnnotationBlocksUpload",
-        "InitializeFileBlocksDownload",
-        "InitializeFileBlocksUpload",
         "InitializeFrom",
         "IsValidStateTransition",
         "Merge",
@@ -105,7 +99,6 @@ NOT_EMULATED = frozenset(
         "RetrieveTotalRecordCount",
         "RetrieveUnpublishedMultiple",
         "RevokeAccess",
-        "UploadBlock",
         "ValidateRecurrenceRule",
         "ValidateSavedQuery",
     }
@@ -142,6 +135,8 @@ def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str)
         return delete_option_value(em, ctx)
     if name == "BulkDelete" and method == "POST":
         return jobs.bulk_delete(em, ctx)
+    if name in blocks.MESSAGES and method == "POST":
+        return blocks.handle(em, ctx, name)
     raise unknown_segment(name)
 
 

@@ -177,6 +177,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
     method = request.method.upper()
     try:
         query = request.url.query.decode("utf-8") if request.url.query else ""
+        # x-ms-file-name, sessiontoken and size belong to file transfers, not to OData
+        query, transfer = records.split_parameters(query) if query else (query, {})
         opts = odata.parse_query_string(query) if query else odata.QueryOptions()
         segments = _simple_path(rest) or odata.parse_resource_path(
             unquote(rest), aliases=opts.aliases
@@ -187,6 +189,10 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         first = segments[0] if segments else None
         if opts.fetchxml is not None and not _fetch_target(segments, method):
             raise not_implemented(f"Querying with FetchXML (fetchXml) on {method} {rest}")
+        tail = segments[1:]
+        if not _column_request(first, tail):  # only these read transfer parameters and headers
+            records.refuse_parameters(transfer)
+            records.refuse_transfer_headers(request)
         if isinstance(first, odata.OperationSegment):
             return actions.unbound(em, ctx, first, method)
         if not isinstance(first, odata.EntitySetSegment):
@@ -194,8 +200,7 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         entity = em.schema.by_entity_set(first.name)
         if entity is None:  # an action called without () is read as a set: the same answer
             raise actions.unknown_segment(first.name)
-        tail = segments[1:]
-        if entity.logical_name in tenant.VIRTUAL_TABLES and method != "GET":
+        if entity.logical_name in tenant.READ_ONLY_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
         if entity.logical_name in jobs.JOB_TABLES and method in ("POST", "PATCH", "PUT"):
             raise jobs.refuse_write(entity.logical_name, method, rest)
@@ -226,7 +231,16 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         if isinstance(tail[0], odata.OperationSegment):
             return actions.bound(em, ctx, entity, first.key, tail[0], method)
         if isinstance(tail[0], odata.PropertySegment) and len(tail) == 1:
-            return records.single_property(em, ctx, entity, first.key, tail[0].name, method)
+            return records.property_request(
+                em, ctx, entity, first.key, tail[0].name, method, transfer
+            )
+        if (
+            isinstance(tail[0], odata.PropertySegment)
+            and len(tail) == 2
+            and isinstance(tail[1], odata.SystemSegment)
+            and tail[1].name == "$value"
+        ):
+            return records.value_request(em, ctx, entity, first.key, tail[0].name, method, transfer)
         if (
             isinstance(tail[0], odata.PropertySegment)
             and len(tail) == 2
@@ -237,6 +251,18 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
     except odata.ODataError as exc:
         raise records.odata_fault(exc) from None
+
+
+def _column_request(first: odata.Segment | None, tail: list[odata.Segment]) -> bool:
+    """``<set>(<key>)/<property>`` or ``.../<property>/$value``: the requests file transfers
+    go through."""
+    if not isinstance(first, odata.EntitySetSegment) or first.key is None or not tail:
+        return False
+    if not isinstance(tail[0], odata.PropertySegment):
+        return False
+    return len(tail) == 1 or (
+        len(tail) == 2 and isinstance(tail[1], odata.SystemSegment) and tail[1].name == "$value"
+    )
 
 
 _SIMPLE_PATH = re.compile(

@@ -42,6 +42,8 @@ AttributeType = Literal[
     "Owner",
     "EntityName",
     "Virtual",
+    "File",
+    "Image",
 ]
 RequiredLevel = Literal["None", "SystemRequired", "ApplicationRequired", "Recommended"]
 DateTimeBehavior = Literal["UserLocal", "DateOnly", "TimeZoneIndependent"]
@@ -51,6 +53,9 @@ KeyStatus = Literal["Pending", "InProgress", "Active", "Failed"]
 CascadeType = Literal["Cascade", "RemoveLink", "Restrict", "NoCascade"]
 
 BULK_MESSAGES = frozenset({"CreateMultiple", "UpdateMultiple", "UpsertMultiple"})
+
+MEDIA_TYPES = frozenset({"File", "Image"})
+"""Column types whose data is kept outside the row (:mod:`crm_ferry.emulator.records.files`)."""
 
 
 def new_metadata_id() -> str:
@@ -115,6 +120,10 @@ class AttributeDef:
     solution: str | None = None
     visible_at: float = 0.0
     """When a new column becomes usable in queries and writes (eventual consistency)."""
+    max_size_kb: int | None = None
+    """File and Image columns: ``MaxSizeInKB``, the largest file the column accepts."""
+    can_store_full_image: bool = False
+    """Image columns: ``CanStoreFullImage`` (the full image is kept besides the thumbnail)."""
 
 
 @dataclass(slots=True)
@@ -172,6 +181,11 @@ class EntityDef:
     keys: dict[str, KeyDef] = field(default_factory=dict)
     metadata_id: str = field(default_factory=new_metadata_id)
     solution: str | None = None
+    media: tuple[str, ...] = ()
+    """The table's File and Image columns (kept by the metadata API): a write touches stored
+    files only when this is not empty."""
+    primary_image: str | None = None
+    """``PrimaryImageAttribute``: the Image column that may be set on create."""
 
     def attribute(self, logical_name: str) -> AttributeDef | None:
         return self.attributes.get(logical_name)
@@ -280,6 +294,7 @@ class Schema:
             attrs = {a["logical_name"]: _attribute(a) for a in e.pop("attributes", [])}
             keys = {k["logical_name"]: _key(k) for k in e.pop("keys", [])}
             e["bulk_messages"] = frozenset(e.get("bulk_messages", ()))
+            e["media"] = tuple(e.get("media", ()))
             schema.add_entity(EntityDef(**e, attributes=attrs, keys=keys))
         for r in data.get("relationships", []):
             schema.add_relationship(RelationshipDef(**r))

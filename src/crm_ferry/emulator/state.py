@@ -96,6 +96,16 @@ class CoreConfig:
     aggregate_record_limit: int = 50_000
     """``$apply`` over more matching rows fails with AggregateQueryRecordLimit (50,000,
     Aggregate data)."""
+    file_block_size: int = 4 * 1024 * 1024
+    """File and image transfers: the chunk size recommended (``x-ms-chunk-size``) and the
+    largest block ``UploadBlock`` takes and ``DownloadBlock`` gives (4 MB, Use file column
+    data)."""
+    file_upload_limit: int = 128 * 1024 * 1024
+    """The largest file one ``PATCH <set>(id)/<column>`` request uploads (128 MB); larger files
+    go in chunks or blocks."""
+    file_download_limit: int = 16 * 1024 * 1024
+    """The largest file one ``GET .../<column>/$value`` without ``Range`` downloads (16 MB)
+    and the largest range one request asks for."""
 
 
 class TenantState:

@@ -16,6 +16,12 @@ columns never asked for cost writes nothing. (An index on ``json_extract(data, .
 do the same without the table, but SQLite before 3.41 decodes each found row's JSON again to
 check it, which made a lookup that finds 500 rows take 40 ms instead of 2.)
 
+Files and images (File and Image columns) are kept outside the rows, in ``blobs``: one per
+stored file, owned by the row and column it belongs to (deleting the row deletes them).
+Transfers in progress (chunked uploads, ``UploadBlock`` sessions, downloads) are
+``transfers``, their uploaded pieces ``blocks``; both are rolled back with the request that
+wrote them, like rows.
+
 Transactions are SQLite savepoints, nestable: the core opens one per request (one commit per
 request, never one per row), change sets and bulk messages nest theirs inside it.
 """
@@ -64,6 +70,22 @@ CREATE TABLE IF NOT EXISTS refcols (
     PRIMARY KEY (entity, col)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    id TEXT PRIMARY KEY,
+    entity TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    col TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blobs_by_owner ON blobs (entity, row_id, col);
+CREATE TABLE IF NOT EXISTS transfers (token TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+    token TEXT NOT NULL,
+    block TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (token, block)
+);
 """
 
 
@@ -233,8 +255,10 @@ class Store:
             self._absent.clear()
 
     def delete(self, entity: str, row_id: str) -> bool:
+        """Delete a row, its key and lookup index entries and the files it owns."""
         cur = self.conn.execute("DELETE FROM rows WHERE entity=? AND id=?", (entity, row_id))
         self.conn.execute("DELETE FROM keyidx WHERE entity=? AND id=?", (entity, row_id))
+        self.conn.execute("DELETE FROM blobs WHERE entity=? AND row_id=?", (entity, row_id))
         columns = self._lookup_columns().get(entity, ())
         if columns:
             marks = ",".join("?" * len(columns))
@@ -416,6 +440,7 @@ class Store:
     # -- metadata-driven changes -----------------------------------------------------
 
     def drop_table(self, entity: str) -> None:
+        self.conn.execute("DELETE FROM blobs WHERE entity=?", (entity,))
         self.conn.execute("DELETE FROM rows WHERE entity=?", (entity,))
         self.conn.execute("DELETE FROM keyidx WHERE entity=?", (entity,))
         self.conn.execute("DELETE FROM refidx WHERE entity=?", (entity,))
@@ -437,6 +462,92 @@ class Store:
         self.conn.execute("DELETE FROM refidx WHERE entity=? AND col=?", (entity, column))
         self.conn.execute("DELETE FROM refcols WHERE entity=? AND col=?", (entity, column))
         self._refcols = None
+
+    def drop_media(self, entity: str, column: str | None, records_of: str) -> None:
+        """Delete the files stored for ``column`` of ``entity`` (every column when None) and
+        the rows of ``records_of`` (the file attachment table) that describe them."""
+        where, args = (
+            ("entity=?", [entity]) if column is None else ("entity=? AND col=?", [entity, column])
+        )
+        ids = [r[0] for r in self.conn.execute(f"SELECT id FROM blobs WHERE {where}", args)]
+        for row_id in ids:
+            self.delete(records_of, row_id)
+        self.conn.execute(f"DELETE FROM blobs WHERE {where}", args)
+
+    # -- files -----------------------------------------------------------------------
+
+    def put_blob(
+        self, blob_id: str, owner: tuple[str, str, str], data: bytes, meta: dict[str, Any]
+    ) -> None:
+        """Store a file (replacing one with the same id), owned by (table, row id, column)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO blobs (id, entity, row_id, col, meta, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (blob_id, *owner, _ENCODER.encode(meta), data),
+        )
+
+    def blob_info(self, blob_id: str) -> tuple[tuple[str, str, str], dict[str, Any], int] | None:
+        """(owner, meta, size in bytes) of a stored file, without reading its data."""
+        found = self.conn.execute(
+            "SELECT entity, row_id, col, meta, length(data) FROM blobs WHERE id=?", (blob_id,)
+        ).fetchone()
+        if found is None:
+            return None
+        entity, row_id, col, meta, size = found
+        return (entity, row_id, col), dict(json.loads(meta)), int(size)
+
+    def read_blob(self, blob_id: str, start: int = 0, length: int | None = None) -> bytes | None:
+        """``length`` bytes of a stored file from ``start`` (to its end when None)."""
+        if length is None:
+            found = self.conn.execute(
+                "SELECT substr(data, ?) FROM blobs WHERE id=?", (start + 1, blob_id)
+            ).fetchone()
+        else:
+            found = self.conn.execute(
+                "SELECT substr(data, ?, ?) FROM blobs WHERE id=?", (start + 1, length, blob_id)
+            ).fetchone()
+        return None if found is None else bytes(found[0])
+
+    def delete_blob(self, blob_id: str) -> None:
+        self.conn.execute("DELETE FROM blobs WHERE id=?", (blob_id,))
+
+    # -- transfers in progress -------------------------------------------------------
+
+    def put_transfer(self, token: str, data: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO transfers (token, data) VALUES (?, ?)",
+            (token, _ENCODER.encode(data)),
+        )
+
+    def get_transfer(self, token: str) -> dict[str, Any] | None:
+        found = self.conn.execute("SELECT data FROM transfers WHERE token=?", (token,)).fetchone()
+        return None if found is None else dict(json.loads(found[0]))
+
+    def delete_transfer(self, token: str) -> None:
+        """Forget a transfer and the blocks uploaded for it."""
+        self.conn.execute("DELETE FROM transfers WHERE token=?", (token,))
+        self.conn.execute("DELETE FROM blocks WHERE token=?", (token,))
+
+    def put_block(self, token: str, block: str, data: bytes) -> None:
+        """Keep one uploaded block (a block uploaded again under the same id replaces it)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO blocks (token, block, data) VALUES (?, ?, ?)",
+            (token, block, data),
+        )
+
+    def block_sizes(self, token: str) -> dict[str, int]:
+        """The blocks uploaded for a transfer and their sizes, in block id order."""
+        cur = self.conn.execute(
+            "SELECT block, length(data) FROM blocks WHERE token=? ORDER BY block", (token,)
+        )
+        return {block: int(size) for block, size in cur.fetchall()}
+
+    def read_blocks(self, token: str, blocks: Sequence[str]) -> bytes:
+        """The data of ``blocks`` (all uploaded) joined in the order given."""
+        found = dict(
+            self.conn.execute("SELECT block, data FROM blocks WHERE token=?", (token,)).fetchall()
+        )
+        return b"".join(bytes(found[b]) for b in blocks)
 
     # -- metadata --------------------------------------------------------------------
 

@@ -590,6 +590,26 @@ TABLES: tuple[_Table, ...] = (
     _Table(
         "sdkmessage", "SdkMessage", "sdkmessages", "sdkmessageid", "name", 4606, "OrganizationOwned"
     ),
+    # what the platform keeps for each file of a file column (FileAttachment table reference)
+    _Table(
+        "fileattachment",
+        "FileAttachment",
+        "fileattachments",
+        "fileattachmentid",
+        "filename",
+        55,
+        "None",
+    ),
+    # e-mail attachments (Attachment (ActivityMimeAttachment) table reference)
+    _Table(
+        "activitymimeattachment",
+        "ActivityMimeAttachment",
+        "activitymimeattachments",
+        "activitymimeattachmentid",
+        "filename",
+        1001,
+        "None",
+    ),
     _Table(
         "sdkmessagefilter",
         "SdkMessageFilter",
@@ -887,6 +907,30 @@ def _columns(table: str) -> list[AttributeDef]:
             lookup("objectid", *NOTE_TARGETS),
             col("objecttypecode", "EntityName"),
         ]
+    if table == "fileattachment":
+        # written by the platform only (File columns); objectid gains a target per table with
+        # a file column ({table}_FileAttachments)
+        return [
+            s("filename", 255, create=False, update=False),
+            s("mimetype", 256, create=False, update=False),
+            lookup("objectid", create=False, update=False),
+            col("objecttypecode", "EntityName", create=False, update=False),
+            col("objectidtypecode", "EntityName", create=False, update=False),
+            s("regardingfieldname", 255, create=False, update=False),
+            col("filesizeinbytes", "BigInt", create=False, update=False),
+        ]
+    if table == "activitymimeattachment":
+        return [
+            s("subject", 2000),
+            memo("body", 1_073_741_823),
+            s("filename", 255),
+            s("mimetype", 256),
+            col("filesize", "Integer", create=False, update=False, min_value=0, max_value=10**9),
+            lookup(
+                "objectid", "activitypointer", "email", "appointment", required="SystemRequired"
+            ),
+            col("objecttypecode", "EntityName", required="SystemRequired"),
+        ]
     if table == "systemuser":
         return [
             s("fullname", 200, create=False, update=False),
@@ -934,6 +978,9 @@ def _columns(table: str) -> list[AttributeDef]:
             s("name", 160),
             col("maxuploadfilesize", "Integer", min_value=0, max_value=131_072_000),
             memo("blockedattachments", 1_073_741_823),
+            # MIME types refused on upload, or the only ones allowed (files-images-overview)
+            memo("blockedmimetypes", 1_073_741_823),
+            memo("allowedmimetypes", 1_073_741_823),
             lookup("basecurrencyid", "transactioncurrency"),
             col("pricingdecimalprecision", "Integer", min_value=0, max_value=4),
         ]
@@ -1080,6 +1127,7 @@ _CASCADE_ATTRS = frozenset(
         ("opportunityclose", "opportunityid"),
         ("activityparty", "activityid"),
         ("invoice", "customerid"),
+        ("activitymimeattachment", "objectid"),
     }
 )
 
@@ -1157,6 +1205,10 @@ def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
         return _NOTE_RELATIONSHIPS.get(target, f"{target.capitalize()}_Annotation")
     if entity == "activityparty" and attr.logical_name == "activityid":
         return f"{target}_activity_parties"
+    if entity == "activitymimeattachment" and attr.logical_name == "objectid":
+        if target == "activitypointer":
+            return "activity_pointer_activity_mime_attachment"
+        return f"{target}_activity_mime_attachment"
     if attr.logical_name == "regardingobjectid":
         return f"{target.capitalize()}_{entity.capitalize()}s"
     if entity == "activityparty":
@@ -1374,6 +1426,9 @@ def seed_rows() -> list[tuple[str, dict[str, Any]]]:
 VIRTUAL_TABLES = frozenset({"sdkmessage", "sdkmessagefilter"})
 """Read-only tables whose rows are derived from the metadata (which messages each table
 supports), so clients can probe bulk-message support the documented way."""
+READ_ONLY_TABLES = VIRTUAL_TABLES | {"fileattachment"}
+"""Tables requests may only read: the virtual ones, and ``fileattachment`` (written by the
+platform when files are uploaded; its table reference lists no Create, Update or Delete)."""
 SDK_MESSAGES = (
     "Create",
     "Retrieve",
@@ -1455,6 +1510,7 @@ __all__ = [
     "NAMESPACE",
     "ORGANIZATION_ID",
     "READ_ONLY_STATES",
+    "READ_ONLY_TABLES",
     "ROOT_BUSINESS_UNIT_ID",
     "SEED_USERS",
     "SERVICE_VERSION",

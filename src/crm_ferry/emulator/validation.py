@@ -14,6 +14,8 @@ lower-case strings, DateOnly as ``YYYY-MM-DD`` (Edm.Date), other date-times as U
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -209,6 +211,23 @@ def coerce(entity: EntityDef, attr: AttributeDef, value: Any) -> Any:
         return norm_guid(value)
     if t == "DateTime":
         return _datetime(attr, value)
+    if t == "Image":
+        # Edm.Binary: the image's bytes as Base64 text; stored by the records' file rules
+        if not isinstance(value, str):
+            raise cannot_convert(value, "Edm.Binary")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise cannot_convert(value, "Edm.Binary") from None
+    if t == "File":
+        # https://learn.microsoft.com/power-apps/developer/data-platform/file-column-data:
+        # a file column's value can't be set in a create or update, only emptied (null)
+        raise Fault(
+            400,
+            INVALID_ARGUMENT,
+            f"The file column '{name}' of '{table}' can't be set by a create or update; "
+            f"upload the file to {entity.entity_set_name}(<id>)/{name}.",
+        )
     raise Fault(400, PAYLOAD_ERROR, f"The property '{name}' cannot be written.")
 
 

@@ -255,7 +255,6 @@ def test_sql_is_refused_and_the_sdk_raises_it(client: DataverseClient) -> None:
     assert error.is_transient is False
 
 
-@pending("FetchXML", "FetchXML queries (fetchXml)")
 def test_fetchxml_execute(client: DataverseClient, rows: list[str], unique: str) -> None:
     xml = (
         "<fetch><entity name='account'><attribute name='name' />"
@@ -266,7 +265,6 @@ def test_fetchxml_execute(client: DataverseClient, rows: list[str], unique: str)
     assert [r["name"] for r in result] == [f"{unique} {i}" for i in range(5)]
 
 
-@pending("FetchXML", "FetchXML paging cookies")
 def test_fetchxml_pages_with_the_paging_cookie(
     client: DataverseClient, rows: list[str], unique: str
 ) -> None:

@@ -20,6 +20,7 @@ from crm_ferry.emulator.metadata.choices import create_global_option_set
 from crm_ferry.emulator.metadata.columns import create_column
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.metadata.keys import create_key
+from crm_ferry.emulator.metadata.media import FILE_ATTACHMENT, detach
 from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
 from crm_ferry.emulator.metadata.relationships import create_relationship
 from crm_ferry.emulator.metadata.tables import create_table
@@ -263,6 +264,7 @@ def _delete_table(emulator: MetaEmulator, entity: EntityDef) -> None:
             if entity.logical_name in attr.targets and other is not entity:
                 attr.targets = tuple(t for t in attr.targets if t != entity.logical_name)
     schema.remove_entity(entity.logical_name)
+    _store_call(emulator, "drop_media", entity.logical_name, None, FILE_ATTACHMENT)
     _store_call(emulator, "drop_table", entity.logical_name)
 
 
@@ -278,6 +280,9 @@ def _delete_column(emulator: MetaEmulator, entity: EntityDef, attr: AttributeDef
     names = [attr.logical_name] + [
         a.logical_name for a in entity.attributes.values() if a.attribute_of == attr.logical_name
     ]
+    if attr.type in ("File", "Image"):  # its files go with it
+        detach(entity, attr)
+        _store_call(emulator, "drop_media", entity.logical_name, attr.logical_name, FILE_ATTACHMENT)
     for name in names:
         del entity.attributes[name]
         _store_call(emulator, "drop_column", entity.logical_name, name)

@@ -3,7 +3,8 @@ columns a Money column brings along.
 
 Written from
 https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api
-and https://learn.microsoft.com/power-apps/developer/data-platform/behavior-format-date-time-attribute.
+and https://learn.microsoft.com/power-apps/developer/data-platform/behavior-format-date-time-attribute;
+File and Image columns in :mod:`.media`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from crm_ferry.emulator import tenant
 from crm_ferry.emulator.metadata.choices import find_global, options_from
 from crm_ferry.emulator.metadata.errors import DUPLICATE, bad
+from crm_ferry.emulator.metadata.media import attach, companions, file_rules, image_rules
 from crm_ferry.emulator.metadata.shapes import label_text
 from crm_ferry.emulator.metadata.write_context import (
     Context,
@@ -42,6 +44,8 @@ _CREATABLE: dict[str, AttributeType] = {
     "BooleanAttributeMetadata": "Boolean",
     "PicklistAttributeMetadata": "Picklist",
     "MultiSelectPicklistAttributeMetadata": "MultiSelectPicklist",
+    "FileAttributeMetadata": "File",
+    "ImageAttributeMetadata": "Image",
 }
 _STRING_FORMATS = {"Text", "Email", "Phone", "Url", "TextArea", "TickerSymbol", "Json"}
 
@@ -52,6 +56,8 @@ def create_column(ctx: Context, entity: EntityDef, body: dict[str, Any]) -> list
     made = [attr]
     if attr.type == "Money":
         made += _money_companions(ctx.schema, entity, attr)
+    if attr.type in ("File", "Image"):
+        made += companions(attr)
     for a in made:
         if entity.attribute(a.logical_name) is not None:
             raise bad(
@@ -65,6 +71,8 @@ def create_column(ctx: Context, entity: EntityDef, body: dict[str, Any]) -> list
         entity.attributes[a.logical_name] = a
     if attr.type == "Money" and "transactioncurrencyid" in entity.attributes:
         _currency_relationship(ctx.schema, entity)
+    if attr.type in ("File", "Image"):
+        attach(ctx.schema, entity, attr)
     return made
 
 
@@ -269,6 +277,16 @@ def _choice(
     )
 
 
+def _file(ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str) -> None:
+    file_rules(attr, body)
+
+
+def _image(
+    ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str
+) -> None:
+    image_rules(attr, body, ent)
+
+
 _TYPE_RULES: dict[str, Callable[[Context, AttributeDef, dict[str, Any], Publisher, str], None]] = {
     "String": _string,
     "Memo": _memo,
@@ -279,6 +297,8 @@ _TYPE_RULES: dict[str, Callable[[Context, AttributeDef, dict[str, Any], Publishe
     "Boolean": _boolean,
     "Picklist": _choice,
     "MultiSelectPicklist": _choice,
+    "File": _file,
+    "Image": _image,
 }
 
 

@@ -52,6 +52,8 @@ TYPE_NAMES: dict[str, str] = {
     "Owner": "OwnerType",
     "EntityName": "EntityNameType",
     "Virtual": "VirtualType",
+    "File": "FileType",
+    "Image": "ImageType",
 }
 """``AttributeType`` → ``AttributeTypeName.Value``."""
 
@@ -75,6 +77,8 @@ METADATA_TYPES: dict[str, str] = {
     "Owner": "LookupAttributeMetadata",
     "EntityName": "EntityNameAttributeMetadata",
     "Virtual": "AttributeMetadata",
+    "File": "FileAttributeMetadata",
+    "Image": "ImageAttributeMetadata",
 }
 """``AttributeType`` → the derived type of ``AttributeMetadata`` the Web API uses."""
 
@@ -134,6 +138,7 @@ def entity_json(entity: EntityDef) -> dict[str, Any]:
         "CollectionSchemaName": _collection_schema_name(entity),
         "PrimaryIdAttribute": entity.primary_id,
         "PrimaryNameAttribute": entity.primary_name,
+        "PrimaryImageAttribute": entity.primary_image,
         "ObjectTypeCode": entity.object_type_code,
         "OwnershipType": entity.ownership,
         "IsCustomEntity": entity.is_custom,
@@ -200,6 +205,8 @@ def attribute_json(entity: EntityDef, attr: AttributeDef) -> dict[str, Any]:
         "IntroducedVersion": "1.0",
     }
     out.update(_type_specific(attr))
+    if attr.type == "Image":
+        out["IsPrimaryImage"] = entity.primary_image == attr.logical_name
     return out
 
 
@@ -265,6 +272,16 @@ def _type_specific(attr: AttributeDef) -> dict[str, Any]:
         return {"DefaultFormValue": None}
     if t in ("Lookup", "Customer", "Owner"):
         return {"Targets": list(attr.targets), "Format": None}
+    if t == "File":
+        return {"MaxSizeInKB": attr.max_size_kb}
+    if t == "Image":
+        # MaxHeight and MaxWidth are always 144 (image-attributes, "Update image columns")
+        return {
+            "MaxSizeInKB": attr.max_size_kb,
+            "CanStoreFullImage": attr.can_store_full_image,
+            "MaxHeight": 144,
+            "MaxWidth": 144,
+        }
     return {}
 
 

@@ -42,6 +42,18 @@ DEFAULT_UNBOUND_OPERATIONS: frozenset[str] = frozenset(
         "DeleteOptionValue",
         "BulkDelete",
         "RetrieveMetadataChanges",
+        "InitializeFileBlocksUpload",
+        "UploadBlock",
+        "CommitFileBlocksUpload",
+        "InitializeFileBlocksDownload",
+        "DownloadBlock",
+        "DeleteFile",
+        "InitializeAnnotationBlocksUpload",
+        "CommitAnnotationBlocksUpload",
+        "InitializeAnnotationBlocksDownload",
+        "InitializeAttachmentBlocksUpload",
+        "CommitAttachmentBlocksUpload",
+        "InitializeAttachmentBlocksDownload",
     }
 )
 """First-segment names read as unbound functions/actions rather than entity sets.

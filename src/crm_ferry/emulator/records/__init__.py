@@ -6,6 +6,8 @@ Bottom to top (each module imports only those above it in this list):
 - :mod:`.rows`: how records are kept (lookups, system columns, virtual tables), and reading
   and writing stored rows without validation;
 - :mod:`.privileges`: the privilege an action needs, and the 403 when the caller lacks it;
+- :mod:`.files`: File and Image column values kept outside the row, and the checks every
+  stored file passes;
 - :mod:`.rules`: business rules of particular tables (computed names, money base values,
   invoice totals, state transitions, notes);
 - :mod:`.keys`: primary and alternate keys, ``@odata.bind`` references, key uniqueness;
@@ -15,7 +17,8 @@ Bottom to top (each module imports only those above it in this list):
   time zone, numbers with digit grouping);
 - :mod:`.reads`: a row as the Web API returns it, and ``$filter`` / ``$orderby`` over a table;
 - :mod:`.aggregate`: ``$apply`` (groupby and aggregate over the rows a filter matches);
-- :mod:`.handlers`: one function per record request, which the core's router calls.
+- :mod:`.handlers`: one function per record request, which the core's router calls;
+- :mod:`.media`: file and image uploads and downloads on a column, and ``$value``.
 
 Everything takes the tenant (:class:`~crm_ferry.emulator.state.TenantState`) as ``em``.
 """
@@ -44,6 +47,13 @@ from crm_ferry.emulator.records.handlers import (
     single_property,
 )
 from crm_ferry.emulator.records.keys import parse_reference, resolve_key
+from crm_ferry.emulator.records.media import (
+    property_request,
+    refuse_parameters,
+    refuse_transfer_headers,
+    split_parameters,
+    value_request,
+)
 from crm_ferry.emulator.records.privileges import all_privileges, check_privilege, privilege_id
 from crm_ferry.emulator.records.reads import represent
 from crm_ferry.emulator.records.rows import write_platform_update
@@ -79,13 +89,18 @@ __all__ = [
     "patch_upsert",
     "post_create",
     "privilege_id",
+    "property_request",
     "query_collection",
     "read_body",
     "reference",
+    "refuse_parameters",
+    "refuse_transfer_headers",
     "represent",
     "resolve_key",
     "single_property",
+    "split_parameters",
     "update_record",
+    "value_request",
     "write_platform_update",
     "write_upsert",
 ]

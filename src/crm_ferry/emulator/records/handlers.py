@@ -102,7 +102,7 @@ def patch_upsert(
     return no_content({"OData-EntityId": url})
 
 
-def _addressed(
+def addressed(
     em: TenantState, entity: EntityDef, key: odata.Key, *, virtual: bool = False
 ) -> tuple[str, dict[str, Any]]:
     """The id and row ``set(<key>)`` names; 404 (by id, or by alternate key) if there is none.
@@ -123,7 +123,7 @@ def _addressed(
 
 
 def delete_one(em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key) -> httpx.Response:
-    row_id, existing = _addressed(em, entity, key)
+    row_id, existing = addressed(em, entity, key)
     check_if_match(ctx.request.headers.get("If-Match"), existing)
     delete_record(em, ctx, entity, row_id, existing=existing)
     return no_content()
@@ -133,7 +133,7 @@ def get_one(
     em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, opts: odata.QueryOptions
 ) -> httpx.Response:
     check_privilege(em, ctx, "Read", entity)
-    _, row = _addressed(em, entity, key, virtual=True)
+    _, row = addressed(em, entity, key, virtual=True)
     if_none = ctx.request.headers.get("If-None-Match")
     if (
         if_none
@@ -156,7 +156,7 @@ def single_property(
     em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, name: str, method: str
 ) -> httpx.Response:
     """GET / PUT / DELETE of one property: ``accounts(id)/name``."""
-    row_id, row = _addressed(em, entity, key)
+    row_id, row = addressed(em, entity, key)
     attr = entity.attribute(lookup_name(name))
     if attr is None:
         raise unknown_property(entity.logical_name, name)
@@ -187,7 +187,7 @@ def reference(
 
     https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api
     """
-    row_id, row = _addressed(em, entity, key)
+    row_id, row = addressed(em, entity, key)
     if em.schema.navigation(entity.logical_name, nav) is None:
         raise unknown_property(entity.logical_name, nav)
     if method == "PUT":

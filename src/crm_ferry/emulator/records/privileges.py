@@ -31,9 +31,13 @@ SCHEMA_PRIVILEGES = (
 submitting bulk deletion jobs)."""
 
 # Tables whose records are governed by another table's privileges: notes use "Note",
-# activities share "Activity", invoice lines use the invoice's.
+# activities (and their attachments) share "Activity", invoice lines use the invoice's.
 # https://learn.microsoft.com/power-platform/admin/security-roles-privileges
-_PRIVILEGE_ENTITY = {"annotation": "Note", "invoicedetail": "Invoice"}
+_PRIVILEGE_ENTITY = {
+    "annotation": "Note",
+    "invoicedetail": "Invoice",
+    "activitymimeattachment": "Activity",
+}
 
 
 def privilege_name(action: str, entity: EntityDef) -> str:

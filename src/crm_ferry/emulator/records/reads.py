@@ -24,12 +24,14 @@ Every other filter tests every row of the table.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crm_ferry.emulator import conditions, odata, tenant
+from crm_ferry.emulator.records import files
 from crm_ferry.emulator.records.context import Ctx, etag
 from crm_ferry.emulator.records.formatting import Currencies, formatted
 from crm_ferry.emulator.records.privileges import check_privilege
@@ -112,7 +114,9 @@ class ReadCache:
         if found is None:
             attrs = _readable(em, entity)
             columns = [(a, a.logical_name, property_name(a), a.type in LOOKUP_TYPES) for a in attrs]
-            found = Shape(attrs, {c[2]: c[0] for c in columns}, columns)
+            found = Shape(
+                attrs, {c[2]: c[0] for c in columns}, [c for c in columns if c[0].type != "Image"]
+            )
             self.shapes[entity.logical_name] = found
         return found
 
@@ -176,10 +180,13 @@ def represent(
     cache = cache if cache is not None else ReadCache()
     shape = cache.shape(em, entity)
     columns = cache.selected(entity, shape, select) if select else shape.columns
+    pictures = [c[0] for c in columns if c[0].type == "Image"] if select else []
     out: dict[str, Any] = {"@odata.etag": etag(row)}
     if not (ctx.formatted_values or ctx.lookup_annotations):
         for _, name, prop, _ in columns:
             out[prop] = row.get(name)
+        if pictures:
+            _thumbnails(em, row, pictures, out)
         for spec in expand:
             out[spec.nav] = _expand(em, ctx, entity, row, spec, cache)
         return out
@@ -202,9 +209,20 @@ def represent(
             if text is not None:
                 out[prop + FORMATTED] = text
         out[prop] = value
+    if pictures:
+        _thumbnails(em, row, pictures, out)
     for spec in expand:
         out[spec.nav] = _expand(em, ctx, entity, row, spec, cache)
     return out
+
+
+def _thumbnails(
+    em: TenantState, row: Mapping[str, Any], attrs: list[AttributeDef], out: dict[str, Any]
+) -> None:
+    """Selected Image columns: the Base64 text of their thumbnails (null when empty)."""
+    for attr in attrs:
+        data = files.thumbnail_of(em, row, attr)
+        out[attr.logical_name] = None if data is None else base64.b64encode(data).decode("ascii")
 
 
 def _nav_of(em: TenantState, entity: EntityDef, attr: AttributeDef, target: Any) -> str | None:

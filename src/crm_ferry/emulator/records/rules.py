@@ -14,9 +14,11 @@
   baseamount − manualdiscountamount + tax; invoice totals are rolled up from its lines
   (``totaltax`` = the lines' tax, ``totalamount`` = the lines less the invoice discount,
   plus freight and tax);
-- notes: ``documentbody`` measured as Base64 against ``organization.maxuploadfilesize``
-  (0x80044a02) and the ``blockedattachments`` extensions
-  (https://learn.microsoft.com/power-apps/developer/data-platform/attachment-annotation-files).
+- notes and e-mail attachments: ``documentbody`` / ``body`` measured as Base64 against
+  ``organization.maxuploadfilesize`` (0x80044a02), the ``blockedattachments`` extensions and
+  the blocked MIME types
+  (https://learn.microsoft.com/power-apps/developer/data-platform/attachment-annotation-files);
+- File and Image columns set by a create or update (:mod:`.files`).
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from decimal import Decimal
 from typing import Any
 
 from crm_ferry.emulator import tenant
+from crm_ferry.emulator.records import files
 from crm_ferry.emulator.records.context import Ctx
 from crm_ferry.emulator.records.rows import TYPE_SUFFIX, write_platform_update
 from crm_ferry.emulator.schema import AttributeDef, EntityDef
 from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.validation import (
-    ATTACHMENT_BLOCKED,
     ATTACHMENT_TOO_BIG,
     DISABLED_USER,
     INVALID_ARGUMENT,
@@ -228,6 +230,8 @@ def before_create(
         if not row.get("invoicenumber"):
             row["invoicenumber"] = f"INV-{em.next_version():05d}-{row['invoiceid'][:6].upper()}"
         row.setdefault("ispricelocked", False)
+    if entity.media:
+        files.apply_writes(em, entity, row, changes, None)
     _computed(em, entity, row)
     _composites(entity, row, changes)
 
@@ -251,6 +255,8 @@ def before_update(
     ):
         new_parent = em.store.get("invoice", str(changes["invoiceid"])) or {}
         check_writable_row(em, entity, {"invoiceid": new_parent.get("invoiceid")})
+    if entity.media:
+        files.apply_writes(em, entity, row, changes, existing)
     _computed(em, entity, row)
     _composites(entity, row, changes)
 
@@ -263,7 +269,9 @@ def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
     if entity.logical_name == "invoicedetail":
         _invoice_line(em, row)
     if entity.logical_name == "annotation":
-        _annotation(em, row)
+        _attached_file(em, row, "documentbody")
+    if entity.logical_name == "activitymimeattachment":
+        _attached_file(em, row, "body")
     _money_base(em, entity, row)
 
 
@@ -526,9 +534,13 @@ def _organization(em: TenantState) -> dict[str, Any]:
     return em.store.get("organization", tenant.ORGANIZATION_ID) or {}
 
 
-def _annotation(em: TenantState, row: dict[str, Any]) -> None:
+def _attached_file(em: TenantState, row: dict[str, Any], body_column: str) -> None:
+    """A note's ``documentbody`` or an attachment's ``body``: Base64, measured as such against
+    ``organization.maxuploadfilesize``; its size in ``filesize``; the file name's extension
+    and the MIME type (``application/octet-stream`` when none is given) checked against the
+    organization's blocked lists; ``objecttypecode`` follows ``objectid``."""
     org = _organization(em)
-    body = row.get("documentbody")
+    body = row.get(body_column)
     if body is not None:
         limit = int(org.get("maxuploadfilesize") or em.config.maxuploadfilesize)
         if len(body) > limit:
@@ -537,28 +549,22 @@ def _annotation(em: TenantState, row: dict[str, Any]) -> None:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise Fault(
-                400, INVALID_ARGUMENT, "The documentbody of a note must be Base64 text."
+                400,
+                INVALID_ARGUMENT,
+                "The documentbody of a note must be Base64 text."
+                if body_column == "documentbody"
+                else "The body of an attachment must be Base64 text.",
             ) from None
         row["filesize"] = len(raw)
-        row["isdocument"] = True
+        if body_column == "documentbody":
+            row["isdocument"] = True
+        row.setdefault("mimetype", files.OCTET_STREAM)
+        files.check_mime_type(em, str(row["mimetype"]))
     else:
         row.pop("filesize", None)
     filename = row.get("filename")
     if filename:
-        blocked = org.get("blockedattachments")
-        extensions = (
-            {e.strip().lower() for e in str(blocked).split(";") if e.strip()}
-            if blocked is not None
-            else {e.lower() for e in em.config.blocked_extensions}
-        )
-        ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        if ext in extensions:
-            raise Fault(
-                400,
-                ATTACHMENT_BLOCKED,
-                "The attachment is either not a valid type or is too large. It cannot be "
-                "uploaded or downloaded.",
-            )
+        files.check_file_name(em, str(filename))
     if row.get("objectid"):
         row["objecttypecode"] = row.get("objectid" + TYPE_SUFFIX)
     else:
