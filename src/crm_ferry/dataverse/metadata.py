@@ -36,6 +36,10 @@ TABLE_SELECT = (
 )
 
 
+VIRTUAL_KINDS = frozenset({"MultiSelectPicklist", "File", "Image"})
+"""What a column Dataverse reports as ``Virtual`` is, by its ``AttributeTypeName``."""
+
+
 @dataclass(frozen=True, slots=True)
 class TableInfo:
     logical_name: str
@@ -88,9 +92,16 @@ class ColumnInfo:
         fmt = d.get("Format")
         if fmt is None and isinstance(d.get("FormatName"), Mapping):
             fmt = d["FormatName"].get("Value")
+        kind = str(d.get("AttributeType") or "")
+        type_name = d.get("AttributeTypeName")
+        if kind == "Virtual" and isinstance(type_name, Mapping):
+            # multi-select choices, files and images are Virtual columns; their type name says
+            # which (MultiSelectPicklistType, FileType, ImageType)
+            named = str(type_name.get("Value") or "").removesuffix("Type")
+            kind = named if named in VIRTUAL_KINDS else kind
         return cls(
             logical_name=str(d["LogicalName"]),
-            type=str(d.get("AttributeType") or ""),
+            type=kind,
             schema_name=d.get("SchemaName"),
             required_level=required,
             max_length=d.get("MaxLength"),

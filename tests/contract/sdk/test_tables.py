@@ -174,7 +174,6 @@ def test_add_a_double_column(client: DataverseClient, table: str, kind: str) -> 
     assert record[name.lower()] == 1.25
 
 
-@pending("hfile", "file columns (FileAttributeMetadata)")
 def test_add_a_file_column(client: DataverseClient, table: str) -> None:
     assert client.tables.add_columns(table, {"new_Attachment": "file"}) == ["new_Attachment"]
     column = client.tables.get_column(table, "new_attachment")

@@ -90,10 +90,11 @@ def attribute_from(ctx: Context, body: dict[str, Any], *, entity_name: str) -> A
             f"it creates {', '.join(sorted(_CREATABLE))}."
         )
     declared = body.get("AttributeType")
-    # A multi-select choice reports AttributeType "Virtual" with AttributeTypeName
-    # "MultiSelectPicklistType" (Microsoft Learn, MultiSelectPicklistAttributeMetadata;
-    # "Work with choice columns"), so a body may declare either.
-    if type_ == "MultiSelectPicklist" and declared == "Virtual":
+    # Multi-select choices, files and images report AttributeType "Virtual" with their
+    # AttributeTypeName ("MultiSelectPicklistType"; Microsoft Learn,
+    # MultiSelectPicklistAttributeMetadata, "Work with choice columns"), so a body may
+    # declare either.
+    if type_ in ("MultiSelectPicklist", "File", "Image") and declared == "Virtual":
         declared = type_
     if declared is not None and declared != type_:
         raise bad(f"AttributeType '{declared}' doesn't match @odata.type '{declared_type}'.")

@@ -82,6 +82,8 @@ METADATA_TYPES: dict[str, str] = {
 }
 """``AttributeType`` → the derived type of ``AttributeMetadata`` the Web API uses."""
 
+VIRTUAL_TYPES = frozenset({"MultiSelectPicklist", "File", "Image"})
+"""Column types Dataverse reports as ``AttributeType`` ``Virtual``."""
 OPTION_SET_ATTRIBUTES = frozenset({"Picklist", "MultiSelectPicklist", "State", "Status", "Boolean"})
 
 
@@ -182,7 +184,9 @@ def attribute_json(entity: EntityDef, attr: AttributeDef) -> dict[str, Any]:
         "LogicalName": attr.logical_name,
         "SchemaName": attr.schema_name,
         "EntityLogicalName": entity.logical_name,
-        "AttributeType": attr.type,
+        # AttributeTypeCode has no member for these: they are Virtual, named by their type
+        # name (AttributeTypeCode enum, Microsoft.Xrm.Sdk.Metadata)
+        "AttributeType": "Virtual" if attr.type in VIRTUAL_TYPES else attr.type,
         "AttributeTypeName": {"Value": TYPE_NAMES.get(attr.type, "VirtualType")},
         "AttributeOf": attr.attribute_of,
         "DisplayName": label(attr.display_name),
