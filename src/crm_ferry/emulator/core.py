@@ -33,7 +33,13 @@ from crm_ferry.emulator.metadata import METADATA_SETS, handle_metadata, settle
 from crm_ferry.emulator.schema import BULK_MESSAGES
 from crm_ferry.emulator.state import CoreConfig, TenantState
 from crm_ferry.emulator.unsupported import refuse_unimplemented
-from crm_ferry.emulator.validation import NOT_SUPPORTED, UNEXPECTED, UNKNOWN_PROPERTY, Fault
+from crm_ferry.emulator.validation import (
+    NOT_SUPPORTED,
+    UNEXPECTED,
+    UNKNOWN_PROPERTY,
+    Fault,
+    unknown_property,
+)
 
 
 class Emulator(TenantState):
@@ -179,6 +185,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         if entity is None:  # an action called without () is read as a set: the same answer
             raise actions.unknown_segment(first.name)
         tail = segments[1:]
+        if opts.ref_id is not None and (first.key is None or not tail):
+            raise Fault(400, UNKNOWN_PROPERTY, "The query parameter $id is not supported")
         if entity.logical_name in tenant.VIRTUAL_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
         if first.key is None:
@@ -203,6 +211,10 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
             raise records.method_not_allowed(method, rest)
         if isinstance(tail[0], odata.OperationSegment):
             return actions.bound(em, ctx, entity, first.key, tail[0], method)
+        if records.navigates(em, entity, tail):
+            return records.navigate(em, ctx, entity, first.key, tail, opts, method)
+        if opts.ref_id is not None:
+            raise Fault(400, UNKNOWN_PROPERTY, "The query parameter $id is not supported")
         if isinstance(tail[0], odata.PropertySegment) and len(tail) == 1:
             return records.single_property(em, ctx, entity, first.key, tail[0].name, method)
         if (
@@ -211,7 +223,7 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
             and isinstance(tail[1], odata.SystemSegment)
             and tail[1].name == "$ref"
         ):
-            return records.reference(em, ctx, entity, first.key, tail[0].name, method)
+            raise unknown_property(entity.logical_name, tail[0].name)
         raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
     except odata.ODataError as exc:
         raise records.odata_fault(exc) from None
