@@ -70,7 +70,6 @@ NOT_EMULATED = frozenset(
         "BulkDelete",
         "CommitAnnotationBlocksUpload",
         "CommitFileBlocksUpload",
-        "CreateCustomerRelationships",
         "CreateEntities",
         "CreateEntityKey",
         "DownloadBlock",

@@ -29,7 +29,13 @@ from crm_ferry.emulator import actions, odata, records, tenant
 from crm_ferry.emulator.batch import handle_batch
 from crm_ferry.emulator.bulk import handle_bulk
 from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
-from crm_ferry.emulator.metadata import METADATA_SETS, handle_metadata, settle
+from crm_ferry.emulator.metadata import (
+    METADATA_ACTIONS,
+    METADATA_SETS,
+    handle_metadata,
+    handle_metadata_action,
+    settle,
+)
 from crm_ferry.emulator.schema import BULK_MESSAGES
 from crm_ferry.emulator.state import CoreConfig, TenantState
 from crm_ferry.emulator.unsupported import refuse_unimplemented
@@ -151,6 +157,11 @@ class Emulator(TenantState):
         if rest.startswith(METADATA_SETS):
             try:
                 return handle_metadata(self, request, rest)
+            finally:
+                self.schema.invalidate()
+        if rest in METADATA_ACTIONS:
+            try:
+                return handle_metadata_action(self, request, rest)
             finally:
                 self.schema.invalidate()
         bulk = _bulk_target(rest)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from crm_ferry.emulator.schema import (
     CascadeType,
     DateTimeBehavior,
     EntityDef,
+    ManyToManyRelationshipDef,
     OptionDef,
     OptionSetDef,
     OwnershipType,
@@ -1094,7 +1095,28 @@ def build_schema(bulk_tables: Iterable[str] = ()) -> Schema:
         )
     for entity in list(schema.entities.values()):
         add_lookup_relationships(schema, entity)
+    for rel in STANDARD_MANY_TO_MANY:
+        schema.add_many_to_many(replace(rel, metadata_id=seed_id("relationship", rel.schema_name)))
     return schema
+
+
+STANDARD_MANY_TO_MANY: tuple[ManyToManyRelationshipDef, ...] = (
+    ManyToManyRelationshipDef(
+        schema_name="teammembership_association",
+        entity1="team",
+        entity2="systemuser",
+        intersect_entity="teammembership",
+        entity1_attribute="teamid",
+        entity2_attribute="systemuserid",
+        entity1_nav="teammembership_association",
+        entity2_nav="teammembership_association",
+        entity1_menu={"Behavior": "DoNotDisplay", "Group": "Details", "Order": None},
+        entity2_menu={"Behavior": "DoNotDisplay", "Group": "Details", "Order": None},
+    ),
+)
+"""The standard many-to-many relationships between the tenant's tables: a team's members
+(team table reference, "Many-to-Many relationships": teammembership_association, intersect
+``teammembership``, Entity1 team / Entity2 systemuser)."""
 
 
 # ---------------------------------------------------------------------------------------

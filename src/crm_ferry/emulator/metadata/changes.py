@@ -15,16 +15,25 @@ from typing import Any, Protocol
 
 import httpx
 
-from crm_ferry.emulator.layers import API_PREFIX, origin
+from crm_ferry.emulator.layers import API_PREFIX, ODATA_JSON, json_response, origin
 from crm_ferry.emulator.metadata.choices import create_global_option_set
 from crm_ferry.emulator.metadata.columns import create_column
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.metadata.keys import create_key
 from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
-from crm_ferry.emulator.metadata.relationships import create_relationship
+from crm_ferry.emulator.metadata.relationships import (
+    create_multi_table_lookup,
+    create_relationship,
+)
 from crm_ferry.emulator.metadata.tables import create_table
 from crm_ferry.emulator.metadata.write_context import Context, Publisher
-from crm_ferry.emulator.schema import AttributeDef, EntityDef, RelationshipDef, Schema
+from crm_ferry.emulator.schema import (
+    AttributeDef,
+    EntityDef,
+    ManyToManyRelationshipDef,
+    RelationshipDef,
+    Schema,
+)
 from crm_ferry.emulator.validation import Fault
 
 DEFAULT_PUBLISHER = Publisher("DefaultPublisher", "new", 10000)
@@ -178,6 +187,51 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
     return response
 
 
+METADATA_ACTIONS = ("CreateCustomerRelationships", "CreatePolymorphicLookupAttribute")
+"""Unbound actions that make definitions (answered here, in a metadata request's context)."""
+
+
+def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> httpx.Response:
+    """``POST CreateCustomerRelationships`` / ``POST CreatePolymorphicLookupAttribute``:
+    200 with the ids of the relationships and of the lookup column made
+    (``RelationshipIds``, ``AttributeId``; the response of the multitable-lookup article).
+    ``SolutionUniqueName`` in the body names the solution, as the header does elsewhere."""
+    if request.method.upper() != "POST":
+        raise bad(f"The HTTP method '{request.method}' is not allowed on '{name}'.", status=405)
+    body = _body(request)
+    solution = body.pop("SolutionUniqueName", None)
+    if solution is not None:
+        headers = [
+            (k, v)
+            for k, v in request.headers.multi_items()
+            if k.lower() != "mscrm.solutionuniquename"
+        ]
+        request = httpx.Request(
+            request.method,
+            request.url,
+            headers=[*headers, ("MSCRM.SolutionUniqueName", str(solution))],
+            content=request.content,
+            extensions=request.extensions,
+        )
+    ctx = _context(emulator, request)
+    before = emulator.schema.to_json()
+    try:
+        attr, rels = create_multi_table_lookup(
+            ctx, body, customer=name == "CreateCustomerRelationships"
+        )
+    except Fault:
+        _restore(emulator.schema, before)
+        raise
+    emulator.save_schema()
+    context = f"{origin(request)}{API_PREFIX}$metadata#Microsoft.Dynamics.CRM.{name}Response"
+    payload = {
+        "@odata.context": context,
+        "RelationshipIds": [r.metadata_id for r in rels],
+        "AttributeId": attr.metadata_id,
+    }
+    return json_response(200, payload, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)
+
+
 def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
     """Undo a half-made change (validation runs before changes, so this is a safety net)."""
     if schema.to_json() == snapshot:
@@ -185,11 +239,13 @@ def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
     restored = Schema.from_json(json.loads(json.dumps(snapshot)))
     schema.entities.clear()
     schema.relationships.clear()
+    schema.many_to_many.clear()
     schema.global_option_sets.clear()
     schema._by_set.clear()
     for entity in restored.entities.values():
         schema.add_entity(entity)
     schema.relationships.update(restored.relationships)
+    schema.many_to_many.update(restored.many_to_many)
     schema.global_option_sets.update(restored.global_option_sets)
 
 
@@ -214,10 +270,17 @@ def delete(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) 
         else:
             raise bad("Nothing to delete at this address.", code=ODATA_ERROR, status=405)
     elif head.name == "RelationshipDefinitions" and len(segs) == 1:
-        rel = find(
-            schema.relationships.values(), head.key, "SchemaName", "schema_name", "relationship"
+        found = find(
+            [*schema.relationships.values(), *schema.many_to_many.values()],
+            head.key,
+            "SchemaName",
+            "schema_name",
+            "relationship",
         )
-        _delete_relationship(emulator, rel)
+        if isinstance(found, ManyToManyRelationshipDef):
+            _delete_many_to_many(emulator, found)
+        else:
+            _delete_relationship(emulator, found)
     elif head.name == "GlobalOptionSetDefinitions" and len(segs) == 1:
         opt = find(schema.global_option_sets.values(), head.key, "Name", "name", "global choice")
         users = [
@@ -256,6 +319,11 @@ def _delete_table(emulator: MetaEmulator, entity: EntityDef) -> None:
         for r in schema.one_to_many(entity.logical_name)
         if r.is_custom and r.referencing_entity != entity.logical_name
     ]
+    users += [
+        r.schema_name
+        for r in schema.many_to_many_of(entity.logical_name)
+        if r.is_custom and {r.entity1, r.entity2} != {entity.logical_name}
+    ]
     if users:
         raise _dependency(f"Entity '{entity.logical_name}'", users)
     for other in schema.entities.values():
@@ -286,11 +354,31 @@ def _delete_column(emulator: MetaEmulator, entity: EntityDef, attr: AttributeDef
             del schema.relationships[rel_name]
 
 
+def _delete_many_to_many(emulator: MetaEmulator, rel: ManyToManyRelationshipDef) -> None:
+    """A custom many-to-many relationship goes with its intersect rows."""
+    if not rel.is_custom:
+        raise _system(f"The relationship '{rel.schema_name}'")
+    del emulator.schema.many_to_many[rel.schema_name]
+    _store_call(emulator, "drop_table", rel.intersect_entity)
+
+
 def _delete_relationship(emulator: MetaEmulator, rel: RelationshipDef) -> None:
     if not rel.is_custom:
         raise _system(f"The relationship '{rel.schema_name}'")
     entity = emulator.schema.entity(rel.referencing_entity)
     del emulator.schema.relationships[rel.schema_name]
+    attr = entity.attribute(rel.referencing_attribute) if entity is not None else None
+    if entity is not None and attr is not None and len(attr.targets) > 1:
+        # one table of a multi-table lookup ("Remove relationship", multitable-lookup)
+        attr.targets = tuple(t for t in attr.targets if t != rel.referenced_entity)
+        _store_call(
+            emulator,
+            "drop_lookup_target",
+            entity.logical_name,
+            attr.logical_name,
+            rel.referenced_entity,
+        )
+        return
     if entity is not None and rel.referencing_attribute in entity.attributes:
         users = [
             k.logical_name
@@ -310,4 +398,4 @@ def _store_call(emulator: MetaEmulator, name: str, *args: Any) -> None:
         method(*args)
 
 
-__all__ = ["DEFAULT_PUBLISHER", "MetaEmulator", "delete", "post"]
+__all__ = ["DEFAULT_PUBLISHER", "METADATA_ACTIONS", "MetaEmulator", "delete", "post", "post_action"]
