@@ -992,6 +992,17 @@ def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
         ("invoicedetail", "invoiceid", "invoice"): "invoice_details",
         ("opportunityclose", "opportunityid", "opportunity"): "opportunity_OpportunityClose",
         ("invoice", "pricelevelid", "pricelevel"): "price_level_invoices",
+        # account table reference, "Many-to-One relationships"
+        ("account", "parentaccountid", "account"): "account_parent_account",
+        ("account", "owninguser", "systemuser"): "user_accounts",
+        ("account", "owningteam", "team"): "team_accounts",
+        ("account", "owningbusinessunit", "businessunit"): "business_unit_accounts",
+        ("account", "createdby", "systemuser"): "lk_accountbase_createdby",
+        ("account", "modifiedby", "systemuser"): "lk_accountbase_modifiedby",
+        ("account", "transactioncurrencyid", "transactioncurrency"): "transactioncurrency_account",
+        # systemuser table reference, "One-to-Many relationships"
+        ("contact", "createdby", "systemuser"): "lk_contactbase_createdby",
+        ("contact", "modifiedby", "systemuser"): "lk_contactbase_modifiedby",
     }
     if (entity, attr.logical_name, target) in known:
         return known[(entity, attr.logical_name, target)]
