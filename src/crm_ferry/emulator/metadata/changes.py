@@ -187,18 +187,45 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
     return response
 
 
-METADATA_ACTIONS = ("CreateCustomerRelationships", "CreatePolymorphicLookupAttribute")
-"""Unbound actions that make definitions (answered here, in a metadata request's context)."""
+METADATA_ACTIONS = (
+    "CreateCustomerRelationships",
+    "CreatePolymorphicLookupAttribute",
+    "CreateOneToMany",
+    "CreateManyToMany",
+)
+"""Unbound actions that make definitions (answered here, in a metadata request's context):
+the Web API forms of the CreateCustomerRelationships, CreatePolymorphicLookupAttribute,
+CreateOneToMany and CreateManyToMany messages (parameters and response properties as the
+messages name them)."""
+
+_ACTION_PARAMETERS = {
+    "CreateCustomerRelationships": {"Lookup", "OneToManyRelationships", "SolutionUniqueName"},
+    "CreatePolymorphicLookupAttribute": {
+        "Lookup",
+        "OneToManyRelationships",
+        "SolutionUniqueName",
+    },
+    "CreateOneToMany": {"Lookup", "OneToManyRelationship", "SolutionUniqueName"},
+    "CreateManyToMany": {
+        "ManyToManyRelationship",
+        "IntersectEntitySchemaName",
+        "SolutionUniqueName",
+    },
+}
 
 
 def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> httpx.Response:
-    """``POST CreateCustomerRelationships`` / ``POST CreatePolymorphicLookupAttribute``:
-    200 with the ids of the relationships and of the lookup column made
-    (``RelationshipIds``, ``AttributeId``; the response of the multitable-lookup article).
+    """``POST`` one of :data:`METADATA_ACTIONS`: 200 with the ids of what was made
+    (``RelationshipIds`` and ``AttributeId`` for the multi-table lookups, as the
+    multitable-lookup article shows; ``RelationshipId`` and ``AttributeId`` for
+    CreateOneToMany; ``ManyToManyRelationshipId`` for CreateManyToMany).
     ``SolutionUniqueName`` in the body names the solution, as the header does elsewhere."""
     if request.method.upper() != "POST":
         raise bad(f"The HTTP method '{request.method}' is not allowed on '{name}'.", status=405)
     body = _body(request)
+    unknown = sorted(set(body) - _ACTION_PARAMETERS[name])
+    if unknown:
+        raise bad(f"'{unknown[0]}' is not a parameter of the {name} action.")
     solution = body.pop("SolutionUniqueName", None)
     if solution is not None:
         headers = [
@@ -216,20 +243,57 @@ def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> ht
     ctx = _context(emulator, request)
     before = emulator.schema.to_json()
     try:
-        attr, rels = create_multi_table_lookup(
-            ctx, body, customer=name == "CreateCustomerRelationships"
-        )
+        answer = _run_action(ctx, name, body)
     except Fault:
         _restore(emulator.schema, before)
         raise
     emulator.save_schema()
     context = f"{origin(request)}{API_PREFIX}$metadata#Microsoft.Dynamics.CRM.{name}Response"
-    payload = {
-        "@odata.context": context,
-        "RelationshipIds": [r.metadata_id for r in rels],
-        "AttributeId": attr.metadata_id,
-    }
+    payload = {"@odata.context": context, **answer}
     return json_response(200, payload, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)
+
+
+def _run_action(ctx: Context, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    if name == "CreateOneToMany":
+        rel_body = body.get("OneToManyRelationship")
+        if not isinstance(rel_body, dict):
+            raise bad("CreateOneToMany needs OneToManyRelationship.")
+        made = create_relationship(
+            ctx,
+            {
+                **rel_body,
+                "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+                "Lookup": body.get("Lookup"),
+            },
+        )
+        assert isinstance(made, RelationshipDef)
+        table = ctx.schema.entity(made.referencing_entity)
+        attr = table.attribute(made.referencing_attribute) if table is not None else None
+        assert attr is not None
+        return {"AttributeId": attr.metadata_id, "RelationshipId": made.metadata_id}
+    if name == "CreateManyToMany":
+        rel_body = body.get("ManyToManyRelationship")
+        if not isinstance(rel_body, dict):
+            raise bad("CreateManyToMany needs ManyToManyRelationship.")
+        intersect = body.get("IntersectEntitySchemaName")
+        given = rel_body.get("IntersectEntityName")
+        if intersect is None or (
+            given is not None and str(given).lower() != str(intersect).lower()
+        ):
+            raise bad("CreateManyToMany needs IntersectEntitySchemaName (the intersect table).")
+        made = create_relationship(
+            ctx,
+            {
+                **rel_body,
+                "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+                "IntersectEntityName": intersect,
+            },
+        )
+        return {"ManyToManyRelationshipId": made.metadata_id}
+    attr, rels = create_multi_table_lookup(
+        ctx, body, customer=name == "CreateCustomerRelationships"
+    )
+    return {"RelationshipIds": [r.metadata_id for r in rels], "AttributeId": attr.metadata_id}
 
 
 def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
