@@ -588,7 +588,7 @@ def test_nested_expand_pages_each_related_collection(api: httpx.Client) -> None:
     first = row["contact_customer_accounts"]
     assert len(first) == 2
     assert set(first[0]) == {"lastname", "contactid", "createdby"}  # no etag, no back lookup
-    assert set(first[0]["createdby"]) == {"fullname", "systemuserid"}
+    assert set(first[0]["createdby"]) == {"fullname", "systemuserid", "ownerid"}
     link = row["contact_customer_accounts@odata.nextLink"]
     assert link.startswith(
         f"{BASE}accounts({acc})/contact_customer_accounts?$select=lastname"

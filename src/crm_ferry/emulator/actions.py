@@ -77,6 +77,7 @@ NOT_EMULATED = frozenset(
         "GrantAccess",
         "InitializeAnnotationBlocksDownload",
         "InitializeAnnotationBlocksUpload",
+        "InitializeFrom",
         "InitializeFileBlocksDownload",
         "InitializeFileBlocksUpload",
         "Merge",

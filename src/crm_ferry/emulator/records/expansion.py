@@ -68,6 +68,10 @@ class Expansion:
     """A nested ``$expand`` somewhere in the query: paging and shapes of "nested $expand"."""
     page_size: int
     """Rows per expanded collection page with a nested ``$expand``."""
+    links: bool
+    """With a single ``$expand``, expanded collections carry ``<nav>@odata.nextLink``: in a
+    collection of records read from its entity set (the documented answer of
+    ``systemusers(id)/user_accounts?$expand=…`` has none)."""
 
 
 def page_size(em: TenantState, ctx: Ctx) -> int:
@@ -90,6 +94,7 @@ def prepare(
     *,
     single: bool,
     size: int | None = None,
+    links: bool | None = None,
 ) -> Expansion | None:
     """Check a query's ``$expand`` against the schema and the documented limits (whether or
     not any row is read); None when there is none."""
@@ -104,7 +109,13 @@ def prepare(
         )
     nested = any(spec.expand for spec in specs)
     _check(em, ctx, entity, specs, nested, ReadCache())
-    return Expansion(specs, single, nested, size if size is not None else page_size(em, ctx))
+    return Expansion(
+        specs,
+        single,
+        nested,
+        size if size is not None else page_size(em, ctx),
+        (not single) if links is None else links,
+    )
 
 
 def _count(specs: list[odata.ExpandSpec]) -> int:
@@ -168,9 +179,28 @@ def render(
 ) -> dict[str, Any]:
     """The JSON of one row with the related rows ``expansion`` asks for."""
     cache = cache if cache is not None else ReadCache()
-    out = represent(em, ctx, entity, row, select, [], cache)
+    out = _represent(em, ctx, entity, row, select, cache)
     if expansion is not None:
         _expand(em, ctx, entity, row, out, expansion.specs, expansion, cache)
+    return out
+
+
+_PRINCIPALS = frozenset({"systemuser", "team"})
+
+
+def _represent(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    row: dict[str, Any],
+    select: list[str] | None,
+    cache: ReadCache,
+) -> dict[str, Any]:
+    """One row's JSON; users and teams also carry ``ownerid``, the key they share as
+    principals ("Both systemuserid and ownerid properties are returned", join-tables)."""
+    out = represent(em, ctx, entity, row, select, [], cache)
+    if entity.logical_name in _PRINCIPALS:
+        out["ownerid"] = row.get(entity.primary_id)
     return out
 
 
@@ -223,7 +253,7 @@ def _single(
     ):
         return None
     em.count_records(1)
-    out = represent(em, ctx, nav.target, related, spec.select, [], cache)
+    out = _represent(em, ctx, nav.target, related, spec.select, cache)
     if exp.nested or not exp.single:
         out.pop("@odata.etag", None)
     _expand(em, ctx, nav.target, related, out, spec.expand, exp, cache)
@@ -253,7 +283,7 @@ def _collection(
         select = select if back in select else [*select, back]
     children: list[dict[str, Any]] = []
     for child_row in page:
-        child = represent(em, ctx, nav.target, child_row, select, [], cache)
+        child = _represent(em, ctx, nav.target, child_row, select, cache)
         if exp.nested:
             child.pop("@odata.etag", None)
         _expand(em, ctx, nav.target, child_row, child, spec.expand, exp, cache)
@@ -266,7 +296,7 @@ def _collection(
         token = quote(next_skiptoken(nav.target, 1, page), safe="")
         query = f"{query}&$skiptoken={token}" if query else f"$skiptoken={token}"
         out[f"{spec.nav}@odata.nextLink"] = f"{link}?{query}"
-    elif not exp.nested and not exp.single:
+    elif not exp.nested and exp.links:
         out[f"{spec.nav}@odata.nextLink"] = f"{link}?{query}" if query else link
 
 

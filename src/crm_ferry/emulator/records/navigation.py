@@ -176,7 +176,7 @@ def _get_collection(
     target = nav.target
     asked = ctx.prefer.get("odata.maxpagesize")
     size = expansion.page_size(em, ctx)
-    exp = expansion.prepare(em, ctx, target, opts.expand, single=False, size=size)
+    exp = expansion.prepare(em, ctx, target, opts.expand, single=False, size=size, links=False)
     page, last = parse_skiptoken(opts.skiptoken)
     within = related_rows(em, nav, row_id)
     cache = ReadCache()
