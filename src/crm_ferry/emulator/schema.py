@@ -136,6 +136,9 @@ class RelationshipDef:
     is_custom: bool = False
     metadata_id: str = field(default_factory=new_metadata_id)
     solution: str | None = None
+    cascade: dict[str, str] = field(default_factory=dict)
+    """The other actions of ``CascadeConfiguration`` (Assign, Share, Unshare, Reparent,
+    Merge, Archive, RollupView) as the creator gave them; absent ones are NoCascade."""
 
 
 @dataclass(slots=True)

@@ -39,6 +39,7 @@ from crm_ferry.emulator.schema import (
     RelationshipDef,
     Schema,
 )
+from crm_ferry.emulator.unsupported import not_implemented
 
 _DELETE_CASCADES: dict[str, CascadeType] = {
     "Cascade": "Cascade",
@@ -198,12 +199,7 @@ def _one_to_many(
             f"The lookup '{attr.schema_name}' already refers to '{referenced.logical_name}'.",
             code=DUPLICATE,
         )
-    cascade_cfg = body.get("CascadeConfiguration") or {}
-    delete = (
-        cascade_cfg.get("Delete", "RemoveLink") if isinstance(cascade_cfg, dict) else "RemoveLink"
-    )
-    if delete not in _DELETE_CASCADES:
-        raise bad(f"'{delete}' is not a valid Delete cascade: Cascade, RemoveLink or Restrict.")
+    delete, cascade = _cascades(body.get("CascadeConfiguration"))
     default_nav = f"{attr.schema_name}_{referenced.logical_name}" if multi else attr.schema_name
     referencing_nav = body.get("ReferencingEntityNavigationPropertyName") or default_nav
     referenced_nav = body.get("ReferencedEntityNavigationPropertyName") or name
@@ -226,7 +222,44 @@ def _one_to_many(
         cascade_delete=_DELETE_CASCADES[delete],
         is_custom=True,
         solution=ctx.solution,
+        cascade=cascade,
     )
+
+
+_CASCADE_ACTIONS = ("Assign", "Share", "Unshare", "Reparent", "Merge", "Archive", "RollupView")
+_CASCADE_VALUES = frozenset(
+    {"Cascade", "NoCascade", "Active", "UserOwned", "RemoveLink", "Restrict"}
+)
+
+
+def _cascades(config: Any) -> tuple[str, dict[str, str]]:
+    """(Delete, the other actions) of a ``CascadeConfiguration``.
+
+    Delete and Assign (``Cascade``: the children of a row given a new owner get it too) are
+    what the emulator does; Share, Unshare, Reparent and Merge cascade operations it refuses
+    (GrantAccess, Merge) or access it does not model, so their values are kept and read
+    back. ``Active`` and ``UserOwned`` (cascade to active / to the owner's children only)
+    are not implemented for Assign.
+    """
+    if config is None:
+        return "RemoveLink", {}
+    if not isinstance(config, dict):
+        raise bad("CascadeConfiguration must be an object.")
+    delete = config.get("Delete", "RemoveLink")
+    if delete not in _DELETE_CASCADES:
+        raise bad(f"'{delete}' is not a valid Delete cascade: Cascade, RemoveLink or Restrict.")
+    others: dict[str, str] = {}
+    for name, value in config.items():
+        if name == "Delete" or name.startswith("@odata."):
+            continue
+        if name not in _CASCADE_ACTIONS:
+            raise bad(f"'{name}' is not a property of CascadeConfiguration.")
+        if value not in _CASCADE_VALUES:
+            raise bad(f"'{value}' is not a valid cascade for {name}.")
+        if name == "Assign" and value not in ("Cascade", "NoCascade"):
+            raise not_implemented(f"Cascading Assign '{value}' (CascadeConfiguration)")
+        others[name] = str(value)
+    return str(delete), others
 
 
 def _is_multi_table(schema: Schema, entity: EntityDef, attr: AttributeDef) -> bool:

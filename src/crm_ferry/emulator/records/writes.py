@@ -379,8 +379,42 @@ def update_record(
     check_unique_keys(em, entity, row_id, row)
     store_row(em, entity, row_id, row)
     em.count_records(1)
+    if "ownerid" in changes and row.get("ownerid") != existing.get("ownerid"):
+        _cascade_assign(em, ctx, entity, row_id, row, {(entity.logical_name, row_id)})
     rules.after_write(em, ctx, entity, row, existing)
     return row
+
+
+def _cascade_assign(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    row_id: str,
+    row: dict[str, Any],
+    seen: set[tuple[str, str]],
+) -> None:
+    """A row given a new owner passes it on to its children through the relationships
+    whose CascadeConfiguration says ``Assign: Cascade``."""
+    owner = row.get("ownerid")
+    owner_type = row.get("ownerid" + TYPE_SUFFIX)
+    for rel in em.schema.one_to_many(entity.logical_name):
+        child = em.schema.entity(rel.referencing_entity)
+        if rel.cascade.get("Assign") != "Cascade" or child is None:
+            continue
+        if child.attribute("ownerid") is None:
+            continue
+        for child_id, child_row in em.store.referencing(
+            child.logical_name, rel.referencing_attribute, row_id
+        ):
+            if (child.logical_name, child_id) in seen or child_row.get("ownerid") == owner:
+                continue
+            seen.add((child.logical_name, child_id))
+            before = dict(child_row)
+            changes = {"ownerid": owner, "ownerid" + TYPE_SUFFIX: owner_type}
+            child_row.update(changes)
+            rules.before_update(em, ctx, child, child_row, changes, before)
+            write_platform_update(em, child, child_id, child_row, ctx.caller)
+            _cascade_assign(em, ctx, child, child_id, child_row, seen)
 
 
 def write_upsert(
