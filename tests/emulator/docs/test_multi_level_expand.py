@@ -29,10 +29,14 @@ PAGE = {"Prefer": "odata.maxpagesize=2", "If-None-Match": "null"}
 def owner(api: httpx.Client, core_emulator: Emulator) -> dict[str, str]:
     user = core_emulator.add_user("FirstName", "LastName", "first.last@crmferry.example")
     made = {"user": user}
-    for name in ("Litware, Inc.", "Adventure Works", "Fabrikam, Inc."):
-        made[name] = created_id(
-            api.post("accounts", json={"name": name, "ownerid@odata.bind": f"/systemusers({user})"})
-        )
+    # ids in the article's order, so that pages hold the rows the article shows first
+    for n, name in enumerate(("Litware, Inc.", "Adventure Works", "Fabrikam, Inc."), start=1):
+        body = {
+            "accountid": f"00000000-0000-0000-0000-00000000000{n}",
+            "name": name,
+            "ownerid@odata.bind": f"/systemusers({user})",
+        }
+        made[name] = created_id(api.post("accounts", json=body))
     litware = f"/accounts({made['Litware, Inc.']})"
     for n in (1, 2, 3):
         api.post(
@@ -116,7 +120,14 @@ def test_multi_level_expand_systemuser(api: httpx.Client, owner: dict[str, str])
             "Account_Phonecalls@odata.nextLink",
         }
     assert "$skiptoken=" in user["user_accounts@odata.nextLink"]
-    litware = next(a for a in accounts if a["name"] == "Litware, Inc.")
+    # the rest of the user's accounts, each with its phone calls paged the same way
+    others = api.get(user["user_accounts@odata.nextLink"], headers=PAGE).json()["value"]
+    assert {a["name"] for a in accounts + others} == {
+        "Litware, Inc.",
+        "Adventure Works",
+        "Fabrikam, Inc.",
+    }
+    litware = next(a for a in accounts + others if a["name"] == "Litware, Inc.")
     assert len(litware["Account_Phonecalls"]) == 2
     assert all(set(t) == {"subject", "activityid"} for t in litware["Account_Phonecalls"])
     link = litware["Account_Phonecalls@odata.nextLink"]
@@ -127,12 +138,6 @@ def test_multi_level_expand_systemuser(api: httpx.Client, owner: dict[str, str])
     assert len(third) == 1
     shown = {t["activityid"] for t in litware["Account_Phonecalls"]}
     assert not shown & {t["activityid"] for t in third}
-    others = api.get(user["user_accounts@odata.nextLink"], headers=PAGE).json()["value"]
-    assert {a["name"] for a in accounts + others} == {
-        "Litware, Inc.",
-        "Adventure Works",
-        "Fabrikam, Inc.",
-    }
 
 
 def test_limited_options_top_and_orderby(api: httpx.Client, owner: dict[str, str]) -> None:
