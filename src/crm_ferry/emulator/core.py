@@ -30,11 +30,23 @@ from crm_ferry.emulator import actions, fetchxml, jobs, odata, records, tenant
 from crm_ferry.emulator.batch import handle_batch
 from crm_ferry.emulator.bulk import handle_bulk
 from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
-from crm_ferry.emulator.metadata import METADATA_SETS, handle_metadata, settle
+from crm_ferry.emulator.metadata import (
+    METADATA_ACTIONS,
+    METADATA_SETS,
+    handle_metadata,
+    handle_metadata_action,
+    settle,
+)
 from crm_ferry.emulator.schema import BULK_MESSAGES
 from crm_ferry.emulator.state import CoreConfig, TenantState
 from crm_ferry.emulator.unsupported import not_implemented, refuse_unimplemented
-from crm_ferry.emulator.validation import NOT_SUPPORTED, UNEXPECTED, UNKNOWN_PROPERTY, Fault
+from crm_ferry.emulator.validation import (
+    NOT_SUPPORTED,
+    UNEXPECTED,
+    UNKNOWN_PROPERTY,
+    Fault,
+    unknown_property,
+)
 
 
 class Emulator(TenantState):
@@ -161,6 +173,11 @@ class Emulator(TenantState):
                 return handle_metadata(self, request, rest)
             finally:
                 self.schema.invalidate()
+        if rest in METADATA_ACTIONS:
+            try:
+                return handle_metadata_action(self, request, rest)
+            finally:
+                self.schema.invalidate()
         bulk = _bulk_target(rest)
         if bulk is not None and request.method.upper() == "POST":
             set_name, message = bulk
@@ -200,6 +217,8 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         entity = em.schema.by_entity_set(first.name)
         if entity is None:  # an action called without () is read as a set: the same answer
             raise actions.unknown_segment(first.name)
+        if opts.ref_id is not None and (first.key is None or not tail):
+            raise Fault(400, UNKNOWN_PROPERTY, "The query parameter $id is not supported")
         if entity.logical_name in tenant.READ_ONLY_TABLES and method != "GET":
             raise records.method_not_allowed(method, rest)
         if entity.logical_name in jobs.JOB_TABLES and method in ("POST", "PATCH", "PUT"):
@@ -230,6 +249,10 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
             raise records.method_not_allowed(method, rest)
         if isinstance(tail[0], odata.OperationSegment):
             return actions.bound(em, ctx, entity, first.key, tail[0], method)
+        if records.navigates(em, entity, tail):
+            return records.navigate(em, ctx, entity, first.key, tail, opts, method)
+        if opts.ref_id is not None:
+            raise Fault(400, UNKNOWN_PROPERTY, "The query parameter $id is not supported")
         if isinstance(tail[0], odata.PropertySegment) and len(tail) == 1:
             return records.property_request(
                 em, ctx, entity, first.key, tail[0].name, method, transfer
@@ -247,7 +270,7 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
             and isinstance(tail[1], odata.SystemSegment)
             and tail[1].name == "$ref"
         ):
-            return records.reference(em, ctx, entity, first.key, tail[0].name, method)
+            raise unknown_property(entity.logical_name, tail[0].name)
         raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{rest}'.")
     except odata.ODataError as exc:
         raise records.odata_fault(exc) from None

@@ -8,7 +8,9 @@ the Web API's ``EntityDefinitions`` are produced elsewhere.
 Names follow Dataverse: ``logical_name`` is lower case, ``schema_name`` is the PascalCase
 form, ``entity_set_name`` is the collection name in URLs. A one-to-many relationship names the
 single-valued navigation property on the *referencing* (many) side, which is what
-``<nav>@odata.bind`` uses, case-sensitively (e.g. ``parentcustomerid_account``).
+``<nav>@odata.bind`` uses, case-sensitively (e.g. ``parentcustomerid_account``). A
+many-to-many relationship names one collection-valued navigation property on each of its two
+tables and keeps its pairs in an intersect table (:class:`ManyToManyRelationshipDef`).
 
 Timestamps (``visible_at``, ``active_at``) are seconds on the emulator's clock
 (``time.monotonic`` unless a test injects another): they model eventual consistency of new
@@ -143,6 +145,41 @@ class RelationshipDef:
     is_custom: bool = False
     metadata_id: str = field(default_factory=new_metadata_id)
     solution: str | None = None
+    cascade: dict[str, str] = field(default_factory=dict)
+    """The other actions of ``CascadeConfiguration`` (Assign, Share, Unshare, Reparent,
+    Merge, Archive, RollupView) as the creator gave them; absent ones are NoCascade."""
+
+
+@dataclass(slots=True)
+class ManyToManyRelationshipDef:
+    """A many-to-many relationship: pairs of ``entity1`` and ``entity2`` rows, kept as rows
+    of the intersect table ``intersect_entity`` (its columns: ``<intersect>id``,
+    ``entity1_attribute`` and ``entity2_attribute``, the two tables' primary keys).
+
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-navigation-properties
+    """
+
+    schema_name: str
+    entity1: str
+    entity2: str
+    intersect_entity: str
+    entity1_attribute: str
+    entity2_attribute: str
+    entity1_nav: str
+    """Collection-valued navigation property on ``entity1`` (to its ``entity2`` rows)."""
+    entity2_nav: str
+    """Collection-valued navigation property on ``entity2`` (to its ``entity1`` rows)."""
+    entity1_menu: dict[str, Any] | None = None
+    """``Entity1AssociatedMenuConfiguration`` as the creator gave it."""
+    entity2_menu: dict[str, Any] | None = None
+    is_custom: bool = False
+    metadata_id: str = field(default_factory=new_metadata_id)
+    solution: str | None = None
+
+    @property
+    def intersect_id(self) -> str:
+        """The primary key column of the intersect table."""
+        return f"{self.intersect_entity}id"
 
 
 @dataclass(slots=True)
@@ -197,6 +234,7 @@ class Schema:
 
     entities: dict[str, EntityDef] = field(default_factory=dict)
     relationships: dict[str, RelationshipDef] = field(default_factory=dict)
+    many_to_many: dict[str, ManyToManyRelationshipDef] = field(default_factory=dict)
     global_option_sets: dict[str, OptionSetDef] = field(default_factory=dict)
     _by_set: dict[str, str] = field(default_factory=dict, repr=False)
     _rel_key: int = field(default=-1, repr=False)
@@ -260,6 +298,24 @@ class Schema:
                 return rel
         return None
 
+    def many_to_many_of(self, entity: str) -> list[ManyToManyRelationshipDef]:
+        """The many-to-many relationships ``entity`` takes part in."""
+        return [r for r in self.many_to_many.values() if entity in (r.entity1, r.entity2)]
+
+    def many_to_many_navigation(
+        self, entity: str, nav: str
+    ) -> tuple[ManyToManyRelationshipDef, str] | None:
+        """The many-to-many relationship whose navigation property on ``entity`` is ``nav``
+        (case-sensitive), and the table at its other end."""
+        if not self.many_to_many:
+            return None
+        for rel in self.many_to_many.values():
+            if rel.entity1 == entity and rel.entity1_nav == nav:
+                return rel, rel.entity2
+            if rel.entity2 == entity and rel.entity2_nav == nav:
+                return rel, rel.entity1
+        return None
+
     # -- changes -----------------------------------------------------------
 
     def add_entity(self, entity: EntityDef) -> None:
@@ -273,10 +329,21 @@ class Schema:
             for name, rel in list(self.relationships.items()):
                 if logical_name in (rel.referenced_entity, rel.referencing_entity):
                     del self.relationships[name]
+            for name, m2m in list(self.many_to_many.items()):
+                if logical_name in (m2m.entity1, m2m.entity2):
+                    del self.many_to_many[name]
         return entity
 
     def add_relationship(self, rel: RelationshipDef) -> None:
         self.relationships[rel.schema_name] = rel
+
+    def add_many_to_many(self, rel: ManyToManyRelationshipDef) -> None:
+        self.many_to_many[rel.schema_name] = rel
+
+    def relationship_names(self) -> set[str]:
+        """Every relationship's schema name, one-to-many and many-to-many, lower-cased
+        (relationship names are unique across both kinds, ignoring case)."""
+        return {n.lower() for n in (*self.relationships, *self.many_to_many)}
 
     # -- persistence -------------------------------------------------------
 
@@ -284,6 +351,7 @@ class Schema:
         return {
             "entities": [_json_of(e) for e in self.entities.values()],
             "relationships": [_json_of(r) for r in self.relationships.values()],
+            "many_to_many": [_json_of(r) for r in self.many_to_many.values()],
             "global_option_sets": [_json_of(o) for o in self.global_option_sets.values()],
         }
 
@@ -298,6 +366,8 @@ class Schema:
             schema.add_entity(EntityDef(**e, attributes=attrs, keys=keys))
         for r in data.get("relationships", []):
             schema.add_relationship(RelationshipDef(**r))
+        for r in data.get("many_to_many", []):
+            schema.add_many_to_many(ManyToManyRelationshipDef(**r))
         for o in data.get("global_option_sets", []):
             opt = _option_set(o)
             schema.global_option_sets[opt.name] = opt

@@ -549,6 +549,20 @@ class Store:
         )
         return b"".join(bytes(found[b]) for b in blocks)
 
+    def drop_lookup_target(self, entity: str, column: str, target: str) -> None:
+        """Clear a lookup column in the rows where it points to ``target`` (the table a
+        lookup points to is kept under ``<column>@lookuplogicalname``): one table taken
+        from a multi-table lookup."""
+        type_key = f"{column}@lookuplogicalname"
+        for row_id, data in self.conn.execute(
+            "SELECT id, data FROM rows WHERE entity=? AND json_extract(data, ?) = ?",
+            (entity, f'$."{type_key}"', target),
+        ).fetchall():
+            row = json.loads(data)
+            for name in [k for k in row if k == column or k.startswith(column + "@")]:
+                del row[name]
+            self.put(entity, row_id, row)
+
     # -- metadata --------------------------------------------------------------------
 
     def get_meta(self, name: str) -> str | None:

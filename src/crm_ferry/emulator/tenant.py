@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from crm_ferry.emulator.schema import (
     CascadeType,
     DateTimeBehavior,
     EntityDef,
+    ManyToManyRelationshipDef,
     OptionDef,
     OptionSetDef,
     OwnershipType,
@@ -1196,6 +1197,17 @@ def relationship_name(entity: str, attr: AttributeDef, target: str) -> str:
         ("bulkdeleteoperation", "asyncoperationid", "asyncoperation"): (
             "AsyncOperation_BulkDeleteOperation"
         ),
+        # account table reference, "Many-to-One relationships"
+        ("account", "parentaccountid", "account"): "account_parent_account",
+        ("account", "owninguser", "systemuser"): "user_accounts",
+        ("account", "owningteam", "team"): "team_accounts",
+        ("account", "owningbusinessunit", "businessunit"): "business_unit_accounts",
+        ("account", "createdby", "systemuser"): "lk_accountbase_createdby",
+        ("account", "modifiedby", "systemuser"): "lk_accountbase_modifiedby",
+        ("account", "transactioncurrencyid", "transactioncurrency"): "transactioncurrency_account",
+        # systemuser table reference, "One-to-Many relationships"
+        ("contact", "createdby", "systemuser"): "lk_contactbase_createdby",
+        ("contact", "modifiedby", "systemuser"): "lk_contactbase_modifiedby",
     }
     if (entity, attr.logical_name, target) in known:
         return known[(entity, attr.logical_name, target)]
@@ -1303,7 +1315,28 @@ def build_schema(bulk_tables: Iterable[str] = ()) -> Schema:
         )
     for entity in list(schema.entities.values()):
         add_lookup_relationships(schema, entity)
+    for rel in STANDARD_MANY_TO_MANY:
+        schema.add_many_to_many(replace(rel, metadata_id=seed_id("relationship", rel.schema_name)))
     return schema
+
+
+STANDARD_MANY_TO_MANY: tuple[ManyToManyRelationshipDef, ...] = (
+    ManyToManyRelationshipDef(
+        schema_name="teammembership_association",
+        entity1="team",
+        entity2="systemuser",
+        intersect_entity="teammembership",
+        entity1_attribute="teamid",
+        entity2_attribute="systemuserid",
+        entity1_nav="teammembership_association",
+        entity2_nav="teammembership_association",
+        entity1_menu={"Behavior": "DoNotDisplay", "Group": "Details", "Order": None},
+        entity2_menu={"Behavior": "DoNotDisplay", "Group": "Details", "Order": None},
+    ),
+)
+"""The standard many-to-many relationships between the tenant's tables: a team's members
+(team table reference, "Many-to-Many relationships": teammembership_association, intersect
+``teammembership``, Entity1 team / Entity2 systemuser)."""
 
 
 # ---------------------------------------------------------------------------------------

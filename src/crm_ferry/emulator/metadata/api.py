@@ -7,7 +7,13 @@ from __future__ import annotations
 import httpx
 
 from crm_ferry.emulator.layers import odata_error
-from crm_ferry.emulator.metadata.changes import MetaEmulator, delete, post
+from crm_ferry.emulator.metadata.changes import (
+    METADATA_ACTIONS,
+    MetaEmulator,
+    delete,
+    post,
+    post_action,
+)
 from crm_ferry.emulator.metadata.errors import ODATA_ERROR
 from crm_ferry.emulator.metadata.paths import segments
 from crm_ferry.emulator.metadata.reads import get
@@ -34,6 +40,16 @@ def handle_metadata(emulator: MetaEmulator, request: httpx.Request, path: str) -
                 "The emulator does not update metadata definitions; create and delete them.",
             )
         return odata_error(405, ODATA_ERROR, f"The HTTP method '{method}' is not allowed here.")
+    except Fault as exc:
+        return odata_error(exc.status, exc.code, exc.message)
+
+
+def handle_metadata_action(
+    emulator: MetaEmulator, request: httpx.Request, name: str
+) -> httpx.Response:
+    """Answer one of :data:`METADATA_ACTIONS` (``name``, the path after ``/api/data/v9.2/``)."""
+    try:
+        return post_action(emulator, request, name)
     except Fault as exc:
         return odata_error(exc.status, exc.code, exc.message)
 
@@ -67,4 +83,10 @@ def _has_duplicates(emulator: MetaEmulator, entity: EntityDef, key: KeyDef) -> b
     return False
 
 
-__all__ = ["MetaEmulator", "handle_metadata", "settle"]
+__all__ = [
+    "METADATA_ACTIONS",
+    "MetaEmulator",
+    "handle_metadata",
+    "handle_metadata_action",
+    "settle",
+]

@@ -15,17 +15,26 @@ from typing import Any, Protocol
 
 import httpx
 
-from crm_ferry.emulator.layers import API_PREFIX, origin
+from crm_ferry.emulator.layers import API_PREFIX, ODATA_JSON, json_response, origin
 from crm_ferry.emulator.metadata.choices import create_global_option_set
 from crm_ferry.emulator.metadata.columns import create_column
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.metadata.keys import create_key
 from crm_ferry.emulator.metadata.media import FILE_ATTACHMENT, detach
 from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
-from crm_ferry.emulator.metadata.relationships import create_relationship
+from crm_ferry.emulator.metadata.relationships import (
+    create_multi_table_lookup,
+    create_relationship,
+)
 from crm_ferry.emulator.metadata.tables import create_table
 from crm_ferry.emulator.metadata.write_context import Context, Publisher
-from crm_ferry.emulator.schema import AttributeDef, EntityDef, RelationshipDef, Schema
+from crm_ferry.emulator.schema import (
+    AttributeDef,
+    EntityDef,
+    ManyToManyRelationshipDef,
+    RelationshipDef,
+    Schema,
+)
 from crm_ferry.emulator.validation import Fault
 
 DEFAULT_PUBLISHER = Publisher("DefaultPublisher", "new", 10000)
@@ -179,6 +188,115 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
     return response
 
 
+METADATA_ACTIONS = (
+    "CreateCustomerRelationships",
+    "CreatePolymorphicLookupAttribute",
+    "CreateOneToMany",
+    "CreateManyToMany",
+)
+"""Unbound actions that make definitions (answered here, in a metadata request's context):
+the Web API forms of the CreateCustomerRelationships, CreatePolymorphicLookupAttribute,
+CreateOneToMany and CreateManyToMany messages (parameters and response properties as the
+messages name them)."""
+
+_ACTION_PARAMETERS = {
+    "CreateCustomerRelationships": {"Lookup", "OneToManyRelationships", "SolutionUniqueName"},
+    "CreatePolymorphicLookupAttribute": {
+        "Lookup",
+        "OneToManyRelationships",
+        "SolutionUniqueName",
+    },
+    "CreateOneToMany": {"Lookup", "OneToManyRelationship", "SolutionUniqueName"},
+    "CreateManyToMany": {
+        "ManyToManyRelationship",
+        "IntersectEntitySchemaName",
+        "SolutionUniqueName",
+    },
+}
+
+
+def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> httpx.Response:
+    """``POST`` one of :data:`METADATA_ACTIONS`: 200 with the ids of what was made
+    (``RelationshipIds`` and ``AttributeId`` for the multi-table lookups, as the
+    multitable-lookup article shows; ``RelationshipId`` and ``AttributeId`` for
+    CreateOneToMany; ``ManyToManyRelationshipId`` for CreateManyToMany).
+    ``SolutionUniqueName`` in the body names the solution, as the header does elsewhere."""
+    if request.method.upper() != "POST":
+        raise bad(f"The HTTP method '{request.method}' is not allowed on '{name}'.", status=405)
+    body = _body(request)
+    unknown = sorted(set(body) - _ACTION_PARAMETERS[name])
+    if unknown:
+        raise bad(f"'{unknown[0]}' is not a parameter of the {name} action.")
+    solution = body.pop("SolutionUniqueName", None)
+    if solution is not None:
+        headers = [
+            (k, v)
+            for k, v in request.headers.multi_items()
+            if k.lower() != "mscrm.solutionuniquename"
+        ]
+        request = httpx.Request(
+            request.method,
+            request.url,
+            headers=[*headers, ("MSCRM.SolutionUniqueName", str(solution))],
+            content=request.content,
+            extensions=request.extensions,
+        )
+    ctx = _context(emulator, request)
+    before = emulator.schema.to_json()
+    try:
+        answer = _run_action(ctx, name, body)
+    except Fault:
+        _restore(emulator.schema, before)
+        raise
+    emulator.save_schema()
+    context = f"{origin(request)}{API_PREFIX}$metadata#Microsoft.Dynamics.CRM.{name}Response"
+    payload = {"@odata.context": context, **answer}
+    return json_response(200, payload, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)
+
+
+def _run_action(ctx: Context, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    if name == "CreateOneToMany":
+        rel_body = body.get("OneToManyRelationship")
+        if not isinstance(rel_body, dict):
+            raise bad("CreateOneToMany needs OneToManyRelationship.")
+        made = create_relationship(
+            ctx,
+            {
+                **rel_body,
+                "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+                "Lookup": body.get("Lookup"),
+            },
+        )
+        assert isinstance(made, RelationshipDef)
+        table = ctx.schema.entity(made.referencing_entity)
+        attr = table.attribute(made.referencing_attribute) if table is not None else None
+        assert attr is not None
+        return {"AttributeId": attr.metadata_id, "RelationshipId": made.metadata_id}
+    if name == "CreateManyToMany":
+        rel_body = body.get("ManyToManyRelationship")
+        if not isinstance(rel_body, dict):
+            raise bad("CreateManyToMany needs ManyToManyRelationship.")
+        intersect = body.get("IntersectEntitySchemaName")
+        given = rel_body.get("IntersectEntityName")
+        if intersect is None or (
+            given is not None and str(given).lower() != str(intersect).lower()
+        ):
+            raise bad("CreateManyToMany needs IntersectEntitySchemaName (the intersect table).")
+        made = create_relationship(
+            ctx,
+            {
+                **rel_body,
+                "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+                "IntersectEntityName": intersect,
+            },
+        )
+        return {"ManyToManyRelationshipId": made.metadata_id}
+    attr, rels = create_multi_table_lookup(
+        ctx, body, customer=name == "CreateCustomerRelationships"
+    )
+    return {"RelationshipIds": [r.metadata_id for r in rels], "AttributeId": attr.metadata_id}
+
+
 def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
     """Undo a half-made change (validation runs before changes, so this is a safety net)."""
     if schema.to_json() == snapshot:
@@ -186,11 +304,13 @@ def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
     restored = Schema.from_json(json.loads(json.dumps(snapshot)))
     schema.entities.clear()
     schema.relationships.clear()
+    schema.many_to_many.clear()
     schema.global_option_sets.clear()
     schema._by_set.clear()
     for entity in restored.entities.values():
         schema.add_entity(entity)
     schema.relationships.update(restored.relationships)
+    schema.many_to_many.update(restored.many_to_many)
     schema.global_option_sets.update(restored.global_option_sets)
 
 
@@ -215,10 +335,17 @@ def delete(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) 
         else:
             raise bad("Nothing to delete at this address.", code=ODATA_ERROR, status=405)
     elif head.name == "RelationshipDefinitions" and len(segs) == 1:
-        rel = find(
-            schema.relationships.values(), head.key, "SchemaName", "schema_name", "relationship"
+        found = find(
+            [*schema.relationships.values(), *schema.many_to_many.values()],
+            head.key,
+            "SchemaName",
+            "schema_name",
+            "relationship",
         )
-        _delete_relationship(emulator, rel)
+        if isinstance(found, ManyToManyRelationshipDef):
+            _delete_many_to_many(emulator, found)
+        else:
+            _delete_relationship(emulator, found)
     elif head.name == "GlobalOptionSetDefinitions" and len(segs) == 1:
         opt = find(schema.global_option_sets.values(), head.key, "Name", "name", "global choice")
         users = [
@@ -257,6 +384,11 @@ def _delete_table(emulator: MetaEmulator, entity: EntityDef) -> None:
         for r in schema.one_to_many(entity.logical_name)
         if r.is_custom and r.referencing_entity != entity.logical_name
     ]
+    users += [
+        r.schema_name
+        for r in schema.many_to_many_of(entity.logical_name)
+        if r.is_custom and {r.entity1, r.entity2} != {entity.logical_name}
+    ]
     if users:
         raise _dependency(f"Entity '{entity.logical_name}'", users)
     for other in schema.entities.values():
@@ -291,11 +423,31 @@ def _delete_column(emulator: MetaEmulator, entity: EntityDef, attr: AttributeDef
             del schema.relationships[rel_name]
 
 
+def _delete_many_to_many(emulator: MetaEmulator, rel: ManyToManyRelationshipDef) -> None:
+    """A custom many-to-many relationship goes with its intersect rows."""
+    if not rel.is_custom:
+        raise _system(f"The relationship '{rel.schema_name}'")
+    del emulator.schema.many_to_many[rel.schema_name]
+    _store_call(emulator, "drop_table", rel.intersect_entity)
+
+
 def _delete_relationship(emulator: MetaEmulator, rel: RelationshipDef) -> None:
     if not rel.is_custom:
         raise _system(f"The relationship '{rel.schema_name}'")
     entity = emulator.schema.entity(rel.referencing_entity)
     del emulator.schema.relationships[rel.schema_name]
+    attr = entity.attribute(rel.referencing_attribute) if entity is not None else None
+    if entity is not None and attr is not None and len(attr.targets) > 1:
+        # one table of a multi-table lookup ("Remove relationship", multitable-lookup)
+        attr.targets = tuple(t for t in attr.targets if t != rel.referenced_entity)
+        _store_call(
+            emulator,
+            "drop_lookup_target",
+            entity.logical_name,
+            attr.logical_name,
+            rel.referenced_entity,
+        )
+        return
     if entity is not None and rel.referencing_attribute in entity.attributes:
         users = [
             k.logical_name
@@ -315,4 +467,4 @@ def _store_call(emulator: MetaEmulator, name: str, *args: Any) -> None:
         method(*args)
 
 
-__all__ = ["DEFAULT_PUBLISHER", "MetaEmulator", "delete", "post"]
+__all__ = ["DEFAULT_PUBLISHER", "METADATA_ACTIONS", "MetaEmulator", "delete", "post", "post_action"]

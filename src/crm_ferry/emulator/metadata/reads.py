@@ -2,8 +2,8 @@
 ``$expand`` (with nested options) on their JSON.
 
 ``EntityDefinitions`` with ``$select``, ``$filter`` and ``$expand`` (``Attributes``, ``Keys``,
-``ManyToOneRelationships``, ``OneToManyRelationships``, each with nested
-``$select``/``$filter``); one definition by ``(LogicalName='x')`` or ``(<MetadataId>)``; its
+``ManyToOneRelationships``, ``OneToManyRelationships``, ``ManyToManyRelationships``, each with
+nested ``$select``/``$filter``); one definition by ``(LogicalName='x')`` or ``(<MetadataId>)``; its
 ``Attributes`` (also cast: ``Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata`` with
 ``$expand=OptionSet,GlobalOptionSet``), ``Keys`` and relationships;
 ``RelationshipDefinitions(SchemaName='x')``; ``GlobalOptionSetDefinitions(Name='x')``.
@@ -21,6 +21,7 @@ import httpx
 from crm_ferry.emulator.layers import API_PREFIX, ODATA_JSON, json_response, origin
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.metadata.filters import FilterError, compile_filter
+from crm_ferry.emulator.metadata.many_to_many import many_to_many_json
 from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
 from crm_ferry.emulator.metadata.shapes import (
     METADATA_TYPES,
@@ -36,6 +37,7 @@ from crm_ferry.emulator.schema import (
     AttributeDef,
     EntityDef,
     KeyDef,
+    ManyToManyRelationshipDef,
     OptionSetDef,
     RelationshipDef,
     Schema,
@@ -189,7 +191,13 @@ def _expand_item(item: str) -> tuple[str, dict[str, str]]:
     return name.strip(), options
 
 
-_ENTITY_NAVS = ("Attributes", "Keys", "ManyToOneRelationships", "OneToManyRelationships")
+_ENTITY_NAVS = (
+    "Attributes",
+    "Keys",
+    "ManyToOneRelationships",
+    "OneToManyRelationships",
+    "ManyToManyRelationships",
+)
 
 
 def _resolve(schema: Schema, segs: list[Segment]) -> _Resource:
@@ -219,25 +227,7 @@ def _resolve(schema: Schema, segs: list[Segment]) -> _Resource:
             )
         return _entity_part(schema, entity, segs[1:])
     if head.name == "RelationshipDefinitions":
-        rels = list(schema.relationships.values())
-        if head.key is not None:
-            rels = [find(rels, head.key, "SchemaName", "schema_name", "relationship")]
-        rest = segs[1:]
-        if rest and rest[0].name not in (NAMESPACE + "OneToManyRelationshipMetadata",):
-            if rest[0].name == NAMESPACE + "ManyToManyRelationshipMetadata":
-                rels = []
-            else:
-                raise bad(
-                    f"Resource not found for the segment '{rest[0].name}'.",
-                    code=ODATA_ERROR,
-                    status=404,
-                )
-        return _Resource(
-            [relationship_json(r, typed=True) for r in rels],
-            "RelationshipMetadataBase",
-            "RelationshipDefinitions",
-            single=head.key is not None,
-        )
+        return _relationship_definitions(schema, head, segs[1:])
     if head.name == "GlobalOptionSetDefinitions":
         sets = list(schema.global_option_sets.values())
         if head.key is not None:
@@ -257,6 +247,7 @@ _ATTRIBUTE_PROPS: dict[str, set[str]] = {}
 """Properties of each derived attribute type, for ``$select`` on a cast."""
 _KEY_PROPS: set[str] = set()
 _RELATIONSHIP_PROPS: set[str] = set()
+_MANY_TO_MANY_PROPS: set[str] = set()
 
 
 def _entity_expanders(
@@ -274,7 +265,9 @@ def _entity_expanders(
         "OneToManyRelationships": lambda row: _rels(
             schema.one_to_many(entity_of(row).logical_name)
         ),
-        "ManyToManyRelationships": lambda row: [],
+        "ManyToManyRelationships": lambda row: _many_to_many(
+            schema.many_to_many_of(entity_of(row).logical_name)
+        ),
     }
 
 
@@ -323,6 +316,14 @@ def _entity_part(schema: Schema, entity: EntityDef, segs: list[Segment]) -> _Res
         if part.key is not None:
             keys = [find(keys, part.key, "LogicalName", "logical_name", "key")]
         res = _keys(entity, keys)
+        res.single = part.key is not None
+        res.context = ctx_base
+        return res
+    if part.name == "ManyToManyRelationships":
+        many = schema.many_to_many_of(entity.logical_name)
+        if part.key is not None:
+            many = [find(many, part.key, "SchemaName", "schema_name", "relationship")]
+        res = _many_to_many(many)
         res.single = part.key is not None
         res.context = ctx_base
         return res
@@ -405,6 +406,56 @@ def _rels(rels: list[RelationshipDef]) -> _Resource:
     )
 
 
+def _many_to_many(rels: list[ManyToManyRelationshipDef]) -> _Resource:
+    return _Resource(
+        [many_to_many_json(r) for r in rels],
+        "ManyToManyRelationshipMetadata",
+        "",
+        single=False,
+        allowed=_MANY_TO_MANY_PROPS,
+    )
+
+
+_RELATIONSHIP_CASTS = {
+    NAMESPACE + "OneToManyRelationshipMetadata": "OneToManyRelationshipMetadata",
+    NAMESPACE + "ManyToManyRelationshipMetadata": "ManyToManyRelationshipMetadata",
+}
+
+
+def _relationship_definitions(schema: Schema, head: Segment, rest: list[Segment]) -> _Resource:
+    """``RelationshipDefinitions``, one of them by key, and either cast
+    (``/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata``) to one kind."""
+    rels: list[RelationshipDef | ManyToManyRelationshipDef] = [
+        *schema.relationships.values(),
+        *schema.many_to_many.values(),
+    ]
+    if head.key is not None:
+        rels = [find(rels, head.key, "SchemaName", "schema_name", "relationship")]
+    type_name = "RelationshipMetadataBase"
+    if rest:
+        cast = _RELATIONSHIP_CASTS.get(rest[0].name)
+        if cast is None or len(rest) > 1:
+            raise bad(
+                f"Resource not found for the segment '{rest[0].name}'.",
+                code=ODATA_ERROR,
+                status=404,
+            )
+        many = cast == "ManyToManyRelationshipMetadata"
+        kept = [r for r in rels if isinstance(r, ManyToManyRelationshipDef) == many]
+        if head.key is not None and not kept:
+            raise bad(
+                f"The relationship '{rels[0].schema_name}' is not a {cast}.", code=ODATA_ERROR
+            )
+        rels, type_name = kept, cast
+    rows = [
+        many_to_many_json(r, typed=True)
+        if isinstance(r, ManyToManyRelationshipDef)
+        else relationship_json(r, typed=True)
+        for r in rels
+    ]
+    return _Resource(rows, type_name, "RelationshipDefinitions", single=head.key is not None)
+
+
 def _init_props() -> None:
     probe = EntityDef("x", "X", "xs", "xid", None, 1)
     _ENTITY_PROPS.update(entity_json(probe))
@@ -415,6 +466,9 @@ def _init_props() -> None:
     _KEY_PROPS.update(key_json(KeyDef("k", "k", "x", ("a",))))
     _RELATIONSHIP_PROPS.update(
         relationship_json(RelationshipDef("r", "a", "b", "c", "d", "e", "f"))
+    )
+    _MANY_TO_MANY_PROPS.update(
+        many_to_many_json(ManyToManyRelationshipDef("r", "a", "b", "ab", "aid", "bid", "r", "r"))
     )
 
 

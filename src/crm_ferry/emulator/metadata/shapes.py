@@ -378,6 +378,7 @@ def relationship_json(rel: RelationshipDef, *, typed: bool = False) -> dict[str,
         "Unshare": "NoCascade",
         "RollupView": "NoCascade",
         "Archive": "NoCascade",
+        **rel.cascade,
     }
     out: dict[str, Any] = {"@odata.type": NS + "OneToManyRelationshipMetadata"} if typed else {}
     return {

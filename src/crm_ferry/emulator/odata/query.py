@@ -36,7 +36,8 @@ from crm_ferry.emulator.odata.syntax import (
 
 @dataclass(slots=True)
 class ExpandSpec:
-    """One ``$expand`` item: ``nav`` or ``nav($select=a,b;$filter=...;$orderby=...;$top=n)``."""
+    """One ``$expand`` item: ``nav``, ``nav($select=a,b;$filter=...;$orderby=...;$top=n)``
+    or ``nav/$ref`` (``ref``: references instead of rows)."""
 
     nav: str
     select: list[str] | None = None
@@ -44,6 +45,10 @@ class ExpandSpec:
     top: int | None = None
     orderby: list[tuple[str, bool]] = field(default_factory=list)
     expand: list[ExpandSpec] = field(default_factory=list)
+    ref: bool = False
+    options: list[tuple[str, str]] = field(default_factory=list, compare=False, repr=False)
+    """The nested options as written (``[("$select", "a,b"), ...]``, names lower-cased): what
+    a ``<nav>@odata.nextLink`` repeats."""
 
 
 @dataclass(slots=True)
@@ -62,6 +67,8 @@ class QueryOptions:
     apply: Apply | None = None
     fetchxml: str | None = None
     """A FetchXML query (``fetchXml=``), with ``$count`` the only other option it takes."""
+    ref_id: str | None = None
+    """``$id``: the reference a ``DELETE …/<collection>/$ref`` removes (only there)."""
 
 
 _PARAMETERS = {
@@ -212,7 +219,7 @@ def _split_top_level(text: str, sep: str) -> list[tuple[int, str]]:
         raise ODataError(message, position=at, text=text) from None
 
 
-_EXPAND_ITEM_RE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", re.DOTALL)
+_EXPAND_ITEM_RE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)(/\$ref)?\s*(?:\((.*)\))?\s*", re.DOTALL)
 
 
 def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
@@ -224,15 +231,21 @@ def _parse_expand(text: str, aliases: dict[str, str]) -> list[ExpandSpec]:
             raise ODataError(
                 f"Syntax error at position {pos} in '{text}'.", position=pos, text=text
             )
-        spec = ExpandSpec(match[1])
-        if match[2] is not None and match[2].strip():
-            for _, option in _split_top_level(match[2], ";"):
+        spec = ExpandSpec(match[1], ref=match[2] is not None)
+        if match[3] is not None and spec.ref:
+            pos = start + match.start(3) - 1
+            raise ODataError(
+                f"Syntax error at position {pos} in '{text}'.", position=pos, text=text
+            )
+        if match[3] is not None and match[3].strip():
+            for _, option in _split_top_level(match[3], ";"):
                 name, eq, value = option.partition("=")
                 name = name.strip().lower()
                 if not eq:
                     raise ODataError(
                         f"Syntax error at position {start} in '{text}'.", position=start, text=text
                     )
+                spec.options.append((name, value.strip()))
                 if name == "$select":
                     spec.select = _parse_select(value)
                 elif name == "$filter":
@@ -287,6 +300,8 @@ def parse_query(params: Mapping[str, str]) -> QueryOptions:
             options.expand = _parse_expand(value, options.aliases)
         elif name == "$skiptoken":
             options.skiptoken = value
+        elif name == "$id":
+            options.ref_id = value
         elif name == "$deltatoken":
             raise ODataError(
                 "Change tracking ($deltatoken) is not implemented by the emulator.", status=501

@@ -11,13 +11,19 @@ Bottom to top (each module imports only those above it in this list):
 - :mod:`.rules`: business rules of particular tables (computed names, money base values,
   invoice totals, state transitions, notes);
 - :mod:`.keys`: primary and alternate keys, ``@odata.bind`` references, key uniqueness;
+- :mod:`.relations`: navigation properties, the rows they lead to, and the intersect rows of
+  many-to-many relationships;
 - :mod:`.writes`: the body checked against the metadata, then create / update / upsert /
-  delete;
+  delete (deep insert and associations on create included);
 - :mod:`.formatting`: formatted values (labels, money with its currency, dates in the user's
   time zone, numbers with digit grouping);
 - :mod:`.reads`: a row as the Web API returns it, and ``$filter`` / ``$orderby`` over a table;
 - :mod:`.aggregate`: ``$apply`` (groupby and aggregate over the rows a filter matches);
+- :mod:`.paging`: the paging cookie of ``$skiptoken``;
+- :mod:`.expansion`: ``$expand``, its options, limits and paging;
 - :mod:`.handlers`: one function per record request, which the core's router calls;
+- :mod:`.navigation`: requests on a record's navigation properties (related rows, ``$ref``,
+  associate and disassociate);
 - :mod:`.media`: file and image uploads and downloads on a column, and ``$value``.
 
 Everything takes the tenant (:class:`~crm_ferry.emulator.state.TenantState`) as ``em``.
@@ -43,7 +49,6 @@ from crm_ferry.emulator.records.handlers import (
     patch_upsert,
     post_create,
     query_collection,
-    reference,
     single_property,
 )
 from crm_ferry.emulator.records.keys import parse_reference, resolve_key
@@ -54,6 +59,8 @@ from crm_ferry.emulator.records.media import (
     split_parameters,
     value_request,
 )
+from crm_ferry.emulator.records.navigation import handles as navigates
+from crm_ferry.emulator.records.navigation import route as navigate
 from crm_ferry.emulator.records.privileges import all_privileges, check_privilege, privilege_id
 from crm_ferry.emulator.records.reads import represent
 from crm_ferry.emulator.records.rows import write_platform_update
@@ -83,6 +90,8 @@ __all__ = [
     "json_response",
     "make_ctx",
     "method_not_allowed",
+    "navigate",
+    "navigates",
     "no_content",
     "odata_fault",
     "parse_reference",
@@ -92,7 +101,6 @@ __all__ = [
     "property_request",
     "query_collection",
     "read_body",
-    "reference",
     "refuse_parameters",
     "refuse_transfer_headers",
     "represent",

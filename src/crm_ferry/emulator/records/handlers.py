@@ -11,13 +11,13 @@ counts https://learn.microsoft.com/power-apps/developer/data-platform/webapi/que
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx
 
 from crm_ferry.emulator import odata, tenant
+from crm_ferry.emulator.records import expansion
 from crm_ferry.emulator.records.aggregate import query_aggregate
 from crm_ferry.emulator.records.context import (
     Ctx,
@@ -30,6 +30,7 @@ from crm_ferry.emulator.records.context import (
     read_body,
 )
 from crm_ferry.emulator.records.keys import key_not_found, lookup_name, resolve_key
+from crm_ferry.emulator.records.paging import next_skiptoken, parse_skiptoken
 from crm_ferry.emulator.records.privileges import check_privilege
 from crm_ferry.emulator.records.reads import (
     ReadCache,
@@ -48,7 +49,6 @@ from crm_ferry.emulator.records.writes import (
 from crm_ferry.emulator.schema import EntityDef
 from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.validation import (
-    INVALID_ARGUMENT,
     NOT_IMPLEMENTED,
     Fault,
     not_found,
@@ -60,14 +60,20 @@ def _entity_url(ctx: Ctx, entity: EntityDef, row_id: str) -> str:
     return f"{ctx.base}{entity.entity_set_name}({row_id})"
 
 
+def _context(ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions, *, single: bool) -> str:
+    return context_url(ctx, entity, opts.select, single=single, expand=opts.expand)
+
+
 def post_create(
     em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions
 ) -> httpx.Response:
-    """POST: 204 + OData-EntityId, or 201 + body with ``Prefer: return=representation``."""
+    """POST: 204 + OData-EntityId, or 201 + body with ``Prefer: return=representation``
+    (``$expand`` shows the related rows, deep-inserted ones included)."""
+    exp = expansion.prepare(em, ctx, entity, opts.expand, single=True)
     row_id, row = create_record(em, ctx, entity, read_body(ctx))
     if ctx.representation:
-        body = represent(em, ctx, entity, row, opts.select, opts.expand)
-        body = {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body}
+        body = expansion.render(em, ctx, entity, row, opts.select, exp)
+        body = {"@odata.context": _context(ctx, entity, opts, single=True), **body}
         return json_response(
             201, body, {**ctx.preference_applied(representation=True), "ETag": etag(row)}
         )
@@ -80,6 +86,7 @@ def patch_upsert(
 ) -> httpx.Response:
     """PATCH is an upsert unless If-Match / If-None-Match say otherwise."""
     row_id, key_values = resolve_key(em, entity, key)
+    exp = expansion.prepare(em, ctx, entity, opts.expand, single=True)
     existing = em.store.get(entity.logical_name, row_id) if row_id else None
     if_match = ctx.request.headers.get("If-Match")
     if_none = ctx.request.headers.get("If-None-Match")
@@ -89,11 +96,8 @@ def patch_upsert(
     )
     url = _entity_url(ctx, entity, row_id)
     if ctx.representation:
-        body_out = represent(em, ctx, entity, row, opts.select, [])
-        body_out = {
-            "@odata.context": context_url(ctx, entity, opts.select, single=True),
-            **body_out,
-        }
+        body_out = expansion.render(em, ctx, entity, row, opts.select, exp)
+        body_out = {"@odata.context": _context(ctx, entity, opts, single=True), **body_out}
         return json_response(
             201 if created else 200,
             body_out,
@@ -133,6 +137,7 @@ def get_one(
     em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, opts: odata.QueryOptions
 ) -> httpx.Response:
     check_privilege(em, ctx, "Read", entity)
+    exp = expansion.prepare(em, ctx, entity, opts.expand, single=True)
     _, row = addressed(em, entity, key, virtual=True)
     if_none = ctx.request.headers.get("If-None-Match")
     if (
@@ -144,10 +149,10 @@ def get_one(
     ):
         return httpx.Response(304, headers={"OData-Version": "4.0"})
     em.count_records(1)
-    body = represent(em, ctx, entity, row, opts.select, opts.expand)
+    body = expansion.render(em, ctx, entity, row, opts.select, exp)
     return json_response(
         200,
-        {"@odata.context": context_url(ctx, entity, opts.select, single=True), **body},
+        {"@odata.context": _context(ctx, entity, opts, single=True), **body},
         ctx.preference_applied(),
     )
 
@@ -178,26 +183,6 @@ def single_property(
         update_record(em, ctx, entity, row_id, row, {name: None})
         return no_content()
     raise method_not_allowed(method, name)
-
-
-def reference(
-    em: TenantState, ctx: Ctx, entity: EntityDef, key: odata.Key, nav: str, method: str
-) -> httpx.Response:
-    """``PUT <set>(id)/<nav>/$ref`` {"@odata.id": uri} associates; ``DELETE`` disassociates.
-
-    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api
-    """
-    row_id, row = addressed(em, entity, key)
-    if em.schema.navigation(entity.logical_name, nav) is None:
-        raise unknown_property(entity.logical_name, nav)
-    if method == "PUT":
-        target = read_body(ctx).get("@odata.id")
-        update_record(em, ctx, entity, row_id, row, {f"{nav}@odata.bind": target})
-        return no_content()
-    if method == "DELETE":
-        update_record(em, ctx, entity, row_id, row, {f"{nav}@odata.bind": None})
-        return no_content()
-    raise method_not_allowed(method, nav)
 
 
 TOTAL_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount"
@@ -251,37 +236,6 @@ def _counts(ctx: Ctx, opts: odata.QueryOptions, total: int, cap: int) -> dict[st
     return out
 
 
-_COOKIE_RE = re.compile(r'pagenumber="(\d+)"')
-_LAST_RE = re.compile(r'\slast="\{?([0-9A-Fa-f-]{36})\}?"')
-
-
-def _skiptoken(token: str | None) -> tuple[int, str | None]:
-    """(page number, primary id of the last row of the page before) of a ``$skiptoken``."""
-    if not token:
-        return 1, None
-    text = unquote(token)
-    found = _COOKIE_RE.search(text)
-    if found is None:
-        raise Fault(400, INVALID_ARGUMENT, "The $skiptoken is not valid.")
-    # the paging cookie inside is URL-encoded once more (and may come decoded already)
-    inner = _LAST_RE.search(unquote(text))
-    return int(found.group(1)), inner.group(1).lower() if inner is not None else None
-
-
-def _next_skiptoken(entity: EntityDef, page: int, rows: list[dict[str, Any]]) -> str:
-    """The cookie of the page after ``rows`` (page ``page``), the way Dataverse writes it:
-    the page number and, URL-encoded inside it, the primary ids of the page's first and last
-    rows (``<cookie page="1"><accountid last="{...}" first="{...}" /></cookie>``; see the
-    ``@odata.nextLink`` of the example in
-    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results).
-    """
-    pk = entity.primary_id
-    first, last = str(rows[0].get(pk, "")).upper(), str(rows[-1].get(pk, "")).upper()
-    inner = f'<cookie page="{page}"><{pk} last="{{{last}}}" first="{{{first}}}" /></cookie>'
-    paging = quote(inner, safe="")
-    return f'<cookie pagenumber="{page + 1}" pagingcookie="{paging}" istracking="False" />'
-
-
 def query_collection(
     em: TenantState, ctx: Ctx, entity: EntityDef, opts: odata.QueryOptions
 ) -> httpx.Response:
@@ -308,7 +262,8 @@ def query_collection(
             page_size = max(1, min(int(asked), limit))
         except ValueError:
             page_size = limit
-    page, last = _skiptoken(opts.skiptoken)
+    page, last = parse_skiptoken(opts.skiptoken)
+    exp = expansion.prepare(em, ctx, entity, opts.expand, single=False, size=page_size)
     keyset = (
         not opts.orderby
         and not opts.count
@@ -336,9 +291,9 @@ def query_collection(
         start = (page - 1) * page_size
         chunk = rows[start : start + page_size]
         more = start + page_size < len(rows)
-    values = [represent(em, ctx, entity, r, opts.select, opts.expand, cache) for r in chunk]
+    values = [expansion.render(em, ctx, entity, r, opts.select, exp, cache) for r in chunk]
     em.count_records(len(values))
-    body: dict[str, Any] = {"@odata.context": context_url(ctx, entity, opts.select, single=False)}
+    body: dict[str, Any] = {"@odata.context": _context(ctx, entity, opts, single=False)}
     body.update(_counts(ctx, opts, total, em.config.count_limit))
     body["value"] = values
     headers = ctx.preference_applied(page_size=page_size if asked is not None else None)
@@ -348,7 +303,7 @@ def query_collection(
             for p in (ctx.request.url.query.decode("utf-8") or "").split("&")
             if p and not p.lower().startswith(("%24skiptoken", "$skiptoken"))
         ]
-        query.append("$skiptoken=" + quote(_next_skiptoken(entity, page, chunk), safe=""))
+        query.append("$skiptoken=" + quote(next_skiptoken(entity, page, chunk), safe=""))
         body["@odata.nextLink"] = f"{ctx.base}{entity.entity_set_name}?" + "&".join(query)
     return json_response(200, body, headers)
 
@@ -360,6 +315,5 @@ __all__ = [
     "patch_upsert",
     "post_create",
     "query_collection",
-    "reference",
     "single_property",
 ]

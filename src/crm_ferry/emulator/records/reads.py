@@ -35,6 +35,7 @@ from crm_ferry.emulator.records import files
 from crm_ferry.emulator.records.context import Ctx, etag
 from crm_ferry.emulator.records.formatting import Currencies, formatted
 from crm_ferry.emulator.records.privileges import check_privilege
+from crm_ferry.emulator.records.relations import navigation, related_rows
 from crm_ferry.emulator.records.rows import LOOKUP_TYPES, TYPE_SUFFIX, all_rows, fetch_row
 from crm_ferry.emulator.schema import AttributeDef, EntityDef
 from crm_ferry.emulator.state import TenantState
@@ -51,9 +52,30 @@ NAV_ANNOTATION = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
 
-def context_url(ctx: Ctx, entity: EntityDef, select: list[str] | None, *, single: bool) -> str:
-    sel = f"({','.join(select)})" if select else ""
+def context_url(
+    ctx: Ctx,
+    entity: EntityDef,
+    select: list[str] | None,
+    *,
+    single: bool,
+    expand: list[odata.ExpandSpec] | None = None,
+) -> str:
+    """``<base>$metadata#<set>(<select>,<nav>(<its select and expand>))`` (``/$entity`` for
+    one row), as in the examples of
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables."""
+    items = _projection(select, expand or [])
+    sel = f"({items})" if items else ""
     return f"{ctx.base}$metadata#{entity.entity_set_name}{sel}" + ("/$entity" if single else "")
+
+
+def _projection(select: list[str] | None, expand: list[odata.ExpandSpec]) -> str:
+    parts = list(select or [])
+    for spec in expand:
+        if spec.ref:
+            parts += [spec.nav, f"{spec.nav}/$ref()"]
+        else:
+            parts.append(f"{spec.nav}({_projection(spec.select, spec.expand)})")
+    return ",".join(parts)
 
 
 def _readable(em: TenantState, entity: EntityDef) -> list[AttributeDef]:
@@ -176,7 +198,11 @@ def represent(
     expand: list[odata.ExpandSpec],
     cache: ReadCache | None = None,
 ) -> dict[str, Any]:
-    """The JSON of one row as the Web API returns it."""
+    """The JSON of one row as the Web API returns it, without related rows: ``expand``
+    must be empty (expanding is :func:`crm_ferry.emulator.records.expansion.render`'s
+    work; the parameter stays for the callers that pass ``[]``)."""
+    if expand:
+        raise ValueError("represent() expands nothing: use records.expansion.render")
     cache = cache if cache is not None else ReadCache()
     shape = cache.shape(em, entity)
     columns = cache.selected(entity, shape, select) if select else shape.columns
@@ -187,8 +213,6 @@ def represent(
             out[prop] = row.get(name)
         if pictures:
             _thumbnails(em, row, pictures, out)
-        for spec in expand:
-            out[spec.nav] = _expand(em, ctx, entity, row, spec, cache)
         return out
     for attr, name, prop, is_lookup in columns:
         value = row.get(name)
@@ -211,8 +235,6 @@ def represent(
         out[prop] = value
     if pictures:
         _thumbnails(em, row, pictures, out)
-    for spec in expand:
-        out[spec.nav] = _expand(em, ctx, entity, row, spec, cache)
     return out
 
 
@@ -243,55 +265,6 @@ def _primary_name(em: TenantState, table: Any, row_id: Any) -> str | None:
     return None if row is None else row.get(target.primary_name)
 
 
-def _expand(
-    em: TenantState,
-    ctx: Ctx,
-    entity: EntityDef,
-    row: Mapping[str, Any],
-    spec: odata.ExpandSpec,
-    cache: ReadCache,
-) -> Any:
-    rel = em.schema.navigation(entity.logical_name, spec.nav)
-    if rel is not None:
-        target = em.schema.entity(rel.referenced_entity)
-        value = row.get(rel.referencing_attribute)
-        if target is None or value is None:
-            return None
-        if row.get(rel.referencing_attribute + TYPE_SUFFIX) not in (None, target.logical_name):
-            return None
-        related = fetch_row(em, target.logical_name, str(value))
-        if related is None:
-            return None
-        em.count_records(1)
-        return represent(em, ctx, target, related, spec.select, spec.expand, cache)
-    coll = em.schema.collection_navigation(entity.logical_name, spec.nav)
-    if coll is None:
-        raise unknown_property(entity.logical_name, spec.nav)
-    child = em.schema.entity(coll.referencing_entity)
-    if child is None:
-        return []
-    rows = [
-        r
-        for _, r in em.store.referencing(
-            child.logical_name, coll.referencing_attribute, str(row[entity.primary_id])
-        )
-    ]
-    reps = [represent(em, ctx, child, r, None, [], cache) for r in rows]
-    if spec.filter is not None:
-        at = condition_context(em, ctx)
-        reps = [r for r in reps if odata.evaluate(spec.filter, r, None, at)]
-    if spec.orderby:
-        reps = [dict(r) for r in odata.sort_rows(reps, spec.orderby)]
-    if spec.top is not None:
-        reps = reps[: spec.top]
-    em.count_records(len(reps))
-    if spec.select:
-        ids = [r[child.primary_id] for r in reps]
-        by_id = {r[child.primary_id]: r for r in rows}
-        return [represent(em, ctx, child, by_id[i], spec.select, spec.expand, cache) for i in ids]
-    return reps
-
-
 def filtered(
     em: TenantState,
     ctx: Ctx,
@@ -300,10 +273,13 @@ def filtered(
     cache: ReadCache | None = None,
     *,
     after: str | None = None,
+    within: list[dict[str, Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The stored rows matching the filter, in primary id order (those whose primary id sorts
-    after ``after``), read one by one as the caller asks for them. The caller's privilege and
-    the filter's names are checked before the first row is read."""
+    after ``after``), read one by one as the caller asks for them; ``within``: the rows to
+    choose from (in primary id order; the rows of a navigation property) instead of the
+    table's. The caller's privilege and the filter's names are checked before the first row
+    is read."""
     check_privilege(em, ctx, "Read", entity)
     cache = cache if cache is not None else ReadCache()
     by_prop = cache.shape(em, entity).by_prop
@@ -314,10 +290,9 @@ def filtered(
     if flt is not None:
         for path in odata.referenced_properties(flt):
             head = path.split("/")[0]
-            known = head in by_prop or em.schema.navigation(entity.logical_name, head) is not None
-            if not known and em.schema.collection_navigation(entity.logical_name, head) is None:
+            if head not in by_prop and navigation(em, entity, head) is None:
                 raise unknown_property(entity.logical_name, head)
-    return _filtered(em, ctx, entity, flt, cache, by_prop, after)
+    return _filtered(em, ctx, entity, flt, cache, by_prop, after, within)
 
 
 def _filtered(
@@ -328,10 +303,18 @@ def _filtered(
     cache: ReadCache,
     by_prop: Mapping[str, AttributeDef],
     after: str | None,
+    within: list[dict[str, Any]] | None,
 ) -> Iterator[dict[str, Any]]:
     plain = Ctx(ctx.request, ctx.base, ctx.caller, ctx.prefer, False, False)
     at = condition_context(em, ctx) if flt is not None else None
-    for stored in _candidates(em, entity, flt, by_prop, after):
+    candidates: Iterable[dict[str, Any]]
+    if within is None:
+        candidates = _candidates(em, entity, flt, by_prop, after)
+    elif after is None:
+        candidates = within
+    else:
+        candidates = [r for r in within if str(r.get(entity.primary_id)) > after]
+    for stored in candidates:
         if flt is not None:
 
             def resolve(path: str, stored: Mapping[str, Any] = stored) -> Any:
@@ -360,18 +343,21 @@ def matching(
     after: str | None = None,
     skip: int = 0,
     limit: int | None = None,
+    within: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The stored rows matching ``$filter``, in ``$orderby`` order (after primary id
     order: the order of the table's rows).
 
     Without ``$orderby``, a page of them: those whose primary id sorts after ``after``, the
     first ``skip`` of those left out, at most ``limit`` (rows after the page are not read).
+    ``within``: the rows to choose from (in primary id order; the rows of a navigation
+    property), instead of the table's.
     """
     if opts.orderby and (after is not None or skip or limit is not None):
         raise ValueError("a page of rows in $orderby order is cut from the whole answer")
     cache = cache if cache is not None else ReadCache()
     by_prop = cache.shape(em, entity).by_prop
-    rows = filtered(em, ctx, entity, opts.filter, cache, after=after)
+    rows = filtered(em, ctx, entity, opts.filter, cache, after=after, within=within)
     for name, _ in opts.orderby:
         if name not in by_prop:
             raise unknown_property(entity.logical_name, name)
@@ -522,16 +508,11 @@ def _resolve_path(
             return None
         rep = represent(em, ctx, target, related, None, [], cache)
         return rep.get(rest) if rest else rep
-    coll = em.schema.collection_navigation(entity.logical_name, head)
-    if coll is not None:
-        child = em.schema.entity(coll.referencing_entity)
-        if child is None:
-            return []
+    nav = navigation(em, entity, head)
+    if nav is not None and nav.is_collection:
         return [
-            represent(em, ctx, child, r, None, [], cache)
-            for _, r in em.store.referencing(
-                child.logical_name, coll.referencing_attribute, str(row[entity.primary_id])
-            )
+            represent(em, ctx, nav.target, r, None, [], cache)
+            for r in related_rows(em, nav, str(row[entity.primary_id]))
         ]
     return None
 

@@ -22,6 +22,7 @@ from crm_ferry.emulator.records import rules
 from crm_ferry.emulator.records.context import Ctx, check_if_match
 from crm_ferry.emulator.records.keys import check_unique_keys, key_not_found, parse_reference
 from crm_ferry.emulator.records.privileges import check_privilege
+from crm_ferry.emulator.records.relations import Navigation, link, navigation, unlink_all
 from crm_ferry.emulator.records.rows import (
     LOOKUP_TYPES,
     TYPE_SUFFIX,
@@ -29,7 +30,7 @@ from crm_ferry.emulator.records.rows import (
     system_columns,
     write_platform_update,
 )
-from crm_ferry.emulator.schema import AttributeDef, EntityDef, RelationshipDef
+from crm_ferry.emulator.schema import AttributeDef, EntityDef
 from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.validation import (
     CANNOT_DELETE_ASSOCIATION,
@@ -48,7 +49,10 @@ from crm_ferry.emulator.validation import (
 @dataclass(slots=True)
 class Parsed:
     changes: dict[str, Any]
-    children: list[tuple[RelationshipDef, list[dict[str, Any]]]]
+    children: list[tuple[Navigation, list[dict[str, Any]]]]
+    """Deep insert: new rows for collection-valued navigation properties."""
+    binds: list[tuple[Navigation, list[str]]]
+    """Existing rows (ids) bound to collection-valued navigation properties on create."""
 
 
 def parse_body(
@@ -56,7 +60,8 @@ def parse_body(
 ) -> Parsed:
     """Validate a request body against the table's metadata; the column values to write."""
     changes: dict[str, Any] = {}
-    children: list[tuple[RelationshipDef, list[dict[str, Any]]]] = []
+    children: list[tuple[Navigation, list[dict[str, Any]]]] = []
+    binds: list[tuple[Navigation, list[str]]] = []
     now = em.clock()
     for name, value in body.items():
         if "@" not in name:
@@ -80,7 +85,8 @@ def parse_body(
             nav = name[: -len("@odata.bind")]
             rel = em.schema.navigation(entity.logical_name, nav)
             if rel is None:
-                raise undeclared_bind(nav)
+                binds.append(_collection_bind(em, ctx, entity, nav, value, creating=creating))
+                continue
             attr = entity.attribute(rel.referencing_attribute)
             if attr is None:
                 raise undeclared_bind(nav)
@@ -114,6 +120,17 @@ def parse_body(
         else:
             continue  # other instance annotations (@odata.etag ...) carry no data
         single = em.schema.navigation(entity.logical_name, name)
+        if single is not None and value is None:
+            # "just use the name of the single-valued navigation property" to disassociate
+            # (associate-disassociate-entities-using-web-api, "Disassociate table rows on
+            # update")
+            lookup_attr = entity.attribute(single.referencing_attribute)
+            if lookup_attr is None:
+                raise unknown_property(entity.logical_name, name)
+            if _check_writable(em, entity, lookup_attr, creating):
+                changes[lookup_attr.logical_name] = None
+                changes[lookup_attr.logical_name + TYPE_SUFFIX] = None
+            continue
         if single is not None and isinstance(value, dict):
             # deep insert of a related row through a single-valued navigation property
             target_entity = em.schema.entity(single.referenced_entity)
@@ -125,8 +142,8 @@ def parse_body(
             changes[lookup_attr.logical_name] = target_id
             changes[lookup_attr.logical_name + TYPE_SUFFIX] = target_entity.logical_name
             continue
-        collection = em.schema.collection_navigation(entity.logical_name, name)
-        if collection is not None:
+        collection = navigation(em, entity, name)
+        if collection is not None and collection.is_collection:
             if not creating or not isinstance(value, list):
                 raise Fault(
                     400,
@@ -151,7 +168,46 @@ def parse_body(
                 "was expected. Set lookups with '<navigation property>@odata.bind'.",
             )
         raise unknown_property(entity.logical_name, name)
-    return Parsed(changes, children)
+    return Parsed(changes, children, binds)
+
+
+def _collection_bind(
+    em: TenantState, ctx: Ctx, entity: EntityDef, nav: str, value: Any, *, creating: bool
+) -> tuple[Navigation, list[str]]:
+    """``<collection-valued navigation property>@odata.bind``: an array of references to
+    existing rows, associated with the new row ("Associate table rows on create",
+    https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-web-api).
+    On update, collections are changed through ``$ref``."""
+    found = navigation(em, entity, nav)
+    if found is None or not found.is_collection:
+        raise undeclared_bind(nav)
+    if not creating:
+        raise Fault(
+            400,
+            PAYLOAD_ERROR,
+            f"The collection-valued navigation property '{nav}' can be bound only when the "
+            f"record is created; associate existing records with POST "
+            f"{entity.entity_set_name}(<id>)/{nav}/$ref.",
+        )
+    if not isinstance(value, list):
+        raise Fault(
+            400,
+            PAYLOAD_ERROR,
+            f"'{nav}@odata.bind' must be an array of references to {found.target.entity_set_name}.",
+        )
+    ids: list[str] = []
+    for item in value:
+        target, target_id = parse_reference(em, item)
+        if target.logical_name != found.target.logical_name:
+            raise Fault(
+                400,
+                PAYLOAD_ERROR,
+                f"The navigation property '{nav}' expects references to "
+                f"'{found.target.logical_name}', not to '{target.logical_name}'.",
+            )
+        ids.append(target_id)
+    check_association(em, ctx, found)
+    return found, ids
 
 
 def _coerce_checked(em: TenantState, entity: EntityDef, attr: AttributeDef, value: Any) -> Any:
@@ -238,18 +294,54 @@ def create_record(
     check_unique_keys(em, entity, row_id, row)
     store_row(em, entity, row_id, row)
     em.count_records(1)
-    for rel, items in parsed.children:
-        child = em.schema.entity(rel.referencing_entity)
-        if child is None:
-            continue
-        link = {
-            rel.referencing_attribute: row_id,
-            rel.referencing_attribute + TYPE_SUFFIX: entity.logical_name,
-        }
-        for item in items:
-            create_record(em, ctx, child, item, preset=link)
+    if parsed.children or parsed.binds:
+        _relate_new(em, ctx, entity, row_id, parsed)
     rules.after_write(em, ctx, entity, row, None)
     return row_id, row
+
+
+def check_association(em: TenantState, ctx: Ctx, nav: Navigation) -> None:
+    """The privileges associating rows through ``nav`` takes: Append on the table whose row
+    points (a one-to-many child, or the row a many-to-many pair is added to), AppendTo on
+    the table pointed at."""
+    if nav.kind == "many":
+        check_privilege(em, ctx, "Append", nav.source)
+        check_privilege(em, ctx, "AppendTo", nav.target)
+    else:
+        check_privilege(em, ctx, "Append", nav.target)
+        check_privilege(em, ctx, "AppendTo", nav.source)
+
+
+def _relate_new(em: TenantState, ctx: Ctx, entity: EntityDef, row_id: str, parsed: Parsed) -> None:
+    """The related rows of a new row: deep-inserted ones created, bound ones associated
+    (a bound one-to-many row is updated, as any association of it is)."""
+    for nav, items in parsed.children:
+        if nav.kind == "collection":
+            lookup = nav.lookup
+            preset = {lookup: row_id, lookup + TYPE_SUFFIX: entity.logical_name}
+            for item in items:
+                create_record(em, ctx, nav.target, item, preset=preset)
+            continue
+        assert nav.many_to_many is not None
+        check_association(em, ctx, nav)
+        for item in items:
+            child_id, _ = create_record(em, ctx, nav.target, item)
+            link(em, nav.many_to_many, entity.logical_name, row_id, child_id)
+    for nav, ids in parsed.binds:
+        if nav.kind == "many":
+            assert nav.many_to_many is not None
+            for other in ids:
+                link(em, nav.many_to_many, entity.logical_name, row_id, other)
+            continue
+        assert nav.one_to_many is not None
+        bind = {
+            f"{nav.one_to_many.referencing_nav}@odata.bind": f"/{entity.entity_set_name}({row_id})"
+        }
+        for other in ids:
+            existing = em.store.get(nav.target.logical_name, other)
+            if existing is None:
+                raise not_found(nav.target.logical_name, other)
+            update_record(em, ctx, nav.target, other, existing, bind)
 
 
 def update_record(
@@ -287,8 +379,42 @@ def update_record(
     check_unique_keys(em, entity, row_id, row)
     store_row(em, entity, row_id, row)
     em.count_records(1)
+    if "ownerid" in changes and row.get("ownerid") != existing.get("ownerid"):
+        _cascade_assign(em, ctx, entity, row_id, row, {(entity.logical_name, row_id)})
     rules.after_write(em, ctx, entity, row, existing)
     return row
+
+
+def _cascade_assign(
+    em: TenantState,
+    ctx: Ctx,
+    entity: EntityDef,
+    row_id: str,
+    row: dict[str, Any],
+    seen: set[tuple[str, str]],
+) -> None:
+    """A row given a new owner passes it on to its children through the relationships
+    whose CascadeConfiguration says ``Assign: Cascade``."""
+    owner = row.get("ownerid")
+    owner_type = row.get("ownerid" + TYPE_SUFFIX)
+    for rel in em.schema.one_to_many(entity.logical_name):
+        child = em.schema.entity(rel.referencing_entity)
+        if rel.cascade.get("Assign") != "Cascade" or child is None:
+            continue
+        if child.attribute("ownerid") is None:
+            continue
+        for child_id, child_row in em.store.referencing(
+            child.logical_name, rel.referencing_attribute, row_id
+        ):
+            if (child.logical_name, child_id) in seen or child_row.get("ownerid") == owner:
+                continue
+            seen.add((child.logical_name, child_id))
+            before = dict(child_row)
+            changes = {"ownerid": owner, "ownerid" + TYPE_SUFFIX: owner_type}
+            child_row.update(changes)
+            rules.before_update(em, ctx, child, child_row, changes, before)
+            write_platform_update(em, child, child_id, child_row, ctx.caller)
+            _cascade_assign(em, ctx, child, child_id, child_row, seen)
 
 
 def write_upsert(
@@ -368,6 +494,8 @@ def delete_record(
                 f"({child.logical_name} via {rel.schema_name}).",
             )
     em.store.delete(entity.logical_name, row_id)
+    if em.schema.many_to_many:
+        unlink_all(em, entity.logical_name, row_id)
     if entity.logical_name in ("systemuser", "team"):
         em.forget_principals()
     em.count_records(1)
@@ -391,6 +519,7 @@ def delete_record(
 
 __all__ = [
     "Parsed",
+    "check_association",
     "create_record",
     "delete_record",
     "insert_system_row",
