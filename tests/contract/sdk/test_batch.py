@@ -252,7 +252,6 @@ def test_a_table_created_in_a_batch(client: DataverseClient) -> None:
     assert client.tables.get("new_batchmade") is not None
 
 
-@pending("hrel", "many-to-many relationships")
 def test_a_many_to_many_relationship_created_in_a_batch(
     client: DataverseClient, raw: httpx.Client
 ) -> None:

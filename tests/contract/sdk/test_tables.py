@@ -331,7 +331,6 @@ def test_get_a_relationship_that_does_not_exist_is_none(client: DataverseClient)
     assert client.tables.get_relationship("new_no_such_relationship") is None
 
 
-@pending("hrel", "many-to-many relationships")
 def test_create_a_many_to_many_relationship(
     client: DataverseClient, parent_child: tuple[str, str]
 ) -> None:
@@ -349,7 +348,6 @@ def test_create_a_many_to_many_relationship(
     assert found.relationship_type == "many_to_many"
 
 
-@pending("hrel", "EntityDefinitions(...)/ManyToManyRelationships")
 def test_list_the_relationships_of_a_table(
     client: DataverseClient, parent_child: tuple[str, str]
 ) -> None:

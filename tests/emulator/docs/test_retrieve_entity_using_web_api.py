@@ -160,8 +160,10 @@ def test_expand_a_single_valued_navigation_property(
     )
     assert response.status_code == 200
     body = response.json()
+    # this 2021 page names an expanded property twice (``primarycontactid,primarycontactid(…)``);
+    # the newer articles (Join tables, Multi-level expand) show it once, with its columns
     assert body["@odata.context"].endswith(
-        "$metadata#accounts(name,primarycontactid,primarycontactid(contactid,fullname))/$entity"
+        "$metadata#accounts(name,primarycontactid(contactid,fullname))/$entity"
     )
     assert body["primarycontactid"]["contactid"] == account["contact"]
     assert body["primarycontactid"]["fullname"] == "Nancy Anderson (sample)"
@@ -187,7 +189,7 @@ def test_expand_a_collection_valued_navigation_property(
     assert response.status_code == 200
     body = response.json()
     assert body["@odata.context"].endswith(
-        "$metadata#accounts(name,Account_Tasks,Account_Tasks(subject,scheduledstart))/$entity"
+        "$metadata#accounts(name,Account_Tasks(subject,scheduledstart))/$entity"
     )
     subjects = sorted(task["subject"] for task in body["Account_Tasks"])
     assert subjects == ["Sample Task 1", "Sample Task 3"]
