@@ -6,6 +6,7 @@ meet: records, paging, $batch, bulk with bisection, metadata, and doctor.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,11 @@ def app(clock: FakeClock) -> Iterator[EmulatorApp]:
 
 @pytest.fixture
 def emu(app: EmulatorApp, clock: FakeClock) -> Iterator[DataverseClient]:
+    with _client(app, clock, app.transport()) as c:
+        yield c
+
+
+def _client(app: EmulatorApp, clock: FakeClock, transport: httpx.BaseTransport) -> DataverseClient:
     client_id, secret = app.default_client
     credential = MsalCredential.client_secret(
         environment_url=app.base_url,
@@ -44,15 +50,14 @@ def emu(app: EmulatorApp, clock: FakeClock) -> Iterator[DataverseClient]:
         http=httpx.Client(transport=app.transport()),
     )
     options = ClientOptions(batch_size=100, visibility_delays=(0, 1, 2, 4, 8, 16, 32))
-    with DataverseClient(
+    return DataverseClient(
         app.base_url,
         credential,
-        transport=app.transport(),
+        transport=transport,
         options=options,
         clock=clock,
         sleep=clock.sleep,
-    ) as c:
-        yield c
+    )
 
 
 def cid(i: int) -> str:
@@ -264,3 +269,31 @@ def test_change_set_with_content_id_reference(emu: DataverseClient) -> None:
     contact = emu.retrieve("contact", contact_uri.rsplit("(", 1)[1].rstrip(")"))
     account_uri = responses[0].entity_id if responses[0] else ""
     assert contact["_parentcustomerid_value"] in (account_uri or "")
+
+
+def test_an_emptied_lookup_is_cleared_by_its_navigation_property(
+    app: EmulatorApp, clock: FakeClock
+) -> None:
+    """A write that empties a lookup sends ``"<nav>": null`` (Associate and disassociate
+    table rows, "Disassociate table rows on update"), by update and by upsert."""
+    sent: list[bytes] = []
+    plane = app.transport()
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            sent.append(request.read())
+        return plane.handle_request(request)
+
+    with _client(app, clock, httpx.MockTransport(spy)) as emu:
+        account = emu.create("account", {"name": "Parent"})
+        bind = {"parentcustomerid_account@odata.bind": f"/accounts({account})"}
+        contact = emu.create("contact", {"lastname": "Child", **bind})
+        other = emu.create("contact", {"lastname": "Other", **bind})
+        emu.update("contact", contact, {"parentcustomerid_account@odata.bind": None})
+        emu.upsert("contact", other, {"parentcustomerid_account@odata.bind": None, "lastname": "O"})
+        bodies = [json.loads(body) for body in sent]
+        assert [b.get("parentcustomerid_account", "absent") for b in bodies] == [None, None]
+        assert not any(k.endswith("@odata.bind") for b in bodies for k in b)
+        for row in (contact, other):
+            found = emu.retrieve("contact", row, select=["_parentcustomerid_value"])
+            assert found["_parentcustomerid_value"] is None

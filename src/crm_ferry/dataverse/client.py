@@ -53,6 +53,7 @@ from crm_ferry.dataverse.errors import (
 from crm_ferry.dataverse.metadata import Metadata
 from crm_ferry.dataverse.odata import (
     Ref,
+    cleared_by_navigation,
     format_ref,
     id_from_uri,
     json_default,
@@ -380,7 +381,7 @@ class DataverseClient:
         self.request(
             "PATCH",
             self.ref_path(table, ref),
-            json=without_keys(data, ref),
+            json=cleared_by_navigation(without_keys(data, ref)),
             headers=self.write_headers({"If-Match": etag or "*"}),
         )
 
@@ -392,7 +393,7 @@ class DataverseClient:
         resp = self.request(
             "PATCH",
             self.ref_path(table, ref),
-            json=without_keys(data, ref),
+            json=cleared_by_navigation(without_keys(data, ref)),
             headers=self.write_headers(),
         )
         uri = resp.headers.get("odata-entityid")
@@ -403,7 +404,7 @@ class DataverseClient:
         self.request(
             "PATCH",
             self.ref_path(table, ref),
-            json=without_keys(data, ref),
+            json=cleared_by_navigation(without_keys(data, ref)),
             headers=self.write_headers({"If-None-Match": "*"}),
         )
 

@@ -58,6 +58,20 @@ def without_keys(data: Mapping[str, Any], ref: Ref) -> dict[str, Any]:
     return dict(data)
 
 
+def cleared_by_navigation(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with every emptied lookup (``"<nav>@odata.bind": None``) written as its
+    navigation property set to null (``"<nav>": None``), the way "Associate and disassociate
+    table rows using the Web API" (Microsoft Learn, "Disassociate table rows on update")
+    clears a single-valued navigation property by name."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None and key.endswith("@odata.bind"):
+            out[key.removesuffix("@odata.bind")] = None
+        else:
+            out[key] = value
+    return out
+
+
 def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value) if value != value.to_integral_value() else int(value)
