@@ -221,11 +221,11 @@ def test_any_other_query_parameter_is_refused(api: httpx.Client, name: str) -> N
     _refused(api.get(f"accounts?{name}=1"), name)
 
 
-@pytest.mark.parametrize("message", ["CreateEntities", "BulkDelete", "RetrieveTotalRecordCount"])
+@pytest.mark.parametrize("message", ["GrantAccess", "BulkDelete", "RetrieveTotalRecordCount"])
 def test_a_documented_message_the_emulator_lacks_is_501_and_an_unknown_one_404(
     api: httpx.Client, message: str
 ) -> None:
-    # Microsoft's Python SDK creates tables with CreateEntities and deletes with BulkDelete
+    # Microsoft's Python SDK deletes with BulkDelete
     response = api.post(message, json={})
     _refused(response, message)
     assert response.status_code == 501

@@ -57,6 +57,17 @@ def new_metadata_id() -> str:
     return str(uuid.uuid4())
 
 
+Labels = dict[str, dict[str, str]]
+"""Labels in languages other than 1033, by property (``"DisplayName"``, ``"Label"``...) and
+language code (as text): ``{"DisplayName": {"1036": "Compte"}}``. The 1033 text has a field of
+its own (``display_name``, ``label``...)."""
+
+Extra = dict[str, Any]
+"""Definition properties the emulator keeps as given and reads back, by Web API name: settings
+with no effect on the data plane (``EntityColor``, ``IsQuickCreateEnabled``...; see
+:mod:`crm_ferry.emulator.metadata.properties`)."""
+
+
 @dataclass(slots=True)
 class OptionDef:
     value: int
@@ -65,6 +76,9 @@ class OptionDef:
     """For a ``statuscode`` option: the ``statecode`` it belongs to."""
     default_status: int | None = None
     """For a ``statecode`` option: its default ``statuscode``."""
+    description: str = ""
+    color: str | None = None
+    other_labels: Labels = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -76,6 +90,11 @@ class OptionSetDef:
     is_custom: bool = False
     metadata_id: str = field(default_factory=new_metadata_id)
     solution: str | None = None
+    display_name: str = ""
+    """The 1033 display name (a global choice's; empty reads as its name)."""
+    description: str = ""
+    other_labels: Labels = field(default_factory=dict)
+    extra: Extra = field(default_factory=dict)
 
     def values(self) -> list[int]:
         return [o.value for o in self.options]
@@ -115,6 +134,11 @@ class AttributeDef:
     solution: str | None = None
     visible_at: float = 0.0
     """When a new column becomes usable in queries and writes (eventual consistency)."""
+    other_labels: Labels = field(default_factory=dict)
+    extra: Extra = field(default_factory=dict)
+    created_on: str | None = None
+    """``CreatedOn`` of a column made through the metadata API (UTC, ``...Z``)."""
+    modified_on: str | None = None
 
 
 @dataclass(slots=True)
@@ -172,6 +196,11 @@ class EntityDef:
     keys: dict[str, KeyDef] = field(default_factory=dict)
     metadata_id: str = field(default_factory=new_metadata_id)
     solution: str | None = None
+    other_labels: Labels = field(default_factory=dict)
+    extra: Extra = field(default_factory=dict)
+    created_on: str | None = None
+    """``CreatedOn`` of a table made through the metadata API (UTC, ``...Z``)."""
+    modified_on: str | None = None
 
     def attribute(self, logical_name: str) -> AttributeDef | None:
         return self.attributes.get(logical_name)
@@ -260,6 +289,12 @@ class Schema:
                 if logical_name in (rel.referenced_entity, rel.referencing_entity):
                     del self.relationships[name]
         return entity
+
+    def rename_entity_set(self, entity: EntityDef, entity_set_name: str) -> None:
+        """Give a table another entity set name (``PUT`` of its ``EntitySetName``)."""
+        self._by_set.pop(entity.entity_set_name, None)
+        entity.entity_set_name = entity_set_name
+        self._by_set[entity_set_name] = entity.logical_name
 
     def add_relationship(self, rel: RelationshipDef) -> None:
         self.relationships[rel.schema_name] = rel

@@ -19,7 +19,14 @@ https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-
   the request (publishers, solution, limits, naming rules);
 - :mod:`.shapes`: the JSON shapes of definitions; :mod:`.errors`: how a request is refused.
 
-Updates of definitions (``PUT``) are not emulated (``501``).
+- :mod:`.updates`: ``PUT`` of a table, a column or a global choice (the full definition
+  replaces the stored one; labels merged with ``MSCRM.MergeLabels: true``);
+- :mod:`.properties` and :mod:`.verify`: every property of the definitions and what is done
+  with it — applied, kept, refused — so none is silently dropped; :mod:`.labels`: labels in
+  every language;
+- :mod:`.create_entities`: the ``CreateEntities`` action (Microsoft's Python SDK creates
+  tables with it); :mod:`.options`: the option actions ``UpdateOptionValue``, ``OrderOption``
+  and ``InsertStatusValue``.
 
 Eventual consistency: a new column is usable only ``visible_at`` (``CoreConfig``'s visibility
 delay after its creation; the core's validation reads it); a new key is ``Pending`` until
@@ -30,7 +37,28 @@ have duplicate values for it (Dataverse's asynchronous index build).
 from __future__ import annotations
 
 from crm_ferry.emulator.metadata.api import MetaEmulator, handle_metadata, settle
+from crm_ferry.emulator.metadata.create_entities import CREATE_ENTITIES, handle_create_entities
+from crm_ferry.emulator.metadata.options import (
+    delete_option_value,
+    insert_option_value,
+    insert_status_value,
+    order_option,
+    update_option_value,
+)
 from crm_ferry.emulator.metadata.paths import METADATA_SETS
 from crm_ferry.emulator.metadata.shapes import label_text
 
-__all__ = ["METADATA_SETS", "MetaEmulator", "handle_metadata", "label_text", "settle"]
+__all__ = [
+    "CREATE_ENTITIES",
+    "METADATA_SETS",
+    "MetaEmulator",
+    "delete_option_value",
+    "handle_create_entities",
+    "handle_metadata",
+    "insert_option_value",
+    "insert_status_value",
+    "label_text",
+    "order_option",
+    "settle",
+    "update_option_value",
+]

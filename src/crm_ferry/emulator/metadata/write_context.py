@@ -42,6 +42,10 @@ class Context:
     visibility_delay: float = 0.0
     key_delay: float = 0.0
     custom_table_limit: int | None = None
+    wall: str | None = None
+    """The request's time (UTC, ``YYYY-MM-DDTHH:MM:SSZ``): ``CreatedOn`` / ``ModifiedOn``."""
+    merge_labels: bool = False
+    """``MSCRM.MergeLabels: true`` on an update: labels keep the languages the body omits."""
 
     def publisher_for(self, schema_name: Any, kind: str) -> Publisher:
         """The publisher whose prefix ``schema_name`` carries; enforces naming rules."""
