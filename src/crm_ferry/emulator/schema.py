@@ -335,28 +335,33 @@ def _json_of(value: Any) -> Any:
     if cls in _SCALARS:
         return value
     names = _FIELD_NAMES.get(cls)
-    if names is None and is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[cls] = tuple(
-            f.name for f in fields(value) if not f.name.startswith("_")
-        )
-    if names is not None:
-        out: dict[str, Any] = {}
-        for name in names:
-            item = getattr(value, name)
-            if name in ("attributes", "keys") and isinstance(item, dict):
-                out[name] = [_json_of(v) for v in item.values()]
-            else:
-                out[name] = _json_of(item)
-        return out
-    if cls is Decimal:
-        return {"$decimal": str(value)}
-    if isinstance(value, dict):
-        return _plain({k: _json_of(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return [_json_of(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return [_json_of(v) for v in sorted(value)]
-    return value
+    if names is None:
+        if cls is dict:  # definition settings and labels: JSON already, keyed by text
+            return {k: _json_of(v) for k, v in value.items()} if value else {}
+        if cls is list or cls is tuple:
+            return [_json_of(v) for v in value]
+        if cls is Decimal:
+            return {"$decimal": str(value)}
+        if is_dataclass(value) and not isinstance(value, type):
+            names = _FIELD_NAMES[cls] = tuple(
+                f.name for f in fields(value) if not f.name.startswith("_")
+            )
+        elif isinstance(value, dict):
+            return _plain({k: _json_of(v) for k, v in value.items()})
+        elif isinstance(value, list | tuple):
+            return [_json_of(v) for v in value]
+        elif isinstance(value, set | frozenset):
+            return [_json_of(v) for v in sorted(value)]
+        else:
+            return value
+    out: dict[str, Any] = {}
+    for name in names:
+        item = getattr(value, name)
+        if name in ("attributes", "keys") and isinstance(item, dict):
+            out[name] = [_json_of(v) for v in item.values()]
+        else:
+            out[name] = _json_of(item)
+    return out
 
 
 def _plain(value: Any) -> Any:

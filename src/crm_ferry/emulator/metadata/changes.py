@@ -163,7 +163,8 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
                 if body.get("IsPrimaryName") is True:
                     raise bad(
                         f"The table '{entity.logical_name}' has its primary name column "
-                        f"('{entity.primary_name}'); a new column can't be the primary name."
+                        f"('{entity.primary_name}'); a new column can't be the primary name "
+                        "(IsPrimaryName)."
                     )
                 made = create_column(ctx, entity, body)
                 response = _created(

@@ -176,8 +176,18 @@ def attribute_from(
     level = body.get("RequiredLevel")
     if isinstance(level, dict) and isinstance(level.get("CanBeChanged"), bool):
         attr.extra[REQUIRED_CAN_CHANGE] = level["CanBeChanged"]
-    _TYPE_RULES[type_](ctx, attr, body, publisher, entity_name)
+    if existing is not None and type_ in _CHOICE_TYPES and not _OPTION_KEYS & set(body):
+        attr.option_set = existing.option_set  # a PUT without options keeps the column's
+    else:
+        _TYPE_RULES[type_](ctx, attr, body, publisher, entity_name)
+    default = attr.extra.get("DefaultFormValue")
+    if default not in (None, -1) and attr.option_set and default not in attr.option_set.values():
+        raise bad(f"DefaultFormValue {default} is not an option of the column '{schema_name}'.")
     return attr
+
+
+_CHOICE_TYPES = frozenset({"Boolean", "Picklist", "MultiSelectPicklist"})
+_OPTION_KEYS = frozenset({"OptionSet", "GlobalOptionSet@odata.bind"})
 
 
 def _texts(body: dict[str, Any], prop: str, existing: AttributeDef | None, *, merge: bool) -> Texts:
@@ -236,7 +246,7 @@ def _max_length(attr: AttributeDef, value: Any, default: int, high: int) -> int:
     if not 1 <= value <= high:
         raise bad(
             f"The provided maximum length {value} of column {attr.schema_name} is out of range. "
-            f"Custom maximum length values must be between 1 and {high}.",
+            f"Custom maximum length values must be between 1 and {high} (MaxLength).",
             code=MAX_LENGTH_OUT_OF_RANGE,
         )
     return value

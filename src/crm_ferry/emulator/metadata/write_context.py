@@ -61,7 +61,7 @@ class Context:
                 return pub
         allowed = ", ".join(sorted(f"'{p.prefix}_'" for p in candidates)) or "(none)"
         raise bad(
-            f"The schema name '{schema_name}' of the {kind} must start with the customization "
+            f"The SchemaName '{schema_name}' of the {kind} must start with the customization "
             f"prefix of a publisher followed by an underscore: {allowed}."
         )
 
@@ -71,12 +71,12 @@ def check_name(schema_name: Any, kind: str, max_length: int) -> str:
         raise bad(f"The {kind} has no SchemaName.")
     if not NAME_PATTERN.match(schema_name):
         raise bad(
-            f"The schema name '{schema_name}' of the {kind} is not valid: it must start with a "
+            f"The SchemaName '{schema_name}' of the {kind} is not valid: it must start with a "
             "letter and contain only letters, digits and underscores."
         )
     if len(schema_name) > max_length:
         raise bad(
-            f"The schema name '{schema_name}' of the {kind} is longer than {max_length} characters."
+            f"The SchemaName '{schema_name}' of the {kind} is longer than {max_length} characters."
         )
     return schema_name
 
