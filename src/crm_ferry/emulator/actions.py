@@ -235,6 +235,12 @@ def check_parameters(name: str, body: dict[str, Any]) -> None:
             )
 
 
+UNBOUND_OPERATIONS: frozenset[str] = odata.DEFAULT_UNBOUND_OPERATIONS | {
+    op.name for op in OPERATIONS if op.bound_to is None
+}
+"""First path segments read as unbound functions or actions (not entity sets): every one
+``$metadata`` imports, so ``POST .../OrderOption`` reaches the action."""
+
 PARAMETERS: dict[str, frozenset[str]] = {
     op.name: frozenset(p.name for p in op.parameters)
     for op in OPERATIONS
@@ -305,6 +311,7 @@ def _decimal(value: Any) -> Any:
 __all__ = [
     "NOT_EMULATED",
     "PARAMETERS",
+    "UNBOUND_OPERATIONS",
     "bound",
     "check_parameters",
     "close_opportunity",

@@ -182,7 +182,7 @@ def _route_records(em: Emulator, request: httpx.Request, rest: str) -> httpx.Res
         query = request.url.query.decode("utf-8") if request.url.query else ""
         opts = odata.parse_query_string(query) if query else odata.QueryOptions()
         segments = _simple_path(rest) or odata.parse_resource_path(
-            unquote(rest), aliases=opts.aliases
+            unquote(rest), aliases=opts.aliases, unbound_operations=actions.UNBOUND_OPERATIONS
         )
     except odata.ODataError as exc:
         raise records.odata_fault(exc) from None
