@@ -167,15 +167,15 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
                         "(IsPrimaryName)."
                     )
                 made = create_column(ctx, entity, body)
+                # the table as the request named it: "OData-EntityId: .../EntityDefinitions(
+                # LogicalName='sample_bankaccount')/Attributes(<id>)"
+                # (create-update-column-definitions-using-web-api)
                 response = _created(
-                    base,
-                    f"EntityDefinitions({entity.metadata_id})/Attributes({made[0].metadata_id})",
+                    base, f"EntityDefinitions({head.key})/Attributes({made[0].metadata_id})"
                 )
             elif segs[1].name == "Keys" and segs[1].key is None:
                 key = create_key(ctx, entity, body)
-                response = _created(
-                    base, f"EntityDefinitions({entity.metadata_id})/Keys({key.metadata_id})"
-                )
+                response = _created(base, f"EntityDefinitions({head.key})/Keys({key.metadata_id})")
             else:
                 raise bad(
                     "Definitions can't be created at this address.", code=ODATA_ERROR, status=405

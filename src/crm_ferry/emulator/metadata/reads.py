@@ -70,13 +70,7 @@ def get(schema: Schema, request: httpx.Request, segs: list[Segment]) -> httpx.Re
     resource = _resolve(schema, segs)
     query = parse_qs(request.url.query.decode("utf-8"), keep_blank_values=True)
     options = {k: v[0] for k, v in query.items()}
-    unknown = [
-        k for k in options if k.startswith("$") and k not in ("$select", "$filter", "$expand")
-    ]
-    if unknown:
-        raise bad(
-            f"The query option '{unknown[0]}' is not supported on metadata.", code=ODATA_ERROR
-        )
+    _check_options(options)
     for name in options:
         if not name.startswith("$"):  # LabelLanguages and the like: never ignored
             feature = f"The query parameter '{name}' on definitions"
@@ -102,6 +96,18 @@ def get(schema: Schema, request: httpx.Request, segs: list[Segment]) -> httpx.Re
     else:
         body = {"@odata.context": context, "value": rows}
     return json_response(200, body, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)
+
+
+def _check_options(options: dict[str, str]) -> None:
+    """Only ``$select``, ``$filter`` and ``$expand`` apply to definitions (at the top and in an
+    expansion); any other system query option is refused, never ignored."""
+    unknown = [
+        k for k in options if k.startswith("$") and k not in ("$select", "$filter", "$expand")
+    ]
+    if unknown:
+        raise bad(
+            f"The query option '{unknown[0]}' is not supported on metadata.", code=ODATA_ERROR
+        )
 
 
 def _context_item(item: str) -> str:
@@ -134,7 +140,10 @@ def _apply(resource: _Resource, options: dict[str, str]) -> list[dict[str, Any]]
             expander = resource.expanders.get(name)
             if expander is None:
                 raise _no_property(resource, name)
+            _check_options(nested)
             value = expander(row)
+            if isinstance(value, dict) and nested:  # an option set: $select applies too
+                value = _Resource([value], "OptionSetMetadataBase", "", single=True)
             if isinstance(value, _Resource):
                 expanded = _apply(value, nested)
                 shaped[name] = expanded if not value.single else next(iter(expanded), None)
@@ -262,6 +271,7 @@ def _resolve(schema: Schema, segs: list[Segment]) -> _Resource:
             "OptionSetMetadataBase",
             "GlobalOptionSetDefinitions",
             single=head.key is not None,
+            allowed=_OPTION_SET_PROPS,
         )
     raise bad(f"Resource not found for the segment '{head.name}'.", code=ODATA_ERROR, status=404)
 
@@ -272,6 +282,7 @@ _ATTRIBUTE_PROPS: dict[str, set[str]] = {}
 """Properties of each derived attribute type, for ``$select`` on a cast."""
 _KEY_PROPS: set[str] = set()
 _RELATIONSHIP_PROPS: set[str] = set()
+_OPTION_SET_PROPS: set[str] = set()
 
 
 def _entity_expanders(
@@ -452,6 +463,9 @@ def _init_props() -> None:
         attr = AttributeDef("x", "X", type_)  # type: ignore[arg-type]
         _ATTRIBUTE_PROPS.setdefault(meta_type, set()).update(attribute_json(probe, attr))
     _KEY_PROPS.update(key_json(KeyDef("k", "k", "x", ("a",))))
+    for kind in ("Picklist", "Boolean"):
+        probe_set = OptionSetDef("x", kind, is_global=True)
+        _OPTION_SET_PROPS.update(option_set_json(probe_set))
     _RELATIONSHIP_PROPS.update(
         relationship_json(RelationshipDef("r", "a", "b", "c", "d", "e", "f"))
     )
