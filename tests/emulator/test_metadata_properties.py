@@ -333,3 +333,30 @@ def test_labels_in_other_languages_are_kept(api: httpx.Client, host: str) -> Non
         (1036, "Comptes"),
     ]
     assert read["UserLocalizedLabel"]["LanguageCode"] == 1033
+
+
+@pytest.mark.parametrize(
+    ("changed", "value", "expected"),
+    [("FormatName", {"Value": "Email"}, "Email"), ("Format", "Url", "Url")],
+)
+def test_a_string_format_changed_in_one_of_its_two_properties(
+    api: httpx.Client, host: str, changed: str, value: Any, expected: str
+) -> None:
+    # A String column carries its format twice (Format and FormatName); a definition read
+    # back and changed in one of them updates the format, the other being as it was.
+    schema_name = f"new_F{uuid.uuid4().hex[:8]}"
+    assert (
+        api.post(host, json=column_body("StringAttributeMetadata", schema_name)).status_code == 204
+    )
+    body = _column(api, host, schema_name.lower(), "StringAttributeMetadata")
+    assert (body["Format"], body["FormatName"]) == ("Text", {"Value": "Text"})
+    body[changed] = value
+    response = api.put(f"{host}(LogicalName='{schema_name.lower()}')", json=body)
+    assert response.status_code == 204, response.text
+    read = _column(api, host, schema_name.lower(), "StringAttributeMetadata")
+    assert (read["Format"], read["FormatName"]) == (expected, {"Value": expected})
+    # both changed, and not alike: refused
+    read["Format"], read["FormatName"] = "Phone", {"Value": "TickerSymbol"}
+    refused = api.put(f"{host}(LogicalName='{schema_name.lower()}')", json=read)
+    assert refused.status_code == 400
+    assert "disagree" in refused.json()["error"]["message"]

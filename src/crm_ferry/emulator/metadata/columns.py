@@ -179,6 +179,8 @@ def attribute_from(
     if existing is not None and type_ in _CHOICE_TYPES and not _OPTION_KEYS & set(body):
         attr.option_set = existing.option_set  # a PUT without options keeps the column's
     else:
+        if existing is not None:
+            attr.format = existing.format  # what an update's Format/FormatName change from
         _TYPE_RULES[type_](ctx, attr, body, publisher, entity_name)
     default = attr.extra.get("DefaultFormValue")
     if default not in (None, -1) and attr.option_set and default not in attr.option_set.values():
@@ -260,7 +262,13 @@ def _string(
     named = fmt.get("Value") if isinstance(fmt, dict) else None
     plain = body.get("Format")
     if named is not None and plain is not None and named != plain:
-        raise bad(f"Format '{plain}' and FormatName '{named}' of a String column disagree.")
+        # an update read back and changed in one of the two: the changed one is meant
+        if attr.format == plain:
+            plain = named
+        elif attr.format == named:
+            named = plain
+        else:
+            raise bad(f"Format '{plain}' and FormatName '{named}' of a String column disagree.")
     fmt_value = named or plain or "Text"
     if fmt_value not in _STRING_FORMATS:
         raise bad(f"'{fmt_value}' is not a valid format for a String column.")

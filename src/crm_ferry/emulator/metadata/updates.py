@@ -201,13 +201,25 @@ def update_column(
             attr.max_value,
         )
     verify(
-        body,
+        _changed_format(body, before),
         attribute_json(entity, attr),
         attribute_rules(meta_type),
         meta_type,
         before=before,
         fixed=_COLUMN_FIXED,
     )
+
+
+def _changed_format(body: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """A String column carries its format twice (``Format``, ``FormatName``): a definition
+    read back and changed in one of them still has the other as it was, and that one is not
+    what the update asks for."""
+    named = body.get("FormatName")
+    plain = body.get("Format")
+    if not isinstance(named, dict) or plain is None or named.get("Value") == plain:
+        return body
+    stale = "Format" if plain == before.get("Format") else "FormatName"
+    return {k: v for k, v in body.items() if k != stale}
 
 
 def _same_options(attr: AttributeDef, new: AttributeDef, body: dict[str, Any]) -> None:
