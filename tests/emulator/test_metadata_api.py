@@ -285,7 +285,11 @@ def test_filter_select_and_expand_keys_on_entity_definitions(core: StubCore) -> 
         "&$expand=Keys($select=KeyAttributes)",
     )
     body = got.json()
-    assert body["@odata.context"] == f"{API}$metadata#EntityDefinitions(LogicalName,EntitySetName)"
+    # expansions are listed with the selected properties (retrieve-metadata-name-metadataid:
+    # "...PicklistAttributeMetadata(LogicalName,OptionSet(Options),GlobalOptionSet(Options))")
+    assert body["@odata.context"] == (
+        f"{API}$metadata#EntityDefinitions(LogicalName,EntitySetName,Keys(KeyAttributes))"
+    )
     [row] = body["value"]
     assert set(row) == {"MetadataId", "LogicalName", "EntitySetName", "Keys"}
     assert row["Keys"] == []
@@ -534,7 +538,11 @@ def test_local_choice_values_come_from_the_publisher_prefix(core: StubCore) -> N
         (o["Value"], o["Label"]["UserLocalizedLabel"]["Label"]) for o in row["OptionSet"]["Options"]
     ]
     assert values == [(727000000, "Scheduled"), (727000005, "Completed"), (727000001, "Cancelled")]
-    assert row["GlobalOptionSet"] is None
+    # "You can get the option definition from either property regardless of whether the
+    # attribute is configured to use global option sets or the local option set"
+    # (retrieve-metadata-name-metadataid): GlobalOptionSet is the local choice here
+    assert row["GlobalOptionSet"]["Options"] == row["OptionSet"]["Options"]
+    assert row["GlobalOptionSet"]["IsGlobal"] is False
     outside = add_column(
         core,
         {

@@ -225,11 +225,10 @@ def test_any_other_query_parameter_is_refused(api: httpx.Client, name: str) -> N
     _refused(api.get(f"accounts?{name}=1"), name)
 
 
-@pytest.mark.parametrize("message", ["CreateEntities", "Merge", "RetrieveTotalRecordCount"])
+@pytest.mark.parametrize("message", ["GrantAccess", "Merge", "RetrieveTotalRecordCount"])
 def test_a_documented_message_the_emulator_lacks_is_501_and_an_unknown_one_404(
     api: httpx.Client, message: str
 ) -> None:
-    # Microsoft's Python SDK creates tables with CreateEntities
     response = api.post(message, json={})
     _refused(response, message)
     assert response.status_code == 501

@@ -1,6 +1,10 @@
 """Functions and actions: WhoAmI, WinOpportunity, LoseOpportunity, PublishXml, PublishAllXml,
-RetrieveUserPrivileges, InsertOptionValue, DeleteOptionValue, and BulkDelete (in :mod:`.jobs`);
-the block-transfer messages of files, notes and attachments are in :mod:`.blocks`.
+RetrieveUserPrivileges, RetrieveVersion, the option actions InsertOptionValue,
+DeleteOptionValue, UpdateOptionValue, OrderOption and InsertStatusValue
+(:mod:`.metadata.options`), and BulkDelete (in :mod:`.jobs`); the block-transfer messages of
+files, notes and attachments are in :mod:`.blocks`. Their signatures are
+:data:`crm_ferry.emulator.csdl.OPERATIONS` (what ``$metadata`` declares), and an action's body
+may name only its parameters.
 
 Sources (Microsoft Learn):
 WhoAmI https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami,
@@ -8,7 +12,7 @@ WinOpportunity https://learn.microsoft.com/power-apps/developer/data-platform/we
 LoseOpportunity https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/loseopportunity,
 PublishXml https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/publishxml,
 RetrieveUserPrivileges https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveuserprivileges,
-InsertOptionValue / DeleteOptionValue
+the option actions
 https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-optionsets.
 
 Closing an opportunity does what the platform does and FakeXrmEasy does not: it checks the
@@ -24,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from crm_ferry.emulator import blocks, jobs, odata, tenant
-from crm_ferry.emulator.metadata import label_text
+from crm_ferry.emulator import blocks, jobs, metadata, odata, tenant
+from crm_ferry.emulator.csdl import OPERATIONS
 from crm_ferry.emulator.records import (
     Ctx,
     all_privileges,
@@ -41,14 +45,13 @@ from crm_ferry.emulator.records import (
     resolve_key,
     write_platform_update,
 )
-from crm_ferry.emulator.schema import EntityDef, OptionDef, OptionSetDef
+from crm_ferry.emulator.schema import EntityDef
 from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.unsupported import not_implemented
 from crm_ferry.emulator.validation import (
-    DUPLICATE_RECORD,
     INVALID_ARGUMENT,
-    OBJECT_DOES_NOT_EXIST,
     OPPORTUNITY_CLOSED,
+    PAYLOAD_ERROR,
     UNKNOWN_PROPERTY,
     Fault,
     not_found,
@@ -74,7 +77,6 @@ NOT_EMULATED = frozenset(
         "CanBeReferenced",
         "CanBeReferencing",
         "CanManyToMany",
-        "CreateEntities",
         "CreateEntityKey",
         "CreateException",
         "DeliverIncomingEmail",
@@ -116,6 +118,8 @@ unknown name gets Dataverse's 404."""
 
 def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str) -> httpx.Response:
     name = seg.name
+    if method == "POST" and name in PARAMETERS:
+        check_parameters(name, read_body(ctx))
     if name == "WhoAmI" and method == "GET":
         return who_am_i(em, ctx)
     if name == "RetrieveVersion" and method == "GET":
@@ -134,15 +138,19 @@ def unbound(em: TenantState, ctx: Ctx, seg: odata.OperationSegment, method: str)
         return publish_xml(ctx)
     if name == "PublishAllXml" and method == "POST":
         return no_content()
-    if name == "InsertOptionValue" and method == "POST":
-        return insert_option_value(em, ctx)
-    if name == "DeleteOptionValue" and method == "POST":
-        return delete_option_value(em, ctx)
+    if name in _OPTION_ACTION_NAMES and method == "POST":
+        return option_action(em, ctx, name)
     if name == "BulkDelete" and method == "POST":
         return jobs.bulk_delete(em, ctx)
     if name in blocks.MESSAGES and method == "POST":
         return blocks.handle(em, ctx, name)
     raise unknown_segment(name)
+
+
+_OPTION_ACTION_NAMES = frozenset(
+    {"InsertOptionValue", "DeleteOptionValue", "UpdateOptionValue", "OrderOption"}
+    | {"InsertStatusValue"}
+)
 
 
 def bound(
@@ -220,95 +228,60 @@ def publish_xml(ctx: Ctx) -> httpx.Response:
     return no_content()
 
 
-def _option_set_of(em: TenantState, body: dict[str, Any]) -> OptionSetDef:
-    """The choice an option action addresses: ``OptionSetName`` (global) or
-    ``EntityLogicalName`` + ``AttributeLogicalName`` (local)."""
-    name = body.get("OptionSetName")
-    if name:
-        found = em.schema.global_option_sets.get(str(name))
-        if found is None:
-            raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The global choice '{name}' does not exist.")
-        return found
-    table, column = body.get("EntityLogicalName"), body.get("AttributeLogicalName")
-    if not table or not column:
-        raise Fault(
-            400,
-            INVALID_ARGUMENT,
-            "Give OptionSetName, or EntityLogicalName and AttributeLogicalName.",
-        )
-    entity = em.schema.entity(str(table))
-    attr = entity.attribute(str(column)) if entity is not None else None
-    if attr is None:
-        raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The column '{table}.{column}' does not exist.")
-    opt = attr.option_set
-    if opt is None or attr.type not in ("Picklist", "MultiSelectPicklist"):
-        raise Fault(400, INVALID_ARGUMENT, f"The column '{table}.{column}' is not a choice.")
-    if opt.is_global:
-        raise Fault(
-            400,
-            INVALID_ARGUMENT,
-            f"The column '{table}.{column}' uses the global choice '{opt.name}': "
-            "address it by OptionSetName.",
-        )
-    return opt
-
-
-def _option_value_prefix(em: TenantState, solution: Any) -> int:
-    """The ``customizationoptionvalueprefix`` of the solution's publisher (else the default)."""
-    publisher_id = tenant.DEFAULT_PUBLISHER_ID
-    if solution:
-        rows = [
-            r
-            for r in em.store.rows("solution")
-            if str(r.get("uniquename")).lower() == str(solution).lower()
-        ]
-        if not rows:
-            raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The solution '{solution}' does not exist.")
-        publisher_id = str(rows[0].get("publisherid") or publisher_id)
-    row = em.store.get("publisher", publisher_id) or {}
-    return int(row.get("customizationoptionvalueprefix") or 10000)
-
-
-def insert_option_value(em: TenantState, ctx: Ctx) -> httpx.Response:
-    """``InsertOptionValue``: add an option to a choice; answers ``{"NewOptionValue": n}``."""
+def option_action(em: TenantState, ctx: Ctx, name: str) -> httpx.Response:
+    """InsertOptionValue, DeleteOptionValue, UpdateOptionValue, OrderOption or
+    InsertStatusValue (:mod:`crm_ferry.emulator.metadata.options`)."""
     body = read_body(ctx)
-    opt = _option_set_of(em, body)
-    text = label_text(body.get("Label"))
-    if not text:
-        raise Fault(400, INVALID_ARGUMENT, "The Label parameter is required.")
-    low = _option_value_prefix(em, body.get("SolutionUniqueName")) * 10000
-    value = body.get("Value")
-    used = set(opt.values())
-    if value is None:
-        value = low
-        while value in used:
-            value += 1
-    elif isinstance(value, bool) or not isinstance(value, int):
-        raise Fault(400, INVALID_ARGUMENT, "The Value parameter must be an integer.")
-    elif value in used:
-        raise Fault(400, DUPLICATE_RECORD, f"The option value {value} already exists.")
-    opt.options.append(OptionDef(value, text))
-    em.save_schema()
-    return json_response(
-        200,
-        {
-            "@odata.context": f"{ctx.base}$metadata#Microsoft.Dynamics.CRM."
-            "InsertOptionValueResponse",
-            "NewOptionValue": value,
-        },
-    )
-
-
-def delete_option_value(em: TenantState, ctx: Ctx) -> httpx.Response:
-    """``DeleteOptionValue``: remove an option from a choice (values in rows stay as they are)."""
-    body = read_body(ctx)
-    opt = _option_set_of(em, body)
-    value = body.get("Value")
-    if isinstance(value, bool) or not isinstance(value, int) or opt.option(value) is None:
-        raise Fault(404, OBJECT_DOES_NOT_EXIST, f"The option value {value!r} does not exist.")
-    opt.options = [o for o in opt.options if o.value != value]
-    em.save_schema()
+    if name in ("InsertOptionValue", "InsertStatusValue"):
+        if name == "InsertOptionValue":
+            value = metadata.insert_option_value(em, body)
+        else:
+            value = metadata.insert_status_value(em, body)
+        return json_response(
+            200,
+            {
+                "@odata.context": f"{ctx.base}$metadata#Microsoft.Dynamics.CRM.{name}Response",
+                "NewOptionValue": value,
+            },
+        )
+    OPTION_ACTIONS[name](em, body)
     return no_content()
+
+
+OPTION_ACTIONS = {
+    "DeleteOptionValue": metadata.delete_option_value,
+    "UpdateOptionValue": metadata.update_option_value,
+    "OrderOption": metadata.order_option,
+}
+
+
+def check_parameters(name: str, body: dict[str, Any]) -> None:
+    """An action's body names only the action's parameters (as ``$metadata`` declares them):
+    a parameter the emulator does not know is refused, not ignored."""
+    declared = PARAMETERS.get(name)
+    if declared is None:
+        return
+    for key in body:
+        if key not in declared and not key.startswith("@"):
+            raise Fault(
+                400,
+                PAYLOAD_ERROR,
+                f"The parameter '{key}' in the request payload is not a valid parameter for the "
+                f"operation '{name}'.",
+            )
+
+
+UNBOUND_OPERATIONS: frozenset[str] = odata.DEFAULT_UNBOUND_OPERATIONS | {
+    op.name for op in OPERATIONS if op.bound_to is None
+}
+"""First path segments read as unbound functions or actions (not entity sets): every one
+``$metadata`` imports, so ``POST .../OrderOption`` reaches the action."""
+
+PARAMETERS: dict[str, frozenset[str]] = {
+    op.name: frozenset(p.name for p in op.parameters)
+    for op in OPERATIONS
+    if op.kind == "Action" and op.bound_to is None
+}
 
 
 def close_opportunity(em: TenantState, ctx: Ctx, *, won: bool) -> httpx.Response:
@@ -373,8 +346,12 @@ def _decimal(value: Any) -> Any:
 
 __all__ = [
     "NOT_EMULATED",
+    "PARAMETERS",
+    "UNBOUND_OPERATIONS",
     "bound",
+    "check_parameters",
     "close_opportunity",
+    "option_action",
     "publish_xml",
     "unbound",
     "unknown_segment",

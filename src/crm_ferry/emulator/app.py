@@ -39,7 +39,15 @@ from crm_ferry.emulator.faults import (
     FaultKind,
     FaultSchedule,
 )
-from crm_ferry.emulator.layers import Clock, Handler, Sleep, is_api, monotonic, records_of
+from crm_ferry.emulator.layers import (
+    API_PREFIX,
+    Clock,
+    Handler,
+    Sleep,
+    is_api,
+    monotonic,
+    records_of,
+)
 from crm_ferry.emulator.protection import ProtectionLimits, ServiceProtection
 from crm_ferry.emulator.state import CoreConfig
 from crm_ferry.errors import ConfigError
@@ -189,7 +197,7 @@ class EmulatorApp:
 
     @property
     def api_url(self) -> str:
-        return f"{self._base_url}/api/data/v9.2"
+        return f"{self._base_url}{API_PREFIX}".rstrip("/")
 
     @property
     def tenant(self) -> str:

@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from crm_ferry.emulator.layers import API_PREFIX, FAIL_ITEM, RECORDS, odata_error, origin
+from crm_ferry.emulator.layers import FAIL_ITEM, RECORDS, api_path, api_prefix, odata_error, origin
 from crm_ferry.emulator.validation import PAYLOAD_ERROR
 
 MAX_REQUESTS = 1000
@@ -461,6 +461,8 @@ class _Run:
         self.emulator = emulator
         self.outer = outer
         self.base = origin(outer)
+        self.prefix = api_prefix(outer.url.path)
+        """``/api/data/<version>/`` of the batch: its parts' relative URLs are in that version."""
         fail = outer.extensions.get(FAIL_ITEM)
         self.fail_item = fail if isinstance(fail, int) and not isinstance(fail, bool) else None
         self.records = 0
@@ -502,12 +504,12 @@ class _Run:
             if ref not in refs:
                 raise _MissingReference(ref)
             path = refs[ref] + (sep + rest if sep else "")
-            return f"{self.base}{API_PREFIX}{path.lstrip('/')}{qsep}{query}"
+            return f"{self.base}{self.prefix}{path.lstrip('/')}{qsep}{query}"
         if "://" in url:
             return url
         if url.startswith("/"):
             return self.base + url
-        return f"{self.base}{API_PREFIX}{url}"
+        return f"{self.base}{self.prefix}{url}"
 
     def _request(self, op: Operation, refs: dict[str, str]) -> httpx.Request:
         url = self._url(op, refs)
@@ -581,7 +583,8 @@ def _entity_path(response: httpx.Response) -> str | None:
 
 def _request_path(url: str) -> str:
     path = urlsplit(url).path
-    return path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path.lstrip("/")
+    split = api_path(path)
+    return split[1] if split is not None else path.lstrip("/")
 
 
 # -- writing ---------------------------------------------------------------------------

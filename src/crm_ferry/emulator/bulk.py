@@ -56,14 +56,14 @@ import httpx
 from crm_ferry.emulator import odata, records, tenant
 from crm_ferry.emulator.batch import DEADLOCK_CODE, DEADLOCK_MESSAGE
 from crm_ferry.emulator.layers import (
-    API_PREFIX,
     CALLER,
     FAIL_ITEM,
     ODATA_JSON,
     RECORDS,
+    api_base,
+    api_path,
     json_response,
     odata_error,
-    origin,
 )
 from crm_ferry.emulator.metadata import METADATA_SETS
 from crm_ferry.emulator.schema import BULK_MESSAGES, EntityDef, Schema
@@ -157,7 +157,7 @@ def handle_bulk(
         return exc.response
     fail = request.extensions.get(FAIL_ITEM)
     fail_item = fail if isinstance(fail, int) and not isinstance(fail, bool) else None
-    base = origin(request)
+    base = api_base(request)
     ids: list[str] = []
     done = 0
     direct = _Direct.of(emulator, request, base, entity, message)
@@ -188,7 +188,7 @@ def handle_bulk(
             200,
             {
                 "@odata.context": (
-                    f"{base}{API_PREFIX}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
+                    f"{base}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse"
                 ),
                 "Ids": ids,
             },
@@ -249,7 +249,7 @@ def _inner_request(
     for name in ("authorization", "callerobjectid", "mscrm.callerid"):
         if name in outer.headers:
             headers[name] = outer.headers[name]
-    set_url = f"{base}{API_PREFIX}{entity.entity_set_name}"
+    set_url = f"{base}{entity.entity_set_name}"
     if message == "CreateMultiple":
         method, url = "POST", set_url
     else:
@@ -305,7 +305,7 @@ class _Direct:
         # the write functions don't read ``request`` (only the handlers do, for headers/body)
         self.ctx = records.Ctx(
             request=request,
-            base=f"{base}{API_PREFIX}",
+            base=f"{base}",
             caller=str(caller),
             prefer={},
             lookup_annotations=False,
@@ -435,8 +435,9 @@ def _address(entity: EntityDef, message: str, body: dict[str, Any]) -> str:
 def _from_odata_id(entity: EntityDef, body: dict[str, Any], odata_id: Any) -> str:
     text = str(odata_id)
     path = urlsplit(text).path if "://" in text else text
-    if path.startswith(API_PREFIX):
-        path = path[len(API_PREFIX) :]
+    split = api_path(path)
+    if split is not None:
+        path = split[1]
     m = _ODATA_ID.match(path)
     if m is None or m.group("set") != entity.entity_set_name:
         raise _Failed(
@@ -574,12 +575,12 @@ def handle_sdkmessagefilters(emulator: BulkEmulator, request: httpx.Request) -> 
         conditions.get("primaryobjecttypecode"),
     )
     select = (query.get("$select") or ["sdkmessagefilterid"])[0].split(",")
-    base = origin(request)
+    base = api_base(request)
     value = [{"@odata.etag": 'W/"1"', **{k: row[k] for k in select if k in row}} for row in rows]
     return json_response(
         200,
         {
-            "@odata.context": f"{base}{API_PREFIX}$metadata#sdkmessagefilters({','.join(select)})",
+            "@odata.context": f"{base}$metadata#sdkmessagefilters({','.join(select)})",
             "value": value,
         },
         headers={"OData-Version": "4.0"},

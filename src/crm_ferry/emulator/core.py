@@ -1,7 +1,8 @@
 """The emulator's data plane: one Dataverse tenant as a function from request to response.
 
-:class:`Emulator` answers everything under ``/api/data/v9.2/`` on any host (the base URL of
-``OData-EntityId``, ``@odata.nextLink`` and ``@odata.context`` is taken from the request), so
+:class:`Emulator` answers everything under ``/api/data/v9.0/``, ``v9.1/`` and ``v9.2/`` (each
+version as v9.2) on any host (the base URL of ``OData-EntityId``, ``@odata.nextLink`` and
+``@odata.context`` is taken from the request, version included), so
 it runs behind ``httpx.MockTransport`` in tests and behind the HTTP server for rehearsals. The
 serving layers (sign-in, service protection, faults, latency) wrap it; they pass the caller's
 ``systemuserid`` in ``request.extensions["crm_ferry.caller"]``. A request without a caller runs
@@ -10,11 +11,11 @@ which holds the System Administrator role.
 
 The tenant's state (store, schema, clocks, caches) is
 :class:`~crm_ferry.emulator.state.TenantState`, which :class:`Emulator` extends with the
-router: ``$batch`` (:mod:`.batch`), bulk messages (:mod:`.bulk`) and the metadata API
-(:mod:`.metadata`) first, then functions and actions (:mod:`.actions`), FetchXML queries
-(:mod:`.fetchxml`) and the record requests (:mod:`.records`). One re-entrant lock serialises
-requests, and each request is one transaction: everything it wrote is committed together or
-not at all.
+router: the service document and ``$metadata`` (:mod:`.csdl`), ``$batch`` (:mod:`.batch`),
+bulk messages (:mod:`.bulk`) and the metadata API (:mod:`.metadata`, with ``CreateEntities``)
+first, then functions and actions (:mod:`.actions`), FetchXML queries (:mod:`.fetchxml`) and
+the record requests (:mod:`.records`). One re-entrant lock serialises requests, and each
+request is one transaction: everything it wrote is committed together or not at all.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ import httpx
 from crm_ferry.emulator import actions, fetchxml, jobs, odata, records, tenant
 from crm_ferry.emulator.batch import handle_batch
 from crm_ferry.emulator.bulk import handle_bulk
-from crm_ferry.emulator.layers import API_PREFIX, RECORDS, REWRITE
+from crm_ferry.emulator.csdl import SERVICE_PATHS, handle_service
+from crm_ferry.emulator.layers import RECORDS, REWRITE, api_path
 from crm_ferry.emulator.metadata import (
+    CREATE_ENTITIES,
     METADATA_ACTIONS,
     METADATA_SETS,
+    handle_create_entities,
     handle_metadata,
     handle_metadata_action,
     settle,
@@ -160,10 +164,18 @@ class Emulator(TenantState):
 
     def _route(self, request: httpx.Request, *, inner: bool = False) -> httpx.Response:
         path = request.url.path
-        if not path.startswith(API_PREFIX):
-            raise Fault(404, "0x80060888", f"Resource not found for the segment '{path}'.")
+        split = api_path(path)
+        if split is None:  # not under /api/data/v9.0/, v9.1/ or v9.2/
+            raise Fault(404, UNKNOWN_PROPERTY, f"Resource not found for the segment '{path}'.")
         refuse_unimplemented(request)
-        rest = path[len(API_PREFIX) :]
+        rest = split[1]
+        if rest in SERVICE_PATHS:
+            return handle_service(self.schema, request, rest)
+        if rest == CREATE_ENTITIES:
+            try:
+                return handle_create_entities(self, request)
+            finally:
+                self.schema.invalidate()
         if rest == "$batch" and inner:
             raise Fault(400, "0x80040203", "Batches can't be nested.")
         if rest == "$batch":
@@ -184,13 +196,13 @@ class Emulator(TenantState):
             entity = self.schema.by_entity_set(set_name)
             if entity is not None:
                 return handle_bulk(self, request, entity, message)
-        return _route_records(self, request)
+        return _route_records(self, request, rest)
 
 
-def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
-    """A request on an entity set or record, or a function or action."""
+def _route_records(em: Emulator, request: httpx.Request, rest: str) -> httpx.Response:
+    """A request on an entity set or record, or a function or action (``rest``: the path
+    after ``/api/data/<version>/``)."""
     ctx = records.make_ctx(request)
-    rest = request.url.path[len(API_PREFIX) :] if request.url.path.startswith(API_PREFIX) else ""
     method = request.method.upper()
     try:
         query = request.url.query.decode("utf-8") if request.url.query else ""
@@ -198,7 +210,7 @@ def _route_records(em: Emulator, request: httpx.Request) -> httpx.Response:
         query, transfer = records.split_parameters(query) if query else (query, {})
         opts = odata.parse_query_string(query) if query else odata.QueryOptions()
         segments = _simple_path(rest) or odata.parse_resource_path(
-            unquote(rest), aliases=opts.aliases
+            unquote(rest), aliases=opts.aliases, unbound_operations=actions.UNBOUND_OPERATIONS
         )
     except odata.ODataError as exc:
         raise records.odata_fault(exc) from None

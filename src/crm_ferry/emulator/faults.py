@@ -59,13 +59,13 @@ from urllib.parse import unquote
 import httpx
 
 from crm_ferry.emulator.layers import (
-    API_PREFIX,
     FAIL_ITEM,
     REQUEST_NUMBER,
     REWRITE,
     Clock,
     Handler,
     Sleep,
+    api_path,
     monotonic,
     odata_error,
 )
@@ -250,9 +250,10 @@ _BULK_WRITES = ("CreateMultiple", "UpdateMultiple", "UpsertMultiple")
 
 def _entity_set(path: str) -> tuple[str, str] | None:
     """(entity set, rest) of a Web API path ``.../<set>[(<key>)][/...]``."""
-    if not path.startswith(API_PREFIX):
+    split = api_path(path)
+    if split is None:
         return None
-    rest = unquote(path[len(API_PREFIX) :])
+    rest = unquote(split[1])
     head = rest.split("/", 1)[0]
     name = head.split("(", 1)[0]
     return (name, rest) if name else None

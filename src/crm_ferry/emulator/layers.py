@@ -25,8 +25,16 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 """Blocks for the given seconds; tests inject one that advances a fake clock."""
 
-API_PREFIX = "/api/data/v9.2/"
+API_ROOT = "/api/data/"
 """Everything under this path is the Dataverse Web API; the rest is the sign-in service."""
+API_VERSIONS = ("v9.0", "v9.1", "v9.2")
+"""The Web API versions the service answers, each as v9.2 does: "Your code written for v9.0
+will continue to work in future versions when you reference v9.0 in the URL you use"
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors#version-compatibility)."""
+CURRENT_VERSION = "v9.2"
+API_PREFIX = f"{API_ROOT}{CURRENT_VERSION}/"
+"""The current version's path; URLs the service hands out use the version of the request
+(:func:`api_prefix`)."""
 
 CALLER = "crm_ferry.caller"
 """Request extension: the caller's systemuserid (str), set by sign-in for the data plane."""
@@ -48,6 +56,31 @@ ODATA_JSON = "application/json; odata.metadata=minimal"
 def is_api(request: httpx.Request) -> bool:
     """Whether the request is for the Web API (and not for the sign-in service)."""
     return request.url.path.startswith("/api/")
+
+
+def api_path(path: str) -> tuple[str, str] | None:
+    """``(version, rest)`` of a Web API path ``/api/data/<version>/<rest>`` (``rest`` may be
+    empty: the service document), or None when the path is not under a version the service
+    answers (:data:`API_VERSIONS`)."""
+    if not path.startswith(API_ROOT):
+        return None
+    version, sep, rest = path[len(API_ROOT) :].partition("/")
+    if version not in API_VERSIONS:
+        return None
+    return version, rest if sep else ""
+
+
+def api_prefix(path: str) -> str:
+    """``/api/data/<version>/`` of a Web API path (the current version's for any other)."""
+    split = api_path(path)
+    return f"{API_ROOT}{split[0]}/" if split is not None else API_PREFIX
+
+
+def api_base(request: httpx.Request) -> str:
+    """``scheme://host[:port]/api/data/<version>/``: the base of every URL handed out in the
+    answer to ``request`` (``@odata.context``, ``OData-EntityId``, ``@odata.nextLink``,
+    ``Location``), in the version the request used."""
+    return origin(request) + api_prefix(request.url.path)
 
 
 def origin(request: httpx.Request) -> str:

@@ -64,6 +64,17 @@ def new_metadata_id() -> str:
     return str(uuid.uuid4())
 
 
+Labels = dict[str, dict[str, str]]
+"""Labels in languages other than 1033, by property (``"DisplayName"``, ``"Label"``...) and
+language code (as text): ``{"DisplayName": {"1036": "Compte"}}``. The 1033 text has a field of
+its own (``display_name``, ``label``...)."""
+
+Extra = dict[str, Any]
+"""Definition properties the emulator keeps as given and reads back, by Web API name: settings
+with no effect on the data plane (``EntityColor``, ``IsQuickCreateEnabled``...; see
+:mod:`crm_ferry.emulator.metadata.properties`)."""
+
+
 @dataclass(slots=True)
 class OptionDef:
     value: int
@@ -72,6 +83,9 @@ class OptionDef:
     """For a ``statuscode`` option: the ``statecode`` it belongs to."""
     default_status: int | None = None
     """For a ``statecode`` option: its default ``statuscode``."""
+    description: str = ""
+    color: str | None = None
+    other_labels: Labels = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -83,6 +97,11 @@ class OptionSetDef:
     is_custom: bool = False
     metadata_id: str = field(default_factory=new_metadata_id)
     solution: str | None = None
+    display_name: str = ""
+    """The 1033 display name (a global choice's; empty reads as its name)."""
+    description: str = ""
+    other_labels: Labels = field(default_factory=dict)
+    extra: Extra = field(default_factory=dict)
 
     def values(self) -> list[int]:
         return [o.value for o in self.options]
@@ -126,6 +145,11 @@ class AttributeDef:
     """File and Image columns: ``MaxSizeInKB``, the largest file the column accepts."""
     can_store_full_image: bool = False
     """Image columns: ``CanStoreFullImage`` (the full image is kept besides the thumbnail)."""
+    other_labels: Labels = field(default_factory=dict)
+    extra: Extra = field(default_factory=dict)
+    created_on: str | None = None
+    """``CreatedOn`` of a column made through the metadata API (UTC, ``...Z``)."""
+    modified_on: str | None = None
 
 
 @dataclass(slots=True)
@@ -223,6 +247,11 @@ class EntityDef:
     files only when this is not empty."""
     primary_image: str | None = None
     """``PrimaryImageAttribute``: the Image column that may be set on create."""
+    other_labels: Labels = field(default_factory=dict)
+    extra: Extra = field(default_factory=dict)
+    created_on: str | None = None
+    """``CreatedOn`` of a table made through the metadata API (UTC, ``...Z``)."""
+    modified_on: str | None = None
 
     def attribute(self, logical_name: str) -> AttributeDef | None:
         return self.attributes.get(logical_name)
@@ -334,6 +363,12 @@ class Schema:
                     del self.many_to_many[name]
         return entity
 
+    def rename_entity_set(self, entity: EntityDef, entity_set_name: str) -> None:
+        """Give a table another entity set name (``PUT`` of its ``EntitySetName``)."""
+        self._by_set.pop(entity.entity_set_name, None)
+        entity.entity_set_name = entity_set_name
+        self._by_set[entity_set_name] = entity.logical_name
+
     def add_relationship(self, rel: RelationshipDef) -> None:
         self.relationships[rel.schema_name] = rel
 
@@ -385,28 +420,33 @@ def _json_of(value: Any) -> Any:
     if cls in _SCALARS:
         return value
     names = _FIELD_NAMES.get(cls)
-    if names is None and is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[cls] = tuple(
-            f.name for f in fields(value) if not f.name.startswith("_")
-        )
-    if names is not None:
-        out: dict[str, Any] = {}
-        for name in names:
-            item = getattr(value, name)
-            if name in ("attributes", "keys") and isinstance(item, dict):
-                out[name] = [_json_of(v) for v in item.values()]
-            else:
-                out[name] = _json_of(item)
-        return out
-    if cls is Decimal:
-        return {"$decimal": str(value)}
-    if isinstance(value, dict):
-        return _plain({k: _json_of(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return [_json_of(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return [_json_of(v) for v in sorted(value)]
-    return value
+    if names is None:
+        if cls is dict:  # definition settings and labels: JSON already, keyed by text
+            return {k: _json_of(v) for k, v in value.items()} if value else {}
+        if cls is list or cls is tuple:
+            return [_json_of(v) for v in value]
+        if cls is Decimal:
+            return {"$decimal": str(value)}
+        if is_dataclass(value) and not isinstance(value, type):
+            names = _FIELD_NAMES[cls] = tuple(
+                f.name for f in fields(value) if not f.name.startswith("_")
+            )
+        elif isinstance(value, dict):
+            return _plain({k: _json_of(v) for k, v in value.items()})
+        elif isinstance(value, list | tuple):
+            return [_json_of(v) for v in value]
+        elif isinstance(value, set | frozenset):
+            return [_json_of(v) for v in sorted(value)]
+        else:
+            return value
+    out: dict[str, Any] = {}
+    for name in names:
+        item = getattr(value, name)
+        if name in ("attributes", "keys") and isinstance(item, dict):
+            out[name] = [_json_of(v) for v in item.values()]
+        else:
+            out[name] = _json_of(item)
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -16,6 +16,9 @@ https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-ht
   ``odata.include-annotations``, ``odata.maxpagesize``, and ``odata.continue-on-error`` for
   ``$batch`` (Execute batch operations). ``odata.track-changes`` (change tracking) is refused.
 * ``MSCRM.SolutionUniqueName`` (metadata writes join that solution).
+* ``MSCRM.MergeLabels`` on a ``PUT`` of a definition (labels merged or replaced; Create and
+  update table definitions using the Web API, "Update table definitions"); on any other
+  request it has nothing to act on and is refused.
 * ``MSCRM.BypassBusinessLogicExecution`` with ``CustomSync`` / ``CustomAsync`` and
   ``MSCRM.BypassCustomPluginExecution: true``: the emulator runs no custom business logic, so
   there is nothing to run and nothing to skip; what the header asks for is what happens.
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import httpx
 
+from crm_ferry.emulator.layers import api_path
 from crm_ferry.emulator.records.context import parse_prefer, well_formed_prefer
 from crm_ferry.emulator.validation import NOT_IMPLEMENTED, Fault
 
@@ -72,8 +76,24 @@ def refuse_unimplemented(request: httpx.Request) -> None:
                     f"Invalid value '{value}' for the Consistency header; the only value is "
                     "'Strong'.",
                 )
+        elif low == "mscrm.mergelabels":
+            _check_merge_labels(request)
         elif low.startswith("mscrm."):
             _check_mscrm(name, low, value)
+
+
+_DEFINITIONS = ("EntityDefinitions", "GlobalOptionSetDefinitions", "RelationshipDefinitions")
+
+
+def _check_merge_labels(request: httpx.Request) -> None:
+    """``MSCRM.MergeLabels`` is read by the update (``PUT``) of a definition."""
+    split = api_path(request.url.path)
+    rest = split[1] if split is not None else ""
+    if request.method.upper() != "PUT" or not rest.startswith(_DEFINITIONS):
+        raise not_implemented(
+            f"MSCRM.MergeLabels on {request.method.upper()} {rest or request.url.path} (it is "
+            "read by a PUT of a definition)"
+        )
 
 
 def _check_preferences(header: str) -> None:

@@ -182,7 +182,9 @@ def coerce(entity: EntityDef, attr: AttributeDef, value: Any) -> Any:
             raise cannot_convert(value, {"Money": "Edm.Decimal"}.get(t, f"Edm.{t}"))
         number = Decimal(str(value))
         _range(attr, table, number)
-        return to_number(number, attr.precision) if t != "Double" else float(value)
+        if t == "Double":  # a float column keeps its Precision's decimal places
+            return float(_quantize(number, attr.precision))
+        return to_number(number, attr.precision)
     if t == "Boolean":
         if not isinstance(value, bool):
             raise cannot_convert(value, "Edm.Boolean")

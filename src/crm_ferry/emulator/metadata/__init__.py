@@ -23,7 +23,14 @@ https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-
 The actions ``CreateCustomerRelationships`` and ``CreatePolymorphicLookupAttribute``
 (:data:`METADATA_ACTIONS`) make lookups to several tables.
 
-Updates of definitions (``PUT``) are not emulated (``501``).
+- :mod:`.updates`: ``PUT`` of a table, a column or a global choice (the full definition
+  replaces the stored one; labels merged with ``MSCRM.MergeLabels: true``);
+- :mod:`.properties` and :mod:`.verify`: every property of the definitions and what is done
+  with it — applied, kept, refused — so none is silently dropped; :mod:`.labels`: labels in
+  every language;
+- :mod:`.create_entities`: the ``CreateEntities`` action (Microsoft's Python SDK creates
+  tables with it); :mod:`.options`: the option actions ``UpdateOptionValue``, ``OrderOption``
+  and ``InsertStatusValue``.
 
 Eventual consistency: a new column is usable only ``visible_at`` (``CoreConfig``'s visibility
 delay after its creation; the core's validation reads it); a new key is ``Pending`` until
@@ -40,15 +47,30 @@ from crm_ferry.emulator.metadata.api import (
     handle_metadata_action,
     settle,
 )
+from crm_ferry.emulator.metadata.create_entities import CREATE_ENTITIES, handle_create_entities
+from crm_ferry.emulator.metadata.options import (
+    delete_option_value,
+    insert_option_value,
+    insert_status_value,
+    order_option,
+    update_option_value,
+)
 from crm_ferry.emulator.metadata.paths import METADATA_SETS
 from crm_ferry.emulator.metadata.shapes import label_text
 
 __all__ = [
+    "CREATE_ENTITIES",
     "METADATA_ACTIONS",
     "METADATA_SETS",
     "MetaEmulator",
+    "delete_option_value",
+    "handle_create_entities",
     "handle_metadata",
     "handle_metadata_action",
+    "insert_option_value",
+    "insert_status_value",
     "label_text",
+    "order_option",
     "settle",
+    "update_option_value",
 ]

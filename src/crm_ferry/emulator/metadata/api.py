@@ -15,16 +15,20 @@ from crm_ferry.emulator.metadata.changes import (
     post_action,
 )
 from crm_ferry.emulator.metadata.errors import ODATA_ERROR
-from crm_ferry.emulator.metadata.paths import segments
+from crm_ferry.emulator.metadata.paths import NOT_EMULATED_SETS, segments
 from crm_ferry.emulator.metadata.reads import get
+from crm_ferry.emulator.metadata.updates import put
 from crm_ferry.emulator.schema import EntityDef, KeyDef
-from crm_ferry.emulator.validation import Fault
+from crm_ferry.emulator.unsupported import not_implemented
+from crm_ferry.emulator.validation import NOT_SUPPORTED, Fault
 
 
 def handle_metadata(emulator: MetaEmulator, request: httpx.Request, path: str) -> httpx.Response:
     """Answer one request on ``EntityDefinitions``, ``RelationshipDefinitions`` or
     ``GlobalOptionSetDefinitions`` (``path`` is the part after ``/api/data/v9.2/``)."""
     try:
+        if path.startswith(NOT_EMULATED_SETS):
+            raise not_implemented(f"The metadata set {path.split('(')[0].split('/')[0]}")
         segs = segments(path)
         method = request.method.upper()
         if method == "GET":
@@ -33,11 +37,15 @@ def handle_metadata(emulator: MetaEmulator, request: httpx.Request, path: str) -
             return post(emulator, request, segs)
         if method == "DELETE":
             return delete(emulator, request, segs)
-        if method in ("PUT", "PATCH"):
+        if method == "PUT":
+            return put(emulator, request, segs)
+        if method == "PATCH":
+            # "You can't use the PATCH method to update data model entities ... you must use
+            # the PUT method" (create-update-entity-definitions-using-web-api).
             return odata_error(
-                501,
-                ODATA_ERROR,
-                "The emulator does not update metadata definitions; create and delete them.",
+                405,
+                NOT_SUPPORTED,
+                "Definitions can't be updated with PATCH: PUT the whole definition.",
             )
         return odata_error(405, ODATA_ERROR, f"The HTTP method '{method}' is not allowed here.")
     except Fault as exc:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from crm_ferry.emulator.layers import API_PREFIX, ODATA_JSON, json_response, origin
+from crm_ferry.emulator.layers import ODATA_JSON, api_base, json_response
 from crm_ferry.emulator.metadata.choices import create_global_option_set
 from crm_ferry.emulator.metadata.columns import create_column
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
@@ -35,7 +35,7 @@ from crm_ferry.emulator.schema import (
     RelationshipDef,
     Schema,
 )
-from crm_ferry.emulator.validation import Fault
+from crm_ferry.emulator.validation import Fault, format_instant
 
 DEFAULT_PUBLISHER = Publisher("DefaultPublisher", "new", 10000)
 """Used only when the tenant has no ``publisher`` rows to read."""
@@ -60,12 +60,13 @@ class MetaEmulator(Protocol):
     def dispatch(self, request: httpx.Request) -> httpx.Response: ...
 
 
-def _context(emulator: MetaEmulator, request: httpx.Request) -> Context:
+def context(emulator: MetaEmulator, request: httpx.Request) -> Context:
     publishers, solutions = _catalog(emulator, request)
     solution = request.headers.get("MSCRM.SolutionUniqueName")
     if solution is not None and solution.lower() not in solutions:
         raise bad(f"The solution '{solution}' does not exist.", code=NOT_FOUND, status=404)
     config = emulator.config
+    now = getattr(emulator, "now", None)
     return Context(
         schema=emulator.schema,
         now=emulator.clock(),
@@ -76,18 +77,33 @@ def _context(emulator: MetaEmulator, request: httpx.Request) -> Context:
         visibility_delay=float(getattr(config, "column_visibility_delay", 0.0)),
         key_delay=float(getattr(config, "key_activation_delay", 0.0)),
         custom_table_limit=getattr(config, "custom_table_limit", None),
+        wall=format_instant(now()) if callable(now) else None,
+        merge_labels=merge_labels(request),
     )
+
+
+def merge_labels(request: httpx.Request) -> bool:
+    """``MSCRM.MergeLabels``: ``true`` merges labels on update; absent is ``false`` ("If you
+    don't include a MSCRM.MergeLabels header, the default behavior is as if the value were
+    false"; https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api#update-table-definitions)."""
+    value = request.headers.get("MSCRM.MergeLabels")
+    if value is None:
+        return False
+    flag = value.strip().lower()
+    if flag not in ("true", "false"):
+        raise bad(f"Invalid value '{value}' for the MSCRM.MergeLabels header: true or false.")
+    return bool(flag == "true")
 
 
 def _catalog(
     emulator: MetaEmulator, request: httpx.Request
 ) -> tuple[list[Publisher], dict[str, Publisher]]:
     """Publishers and solutions, read through the data plane like any client would."""
-    base = origin(request)
+    base = api_base(request)
     pubs = _rows(
         emulator,
         request,
-        f"{base}{API_PREFIX}publishers?$select=publisherid,uniquename,customizationprefix,"
+        f"{base}publishers?$select=publisherid,uniquename,customizationprefix,"
         "customizationoptionvalueprefix",
     )
     if pubs is None:
@@ -102,12 +118,7 @@ def _catalog(
             str(prefix),
             int(row.get("customizationoptionvalueprefix") or 10000),
         )
-    sols = (
-        _rows(
-            emulator, request, f"{base}{API_PREFIX}solutions?$select=uniquename,_publisherid_value"
-        )
-        or []
-    )
+    sols = _rows(emulator, request, f"{base}solutions?$select=uniquename,_publisherid_value") or []
     solutions: dict[str, Publisher] = {}
     for row in sols:
         pub = publishers.get(str(row.get("_publisherid_value")))
@@ -129,7 +140,7 @@ def _rows(emulator: MetaEmulator, outer: httpx.Request, url: str) -> list[dict[s
     return value if isinstance(value, list) else None
 
 
-def _body(request: httpx.Request) -> dict[str, Any]:
+def read_json(request: httpx.Request) -> dict[str, Any]:
     try:
         body = json.loads(request.content or b"null")
     except ValueError as exc:
@@ -140,16 +151,16 @@ def _body(request: httpx.Request) -> dict[str, Any]:
 
 
 def _created(base: str, path: str) -> httpx.Response:
-    url = f"{base}{API_PREFIX}{path}"
+    url = f"{base}{path}"
     return httpx.Response(204, headers={"OData-Version": "4.0", "OData-EntityId": url})
 
 
 def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> httpx.Response:
     """Create the definition the body describes at the address ``segs`` names."""
-    body = _body(request)
-    ctx = _context(emulator, request)
+    body = read_json(request)
+    ctx = context(emulator, request)
     schema = emulator.schema
-    base = origin(request)
+    base = api_base(request)
     before = schema.to_json()
     try:
         head = segs[0]
@@ -159,16 +170,22 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
         elif head.name == "EntityDefinitions" and head.key is not None and len(segs) == 2:
             entity = find_entity(schema, head.key)
             if segs[1].name == "Attributes" and segs[1].key is None:
+                if body.get("IsPrimaryName") is True:
+                    raise bad(
+                        f"The table '{entity.logical_name}' has its primary name column "
+                        f"('{entity.primary_name}'); a new column can't be the primary name "
+                        "(IsPrimaryName)."
+                    )
                 made = create_column(ctx, entity, body)
+                # the table as the request named it: "OData-EntityId: .../EntityDefinitions(
+                # LogicalName='sample_bankaccount')/Attributes(<id>)"
+                # (create-update-column-definitions-using-web-api)
                 response = _created(
-                    base,
-                    f"EntityDefinitions({entity.metadata_id})/Attributes({made[0].metadata_id})",
+                    base, f"EntityDefinitions({head.key})/Attributes({made[0].metadata_id})"
                 )
             elif segs[1].name == "Keys" and segs[1].key is None:
                 key = create_key(ctx, entity, body)
-                response = _created(
-                    base, f"EntityDefinitions({entity.metadata_id})/Keys({key.metadata_id})"
-                )
+                response = _created(base, f"EntityDefinitions({head.key})/Keys({key.metadata_id})")
             else:
                 raise bad(
                     "Definitions can't be created at this address.", code=ODATA_ERROR, status=405
@@ -182,7 +199,7 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
         else:
             raise bad("Definitions can't be created at this address.", code=ODATA_ERROR, status=405)
     except Fault:
-        _restore(schema, before)
+        restore(schema, before)
         raise
     emulator.save_schema()
     return response
@@ -223,7 +240,7 @@ def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> ht
     ``SolutionUniqueName`` in the body names the solution, as the header does elsewhere."""
     if request.method.upper() != "POST":
         raise bad(f"The HTTP method '{request.method}' is not allowed on '{name}'.", status=405)
-    body = _body(request)
+    body = read_json(request)
     unknown = sorted(set(body) - _ACTION_PARAMETERS[name])
     if unknown:
         raise bad(f"'{unknown[0]}' is not a parameter of the {name} action.")
@@ -241,16 +258,16 @@ def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> ht
             content=request.content,
             extensions=request.extensions,
         )
-    ctx = _context(emulator, request)
+    ctx = context(emulator, request)
     before = emulator.schema.to_json()
     try:
         answer = _run_action(ctx, name, body)
     except Fault:
-        _restore(emulator.schema, before)
+        restore(emulator.schema, before)
         raise
     emulator.save_schema()
-    context = f"{origin(request)}{API_PREFIX}$metadata#Microsoft.Dynamics.CRM.{name}Response"
-    payload = {"@odata.context": context, **answer}
+    answer_context = f"{api_base(request)}$metadata#Microsoft.Dynamics.CRM.{name}Response"
+    payload = {"@odata.context": answer_context, **answer}
     return json_response(200, payload, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)
 
 
@@ -297,7 +314,7 @@ def _run_action(ctx: Context, name: str, body: dict[str, Any]) -> dict[str, Any]
     return {"RelationshipIds": [r.metadata_id for r in rels], "AttributeId": attr.metadata_id}
 
 
-def _restore(schema: Schema, snapshot: dict[str, Any]) -> None:
+def restore(schema: Schema, snapshot: dict[str, Any]) -> None:
     """Undo a half-made change (validation runs before changes, so this is a safety net)."""
     if schema.to_json() == snapshot:
         return
@@ -467,4 +484,15 @@ def _store_call(emulator: MetaEmulator, name: str, *args: Any) -> None:
         method(*args)
 
 
-__all__ = ["DEFAULT_PUBLISHER", "METADATA_ACTIONS", "MetaEmulator", "delete", "post", "post_action"]
+__all__ = [
+    "DEFAULT_PUBLISHER",
+    "METADATA_ACTIONS",
+    "MetaEmulator",
+    "context",
+    "delete",
+    "merge_labels",
+    "post",
+    "post_action",
+    "read_json",
+    "restore",
+]

@@ -7,12 +7,18 @@ Written from https://learn.microsoft.com/power-apps/developer/data-platform/weba
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from crm_ferry.emulator.metadata.errors import DUPLICATE, NOT_FOUND, bad
-from crm_ferry.emulator.metadata.shapes import label_text
+from crm_ferry.emulator.metadata.labels import LANGUAGE, keep, parse
+from crm_ferry.emulator.metadata.properties import OPTION_SET
+from crm_ferry.emulator.metadata.shapes import option_set_json
+from crm_ferry.emulator.metadata.verify import screen, verify
 from crm_ferry.emulator.metadata.write_context import Context, Publisher, odata_type
-from crm_ferry.emulator.schema import OptionDef, OptionSetDef, Schema
+from crm_ferry.emulator.schema import Labels, OptionDef, OptionSetDef, Schema
+from crm_ferry.emulator.unsupported import not_implemented
+from crm_ferry.emulator.validation import is_guid
 
 
 def options_from(raw: Any, pub: Publisher) -> list[OptionDef]:
@@ -38,10 +44,7 @@ def options_from(raw: Any, pub: Publisher) -> list[OptionDef]:
             if value in used:
                 raise bad(f"The option value {value} is used twice.", code=DUPLICATE)
             used.add(value)
-        text = label_text(item.get("Label"))
-        if not text:
-            raise bad("Each option needs a Label.")
-        options.append(OptionDef(value if value is not None else -1, text))
+        options.append(option_from(item, value if value is not None else -1))
     next_value = low
     for option in options:
         if option.value == -1:
@@ -50,6 +53,46 @@ def options_from(raw: Any, pub: Publisher) -> list[OptionDef]:
             option.value = next_value
             used.add(next_value)
     return options
+
+
+def option_from(item: dict[str, Any], value: int, default_label: str = "") -> OptionDef:
+    """An option of a new choice: its labels in every language, description and color."""
+    unknown = [k for k in item if "@" not in k and k not in _OPTION_PROPERTIES]
+    if unknown:
+        raise bad(f"'{unknown[0]}' is not a property of an option (OptionMetadata).")
+    texts = parse(item.get("Label"), "Label") or (
+        {LANGUAGE: default_label} if default_label else {}
+    )
+    if not texts:
+        raise bad("Each option needs a Label.")
+    others: Labels = {}
+    text = keep(texts, others, "Label")
+    description = keep(parse(item.get("Description"), "Description") or {}, others, "Description")
+    color = item.get("Color")
+    if color is not None and not isinstance(color, str):
+        raise bad(f"The Color of an option must be text (a hexadecimal color), not {color!r}.")
+    for key, empty in (("ExternalValue", None), ("ParentValues", [])):
+        if item.get(key, empty) not in (empty, None):
+            raise not_implemented(f"Options with {key}")
+    return OptionDef(value, text, description=description, color=color, other_labels=others)
+
+
+def choice_labels(opt: OptionSetDef, spec: dict[str, Any]) -> None:
+    """The DisplayName and Description a new local choice's OptionSet carries."""
+    for prop in ("DisplayName", "Description"):
+        texts = parse(spec.get(prop), prop) or {}
+        text = keep(texts, opt.other_labels, prop)
+        if prop == "DisplayName":
+            opt.display_name = text
+        else:
+            opt.description = text
+
+
+_OPTION_PROPERTIES = frozenset(
+    {"Value", "Label", "Description", "Color", "IsManaged", "MetadataId", "HasChanged"}
+    | {"ExternalValue", "ParentValues", "Tag", "IsHidden"}
+)
+"""What an option of a new choice may carry (the read-only ones as a definition reads them)."""
 
 
 def find_global(schema: Schema, bind: str) -> OptionSetDef:
@@ -72,6 +115,9 @@ def create_global_option_set(ctx: Context, body: dict[str, Any]) -> OptionSetDef
     kind = odata_type(body)
     if kind not in ("", "OptionSetMetadata"):
         raise bad(f"'{kind}' can't be created in GlobalOptionSetDefinitions.")
+    kept = screen(body, OPTION_SET, "OptionSetMetadata")
+    if body.get("IsGlobal") is False:
+        raise bad("A choice created in GlobalOptionSetDefinitions is global (IsGlobal true).")
     name = body.get("Name")
     pub = ctx.publisher_for(name, "choice")
     if any(n.lower() == str(name).lower() for n in ctx.schema.global_option_sets):
@@ -79,6 +125,9 @@ def create_global_option_set(ctx: Context, body: dict[str, Any]) -> OptionSetDef
     set_type = body.get("OptionSetType", "Picklist")
     if set_type != "Picklist":
         raise bad(f"OptionSetType '{set_type}' can't be created as a global choice: use Picklist.")
+    others: Labels = {}
+    display = parse(body.get("DisplayName"), "DisplayName") or {}
+    description = parse(body.get("Description"), "Description") or {}
     opt = OptionSetDef(
         name=str(name),
         kind="Picklist",
@@ -86,9 +135,38 @@ def create_global_option_set(ctx: Context, body: dict[str, Any]) -> OptionSetDef
         is_global=True,
         is_custom=True,
         solution=ctx.solution,
+        display_name=keep(display, others, "DisplayName"),
+        description=keep(description, others, "Description"),
+        other_labels=others,
+        extra=kept,
     )
+    if body.get("MetadataId") is not None:
+        opt.metadata_id = new_id(ctx.schema, body)
     ctx.schema.global_option_sets[opt.name] = opt
+    verify(
+        {k: v for k, v in body.items() if k != "Options"},
+        option_set_json(opt),
+        OPTION_SET,
+        "OptionSetMetadata",
+    )
     return opt
 
 
-__all__ = ["create_global_option_set", "find_global", "options_from"]
+def new_id(schema: Schema, body: dict[str, Any]) -> str:
+    """The ``MetadataId`` a new global choice asks for."""
+    value = body.get("MetadataId")
+    if not is_guid(value):
+        raise bad(f"'{value}' is not a valid MetadataId.")
+    chosen = str(uuid.UUID(str(value)))
+    if any(o.metadata_id == chosen for o in schema.global_option_sets.values()):
+        raise bad(f"A global choice with the MetadataId '{chosen}' already exists.", code=DUPLICATE)
+    return chosen
+
+
+__all__ = [
+    "choice_labels",
+    "create_global_option_set",
+    "find_global",
+    "option_from",
+    "options_from",
+]

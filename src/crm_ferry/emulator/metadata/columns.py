@@ -9,15 +9,32 @@ File and Image columns in :mod:`.media`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from crm_ferry.emulator import tenant
-from crm_ferry.emulator.metadata.choices import find_global, options_from
+from crm_ferry.emulator.metadata.choices import (
+    choice_labels,
+    find_global,
+    option_from,
+    options_from,
+)
 from crm_ferry.emulator.metadata.errors import DUPLICATE, bad
+from crm_ferry.emulator.metadata.labels import Texts, keep, merged, parse, stored
 from crm_ferry.emulator.metadata.media import attach, companions, file_rules, image_rules
-from crm_ferry.emulator.metadata.shapes import label_text
+from crm_ferry.emulator.metadata.properties import ATTRIBUTE_BINDINGS, attribute_rules
+from crm_ferry.emulator.metadata.shapes import (
+    METADATA_TYPES,
+    MONEY_PRECISION,
+    MONEY_PRECISION_SOURCE,
+    REQUIRED_CAN_CHANGE,
+    TYPE_NAMES,
+    attribute_json,
+    option_set_json,
+)
+from crm_ferry.emulator.metadata.verify import same, screen, verify
 from crm_ferry.emulator.metadata.write_context import (
     Context,
     Publisher,
@@ -29,16 +46,21 @@ from crm_ferry.emulator.schema import (
     AttributeType,
     DateTimeBehavior,
     EntityDef,
-    OptionDef,
+    Labels,
     OptionSetDef,
     Schema,
+    new_metadata_id,
 )
+from crm_ferry.emulator.unsupported import not_implemented
+from crm_ferry.emulator.validation import UNKNOWN_PROPERTY, is_guid
 
 _CREATABLE: dict[str, AttributeType] = {
     "StringAttributeMetadata": "String",
     "MemoAttributeMetadata": "Memo",
     "IntegerAttributeMetadata": "Integer",
+    "BigIntAttributeMetadata": "BigInt",
     "DecimalAttributeMetadata": "Decimal",
+    "DoubleAttributeMetadata": "Double",
     "MoneyAttributeMetadata": "Money",
     "DateTimeAttributeMetadata": "DateTime",
     "BooleanAttributeMetadata": "Boolean",
@@ -48,6 +70,12 @@ _CREATABLE: dict[str, AttributeType] = {
     "ImageAttributeMetadata": "Image",
 }
 _STRING_FORMATS = {"Text", "Email", "Phone", "Url", "TextArea", "TickerSymbol", "Json"}
+MAX_LENGTH_OUT_OF_RANGE = "0x80090479"
+"""``AttributeMaxLengthOutOfRange``: "The provided maximum length {0} of column {1} is out of
+range. Custom maximum length values must be between {2} and {3}." (Web service error codes)."""
+BOOLEAN_OPTION_OUT_OF_RANGE = "0x8004431C"
+"""``BooleanOptionOutOfRange``: "Boolean attribute options must have a value of either 0 or
+1." (Web service error codes)."""
 
 
 def create_column(ctx: Context, entity: EntityDef, body: dict[str, Any]) -> list[AttributeDef]:
@@ -68,27 +96,48 @@ def create_column(ctx: Context, entity: EntityDef, body: dict[str, Any]) -> list
     for a in made:
         a.visible_at = ctx.now + ctx.visibility_delay
         a.solution = ctx.solution
+        a.created_on = a.created_on or ctx.wall
         entity.attributes[a.logical_name] = a
     if attr.type == "Money" and "transactioncurrencyid" in entity.attributes:
         _currency_relationship(ctx.schema, entity)
     if attr.type in ("File", "Image"):
         attach(ctx.schema, entity, attr)
+    meta_type = METADATA_TYPES[attr.type]
+    verify(
+        body, attribute_json(entity, attr), attribute_rules(meta_type), meta_type, skip=_NAVIGATION
+    )
+    check_option_set(attr, body)
     return made
 
 
-def attribute_from(ctx: Context, body: dict[str, Any], *, entity_name: str) -> AttributeDef:
+_NAVIGATION = ("OptionSet", "GlobalOptionSet")
+"""An attribute's navigation properties (a new choice's options are checked on their own)."""
+
+
+def attribute_from(
+    ctx: Context,
+    body: dict[str, Any],
+    *,
+    entity_name: str,
+    existing: AttributeDef | None = None,
+) -> AttributeDef:
+    """The column ``body`` describes (checked, not yet added). With ``existing`` (an update),
+    the name is the existing column's and no publisher prefix is asked for."""
     declared_type = odata_type(body)
     if declared_type in ("LookupAttributeMetadata", "ComplexLookupAttributeMetadata"):
         raise bad(
             "A lookup column is created with its relationship: POST RelationshipDefinitions "
             "with a OneToManyRelationshipMetadata and its Lookup."
         )
+    if not declared_type and existing is not None:
+        declared_type = METADATA_TYPES[existing.type]
     type_ = _CREATABLE.get(declared_type)
     if type_ is None:
         raise bad(
             f"The emulator can't create columns of type '{declared_type or '(no @odata.type)'}'; "
             f"it creates {', '.join(sorted(_CREATABLE))}."
         )
+    kept = screen(body, attribute_rules(declared_type), declared_type, bindings=ATTRIBUTE_BINDINGS)
     declared = body.get("AttributeType")
     # Multi-select choices, files and images report AttributeType "Virtual" with their
     # AttributeTypeName ("MultiSelectPicklistType"; Microsoft Learn,
@@ -98,22 +147,84 @@ def attribute_from(ctx: Context, body: dict[str, Any], *, entity_name: str) -> A
         declared = type_
     if declared is not None and declared != type_:
         raise bad(f"AttributeType '{declared}' doesn't match @odata.type '{declared_type}'.")
-    schema_name = body.get("SchemaName")
-    publisher = ctx.publisher_for(schema_name, "column")
+    type_name = body.get("AttributeTypeName")
+    if type_name is not None and type_name != {"Value": TYPE_NAMES[type_]}:
+        raise bad(
+            f"AttributeTypeName {type_name!r} doesn't match @odata.type '{declared_type}' "
+            f"({{'Value': '{TYPE_NAMES[type_]}'}})."
+        )
+    if existing is None:
+        schema_name = body.get("SchemaName")
+        publisher = ctx.publisher_for(schema_name, "column")
+    else:
+        schema_name = body.get("SchemaName", existing.schema_name)
+        publisher = ctx.publishers[0] if ctx.publishers else Publisher("", "", 10000)
+    others: Labels = {}
+    display = _texts(body, "DisplayName", existing, merge=ctx.merge_labels)
+    description = _texts(body, "Description", existing, merge=ctx.merge_labels)
     attr = AttributeDef(
         logical_name=str(schema_name).lower(),
         schema_name=str(schema_name),
         type=type_,
-        display_name=label_text(body.get("DisplayName")),
-        description=label_text(body.get("Description")),
+        display_name=keep(display, others, "DisplayName"),
+        description=keep(description, others, "Description"),
         required=required_level(body),
         is_custom=True,
         solution=ctx.solution,
+        other_labels=others,
+        extra=kept,
     )
-    if not attr.display_name:
+    if existing is None:
+        attr.metadata_id = new_column_id(ctx, body)
+    if not display:
         raise bad(f"The column '{schema_name}' has no DisplayName.")
-    _TYPE_RULES[type_](ctx, attr, body, publisher, entity_name)
+    if attr.required == "SystemRequired":
+        # "Custom columns can't be set to use the SystemRequired option" (Microsoft Learn,
+        # "Column definitions", Column requirement level).
+        raise bad(f"The custom column '{schema_name}' can't be SystemRequired.")
+    level = body.get("RequiredLevel")
+    if isinstance(level, dict) and isinstance(level.get("CanBeChanged"), bool):
+        attr.extra[REQUIRED_CAN_CHANGE] = level["CanBeChanged"]
+    if existing is not None and type_ in _CHOICE_TYPES and not _OPTION_KEYS & set(body):
+        attr.option_set = existing.option_set  # a PUT without options keeps the column's
+    else:
+        if existing is not None:
+            attr.format = existing.format  # what an update's Format/FormatName change from
+        _TYPE_RULES[type_](ctx, attr, body, publisher, entity_name)
+    default = attr.extra.get("DefaultFormValue")
+    if default not in (None, -1) and attr.option_set and default not in attr.option_set.values():
+        raise bad(f"DefaultFormValue {default} is not an option of the column '{schema_name}'.")
     return attr
+
+
+_CHOICE_TYPES = frozenset({"Boolean", "Picklist", "MultiSelectPicklist"})
+_OPTION_KEYS = frozenset({"OptionSet", "GlobalOptionSet@odata.bind"})
+
+
+def _texts(body: dict[str, Any], prop: str, existing: AttributeDef | None, *, merge: bool) -> Texts:
+    sent = parse(body.get(prop), prop) or {}
+    if existing is None:
+        return sent
+    primary = existing.display_name if prop == "DisplayName" else existing.description
+    return merged(stored(primary, existing.other_labels, prop), sent, merge=merge)
+
+
+def new_column_id(ctx: Context, body: dict[str, Any]) -> str:
+    """The ``MetadataId`` a create asks for, else a new one."""
+    value = body.get("MetadataId")
+    if value is None:
+        return new_metadata_id()
+    if not is_guid(value):
+        raise bad(f"'{value}' is not a valid MetadataId.")
+    chosen = str(uuid.UUID(str(value)))
+    for entity in ctx.schema.entities.values():
+        if entity.metadata_id == chosen or any(
+            a.metadata_id == chosen for a in entity.attributes.values()
+        ):
+            raise bad(
+                f"A definition with the MetadataId '{chosen}' already exists.", code=DUPLICATE
+            )
+    return chosen
 
 
 def _int(value: Any, name: str, default: int, low: int, high: int) -> int:
@@ -138,20 +249,50 @@ def _dec(value: Any, name: str, default: Decimal, low: Decimal, high: Decimal) -
     return number
 
 
+def _max_length(attr: AttributeDef, value: Any, default: int, high: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad("MaxLength must be a whole number.")
+    if not 1 <= value <= high:
+        raise bad(
+            f"The provided maximum length {value} of column {attr.schema_name} is out of range. "
+            f"Custom maximum length values must be between 1 and {high} (MaxLength).",
+            code=MAX_LENGTH_OUT_OF_RANGE,
+        )
+    return value
+
+
 def _string(
     ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str
 ) -> None:
-    attr.max_length = _int(body.get("MaxLength"), "MaxLength", 100, 1, 4000)
+    attr.max_length = _max_length(attr, body.get("MaxLength"), 100, 4000)
     fmt = body.get("FormatName")
-    fmt_value = fmt.get("Value") if isinstance(fmt, dict) else body.get("Format") or "Text"
+    named = fmt.get("Value") if isinstance(fmt, dict) else None
+    plain = body.get("Format")
+    if named is not None and plain is not None and named != plain:
+        # an update read back and changed in one of the two: the changed one is meant
+        if attr.format == plain:
+            plain = named
+        elif attr.format == named:
+            named = plain
+        else:
+            raise bad(f"Format '{plain}' and FormatName '{named}' of a String column disagree.")
+    fmt_value = named or plain or "Text"
     if fmt_value not in _STRING_FORMATS:
         raise bad(f"'{fmt_value}' is not a valid format for a String column.")
     attr.format = str(fmt_value)
 
 
+_MEMO_FORMATS = ("TextArea", "Text", "Email", "Json", "RichText")
+
+
 def _memo(ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str) -> None:
-    attr.max_length = _int(body.get("MaxLength"), "MaxLength", 2000, 1, 1048576)
-    attr.format = str(body.get("Format") or "TextArea")
+    attr.max_length = _max_length(attr, body.get("MaxLength"), 2000, 1048576)
+    fmt = body.get("Format") or "TextArea"
+    if fmt not in _MEMO_FORMATS:
+        raise bad(f"'{fmt}' is not a valid Format for a Memo column.")
+    attr.format = str(fmt)
 
 
 def _integer(
@@ -163,6 +304,34 @@ def _integer(
     if attr.min_value > attr.max_value:
         raise bad("MinValue is greater than MaxValue.")
     attr.format = str(body.get("Format") or "None")
+
+
+INT64 = 2**63
+
+
+def _bigint(
+    ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str
+) -> None:
+    """Whole numbers of 64 bits (Edm.Int64), MinValue/MaxValue within that range."""
+    low, high = -INT64, INT64 - 1
+    attr.min_value = _int(body.get("MinValue"), "MinValue", low, low, high)
+    attr.max_value = _int(body.get("MaxValue"), "MaxValue", high, low, high)
+    if attr.min_value > attr.max_value:
+        raise bad("MinValue is greater than MaxValue.")
+
+
+def _double(
+    ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str
+) -> None:
+    """Floating point numbers: ±100,000,000,000 and a precision of 0 to 5 decimal places
+    (DoubleAttributeMetadata's MinSupportedValue, MaxSupportedValue and
+    MaxSupportedPrecision)."""
+    limit = Decimal("100000000000")
+    attr.precision = _int(body.get("Precision"), "Precision", 2, 0, 5)
+    attr.min_value = float(_dec(body.get("MinValue"), "MinValue", -limit, -limit, limit))
+    attr.max_value = float(_dec(body.get("MaxValue"), "MaxValue", limit, -limit, limit))
+    if attr.min_value > attr.max_value:
+        raise bad("MinValue is greater than MaxValue.")
 
 
 def _decimal(
@@ -180,9 +349,14 @@ def _money(
     ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str
 ) -> None:
     limit = Decimal("922337203685477")
+    # PrecisionSource 0: the column's Precision; 1: the organization's pricing precision;
+    # 2: the currency's precision (Microsoft Learn, "Column definitions", MoneyType). Both 1
+    # and 2 are 2 decimal places here (the organization's and the currencies' default).
     source = _int(body.get("PrecisionSource"), "PrecisionSource", 2, 0, 2)
     precision = _int(body.get("Precision"), "Precision", 2, 0, 4)
     attr.precision = precision if source == 0 else None
+    attr.extra[MONEY_PRECISION] = precision
+    attr.extra[MONEY_PRECISION_SOURCE] = source
     attr.min_value = _dec(body.get("MinValue"), "MinValue", -limit, -limit, limit)
     attr.max_value = _dec(body.get("MaxValue"), "MaxValue", limit, -limit, limit)
     if attr.min_value > attr.max_value:
@@ -233,17 +407,19 @@ def _boolean(
     if not isinstance(true, dict) or not isinstance(false, dict):
         raise bad(f"The Boolean column '{attr.schema_name}' needs TrueOption and FalseOption.")
     if true.get("Value", 1) != 1 or false.get("Value", 0) != 0:
-        raise bad("TrueOption must have the value 1 and FalseOption the value 0.")
+        raise bad(
+            "Boolean attribute options must have a value of either 0 or 1 (TrueOption 1, "
+            "FalseOption 0).",
+            code=BOOLEAN_OPTION_OUT_OF_RANGE,
+        )
     attr.option_set = OptionSetDef(
         name=f"{ent}_{attr.logical_name}",
         kind="Boolean",
-        options=[
-            OptionDef(0, label_text(false.get("Label")) or "No"),
-            OptionDef(1, label_text(true.get("Label")) or "Yes"),
-        ],
+        options=[option_from(false, 0, "No"), option_from(true, 1, "Yes")],
         is_custom=True,
         solution=ctx.solution,
     )
+    choice_labels(attr.option_set, spec)
 
 
 def _choice(
@@ -276,6 +452,42 @@ def _choice(
         is_custom=True,
         solution=ctx.solution,
     )
+    choice_labels(attr.option_set, spec)
+
+
+_OPTION_SET_KEYS = frozenset({"TrueOption", "FalseOption", "Options"})
+
+
+def check_option_set(attr: AttributeDef, body: dict[str, Any]) -> None:
+    """The OptionSet a new column's body carries reads back as sent (values the system
+    assigned, sent as null, excepted)."""
+    spec = body.get("OptionSet")
+    if not isinstance(spec, dict) or attr.option_set is None:
+        return
+    read = option_set_json(attr.option_set)
+    for key, value in spec.items():
+        if key.startswith("@"):
+            continue
+        if key not in read:
+            raise bad(
+                f"Could not find a property named '{key}' on type '{read['@odata.type'][1:]}'.",
+                code=UNKNOWN_PROPERTY,
+            )
+        if key == "Options" and isinstance(value, list):
+            value = [
+                {**o, "Value": r.get("Value")}
+                if isinstance(o, dict) and o.get("Value") is None
+                else o
+                for o, r in zip(value, read["Options"], strict=False)
+            ]
+        if key in _OPTION_SET_KEYS or key in ("DisplayName", "Description"):
+            if not same(value, read[key]):
+                raise not_implemented(f"Setting 'OptionSet/{key}' to {value!r}")
+        elif not same(value, read[key]):
+            raise bad(
+                f"The property 'OptionSet/{key}' of a local choice is {read[key]!r}, the request "
+                f"has {value!r}."
+            )
 
 
 def _file(ctx: Context, attr: AttributeDef, body: dict[str, Any], pub: Publisher, ent: str) -> None:
@@ -292,7 +504,9 @@ _TYPE_RULES: dict[str, Callable[[Context, AttributeDef, dict[str, Any], Publishe
     "String": _string,
     "Memo": _memo,
     "Integer": _integer,
+    "BigInt": _bigint,
     "Decimal": _decimal,
+    "Double": _double,
     "Money": _money,
     "DateTime": _datetime,
     "Boolean": _boolean,

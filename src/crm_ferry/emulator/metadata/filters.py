@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from crm_ferry.emulator.metadata.errors import ODATA_ERROR
 from crm_ferry.emulator.odata import ODataError, evaluate, parse_filter
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -26,10 +27,10 @@ _ENUM = re.compile(r"\bMicrosoft\.Dynamics\.CRM\.[A-Za-z]+('(?:[^']|'')*')")
 class FilterError(ValueError):
     """The ``$filter`` text can't be parsed or evaluated."""
 
-    def __init__(self, message: str, code: str = "0x0") -> None:
+    def __init__(self, message: str, code: str = ODATA_ERROR) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code
+        self.code = code if code != "0x0" else ODATA_ERROR  # the OData layer's default
 
 
 def compile_filter(text: str) -> Predicate:

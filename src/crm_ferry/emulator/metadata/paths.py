@@ -16,8 +16,17 @@ from urllib.parse import unquote
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.schema import EntityDef, Schema
 
-METADATA_SETS = ("EntityDefinitions", "RelationshipDefinitions", "GlobalOptionSetDefinitions")
-"""The paths the metadata API answers (the rest of ``/api/data/v9.2/`` is records)."""
+NOT_EMULATED_SETS = ("ManagedPropertyDefinitions",)
+"""Metadata sets the Web API has ("For internal use only",
+https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-web-api-metadata) and
+the emulator answers with 501."""
+METADATA_SETS = (
+    "EntityDefinitions",
+    "RelationshipDefinitions",
+    "GlobalOptionSetDefinitions",
+    *NOT_EMULATED_SETS,
+)
+"""The paths the metadata API answers (the rest of ``/api/data/<version>/`` is records)."""
 
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z][\w.]*)(?:\((?P<key>.*)\))?$")
 _GUID = re.compile(
@@ -86,4 +95,4 @@ def find(items: Iterable[Any], key: str, alt: str, attr: str, kind: str) -> Any:
     )
 
 
-__all__ = ["METADATA_SETS", "Segment", "find", "find_entity", "segments"]
+__all__ = ["METADATA_SETS", "NOT_EMULATED_SETS", "Segment", "find", "find_entity", "segments"]

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from crm_ferry.emulator.layers import API_PREFIX, ODATA_JSON, json_response, origin
+from crm_ferry.emulator.layers import ODATA_JSON, api_base, json_response
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.metadata.filters import FilterError, compile_filter
 from crm_ferry.emulator.metadata.many_to_many import many_to_many_json
@@ -43,7 +43,7 @@ from crm_ferry.emulator.schema import (
     Schema,
 )
 from crm_ferry.emulator.unsupported import not_implemented
-from crm_ferry.emulator.validation import Fault
+from crm_ferry.emulator.validation import NOT_SUPPORTED, Fault
 
 
 class _Resource:
@@ -72,23 +72,25 @@ def get(schema: Schema, request: httpx.Request, segs: list[Segment]) -> httpx.Re
     resource = _resolve(schema, segs)
     query = parse_qs(request.url.query.decode("utf-8"), keep_blank_values=True)
     options = {k: v[0] for k, v in query.items()}
-    unknown = [
-        k for k in options if k.startswith("$") and k not in ("$select", "$filter", "$expand")
-    ]
-    if unknown:
-        raise bad(
-            f"The query option '{unknown[0]}' is not supported on metadata.", code=ODATA_ERROR
-        )
+    _check_options(options)
     for name in options:
         if not name.startswith("$"):  # LabelLanguages and the like: never ignored
             feature = f"The query parameter '{name}' on definitions"
             raise not_implemented(feature)
+    if "$filter" in options and resource.type_name == "OptionSetMetadataBase":
+        # "this path does not support the use of the $filter system query option"
+        # (query-metadata-web-api, "Querying Global OptionSets").
+        raise Fault(
+            400,
+            NOT_SUPPORTED,
+            "The $filter query option is not supported on GlobalOptionSetDefinitions.",
+        )
     rows = _apply(resource, options)
-    base = origin(request)
     select = options.get("$select")
-    context = f"{base}{API_PREFIX}$metadata#{resource.context}"
+    context = f"{api_base(request)}$metadata#{resource.context}"
     if select:
-        context += f"({select})"
+        expanded = [_context_item(item) for item in _split_top(options.get("$expand", ""))]
+        context += f"({','.join([select, *expanded])})"
     if resource.single:
         if not rows:
             raise bad("The requested definition does not exist.", code=NOT_FOUND, status=404)
@@ -96,6 +98,25 @@ def get(schema: Schema, request: httpx.Request, segs: list[Segment]) -> httpx.Re
     else:
         body = {"@odata.context": context, "value": rows}
     return json_response(200, body, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)
+
+
+def _check_options(options: dict[str, str]) -> None:
+    """Only ``$select``, ``$filter`` and ``$expand`` apply to definitions (at the top and in an
+    expansion); any other system query option is refused, never ignored."""
+    unknown = [
+        k for k in options if k.startswith("$") and k not in ("$select", "$filter", "$expand")
+    ]
+    if unknown:
+        raise bad(
+            f"The query option '{unknown[0]}' is not supported on metadata.", code=ODATA_ERROR
+        )
+
+
+def _context_item(item: str) -> str:
+    """``OptionSet($select=Options)`` → ``OptionSet(Options)`` (an expansion in a context URL)."""
+    name, nested = _expand_item(item)
+    select = nested.get("$select")
+    return f"{name}({select})" if select else name
 
 
 def _apply(resource: _Resource, options: dict[str, str]) -> list[dict[str, Any]]:
@@ -121,7 +142,10 @@ def _apply(resource: _Resource, options: dict[str, str]) -> list[dict[str, Any]]
             expander = resource.expanders.get(name)
             if expander is None:
                 raise _no_property(resource, name)
+            _check_options(nested)
             value = expander(row)
+            if isinstance(value, dict) and nested:  # an option set: $select applies too
+                value = _Resource([value], "OptionSetMetadataBase", "", single=True)
             if isinstance(value, _Resource):
                 expanded = _apply(value, nested)
                 shaped[name] = expanded if not value.single else next(iter(expanded), None)
@@ -237,6 +261,7 @@ def _resolve(schema: Schema, segs: list[Segment]) -> _Resource:
             "OptionSetMetadataBase",
             "GlobalOptionSetDefinitions",
             single=head.key is not None,
+            allowed=_OPTION_SET_PROPS,
         )
     raise bad(f"Resource not found for the segment '{head.name}'.", code=ODATA_ERROR, status=404)
 
@@ -248,6 +273,7 @@ _ATTRIBUTE_PROPS: dict[str, set[str]] = {}
 _KEY_PROPS: set[str] = set()
 _RELATIONSHIP_PROPS: set[str] = set()
 _MANY_TO_MANY_PROPS: set[str] = set()
+_OPTION_SET_PROPS: set[str] = set()
 
 
 def _entity_expanders(
@@ -282,6 +308,9 @@ def _entity_part(schema: Schema, entity: EntityDef, segs: list[Segment]) -> _Res
         if part.key is not None:
             attrs = [find(attrs, part.key, "LogicalName", "logical_name", "attribute")]
             single = True
+        navigation = rest[1].name if len(rest) == 2 else None
+        if single and navigation in ("OptionSet", "GlobalOptionSet"):
+            return _option_set_of_cast(schema, entity, attrs[0], rest[0].name, ctx_base, navigation)
         if rest:
             if not rest[0].name.startswith(NAMESPACE) or len(rest) > 1:
                 raise bad(
@@ -381,12 +410,33 @@ def _attributes(
     )
 
 
+def _option_set_of_cast(
+    schema: Schema, entity: EntityDef, attr: AttributeDef, cast: str, ctx_base: str, nav: str
+) -> _Resource:
+    """``Attributes(<key>)/Microsoft.Dynamics.CRM.PicklistAttributeMetadata/OptionSet``: the
+    column's choice (query-metadata-web-api, "Retrieving attributes")."""
+    meta_type = cast[len(NAMESPACE) :] if cast.startswith(NAMESPACE) else ""
+    if METADATA_TYPES.get(attr.type) != meta_type or attr.option_set is None:
+        raise bad(
+            f"Resource not found for the segment '{nav}' of the attribute '{attr.logical_name}'.",
+            code=ODATA_ERROR,
+            status=404,
+        )
+    rows = [option_set_json(attr.option_set)]
+    context = f"{ctx_base}({attr.metadata_id})/{cast}/{nav}"
+    type_name = "BooleanOptionSetMetadata" if attr.type == "Boolean" else "OptionSetMetadata"
+    return _Resource(rows, type_name, context, single=True)
+
+
 def _option_set(opt: OptionSetDef | None) -> dict[str, Any] | None:
     return option_set_json(opt) if opt is not None else None
 
 
 def _global_option_set(opt: OptionSetDef | None) -> dict[str, Any] | None:
-    return option_set_json(opt) if opt is not None and opt.is_global else None
+    """The column's choice, local or global: "You can get the option definition from either
+    property regardless of whether the attribute is configured to use global option sets or
+    the local option set" (retrieve-metadata-name-metadataid)."""
+    return option_set_json(opt) if opt is not None else None
 
 
 def _keys(entity: EntityDef, keys: list[KeyDef] | None = None) -> _Resource:
@@ -464,6 +514,9 @@ def _init_props() -> None:
         attr = AttributeDef("x", "X", type_)  # type: ignore[arg-type]
         _ATTRIBUTE_PROPS.setdefault(meta_type, set()).update(attribute_json(probe, attr))
     _KEY_PROPS.update(key_json(KeyDef("k", "k", "x", ("a",))))
+    for kind in ("Picklist", "Boolean"):
+        probe_set = OptionSetDef("x", kind, is_global=True)
+        _OPTION_SET_PROPS.update(option_set_json(probe_set))
     _RELATIONSHIP_PROPS.update(
         relationship_json(RelationshipDef("r", "a", "b", "c", "d", "e", "f"))
     )

@@ -17,10 +17,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from crm_ferry.emulator.metadata.labels import label_json, stored
+from crm_ferry.emulator.metadata.properties import ENTITY, attribute_rules, stored_values
+from crm_ferry.emulator.records.privileges import PRIVILEGE_ACTIONS, privilege_id, privilege_name
 from crm_ferry.emulator.schema import (
     AttributeDef,
     EntityDef,
     KeyDef,
+    Labels,
     OptionDef,
     OptionSetDef,
     RelationshipDef,
@@ -89,16 +93,12 @@ OPTION_SET_ATTRIBUTES = frozenset({"Picklist", "MultiSelectPicklist", "State", "
 
 def label(text: str | None) -> dict[str, Any]:
     """A ``Microsoft.Dynamics.CRM.Label`` in language 1033 (empty when ``text`` is empty)."""
-    if not text:
-        return {"LocalizedLabels": [], "UserLocalizedLabel": None}
-    localized = {
-        "Label": text,
-        "LanguageCode": LANGUAGE,
-        "IsManaged": False,
-        "MetadataId": None,
-        "HasChanged": None,
-    }
-    return {"LocalizedLabels": [localized], "UserLocalizedLabel": dict(localized)}
+    return label_json({LANGUAGE: text} if text else {})
+
+
+def texts_json(primary: str, others: Labels, prop: str) -> dict[str, Any]:
+    """The Label of ``prop`` in every language the definition holds."""
+    return label_json(stored(primary, others, prop))
 
 
 def label_text(value: Any) -> str:
@@ -130,40 +130,39 @@ def _number(value: int | float | Decimal | None) -> int | float | None:
 
 
 def entity_json(entity: EntityDef) -> dict[str, Any]:
-    """``EntityMetadata`` without its navigation properties."""
-    return {
-        "MetadataId": entity.metadata_id,
-        "LogicalName": entity.logical_name,
-        "SchemaName": entity.schema_name,
-        "EntitySetName": entity.entity_set_name,
-        "LogicalCollectionName": entity.entity_set_name,
-        "CollectionSchemaName": _collection_schema_name(entity),
-        "PrimaryIdAttribute": entity.primary_id,
-        "PrimaryNameAttribute": entity.primary_name,
-        "PrimaryImageAttribute": entity.primary_image,
-        "ObjectTypeCode": entity.object_type_code,
-        "OwnershipType": entity.ownership,
-        "IsCustomEntity": entity.is_custom,
-        "IsActivity": entity.is_activity,
-        "IsActivityParty": False,
-        "HasNotes": entity.has_notes,
-        "HasActivities": entity.has_activities,
-        "ChangeTrackingEnabled": entity.change_tracking,
-        "IsOptimisticConcurrencyEnabled": True,
-        "IsManaged": False,
-        "IsIntersect": False,
-        "IsLogicalEntity": False,
-        "IsPrivate": False,
-        "IsValidForAdvancedFind": True,
-        "TableType": "Standard",
-        "IntroducedVersion": "1.0",
-        "DisplayName": label(entity.display_name),
-        "DisplayCollectionName": label(entity.display_collection_name),
-        "Description": label(entity.description),
-        "IsCustomizable": managed(True, "iscustomizable"),
-        "CanCreateAttributes": managed(True, "cancreateattributes", can_change=False),
-        "IsAuditEnabled": managed(False, "canmodifyauditsettings"),
-    }
+    """``EntityMetadata`` without its navigation properties: every property of
+    :data:`~crm_ferry.emulator.metadata.properties.ENTITY`."""
+    out = stored_values(ENTITY, entity.extra)
+    out.update(
+        {
+            "MetadataId": entity.metadata_id,
+            "LogicalName": entity.logical_name,
+            "SchemaName": entity.schema_name,
+            "EntitySetName": entity.entity_set_name,
+            "LogicalCollectionName": entity.entity_set_name,
+            "CollectionSchemaName": _collection_schema_name(entity),
+            "PrimaryIdAttribute": entity.primary_id,
+            "PrimaryNameAttribute": entity.primary_name,
+            "PrimaryImageAttribute": entity.primary_image,
+            "ObjectTypeCode": entity.object_type_code,
+            "OwnershipType": entity.ownership,
+            "IsCustomEntity": entity.is_custom,
+            "IsActivity": entity.is_activity,
+            "HasNotes": entity.has_notes,
+            "HasActivities": entity.has_activities,
+            "ChangeTrackingEnabled": entity.change_tracking,
+            "DisplayName": texts_json(entity.display_name, entity.other_labels, "DisplayName"),
+            "DisplayCollectionName": texts_json(
+                entity.display_collection_name, entity.other_labels, "DisplayCollectionName"
+            ),
+            "Description": texts_json(entity.description, entity.other_labels, "Description"),
+            "Privileges": _privileges(entity),
+            "ReportViewName": f"Filtered{entity.schema_name}",
+            "CreatedOn": entity.created_on,
+            "ModifiedOn": entity.modified_on or entity.created_on,
+        }
+    )
+    return out
 
 
 def _collection_schema_name(entity: EntityDef) -> str:
@@ -172,46 +171,89 @@ def _collection_schema_name(entity: EntityDef) -> str:
     return entity.entity_set_name
 
 
+def _privileges(entity: EntityDef) -> list[dict[str, Any]]:
+    """``SecurityPrivilegeMetadata`` of the table's record privileges (the ids
+    ``RetrieveUserPrivileges`` answers); organization-owned tables have no Assign or Share and
+    only the Global depth."""
+    user_owned = entity.ownership == "UserOwned"
+    actions = [a for a in PRIVILEGE_ACTIONS if user_owned or a not in ("Assign", "Share")]
+    out = []
+    for action in actions:
+        name = privilege_name(action, entity)
+        out.append(
+            {
+                "CanBeBasic": user_owned,
+                "CanBeDeep": user_owned,
+                "CanBeGlobal": True,
+                "CanBeLocal": user_owned,
+                "CanBeEntityReference": False,
+                "CanBeParentEntityReference": False,
+                "Name": name,
+                "PrivilegeId": privilege_id(name),
+                "PrivilegeType": action,
+            }
+        )
+    return out
+
+
 # -- attributes -------------------------------------------------------------------------
 
 
 def attribute_json(entity: EntityDef, attr: AttributeDef) -> dict[str, Any]:
-    """One attribute as its derived ``AttributeMetadata`` type (without navigation properties)."""
+    """One attribute as its derived ``AttributeMetadata`` type (without navigation
+    properties): every property :func:`~crm_ferry.emulator.metadata.properties.attribute_rules`
+    lists for the type."""
     meta_type = METADATA_TYPES.get(attr.type, "AttributeMetadata")
-    out: dict[str, Any] = {
-        "@odata.type": NS + meta_type,
-        "MetadataId": attr.metadata_id,
-        "LogicalName": attr.logical_name,
-        "SchemaName": attr.schema_name,
-        "EntityLogicalName": entity.logical_name,
-        # AttributeTypeCode has no member for these: they are Virtual, named by their type
-        # name (AttributeTypeCode enum, Microsoft.Xrm.Sdk.Metadata)
-        "AttributeType": "Virtual" if attr.type in VIRTUAL_TYPES else attr.type,
-        "AttributeTypeName": {"Value": TYPE_NAMES.get(attr.type, "VirtualType")},
-        "AttributeOf": attr.attribute_of,
-        "DisplayName": label(attr.display_name),
-        "Description": label(attr.description),
-        "RequiredLevel": managed(
-            attr.required,
-            "canmodifyrequirementlevelsettings",
-            can_change=attr.required != "SystemRequired",
-        ),
-        "IsCustomAttribute": attr.is_custom,
-        "IsPrimaryId": attr.is_primary_id,
-        "IsPrimaryName": attr.is_primary_name,
-        "IsValidForCreate": attr.valid_for_create,
-        "IsValidForUpdate": attr.valid_for_update,
-        "IsValidForRead": attr.valid_for_read,
-        "IsValidODataAttribute": True,
-        "IsLogical": False,
-        "IsManaged": False,
-        "IsSecured": False,
-        "IntroducedVersion": "1.0",
-    }
+    out = stored_values(attribute_rules(meta_type), attr.extra)
+    can_change = attr.extra.get(REQUIRED_CAN_CHANGE, attr.required != "SystemRequired")
+    out.update(
+        {
+            "@odata.type": NS + meta_type,
+            "MetadataId": attr.metadata_id,
+            "LogicalName": attr.logical_name,
+            "SchemaName": attr.schema_name,
+            "EntityLogicalName": entity.logical_name,
+            # AttributeTypeCode has no member for multi-select choices, files and images: they
+            # are Virtual, named by their type name ("MultiSelectPicklistType"; Microsoft
+            # Learn, "Column definitions", Column types; the AttributeTypeCode enum)
+            "AttributeType": "Virtual" if attr.type in VIRTUAL_TYPES else attr.type,
+            "AttributeTypeName": {"Value": TYPE_NAMES.get(attr.type, "VirtualType")},
+            "AttributeOf": attr.attribute_of,
+            "ColumnNumber": _column_number(entity, attr),
+            "DisplayName": texts_json(attr.display_name, attr.other_labels, "DisplayName"),
+            "Description": texts_json(attr.description, attr.other_labels, "Description"),
+            "RequiredLevel": managed(
+                attr.required, "canmodifyrequirementlevelsettings", can_change=bool(can_change)
+            ),
+            "IsCustomAttribute": attr.is_custom,
+            "IsPrimaryId": attr.is_primary_id,
+            "IsPrimaryName": attr.is_primary_name,
+            "IsValidForCreate": attr.valid_for_create,
+            "IsValidForUpdate": attr.valid_for_update,
+            "IsValidForRead": attr.valid_for_read,
+            "CreatedOn": attr.created_on,
+            "ModifiedOn": attr.modified_on or attr.created_on,
+        }
+    )
     out.update(_type_specific(attr))
     if attr.type == "Image":
         out["IsPrimaryImage"] = entity.primary_image == attr.logical_name
     return out
+
+
+REQUIRED_CAN_CHANGE = "RequiredLevel/CanBeChanged"
+"""Key in ``AttributeDef.extra``: ``RequiredLevel``'s ``CanBeChanged`` as the request set it."""
+MONEY_PRECISION = "Precision"
+"""Key in ``AttributeDef.extra``: a Money column's declared ``Precision`` (its values follow
+it only when ``PrecisionSource`` is 0)."""
+MONEY_PRECISION_SOURCE = "PrecisionSource"
+
+
+def _column_number(entity: EntityDef, attr: AttributeDef) -> int:
+    for number, name in enumerate(entity.attributes, start=1):
+        if name == attr.logical_name:
+            return number
+    return 0
 
 
 def _type_specific(attr: AttributeDef) -> dict[str, Any]:
@@ -223,14 +265,9 @@ def _type_specific(attr: AttributeDef) -> dict[str, Any]:
             "DatabaseLength": (attr.max_length or 0) * 2,
             "Format": fmt,
             "FormatName": {"Value": fmt},
-            "ImeMode": "Auto",
         }
     if t == "Memo":
-        return {
-            "MaxLength": attr.max_length,
-            "Format": attr.format or "TextArea",
-            "ImeMode": "Auto",
-        }
+        return {"MaxLength": attr.max_length, "Format": attr.format or "TextArea"}
     if t in ("Integer", "BigInt"):
         out: dict[str, Any] = {
             "MinValue": _number(attr.min_value),
@@ -244,17 +281,17 @@ def _type_specific(attr: AttributeDef) -> dict[str, Any]:
             "MinValue": _number(attr.min_value),
             "MaxValue": _number(attr.max_value),
             "Precision": attr.precision,
-            "ImeMode": "Auto",
         }
     if t == "Money":
+        declared = attr.extra.get(MONEY_PRECISION, 2)
         return {
             "MinValue": _number(attr.min_value),
             "MaxValue": _number(attr.max_value),
-            "Precision": attr.precision,
-            "PrecisionSource": 2 if attr.precision is None else 0,
+            "Precision": declared if attr.precision is None else attr.precision,
+            "PrecisionSource": attr.extra.get(
+                MONEY_PRECISION_SOURCE, 2 if attr.precision is None else 0
+            ),
             "IsBaseCurrency": attr.attribute_of is not None,
-            "CalculationOf": None,
-            "ImeMode": "Auto",
         }
     if t == "DateTime":
         behavior = attr.datetime_behavior or "UserLocal"
@@ -264,14 +301,7 @@ def _type_specific(attr: AttributeDef) -> dict[str, Any]:
             "CanChangeDateTimeBehavior": managed(
                 behavior == "UserLocal", "canchangedatetimebehavior"
             ),
-            "ImeMode": "Auto",
-            "MinSupportedValue": "1753-01-01T00:00:00Z",
-            "MaxSupportedValue": "9999-12-30T23:59:59Z",
         }
-    if t == "Boolean":
-        return {"DefaultValue": False}
-    if t in ("Picklist", "MultiSelectPicklist"):
-        return {"DefaultFormValue": -1}
     if t in ("State", "Status"):
         return {"DefaultFormValue": None}
     if t in ("Lookup", "Customer", "Owner"):
@@ -295,12 +325,14 @@ def _type_specific(attr: AttributeDef) -> dict[str, Any]:
 def option_json(option: OptionDef, kind: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Value": option.value,
-        "Label": label(option.label),
-        "Description": label(""),
-        "Color": None,
+        "Label": texts_json(option.label, option.other_labels, "Label"),
+        "Description": texts_json(option.description, option.other_labels, "Description"),
+        "Color": option.color,
         "IsManaged": False,
         "ExternalValue": None,
         "ParentValues": [],
+        "Tag": None,
+        "IsHidden": False,
         "MetadataId": None,
         "HasChanged": None,
     }
@@ -322,11 +354,19 @@ def option_set_json(option_set: OptionSetDef) -> dict[str, Any]:
         "IsGlobal": option_set.is_global,
         "IsCustomOptionSet": option_set.is_custom,
         "IsManaged": False,
-        "OptionSetType": option_set.kind,
-        "DisplayName": label(option_set.name),
-        "Description": label(""),
+        # a multi-select choice's options are a Picklist option set
+        "OptionSetType": "Picklist"
+        if option_set.kind == "MultiSelectPicklist"
+        else option_set.kind,
+        "DisplayName": texts_json(
+            option_set.display_name or option_set.name, option_set.other_labels, "DisplayName"
+        ),
+        "Description": texts_json(option_set.description, option_set.other_labels, "Description"),
         "ExternalTypeName": None,
         "IntroducedVersion": "1.0",
+        "IsCustomizable": managed(True, "iscustomizable"),
+        "HasChanged": None,
+        **option_set.extra,
     }
     if option_set.kind == "Boolean":
         true = option_set.option(1) or OptionDef(1, "Yes")

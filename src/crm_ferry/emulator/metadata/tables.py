@@ -6,12 +6,17 @@ https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-upd
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from crm_ferry.emulator import tenant
 from crm_ferry.emulator.metadata.columns import attribute_from
 from crm_ferry.emulator.metadata.errors import DUPLICATE, bad
-from crm_ferry.emulator.metadata.shapes import label_text
+from crm_ferry.emulator.metadata.labels import Texts, keep, merged, parse, stored
+from crm_ferry.emulator.metadata.properties import ENTITY, ENTITY_NAVIGATION, attribute_rules
+from crm_ferry.emulator.metadata.shapes import METADATA_TYPES, attribute_json, entity_json
+from crm_ferry.emulator.metadata.verify import screen, verify
 from crm_ferry.emulator.metadata.write_context import (
     NAME_PATTERN,
     Context,
@@ -28,33 +33,24 @@ from crm_ferry.emulator.schema import (
     OwnershipType,
     RelationshipDef,
     Schema,
+    new_metadata_id,
 )
+from crm_ferry.emulator.validation import is_guid
 
 
 def create_table(ctx: Context, body: dict[str, Any]) -> EntityDef:
+    """A new custom table from an ``EntityMetadata`` body, added to the schema with its system
+    columns, primary name column and relationships."""
     kind = odata_type(body)
     if kind not in ("", "EntityMetadata"):
         raise bad(f"The type '{kind}' can't be created in EntityDefinitions.")
+    kept = screen(body, ENTITY, "EntityMetadata", skip=ENTITY_NAVIGATION)
     schema_name = body.get("SchemaName")
     publisher = ctx.publisher_for(schema_name, "table")
     logical = str(schema_name).lower()
     if ctx.schema.entity(logical) is not None:
         raise bad(f"A table with the name '{logical}' already exists.", code=DUPLICATE)
-    display = label_text(body.get("DisplayName"))
-    collection = label_text(body.get("DisplayCollectionName"))
-    if not display or not collection:
-        raise bad("DisplayName and DisplayCollectionName are required to create a table.")
-    ownership_text = body.get("OwnershipType")
-    ownership: OwnershipType = (
-        "OrganizationOwned" if ownership_text == "OrganizationOwned" else "UserOwned"
-    )
-    if ownership_text not in ("UserOwned", "OrganizationOwned"):
-        raise bad(
-            f"OwnershipType '{ownership_text}' is not valid for a new table: use 'UserOwned' or "
-            "'OrganizationOwned'."
-        )
-    if body.get("IsActivity"):
-        raise bad("The emulator does not create activity tables (IsActivity = true).")
+    props = table_properties(body, None, merge=False)
     primary = _primary_name(body, publisher, ctx)
     if ctx.custom_table_limit is not None:
         count = sum(1 for e in ctx.schema.entities.values() if e.is_custom)
@@ -66,10 +62,7 @@ def create_table(ctx: Context, body: dict[str, Any]) -> EntityDef:
                 code="0x8004431F",
             )
     set_name = body.get("EntitySetName") or entity_set_name(logical)
-    if not isinstance(set_name, str) or not NAME_PATTERN.match(set_name):
-        raise bad(f"'{set_name}' is not a valid EntitySetName.")
-    if ctx.schema.by_entity_set(set_name) is not None:
-        raise bad(f"The entity set name '{set_name}' is already used.", code=DUPLICATE)
+    check_set_name(ctx.schema, set_name)
     otc = max([9999, *(e.object_type_code for e in ctx.schema.entities.values() if e.is_custom)])
     entity = EntityDef(
         logical_name=logical,
@@ -78,25 +71,123 @@ def create_table(ctx: Context, body: dict[str, Any]) -> EntityDef:
         primary_id=f"{logical}id",
         primary_name=primary.logical_name,
         object_type_code=otc + 1,
-        display_name=display,
-        display_collection_name=collection,
-        description=label_text(body.get("Description")),
-        ownership=ownership,
         is_custom=True,
-        has_notes=bool(body.get("HasNotes")),
-        has_activities=bool(body.get("HasActivities")),
-        change_tracking=bool(body.get("ChangeTrackingEnabled")),
         bulk_messages=BULK_MESSAGES,
         solution=ctx.solution,
+        metadata_id=new_id(ctx.schema, body),
+        extra=kept,
+        created_on=ctx.wall,
     )
-    for attr in _standard_columns(entity, ownership, display):
+    props.apply(entity)
+    for attr in _standard_columns(entity, entity.ownership, entity.display_name):
         entity.attributes[attr.logical_name] = attr
     entity.attributes[primary.logical_name] = primary
     ctx.schema.add_entity(entity)
     _standard_relationships(ctx.schema, entity)
     if entity.has_notes:
-        _notes_relationship(ctx.schema, entity)
+        add_notes_relationship(ctx.schema, entity)
+    verify(body, entity_json(entity), ENTITY, "EntityMetadata", skip=ENTITY_NAVIGATION)
+    spec = _primary_spec(body)
+    string = METADATA_TYPES["String"]
+    verify(spec, attribute_json(entity, primary), attribute_rules(string), string)
     return entity
+
+
+@dataclass(slots=True)
+class TableProperties:
+    """The properties of a table a request sets (on create, and on update with ``PUT``)."""
+
+    display: Texts
+    collection: Texts
+    description: Texts
+    ownership: OwnershipType
+    has_notes: bool
+    has_activities: bool
+    change_tracking: bool
+
+    def apply(self, entity: EntityDef) -> None:
+        others = entity.other_labels
+        entity.display_name = keep(self.display, others, "DisplayName")
+        entity.display_collection_name = keep(self.collection, others, "DisplayCollectionName")
+        entity.description = keep(self.description, others, "Description")
+        entity.ownership = self.ownership
+        entity.has_notes = self.has_notes
+        entity.has_activities = self.has_activities
+        entity.change_tracking = self.change_tracking
+
+
+def table_properties(
+    body: dict[str, Any], current: EntityDef | None, *, merge: bool
+) -> TableProperties:
+    """What ``body`` sets; labels merged into those of ``current`` when ``merge``."""
+
+    def texts(prop: str, primary: str) -> Texts:
+        sent = parse(body.get(prop), prop)
+        if current is None:
+            return sent or {}
+        held = stored(primary, current.other_labels, prop)
+        return merged(held, sent or {}, merge=merge)
+
+    display = texts("DisplayName", current.display_name if current else "")
+    collection = texts("DisplayCollectionName", current.display_collection_name if current else "")
+    description = texts("Description", current.description if current else "")
+    if not display or not collection:
+        raise bad("DisplayName and DisplayCollectionName are required to create a table.")
+    ownership_text = body.get("OwnershipType")
+    if ownership_text is None and current is not None:
+        ownership_text = current.ownership
+    if ownership_text not in ("UserOwned", "OrganizationOwned"):
+        raise bad(
+            f"OwnershipType '{ownership_text}' is not valid for a new table: use 'UserOwned' or "
+            "'OrganizationOwned'."
+        )
+    ownership: OwnershipType = (
+        "OrganizationOwned" if ownership_text == "OrganizationOwned" else "UserOwned"
+    )
+    flags = {}
+    for prop in ("HasNotes", "HasActivities", "ChangeTrackingEnabled"):
+        value = body.get(prop, False)
+        if not isinstance(value, bool):
+            raise bad(f"{value!r} is not a valid value for the property '{prop}': true or false.")
+        flags[prop] = value
+    return TableProperties(
+        display=display,
+        collection=collection,
+        description=description,
+        ownership=ownership,
+        has_notes=flags["HasNotes"],
+        has_activities=flags["HasActivities"],
+        change_tracking=flags["ChangeTrackingEnabled"],
+    )
+
+
+def check_set_name(schema: Schema, set_name: Any, entity: EntityDef | None = None) -> None:
+    if not isinstance(set_name, str) or not NAME_PATTERN.match(set_name):
+        raise bad(f"'{set_name}' is not a valid EntitySetName.")
+    taken = schema.by_entity_set(set_name)
+    if taken is not None and taken is not entity:
+        raise bad(f"The entity set name '{set_name}' is already used.", code=DUPLICATE)
+
+
+def new_id(schema: Schema, body: dict[str, Any]) -> str:
+    """The ``MetadataId`` a create asks for (a client may choose it), else a new one."""
+    value = body.get("MetadataId")
+    if value is None:
+        return new_metadata_id()
+    if not is_guid(value):
+        raise bad(f"'{value}' is not a valid MetadataId.")
+    chosen = str(uuid.UUID(str(value)))
+    used = {e.metadata_id for e in schema.entities.values()} | {
+        a.metadata_id for e in schema.entities.values() for a in e.attributes.values()
+    }
+    if chosen in used:
+        raise bad(f"A definition with the MetadataId '{chosen}' already exists.", code=DUPLICATE)
+    return chosen
+
+
+def _primary_spec(body: dict[str, Any]) -> dict[str, Any]:
+    attrs = body.get("Attributes")
+    return attrs[0] if isinstance(attrs, list) and attrs and isinstance(attrs[0], dict) else {}
 
 
 def _primary_name(body: dict[str, Any], publisher: Publisher, ctx: Context) -> AttributeDef:
@@ -114,7 +205,6 @@ def _primary_name(body: dict[str, Any], publisher: Publisher, ctx: Context) -> A
         raise bad("The primary name column of a table must be a StringAttributeMetadata.")
     attr = attribute_from(ctx, spec, entity_name=str(body.get("SchemaName")).lower())
     attr.is_primary_name = True
-    attr.required = "ApplicationRequired" if attr.required == "None" else attr.required
     attr.visible_at = 0.0
     return attr
 
@@ -164,7 +254,7 @@ def _standard_relationships(schema: Schema, entity: EntityDef) -> None:
             tenant.add_column_relationships(schema, entity, attr)
 
 
-def _notes_relationship(schema: Schema, entity: EntityDef) -> None:
+def add_notes_relationship(schema: Schema, entity: EntityDef) -> None:
     """HasNotes: notes can point at the table through ``objectid_<table>@odata.bind``."""
     annotation = schema.entity("annotation")
     objectid = annotation.attribute("objectid") if annotation is not None else None
@@ -187,4 +277,11 @@ def _notes_relationship(schema: Schema, entity: EntityDef) -> None:
     )
 
 
-__all__ = ["create_table"]
+__all__ = [
+    "TableProperties",
+    "add_notes_relationship",
+    "check_set_name",
+    "create_table",
+    "new_id",
+    "table_properties",
+]

@@ -42,6 +42,10 @@ class Context:
     visibility_delay: float = 0.0
     key_delay: float = 0.0
     custom_table_limit: int | None = None
+    wall: str | None = None
+    """The request's time (UTC, ``YYYY-MM-DDTHH:MM:SSZ``): ``CreatedOn`` / ``ModifiedOn``."""
+    merge_labels: bool = False
+    """``MSCRM.MergeLabels: true`` on an update: labels keep the languages the body omits."""
 
     def publisher_for(self, schema_name: Any, kind: str) -> Publisher:
         """The publisher whose prefix ``schema_name`` carries; enforces naming rules."""
@@ -57,7 +61,7 @@ class Context:
                 return pub
         allowed = ", ".join(sorted(f"'{p.prefix}_'" for p in candidates)) or "(none)"
         raise bad(
-            f"The schema name '{schema_name}' of the {kind} must start with the customization "
+            f"The SchemaName '{schema_name}' of the {kind} must start with the customization "
             f"prefix of a publisher followed by an underscore: {allowed}."
         )
 
@@ -67,12 +71,12 @@ def check_name(schema_name: Any, kind: str, max_length: int) -> str:
         raise bad(f"The {kind} has no SchemaName.")
     if not NAME_PATTERN.match(schema_name):
         raise bad(
-            f"The schema name '{schema_name}' of the {kind} is not valid: it must start with a "
+            f"The SchemaName '{schema_name}' of the {kind} is not valid: it must start with a "
             "letter and contain only letters, digits and underscores."
         )
     if len(schema_name) > max_length:
         raise bad(
-            f"The schema name '{schema_name}' of the {kind} is longer than {max_length} characters."
+            f"The SchemaName '{schema_name}' of the {kind} is longer than {max_length} characters."
         )
     return schema_name
 

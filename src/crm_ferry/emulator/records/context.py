@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from crm_ferry.emulator import layers, odata, tenant
-from crm_ferry.emulator.layers import API_PREFIX, CALLER, ODATA_JSON
+from crm_ferry.emulator.layers import CALLER, ODATA_JSON
 from crm_ferry.emulator.validation import (
     CONCURRENCY_MISMATCH,
     NOT_IMPLEMENTED,
@@ -33,7 +33,8 @@ from crm_ferry.emulator.validation import (
 class Ctx:
     request: httpx.Request
     base: str
-    """``https://host/api/data/v9.2/``: every URL handed out starts with it."""
+    """``https://host/api/data/<version>/`` (the version of the request): every URL handed
+    out starts with it."""
     caller: str
     prefer: dict[str, str]
     lookup_annotations: bool
@@ -103,7 +104,7 @@ def make_ctx(request: httpx.Request) -> Ctx:
     caller = request.extensions.get(CALLER) or tenant.DEFAULT_APP_USER_ID
     return Ctx(
         request=request,
-        base=layers.origin(request) + API_PREFIX,
+        base=layers.api_base(request),
         caller=str(caller),
         prefer=prefer,
         lookup_annotations=_wants(annotations, "Microsoft.Dynamics.CRM.lookuplogicalname"),

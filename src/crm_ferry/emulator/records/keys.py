@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import httpx
 
 from crm_ferry.emulator import odata, tenant
-from crm_ferry.emulator.layers import API_PREFIX
+from crm_ferry.emulator.layers import api_path
 from crm_ferry.emulator.records.rows import fetch_row
 from crm_ferry.emulator.schema import EntityDef
 from crm_ferry.emulator.state import TenantState
@@ -134,10 +134,10 @@ def parse_reference(em: TenantState, text: Any) -> tuple[EntityDef, str]:
         return found, plain_id
     ref = text
     if "://" in ref:
-        path = httpx.URL(ref).path
-        ref = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
-    elif ref.startswith(API_PREFIX):
-        ref = ref[len(API_PREFIX) :]
+        ref = httpx.URL(ref).path
+    split = api_path(ref)
+    if split is not None:
+        ref = split[1]
     ref = ref.lstrip("/")
     try:
         segments = odata.parse_resource_path(unquote(ref))
