@@ -1,7 +1,6 @@
-"""For the tests of Microsoft's Python SDK (``tests/contract/sdk``): :func:`pending` marks a
-test that waits for another engineer's part of the emulator; the rest sets up, through the raw
-Web API, what the SDK has no call for: custom tables made with the documented
-``POST EntityDefinitions`` and the attribute bodies it takes
+"""For the tests of Microsoft's Python SDK (``tests/contract/sdk``): the credential that signs
+in to the emulator, and, through the raw Web API, what the SDK has no call for: custom tables
+made with the documented ``POST EntityDefinitions`` and the attribute bodies it takes
 (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api).
 """
 
@@ -9,13 +8,10 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-import pytest
 from azure.core.credentials import AccessToken, AccessTokenInfo
-from PowerPlatform.Dataverse.core.errors import HttpError
 
 from crm_ferry.emulator.app import EmulatorApp
 from crm_ferry.emulator.tls import TlsFiles
@@ -106,13 +102,3 @@ def integer_column(schema_name: str) -> dict[str, Any]:
         "RequiredLevel": {"Value": "None"},
         "DisplayName": label(schema_name),
     }
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def pending(owner: str, what: str) -> Callable[[F], F]:
-    """Expected to fail with an HttpError until ``owner``'s ``what`` lands."""
-    return pytest.mark.xfail(  # type: ignore[return-value]
-        raises=HttpError, strict=True, reason=f"waits for {what} (engineer {owner})"
-    )

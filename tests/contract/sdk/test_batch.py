@@ -24,7 +24,7 @@ from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models import ManyToManyRelationshipMetadata, UpsertItem
 from PowerPlatform.Dataverse.models.batch import BatchItemResponse
 
-from helpers.sdk import create_table, integer_column, pending, string_column
+from helpers.sdk import create_table, integer_column, string_column
 
 
 def _ok(responses: list[BatchItemResponse]) -> None:
@@ -242,7 +242,6 @@ def test_a_lookup_a_relationship_read_and_a_table_deleted(
     assert client.tables.get(child) is None
 
 
-@pending("hmd", "CreateEntities")
 def test_a_table_created_in_a_batch(client: DataverseClient) -> None:
     batch = client.batch.new()
     batch.tables.create("new_BatchMade", {"new_Count": "int"})

@@ -5,8 +5,7 @@ The query builder with every filter ``col()`` offers (comparisons, null checks, 
 ``between`` / ``not_between``, the string functions, ``like`` / ``not_like`` in their four
 forms, ``&`` ``|`` ``~`` and ``raw``), ordering, ``top``, paging, ``count``, annotations,
 ``$expand`` (``ExpandOption``) and the DataFrame results; SQL (``?sql=``, which the emulator
-refuses with 501 and the SDK surfaces as an ``HttpError``); FetchXML with paging (written
-ahead of the emulator's FetchXML, built by another engineer: refused with 501 until then);
+refuses with 501 and the SDK surfaces as an ``HttpError``); FetchXML with paging cookies;
 and the metadata helpers ``sql_columns``, ``odata_select``, ``odata_expands``,
 ``odata_expand`` and ``odata_bind``. The SDK's side: ``operations/query.py``,
 ``models/query_builder.py``, ``models/filters.py``, ``models/fetchxml_query.py``.

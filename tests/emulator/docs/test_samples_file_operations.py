@@ -9,9 +9,7 @@ them (https://learn.microsoft.com/power-apps/developer/data-platform/file-column
 
 Adapted: the column is ``new_FileColumn`` (the fresh tenant's publisher prefix is ``new``); the
 sample's 25 MB PDF is a generated file of a few kilobytes, sent in 1 KB blocks and chunks; the
-16 MB limit of a one-request download is reached with a tenant whose limit is 2 KB. Updating
-the column's ``MaxSizeInKB`` (``PUT`` of the attribute definition) is refused: the emulator
-doesn't update definitions.
+16 MB limit of a one-request download is reached with a tenant whose limit is 2 KB.
 """
 
 from __future__ import annotations
@@ -63,11 +61,13 @@ def test_create_the_file_column(api: httpx.Client) -> None:
     assert "/Attributes(" in response.headers["OData-EntityId"]
 
 
-def test_updating_max_size_in_kb_is_refused(api: httpx.Client) -> None:
+def test_updating_max_size_in_kb(api: httpx.Client) -> None:
     create_file_column(api)
-    current = api.get(f"{ATTRIBUTE}/Microsoft.Dynamics.CRM.FileAttributeMetadata").json()
+    cast = f"{ATTRIBUTE}/Microsoft.Dynamics.CRM.FileAttributeMetadata"
+    current = api.get(cast).json()
     response = api.put(ATTRIBUTE, json={**current, "MaxSizeInKB": 100 * 1024})
-    assert response.status_code == 501
+    assert response.status_code == 204
+    assert api.get(cast + "?$select=MaxSizeInKB").json()["MaxSizeInKB"] == 100 * 1024
 
 
 def test_retrieve_the_max_size_in_kb(api: httpx.Client) -> None:

@@ -99,11 +99,13 @@ def test_the_new_column_is_the_tables_primary_image(api: httpx.Client) -> None:
     ]
 
 
-def test_updating_can_store_full_image_is_refused(api: httpx.Client) -> None:
+def test_updating_can_store_full_image(api: httpx.Client) -> None:
     create_image_column(api, "account", False)
     url = ATTRIBUTES.format(table="account") + "(LogicalName='new_imagecolumn')"
-    current = api.get(url + "/Microsoft.Dynamics.CRM.ImageAttributeMetadata").json()
-    assert api.put(url, json={**current, "CanStoreFullImage": True}).status_code == 501
+    cast = url + "/Microsoft.Dynamics.CRM.ImageAttributeMetadata"
+    current = api.get(cast).json()
+    assert api.put(url, json={**current, "CanStoreFullImage": True}).status_code == 204
+    assert api.get(cast + "?$select=CanStoreFullImage").json()["CanStoreFullImage"] is True
 
 
 def test_retrieve_the_records_with_their_thumbnails(

@@ -103,8 +103,17 @@ def create_column(ctx: Context, entity: EntityDef, body: dict[str, Any]) -> list
     if attr.type in ("File", "Image"):
         attach(ctx.schema, entity, attr)
     meta_type = METADATA_TYPES[attr.type]
+    checked = body
+    if attr.type == "Image" and entity.primary_image != attr.logical_name:
+        # a later image column's IsPrimaryImage is ignored on create, as documented ("Use
+        # image column data": the first image column is the table's primary image)
+        checked = {k: v for k, v in body.items() if k != "IsPrimaryImage"}
     verify(
-        body, attribute_json(entity, attr), attribute_rules(meta_type), meta_type, skip=_NAVIGATION
+        checked,
+        attribute_json(entity, attr),
+        attribute_rules(meta_type),
+        meta_type,
+        skip=_NAVIGATION,
     )
     check_option_set(attr, body)
     return made

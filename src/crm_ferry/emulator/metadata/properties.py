@@ -308,6 +308,16 @@ BY_TYPE: dict[str, dict[str, Rule]] = {
         "MinValue": _applied("any"),
         "Precision": _applied("int"),
     },
+    # File and image columns (FileAttributeMetadata, ImageAttributeMetadata; "Use file column
+    # data", "Use image column data")
+    "FileAttributeMetadata": {"MaxSizeInKB": _applied("int")},
+    "ImageAttributeMetadata": {
+        "CanStoreFullImage": _applied("bool"),
+        "IsPrimaryImage": _applied("bool"),
+        "MaxHeight": _computed(144),
+        "MaxSizeInKB": _applied("int"),
+        "MaxWidth": _computed(144),
+    },
     "MoneyAttributeMetadata": {
         "CalculationOf": _computed(None),
         "FormulaDefinition": _FORMULA,
