@@ -59,9 +59,6 @@ NOT_IMPLEMENTED = "0x80040219"
 """``NotImplemented``: "The requested functionality is not yet implemented." (the 501s)."""
 UNEXPECTED = "0x80040216"
 """``UnExpected``: "An unexpected error occurred." (the 500s)."""
-ODATA_ERROR = "0x0"
-"""The code Dataverse gives errors raised by its OData layer (payload, batch and metadata
-readers)."""
 
 MIN_DATE = date(1753, 1, 1)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
