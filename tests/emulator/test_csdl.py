@@ -16,6 +16,7 @@ import pytest
 
 from crm_ferry.emulator.actions import NOT_EMULATED
 from crm_ferry.emulator.csdl import OPERATIONS
+from helpers.files import file_column, image_column
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
@@ -382,3 +383,45 @@ def test_only_get_is_allowed(api: httpx.Client, path: str, method: str) -> None:
     response = api.request(method, path, json={})
     assert response.status_code == 405
     assert response.json()["error"]["code"].startswith("0x8")
+
+
+def test_many_to_many_navigation_properties_and_file_and_image_columns_are_declared(
+    api: httpx.Client,
+) -> None:
+    """An N:N relationship gives both tables a collection-valued property, each the other's
+    partner, bound to the other table's set; a file column is its file's id, an image column
+    its thumbnail's bytes."""
+    made = api.post(
+        "RelationshipDefinitions",
+        json={
+            "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+            "SchemaName": "new_account_contact",
+            "Entity1LogicalName": "account",
+            "Entity2LogicalName": "contact",
+            "Entity1NavigationPropertyName": "new_account_contact_contacts",
+            "Entity2NavigationPropertyName": "new_account_contact_accounts",
+            "IntersectEntityName": "new_account_contact",
+        },
+    )
+    assert made.status_code == 204, made.text
+    file_column(api)
+    image_column(api)
+    root = _metadata(api)
+    account, contact = _entity_type(root, "account"), _entity_type(root, "contact")
+    to_contacts = account.find(f"{EDM}NavigationProperty[@Name='new_account_contact_contacts']")
+    to_accounts = contact.find(f"{EDM}NavigationProperty[@Name='new_account_contact_accounts']")
+    assert to_contacts is not None and to_accounts is not None
+    assert to_contacts.get("Type") == "Collection(mscrm.contact)"
+    assert to_contacts.get("Partner") == "new_account_contact_accounts"
+    assert to_accounts.get("Type") == "Collection(mscrm.account)"
+    assert to_accounts.get("Partner") == "new_account_contact_contacts"
+    assert to_contacts.find(f"{EDM}ReferentialConstraint") is None
+    accounts = _schema(root).find(f"{EDM}EntityContainer/{EDM}EntitySet[@Name='accounts']")
+    assert accounts is not None
+    bound = {
+        b.get("Path"): b.get("Target") for b in accounts.findall(f"{EDM}NavigationPropertyBinding")
+    }
+    assert bound["new_account_contact_contacts"] == "contacts"
+    types = {p.get("Name"): p.get("Type") for p in account.findall(f"{EDM}Property")}
+    assert types["new_filecolumn"] == "Edm.Guid"
+    assert types["new_imagecolumn"] == "Edm.Binary"

@@ -43,6 +43,10 @@ EDM_TYPES: dict[str, str] = {
     "Double": "Edm.Double",
     "Boolean": "Edm.Boolean",
     "DateTime": "Edm.DateTimeOffset",
+    # a file column's property is the file's id; an image column's the thumbnail's bytes
+    # (Use file column data, Use image column data)
+    "File": "Edm.Guid",
+    "Image": "Edm.Binary",
 }
 """The Edm type of a column's values (``Virtual`` columns have no property)."""
 LOOKUPS = frozenset({"Lookup", "Customer", "Owner"})
@@ -225,6 +229,23 @@ def navigation_properties(schema: Schema, entity: EntityDef) -> list[NavigationP
             rel.referencing_nav,
             None,
         )
+    for m2m in (schema.many_to_many or {}).values():
+        # each end has a collection-valued property to the other end's rows; the partner is
+        # the other end's property (Web API navigation properties, "Many-to-many")
+        for here, nav, there, back in (
+            (m2m.entity1, m2m.entity1_nav, m2m.entity2, m2m.entity2_nav),
+            (m2m.entity2, m2m.entity2_nav, m2m.entity1, m2m.entity1_nav),
+        ):
+            other = schema.entity(there)
+            if here != entity.logical_name or other is None or nav in out:
+                continue
+            out[nav] = NavigationProperty(
+                nav,
+                f"Collection({ALIAS}.{other.logical_name})",
+                other.entity_set_name,
+                back,
+                None,
+            )
     return list(out.values())
 
 
