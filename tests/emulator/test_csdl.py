@@ -410,7 +410,8 @@ def test_many_to_many_navigation_properties_and_file_and_image_columns_are_decla
     account, contact = _entity_type(root, "account"), _entity_type(root, "contact")
     to_contacts = account.find(f"{EDM}NavigationProperty[@Name='new_account_contact_contacts']")
     to_accounts = contact.find(f"{EDM}NavigationProperty[@Name='new_account_contact_accounts']")
-    assert to_contacts is not None and to_accounts is not None
+    assert to_contacts is not None
+    assert to_accounts is not None
     assert to_contacts.get("Type") == "Collection(mscrm.contact)"
     assert to_contacts.get("Partner") == "new_account_contact_accounts"
     assert to_accounts.get("Type") == "Collection(mscrm.account)"
