@@ -37,6 +37,7 @@ STAGES = (
     "load",
     "reconcile",
     "references",
+    "snapshot",
     "emulator",
 )
 """The packages that hold the mechanisms: no settings files, no verbs, no CLI."""

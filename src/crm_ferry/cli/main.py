@@ -179,6 +179,28 @@ def init(
     emit(result, as_json, render.render_init)
 
 
+@cli.command()
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the snapshot to this file (default: tenant-snapshot.json in the project).",
+)
+@command_options
+@click.pass_context
+def snapshot(ctx: click.Context, out: Path | None, as_json: bool) -> None:
+    """Capture the tenant: the map's tables and those they relate to, users, currencies,
+    price lists, settings, publishers and solutions (no records, no secrets) in one file."""
+    with render.progress_reporter(enabled=not as_json) as progress:
+        result = commands.snapshot(
+            settings_of(ctx),
+            out=out,
+            progress=render.naming_progress(progress) if progress else NO_PROGRESS,
+        )
+    emit(result, as_json, render.render_snapshot)
+
+
 @cli.group("map")
 @project_option
 @traceback_option

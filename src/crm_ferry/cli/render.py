@@ -121,6 +121,44 @@ class RichProgressReporter:
             completed = self._progress.tasks[t].completed
             self._progress.update(t, total=total if total is not None else completed)
 
+    def describe(self, task: str, text: str) -> None:
+        """Show ``text`` on the line of ``task``."""
+        if task in self._tasks:
+            self._progress.update(self._tasks[task], description=text)
+
+
+class NamingProgress:
+    """Progress whose ``table <name>`` tasks are shown on the line of the task counting
+    the tables (``tables: contact``), not as a line each."""
+
+    WIDTH = 40
+
+    def __init__(self, inner: RichProgressReporter) -> None:
+        self._inner = inner
+        self._current = ""
+
+    def start(self, task: str, total: int | None = None) -> None:
+        if task.startswith("table "):
+            text = f"{self._current}: {task.removeprefix('table ')}"
+            self._inner.describe(self._current, text[: self.WIDTH])
+            return
+        self._current = task
+        self._inner.start(task, total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        if not task.startswith("table "):
+            self._inner.advance(task, amount)
+
+    def finish(self, task: str) -> None:
+        if not task.startswith("table "):
+            self._inner.describe(task, task)
+            self._inner.finish(task)
+
+
+def naming_progress(inner: RichProgressReporter) -> NamingProgress:
+    """:class:`NamingProgress` over ``inner``."""
+    return NamingProgress(inner)
+
 
 class RateColumn(ProgressColumn):
     """Units per second, e.g. ``12,345 rec/s``."""
@@ -379,6 +417,22 @@ def render_doctor(r: commands.DoctorResult) -> None:
         if c.hint and c.status == "fail":
             console.print(f"        [yellow]what to do:[/] {escape(c.hint)}", soft_wrap=True)
     console.print("ready to migrate" if r.ok else "[red]blocking problems found[/]")
+
+
+def render_snapshot(r: commands.SnapshotResult) -> None:
+    _print_path("Tenant snapshot written to", r.path)
+    console.print(f"  environment  {escape(r.environment_url)}", soft_wrap=True)
+    console.print(f"  taken at     {r.taken_at}; tables from {escape(r.map_source)}")
+    table = Table(box=box.SIMPLE)
+    table.add_column("captured")
+    table.add_column("count", justify="right")
+    for name, count in r.counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    if r.absent:
+        console.print(
+            "Not in the tenant (left out): " + escape(", ".join(r.absent)), soft_wrap=False
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ module              verbs
 ``references``      :func:`references`
 ``doctor``          :func:`doctor`
 ``demo``            :func:`demo`
+``snapshot``        :func:`snapshot`
 ``emulator``        :func:`emulator_serve`, :func:`emulator_connection`,
                     :func:`emulator_dump`
 ==================  ===========================================================
@@ -66,6 +67,7 @@ from crm_ferry.commands.rollback import (
     runs,
 )
 from crm_ferry.commands.sample import AcceptResult, SampleResult, sample, sample_accept
+from crm_ferry.commands.snapshot import SnapshotResult, snapshot
 from crm_ferry.commands.verify import (
     PendingDifferences,
     VerifyResult,
@@ -103,6 +105,7 @@ __all__ = [
     "SampleResult",
     "ScopingReport",
     "ShowResult",
+    "SnapshotResult",
     "SourceDiscovery",
     "VerifyResult",
     "delta",
@@ -129,6 +132,7 @@ __all__ = [
     "sample",
     "sample_accept",
     "scope",
+    "snapshot",
     "verify",
     "verify_accept",
     "verify_pending",
