@@ -641,6 +641,17 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     help="Store another value in COLUMN of every Nth row written to TABLE (or of rows "
     "holding ID) while the request succeeds, e.g. contact.lastname:10. Repeatable.",
 )
+@click.option(
+    "--snapshot",
+    "snapshot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Serve the tenant of this snapshot (tenant-snapshot.json, written by `crm-ferry "
+    "snapshot`): its tables, columns, choices, keys, users, currencies and settings in place "
+    "of the built-in tenant's; the tables it does not hold stay built-in. A snapshot the "
+    "emulator cannot represent is refused at start-up, naming what.",
+)
 @command_options
 @click.pass_context
 def emulator_serve(
@@ -648,6 +659,7 @@ def emulator_serve(
     host: str,
     port: int,
     data_dir: Path | None,
+    snapshot: Path | None,
     tls_dir: Path | None,
     latency_ms: float,
     per_record_ms: float,
@@ -690,6 +702,7 @@ def emulator_serve(
         fault_item=fault_item,
         fault_corrupt=fault_corrupt,
         users=users,
+        snapshot=settings_of(ctx).resolve(snapshot) if snapshot is not None else None,
     )
     server = commands.emulator_serve(
         settings_of(ctx), config=config, data_dir=data_dir, host=host, port=port, tls_dir=tls_dir

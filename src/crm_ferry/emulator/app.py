@@ -49,6 +49,7 @@ from crm_ferry.emulator.layers import (
     records_of,
 )
 from crm_ferry.emulator.protection import ProtectionLimits, ServiceProtection
+from crm_ferry.emulator.served import load_snapshot
 from crm_ferry.emulator.state import CoreConfig
 from crm_ferry.errors import ConfigError
 
@@ -78,6 +79,9 @@ class EmulatorConfig:
     protection: ProtectionLimits = field(default_factory=ProtectionLimits)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     faults: FaultSchedule = field(default_factory=FaultSchedule)
+    snapshot: Path | None = None
+    """A tenant snapshot (``tenant-snapshot.json``) to serve instead of the built-in tenant
+    (:mod:`crm_ferry.emulator.served`)."""
 
 
 class DataPlane(Protocol):
@@ -115,6 +119,8 @@ class EmulatorApp:
 
     ``data_dir`` makes the data plane store in SQLite under that folder (else in memory).
     ``backend`` replaces the data plane (tests of the serving layers use a small fake).
+    ``snapshot`` (or ``config.snapshot``) serves the tenant of that snapshot file; one the
+    emulator cannot represent is a :class:`~crm_ferry.errors.ConfigError` naming what.
     """
 
     def __init__(
@@ -125,10 +131,15 @@ class EmulatorApp:
         backend: DataPlane | None = None,
         clock: Clock = monotonic,
         sleep: Sleep = time.sleep,
+        snapshot: Path | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
+        if snapshot is not None:
+            self.config = replace(self.config, snapshot=snapshot)
         if backend is None:
             core = self.config.core or CoreConfig()
+            if self.config.snapshot is not None:
+                core = replace(core, snapshot=load_snapshot(self.config.snapshot))
             disabled = {c.client_id for c in self.config.auth.clients if c.disabled}
             if disabled:  # the systemuser rows say so too (isdisabled), as in Dataverse
                 core = replace(core, disabled_client_ids=core.disabled_client_ids | disabled)
@@ -261,6 +272,7 @@ def emulator_config(
     fault_item: int | None = None,
     fault_corrupt: Iterable[str] = (),
     users: int = 1,
+    snapshot: Path | None = None,
 ) -> EmulatorConfig:
     """An :class:`EmulatorConfig` from flat options (what ``crm-ferry emulator serve`` takes).
 
@@ -268,7 +280,8 @@ def emulator_config(
     raises :class:`~crm_ferry.errors.ConfigError`. ``fault_corrupt``: corruptions as
     ``TABLE.COLUMN[:EVERY][@MATCH]`` (:meth:`~crm_ferry.emulator.faults.Corruption.parse`).
     ``users``: how many application clients may sign in
-    (:func:`~crm_ferry.emulator.auth.emulator_clients`).
+    (:func:`~crm_ferry.emulator.auth.emulator_clients`). ``snapshot``: the tenant snapshot
+    to serve (:mod:`crm_ferry.emulator.served`).
     """
     base_limits = ProtectionLimits()
     given = {
@@ -315,6 +328,7 @@ def emulator_config(
         latency=LatencyConfig(per_request_ms=latency_ms, per_record_ms=per_record_ms),
         protection=protection,
         faults=faults,
+        snapshot=snapshot,
     )
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -41,7 +43,8 @@ from crm_ferry.emulator.metadata import (
     handle_metadata_action,
     settle,
 )
-from crm_ferry.emulator.schema import BULK_MESSAGES
+from crm_ferry.emulator.schema import BULK_MESSAGES, Schema
+from crm_ferry.emulator.served import served_rows, served_schema
 from crm_ferry.emulator.state import CoreConfig, TenantState
 from crm_ferry.emulator.unsupported import not_implemented, refuse_unimplemented
 from crm_ferry.emulator.validation import (
@@ -57,7 +60,11 @@ class Emulator(TenantState):
     """One tenant. See the module docstring; every public method is thread-safe."""
 
     def __init__(self, config: CoreConfig | None = None, data_dir: Path | None = None) -> None:
-        super().__init__(config, data_dir, seed=_seed)
+        snapshot = config.snapshot if config is not None else None
+        made: Callable[[], Schema] | None = None
+        if config is not None and snapshot is not None:
+            made = partial(served_schema, snapshot, config.bulk_standard_tables)
+        super().__init__(config, data_dir, seed=_seed, schema=made)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one Web API request (the whole request is one transaction)."""
@@ -344,7 +351,12 @@ def _bulk_target(rest: str) -> tuple[str, str] | None:
 
 def _seed(em: TenantState) -> None:
     """The first rows of a new tenant: the standard ones, the default application user, and
-    the organization's upload settings."""
+    the organization's upload settings; a tenant served from a snapshot, the snapshot's
+    rows."""
+    if em.config.snapshot is not None:
+        for table, row in served_rows(em.config.snapshot, em.schema):
+            records.insert_system_row(em, table, row, tenant.DEFAULT_APP_USER_ID)
+        return
     for table, row in tenant.seed_rows():
         records.insert_system_row(em, table, row, tenant.DEFAULT_APP_USER_ID)
     row = tenant.application_user_row(tenant.DEFAULT_APP_CLIENT_ID, "crm-ferry", disabled=False)

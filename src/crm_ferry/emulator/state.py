@@ -18,11 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_ferry.emulator import tenant
 from crm_ferry.emulator.schema import BULK_MESSAGES, Schema
 from crm_ferry.emulator.store import Store
+from crm_ferry.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crm_ferry.emulator.served.document import TenantSnapshot
 
 _BLOCKED = (
     "ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll "
@@ -106,14 +110,19 @@ class CoreConfig:
     file_download_limit: int = 16 * 1024 * 1024
     """The largest file one ``GET .../<column>/$value`` without ``Range`` downloads (16 MB)
     and the largest range one request asks for."""
+    snapshot: TenantSnapshot | None = None
+    """Serve the tenant of this snapshot (:mod:`crm_ferry.emulator.served`) instead of the
+    built-in one: its tables in place of the built-in ones, its users, currencies and
+    settings as the first rows."""
 
 
 class TenantState:
     """A tenant's store, schema, clocks and per-request caches; every public method is
     thread-safe.
 
-    A store that holds no tenant yet gets the standard schema, and ``seed`` (when given) writes
-    the tenant's first rows in the same transaction.
+    A store that holds no tenant yet gets the standard schema (or the one ``schema`` makes),
+    and ``seed`` (when given) writes the tenant's first rows in the same transaction. A store
+    made from a snapshot is opened again only with that snapshot.
     """
 
     def __init__(
@@ -122,6 +131,7 @@ class TenantState:
         data_dir: Path | None = None,
         *,
         seed: Callable[[TenantState], None] | None = None,
+        schema: Callable[[], Schema] | None = None,
     ) -> None:
         self.config = config or CoreConfig()
         self._lock = threading.RLock()
@@ -133,6 +143,7 @@ class TenantState:
         """System jobs not yet run (asyncoperationid → clock time they may run from)."""
         raw = self.store.get_meta("schema")
         if raw is not None:
+            self._check_snapshot(data_dir)
             self.schema = Schema.from_json(json.loads(raw))
             self._version = self.store.max_version()
             self.jobs_due = {
@@ -141,12 +152,29 @@ class TenantState:
                 if row.get("statecode") != 3
             }
         else:
-            self.schema = tenant.build_schema(self.config.bulk_standard_tables)
+            if schema is not None:
+                self.schema = schema()
+            else:
+                self.schema = tenant.build_schema(self.config.bulk_standard_tables)
             self._version = 0
             with self.store.savepoint():
                 if seed is not None:
                     seed(self)
+                if self.config.snapshot is not None:
+                    self.store.set_meta("snapshot", self.config.snapshot.digest)
                 self.save_schema()
+
+    def _check_snapshot(self, data_dir: Path | None) -> None:
+        """A stored tenant made from a snapshot is served again only from that snapshot."""
+        snapshot = self.config.snapshot
+        if snapshot is None or self.store.get_meta("snapshot") == snapshot.digest:
+            return
+        self.store.close()
+        raise ConfigError(
+            f"the emulator data in {data_dir} is not the tenant of the snapshot {snapshot.path}",
+            hint="serve the snapshot with a new data folder (or none), or this folder without "
+            "--snapshot",
+        )
 
     def clock(self) -> float:
         return self.config.clock()

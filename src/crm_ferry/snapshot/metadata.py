@@ -287,7 +287,9 @@ def _pick(raw: Mapping[str, Any], facts: Sequence[str]) -> dict[str, Any]:
         elif name in WRAPPED and isinstance(value, Mapping):
             value = value.get("Value")
         elif name == "Targets" and isinstance(value, list):
-            value = sorted(str(v) for v in value)
+            # in the service's order, not sorted: the order is part of the answer, and an
+            # emulator served from the snapshot answers it the same
+            value = [str(v) for v in value]
         elif name == "CascadeConfiguration" and isinstance(value, Mapping):
             value = {k: v for k, v in value.items() if not k.startswith("@")}
         if value is not None and value != "":
