@@ -15,7 +15,8 @@ Layout, from the outside in (each group imports only itself and the groups after
   ``GET <set>?fetchXml=``) and :mod:`.records` (record requests, file and image transfers,
   writes, reads and business rules);
 - the tenant: :mod:`.state` (``CoreConfig`` and the tenant's state every handler works on),
-  :mod:`.store` (SQLite), :mod:`.tenant` (the standard tables and rows), :mod:`.validation`
+  :mod:`.store` (SQLite), :mod:`.tenant` (the standard tables and rows), :mod:`.served` (a
+  tenant served from a tenant snapshot instead), :mod:`.validation`
   (values, error codes and faults) and :mod:`.schema` (the metadata model);
 - shared by all: :mod:`.odata` (the Web API's URL syntax, pure), :mod:`.conditions`
   (Dataverse's condition operators, pure: what FetchXML's conditions and ``$filter``'s query
