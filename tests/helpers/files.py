@@ -11,17 +11,16 @@ from typing import Any
 
 import httpx
 
+from helpers.definitions import NS, add_column, label
 from helpers.webapi import created_id
 
 Pixel = tuple[int, int, int, int]
 
 
-def label(text: str) -> dict[str, Any]:
-    return {"LocalizedLabels": [{"Label": text, "LanguageCode": 1033}]}
-
-
-def add_column(api: httpx.Client, table: str, body: dict[str, Any]) -> httpx.Response:
-    return api.post(f"EntityDefinitions(LogicalName='{table}')/Attributes", json=body)
+def _media_column(api: httpx.Client, table: str, body: dict[str, Any]) -> str:
+    response = add_column(api, table, body)
+    assert response.status_code == 204, response.text
+    return str(body["SchemaName"]).lower()
 
 
 def file_column(
@@ -29,15 +28,13 @@ def file_column(
 ) -> str:
     """Make a file column; its logical name."""
     body = {
-        "@odata.type": "Microsoft.Dynamics.CRM.FileAttributeMetadata",
+        "@odata.type": NS + "FileAttributeMetadata",
         "SchemaName": schema,
         "DisplayName": label("Sample File Column"),
         "RequiredLevel": {"Value": "None"},
         **extra,
     }
-    response = add_column(api, table, body)
-    assert response.status_code == 204, response.text
-    return schema.lower()
+    return _media_column(api, table, body)
 
 
 def image_column(
@@ -45,14 +42,12 @@ def image_column(
 ) -> str:
     """Make an image column; its logical name."""
     body = {
-        "@odata.type": "Microsoft.Dynamics.CRM.ImageAttributeMetadata",
+        "@odata.type": NS + "ImageAttributeMetadata",
         "SchemaName": schema,
         "DisplayName": label("Sample Image Column"),
         **extra,
     }
-    response = add_column(api, table, body)
-    assert response.status_code == 204, response.text
-    return schema.lower()
+    return _media_column(api, table, body)
 
 
 def new_row(api: httpx.Client, entity_set: str = "accounts", **values: Any) -> str:

@@ -1,5 +1,6 @@
-"""Helpers for the documented metadata examples (tables, columns, choices) under
-tests/emulator/docs: the labels, the solution the examples name, the bank account table."""
+"""Helpers for the documented metadata examples (tables, columns, choices, relationships)
+under tests/emulator/docs: the labels, the solution the examples name, the bank account
+table."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ def label(text: str) -> dict[str, Any]:
         "LocalizedLabels": [
             {"@odata.type": NS + "LocalizedLabel", "Label": text, "LanguageCode": 1033}
         ],
+    }
+
+
+def relationship_label(text: str) -> dict[str, Any]:
+    """A ``Label`` as the relationship and multi-table lookup examples send it: typed, its
+    1033 localized label also as ``UserLocalizedLabel``."""
+    localized = {"@odata.type": NS + "LocalizedLabel", "Label": text, "LanguageCode": 1033}
+    return {
+        "@odata.type": NS + "Label",
+        "LocalizedLabels": [localized],
+        "UserLocalizedLabel": localized,
     }
 
 
@@ -100,6 +112,7 @@ __all__ = [
     "add_solution",
     "bank_account_table",
     "label",
+    "relationship_label",
     "required_level",
     "texts",
 ]
