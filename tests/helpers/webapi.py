@@ -1,4 +1,5 @@
-"""Small helpers for raw Web API tests (the documented examples under tests/emulator/docs)."""
+"""Small helpers for raw Web API tests: the id a create answers, ``$batch`` requests built and
+answers read, FetchXML queries."""
 
 from __future__ import annotations
 
@@ -18,6 +19,38 @@ def created_id(response: httpx.Response) -> str:
     assert response.status_code == 204, response.text
     url = response.headers["OData-EntityId"]
     return url[url.rindex("(") + 1 : -1]
+
+
+def batch_body(*parts: str, boundary: str = "batch_x") -> tuple[str, bytes]:
+    """A ``$batch`` request of ``parts`` (:func:`batch_request`, :func:`change_set`): its
+    ``Content-Type`` and its body."""
+    text = "".join(f"--{boundary}\r\n{p}" for p in parts) + f"--{boundary}--\r\n"
+    return f"multipart/mixed; boundary={boundary}", text.encode()
+
+
+def batch_request(
+    method: str,
+    url: str,
+    body: str = "",
+    content_id: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """One request of a ``$batch`` body (an ``application/http`` part); its ``headers`` are
+    ``Content-Type: application/json`` unless given."""
+    cid = f"Content-ID: {content_id}\r\n" if content_id else ""
+    sent = {"Content-Type": "application/json"} if headers is None else headers
+    lines = "".join(f"{name}: {value}\r\n" for name, value in sent.items())
+    return (
+        "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+        f"{cid}\r\n{method} {url} HTTP/1.1\r\n{lines}\r\n{body}\r\n"
+    )
+
+
+def change_set(*requests: str, boundary: str = "changeset_y") -> str:
+    """A change set of ``requests`` (:func:`batch_request`), as one part of a ``$batch``."""
+    inner = "".join(f"--{boundary}\r\n{r}" for r in requests) + f"--{boundary}--\r\n"
+    return f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n{inner}"
 
 
 @dataclass(frozen=True)
