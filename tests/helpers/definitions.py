@@ -1,5 +1,5 @@
 """Definitions the tests make through the raw metadata API: custom tables, the columns and
-alternate keys they gain, and the labels those bodies carry.
+alternate keys they gain, global choices, and the labels those bodies carry.
 
 A custom table is made with the documented ``POST EntityDefinitions`` (a user-owned table
 with a String primary name column), a column with ``POST EntityDefinitions(...)/Attributes``
@@ -108,11 +108,28 @@ def integer_column(schema_name: str) -> dict[str, Any]:
     }
 
 
+def global_choice(api: httpx.Client, name: str, display: str, *options: tuple[int, str]) -> str:
+    """A global choice ``name`` with ``options`` (value, label), made with ``POST
+    GlobalOptionSetDefinitions``; its ``MetadataId``."""
+    body = {
+        "@odata.type": NS + "OptionSetMetadata",
+        "Name": name,
+        "DisplayName": label(display),
+        "OptionSetType": "Picklist",
+        "Options": [{"Value": value, "Label": label(text)} for value, text in options],
+    }
+    response = api.post("GlobalOptionSetDefinitions", json=body)
+    assert response.status_code == 204, response.text
+    url = response.headers["OData-EntityId"]
+    return url[url.rindex("(") + 1 : -1]
+
+
 __all__ = [
     "NS",
     "add_column",
     "add_key",
     "create_table",
+    "global_choice",
     "integer_column",
     "label",
     "primary_name_column",

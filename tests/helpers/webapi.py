@@ -21,6 +21,17 @@ def created_id(response: httpx.Response) -> str:
     return url[url.rindex("(") + 1 : -1]
 
 
+def get_json(api: httpx.Client, path: str) -> dict[str, Any]:
+    """The JSON body of ``GET <path>``, answered ``200`` as OData JSON (minimal metadata,
+    ``OData-Version: 4.0``)."""
+    response = api.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json; odata.metadata=minimal")
+    assert response.headers["OData-Version"] == "4.0"
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def batch_body(*parts: str, boundary: str = "batch_x") -> tuple[str, bytes]:
     """A ``$batch`` request of ``parts`` (:func:`batch_request`, :func:`change_set`): its
     ``Content-Type`` and its body."""

@@ -25,9 +25,9 @@ import pytest
 from helpers.metadata_docs import (
     NS,
     SOLUTION,
-    add_solution,
-    bank_account_table,
+    add_bank_accounts,
     label,
+    options,
     required_level,
     texts,
 )
@@ -41,15 +41,7 @@ IN_SOLUTION = {"MSCRM.SolutionUniqueName": SOLUTION}
 
 @pytest.fixture
 def tenant(api: httpx.Client) -> httpx.Client:
-    add_solution(api, "sample")
-    sample = api.post(
-        "EntityDefinitions",
-        json=bank_account_table("sample_BankAccount", "sample_Name"),
-        headers=IN_SOLUTION,
-    )
-    assert sample.status_code == 204, sample.text
-    new = api.post("EntityDefinitions", json=bank_account_table("new_BankAccount", "new_Name"))
-    assert new.status_code == 204, new.text
+    add_bank_accounts(api)
     return api
 
 
@@ -284,10 +276,6 @@ def test_create_a_memo_column(tenant: httpx.Client) -> None:
     _refused(_row(tenant, "sample_bankaccounts", {"sample_memo": "x" * 501}))
 
 
-def _options(*pairs: tuple[int, str]) -> list[dict[str, Any]]:
-    return [{"Value": value, "Label": label(text)} for value, text in pairs]
-
-
 CHOICE = {
     "@odata.type": NS + "PicklistAttributeMetadata",
     "AttributeType": "Picklist",
@@ -295,7 +283,7 @@ CHOICE = {
     "SourceTypeMask": 0,
     "OptionSet": {
         "@odata.type": NS + "OptionSetMetadata",
-        "Options": _options(
+        "Options": options(
             (727000000, "Bravo"),
             (727000001, "Delta"),
             (727000002, "Alpha"),
@@ -346,7 +334,7 @@ def test_create_a_multi_select_choice_column(tenant: httpx.Client) -> None:
         "SourceTypeMask": 0,
         "OptionSet": {
             "@odata.type": NS + "OptionSetMetadata",
-            "Options": _options(
+            "Options": options(
                 (727000000, "Appetizer"), (727000001, "Entree"), (727000002, "Dessert")
             ),
             "IsGlobal": False,
