@@ -17,37 +17,29 @@ from helpers.webapi import created_id
 Pixel = tuple[int, int, int, int]
 
 
-def _media_column(api: httpx.Client, table: str, body: dict[str, Any]) -> str:
-    response = add_column(api, table, body)
+def _media_column(
+    api: httpx.Client, table: str, meta_type: str, schema: str, body: dict[str, Any]
+) -> str:
+    sent = {"@odata.type": NS + meta_type, "SchemaName": schema, **body}
+    response = add_column(api, table, sent)
     assert response.status_code == 204, response.text
-    return str(body["SchemaName"]).lower()
+    return schema.lower()
 
 
 def file_column(
     api: httpx.Client, table: str = "account", schema: str = "new_FileColumn", **extra: Any
 ) -> str:
     """Make a file column; its logical name."""
-    body = {
-        "@odata.type": NS + "FileAttributeMetadata",
-        "SchemaName": schema,
-        "DisplayName": label("Sample File Column"),
-        "RequiredLevel": {"Value": "None"},
-        **extra,
-    }
-    return _media_column(api, table, body)
+    body = {"DisplayName": label("Sample File Column"), "RequiredLevel": {"Value": "None"}}
+    return _media_column(api, table, "FileAttributeMetadata", schema, {**body, **extra})
 
 
 def image_column(
     api: httpx.Client, table: str = "account", schema: str = "new_ImageColumn", **extra: Any
 ) -> str:
     """Make an image column; its logical name."""
-    body = {
-        "@odata.type": NS + "ImageAttributeMetadata",
-        "SchemaName": schema,
-        "DisplayName": label("Sample Image Column"),
-        **extra,
-    }
-    return _media_column(api, table, body)
+    body = {"DisplayName": label("Sample Image Column"), **extra}
+    return _media_column(api, table, "ImageAttributeMetadata", schema, body)
 
 
 def new_row(api: httpx.Client, entity_set: str = "accounts", **values: Any) -> str:

@@ -1,5 +1,5 @@
-"""Small helpers for raw Web API tests: the id a create answers, ``$batch`` requests built and
-answers read, FetchXML queries."""
+"""Small helpers for raw Web API tests: the id a create answers, the query examples' tasks,
+``$batch`` requests built and answers read, FetchXML queries."""
 
 from __future__ import annotations
 
@@ -19,6 +19,22 @@ def created_id(response: httpx.Response) -> str:
     assert response.status_code == 204, response.text
     url = response.headers["OData-EntityId"]
     return url[url.rindex("(") + 1 : -1]
+
+
+def tasks(api: httpx.Client, table: str, row_id: str, about: str, count: int) -> list[str]:
+    """The query examples' tasks (phone calls here): ``count`` phone calls "Task <n> for
+    <about>" regarding the row ``row_id`` of ``table`` (``account`` or ``contact``); their
+    ids."""
+    bind = f"regardingobjectid_{table}_phonecall@odata.bind"
+    return [
+        created_id(
+            api.post(
+                "phonecalls",
+                json={"subject": f"Task {n} for {about}", bind: f"/{table}s({row_id})"},
+            )
+        )
+        for n in range(1, count + 1)
+    ]
 
 
 def get_json(api: httpx.Client, path: str) -> dict[str, Any]:
