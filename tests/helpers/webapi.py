@@ -7,6 +7,7 @@ import email
 import email.message
 import email.policy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +47,20 @@ def get_json(api: httpx.Client, path: str) -> dict[str, Any]:
     assert response.headers["OData-Version"] == "4.0"
     body: dict[str, Any] = response.json()
     return body
+
+
+def pages(api: httpx.Client, url: str, size: int) -> Iterator[dict[str, Any]]:
+    """The pages of ``GET <url>`` with ``Prefer: odata.maxpagesize=<size>``, following each
+    ``@odata.nextLink``; every page answered ``200`` with the preference applied."""
+    prefer = f"odata.maxpagesize={size}"
+    link: str | None = url
+    while link:
+        response = api.get(link, headers={"Prefer": prefer})
+        assert response.status_code == 200, response.text
+        assert response.headers["Preference-Applied"] == prefer
+        body: dict[str, Any] = response.json()
+        yield body
+        link = body.get("@odata.nextLink")
 
 
 def batch_body(*parts: str, boundary: str = "batch_x") -> tuple[str, bytes]:
