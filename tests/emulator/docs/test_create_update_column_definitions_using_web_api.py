@@ -190,11 +190,11 @@ def test_create_a_boolean_column(tenant: httpx.Client) -> None:
     column = _column(tenant, "new_bankaccount", "new_boolean", "BooleanAttributeMetadata")
     assert column["DefaultValue"] is False
     assert column["RequiredLevel"] == required_level("None", False)
-    options = tenant.get(
+    option_set = tenant.get(
         f"{NEW}(LogicalName='new_boolean')/{NS}BooleanAttributeMetadata/OptionSet"
     ).json()
-    assert texts(options["TrueOption"]["Label"]) == {1033: "True"}
-    assert texts(options["FalseOption"]["Label"]) == {1033: "False"}
+    assert texts(option_set["TrueOption"]["Label"]) == {1033: "True"}
+    assert texts(option_set["FalseOption"]["Label"]) == {1033: "False"}
     row = created_id(_row(tenant, "new_bankaccounts", {"new_boolean": True}))
     assert _read(tenant, "new_bankaccounts", row, "new_boolean")["new_boolean"] is True
     assert _found(tenant, "new_bankaccounts", "new_boolean eq true") == 1
@@ -302,12 +302,12 @@ CHOICE = {
 
 def test_create_a_choice_column(tenant: httpx.Client) -> None:
     _created(tenant.post(SAMPLE, json=CHOICE, headers=IN_SOLUTION), SAMPLE)
-    options = tenant.get(
+    option_set = tenant.get(
         f"{SAMPLE}(LogicalName='sample_choice')/{NS}PicklistAttributeMetadata/OptionSet",
         params={"$select": "Options,IsGlobal"},
     ).json()
-    assert options["IsGlobal"] is False
-    assert [(o["Value"], texts(o["Label"])[1033]) for o in options["Options"]] == [
+    assert option_set["IsGlobal"] is False
+    assert [(o["Value"], texts(o["Label"])[1033]) for o in option_set["Options"]] == [
         (727000000, "Bravo"),
         (727000001, "Delta"),
         (727000002, "Alpha"),
@@ -421,10 +421,10 @@ def test_update_a_column(tenant: httpx.Client) -> None:
     assert after["RequiredLevel"]["Value"] == "ApplicationRequired"
     assert after["MetadataId"] == column["MetadataId"]
     # the options are not changed by PUT ("you must send a different request")
-    options = tenant.get(
+    option_set = tenant.get(
         f"{NEW}(LogicalName='new_boolean')/{NS}BooleanAttributeMetadata/OptionSet"
     ).json()
-    assert texts(options["TrueOption"]["Label"]) == {1033: "True"}
+    assert texts(option_set["TrueOption"]["Label"]) == {1033: "True"}
 
 
 def test_a_column_type_cannot_change(tenant: httpx.Client) -> None:

@@ -215,11 +215,11 @@ def test_update_options(tenant: httpx.Client) -> None:
     response = tenant.post("UpdateOptionValue", json=body)
     assert response.status_code == 204, response.text
     assert response.headers["OData-Version"] == "4.0"
-    options = tenant.get(
+    option_set = tenant.get(
         f"{NEW}(LogicalName='new_boolean')/{NS}BooleanAttributeMetadata/OptionSet"
     ).json()
-    assert texts(options["TrueOption"]["Label"]) == {1033: "Up"}
-    assert texts(options["FalseOption"]["Label"]) == {1033: "False"}
+    assert texts(option_set["TrueOption"]["Label"]) == {1033: "Up"}
+    assert texts(option_set["FalseOption"]["Label"]) == {1033: "False"}
     row = created_id(tenant.post("new_bankaccounts", json={"new_boolean": True}))
     read = tenant.get(
         f"new_bankaccounts({row})",
