@@ -28,6 +28,7 @@ from crm_ferry.emulator.batch import (
 )
 from crm_ferry.emulator.core import CoreConfig, Emulator
 from crm_ferry.emulator.layers import odata_error
+from helpers.webapi import batch_body, batch_request, change_set
 
 DOC = "https://learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api"
 CASES = Path(__file__).parent.parent / "cases" / "batch"
@@ -343,32 +344,14 @@ def test_a_forward_reference_fails_with_the_documented_error() -> None:
     assert all(not rows for rows in core.rows.values())
 
 
-def _body(*parts: str, boundary: str = "batch_x") -> tuple[str, bytes]:
-    text = "".join(f"--{boundary}\r\n{p}" for p in parts) + f"--{boundary}--\r\n"
-    return f"multipart/mixed; boundary={boundary}", text.encode()
-
-
-def _op(method: str, url: str, body: str = "", content_id: str | None = None) -> str:
-    cid = f"Content-ID: {content_id}\r\n" if content_id else ""
-    return (
-        "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-        f"{cid}\r\n{method} {url} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
-    )
-
-
-def _change_set(*ops: str, boundary: str = "changeset_y") -> str:
-    inner = "".join(f"--{boundary}\r\n{o}" for o in ops) + f"--{boundary}--\r\n"
-    return f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n{inner}"
-
-
 def test_references_work_only_inside_the_same_change_set() -> None:
     # DOC: "Within changesets you can use $parameter ... to reference URIs returned for new
     # entities created earlier in the same changeset."
     core = StubCore()
-    body = _body(
-        _change_set(_op("POST", "/api/data/v9.2/accounts", '{"name":"A"}', "1")),
-        _change_set(
-            _op(
+    body = batch_body(
+        change_set(batch_request("POST", "/api/data/v9.2/accounts", '{"name":"A"}', "1")),
+        change_set(
+            batch_request(
                 "POST",
                 "/api/data/v9.2/contacts",
                 '{"parentcustomerid_account@odata.bind":"$1"}',
@@ -417,12 +400,12 @@ def test_a_failed_change_set_rolls_back_and_is_answered_by_one_error() -> None:
     # be rolled back"; answered (OData 4.0 11.7.4) by one error response for the change set.
     core = StubCore()
     too_long = "x" * 201
-    body = _body(
-        _change_set(
-            _op("POST", "/api/data/v9.2/tasks", '{"subject":"ok"}', "1"),
-            _op("POST", "/api/data/v9.2/tasks", f'{{"subject":"{too_long}"}}', "2"),
+    body = batch_body(
+        change_set(
+            batch_request("POST", "/api/data/v9.2/tasks", '{"subject":"ok"}', "1"),
+            batch_request("POST", "/api/data/v9.2/tasks", f'{{"subject":"{too_long}"}}', "2"),
         ),
-        _op("POST", "/api/data/v9.2/tasks", '{"subject":"after"}'),
+        batch_request("POST", "/api/data/v9.2/tasks", '{"subject":"after"}'),
     )
     before = copy.deepcopy(core.rows)
     response = send(core, body, prefer="odata.continue-on-error")
@@ -451,10 +434,10 @@ def test_fail_item_fails_that_request_with_a_deadlock() -> None:
 def test_more_than_1000_requests_are_rejected_before_any_runs() -> None:
     # DOC: "Batch requests can contain up to 1,000 individual requests".
     core = StubCore()
-    ok = _body(*[_op("GET", "/api/data/v9.2/accounts") for _ in range(1000)])
+    ok = batch_body(*[batch_request("GET", "/api/data/v9.2/accounts") for _ in range(1000)])
     assert send(core, ok).status_code == 200
     core.seen.clear()
-    too_many = _body(*[_op("GET", "/api/data/v9.2/accounts") for _ in range(1001)])
+    too_many = batch_body(*[batch_request("GET", "/api/data/v9.2/accounts") for _ in range(1001)])
     response = send(core, too_many)
     assert response.status_code == 400
     assert "1000" in response.json()["error"]["message"]
@@ -464,7 +447,7 @@ def test_more_than_1000_requests_are_rejected_before_any_runs() -> None:
 def test_malformed_batch_is_a_400_with_the_reason() -> None:
     # DOC, "Batch requests": parts need Content-Type application/http.
     core = StubCore()
-    body = _body("Content-Type: text/plain\r\n\r\nhello\r\n")
+    body = batch_body("Content-Type: text/plain\r\n\r\nhello\r\n")
     response = send(core, body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "0x80048d19"
@@ -474,10 +457,10 @@ def test_malformed_batch_is_a_400_with_the_reason() -> None:
 def test_urls_may_be_absolute_host_relative_or_service_relative() -> None:
     # DOC: parts use "[Organization URI]/api/data/v9.2/leads", "/api/data/v9.2/tasks" and $n.
     core = StubCore()
-    body = _body(
-        _op("POST", f"{BASE}/api/data/v9.2/accounts", '{"name":"a"}'),
-        _op("POST", "/api/data/v9.2/accounts", '{"name":"b"}'),
-        _op("POST", "accounts", '{"name":"c"}'),
+    body = batch_body(
+        batch_request("POST", f"{BASE}/api/data/v9.2/accounts", '{"name":"a"}'),
+        batch_request("POST", "/api/data/v9.2/accounts", '{"name":"b"}'),
+        batch_request("POST", "accounts", '{"name":"c"}'),
     )
     response = send(core, body)
     assert response.status_code == 200
@@ -559,10 +542,12 @@ def test_emulator_change_set_failure_leaves_the_data_as_it_was(
         "Content-ID Reference: '$1' does not exist in the batch context."
     )
     assert emulator.dump() == before
-    body = _body(
-        _change_set(
-            _op("POST", "/api/data/v9.2/contacts", '{"lastname":"kept?"}', "1"),
-            _op("POST", "/api/data/v9.2/contacts", '{"lastname":"' + "x" * 5000 + '"}', "2"),
+    body = batch_body(
+        change_set(
+            batch_request("POST", "/api/data/v9.2/contacts", '{"lastname":"kept?"}', "1"),
+            batch_request(
+                "POST", "/api/data/v9.2/contacts", '{"lastname":"' + "x" * 5000 + '"}', "2"
+            ),
         )
     )
     failed = client.post("$batch", content=body[1], headers={"Content-Type": body[0]})
@@ -609,7 +594,7 @@ def test_a_request_url_may_hold_spaces() -> None:
     # batches) is read whole and encoded for the inner request.
     core = StubCore()
     url = f"{BASE}/api/data/v9.2/accounts?$select=name&$filter=name eq 'a b'"
-    response = send(core, _body(_op("GET", url)))
+    response = send(core, batch_body(batch_request("GET", url)))
     assert response.status_code == 200
     [part] = parts_of(response)
     assert part.status == 200
@@ -622,7 +607,7 @@ def test_a_request_url_may_hold_spaces() -> None:
 def test_a_request_line_without_a_url_is_malformed(line: str) -> None:
     core = StubCore()
     part = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-    response = send(core, _body(f"{part}{line}\r\n\r\n"))
+    response = send(core, batch_body(f"{part}{line}\r\n\r\n"))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "0x80048d19"
     assert "HttpMethod RequestUrl HttpVersion" in response.json()["error"]["message"]

@@ -16,28 +16,11 @@ import pytest
 
 from crm_ferry.emulator.actions import NOT_EMULATED
 from crm_ferry.emulator.csdl import OPERATIONS
+from helpers.csdl import EDM, EDMX, PRIMITIVES
+from helpers.definitions import create_table, label
 from helpers.files import file_column, image_column
 
-EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 NS = "Microsoft.Dynamics.CRM."
-EDM_PRIMITIVES = {
-    "Edm.Binary",
-    "Edm.Boolean",
-    "Edm.Date",
-    "Edm.DateTimeOffset",
-    "Edm.Decimal",
-    "Edm.Double",
-    "Edm.Guid",
-    "Edm.Int16",
-    "Edm.Int32",
-    "Edm.Int64",
-    "Edm.String",
-}
-
-
-def _label(text: str) -> dict[str, Any]:
-    return {"LocalizedLabels": [{"Label": text, "LanguageCode": 1033}]}
 
 
 def _metadata(api: httpx.Client, **params: str) -> ET.Element:
@@ -118,7 +101,7 @@ def test_metadata_declares_every_type_it_uses(api: httpx.Client) -> None:
             value = node.get(attr)
             if value:
                 used.add(value.removeprefix("Collection(").removesuffix(")"))
-    undeclared = {t for t in used if t not in declared and t not in EDM_PRIMITIVES}
+    undeclared = {t for t in used if t not in declared and t not in PRIMITIVES}
     assert undeclared == set()
 
 
@@ -224,43 +207,20 @@ def _column(meta_type: str, schema_name: str) -> dict[str, Any]:
     column = {
         "@odata.type": NS + meta_type,
         "SchemaName": schema_name,
-        "DisplayName": _label(schema_name),
-        "Description": _label(f"The {schema_name} column"),
+        "DisplayName": label(schema_name),
+        "Description": label(f"The {schema_name} column"),
     }
     if meta_type == "BooleanAttributeMetadata":
         column["OptionSet"] = {
-            "TrueOption": {"Value": 1, "Label": _label("Yes")},
-            "FalseOption": {"Value": 0, "Label": _label("No")},
+            "TrueOption": {"Value": 1, "Label": label("Yes")},
+            "FalseOption": {"Value": 0, "Label": label("No")},
         }
     return column
 
 
 def test_a_new_table_and_its_columns_appear_live(api: httpx.Client) -> None:
-    table = {
-        "@odata.type": NS + "EntityMetadata",
-        "SchemaName": "new_Gadget",
-        "DisplayName": _label("Gadget"),
-        "DisplayCollectionName": _label("Gadgets"),
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "Attributes": [
-            {
-                "@odata.type": NS + "StringAttributeMetadata",
-                "SchemaName": "new_Name",
-                "IsPrimaryName": True,
-                "MaxLength": 100,
-                "DisplayName": _label("Name"),
-            }
-        ],
-    }
-    assert api.post("EntityDefinitions", json=table).status_code == 204
-    for meta_type, (schema_name, _) in COLUMNS.items():
-        response = api.post(
-            "EntityDefinitions(LogicalName='new_gadget')/Attributes",
-            json=_column(meta_type, schema_name),
-        )
-        assert response.status_code == 204, response.text
+    columns = [_column(meta_type, schema_name) for meta_type, (schema_name, _) in COLUMNS.items()]
+    create_table(api, "new_Gadget", *columns, display="Gadget")
     root = _metadata(api)
     gadget = _entity_type(root, "new_gadget")
     assert gadget.get("BaseType") == "mscrm.crmbaseentity"

@@ -29,6 +29,7 @@ from crm_ferry.emulator.fetchxml.handler import COUNT_LIMIT, _annotations
 from crm_ferry.emulator.fetchxml.parser import parse_fetch
 from crm_ferry.emulator.fetchxml.plan import plan
 from crm_ferry.emulator.records import make_ctx
+from helpers.webapi import batch_body, batch_request
 
 BASE = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -1228,14 +1229,10 @@ def test_fetchxml_in_a_batch(tenant: Tenant) -> None:
         "<fetch><entity name='account'><attribute name='name'/><filter>"
         "<condition attribute='name' operator='eq' value='Alpha'/></filter></entity></fetch>"
     )
-    body = (
-        "--batch_AAA123\r\nContent-Type: application/http\r\nContent-Transfer-Encoding:"
-        " binary\r\n\r\n"
-        f"GET {BASE}accounts?fetchXml={xml} HTTP/1.1\r\nAccept: application/json\r\n\r\n"
-        "--batch_AAA123--\r\n"
+    request = batch_request(
+        "GET", f"{BASE}accounts?fetchXml={xml}", headers={"Accept": "application/json"}
     )
-    response = tenant.http.post(
-        "$batch", content=body, headers={"Content-Type": "multipart/mixed;boundary=batch_AAA123"}
-    )
+    content_type, body = batch_body(request, boundary="batch_AAA123")
+    response = tenant.http.post("$batch", content=body, headers={"Content-Type": content_type})
     assert response.status_code == 200, response.text
     assert '"name": "Alpha"' in response.text

@@ -18,16 +18,8 @@ import httpx
 import pytest
 
 from crm_ferry.emulator.core import CoreConfig, Emulator
-from helpers.files import (
-    add_column,
-    b64,
-    block_id,
-    file_column,
-    label,
-    new_row,
-    sample_bytes,
-    upload,
-)
+from helpers.definitions import add_column, label
+from helpers.files import b64, block_id, file_column, new_row, sample_bytes, upload
 from helpers.webapi import created_id
 
 BASE = "https://contoso.crm.dynamics.com/api/data/v9.2/"

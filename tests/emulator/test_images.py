@@ -16,15 +16,14 @@ import pytest
 
 from crm_ferry.emulator import images
 from crm_ferry.emulator.core import Emulator
+from helpers.definitions import add_column, label
 from helpers.files import (
-    add_column,
     b64,
     bmp,
     gif,
     gradient,
     image_column,
     jpeg_header,
-    label,
     new_row,
     png,
     png_scanlines,

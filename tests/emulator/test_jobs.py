@@ -19,6 +19,7 @@ import pytest
 
 from crm_ferry.emulator import tenant
 from crm_ferry.emulator.core import CoreConfig, Emulator
+from helpers.definitions import create_table
 from helpers.webapi import created_id
 
 BASE = "https://contoso.crm.dynamics.com/api/data/v9.2/"
@@ -198,27 +199,7 @@ def test_a_row_that_cannot_be_deleted_is_counted_and_the_others_stay_deleted(
 def test_a_job_whose_table_is_gone_fails(make_api: MakeApi) -> None:
     clock = Clock()
     api = make_api(clock=clock, bulk_delete_delay=5.0)
-    label = {"LocalizedLabels": [{"Label": "Temp", "LanguageCode": 1033}]}
-    table = {
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": "new_Temp",
-        "DisplayName": label,
-        "DisplayCollectionName": label,
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "IsActivity": False,
-        "Attributes": [
-            {
-                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                "SchemaName": "new_Name",
-                "IsPrimaryName": True,
-                "MaxLength": 100,
-                "DisplayName": label,
-            }
-        ],
-    }
-    assert api.post("EntityDefinitions", json=table).status_code == 204
+    create_table(api, "new_Temp", display="Temp")
     job_id = _submit(api, _request(_query("new_temp")))
     assert api.delete("EntityDefinitions(LogicalName='new_temp')").status_code == 204
     clock.now += 5.0

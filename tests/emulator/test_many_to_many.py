@@ -28,6 +28,7 @@ from PowerPlatform.Dataverse.models.relationship import (
 
 from crm_ferry.emulator import tenant
 from crm_ferry.emulator.core import CoreConfig, Emulator
+from helpers.definitions import create_table
 from helpers.webapi import created_id
 
 BASE = "https://contoso.crm.dynamics.com/api/data/v9.2/"
@@ -358,27 +359,7 @@ def test_pairs_and_relationships_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_a_custom_table_in_a_many_to_many_relationship_is_not_deleted(api: httpx.Client) -> None:
-    table = {
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": "new_Project",
-        "DisplayName": label("Project"),
-        "DisplayCollectionName": label("Projects"),
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "IsActivity": False,
-        "Attributes": [
-            {
-                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                "SchemaName": "new_Name",
-                "IsPrimaryName": True,
-                "MaxLength": 100,
-                "FormatName": {"Value": "Text"},
-                "DisplayName": label("Name"),
-            }
-        ],
-    }
-    assert api.post("EntityDefinitions", json=table).status_code == 204
+    create_table(api, "new_Project", display="Project")
     body = {**sdk_many_to_many("new_project_contact"), "Entity1LogicalName": "new_project"}
     rid = rel_id(api.post("RelationshipDefinitions", json=body))
     blocked = api.delete("EntityDefinitions(LogicalName='new_project')")
@@ -394,28 +375,7 @@ def test_a_custom_table_in_a_many_to_many_relationship_is_not_deleted(api: httpx
 @pytest.fixture
 def bank(api: httpx.Client) -> str:
     """A custom table ``new_bankaccount``."""
-    table = {
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": "new_BankAccount",
-        "DisplayName": label("Bank Account"),
-        "DisplayCollectionName": label("Bank Accounts"),
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "IsActivity": False,
-        "Attributes": [
-            {
-                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                "SchemaName": "new_Name",
-                "IsPrimaryName": True,
-                "MaxLength": 100,
-                "FormatName": {"Value": "Text"},
-                "DisplayName": label("Name"),
-            }
-        ],
-    }
-    assert api.post("EntityDefinitions", json=table).status_code == 204
-    return "new_bankaccount"
+    return create_table(api, "new_BankAccount", display="Bank Account")
 
 
 def customer_body(**extra: Any) -> dict[str, Any]:

@@ -169,12 +169,17 @@ def _new_table(api: httpx.Client, body: dict[str, Any]) -> httpx.Response:
     return api.post("EntityDefinitions", json=body)
 
 
-def _table(api: httpx.Client, logical: str) -> dict[str, Any]:
-    got = api.get(f"EntityDefinitions(LogicalName='{logical}')")
+def _definition(api: httpx.Client, path: str) -> dict[str, Any]:
+    """A definition as ``GET`` reads it, without its ``@odata.context``."""
+    got = api.get(path)
     assert got.status_code == 200, got.text
     body: dict[str, Any] = got.json()
     body.pop("@odata.context")
     return body
+
+
+def _table(api: httpx.Client, logical: str) -> dict[str, Any]:
+    return _definition(api, f"EntityDefinitions(LogicalName='{logical}')")
 
 
 @pytest.fixture(scope="module")
@@ -192,11 +197,7 @@ def host(api: httpx.Client) -> str:
 
 
 def _column(api: httpx.Client, host: str, logical: str, meta_type: str) -> dict[str, Any]:
-    got = api.get(f"{host}(LogicalName='{logical}')/{NS}{meta_type}")
-    assert got.status_code == 200, got.text
-    body: dict[str, Any] = got.json()
-    body.pop("@odata.context")
-    return body
+    return _definition(api, f"{host}(LogicalName='{logical}')/{NS}{meta_type}")
 
 
 @pytest.fixture(scope="module")

@@ -51,13 +51,17 @@ def send_blocks(api: httpx.Client, token: str, data: bytes, size: int = 1000) ->
     return ids
 
 
-def upload_note(api: httpx.Client, target: dict[str, Any], data: bytes) -> httpx.Response:
-    started = api.post("InitializeAnnotationBlocksUpload", json={"Target": target})
+def upload_in_blocks(
+    api: httpx.Client, kind: str, target: dict[str, Any], data: bytes
+) -> httpx.Response:
+    """``Initialize<kind>BlocksUpload``, the blocks, then the answer of
+    ``Commit<kind>BlocksUpload`` (``kind``: ``Annotation`` or ``Attachment``)."""
+    started = api.post(f"Initialize{kind}BlocksUpload", json={"Target": target})
     assert started.status_code == 200, started.text
     token = started.json()["FileContinuationToken"]
     ids = send_blocks(api, token, data)
     return api.post(
-        "CommitAnnotationBlocksUpload",
+        f"Commit{kind}BlocksUpload",
         json={"Target": target, "BlockList": ids, "FileContinuationToken": token},
     )
 
@@ -67,7 +71,7 @@ def test_a_block_upload_creates_a_note_whose_documentbody_is_base64(api: httpx.C
     note_id = str(uuid.uuid4())
     data = sample_bytes(2500)
     target = note_target(note_id, **{"objectid_account@odata.bind": f"accounts({account})"})
-    done = upload_note(api, target, data)
+    done = upload_in_blocks(api, "Annotation", target, data)
     assert done.status_code == 200
     assert done.json() == {
         "@odata.context": "https://contoso.crm.dynamics.com/api/data/v9.2/$metadata#"
@@ -93,7 +97,7 @@ def test_a_block_upload_creates_a_note_whose_documentbody_is_base64(api: httpx.C
 
 def test_a_block_upload_updates_an_existing_note(api: httpx.Client) -> None:
     note_id = created_id(api.post("annotations", json={"subject": "old", "notetext": "x"}))
-    done = upload_note(api, note_target(note_id), b"new file")
+    done = upload_in_blocks(api, "Annotation", note_target(note_id), b"new file")
     assert done.status_code == 200
     got = api.get(f"annotations({note_id})?$select=subject,documentbody").json()
     assert (got["subject"], base64.b64decode(got["documentbody"])) == (
@@ -143,9 +147,10 @@ def test_the_organization_size_limit_is_measured_on_the_base64_text(api: httpx.C
     org = api.get("organizations?$select=organizationid,maxuploadfilesize").json()["value"][0]
     assert org["maxuploadfilesize"] == 5242880
     api.patch(f"organizations({org['organizationid']})", json={"maxuploadfilesize": 1000})
-    fits = upload_note(api, note_target(str(uuid.uuid4())), bytes(750))  # 1000 Base64 chars
+    # 750 bytes are 1000 Base64 characters, 751 bytes 1004
+    fits = upload_in_blocks(api, "Annotation", note_target(str(uuid.uuid4())), bytes(750))
     assert fits.status_code == 200
-    too_big = upload_note(api, note_target(str(uuid.uuid4())), bytes(751))  # 1004
+    too_big = upload_in_blocks(api, "Annotation", note_target(str(uuid.uuid4())), bytes(751))
     assert error(too_big) == (400, "0x80044a02")
     assert too_big.json()["error"]["message"] == "Attachment file size is too big."
 
@@ -154,7 +159,7 @@ def test_the_organization_size_limit_is_measured_on_the_base64_text(api: httpx.C
 def test_download_a_note_in_blocks(api: httpx.Client, offset: int) -> None:
     data = sample_bytes(1000, seed=5)
     note_id = str(uuid.uuid4())
-    upload_note(api, note_target(note_id), data)
+    upload_in_blocks(api, "Annotation", note_target(note_id), data)
     started = api.post(
         "InitializeAnnotationBlocksDownload",
         json={"Target": {"annotationid": note_id, "@odata.type": NOTE}},
@@ -217,21 +222,10 @@ def attachment_target(email: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def upload_attachment(api: httpx.Client, target: dict[str, Any], data: bytes) -> httpx.Response:
-    started = api.post("InitializeAttachmentBlocksUpload", json={"Target": target})
-    assert started.status_code == 200, started.text
-    token = started.json()["FileContinuationToken"]
-    ids = send_blocks(api, token, data)
-    return api.post(
-        "CommitAttachmentBlocksUpload",
-        json={"Target": target, "BlockList": ids, "FileContinuationToken": token},
-    )
-
-
 def test_a_block_upload_creates_an_attachment(api: httpx.Client) -> None:
     email = created_id(api.post("emails", json={"subject": "This is an example email."}))
     data = sample_bytes(1500)
-    done = upload_attachment(api, attachment_target(email), data)
+    done = upload_in_blocks(api, "Attachment", attachment_target(email), data)
     assert done.status_code == 200
     body = done.json()
     assert list(body) == ["@odata.context", "FileSizeInBytes", "ActivityMimeAttachmentId"]
@@ -286,5 +280,5 @@ def test_attachment_messages_only_create(api: httpx.Client) -> None:
     refused = api.post("InitializeAttachmentBlocksUpload", json={"Target": again})
     assert error(refused) == (412, "0x80040237")
     no_parent = {k: v for k, v in attachment_target(email).items() if not k.startswith("objectid")}
-    done = upload_attachment(api, no_parent, b"x")
+    done = upload_in_blocks(api, "Attachment", no_parent, b"x")
     assert error(done) == (400, "0x80040203")  # objectid is SystemRequired

@@ -29,6 +29,7 @@ from crm_ferry.emulator.core import Emulator
 from crm_ferry.emulator.records import make_ctx, represent
 from crm_ferry.emulator.records.reads import ReadCache, RowView
 from crm_ferry.emulator.store import Store
+from helpers.webapi import batch_body, batch_request, change_set
 
 BASE = "https://index.emulator.test/api/data/v9.2/"
 FILTER = "https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows"
@@ -263,19 +264,17 @@ def test_the_lookup_index_follows_writes_and_deletes() -> None:
         assert new not in t.query(flt, None)[1]
         assert t.query(flt, None) == t.scan(flt, None)
         # a failed change set leaves the index as the rows are
-        batch = (
-            "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n"
-            "--c\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-            f"PATCH {BASE}contacts({t.contacts[3]}) HTTP/1.1\r\nContent-Type: application/json"
-            f"\r\nIf-Match: *\r\n\r\n"
-            f'{{"parentcustomerid_account@odata.bind": "/accounts({globex})"}}\r\n'
-            "--c\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-            f"PATCH {BASE}contacts({uuid.uuid4()}) HTTP/1.1\r\nContent-Type: application/json"
-            "\r\nIf-Match: *\r\n\r\n{}\r\n--c--\r\n--b--\r\n"
+        patch = {"Content-Type": "application/json", "If-Match": "*"}
+        moved = f'{{"parentcustomerid_account@odata.bind": "/accounts({globex})"}}'
+        content_type, batch = batch_body(
+            change_set(
+                batch_request("PATCH", f"{BASE}contacts({t.contacts[3]})", moved, headers=patch),
+                batch_request("PATCH", f"{BASE}contacts({uuid.uuid4()})", "{}", headers=patch),
+                boundary="c",
+            ),
+            boundary="b",
         )
-        r = t.http.post(
-            "$batch", content=batch, headers={"Content-Type": "multipart/mixed; boundary=b"}
-        )
+        r = t.http.post("$batch", content=batch, headers={"Content-Type": content_type})
         assert r.status_code == 400
         for parent in (acme, globex):
             f = f"_parentcustomerid_value eq {parent}"

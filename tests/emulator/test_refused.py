@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.webapi import batch_body, batch_request
+
 COMPOSE = (
     "https://learn.microsoft.com/power-apps/developer/data-platform/webapi/"
     "compose-http-requests-handle-errors"
@@ -185,17 +187,13 @@ def test_a_header_whose_meaning_the_emulator_already_has_is_taken(
 
 
 def test_a_refused_header_inside_a_batch_fails_that_part(api: httpx.Client) -> None:
-    body = (
-        "--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-        "GET /api/data/v9.2/accounts HTTP/1.1\r\n"
-        "CallerObjectId: 9f3a2b1c-0000-0000-0000-000000000001\r\n\r\n"
-        "--batch_1--\r\n"
+    request = batch_request(
+        "GET",
+        "/api/data/v9.2/accounts",
+        headers={"CallerObjectId": "9f3a2b1c-0000-0000-0000-000000000001"},
     )
-    response = api.post(
-        "$batch",
-        content=body,
-        headers={"Content-Type": "multipart/mixed; boundary=batch_1"},
-    )
+    content_type, body = batch_body(request, boundary="batch_1")
+    response = api.post("$batch", content=body, headers={"Content-Type": content_type})
     # without odata.continue-on-error the first failed part fails the batch (400)
     assert response.status_code == 400
     assert "HTTP/1.1 501 Not Implemented" in response.text

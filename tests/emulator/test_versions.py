@@ -9,7 +9,7 @@ same service).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -18,7 +18,8 @@ import pytest
 from crm_ferry.emulator.app import EmulatorApp
 from crm_ferry.emulator.core import CoreConfig, Emulator
 from crm_ferry.emulator.layers import API_VERSIONS, api_base, api_path, api_prefix
-from helpers.webapi import created_id
+from helpers.definitions import table_body
+from helpers.webapi import batch_body, batch_request, change_set, created_id
 
 HOST = "https://contoso.crm.dynamics.com"
 NS = "Microsoft.Dynamics.CRM."
@@ -146,52 +147,20 @@ def test_metadata_definitions(client: httpx.Client, version: str) -> None:
     read = client.get("EntityDefinitions(LogicalName='account')", params={"$select": "LogicalName"})
     assert read.status_code == 200
     assert read.json()["@odata.context"].startswith(f"{_root(version)}$metadata#EntityDefinitions")
-    label = {"LocalizedLabels": [{"Label": "Thing", "LanguageCode": 1033}]}
     schema_name = f"new_Thing{version.replace('.', '')}"
-    table = {
-        "@odata.type": f"{NS}EntityMetadata",
-        "SchemaName": schema_name,
-        "DisplayName": label,
-        "DisplayCollectionName": label,
-        "OwnershipType": "UserOwned",
-        "Attributes": [
-            {
-                "@odata.type": f"{NS}StringAttributeMetadata",
-                "SchemaName": f"{schema_name}Name",
-                "IsPrimaryName": True,
-                "DisplayName": label,
-            }
-        ],
-    }
+    table = table_body(schema_name, display="Thing", primary=f"{schema_name}Name")
     created = client.post("EntityDefinitions", json=table)
     assert created.status_code == 204, created.text
     assert created.headers["OData-EntityId"].startswith(f"{_root(version)}EntityDefinitions(")
 
 
-def _batch(*parts: str, boundary: str = "batch_v") -> tuple[str, bytes]:
-    text = "".join(f"--{boundary}\r\n{p}" for p in parts) + f"--{boundary}--\r\n"
-    return f"multipart/mixed; boundary={boundary}", text.encode()
-
-
-def _op(method: str, url: str, body: str, content_id: str) -> str:
-    return (
-        "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-        f"Content-ID: {content_id}\r\n\r\n{method} {url} HTTP/1.1\r\n"
-        f"Content-Type: application/json\r\n\r\n{body}\r\n"
-    )
-
-
 def test_batch_answers_in_the_batch_version(client: httpx.Client, version: str) -> None:
-    change_set = (
-        _op("POST", "accounts", '{"name":"In a batch"}', "1")
-        + "--changeset_v\r\n"
-        + _op("PATCH", "$1", '{"name":"Renamed in a batch"}', "2")
+    part = change_set(
+        batch_request("POST", "accounts", '{"name":"In a batch"}', "1"),
+        batch_request("PATCH", "$1", '{"name":"Renamed in a batch"}', "2"),
+        boundary="changeset_v",
     )
-    part = (
-        "Content-Type: multipart/mixed; boundary=changeset_v\r\n\r\n"
-        f"--changeset_v\r\n{change_set}--changeset_v--\r\n"
-    )
-    content_type, body = _batch(part)
+    content_type, body = batch_body(part, boundary="batch_v")
     response = client.post("$batch", content=body, headers={"Content-Type": content_type})
     assert response.status_code == 200, response.text
     locations = re.findall(r"Location: (\S+)", response.text)
@@ -232,18 +201,9 @@ def test_an_unknown_version_is_not_found(emulator: Emulator, path: str) -> None:
     assert "Resource not found" in error["message"]
 
 
-def test_the_served_app_signs_in_every_version() -> None:
+def test_the_served_app_signs_in_every_version(sign_in_token: Callable[..., str]) -> None:
     with EmulatorApp() as app, httpx.Client(transport=app.transport()) as raw:
-        client_id, secret = app.default_client
-        token = raw.post(
-            app.token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-                "scope": app.scope,
-            },
-        ).json()["access_token"]
+        token = sign_in_token(raw, app)
         for version in API_VERSIONS:
             url = f"{app.base_url}/api/data/{version}/WhoAmI"
             assert raw.get(url).status_code == 401  # no token, whatever the version

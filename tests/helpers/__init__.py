@@ -8,5 +8,10 @@ Project``), with no ``sys.path`` edits.
 - :mod:`helpers.load`: the project of the load tests and dumps that can be compared;
 - :mod:`helpers.reconcile`: the provisioned project of the sample and verify tests;
 - :mod:`helpers.project`: a provisioned project on a generated bundle, built as the demo does;
-- :mod:`helpers.journal`: read-only queries on a project's journal, for assertions.
+- :mod:`helpers.journal`: read-only queries on a project's journal, for assertions;
+- :mod:`helpers.webapi`, :mod:`helpers.definitions`, :mod:`helpers.csdl`: raw Web API requests
+  to the emulator (``$batch`` bodies and answers, custom tables, columns and keys, the
+  ``$metadata`` document);
+- :mod:`helpers.files`, :mod:`helpers.metadata_docs`, :mod:`helpers.sdk`: file and image
+  columns, the documented metadata examples, Microsoft's SDK on the emulator.
 """

@@ -11,48 +11,35 @@ from typing import Any
 
 import httpx
 
+from helpers.definitions import NS, add_column, label
 from helpers.webapi import created_id
 
 Pixel = tuple[int, int, int, int]
 
 
-def label(text: str) -> dict[str, Any]:
-    return {"LocalizedLabels": [{"Label": text, "LanguageCode": 1033}]}
-
-
-def add_column(api: httpx.Client, table: str, body: dict[str, Any]) -> httpx.Response:
-    return api.post(f"EntityDefinitions(LogicalName='{table}')/Attributes", json=body)
+def _media_column(
+    api: httpx.Client, table: str, meta_type: str, schema: str, body: dict[str, Any]
+) -> str:
+    sent = {"@odata.type": NS + meta_type, "SchemaName": schema, **body}
+    response = add_column(api, table, sent)
+    assert response.status_code == 204, response.text
+    return schema.lower()
 
 
 def file_column(
     api: httpx.Client, table: str = "account", schema: str = "new_FileColumn", **extra: Any
 ) -> str:
     """Make a file column; its logical name."""
-    body = {
-        "@odata.type": "Microsoft.Dynamics.CRM.FileAttributeMetadata",
-        "SchemaName": schema,
-        "DisplayName": label("Sample File Column"),
-        "RequiredLevel": {"Value": "None"},
-        **extra,
-    }
-    response = add_column(api, table, body)
-    assert response.status_code == 204, response.text
-    return schema.lower()
+    body = {"DisplayName": label("Sample File Column"), "RequiredLevel": {"Value": "None"}}
+    return _media_column(api, table, "FileAttributeMetadata", schema, {**body, **extra})
 
 
 def image_column(
     api: httpx.Client, table: str = "account", schema: str = "new_ImageColumn", **extra: Any
 ) -> str:
     """Make an image column; its logical name."""
-    body = {
-        "@odata.type": "Microsoft.Dynamics.CRM.ImageAttributeMetadata",
-        "SchemaName": schema,
-        "DisplayName": label("Sample Image Column"),
-        **extra,
-    }
-    response = add_column(api, table, body)
-    assert response.status_code == 204, response.text
-    return schema.lower()
+    body = {"DisplayName": label("Sample Image Column"), **extra}
+    return _media_column(api, table, "ImageAttributeMetadata", schema, body)
 
 
 def new_row(api: httpx.Client, entity_set: str = "accounts", **values: Any) -> str:

@@ -1,5 +1,6 @@
-"""Helpers for the documented metadata examples (tables, columns, choices) under
-tests/emulator/docs: the labels, the solution the examples name, the bank account table."""
+"""Helpers for the documented metadata examples (tables, columns, choices, relationships)
+under tests/emulator/docs: the labels, the solution the examples name, the bank account
+table."""
 
 from __future__ import annotations
 
@@ -18,6 +19,22 @@ def label(text: str) -> dict[str, Any]:
         "LocalizedLabels": [
             {"@odata.type": NS + "LocalizedLabel", "Label": text, "LanguageCode": 1033}
         ],
+    }
+
+
+def options(*pairs: tuple[int, str]) -> list[dict[str, Any]]:
+    """Options as the choice examples send them: (value, label) pairs."""
+    return [{"Value": value, "Label": label(text)} for value, text in pairs]
+
+
+def relationship_label(text: str) -> dict[str, Any]:
+    """A ``Label`` as the relationship and multi-table lookup examples send it: typed, its
+    1033 localized label also as ``UserLocalizedLabel``."""
+    localized = {"@odata.type": NS + "LocalizedLabel", "Label": text, "LanguageCode": 1033}
+    return {
+        "@odata.type": NS + "Label",
+        "LocalizedLabels": [localized],
+        "UserLocalizedLabel": localized,
     }
 
 
@@ -86,6 +103,21 @@ def bank_account_table(schema_name: str, primary: str) -> dict[str, Any]:
     }
 
 
+def add_bank_accounts(api: httpx.Client) -> None:
+    """The tables the column and choice examples add to: the examples' solution (publisher
+    prefix ``sample``) with ``sample_bankaccount`` in it, and ``new_bankaccount`` made without
+    the solution (the default publisher's prefix)."""
+    add_solution(api, "sample")
+    for schema_name, primary, headers in (
+        ("sample_BankAccount", "sample_Name", {"MSCRM.SolutionUniqueName": SOLUTION}),
+        ("new_BankAccount", "new_Name", {}),
+    ):
+        made = api.post(
+            "EntityDefinitions", json=bank_account_table(schema_name, primary), headers=headers
+        )
+        assert made.status_code == 204, made.text
+
+
 def required_level(value: str, can_be_changed: bool) -> dict[str, Any]:
     return {
         "Value": value,
@@ -97,9 +129,12 @@ def required_level(value: str, can_be_changed: bool) -> dict[str, Any]:
 __all__ = [
     "NS",
     "SOLUTION",
+    "add_bank_accounts",
     "add_solution",
     "bank_account_table",
     "label",
+    "options",
+    "relationship_label",
     "required_level",
     "texts",
 ]

@@ -1,7 +1,6 @@
 """For the tests of Microsoft's Python SDK (``tests/contract/sdk``): the credential that signs
-in to the emulator, and, through the raw Web API, what the SDK has no call for: custom tables
-made with the documented ``POST EntityDefinitions`` and the attribute bodies it takes
-(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api).
+in to the emulator, and a custom table with an alternate key made through the raw Web API
+(:mod:`helpers.definitions`), which the SDK has no single call for.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 
 from crm_ferry.emulator.app import EmulatorApp
 from crm_ferry.emulator.tls import TlsFiles
+from helpers.definitions import add_key, create_table, integer_column, string_column
 
 
 class EmulatorCredential:
@@ -47,58 +47,11 @@ class EmulatorCredential:
         return AccessTokenInfo(token.token, token.expires_on)
 
 
-def label(text: str) -> dict[str, Any]:
-    return {"LocalizedLabels": [{"Label": text, "LanguageCode": 1033}]}
-
-
-def create_table(raw: httpx.Client, schema_name: str, *columns: dict[str, Any]) -> str:
-    """Create a user-owned custom table (primary name ``new_Name``) with ``columns``
-    (attribute metadata bodies) through ``POST EntityDefinitions``; its logical name."""
-    body = {
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": schema_name,
-        "DisplayName": label(schema_name),
-        "DisplayCollectionName": label(schema_name + "s"),
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "IsActivity": False,
-        "Attributes": [
-            {
-                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                "SchemaName": "new_Name",
-                "IsPrimaryName": True,
-                "MaxLength": 200,
-                "RequiredLevel": {"Value": "None"},
-                "DisplayName": label("Name"),
-            }
-        ],
-    }
-    response = raw.post("EntityDefinitions", json=body)
-    assert response.status_code == 204, response.text
-    logical = schema_name.lower()
-    for column in columns:
-        added = raw.post(f"EntityDefinitions(LogicalName='{logical}')/Attributes", json=column)
-        assert added.status_code == 204, added.text
-    return logical
-
-
-def string_column(schema_name: str, max_length: int = 100) -> dict[str, Any]:
-    return {
-        "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-        "SchemaName": schema_name,
-        "MaxLength": max_length,
-        "RequiredLevel": {"Value": "None"},
-        "DisplayName": label(schema_name),
-    }
-
-
-def integer_column(schema_name: str) -> dict[str, Any]:
-    return {
-        "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata",
-        "SchemaName": schema_name,
-        "MinValue": -1000000,
-        "MaxValue": 1000000,
-        "RequiredLevel": {"Value": "None"},
-        "DisplayName": label(schema_name),
-    }
+def table_with_key(raw: httpx.Client, schema_name: str) -> str:
+    """A custom table with the columns ``new_Code`` (text) and ``new_Quantity`` (whole
+    number) and an alternate key ``<table>_code`` on ``new_code``; its logical name."""
+    table = create_table(
+        raw, schema_name, string_column("new_Code"), integer_column("new_Quantity")
+    )
+    add_key(raw, table, f"{table}_code", "new_code")
+    return table

@@ -24,7 +24,8 @@ from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models import ManyToManyRelationshipMetadata, UpsertItem
 from PowerPlatform.Dataverse.models.batch import BatchItemResponse
 
-from helpers.sdk import create_table, integer_column, string_column
+from helpers.definitions import create_table
+from helpers.sdk import table_with_key
 
 
 def _ok(responses: list[BatchItemResponse]) -> None:
@@ -123,13 +124,8 @@ def test_upserts_one_and_many(client: DataverseClient, raw_keyed_table: str, uni
 
 @pytest.fixture(scope="module")
 def raw_keyed_table(raw: httpx.Client) -> str:
-    table = create_table(
-        raw, "new_BatchItem", string_column("new_Code"), integer_column("new_Quantity")
-    )
-    key = {"SchemaName": "new_batchitem_code", "KeyAttributes": ["new_code"]}
-    response = raw.post(f"EntityDefinitions(LogicalName='{table}')/Keys", json=key)
-    assert response.status_code == 204, response.text
-    return table
+    """``new_batchitem``: a custom table with an alternate key on ``new_code``."""
+    return table_with_key(raw, "new_BatchItem")
 
 
 # -- change sets ---------------------------------------------------------------------------

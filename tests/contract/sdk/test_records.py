@@ -26,7 +26,7 @@ from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.models import UpsertItem
 from PowerPlatform.Dataverse.models.filters import col
 
-from helpers.sdk import create_table, integer_column, string_column
+from helpers.sdk import table_with_key
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 
@@ -45,13 +45,7 @@ def _accounts(client: DataverseClient, unique: str, count: int) -> list[str]:
 @pytest.fixture(scope="module")
 def keyed_table(raw: httpx.Client) -> str:
     """``new_sdkitem``: a custom table with an alternate key on ``new_code``."""
-    table = create_table(
-        raw, "new_SdkItem", string_column("new_Code"), integer_column("new_Quantity")
-    )
-    key = {"SchemaName": "new_sdkitem_code", "KeyAttributes": ["new_code"]}
-    response = raw.post(f"EntityDefinitions(LogicalName='{table}')/Keys", json=key)
-    assert response.status_code == 204, response.text
-    return table
+    return table_with_key(raw, "new_SdkItem")
 
 
 # -- create ----------------------------------------------------------------------------

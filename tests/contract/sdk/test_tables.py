@@ -10,8 +10,8 @@ relationships, and alternate keys. The SDK 1.1.0 offers no big integer, multi-se
 or image column (``data/_odata_base.py``, ``_base_attribute_payload``).
 
 Most tables the tests work on are made with the documented ``POST EntityDefinitions``
-(:func:`helpers.sdk.create_table`); ``tables.create`` itself (``CreateEntities``) has its own
-tests.
+(:func:`helpers.definitions.create_table`); ``tables.create`` itself (``CreateEntities``) has
+its own tests.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from PowerPlatform.Dataverse.models import (
     OneToManyRelationshipMetadata,
 )
 
-from helpers.sdk import create_table
+from helpers.definitions import create_table
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 

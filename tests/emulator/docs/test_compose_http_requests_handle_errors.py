@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from helpers.webapi import created_id
+from helpers.webapi import batch_body, batch_request, created_id
 
 HEADERS = {
     "Accept": "application/json",
@@ -96,18 +96,13 @@ def test_only_the_help_link_when_only_it_is_asked_for(api: httpx.Client) -> None
 
 
 def test_a_batch_part_error_carries_the_annotations_its_part_asked_for(api: httpx.Client) -> None:
-    part = (
-        "--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-        f"GET {api.base_url}accounts({uuid.uuid4()}) HTTP/1.1\r\n"
-        "Accept: application/json\r\n"
-        'Prefer: odata.include-annotations="*"\r\n\r\n'
-        "--batch_1--\r\n"
+    request = batch_request(
+        "GET",
+        f"{api.base_url}accounts({uuid.uuid4()})",
+        headers={"Accept": "application/json", "Prefer": 'odata.include-annotations="*"'},
     )
-    response = api.post(
-        "$batch",
-        headers={"Content-Type": "multipart/mixed; boundary=batch_1", **HEADERS},
-        content=part.encode(),
-    )
+    content_type, body = batch_body(request, boundary="batch_1")
+    response = api.post("$batch", headers={"Content-Type": content_type, **HEADERS}, content=body)
     # without odata.continue-on-error the batch stops at the failure and is itself a 400
     # (execute-batch-operations-using-web-api)
     assert response.status_code == 400, response.text

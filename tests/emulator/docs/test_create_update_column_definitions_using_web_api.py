@@ -25,9 +25,9 @@ import pytest
 from helpers.metadata_docs import (
     NS,
     SOLUTION,
-    add_solution,
-    bank_account_table,
+    add_bank_accounts,
     label,
+    options,
     required_level,
     texts,
 )
@@ -41,15 +41,7 @@ IN_SOLUTION = {"MSCRM.SolutionUniqueName": SOLUTION}
 
 @pytest.fixture
 def tenant(api: httpx.Client) -> httpx.Client:
-    add_solution(api, "sample")
-    sample = api.post(
-        "EntityDefinitions",
-        json=bank_account_table("sample_BankAccount", "sample_Name"),
-        headers=IN_SOLUTION,
-    )
-    assert sample.status_code == 204, sample.text
-    new = api.post("EntityDefinitions", json=bank_account_table("new_BankAccount", "new_Name"))
-    assert new.status_code == 204, new.text
+    add_bank_accounts(api)
     return api
 
 
@@ -198,11 +190,11 @@ def test_create_a_boolean_column(tenant: httpx.Client) -> None:
     column = _column(tenant, "new_bankaccount", "new_boolean", "BooleanAttributeMetadata")
     assert column["DefaultValue"] is False
     assert column["RequiredLevel"] == required_level("None", False)
-    options = tenant.get(
+    option_set = tenant.get(
         f"{NEW}(LogicalName='new_boolean')/{NS}BooleanAttributeMetadata/OptionSet"
     ).json()
-    assert texts(options["TrueOption"]["Label"]) == {1033: "True"}
-    assert texts(options["FalseOption"]["Label"]) == {1033: "False"}
+    assert texts(option_set["TrueOption"]["Label"]) == {1033: "True"}
+    assert texts(option_set["FalseOption"]["Label"]) == {1033: "False"}
     row = created_id(_row(tenant, "new_bankaccounts", {"new_boolean": True}))
     assert _read(tenant, "new_bankaccounts", row, "new_boolean")["new_boolean"] is True
     assert _found(tenant, "new_bankaccounts", "new_boolean eq true") == 1
@@ -284,10 +276,6 @@ def test_create_a_memo_column(tenant: httpx.Client) -> None:
     _refused(_row(tenant, "sample_bankaccounts", {"sample_memo": "x" * 501}))
 
 
-def _options(*pairs: tuple[int, str]) -> list[dict[str, Any]]:
-    return [{"Value": value, "Label": label(text)} for value, text in pairs]
-
-
 CHOICE = {
     "@odata.type": NS + "PicklistAttributeMetadata",
     "AttributeType": "Picklist",
@@ -295,7 +283,7 @@ CHOICE = {
     "SourceTypeMask": 0,
     "OptionSet": {
         "@odata.type": NS + "OptionSetMetadata",
-        "Options": _options(
+        "Options": options(
             (727000000, "Bravo"),
             (727000001, "Delta"),
             (727000002, "Alpha"),
@@ -314,12 +302,12 @@ CHOICE = {
 
 def test_create_a_choice_column(tenant: httpx.Client) -> None:
     _created(tenant.post(SAMPLE, json=CHOICE, headers=IN_SOLUTION), SAMPLE)
-    options = tenant.get(
+    option_set = tenant.get(
         f"{SAMPLE}(LogicalName='sample_choice')/{NS}PicklistAttributeMetadata/OptionSet",
         params={"$select": "Options,IsGlobal"},
     ).json()
-    assert options["IsGlobal"] is False
-    assert [(o["Value"], texts(o["Label"])[1033]) for o in options["Options"]] == [
+    assert option_set["IsGlobal"] is False
+    assert [(o["Value"], texts(o["Label"])[1033]) for o in option_set["Options"]] == [
         (727000000, "Bravo"),
         (727000001, "Delta"),
         (727000002, "Alpha"),
@@ -346,7 +334,7 @@ def test_create_a_multi_select_choice_column(tenant: httpx.Client) -> None:
         "SourceTypeMask": 0,
         "OptionSet": {
             "@odata.type": NS + "OptionSetMetadata",
-            "Options": _options(
+            "Options": options(
                 (727000000, "Appetizer"), (727000001, "Entree"), (727000002, "Dessert")
             ),
             "IsGlobal": False,
@@ -433,10 +421,10 @@ def test_update_a_column(tenant: httpx.Client) -> None:
     assert after["RequiredLevel"]["Value"] == "ApplicationRequired"
     assert after["MetadataId"] == column["MetadataId"]
     # the options are not changed by PUT ("you must send a different request")
-    options = tenant.get(
+    option_set = tenant.get(
         f"{NEW}(LogicalName='new_boolean')/{NS}BooleanAttributeMetadata/OptionSet"
     ).json()
-    assert texts(options["TrueOption"]["Label"]) == {1033: "True"}
+    assert texts(option_set["TrueOption"]["Label"]) == {1033: "True"}
 
 
 def test_a_column_type_cannot_change(tenant: httpx.Client) -> None:

@@ -21,51 +21,17 @@ from typing import Any
 import httpx
 import pytest
 
+from helpers.definitions import create_table
+from helpers.metadata_docs import relationship_label as label
 from helpers.webapi import created_id
 
 ORG = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
-def label(text: str) -> dict[str, Any]:
-    localized = {
-        "@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel",
-        "Label": text,
-        "LanguageCode": 1033,
-    }
-    return {
-        "@odata.type": "Microsoft.Dynamics.CRM.Label",
-        "LocalizedLabels": [localized],
-        "UserLocalizedLabel": localized,
-    }
-
-
 @pytest.fixture
 def bank_account(api: httpx.Client) -> str:
-    table = {
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": "new_BankAccount",
-        "DisplayName": label("Bank Account"),
-        "DisplayCollectionName": label("Bank Accounts"),
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "IsActivity": False,
-        "Attributes": [
-            {
-                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                "AttributeType": "String",
-                "AttributeTypeName": {"Value": "StringType"},
-                "SchemaName": "new_AccountName",
-                "IsPrimaryName": True,
-                "MaxLength": 100,
-                "FormatName": {"Value": "Text"},
-                "DisplayName": label("Account Name"),
-            }
-        ],
-    }
-    assert api.post("EntityDefinitions", json=table).status_code == 204
-    return "new_bankaccount"
+    return create_table(api, "new_BankAccount", display="Bank Account", primary="new_AccountName")
 
 
 def one_to_many(**cascade: str) -> dict[str, Any]:

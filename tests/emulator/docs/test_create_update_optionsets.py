@@ -16,7 +16,6 @@ delete a global choice.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 import pytest
@@ -24,9 +23,9 @@ import pytest
 from helpers.metadata_docs import (
     NS,
     SOLUTION,
-    add_solution,
-    bank_account_table,
+    add_bank_accounts,
     label,
+    options,
     required_level,
     texts,
 )
@@ -39,13 +38,9 @@ SAMPLE = "EntityDefinitions(LogicalName='sample_bankaccount')/Attributes"
 NEW = "EntityDefinitions(LogicalName='new_bankaccount')/Attributes"
 
 
-def _options(*pairs: tuple[int, str]) -> list[dict[str, Any]]:
-    return [{"Value": value, "Label": label(text)} for value, text in pairs]
-
-
 COLORS = {
     "@odata.type": NS + "OptionSetMetadata",
-    "Options": _options((727000000, "Red"), (727000001, "Yellow"), (727000002, "Green")),
+    "Options": options((727000000, "Red"), (727000001, "Yellow"), (727000002, "Green")),
     "Description": label("Color Choice"),
     "DisplayName": label("Colors"),
     "Name": "sample_colors",
@@ -55,15 +50,7 @@ COLORS = {
 
 @pytest.fixture
 def tenant(api: httpx.Client) -> httpx.Client:
-    add_solution(api, "sample")
-    for schema_name, primary, headers in (
-        ("sample_BankAccount", "sample_Name", IN_SOLUTION),
-        ("new_BankAccount", "new_Name", {}),
-    ):
-        made = api.post(
-            "EntityDefinitions", json=bank_account_table(schema_name, primary), headers=headers
-        )
-        assert made.status_code == 204, made.text
+    add_bank_accounts(api)
     choice = {
         "@odata.type": NS + "PicklistAttributeMetadata",
         "AttributeType": "Picklist",
@@ -71,7 +58,7 @@ def tenant(api: httpx.Client) -> httpx.Client:
         "SourceTypeMask": 0,
         "OptionSet": {
             "@odata.type": NS + "OptionSetMetadata",
-            "Options": _options(
+            "Options": options(
                 (727000000, "Bravo"),
                 (727000001, "Delta"),
                 (727000002, "Alpha"),
@@ -228,11 +215,11 @@ def test_update_options(tenant: httpx.Client) -> None:
     response = tenant.post("UpdateOptionValue", json=body)
     assert response.status_code == 204, response.text
     assert response.headers["OData-Version"] == "4.0"
-    options = tenant.get(
+    option_set = tenant.get(
         f"{NEW}(LogicalName='new_boolean')/{NS}BooleanAttributeMetadata/OptionSet"
     ).json()
-    assert texts(options["TrueOption"]["Label"]) == {1033: "Up"}
-    assert texts(options["FalseOption"]["Label"]) == {1033: "False"}
+    assert texts(option_set["TrueOption"]["Label"]) == {1033: "Up"}
+    assert texts(option_set["FalseOption"]["Label"]) == {1033: "False"}
     row = created_id(tenant.post("new_bankaccounts", json={"new_boolean": True}))
     read = tenant.get(
         f"new_bankaccounts({row})",

@@ -131,33 +131,36 @@ def test_a_job_starting_later_waits(api: httpx.Client) -> None:
     assert api.get(f"accounts({ids[0]})").status_code == 200
 
 
+RETAINED = {
+    "QuerySet": [
+        {
+            "EntityName": "contact",
+            "DataSource": "retained",
+            "Criteria": {
+                "FilterOperator": "And",
+                "Conditions": [
+                    {
+                        "AttributeName": "firstname",
+                        "Operator": "Equal",
+                        "Values": [{"Value": "Bob", "Type": "System.String"}],
+                    }
+                ],
+            },
+        }
+    ],
+    "JobName": "Bulk Delete Retained Contacts",
+    "SendEmailNotification": False,
+    "RecurrencePattern": "",
+    "StartDateTime": "2023-03-07T05:00:00Z",
+    "ToRecipients": [],
+    "CCRecipients": [],
+}
+"""The "Long-term retained data" example (Web API tab): DataSource "retained" on contacts
+named Bob."""
+
+
 def test_retained_data_is_refused(api: httpx.Client) -> None:
-    # "Long-term retained data", Web API tab: DataSource "retained" on contacts named Bob
-    body = {
-        "QuerySet": [
-            {
-                "EntityName": "contact",
-                "DataSource": "retained",
-                "Criteria": {
-                    "FilterOperator": "And",
-                    "Conditions": [
-                        {
-                            "AttributeName": "firstname",
-                            "Operator": "Equal",
-                            "Values": [{"Value": "Bob", "Type": "System.String"}],
-                        }
-                    ],
-                },
-            }
-        ],
-        "JobName": "Bulk Delete Retained Contacts",
-        "SendEmailNotification": False,
-        "RecurrencePattern": "",
-        "StartDateTime": "2023-03-07T05:00:00Z",
-        "ToRecipients": [],
-        "CCRecipients": [],
-    }
-    response = api.post("BulkDelete", json=body)
+    response = api.post("BulkDelete", json=RETAINED)
     assert response.status_code == 501
     assert response.json()["error"]["code"] == "0x80040219"
     assert "retained" in response.json()["error"]["message"]
@@ -167,19 +170,8 @@ def test_the_retained_example_on_live_data_deletes_only_the_bobs(api: httpx.Clie
     # The same criteria without DataSource: an Equal condition on firstname
     bob = created_id(api.post("contacts", json={"firstname": "Bob", "lastname": "B"}))
     ann = created_id(api.post("contacts", json={"firstname": "Ann", "lastname": "A"}))
-    query = {
-        "EntityName": "contact",
-        "Criteria": {
-            "FilterOperator": "And",
-            "Conditions": [
-                {
-                    "AttributeName": "firstname",
-                    "Operator": "Equal",
-                    "Values": [{"Value": "Bob", "Type": "System.String"}],
-                }
-            ],
-        },
-    }
+    [retained] = RETAINED["QuerySet"]
+    query = {key: value for key, value in retained.items() if key != "DataSource"}
     body = _all_accounts("Bulk Delete Contacts", NOW, None) | {"QuerySet": [query]}
     job_id = _submitted(api.post("BulkDelete", json=body))
     assert _job(api, job_id)["statecode"] == 3

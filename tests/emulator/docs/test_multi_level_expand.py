@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from crm_ferry.emulator.core import Emulator
-from helpers.webapi import created_id
+from helpers.webapi import created_id, tasks
 
 ORG = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 PAGE = {"Prefer": "odata.maxpagesize=2", "If-None-Match": "null"}
@@ -37,15 +37,7 @@ def owner(api: httpx.Client, core_emulator: Emulator) -> dict[str, str]:
             "ownerid@odata.bind": f"/systemusers({user})",
         }
         made[name] = created_id(api.post("accounts", json=body))
-    litware = f"/accounts({made['Litware, Inc.']})"
-    for n in (1, 2, 3):
-        api.post(
-            "phonecalls",
-            json={
-                "subject": f"Task {n} for Litware",
-                "regardingobjectid_account_phonecall@odata.bind": litware,
-            },
-        )
+    tasks(api, "account", made["Litware, Inc."], "Litware", 3)
     return made
 
 

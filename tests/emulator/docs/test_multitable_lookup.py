@@ -13,59 +13,22 @@ The article's tables (``new_checkout``, ``new_book``, ``new_device``, ``new_dvd`
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 import pytest
 
+from helpers.definitions import create_table
+from helpers.metadata_docs import relationship_label as label
 from helpers.webapi import created_id
 
 ORG = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
-def label(text: str) -> dict[str, Any]:
-    localized = {
-        "@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel",
-        "Label": text,
-        "LanguageCode": 1033,
-    }
-    return {
-        "@odata.type": "Microsoft.Dynamics.CRM.Label",
-        "LocalizedLabels": [localized],
-        "UserLocalizedLabel": localized,
-    }
-
-
-def _table(api: httpx.Client, schema: str) -> None:
-    body = {
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": schema,
-        "DisplayName": label(schema),
-        "DisplayCollectionName": label(schema + "s"),
-        "OwnershipType": "UserOwned",
-        "HasNotes": False,
-        "HasActivities": False,
-        "IsActivity": False,
-        "Attributes": [
-            {
-                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                "SchemaName": "new_name",
-                "IsPrimaryName": True,
-                "MaxLength": 100,
-                "FormatName": {"Value": "Text"},
-                "DisplayName": label("Name"),
-            }
-        ],
-    }
-    r = api.post("EntityDefinitions", json=body)
-    assert r.status_code == 204, r.text
-
-
 @pytest.fixture
 def tables(api: httpx.Client) -> None:
     for schema in ("new_checkout", "new_book", "new_device", "new_dvd", "new_researchresource"):
-        _table(api, schema)
+        create_table(api, schema)
 
 
 REMOVE_LINK = {

@@ -18,7 +18,7 @@ import pytest
 
 from crm_ferry.emulator import tenant
 from crm_ferry.emulator.core import Emulator
-from helpers.webapi import created_id
+from helpers.webapi import created_id, tasks
 
 ORG = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 EXPAND_ERROR = "0x80060888"
@@ -41,14 +41,7 @@ def litware(api: httpx.Client) -> str:
     api.patch(
         f"contacts({person})", json={"parentcustomerid_account@odata.bind": f"/accounts({account})"}
     )
-    for n in (1, 2, 3):
-        api.post(
-            "phonecalls",
-            json={
-                "subject": f"Task {n} for Litware",
-                "regardingobjectid_account_phonecall@odata.bind": f"/accounts({account})",
-            },
-        )
+    tasks(api, "account", account, "Litware", 3)
     other = created_id(api.post("contacts", json={"firstname": "Nancy", "lastname": "Anderson"}))
     api.post(
         "accounts",
@@ -153,14 +146,7 @@ def test_nested_expand_of_single_valued_navigation_properties(
     api: httpx.Client, litware: str
 ) -> None:
     person = api.get(f"accounts({litware})/primarycontactid?$select=fullname").json()["contactid"]
-    for n in (1, 2):
-        api.post(
-            "phonecalls",
-            json={
-                "subject": f"Task {n} for Susanna Stubberod",
-                "regardingobjectid_contact_phonecall@odata.bind": f"/contacts({person})",
-            },
-        )
+    tasks(api, "contact", person, "Susanna Stubberod", 2)
     r = api.get(
         f"phonecalls?$filter=_regardingobjectid_value eq {person}&$select=subject"
         "&$expand=regardingobjectid_contact_phonecall($select=fullname;"

@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers.metadata_docs import label, texts
+from helpers.definitions import global_choice
+from helpers.metadata_docs import texts
+from helpers.webapi import get_json
 
 V90 = "https://contoso.crm.dynamics.com/api/data/v9.0/"
 NS = "Microsoft.Dynamics.CRM."
@@ -30,19 +32,9 @@ def v90(api: httpx.Client) -> httpx.Client:
     return api
 
 
-def _get(client: httpx.Client, path: str) -> dict[str, Any]:
-    response = client.get(path)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("application/json; odata.metadata=minimal")
-    assert response.headers["OData-Version"] == "4.0"
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _account_id(client: httpx.Client) -> str:
-    return str(
-        _get(client, "EntityDefinitions(LogicalName='account')?$select=LogicalName")["MetadataId"]
-    )
+    account = get_json(client, "EntityDefinitions(LogicalName='account')?$select=LogicalName")
+    return str(account["MetadataId"])
 
 
 def _assert_label(value: dict[str, Any], text: str) -> None:
@@ -54,7 +46,7 @@ def _assert_label(value: dict[str, Any], text: str) -> None:
 
 
 def test_querying_the_entity_metadata_entity_type(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90,
         "EntityDefinitions(LogicalName='account')"
         "?$select=DisplayName,IsKnowledgeManagementEnabled,EntitySetName",
@@ -79,7 +71,7 @@ def test_querying_the_entity_metadata_entity_type(v90: httpx.Client) -> None:
 
 
 def test_use_enum_types_in_filter_operations(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90,
         "EntityDefinitions?$select=LogicalName"
         "&$filter=OwnershipType eq Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'",
@@ -88,24 +80,24 @@ def test_use_enum_types_in_filter_operations(v90: httpx.Client) -> None:
     names = {row["LogicalName"] for row in body["value"]}
     assert {"account", "contact"} <= names
     assert "systemuser" not in names  # business-owned
-    every = _get(v90, "EntityDefinitions?$select=LogicalName,OwnershipType")["value"]
+    every = get_json(v90, "EntityDefinitions?$select=LogicalName,OwnershipType")["value"]
     assert names == {row["LogicalName"] for row in every if row["OwnershipType"] == "UserOwned"}
     # "There is no paging": no next link
     assert "@odata.nextLink" not in body
 
 
 def test_use_complex_types_in_filter_operations(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90, "EntityDefinitions?$select=LogicalName&$filter=CanCreateAttributes/Value eq true"
     )
     assert {"account", "contact"} <= {row["LogicalName"] for row in body["value"]}
-    every = _get(v90, "EntityDefinitions?$select=LogicalName,CanCreateAttributes")["value"]
+    every = get_json(v90, "EntityDefinitions?$select=LogicalName,CanCreateAttributes")["value"]
     expected = {r["LogicalName"] for r in every if r["CanCreateAttributes"]["Value"] is True}
     assert {row["LogicalName"] for row in body["value"]} == expected
 
 
 def test_querying_entity_metadata_attributes(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90,
         "EntityDefinitions(LogicalName='account')?$select=LogicalName&$expand=Attributes("
         "$select=LogicalName;$filter=AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode"
@@ -136,7 +128,7 @@ def test_option_sets_cant_be_selected_without_the_cast(v90: httpx.Client) -> Non
 
 
 def test_cast_attributes_to_picklist_and_expand_the_option_sets(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90,
         "EntityDefinitions(LogicalName='account')/Attributes/"
         "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName"
@@ -163,7 +155,7 @@ def test_enum_attribute_metadata_cannot_be_cast_to(v90: httpx.Client) -> None:
 
 
 def test_cast_attributes_to_money_for_precision(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90,
         "EntityDefinitions(LogicalName='account')/Attributes/"
         "Microsoft.Dynamics.CRM.MoneyAttributeMetadata?$select=LogicalName,Precision",
@@ -174,7 +166,7 @@ def test_cast_attributes_to_money_for_precision(v90: httpx.Client) -> None:
 
 
 def test_filtering_by_required_level(v90: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         v90,
         "EntityDefinitions(LogicalName='account')/Attributes?$select=SchemaName"
         "&$filter=RequiredLevel/Value eq Microsoft.Dynamics.CRM.AttributeRequiredLevel"
@@ -184,7 +176,7 @@ def test_filtering_by_required_level(v90: httpx.Client) -> None:
         f"{V90}$metadata#EntityDefinitions('{_account_id(v90)}')/Attributes(SchemaName)"
     )
     names = {row["SchemaName"] for row in body["value"]}
-    every = _get(
+    every = get_json(
         v90, "EntityDefinitions(LogicalName='account')/Attributes?$select=SchemaName,RequiredLevel"
     )
     expected = {
@@ -197,7 +189,7 @@ def test_filtering_by_required_level(v90: httpx.Client) -> None:
 
 
 def _industry_id(v90: httpx.Client) -> str:
-    row = _get(
+    row = get_json(
         v90,
         "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='industrycode')"
         "?$select=MetadataId",
@@ -207,7 +199,7 @@ def _industry_id(v90: httpx.Client) -> str:
 
 def test_retrieving_attributes(v90: httpx.Client) -> None:
     attribute = _industry_id(v90)
-    body = _get(
+    body = get_json(
         v90,
         f"EntityDefinitions(LogicalName='account')/Attributes({attribute})/"
         "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet",
@@ -256,7 +248,7 @@ def test_retrieving_attributes(v90: httpx.Client) -> None:
 
 def test_retrieving_only_the_options(v90: httpx.Client) -> None:
     attribute = _industry_id(v90)
-    body = _get(
+    body = get_json(
         v90,
         f"EntityDefinitions(LogicalName='account')/Attributes({attribute})/"
         "Microsoft.Dynamics.CRM.PicklistAttributeMetadata/OptionSet?$select=Options",
@@ -271,23 +263,23 @@ def test_retrieving_only_the_options(v90: httpx.Client) -> None:
 
 
 def test_querying_relationship_metadata(v90: httpx.Client) -> None:
-    every = _get(v90, "RelationshipDefinitions?$select=SchemaName")
+    every = get_json(v90, "RelationshipDefinitions?$select=SchemaName")
     assert every["@odata.context"] == f"{V90}$metadata#RelationshipDefinitions(SchemaName)"
     assert "account_primary_contact" in {r["SchemaName"] for r in every["value"]}
-    one_to_many = _get(
+    one_to_many = get_json(
         v90,
         "RelationshipDefinitions/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata?$select=SchemaName",
     )
     assert all(
         r["@odata.type"] == f"#{NS}OneToManyRelationshipMetadata" for r in one_to_many["value"]
     )
-    of_account = _get(
+    of_account = get_json(
         v90,
         "RelationshipDefinitions/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata"
         "?$select=SchemaName&$filter=ReferencedEntity eq 'account'",
     )
     # "essentially the same results as the following query"
-    by_table = _get(
+    by_table = get_json(
         v90, "EntityDefinitions(LogicalName='account')/OneToManyRelationships?$select=SchemaName"
     )
     assert {r["SchemaName"] for r in of_account["value"]} == {
@@ -297,25 +289,14 @@ def test_querying_relationship_metadata(v90: httpx.Client) -> None:
 
 
 def _global_choice(v90: httpx.Client) -> str:
-    body = {
-        "@odata.type": NS + "OptionSetMetadata",
-        "Name": "new_caseorigincode",
-        "DisplayName": label("Origin"),
-        "OptionSetType": "Picklist",
-        "Options": [
-            {"Value": 100000001, "Label": label("Phone")},
-            {"Value": 100000002, "Label": label("Email")},
-        ],
-    }
-    response = v90.post("GlobalOptionSetDefinitions", json=body)
-    assert response.status_code == 204, response.text
-    url = response.headers["OData-EntityId"]
-    return url[url.rindex("(") + 1 : -1]
+    return global_choice(
+        v90, "new_caseorigincode", "Origin", (100000001, "Phone"), (100000002, "Email")
+    )
 
 
 def test_querying_global_option_sets_by_metadata_id(v90: httpx.Client) -> None:
     metadata_id = _global_choice(v90)
-    body = _get(v90, f"GlobalOptionSetDefinitions({metadata_id})")
+    body = get_json(v90, f"GlobalOptionSetDefinitions({metadata_id})")
     assert body["@odata.context"] == f"{V90}$metadata#GlobalOptionSetDefinitions/$entity"
     assert (body["MetadataId"], body["Name"]) == (metadata_id, "new_caseorigincode")
     assert texts(body["DisplayName"]) == {1033: "Origin"}
@@ -323,7 +304,7 @@ def test_querying_global_option_sets_by_metadata_id(v90: httpx.Client) -> None:
 
 def test_querying_global_option_sets_by_name(v90: httpx.Client) -> None:
     metadata_id = _global_choice(v90)
-    body = _get(v90, "GlobalOptionSetDefinitions(Name='new_caseorigincode')")
+    body = get_json(v90, "GlobalOptionSetDefinitions(Name='new_caseorigincode')")
     assert body["MetadataId"] == metadata_id
     assert [o["Value"] for o in body["Options"]] == [100000001, 100000002]
 

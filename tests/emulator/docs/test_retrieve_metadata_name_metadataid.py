@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers.metadata_docs import label
+from helpers.definitions import global_choice
+from helpers.webapi import get_json
 
 BASE = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 NS = "Microsoft.Dynamics.CRM."
@@ -42,27 +43,8 @@ CONTEXT_TAIL = (
 )
 
 
-def _get(api: httpx.Client, path: str) -> dict[str, Any]:
-    response = api.get(path)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("application/json; odata.metadata=minimal")
-    assert response.headers["OData-Version"] == "4.0"
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _goal_type(api: httpx.Client) -> str:
-    body = {
-        "@odata.type": NS + "OptionSetMetadata",
-        "Name": "new_goaltype",
-        "DisplayName": label("Goal type"),
-        "OptionSetType": "Picklist",
-        "Options": [{"Value": 100000000, "Label": label("Amount")}],
-    }
-    response = api.post("GlobalOptionSetDefinitions", json=body)
-    assert response.status_code == 204, response.text
-    url = response.headers["OData-EntityId"]
-    return url[url.rindex("(") + 1 : -1]
+    return global_choice(api, "new_goaltype", "Goal type", (100000000, "Amount"))
 
 
 def _assert_options(body: dict[str, Any]) -> None:
@@ -113,20 +95,20 @@ def _assert_options(body: dict[str, Any]) -> None:
 def test_retrieve_schema_definitions_by_name(
     api: httpx.Client, path: str, key: str, value: str
 ) -> None:
-    body = _get(api, path)
+    body = get_json(api, path)
     assert body[key] == value
     assert body["@odata.context"].endswith("/$entity")
 
 
 def test_retrieve_a_global_option_set_by_name(api: httpx.Client) -> None:
     metadata_id = _goal_type(api)
-    body = _get(api, "GlobalOptionSetDefinitions(Name='new_goaltype')")
+    body = get_json(api, "GlobalOptionSetDefinitions(Name='new_goaltype')")
     assert body["@odata.context"] == f"{BASE}$metadata#GlobalOptionSetDefinitions/$entity"
     assert (body["Name"], body["MetadataId"]) == ("new_goaltype", metadata_id)
 
 
 def test_example_retrieve_schema_definitions_by_name(api: httpx.Client) -> None:
-    body = _get(
+    body = get_json(
         api,
         "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='accountcategorycode')/"
         f"Microsoft.Dynamics.CRM.PicklistAttributeMetadata{EXPAND}",
@@ -137,32 +119,35 @@ def test_example_retrieve_schema_definitions_by_name(api: httpx.Client) -> None:
 
 
 def test_retrieve_schema_definitions_by_metadata_id(api: httpx.Client) -> None:
-    table = _get(api, "EntityDefinitions(LogicalName='account')?$select=MetadataId")["MetadataId"]
-    column = _get(
+    account = get_json(api, "EntityDefinitions(LogicalName='account')?$select=MetadataId")
+    table = account["MetadataId"]
+    column = get_json(
         api, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='emailaddress1')"
     )["MetadataId"]
-    relationship = _get(api, "RelationshipDefinitions(SchemaName='account_primary_contact')")[
+    relationship = get_json(api, "RelationshipDefinitions(SchemaName='account_primary_contact')")[
         "MetadataId"
     ]
     choice = _goal_type(api)
-    assert _get(api, f"EntityDefinitions({table})")["LogicalName"] == "account"
-    assert _get(api, f"EntityDefinitions({table})/Attributes({column})")["LogicalName"] == (
+    assert get_json(api, f"EntityDefinitions({table})")["LogicalName"] == "account"
+    assert get_json(api, f"EntityDefinitions({table})/Attributes({column})")["LogicalName"] == (
         "emailaddress1"
     )
-    assert _get(api, f"RelationshipDefinitions({relationship})")["SchemaName"] == (
+    assert get_json(api, f"RelationshipDefinitions({relationship})")["SchemaName"] == (
         "account_primary_contact"
     )
-    assert _get(api, f"GlobalOptionSetDefinitions({choice})")["Name"] == "new_goaltype"
+    assert get_json(api, f"GlobalOptionSetDefinitions({choice})")["Name"] == "new_goaltype"
 
 
 def test_example_retrieve_schema_definitions_by_metadata_id(api: httpx.Client) -> None:
     # "perform a series of query operations to get the MetadataId"
-    tables = _get(api, "EntityDefinitions?$filter=LogicalName%20eq%20'account'&$select=MetadataId")
+    tables = get_json(
+        api, "EntityDefinitions?$filter=LogicalName%20eq%20'account'&$select=MetadataId"
+    )
     assert tables["@odata.context"] == f"{BASE}$metadata#EntityDefinitions(MetadataId)"
     [table] = tables["value"]
     assert set(table) == {"MetadataId"}
     table_id = table["MetadataId"]
-    columns = _get(
+    columns = get_json(
         api,
         f"EntityDefinitions({table_id})/Attributes"
         "?$filter=LogicalName%20eq%20'accountcategorycode'&$select=MetadataId",
@@ -173,7 +158,7 @@ def test_example_retrieve_schema_definitions_by_metadata_id(api: httpx.Client) -
     [column] = columns["value"]
     assert set(column) == {"@odata.type", "MetadataId"}
     assert column["@odata.type"] == f"#{NS}PicklistAttributeMetadata"
-    body = _get(
+    body = get_json(
         api,
         f"EntityDefinitions({table_id})/Attributes({column['MetadataId']})/"
         f"Microsoft.Dynamics.CRM.PicklistAttributeMetadata{EXPAND}",
@@ -182,7 +167,7 @@ def test_example_retrieve_schema_definitions_by_metadata_id(api: httpx.Client) -
     assert body["MetadataId"] == column["MetadataId"]
     _assert_options(body)
     # the same as by name
-    by_name = _get(
+    by_name = get_json(
         api,
         "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='accountcategorycode')/"
         f"Microsoft.Dynamics.CRM.PicklistAttributeMetadata{EXPAND}",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import httpx
 
 from crm_ferry.emulator import tenant
-from helpers.webapi import created_id
+from helpers.webapi import created_id, tasks
 
 ORG = "https://contoso.crm.dynamics.com/api/data/v9.2/"
 
@@ -39,14 +39,7 @@ def _accounts(api: httpx.Client) -> tuple[str, str]:
                 )
             )
         )
-    for n in (1, 2, 3):
-        api.post(
-            "phonecalls",
-            json={
-                "subject": f"Task {n} for Contoso, Ltd.",
-                "regardingobjectid_account_phonecall@odata.bind": f"/accounts({made[0]})",
-            },
-        )
+    tasks(api, "account", made[0], "Contoso, Ltd.", 3)
     return made[0], made[1]
 
 
@@ -93,14 +86,7 @@ def test_multi_level_expand_of_single_valued_navigation_properties(api: httpx.Cl
             },
         )
     )
-    for n in (1, 2):
-        api.post(
-            "phonecalls",
-            json={
-                "subject": f"Task {n} for Susanna Stubberod",
-                "regardingobjectid_contact_phonecall@odata.bind": f"/contacts({contact})",
-            },
-        )
+    tasks(api, "contact", contact, "Susanna Stubberod", 2)
     r = api.get(
         "phonecalls?$select=subject&$expand=regardingobjectid_contact_phonecall($select=fullname;"
         "$expand=parentcustomerid_account($select=name;$expand=createdby($select=fullname)))"

@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from crm_ferry.emulator import images
-from helpers.files import add_column, b64, label, png
+from helpers.definitions import add_column, label
+from helpers.files import b64, png
 from helpers.webapi import created_id
 
 SIZES = ((144, 144), (144, 400), (400, 144), (400, 500), (60, 80))

@@ -19,22 +19,17 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 
-EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
+from helpers import csdl
+from helpers.csdl import EDM
 
 
 @pytest.fixture
 def schema(api: httpx.Client) -> ET.Element:
-    response = api.get("$metadata")
-    assert response.status_code == 200
-    found = ET.fromstring(response.content).find(f"{EDMX}DataServices/{EDM}Schema")
-    assert found is not None
-    return found
+    return csdl.schema(api)
 
 
 def _navs(schema: ET.Element, table: str) -> dict[str, ET.Element]:
-    entity_type = schema.find(f"{EDM}EntityType[@Name='{table}']")
-    assert entity_type is not None
+    entity_type = csdl.entity_type(schema, table)
     return {n.get("Name", ""): n for n in entity_type.findall(f"{EDM}NavigationProperty")}
 
 

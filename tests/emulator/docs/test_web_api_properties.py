@@ -12,31 +12,13 @@ import xml.etree.ElementTree as ET
 
 import httpx
 
+from helpers import csdl
+from helpers.csdl import EDM, PRIMITIVES
 from helpers.webapi import created_id
-
-EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
-PRIMITIVES = {
-    "Edm.Binary",
-    "Edm.Boolean",
-    "Edm.Date",
-    "Edm.DateTimeOffset",
-    "Edm.Decimal",
-    "Edm.Double",
-    "Edm.Guid",
-    "Edm.Int16",
-    "Edm.Int32",
-    "Edm.Int64",
-    "Edm.String",
-}
 
 
 def _properties(api: httpx.Client, table: str, **params: str) -> dict[str, ET.Element]:
-    response = api.get("$metadata", params=params)
-    assert response.status_code == 200
-    root = ET.fromstring(response.content)
-    found = root.find(f"{EDMX}DataServices/{EDM}Schema/{EDM}EntityType[@Name='{table}']")
-    assert found is not None
+    found = csdl.entity_type(csdl.schema(api, **params), table)
     return {p.get("Name", ""): p for p in found.findall(f"{EDM}Property")}
 
 
@@ -58,11 +40,7 @@ def test_property_elements_and_annotations(api: httpx.Client) -> None:
 
 
 def test_primitive_types_used_by_dataverse(api: httpx.Client) -> None:
-    response = api.get("$metadata")
-    root = ET.fromstring(response.content)
-    schema = root.find(f"{EDMX}DataServices/{EDM}Schema")
-    assert schema is not None
-    for entity_type in schema.findall(f"{EDM}EntityType"):
+    for entity_type in csdl.schema(api).findall(f"{EDM}EntityType"):
         if entity_type.get("Name", "")[0].isupper():
             continue  # the metadata API's types (EntityMetadata, ...) use complex types too
         for prop in entity_type.findall(f"{EDM}Property"):

@@ -12,11 +12,10 @@ import xml.etree.ElementTree as ET
 
 import httpx
 
-from helpers.metadata_docs import NS, label
+from helpers.csdl import EDM, EDMX
+from helpers.definitions import create_table
 
 BASE = "https://contoso.crm.dynamics.com/api/data/v9.2/"
-EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 
 
@@ -48,24 +47,8 @@ def test_the_entity_set_name_is_in_the_service_document(api: httpx.Client) -> No
 
 
 def _new_table(api: httpx.Client, entity_set: str | None = None) -> None:
-    body = {
-        "@odata.type": NS + "EntityMetadata",
-        "SchemaName": "new_Widget",
-        "DisplayName": label("Widget"),
-        "DisplayCollectionName": label("Widgets"),
-        "OwnershipType": "UserOwned",
-        "Attributes": [
-            {
-                "@odata.type": NS + "StringAttributeMetadata",
-                "SchemaName": "new_Name",
-                "IsPrimaryName": True,
-                "DisplayName": label("Name"),
-            }
-        ],
-    }
-    if entity_set is not None:
-        body["EntitySetName"] = entity_set
-    assert api.post("EntityDefinitions", json=body).status_code == 204
+    named = {} if entity_set is None else {"EntitySetName": entity_set}
+    create_table(api, "new_Widget", display="Widget", **named)
 
 
 def test_changing_the_entity_set_name(api: httpx.Client) -> None:

@@ -7,7 +7,6 @@ Written from https://learn.microsoft.com/power-apps/developer/data-platform/weba
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from crm_ferry.emulator.metadata.errors import DUPLICATE, NOT_FOUND, bad
@@ -15,10 +14,14 @@ from crm_ferry.emulator.metadata.labels import LANGUAGE, keep, parse
 from crm_ferry.emulator.metadata.properties import OPTION_SET
 from crm_ferry.emulator.metadata.shapes import option_set_json
 from crm_ferry.emulator.metadata.verify import screen, verify
-from crm_ferry.emulator.metadata.write_context import Context, Publisher, odata_type
+from crm_ferry.emulator.metadata.write_context import (
+    Context,
+    Publisher,
+    chosen_metadata_id,
+    odata_type,
+)
 from crm_ferry.emulator.schema import Labels, OptionDef, OptionSetDef, Schema
 from crm_ferry.emulator.unsupported import not_implemented
-from crm_ferry.emulator.validation import is_guid
 
 
 def options_from(raw: Any, pub: Publisher) -> list[OptionDef]:
@@ -141,7 +144,8 @@ def create_global_option_set(ctx: Context, body: dict[str, Any]) -> OptionSetDef
         extra=kept,
     )
     if body.get("MetadataId") is not None:
-        opt.metadata_id = new_id(ctx.schema, body)
+        taken = (o.metadata_id for o in ctx.schema.global_option_sets.values())
+        opt.metadata_id = chosen_metadata_id(body, taken, "A global choice")
     ctx.schema.global_option_sets[opt.name] = opt
     verify(
         {k: v for k, v in body.items() if k != "Options"},
@@ -150,17 +154,6 @@ def create_global_option_set(ctx: Context, body: dict[str, Any]) -> OptionSetDef
         "OptionSetMetadata",
     )
     return opt
-
-
-def new_id(schema: Schema, body: dict[str, Any]) -> str:
-    """The ``MetadataId`` a new global choice asks for."""
-    value = body.get("MetadataId")
-    if not is_guid(value):
-        raise bad(f"'{value}' is not a valid MetadataId.")
-    chosen = str(uuid.UUID(str(value)))
-    if any(o.metadata_id == chosen for o in schema.global_option_sets.values()):
-        raise bad(f"A global choice with the MetadataId '{chosen}' already exists.", code=DUPLICATE)
-    return chosen
 
 
 __all__ = [

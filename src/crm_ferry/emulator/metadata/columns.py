@@ -9,7 +9,6 @@ File and Image columns in :mod:`.media`.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -38,6 +37,8 @@ from crm_ferry.emulator.metadata.verify import same, screen, verify
 from crm_ferry.emulator.metadata.write_context import (
     Context,
     Publisher,
+    chosen_metadata_id,
+    definition_ids,
     odata_type,
     required_level,
 )
@@ -49,10 +50,9 @@ from crm_ferry.emulator.schema import (
     Labels,
     OptionSetDef,
     Schema,
-    new_metadata_id,
 )
 from crm_ferry.emulator.unsupported import not_implemented
-from crm_ferry.emulator.validation import UNKNOWN_PROPERTY, is_guid
+from crm_ferry.emulator.validation import UNKNOWN_PROPERTY
 
 _CREATABLE: dict[str, AttributeType] = {
     "StringAttributeMetadata": "String",
@@ -184,7 +184,7 @@ def attribute_from(
         extra=kept,
     )
     if existing is None:
-        attr.metadata_id = new_column_id(ctx, body)
+        attr.metadata_id = chosen_metadata_id(body, definition_ids(ctx.schema))
     if not display:
         raise bad(f"The column '{schema_name}' has no DisplayName.")
     if attr.required == "SystemRequired":
@@ -216,24 +216,6 @@ def _texts(body: dict[str, Any], prop: str, existing: AttributeDef | None, *, me
         return sent
     primary = existing.display_name if prop == "DisplayName" else existing.description
     return merged(stored(primary, existing.other_labels, prop), sent, merge=merge)
-
-
-def new_column_id(ctx: Context, body: dict[str, Any]) -> str:
-    """The ``MetadataId`` a create asks for, else a new one."""
-    value = body.get("MetadataId")
-    if value is None:
-        return new_metadata_id()
-    if not is_guid(value):
-        raise bad(f"'{value}' is not a valid MetadataId.")
-    chosen = str(uuid.UUID(str(value)))
-    for entity in ctx.schema.entities.values():
-        if entity.metadata_id == chosen or any(
-            a.metadata_id == chosen for a in entity.attributes.values()
-        ):
-            raise bad(
-                f"A definition with the MetadataId '{chosen}' already exists.", code=DUPLICATE
-            )
-    return chosen
 
 
 def _int(value: Any, name: str, default: int, low: int, high: int) -> int:

@@ -65,11 +65,7 @@ _NOT_MODELLED = frozenset(
 def create_many_to_many(ctx: Context, body: dict[str, Any]) -> ManyToManyRelationshipDef:
     """Validate a ``ManyToManyRelationshipMetadata`` body and add the relationship."""
     _check_properties(body)
-    schema_name = body.get("SchemaName")
-    ctx.publisher_for(schema_name, "relationship")
-    name = str(schema_name)
-    if name.lower() in ctx.schema.relationship_names():
-        raise bad(f"A relationship named '{name}' already exists.", code=DUPLICATE)
+    name = relationship_name(ctx, body)
     entity1 = _table(ctx.schema, body, "Entity1LogicalName")
     entity2 = _table(ctx.schema, body, "Entity2LogicalName")
     if entity1.primary_id == entity2.primary_id:
@@ -92,15 +88,7 @@ def create_many_to_many(ctx: Context, body: dict[str, Any]) -> ManyToManyRelatio
         ("Entity1NavigationPropertyName", entity1),
         ("Entity2NavigationPropertyName", entity2),
     ):
-        nav = body.get(key) or name
-        if not isinstance(nav, str) or not NAME_PATTERN.match(nav):
-            raise bad(f"'{nav}' is not a valid navigation property name.")
-        if navigation_taken(ctx.schema, entity.logical_name, nav):
-            raise bad(
-                f"The navigation property '{nav}' already exists on '{entity.logical_name}'.",
-                code=DUPLICATE,
-            )
-        navs.append(nav)
+        navs.append(check_navigation_name(ctx.schema, entity, body.get(key) or name))
     rel = ManyToManyRelationshipDef(
         schema_name=name,
         entity1=entity1.logical_name,
@@ -171,6 +159,30 @@ def _menu(body: dict[str, Any], key: str) -> dict[str, Any] | None:
     return dict(value)
 
 
+def relationship_name(ctx: Context, body: dict[str, Any]) -> str:
+    """The ``SchemaName`` of a new relationship: a publisher's prefix, and no relationship of
+    any kind has the name yet."""
+    schema_name = body.get("SchemaName")
+    ctx.publisher_for(schema_name, "relationship")
+    name = str(schema_name)
+    if name.lower() in ctx.schema.relationship_names():
+        raise bad(f"A relationship named '{name}' already exists.", code=DUPLICATE)
+    return name
+
+
+def check_navigation_name(schema: Schema, entity: EntityDef, nav: Any) -> str:
+    """``nav`` as the name of a new navigation property of ``entity``: a valid name that no
+    relationship of ``entity`` uses yet."""
+    if not isinstance(nav, str) or not NAME_PATTERN.match(nav):
+        raise bad(f"'{nav}' is not a valid navigation property name.")
+    if navigation_taken(schema, entity.logical_name, nav):
+        raise bad(
+            f"The navigation property '{nav}' already exists on '{entity.logical_name}'.",
+            code=DUPLICATE,
+        )
+    return nav
+
+
 def navigation_taken(schema: Schema, entity: str, nav: str) -> bool:
     """Whether ``entity`` has a navigation property named ``nav`` (of any relationship)."""
     for r in schema.relationships.values():
@@ -222,4 +234,11 @@ def many_to_many_json(rel: ManyToManyRelationshipDef, *, typed: bool = False) ->
     }
 
 
-__all__ = ["TYPE", "create_many_to_many", "many_to_many_json", "navigation_taken"]
+__all__ = [
+    "TYPE",
+    "check_navigation_name",
+    "create_many_to_many",
+    "many_to_many_json",
+    "navigation_taken",
+    "relationship_name",
+]

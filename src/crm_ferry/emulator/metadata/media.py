@@ -20,6 +20,7 @@ from typing import Any
 from crm_ferry.emulator import images
 from crm_ferry.emulator.metadata.errors import bad
 from crm_ferry.emulator.schema import AttributeDef, EntityDef, RelationshipDef, Schema
+from crm_ferry.emulator.validation import Fault
 
 FILE_MAX_KB = 10_485_760
 FILE_DEFAULT_KB = 32_768
@@ -40,33 +41,51 @@ def _type_name(body: dict[str, Any], expected: str) -> None:
         raise bad(f"AttributeTypeName '{value}' doesn't match the column type ({expected}).")
 
 
+def _max_size(
+    attr: AttributeDef, body: dict[str, Any], type_name: str, default: int, most: int, fault: Fault
+) -> None:
+    """``AttributeTypeName`` (if sent) must be ``type_name``; ``MaxSizeInKB`` (``default`` if
+    not sent) a whole number from 1 to ``most``, else ``fault``."""
+    _type_name(body, type_name)
+    size = body.get("MaxSizeInKB", default)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= most:
+        raise fault
+    attr.max_size_kb = size
+
+
 def file_rules(attr: AttributeDef, body: dict[str, Any]) -> None:
     """A File column: ``MaxSizeInKB``; set only by an upload (IsValidForCreate false), and
     emptied by an update that sets it to null."""
-    _type_name(body, "FileType")
-    size = body.get("MaxSizeInKB", FILE_DEFAULT_KB)
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= FILE_MAX_KB:
-        raise bad(
+    _max_size(
+        attr,
+        body,
+        "FileType",
+        FILE_DEFAULT_KB,
+        FILE_MAX_KB,
+        bad(
             f"Invalid size for file type attribute. Valid size should be between "
             f"[0-{FILE_MAX_KB}] KB",
             code=INVALID_FILE_SIZE,
-        )
-    attr.max_size_kb = size
+        ),
+    )
     attr.valid_for_create = False
 
 
 def image_rules(attr: AttributeDef, body: dict[str, Any], entity_name: str) -> None:
     """An Image column: ``MaxSizeInKB``, ``CanStoreFullImage``; ``MaxHeight`` and
     ``MaxWidth`` may only say 144."""
-    _type_name(body, "ImageType")
-    size = body.get("MaxSizeInKB", IMAGE_DEFAULT_KB)
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= IMAGE_MAX_KB:
-        raise bad(
+    _max_size(
+        attr,
+        body,
+        "ImageType",
+        IMAGE_DEFAULT_KB,
+        IMAGE_MAX_KB,
+        bad(
             f"Invalid MaxSizeInKB for image attribute {attr.logical_name} of entity "
             f"{entity_name}. Valid size should be between [1 - {IMAGE_MAX_KB}] KB",
             code=INVALID_IMAGE_SIZE,
-        )
-    attr.max_size_kb = size
+        ),
+    )
     full = body.get("CanStoreFullImage", False)
     if not isinstance(full, bool):
         raise bad("CanStoreFullImage must be true or false.")

@@ -20,12 +20,12 @@ from crm_ferry.emulator.metadata.many_to_many import (
     TYPE as MANY_TO_MANY,
 )
 from crm_ferry.emulator.metadata.many_to_many import (
+    check_navigation_name,
     create_many_to_many,
-    navigation_taken,
+    relationship_name,
 )
 from crm_ferry.emulator.metadata.shapes import label_text
 from crm_ferry.emulator.metadata.write_context import (
-    NAME_PATTERN,
     Context,
     odata_type,
     required_level,
@@ -185,11 +185,7 @@ def _one_to_many(
     multi: bool,
 ) -> RelationshipDef:
     """The relationship a one-to-many body describes, for the lookup column ``attr``."""
-    schema_name = body.get("SchemaName")
-    ctx.publisher_for(schema_name, "relationship")
-    name = str(schema_name)
-    if name.lower() in ctx.schema.relationship_names():
-        raise bad(f"A relationship named '{name}' already exists.", code=DUPLICATE)
+    name = relationship_name(ctx, body)
     if (
         referenced.logical_name in attr.targets
         and multi
@@ -204,13 +200,7 @@ def _one_to_many(
     referencing_nav = body.get("ReferencingEntityNavigationPropertyName") or default_nav
     referenced_nav = body.get("ReferencedEntityNavigationPropertyName") or name
     for nav, table in ((referencing_nav, referencing), (referenced_nav, referenced)):
-        if not isinstance(nav, str) or not NAME_PATTERN.match(nav):
-            raise bad(f"'{nav}' is not a valid navigation property name.")
-        if navigation_taken(ctx.schema, table.logical_name, nav):
-            raise bad(
-                f"The navigation property '{nav}' already exists on '{table.logical_name}'.",
-                code=DUPLICATE,
-            )
+        check_navigation_name(ctx.schema, table, nav)
     return RelationshipDef(
         schema_name=name,
         referenced_entity=referenced.logical_name,

@@ -6,7 +6,6 @@ https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-upd
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,8 @@ from crm_ferry.emulator.metadata.write_context import (
     NAME_PATTERN,
     Context,
     Publisher,
+    chosen_metadata_id,
+    definition_ids,
     entity_set_name,
     odata_type,
 )
@@ -33,9 +34,7 @@ from crm_ferry.emulator.schema import (
     OwnershipType,
     RelationshipDef,
     Schema,
-    new_metadata_id,
 )
-from crm_ferry.emulator.validation import is_guid
 
 
 def create_table(ctx: Context, body: dict[str, Any]) -> EntityDef:
@@ -74,7 +73,7 @@ def create_table(ctx: Context, body: dict[str, Any]) -> EntityDef:
         is_custom=True,
         bulk_messages=BULK_MESSAGES,
         solution=ctx.solution,
-        metadata_id=new_id(ctx.schema, body),
+        metadata_id=chosen_metadata_id(body, definition_ids(ctx.schema)),
         extra=kept,
         created_on=ctx.wall,
     )
@@ -167,22 +166,6 @@ def check_set_name(schema: Schema, set_name: Any, entity: EntityDef | None = Non
     taken = schema.by_entity_set(set_name)
     if taken is not None and taken is not entity:
         raise bad(f"The entity set name '{set_name}' is already used.", code=DUPLICATE)
-
-
-def new_id(schema: Schema, body: dict[str, Any]) -> str:
-    """The ``MetadataId`` a create asks for (a client may choose it), else a new one."""
-    value = body.get("MetadataId")
-    if value is None:
-        return new_metadata_id()
-    if not is_guid(value):
-        raise bad(f"'{value}' is not a valid MetadataId.")
-    chosen = str(uuid.UUID(str(value)))
-    used = {e.metadata_id for e in schema.entities.values()} | {
-        a.metadata_id for e in schema.entities.values() for a in e.attributes.values()
-    }
-    if chosen in used:
-        raise bad(f"A definition with the MetadataId '{chosen}' already exists.", code=DUPLICATE)
-    return chosen
 
 
 def _primary_spec(body: dict[str, Any]) -> dict[str, Any]:
@@ -282,6 +265,5 @@ __all__ = [
     "add_notes_relationship",
     "check_set_name",
     "create_table",
-    "new_id",
     "table_properties",
 ]

@@ -9,12 +9,15 @@ one). The helpers read the parts of a request body every definition shares.
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ferry.emulator.metadata.errors import bad
+from crm_ferry.emulator.metadata.errors import DUPLICATE, bad
 from crm_ferry.emulator.metadata.shapes import NAMESPACE
-from crm_ferry.emulator.schema import RequiredLevel, Schema
+from crm_ferry.emulator.schema import RequiredLevel, Schema, new_metadata_id
+from crm_ferry.emulator.validation import is_guid
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 """What schema names, entity set names and navigation property names must look like."""
@@ -93,6 +96,31 @@ def entity_set_name(logical_name: str) -> str:
     return name + "s"
 
 
+def chosen_metadata_id(
+    body: dict[str, Any], taken: Iterable[str], what: str = "A definition"
+) -> str:
+    """The ``MetadataId`` a create asks for (a client may choose it, if no definition in
+    ``taken`` has it), else a new one."""
+    value = body.get("MetadataId")
+    if value is None:
+        return new_metadata_id()
+    if not is_guid(value):
+        raise bad(f"'{value}' is not a valid MetadataId.")
+    chosen = str(uuid.UUID(str(value)))
+    if any(metadata_id == chosen for metadata_id in taken):
+        raise bad(f"{what} with the MetadataId '{chosen}' already exists.", code=DUPLICATE)
+    return chosen
+
+
+def definition_ids(schema: Schema) -> Iterator[str]:
+    """The ``MetadataId`` of every table and column (the ids a new table or column may not
+    take)."""
+    for entity in schema.entities.values():
+        yield entity.metadata_id
+        for attr in entity.attributes.values():
+            yield attr.metadata_id
+
+
 def required_level(body: dict[str, Any]) -> RequiredLevel:
     value = body.get("RequiredLevel")
     level = value.get("Value") if isinstance(value, dict) else value
@@ -115,6 +143,8 @@ __all__ = [
     "Context",
     "Publisher",
     "check_name",
+    "chosen_metadata_id",
+    "definition_ids",
     "entity_set_name",
     "odata_type",
     "required_level",

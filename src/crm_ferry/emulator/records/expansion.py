@@ -253,10 +253,28 @@ def _single(
     ):
         return None
     em.count_records(1)
-    out = _represent(em, ctx, nav.target, related, spec.select, cache)
-    if exp.nested or not exp.single:
+    etag = exp.single and not exp.nested
+    return _related(em, ctx, nav, related, spec.select, spec, exp, cache, etag=etag)
+
+
+def _related(
+    em: TenantState,
+    ctx: Ctx,
+    nav: Navigation,
+    row: dict[str, Any],
+    select: list[str] | None,
+    spec: odata.ExpandSpec,
+    exp: Expansion,
+    cache: ReadCache,
+    *,
+    etag: bool,
+) -> dict[str, Any]:
+    """The JSON of a row ``nav`` leads to, with the expansions ``spec`` nests in it
+    (``@odata.etag`` only if ``etag``)."""
+    out = _represent(em, ctx, nav.target, row, select, cache)
+    if not etag:
         out.pop("@odata.etag", None)
-    _expand(em, ctx, nav.target, related, out, spec.expand, exp, cache)
+    _expand(em, ctx, nav.target, row, out, spec.expand, exp, cache)
     return out
 
 
@@ -281,13 +299,10 @@ def _collection(
     if select and nav.kind == "collection" and not exp.single and not exp.nested:
         back = f"_{nav.lookup}_value"
         select = select if back in select else [*select, back]
-    children: list[dict[str, Any]] = []
-    for child_row in page:
-        child = _represent(em, ctx, nav.target, child_row, select, cache)
-        if exp.nested:
-            child.pop("@odata.etag", None)
-        _expand(em, ctx, nav.target, child_row, child, spec.expand, exp, cache)
-        children.append(child)
+    children = [
+        _related(em, ctx, nav, child_row, select, spec, exp, cache, etag=not exp.nested)
+        for child_row in page
+    ]
     em.count_records(len(children))
     out[spec.nav] = children
     link = f"{ctx.base}{nav.source.entity_set_name}({parent_id})/{spec.nav}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -95,6 +96,17 @@ def refuse_transfer_headers(request: httpx.Request) -> None:
                 f"The request header {name} outside a file upload is not implemented by the "
                 "emulator.",
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """What a transfer reads or writes: the File or Image column ``attr`` of the row
+    ``row_id`` of ``entity`` (``row``: the row as stored)."""
+
+    entity: EntityDef
+    row_id: str
+    row: dict[str, Any]
+    attr: AttributeDef
 
 
 def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -168,7 +180,7 @@ def value_request(
     row_id, row = addressed(em, entity, key)
     refuse_transfer_headers(ctx.request)
     if attr.type in ("File", "Image"):
-        return download(em, ctx, entity, row_id, row, attr, params)
+        return _download(em, ctx, _Cell(entity, row_id, row, attr), params)
     refuse_parameters(params)
     if "Range" in ctx.request.headers:
         raise Fault(
@@ -211,14 +223,15 @@ def upload(
     _check_conditions(ctx, row)
     if "size" in params:
         refuse_parameters({"size": params["size"]})
+    cell = _Cell(entity, row_id, row, attr)
     token = params.get("sessiontoken")
     if token is not None:
-        return _chunk(em, ctx, entity, row_id, row, attr, token)
+        return _chunk(em, ctx, cell, token)
     mode = ctx.request.headers.get("x-ms-transfer-mode")
     if mode is not None:
         if mode.strip().lower() != "chunked":
             raise _bad(f"'{mode}' is not a transfer mode the service knows; use 'chunked'.")
-        return _start_chunks(em, ctx, entity, row_id, attr, params)
+        return _start_chunks(em, ctx, cell, params)
     data = ctx.request.content
     name = _file_name(ctx, params)
     if not data:
@@ -230,22 +243,15 @@ def upload(
             f"[{len(data) // MB} MB] size may only be uploaded using staged chunk upload.",
             files.FILE_TOO_BIG_FOR_ONE_REQUEST,
         )
-    _store(em, ctx, entity, row_id, row, attr, data, name, ctx.request.headers.get("Content-Type"))
+    _store(em, ctx, cell, data, name, ctx.request.headers.get("Content-Type"))
     return _respond(204, {})
 
 
 def _store(
-    em: TenantState,
-    ctx: Ctx,
-    entity: EntityDef,
-    row_id: str,
-    row: dict[str, Any],
-    attr: AttributeDef,
-    data: bytes,
-    name: str,
-    content_type: str | None,
+    em: TenantState, ctx: Ctx, cell: _Cell, data: bytes, name: str, content_type: str | None
 ) -> None:
     """Keep an uploaded file in its column and write the row."""
+    entity, row, attr = cell.entity, cell.row, cell.attr
     if attr.type == "Image":
         files.store_image(
             em, entity, row, attr, data, creating=False, old=row.get(attr.logical_name), name=name
@@ -254,18 +260,12 @@ def _store(
         files.store_file(
             em, entity, row, attr, data, name, files.mime_of(name, content_type), ctx.caller
         )
-    write_platform_update(em, entity, row_id, row, ctx.caller)
+    write_platform_update(em, entity, cell.row_id, row, ctx.caller)
     em.count_records(1)
 
 
-def _start_chunks(
-    em: TenantState,
-    ctx: Ctx,
-    entity: EntityDef,
-    row_id: str,
-    attr: AttributeDef,
-    params: dict[str, str],
-) -> httpx.Response:
+def _start_chunks(em: TenantState, ctx: Ctx, cell: _Cell, params: dict[str, str]) -> httpx.Response:
+    entity, row_id, attr = cell.entity, cell.row_id, cell.attr
     name = _file_name(ctx, params)
     if ctx.request.content:
         raise _bad("The request that starts a chunked upload carries no file content.")
@@ -305,16 +305,9 @@ def _range_fault(size: int) -> Fault:
     )
 
 
-def _chunk(
-    em: TenantState,
-    ctx: Ctx,
-    entity: EntityDef,
-    row_id: str,
-    row: dict[str, Any],
-    attr: AttributeDef,
-    token: str,
-) -> httpx.Response:
+def _chunk(em: TenantState, ctx: Ctx, cell: _Cell, token: str) -> httpx.Response:
     """One chunk of a chunked upload: ``206``, or ``204`` once every byte has come."""
+    entity, row_id, attr = cell.entity, cell.row_id, cell.attr
     transfer = em.store.get_transfer(token)
     if (
         transfer is None
@@ -360,7 +353,7 @@ def _chunk(
         return _respond(206, {})
     content = em.store.read_blocks(token, sorted(sizes))
     em.store.delete_transfer(token)
-    _store(em, ctx, entity, row_id, row, attr, content, transfer["name"], None)
+    _store(em, ctx, cell, content, transfer["name"], None)
     return _respond(204, {})
 
 
@@ -369,23 +362,19 @@ def _chunk(
 
 
 def _source(
-    em: TenantState,
-    entity: EntityDef,
-    row_id: str,
-    row: dict[str, Any],
-    attr: AttributeDef,
-    params: dict[str, str],
+    em: TenantState, cell: _Cell, params: dict[str, str]
 ) -> tuple[str, int, str | None, str] | None:
     """(blob id, size, file name or None, MIME type) of what ``$value`` downloads; None when
     an image has no full image kept."""
+    attr = cell.attr
     size = params.get("size")
     if size is not None and size != "full":
         raise _bad(f"'{size}' is not a size to download; ask for size=full.")
-    stored = row.get(attr.logical_name)
+    stored = cell.row.get(attr.logical_name)
     if attr.type == "File":
         info = files.file_info(em, stored)
         if info is None:
-            raise files.not_found_file(entity, attr, row_id)
+            raise files.not_found_file(cell.entity, attr, cell.row_id)
         return str(stored), int(info["filesizeinbytes"]), info.get("filename"), info["mimetype"]
     if not stored:
         return None
@@ -397,17 +386,9 @@ def _source(
     return blob_id, length, meta.get("filename"), str(meta.get("mimetype") or files.OCTET_STREAM)
 
 
-def download(
-    em: TenantState,
-    ctx: Ctx,
-    entity: EntityDef,
-    row_id: str,
-    row: dict[str, Any],
-    attr: AttributeDef,
-    params: dict[str, str],
-) -> httpx.Response:
-    _check_conditions(ctx, row)
-    source = _source(em, entity, row_id, row, attr, params)
+def _download(em: TenantState, ctx: Ctx, cell: _Cell, params: dict[str, str]) -> httpx.Response:
+    _check_conditions(ctx, cell.row)
+    source = _source(em, cell, params)
     em.count_records(1)
     if source is None:
         # "If the image column doesn't support full-sized images ... 204 No Content"
@@ -416,7 +397,7 @@ def download(
     blob_id, size, name, mime = source
     # a thumbnail comes without its size ('x-ms-file-size' only with ?size=full; the
     # DownloadFileChunkResponse of the Web API samples)
-    described = attr.type == "File" or params.get("size") == "full"
+    described = cell.attr.type == "File" or params.get("size") == "full"
     headers = {"Content-Type": files.OCTET_STREAM, "mimetype": mime}
     exposed = ["mimetype"]
     if described:
@@ -467,7 +448,6 @@ def _byte_range(header: str, size: int, limit: int) -> tuple[int, int]:
 __all__ = [
     "TRANSFER_HEADERS",
     "TRANSFER_PARAMETERS",
-    "download",
     "property_request",
     "refuse_parameters",
     "refuse_transfer_headers",

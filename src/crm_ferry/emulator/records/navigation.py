@@ -51,6 +51,7 @@ from crm_ferry.emulator.records.privileges import check_privilege
 from crm_ferry.emulator.records.reads import ReadCache, context_url, matching
 from crm_ferry.emulator.records.relations import (
     Navigation,
+    expect_target,
     is_related,
     link,
     navigation,
@@ -269,7 +270,7 @@ def _reference(
             )
         row_id, row = addressed(em, nav.source, key)
         other, other_id = parse_reference(em, opts.ref_id)
-        _expect_target(nav, other)
+        expect_target(nav, other)
         return _remove(em, ctx, nav, row_id, row, other_id)
     _no_options(opts, nav)
     allowed = "POST" if nav.is_collection else "PUT"
@@ -281,7 +282,7 @@ def _reference(
         update_record(em, ctx, nav.source, row_id, row, {f"{nav.name}@odata.bind": None})
         return no_content()
     other, other_id = parse_reference(em, _odata_id(ctx))
-    _expect_target(nav, other)
+    expect_target(nav, other)
     if not nav.is_collection:
         bind = f"/{other.entity_set_name}({other_id})"
         update_record(em, ctx, nav.source, row_id, row, {f"{nav.name}@odata.bind": bind})
@@ -369,16 +370,6 @@ def _odata_id(ctx: Ctx) -> Any:
     if "@odata.id" not in body:
         raise Fault(400, PAYLOAD_ERROR, 'The request body must be {"@odata.id": "<uri>"}.')
     return body["@odata.id"]
-
-
-def _expect_target(nav: Navigation, other: EntityDef) -> None:
-    if other.logical_name != nav.target.logical_name:
-        raise Fault(
-            400,
-            PAYLOAD_ERROR,
-            f"The navigation property '{nav.name}' expects a reference to "
-            f"'{nav.target.logical_name}', not to '{other.logical_name}'.",
-        )
 
 
 def _given(opts: odata.QueryOptions) -> dict[str, bool]:

@@ -29,7 +29,7 @@ from crm_ferry.emulator import tenant
 from crm_ferry.emulator.records.rows import TYPE_SUFFIX, fetch_row
 from crm_ferry.emulator.schema import EntityDef, ManyToManyRelationshipDef, RelationshipDef
 from crm_ferry.emulator.state import TenantState
-from crm_ferry.emulator.validation import duplicate_record
+from crm_ferry.emulator.validation import PAYLOAD_ERROR, Fault, duplicate_record
 
 NavKind = Literal["single", "collection", "many"]
 
@@ -82,6 +82,17 @@ def navigation(em: TenantState, entity: EntityDef, name: str) -> Navigation | No
             return None
         return Navigation(name, "many", entity, target, many_to_many=rel)
     return None
+
+
+def expect_target(nav: Navigation, other: EntityDef, what: str = "a reference") -> None:
+    """A reference given for ``nav`` names a row of its target table, else 400."""
+    if other.logical_name != nav.target.logical_name:
+        raise Fault(
+            400,
+            PAYLOAD_ERROR,
+            f"The navigation property '{nav.name}' expects {what} to "
+            f"'{nav.target.logical_name}', not to '{other.logical_name}'.",
+        )
 
 
 def related_row(em: TenantState, nav: Navigation, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -203,6 +214,7 @@ def unlink_all(em: TenantState, entity: str, row_id: str) -> None:
 __all__ = [
     "NavKind",
     "Navigation",
+    "expect_target",
     "is_related",
     "link",
     "linked_ids",

@@ -22,7 +22,13 @@ from crm_ferry.emulator.records import rules
 from crm_ferry.emulator.records.context import Ctx, check_if_match
 from crm_ferry.emulator.records.keys import check_unique_keys, key_not_found, parse_reference
 from crm_ferry.emulator.records.privileges import check_privilege
-from crm_ferry.emulator.records.relations import Navigation, link, navigation, unlink_all
+from crm_ferry.emulator.records.relations import (
+    Navigation,
+    expect_target,
+    link,
+    navigation,
+    unlink_all,
+)
 from crm_ferry.emulator.records.rows import (
     LOOKUP_TYPES,
     TYPE_SUFFIX,
@@ -198,13 +204,7 @@ def _collection_bind(
     ids: list[str] = []
     for item in value:
         target, target_id = parse_reference(em, item)
-        if target.logical_name != found.target.logical_name:
-            raise Fault(
-                400,
-                PAYLOAD_ERROR,
-                f"The navigation property '{nav}' expects references to "
-                f"'{found.target.logical_name}', not to '{target.logical_name}'.",
-            )
+        expect_target(found, target, "references")
         ids.append(target_id)
     check_association(em, ctx, found)
     return found, ids
