@@ -659,9 +659,10 @@ def _invoice_sums(
         for (obj, sid), r in records.items()
         if obj == "payments" and isinstance(r, Payment) and sid in loaded_payments
     ) + Decimal(0)
+    payment_rows = actual_all.get(_payment_table(expected), {})
+    paid_column = _amount_column(payment_rows)
     payments_target = sum(
-        (_dec(row.get(next((k for k in row if k.endswith("_amount")), ""))) or Decimal(0))
-        for row in actual_all.get(_payment_table(expected), {}).values()
+        (_dec(row.get(paid_column)) or Decimal(0)) for row in payment_rows.values()
     ) + Decimal(0)
     proof.sums["invoices"] = {
         "source total": total_source,
@@ -691,8 +692,7 @@ def _server_totals(
         rows = actual_all.get(table)
         if not table or not rows:
             continue
-        if not amount:
-            amount = next((k for row in rows.values() for k in row if k.endswith("_amount")), "")
+        amount = amount or _amount_column(rows)
         if not amount or column not in client.metadata.columns(table):
             continue
         try:
@@ -729,6 +729,11 @@ def _server_totals(
                 column=amount,
             )
         )
+
+
+def _amount_column(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """The column of payment rows that holds the amount (``<prefix>_amount``), or ``""``."""
+    return next((k for row in rows.values() for k in row if k.endswith("_amount")), "")
 
 
 def _payment_table(expected: Sequence[ExpectedRow]) -> str:

@@ -47,7 +47,7 @@ from crm_ferry.emulator.schema import (
     Schema,
 )
 
-__all__ = ["Problems", "schema_from"]
+__all__ = ["WRAPPED", "Problems", "schema_from"]
 
 _TYPES: dict[str, AttributeType] = {name: t for t, name in TYPE_NAMES.items()}  # type: ignore[misc]
 """``AttributeTypeName`` → the model's type (``Virtual`` columns are told apart by it)."""
@@ -68,7 +68,8 @@ _KINDS: dict[str, OptionSetKind] = {
     "Status": "Status",
     "Boolean": "Boolean",
 }
-_WRAPPED = frozenset({"FormatName", "RequiredLevel", "DateTimeBehavior", "AttributeTypeName"})
+WRAPPED = frozenset({"FormatName", "RequiredLevel", "DateTimeBehavior", "AttributeTypeName"})
+"""Properties a definition wraps (``{"Value": ...}``) and a snapshot keeps as the value."""
 
 _COLUMN_APPLIED = frozenset(
     {
@@ -288,7 +289,7 @@ def _settings(attr: AttributeDef, facts: Mapping[str, Any], where: str, problems
         rule = rules.get(prop)
         if prop in _COLUMN_APPLIED or rule is None or rule.policy in ("applied", "computed"):
             continue  # held in a field, or computed: the read-back compares it
-        sent = {"Value": value} if prop in _WRAPPED else value
+        sent = {"Value": value} if prop in WRAPPED else value
         if rule.policy == "stored":
             if sent != rule.default:
                 attr.extra[prop] = sent

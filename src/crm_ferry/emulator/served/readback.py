@@ -22,12 +22,11 @@ from crm_ferry.emulator.metadata.shapes import (
     relationship_json,
 )
 from crm_ferry.emulator.schema import Schema
-from crm_ferry.emulator.served.definitions import Problems
+from crm_ferry.emulator.served.definitions import WRAPPED, Problems
 
 __all__ = ["check_readback"]
 
 _LABELS = frozenset({"DisplayName", "DisplayCollectionName", "Label"})
-_WRAPPED = frozenset({"AttributeTypeName", "FormatName", "RequiredLevel", "DateTimeBehavior"})
 _COLLECTIONS = (
     "Attributes",
     "OneToManyRelationships",
@@ -120,7 +119,7 @@ def _read(prop: str, value: Any) -> Any:
     """``value`` as a snapshot keeps it."""
     if prop in _LABELS:
         return _label_text(value)
-    if prop in _WRAPPED and isinstance(value, Mapping):
+    if prop in WRAPPED and isinstance(value, Mapping):
         return value.get("Value")
     if prop == "Targets" and isinstance(value, list):
         return [str(v) for v in value]
