@@ -216,9 +216,9 @@ def _secured(doc: dict[str, Any]) -> None:
     _column(doc, "contact", "new_nickname")["IsSecured"] = True
 
 
-def _party_list(doc: dict[str, Any]) -> None:
+def _unknown_type(doc: dict[str, Any]) -> None:
     _column(doc, "phonecall", "subject").update(
-        AttributeType="PartyList", AttributeTypeName="PartyListType"
+        AttributeType="RichText", AttributeTypeName="RichTextType"
     )
 
 
@@ -238,7 +238,7 @@ def _team_owned(doc: dict[str, Any]) -> None:
     ("change", "message"),
     [
         (_secured, r"column contact\.new_nickname: IsSecured True: Column-level security"),
-        (_party_list, r"column phonecall\.subject: AttributeType 'PartyList'"),
+        (_unknown_type, r"column phonecall\.subject: AttributeType 'RichText'"),
         (_pending_key, r"key contact\.new_practiceidkey: EntityKeyIndexStatus 'Pending'"),
         (_managed, r"table account: IsManaged is True in the snapshot; the emulator can only"),
         (_team_owned, r"table new_referral: OwnershipType 'TeamOwned'"),

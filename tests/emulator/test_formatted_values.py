@@ -172,7 +172,7 @@ def test_a_row_without_money_names_no_currency_until_it_has_some(http: httpx.Cli
     after = one(http, f"accounts({account})", **{"$select": "creditlimit,exchangerate"})
     assert after["_transactioncurrencyid_value"] == tenant.BASE_CURRENCY_ID
     assert after["exchangerate"] == 1.0
-    assert after[f"exchangerate{FV}"] == "1.0000000000"
+    assert after[f"exchangerate{FV}"] == "1.000000000000"  # precision 12 (table reference)
 
 
 def test_the_composite_address_is_built_and_returned_with_its_parts(http: httpx.Client) -> None:

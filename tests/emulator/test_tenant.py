@@ -41,7 +41,7 @@ def test_tables_have_real_names(schema: Schema) -> None:
         "account": ("accounts", "accountid", "name"),
         "opportunity": ("opportunities", "opportunityid", "name"),
         "invoice": ("invoices", "invoiceid", "name"),
-        "invoicedetail": ("invoicedetails", "invoicedetailid", None),
+        "invoicedetail": ("invoicedetails", "invoicedetailid", "invoicedetailname"),
         "transactioncurrency": ("transactioncurrencies", "transactioncurrencyid", "currencyname"),
         "phonecall": ("phonecalls", "activityid", "subject"),
         "opportunityclose": ("opportunitycloses", "activityid", "subject"),
@@ -82,24 +82,24 @@ def test_state_and_status_pairs(schema: Schema) -> None:
 
 
 def test_column_details(schema: Schema) -> None:
-    # CONTACT birthdate DateOnly; overriddencreatedon create-only; invoice required columns
+    # CONTACT birthdate DateOnly; overriddencreatedon create-only where the page says so;
+    # required levels as the Sales reference gives them
     birth = schema.entities["contact"].attributes["birthdate"]
     assert (birth.type, birth.datetime_behavior, birth.format) == (
         "DateTime",
         "DateOnly",
         "DateOnly",
     )
-    for entity in schema.entities.values():
-        over = entity.attributes["overriddencreatedon"]
-        assert over.valid_for_create
-        assert not over.valid_for_update
+    for name in ("contact", "account", "phonecall", "annotation", "email", "task"):
+        over = schema.entities[name].attributes["overriddencreatedon"]
+        assert over.valid_for_create, name
+        assert not over.valid_for_update, name
     inv = schema.entities["invoice"].attributes
-    assert {n for n, a in inv.items() if a.required == "SystemRequired"} >= {
-        "name",
+    assert {n for n, a in inv.items() if a.required == "ApplicationRequired"} >= {
         "customerid",
         "pricelevelid",
     }
-    assert schema.entities["invoicedetail"].attributes["quantity"].required == "SystemRequired"
+    assert schema.entities["invoicedetail"].attributes["quantity"].required == "ApplicationRequired"
     assert schema.entities["contact"].attributes["firstname"].max_length == 50
 
 

@@ -132,8 +132,14 @@ def test_option_outside_the_set(api: httpx.Client) -> None:
     assert api.post("contacts", json={"gendercode": 2}).status_code == 204
 
 
-def test_missing_system_required_columns(api: httpx.Client) -> None:
-    # ERRORS (invoice needs customer, price list, currency and name; lines need quantity)
+def test_missing_required_columns() -> None:
+    # the Sales reference: an invoice's name, customer and price list and a line's quantity are
+    # ApplicationRequired (refused when missing only where the tenant enforces it)
+    em = Emulator(CoreConfig(enforce_application_required=True))
+    api = httpx.Client(
+        transport=httpx.MockTransport(em.handle),
+        base_url="https://contoso.crm.dynamics.com/api/data/v9.2/",
+    )
     customer = new_id(api.post("contacts", json={"lastname": "C"}))
     full = {
         "name": "INV-1",
@@ -155,18 +161,29 @@ def test_missing_system_required_columns(api: httpx.Client) -> None:
         "invoiceid@odata.bind": f"/invoices({invoice})",
         "isproductoverridden": True,
         "productdescription": "Session",
+        "invoicedetailname": "Session",
     }
     line = api.post("invoicedetails", json=write_in)
     assert line.status_code == 400
     assert "quantity" in error(line)["message"]
-    # products are not modelled: a line must be a write-in product with a description
+    # products are not priced here: a line must be a write-in product with a description
     no_product = api.post(
         "invoicedetails", json={**write_in, "isproductoverridden": False, "quantity": 1}
     )
     assert no_product.status_code == 400
     assert api.post("invoicedetails", json={**write_in, "quantity": 1}).status_code == 204
-    # SystemRequired can't be set to null on update (update-delete-entities-using-web-api)
+    # a required column can't be set to null on update (update-delete-entities-using-web-api)
     assert api.patch(f"invoices({invoice})", json={"name": None}).status_code == 400
+    api.close()
+    em.close()
+
+
+def test_required_columns_the_platform_fills(api: httpx.Client) -> None:
+    # by default only SystemRequired columns the caller must give are enforced; an invoice
+    # with no name is accepted (ApplicationRequired), and so is a line with no product type
+    # (SystemRequired, a choice the platform defaults)
+    r = api.post("invoices", json={"pricelevelid@odata.bind": PRICE})
+    assert r.status_code == 204, r.text
 
 
 def test_application_required_only_when_configured() -> None:

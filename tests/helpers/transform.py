@@ -15,7 +15,8 @@ from typing import Any
 
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.metadata import ColumnSpec, column_payload
-from crm_ferry.emulator.tenant import INDUSTRY_LABELS, SEED_USERS
+from crm_ferry.emulator.reference import facts
+from crm_ferry.emulator.tenant import SEED_USERS
 from crm_ferry.mapping.defaults import FIRST_OPTION_VALUE, default_document
 from crm_ferry.mapping.spec import MapDocument, MappingSpec
 from crm_ferry.model import Client, ClientProperty, Record, Reject, Session
@@ -84,7 +85,8 @@ def full_document(data: BundleData, users: dict[str, str]) -> dict[str, Any]:
     clients = [c for c in data.records["clients"] if isinstance(c, Client)]
     verticals = sorted({c.vertical for c in clients if c.vertical})
     tags = sorted({t for c in clients for t in c.tags})
-    industry = {label.lower(): i for i, label in enumerate(INDUSTRY_LABELS, start=1)}
+    options = facts("account")["columns"]["industrycode"]["options"]
+    industry = {label.lower(): value for value, label in options}
     vm = doc["value_maps"]
     vm["vertical"]["values"] = {
         v.lower(): industry.get(v.lower(), INDUSTRY_BY_VERTICAL_FALLBACK) for v in verticals

@@ -25,6 +25,7 @@ from crm_ferry.cli.options import (
     project_option,
     project_settings,
     settings_of,
+    snapshot_option,
     source_option,
     traceback_option,
 )
@@ -96,7 +97,19 @@ def generate(
     "--target/--no-target",
     default=None,
     help="Also audit the tenant and write the scoping report (default: when [dataverse] url "
-    "is set).",
+    "is set, or with --snapshot).",
+)
+@snapshot_option(
+    "Audit the tenant this snapshot (written by `crm-ferry snapshot`) describes instead of "
+    "the configured tenant, which is not contacted; the report names the snapshot."
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    metavar="MS",
+    help="The round trip per request the estimate uses, instead of measuring it (with "
+    "--snapshot, instead of assuming 100 ms).",
 )
 @command_options
 @click.pass_context
@@ -105,19 +118,31 @@ def discover(
     source: Path | None,
     rejects: Path | None,
     target: bool | None,
+    snapshot: Path | None,
+    latency_ms: float | None,
     as_json: bool,
 ) -> None:
     """Profile the export bundle: objects, counts, rejects, custom properties, broken links.
 
-    With a target: also audit the tenant, estimate the load's duration and grade the
-    migration's complexity, written to runs/scoping-<timestamp>/ (HTML and JSON)."""
+    With a target: also audit the tenant (or, with --snapshot, a tenant snapshot), estimate
+    the load's duration and grade the migration's complexity, written to
+    runs/scoping-<timestamp>/ (HTML and JSON)."""
     settings = settings_of(ctx)
+    if target is False and (snapshot is not None or latency_ms is not None):
+        raise click.UsageError(
+            "--snapshot and --latency-ms are for the tenant audit, which --no-target leaves out"
+        )
     if target is None:
-        target = bool(settings.environment_url)
+        target = bool(settings.environment_url) or snapshot is not None or latency_ms is not None
     with render.progress_reporter(enabled=not as_json) as progress:
         if target:
             scoping = commands.scope(
-                settings, source=source, rejects=rejects, progress=progress or NO_PROGRESS
+                settings,
+                source=source,
+                rejects=rejects,
+                snapshot=snapshot,
+                latency_ms=latency_ms,
+                progress=progress or NO_PROGRESS,
             )
         else:
             result = commands.discover(
@@ -199,6 +224,41 @@ def snapshot(ctx: click.Context, out: Path | None, as_json: bool) -> None:
             progress=render.naming_progress(progress) if progress else NO_PROGRESS,
         )
     emit(result, as_json, render.render_snapshot)
+
+
+@cli.command()
+@snapshot_option(
+    "The tenant snapshot to rehearse against (default: tenant-snapshot.json in the project, "
+    "written by `crm-ferry snapshot`)."
+)
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Leave out the rollback: the migrated data stays in the rehearsal's emulator folder, "
+    "to look at with `crm-ferry emulator serve --data DIR`.",
+)
+@click.option("--size", type=int, default=300, show_default=True, help="Records to sample.")
+@command_options
+@click.pass_context
+def rehearse(
+    ctx: click.Context, snapshot: Path | None, keep: bool, size: int, as_json: bool
+) -> None:
+    """Rehearse provision, sample, migrate, verify and rollback against an emulator serving
+    the tenant snapshot (the configured tenant is never contacted), in rehearsal/<time>/.
+
+    Exit 8 when a step fails, 7 when verify finds migration differences."""
+    settings = project_settings(ctx)
+    with render.progress_reporter(not as_json) as progress:
+        result = commands.rehearse(
+            settings,
+            snapshot=snapshot,
+            keep=keep,
+            size=size,
+            progress=progress or NO_PROGRESS,
+            on_start=None if as_json else render.render_rehearsal_start,
+            on_step=None if as_json else render.render_rehearsal_step,
+        )
+    emit(result, as_json, render.render_rehearsal)
 
 
 @cli.group("map")

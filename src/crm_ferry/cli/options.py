@@ -27,6 +27,7 @@ __all__ = [
     "project_option",
     "project_settings",
     "settings_of",
+    "snapshot_option",
     "source_option",
     "traceback_option",
 ]
@@ -146,6 +147,18 @@ def source_option(
         required=required,
         default=None,
         help=text,
+    )
+
+
+def snapshot_option(help_text: str) -> Callable[[F], F]:
+    """``--snapshot FILE``: a tenant snapshot written by ``crm-ferry snapshot``."""
+    return click.option(
+        "--snapshot",
+        "snapshot",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        metavar="FILE",
+        help=help_text,
     )
 
 

@@ -62,6 +62,9 @@ __all__ = [
     "render_provision",
     "render_purge",
     "render_references",
+    "render_rehearsal",
+    "render_rehearsal_start",
+    "render_rehearsal_step",
     "render_rollback",
     "render_runs",
     "render_sample",
@@ -265,7 +268,13 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
 def render_scoping(r: commands.ScopingReport) -> None:
     render_discovery(r.source)
     t, e, g = r.tenant, r.estimate, r.grade
-    tt = Table(title=f"Tenant: {t.url}")
+    if t.snapshot is not None:
+        console.print(
+            f"[yellow]The tenant audit is read from {escape(t.snapshot.describe())}[/]; the "
+            "tenant was not contacted",
+            soft_wrap=True,
+        )
+    tt = Table(title=f"Tenant: {t.url}" + (" (snapshot)" if t.snapshot is not None else ""))
     tt.add_column("check")
     tt.add_column("finding")
     limit = "no limit" if t.custom_table_limit is None else f"of {t.custom_table_limit}"
@@ -289,7 +298,8 @@ def render_scoping(r: commands.ScopingReport) -> None:
         f"{f.total:,} files, {f.over_limit:,} over {f.max_upload_bytes:,} bytes (Base64), "
         f"{f.blocked:,} blocked type; {f.inline_images:,} inline images",
     )
-    tt.add_row("latency", f"{t.latency_ms:,.1f} ms per request")
+    basis = "" if e.latency_basis == "measured" else f" ({e.latency_basis}, not measured)"
+    tt.add_row("latency", f"{t.latency_ms:,.1f} ms per request{basis}")
     console.print(tt)
     et = Table(title="Duration estimate")
     for col in ("role", "table", "operation", "rows", "sent as", "requests", "wall s"):
@@ -365,6 +375,73 @@ def render_references(r: commands.ReferencesResult) -> None:
         console.print(f"[red]{n} {obj} rows could not be read and are not in the guides[/]")
     for guide, n in r.redacted.items():
         console.print(f"[yellow]{n} credential-looking fields redacted, listed in {guide}.md[/]")
+
+
+# ---------------------------------------------------------------------------
+# rehearse
+
+_STEP_MARKS = {
+    "ok": "[green]✓[/]",
+    "failed": "[red]✗[/]",
+    "differences": "[yellow]![/]",
+    "skipped": "[dim]-[/]",
+    "kept": "[dim]-[/]",
+}
+_STEP_RESULTS = {
+    "ok": "[green]ok[/]",
+    "failed": "[red]FAILED[/]",
+    "differences": "[yellow]differences[/]",
+    "skipped": "[dim]skipped[/]",
+    "kept": "[dim]kept[/]",
+}
+_COUNT_LABELS = {
+    "migration_differences": "migration differences",
+    "source_defects": "source defects",
+    "rejected_by_the_map": "rejected by the map",
+    "schema_reversed": "schema operations reversed",
+    "rows_left": "rows left",
+}
+
+
+def _step_counts(step: commands.RehearsalStep) -> str:
+    return ", ".join(f"{n:,} {_COUNT_LABELS.get(k, k)}" for k, n in step.counts.items())
+
+
+def render_rehearsal_start(r: commands.Rehearsal) -> None:
+    err_console.print(f"Rehearsing against {escape(r.snapshot.describe())}", soft_wrap=True)
+    err_console.print(f"  in {escape(str(r.folder))}", soft_wrap=True)
+
+
+def render_rehearsal_step(step: commands.RehearsalStep) -> None:
+    """One step's outcome, as it finishes (on stderr, with the progress)."""
+    counts = f"  {escape(_step_counts(step))}" if step.counts else ""
+    err_console.print(
+        f"{_STEP_MARKS[step.result]} {step.name:<10} {step.seconds:6.1f} s{counts}", soft_wrap=True
+    )
+    if step.detail:
+        err_console.print(f"  {escape(step.detail)}", soft_wrap=True)
+
+
+def render_rehearsal(r: commands.Rehearsal) -> None:
+    table = Table(title="Rehearsal", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("step", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("counts")
+    table.add_column("time", justify="right", no_wrap=True)
+    for s in r.steps:
+        table.add_row(
+            s.name, _STEP_RESULTS[s.result], escape(_step_counts(s)), f"{s.seconds:.1f} s"
+        )
+    table.add_section()
+    table.add_row("total", "", "", f"{sum(s.seconds for s in r.steps):.1f} s")
+    console.print(table)
+    console.print(f"Against {escape(r.snapshot.describe())}", soft_wrap=True)
+    _print_path("Its journal, reports and emulator data are in", r.folder)
+    for name, path in r.reports.items():
+        _print_path(f"  {name} report:", path)
+    if r.kept:
+        console.print("The migrated data is kept (--keep); look at it with:")
+        _print_path(" ", r.serve_command)
 
 
 # ---------------------------------------------------------------------------

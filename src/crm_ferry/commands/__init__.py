@@ -24,8 +24,9 @@ module              verbs
 ``doctor``          :func:`doctor`
 ``demo``            :func:`demo`
 ``snapshot``        :func:`snapshot`
+``rehearse``        :func:`rehearse`
 ``emulator``        :func:`emulator_serve`, :func:`emulator_connection`,
-                    :func:`emulator_dump`
+                    :func:`emulator_dump`, :func:`snapshot_tenant`
 ==================  ===========================================================
 """
 
@@ -39,6 +40,7 @@ from crm_ferry.commands.emulator import (
     emulator_connection,
     emulator_dump,
     emulator_serve,
+    snapshot_tenant,
 )
 from crm_ferry.commands.generate import generate
 from crm_ferry.commands.mapping import (
@@ -58,6 +60,7 @@ from crm_ferry.commands.mapping import (
 from crm_ferry.commands.migrate import delta, migrate
 from crm_ferry.commands.provision import ProvisionResult, provision
 from crm_ferry.commands.references import ReferencesResult, references
+from crm_ferry.commands.rehearse import Rehearsal, RehearsalStep, rehearse
 from crm_ferry.commands.rollback import (
     PurgeResult,
     RollbackReport,
@@ -100,6 +103,8 @@ __all__ = [
     "ProvisionResult",
     "PurgeResult",
     "ReferencesResult",
+    "Rehearsal",
+    "RehearsalStep",
     "RollbackReport",
     "RunsResult",
     "SampleResult",
@@ -126,6 +131,7 @@ __all__ = [
     "provision",
     "purge",
     "references",
+    "rehearse",
     "require_project",
     "rollback",
     "runs",
@@ -133,6 +139,7 @@ __all__ = [
     "sample_accept",
     "scope",
     "snapshot",
+    "snapshot_tenant",
     "verify",
     "verify_accept",
     "verify_pending",

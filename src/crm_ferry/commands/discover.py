@@ -3,14 +3,25 @@
 Without a target: objects, counts, rejects, inferred custom-property types and references
 that point nowhere (:func:`discover`). With one (:func:`scope`): also the tenant audit, a
 duration estimate and a complexity grade, written to ``runs/scoping-<timestamp>/``.
+
+``discover --snapshot FILE`` audits the tenant a snapshot describes (``crm-ferry
+snapshot``), served in process, instead of the configured tenant, which is not contacted;
+the report says which snapshot, of which environment, taken when. What a snapshot cannot
+tell is said too: the round trip is assumed
+(:data:`~crm_ferry.reconcile.scoping.ASSUMED_LATENCY_MS`) unless given, the emulator's
+``x-ms-dop-hint`` is not the tenant's, and only the custom tables the snapshot holds (the
+map's and those they relate to) are counted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from crm_ferry.commands._project import connected, extra_client_ids, source_path
+from crm_ferry.commands.emulator import snapshot_file, snapshot_tenant
 from crm_ferry.commands.provision import tier_settings
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.load.snapshot import read_org_settings
@@ -19,7 +30,10 @@ from crm_ferry.owner_only import make_private_dirs, secure_file
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.provision.plan import table_limit_for
 from crm_ferry.reconcile.scoping import (
+    ASSUMED_LATENCY_MS,
+    LatencyBasis,
     ScopingReport,
+    SnapshotOrigin,
     audit_tenant,
     count_source,
     estimate,
@@ -72,6 +86,7 @@ def scope(
     out_dir: Path | None = None,
     latency_ms: float | None = None,
     rejects: Path | None = None,
+    snapshot: Path | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> ScopingReport:
     """Profile the source, audit the tenant, estimate and grade; write the scoping report.
@@ -81,8 +96,13 @@ def scope(
     :data:`~crm_ferry.reconcile.scoping.tenant.LATENCY_SAMPLES` times). ``out_dir``
     defaults to ``<project>/runs/scoping-<UTC timestamp>/``. ``rejects``: where discovery
     writes every rejected row (JSON Lines), as ``crm-ferry discover --rejects`` does.
+    ``snapshot``: audit the tenant of this snapshot file (from the project folder) instead,
+    served in process; no client is built and the tenant is not contacted.
     """
+    if snapshot is not None and client is not None:
+        raise ValueError("scope audits a snapshot or a client's tenant, not both")
     path = source_path(settings, source)
+    served = snapshot_file(settings, snapshot) if snapshot is not None else None
     tier, limit = table_limit_for(*tier_settings(settings))
     discovery = discover_source(
         path,
@@ -93,8 +113,17 @@ def scope(
     )
     prefix = settings.publisher_prefix
     batch_size = settings.batch_size
-    with connected(settings, client) as dv:
-        reading = read_tenant(dv, prefix=prefix, latency_ms=latency_ms)
+    basis: LatencyBasis = "measured" if latency_ms is None else "given"
+    with _tenant(settings, client, served) as (dv, origin, invoice_table):
+        if origin is not None and latency_ms is None:
+            latency_ms, basis = ASSUMED_LATENCY_MS, "assumed"
+        reading = read_tenant(
+            dv,
+            prefix=prefix,
+            latency_ms=latency_ms,
+            snapshot=origin,
+            invoice_table=invoice_table,
+        )
         org = read_org_settings(dv)
         with open_bundle(
             path, column_map=settings.column_map, line_limit=settings.line_limit
@@ -128,6 +157,7 @@ def scope(
         latency_ms=reading.latency_ms,
         bulk_support=reading.bulk_support,
         invoice_table=reading.invoice_table,
+        latency_basis=basis,
     )
     report = ScopingReport(
         source=discovery,
@@ -142,3 +172,17 @@ def scope(
         settings.resolve(out_dir) if out_dir is not None else None,
     )
     return write_scoping(report, folder)
+
+
+@contextmanager
+def _tenant(
+    settings: Settings, client: DataverseClient | None, snapshot: Path | None
+) -> Iterator[tuple[DataverseClient, SnapshotOrigin | None, bool | None]]:
+    """The client of the audit, the snapshot it reads (None: the tenant itself) and, from a
+    snapshot, whether the tenant has the invoice table (the emulator has its own besides)."""
+    if snapshot is None:
+        with connected(settings, client) as dv:
+            yield dv, None, None
+        return
+    with snapshot_tenant(snapshot) as served:
+        yield served.client, served.origin, "invoice" in served.tables

@@ -1,7 +1,10 @@
 """``crm-ferry emulator serve`` and ``emulator dump``, and the client wired to an in-process
 emulator (what the demo and the tests talk to). :func:`emulator_connection` is what connects
 a project to a served emulator: its ``[dataverse]`` table, the same settings as environment
-variables, and the variables that hold the secrets.
+variables, and the variables that hold the secrets. :func:`snapshot_tenant` is the tenant of
+a snapshot in process (what ``rehearse`` and ``discover --snapshot`` read and write instead
+of the configured tenant), :func:`snapshot_file` the snapshot a verb was given or the
+project's own.
 
 The emulator and the client share no code; :func:`embedded_client` only connects them
 through an ``httpx`` transport, exactly as a real tenant would be reached over the network.
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +25,24 @@ import httpx
 from crm_ferry.dataverse.auth import MsalCredential
 from crm_ferry.dataverse.client import ClientOptions, DataverseClient
 from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
+from crm_ferry.emulator.served import load_snapshot
 from crm_ferry.emulator.server import RunningServer, serve
+from crm_ferry.emulator.state import CoreConfig
 from crm_ferry.emulator.tls import make_certificate
-from crm_ferry.errors import EmulatorError
+from crm_ferry.errors import ConfigError, EmulatorError
+from crm_ferry.reconcile.scoping import SnapshotOrigin
 from crm_ferry.settings import ENV_PREFIX, SECRET_ENV, Settings, secret_env_name
+from crm_ferry.snapshot import SNAPSHOT_FILE
 
 __all__ = [
     "EmulatorConnection",
+    "SnapshotTenant",
     "embedded_client",
     "emulator_connection",
     "emulator_dump",
     "emulator_serve",
+    "snapshot_file",
+    "snapshot_tenant",
 ]
 
 
@@ -175,3 +187,56 @@ def embedded_client(
         transport=transport or app.transport(),
         options=ClientOptions(**opts),
     )
+
+
+def snapshot_file(settings: Settings, snapshot: Path | None = None) -> Path:
+    """The tenant snapshot to serve: ``snapshot`` (a path from the project folder), else the
+    project's ``tenant-snapshot.json``; a :class:`ConfigError` naming the file and saying
+    how to make one when there is none."""
+    if snapshot is not None:
+        path = settings.resolve(snapshot)
+        hint = (
+            "check --snapshot FILE, or run `crm-ferry snapshot --out FILE` to capture the "
+            "configured tenant into it"
+        )
+    else:
+        path = settings.project_dir / SNAPSHOT_FILE
+        hint = (
+            "run `crm-ferry snapshot` to capture the configured tenant into it (it reads the "
+            "tenant and writes nothing there), or pass --snapshot FILE naming another"
+        )
+    if not path.is_file():
+        raise ConfigError(f"no tenant snapshot at {path}", hint=hint)
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTenant:
+    """A tenant snapshot served in process: the emulator, a client signed in to it, where
+    the snapshot came from and the tables it holds."""
+
+    app: EmulatorApp
+    client: DataverseClient
+    origin: SnapshotOrigin
+    tables: frozenset[str]
+    """The tables the snapshot holds (the emulator keeps its built-in ones besides)."""
+
+
+@contextmanager
+def snapshot_tenant(
+    path: Path, *, data_dir: Path | None = None, **options: Any
+) -> Iterator[SnapshotTenant]:
+    """The tenant the snapshot at ``path`` describes, served in process (stored under
+    ``data_dir``, else in memory), with a client signed in to it (``options``: its
+    :class:`ClientOptions`). A snapshot the emulator cannot represent is a
+    :class:`ConfigError` naming what."""
+    loaded = load_snapshot(path)
+    doc = loaded.document
+    origin = SnapshotOrigin(
+        path=str(path),
+        environment_url=str(doc.get("environment_url") or "an unnamed environment"),
+        taken_at=str(doc.get("taken_at") or "at an unknown time"),
+    )
+    config = EmulatorConfig(core=CoreConfig(snapshot=loaded))
+    with EmulatorApp(config, data_dir=data_dir) as app, embedded_client(app, **options) as client:
+        yield SnapshotTenant(app, client, origin, frozenset(loaded.tables))

@@ -77,7 +77,9 @@ class ColumnInfo:
     format: str | None = None
     datetime_behavior: str | None = None
     options: Mapping[int, str] = field(default_factory=dict)
-    """Choice values -> labels, for Picklist and MultiSelectPicklist columns."""
+    """Choice values -> labels, for Picklist, MultiSelectPicklist and Status columns."""
+    states: Mapping[int, int] = field(default_factory=dict)
+    """For a Status column: each status value -> the state (statecode) it belongs to."""
     is_valid_for_create: bool = True
     is_valid_for_update: bool = True
 
@@ -346,7 +348,11 @@ class Metadata:
         base = f"{_entity(table)}/Attributes"
         rows = self._client.query_path(base, page_size=0)
         cols = {str(r["LogicalName"]): ColumnInfo.from_json(r) for r in rows}
-        for kind in ("PicklistAttributeMetadata", "MultiSelectPicklistAttributeMetadata"):
+        for kind in (
+            "PicklistAttributeMetadata",
+            "MultiSelectPicklistAttributeMetadata",
+            "StatusAttributeMetadata",
+        ):
             try:
                 picks = list(
                     self._client.query_path(
@@ -359,17 +365,25 @@ class Metadata:
                 continue
             for p in picks:
                 name = str(p["LogicalName"])
-                option_set = p.get("OptionSet") or {}
-                options = {
-                    int(o["Value"]): _label_text(o.get("Label"))
-                    for o in option_set.get("Options", [])
+                listed = [
+                    o
+                    for o in (p.get("OptionSet") or {}).get("Options", [])
                     if o.get("Value") is not None
-                }
+                ]
                 if name in cols:
                     c = cols[name]
                     cols[name] = ColumnInfo(
-                        **{s: getattr(c, s) for s in ColumnInfo.__slots__ if s != "options"},
-                        options=options,
+                        **{
+                            s: getattr(c, s)
+                            for s in ColumnInfo.__slots__
+                            if s not in ("options", "states")
+                        },
+                        options={int(o["Value"]): _label_text(o.get("Label")) for o in listed},
+                        states={
+                            int(o["Value"]): int(o["State"])
+                            for o in listed
+                            if o.get("State") is not None
+                        },
                     )
         with self._lock:
             self._columns[table] = cols

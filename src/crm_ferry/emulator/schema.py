@@ -19,6 +19,7 @@ columns and the asynchronous index build of alternate keys.
 
 from __future__ import annotations
 
+import pickle
 import uuid
 from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
@@ -42,15 +43,18 @@ AttributeType = Literal[
     "Lookup",
     "Customer",
     "Owner",
+    "PartyList",
     "EntityName",
     "Virtual",
     "File",
     "Image",
+    "ManagedProperty",
+    "CalendarRules",
 ]
 RequiredLevel = Literal["None", "SystemRequired", "ApplicationRequired", "Recommended"]
 DateTimeBehavior = Literal["UserLocal", "DateOnly", "TimeZoneIndependent"]
 OptionSetKind = Literal["Picklist", "State", "Status", "Boolean", "MultiSelectPicklist"]
-OwnershipType = Literal["UserOwned", "OrganizationOwned", "None"]
+OwnershipType = Literal["UserOwned", "OrganizationOwned", "BusinessOwned", "None"]
 KeyStatus = Literal["Pending", "InProgress", "Active", "Failed"]
 CascadeType = Literal["Cascade", "RemoveLink", "Restrict", "NoCascade"]
 
@@ -58,6 +62,25 @@ BULK_MESSAGES = frozenset({"CreateMultiple", "UpdateMultiple", "UpsertMultiple"}
 
 MEDIA_TYPES = frozenset({"File", "Image"})
 """Column types whose data is kept outside the row (:mod:`crm_ferry.emulator.records.files`)."""
+
+
+_MISSING = object()
+
+
+NO_PROPERTY_TYPES = frozenset({"PartyList", "Virtual", "ManagedProperty", "CalendarRules"})
+"""Column types the Web API has no property for: party lists are written and read through the
+activity parties (``<activity>_activity_parties``), the others are metadata only."""
+
+
+def has_property(attr: AttributeDef) -> bool:
+    """Whether rows of the Web API carry the column: a readable column of a type with a
+    property, and not the name or table shadow of a lookup (``createdbyname``,
+    ``owneridtype``: what ``_createdby_value``'s annotations carry). Other derived columns
+    (a Money column's ``_base``, a file column's ``_name``) are properties of their own."""
+    if not attr.valid_for_read or attr.type in NO_PROPERTY_TYPES:
+        return False
+    of = attr.attribute_of
+    return of is None or attr.logical_name not in (f"{of}name", f"{of}yominame", f"{of}type")
 
 
 def new_metadata_id() -> str:
@@ -268,6 +291,9 @@ class Schema:
     _by_set: dict[str, str] = field(default_factory=dict, repr=False)
     _rel_key: int = field(default=-1, repr=False)
     _rel_index: dict[str, Any] = field(default_factory=dict, repr=False)
+    _derived: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """Facts worked out from the definitions on the write path (e.g. which columns a write must
+    fill), by key; forgotten by :meth:`invalidate`."""
 
     # -- lookups -----------------------------------------------------------
 
@@ -299,8 +325,16 @@ class Schema:
         return self._rel_index
 
     def invalidate(self) -> None:
-        """Forget cached indexes (after relationships were changed in place)."""
+        """Forget cached indexes (after definitions were changed in place)."""
         self._rel_key = -1
+        self._derived.clear()
+
+    def derived(self, key: Any, make: Any) -> Any:
+        """``make()``, worked out once until the next :meth:`invalidate`."""
+        found = self._derived.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._derived[key] = make()
+        return found
 
     def many_to_one(self, entity: str) -> list[RelationshipDef]:
         """Relationships where ``entity`` holds the lookup column."""
@@ -389,6 +423,54 @@ class Schema:
             "many_to_many": [_json_of(r) for r in self.many_to_many.values()],
             "global_option_sets": [_json_of(o) for o in self.global_option_sets.values()],
         }
+
+    def parts(self) -> dict[str, Any]:
+        """The schema in parts that are persisted (and compared) on their own: one per table,
+        and the relationships, many-to-many relationships and global choices."""
+        out: dict[str, Any] = {f"entity/{name}": e for name, e in self.entities.items()}
+        out["relationships"] = self.relationships
+        out["many_to_many"] = self.many_to_many
+        out["global_option_sets"] = self.global_option_sets
+        return out
+
+    @staticmethod
+    def part_json(part: Any) -> Any:
+        """One of :meth:`parts` as JSON (a table as one object, the others as lists)."""
+        if isinstance(part, dict):
+            return [_json_of(v) for v in part.values()]
+        return _json_of(part)
+
+    @classmethod
+    def from_parts(cls, parts: dict[str, Any], order: list[str]) -> Schema:
+        """The schema from the JSON of its :meth:`parts`, by part name (``order``: the
+        tables' logical names in the order the schema had them)."""
+        rank = {name: i for i, name in enumerate(order)}
+        tables = sorted(
+            (k for k in parts if k.startswith("entity/")),
+            key=lambda k: (rank.get(k.removeprefix("entity/"), len(rank)), k),
+        )
+        return cls.from_json(
+            {
+                "entities": [parts[k] for k in tables],
+                "relationships": parts.get("relationships", []),
+                "many_to_many": parts.get("many_to_many", []),
+                "global_option_sets": parts.get("global_option_sets", []),
+            }
+        )
+
+    def snapshot(self) -> bytes:
+        """Everything the schema holds, to :meth:`restore` after a half-made change."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, snapshot: bytes) -> None:
+        """Put back what :meth:`snapshot` took (in place: holders of the schema see it)."""
+        restored: Schema = pickle.loads(snapshot)
+        self.entities = restored.entities
+        self.relationships = restored.relationships
+        self.many_to_many = restored.many_to_many
+        self.global_option_sets = restored.global_option_sets
+        self._by_set = restored._by_set
+        self.invalidate()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Schema:

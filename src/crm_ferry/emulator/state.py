@@ -10,7 +10,9 @@ State lives in SQLite (:mod:`.store`); one re-entrant lock serialises requests
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -24,6 +26,11 @@ from crm_ferry.emulator import tenant
 from crm_ferry.emulator.schema import BULK_MESSAGES, Schema
 from crm_ferry.emulator.store import Store
 from crm_ferry.errors import ConfigError
+
+SCHEMA_PART = "schema/"
+"""Meta rows of a data folder holding one part of the schema (:meth:`Schema.parts`) each."""
+SCHEMA_DIGEST = "schema-digest/"
+"""Meta rows holding the digest of each part as last written."""
 
 if TYPE_CHECKING:
     from crm_ferry.emulator.served.document import TenantSnapshot
@@ -144,7 +151,7 @@ class TenantState:
         raw = self.store.get_meta("schema")
         if raw is not None:
             self._check_snapshot(data_dir)
-            self.schema = Schema.from_json(json.loads(raw))
+            self.schema = self._load_schema(json.loads(raw))
             self._version = self.store.max_version()
             self.jobs_due = {
                 str(row["asyncoperationid"]): 0.0
@@ -202,12 +209,45 @@ class TenantState:
         self._records += n
 
     def save_schema(self) -> None:
-        """Persist the metadata (after a metadata change); custom tables get bulk messages."""
+        """Persist the metadata (after a metadata change); custom tables get bulk messages.
+
+        A store in memory keeps no copy (nothing reopens it). A data folder keeps each part
+        of the schema (:meth:`Schema.parts`) as JSON with a digest of its contents, and a
+        change rewrites only the parts whose digest changed.
+        """
         with self._lock:
             for entity in self.schema.entities.values():
                 if entity.is_custom and not entity.bulk_messages:
                     entity.bulk_messages = BULK_MESSAGES
-            self.store.set_meta("schema", json.dumps(self.schema.to_json(), sort_keys=True))
+            if not self.store.persistent:
+                return
+            parts = self.schema.parts()
+            for name, part in parts.items():
+                digest = hashlib.blake2b(
+                    pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16
+                ).hexdigest()
+                if self.store.get_meta(f"{SCHEMA_DIGEST}{name}") == digest:
+                    continue
+                text = json.dumps(Schema.part_json(part), sort_keys=True)
+                self.store.set_meta(f"{SCHEMA_PART}{name}", text)
+                self.store.set_meta(f"{SCHEMA_DIGEST}{name}", digest)
+            for stored in self.store.meta_names(SCHEMA_PART):
+                name = stored.removeprefix(SCHEMA_PART)
+                if name not in parts:
+                    self.store.delete_meta(stored)
+                    self.store.delete_meta(f"{SCHEMA_DIGEST}{name}")
+            head = {"format": "parts", "entities": list(self.schema.entities)}
+            self.store.set_meta("schema", json.dumps(head))
+
+    def _load_schema(self, head: dict[str, Any]) -> Schema:
+        """The schema a data folder holds (in parts; or whole, as earlier versions kept it)."""
+        if head.get("format") != "parts":
+            return Schema.from_json(head)
+        parts = {
+            name.removeprefix(SCHEMA_PART): json.loads(self.store.get_meta(name) or "null")
+            for name in self.store.meta_names(SCHEMA_PART)
+        }
+        return Schema.from_parts(parts, head.get("entities", []))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -121,6 +121,8 @@ class Store:
     """Rows, key index and schema in one SQLite connection (the caller holds the lock)."""
 
     def __init__(self, data_dir: Path | None = None) -> None:
+        self.persistent = data_dir is not None
+        """Whether the store outlives the process (a data folder), not only memory."""
         if data_dir is None:
             target = ":memory:"
         else:
@@ -572,6 +574,16 @@ class Store:
 
     def set_meta(self, name: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def meta_names(self, prefix: str) -> list[str]:
+        cur = self.conn.execute(
+            "SELECT name FROM meta WHERE substr(name, 1, ?) = ? ORDER BY name",
+            (len(prefix), prefix),
+        )
+        return [str(r[0]) for r in cur.fetchall()]
+
+    def delete_meta(self, name: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE name=?", (name,))
 
     def max_version(self) -> int:
         cur = self.conn.execute(

@@ -453,7 +453,7 @@ def default_targets(p: str = "new") -> list[DefaultTarget]:
                 "session_id": _not("on the session when set (objectid)"),
                 "filename": DefaultField("filename", "String"),
                 "content_type": DefaultField("mimetype", "String"),
-                "path": DefaultField("documentbody", "Memo", "the file, base64"),
+                "path": DefaultField("documentbody", "String", "the file, base64"),
                 "size_bytes": _not("checked against the tenant's upload limit"),
                 "url": _not("linked files are listed, not fetched"),
                 "sha256": _not("checked when the file is read"),

@@ -196,6 +196,25 @@ class Builder:
             action=action,
         )
 
+    def check_status(self, target: Target, state: int, status: int, field: str | None) -> None:
+        """Rejected when the tenant's ``statuscode`` has no ``status`` of ``state`` (the
+        tenant's status reasons, with their states, in the reason)."""
+        info = self.table(target)
+        col = info.column("statuscode")
+        if col is None or not col.states:
+            return
+        if col.states.get(status) == state:
+            return
+        known = ", ".join(
+            f"{v} {col.options.get(v, '')}".rstrip() for v, s in col.states.items() if s == state
+        )
+        raise Rejected(
+            field,
+            status,
+            f"status {status} is not a status of state {state} of {target.table} in the tenant "
+            f"(its status reasons of that state: {known or 'none'}); map the value to one of them",
+        )
+
     # -- the generic field loop ---------------------------------------------------------
 
     def mapped(self, target: Target, skip: frozenset[str]) -> tuple[FieldMap, ...]:

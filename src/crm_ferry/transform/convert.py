@@ -146,8 +146,8 @@ def _text(
     if limit is not None and len(text) > limit:
         if not fm.truncate:
             raise BadValue(
-                f"{len(text)} characters; {table}.{fm.column} holds at most {limit} "
-                "(set truncate: true on the field to cut it)"
+                f"{len(text)} characters; {table}.{fm.column} holds at most {limit} in the "
+                "tenant (set truncate: true on the field to cut it)"
             )
         values.cuts.append((fm.source, table, fm.column or "", len(text), limit, text))
         text = text[:limit]
@@ -163,7 +163,7 @@ def _whole_number(
     row: Row | None,
 ) -> int:
     number = to_int(value)
-    check_range(col, Decimal(number))
+    check_range(col, Decimal(number), f"{table}.{fm.column}")
     return number
 
 
@@ -172,7 +172,7 @@ def _number(
 ) -> Decimal:
     """A decimal within the column's range and precision (``precision`` when it has none)."""
     dec = to_decimal(value)
-    check_range(col, dec)
+    check_range(col, dec, f"{table}.{fm.column}")
     if col is not None and col.precision is not None:
         precision = col.precision
     exponent = dec.normalize().as_tuple().exponent

@@ -75,13 +75,19 @@ class Row:
             raise BadValue(str(exc.args[0])) from None
         self.payload[key] = ref
         self.depends.append((target, row_id))
+        self._note_create_only(column, key)
 
     def set(self, column: str, value: Any) -> None:
         self.payload[column] = value
+        self._note_create_only(column, column)
+
+    def _note_create_only(self, column: str, key: str) -> None:
+        """``key`` of the payload is left out when the row exists: its column is valid for
+        create only (an invoice's currency)."""
         info = self.table.column(column)
         create_only = info is not None and info.is_valid_for_create and not info.is_valid_for_update
-        if create_only and column not in self.create_only:
-            self.create_only.append(column)
+        if create_only and key not in self.create_only:
+            self.create_only.append(key)
 
     def set_text(self, column: str, text: str) -> None:
         """``text``, cut to the column's maximum length (names, subjects); a cut is kept in

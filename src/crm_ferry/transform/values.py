@@ -203,11 +203,19 @@ def option_by_label(col: ColumnInfo | None, options: Mapping[int, str], text: st
     return None
 
 
-def check_range(col: ColumnInfo | None, number: Decimal) -> None:
+def check_range(col: ColumnInfo | None, number: Decimal, where: str = "the column") -> None:
+    """``number`` within the range the tenant gives the column (``where``: its
+    ``table.column``, for the reason)."""
     if col is None:
         return
     lo, hi = col.min_value, col.max_value
     if lo is not None and number < Decimal(str(lo)):
-        raise BadValue(f"{number} is below the column's minimum {lo}")
+        raise BadValue(f"{number} is below {where}'s minimum in the tenant, {_plain(lo)}")
     if hi is not None and number > Decimal(str(hi)):
-        raise BadValue(f"{number} is above the column's maximum {hi}")
+        raise BadValue(f"{number} is above {where}'s maximum in the tenant, {_plain(hi)}")
+
+
+def _plain(bound: float | int) -> str:
+    """A range bound as the tenant's metadata gives it, without an exponent."""
+    value = Decimal(str(bound))
+    return f"{value:f}" if value != value.to_integral_value() else f"{int(value)}"

@@ -23,6 +23,12 @@ from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models import ExpandOption
 from PowerPlatform.Dataverse.models.filters import FilterExpression, col, raw
 
+from crm_ferry.emulator import tenant
+
+USD_BIND = {
+    "transactioncurrencyid@odata.bind": f"/transactioncurrencies({tenant.BASE_CURRENCY_ID})"
+}
+
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 
 
@@ -324,11 +330,13 @@ def test_deprecated_odata_expand(client: DataverseClient) -> None:
 
 
 def test_deprecated_odata_bind(client: DataverseClient, unique: str) -> None:
-    account = client.records.create("account", {"name": unique})
+    # a pair of tables with one relationship (account has three lookups to account: parent,
+    # master, billing account; which one the SDK takes depends on the order it is given)
+    price_list = client.records.create("pricelevel", {"name": unique, **USD_BIND})
     with pytest.warns(DeprecationWarning, match="odata_bind"):
-        bind = client.query.odata_bind("account", "account", account)
-    assert bind == {"parentaccountid@odata.bind": f"/accounts({account})"}
-    child = client.records.create("account", {"name": f"child {unique}", **bind})
-    record = client.records.retrieve("account", child, select=["_parentaccountid_value"])
+        bind = client.query.odata_bind("opportunity", "pricelevel", price_list)
+    assert bind == {"pricelevelid@odata.bind": f"/pricelevels({price_list})"}
+    deal = client.records.create("opportunity", {"name": f"deal {unique}", **bind})
+    record = client.records.retrieve("opportunity", deal, select=["_pricelevelid_value"])
     assert record is not None
-    assert record["_parentaccountid_value"] == account
+    assert record["_pricelevelid_value"] == price_list

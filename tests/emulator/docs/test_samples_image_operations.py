@@ -9,7 +9,9 @@ https://learn.microsoft.com/power-apps/developer/data-platform/image-attributes)
 
 Adapted: the sample makes its column the primary image and later sets its
 ``CanStoreFullImage`` to true by updating the definition (``PUT``), which the emulator refuses;
-the fresh account table has no image column, so the new one is its primary image already, and
+the fresh account table's own image column (``entityimage``, which the table reference lists)
+is not its primary image here (the reference names no PrimaryImageAttribute), so the new one is,
+and
 the records "created while CanStoreFullImage is true" are contacts, whose image column is made
 with ``CanStoreFullImage`` true. The five image files of the sample are generated PNGs of the
 same sizes.
@@ -91,12 +93,19 @@ def test_the_new_column_is_the_tables_primary_image(api: httpx.Client) -> None:
         for a in listed.json()["value"]
     ] == [
         {
+            "SchemaName": "EntityImage",
+            "CanStoreFullImage": False,
+            "MaxSizeInKB": None,
+            "IsPrimaryImage": False,
+            "MetadataId": "…",
+        },
+        {
             "SchemaName": "new_ImageColumn",
             "CanStoreFullImage": False,
             "MaxSizeInKB": 30720,
             "IsPrimaryImage": True,
             "MetadataId": "…",
-        }
+        },
     ]
 
 

@@ -22,7 +22,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
-from crm_ferry.emulator.schema import AttributeDef, EntityDef, RelationshipDef, Schema
+from crm_ferry.emulator.schema import (
+    AttributeDef,
+    EntityDef,
+    RelationshipDef,
+    Schema,
+    has_property,
+)
 
 EDM = "http://docs.oasis-open.org/odata/ns/edm"
 ALIAS = "mscrm"
@@ -124,7 +130,7 @@ def _entity_type(
 def property_name(attr: AttributeDef) -> str | None:
     """The property of a column: its logical name, ``_<name>_value`` for a lookup, None for a
     column the Web API has no property for."""
-    if not attr.valid_for_read:
+    if not has_property(attr):
         return None
     if attr.type in LOOKUPS:
         return f"_{attr.logical_name}_value"

@@ -161,7 +161,7 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
     ctx = context(emulator, request)
     schema = emulator.schema
     base = api_base(request)
-    before = schema.to_json()
+    before = schema.snapshot()
     try:
         head = segs[0]
         if head.name == "EntityDefinitions" and head.key is None and len(segs) == 1:
@@ -259,7 +259,7 @@ def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> ht
             extensions=request.extensions,
         )
     ctx = context(emulator, request)
-    before = emulator.schema.to_json()
+    before = emulator.schema.snapshot()
     try:
         answer = _run_action(ctx, name, body)
     except Fault:
@@ -314,21 +314,10 @@ def _run_action(ctx: Context, name: str, body: dict[str, Any]) -> dict[str, Any]
     return {"RelationshipIds": [r.metadata_id for r in rels], "AttributeId": attr.metadata_id}
 
 
-def restore(schema: Schema, snapshot: dict[str, Any]) -> None:
+def restore(schema: Schema, snapshot: bytes) -> None:
     """Undo a half-made change (validation runs before changes, so this is a safety net)."""
-    if schema.to_json() == snapshot:
-        return
-    restored = Schema.from_json(json.loads(json.dumps(snapshot)))
-    schema.entities.clear()
-    schema.relationships.clear()
-    schema.many_to_many.clear()
-    schema.global_option_sets.clear()
-    schema._by_set.clear()
-    for entity in restored.entities.values():
-        schema.add_entity(entity)
-    schema.relationships.update(restored.relationships)
-    schema.many_to_many.update(restored.many_to_many)
-    schema.global_option_sets.update(restored.global_option_sets)
+    if schema.snapshot() != snapshot:
+        schema.restore(snapshot)
 
 
 def delete(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> httpx.Response:

@@ -63,7 +63,7 @@ def handle_create_entities(emulator: MetaEmulator, request: httpx.Request) -> ht
             raise bad(f"The solution '{solution}' does not exist.", code=NOT_FOUND, status=404)
         ctx.solution = solution
     schema = emulator.schema
-    snapshot = schema.to_json()
+    snapshot = schema.snapshot()
     ids: list[str] = []
     try:
         for spec in entities:

@@ -78,7 +78,7 @@ def put(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> 
     body = read_json(request)
     ctx = context(emulator, request)
     schema = emulator.schema
-    snapshot = schema.to_json()
+    snapshot = schema.snapshot()
     headers = {"OData-Version": "4.0"}
     head = segs[0]
     try:

@@ -37,7 +37,7 @@ from crm_ferry.emulator.records.formatting import Currencies, formatted
 from crm_ferry.emulator.records.privileges import check_privilege
 from crm_ferry.emulator.records.relations import navigation, related_rows
 from crm_ferry.emulator.records.rows import LOOKUP_TYPES, TYPE_SUFFIX, all_rows, fetch_row
-from crm_ferry.emulator.schema import AttributeDef, EntityDef
+from crm_ferry.emulator.schema import AttributeDef, EntityDef, has_property
 from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.validation import Fault, unknown_property
 
@@ -80,7 +80,7 @@ def _projection(select: list[str] | None, expand: list[odata.ExpandSpec]) -> str
 
 def _readable(em: TenantState, entity: EntityDef) -> list[AttributeDef]:
     now = em.clock()
-    return [a for a in entity.attributes.values() if a.valid_for_read and a.visible_at <= now]
+    return [a for a in entity.attributes.values() if has_property(a) and a.visible_at <= now]
 
 
 def property_name(attr: AttributeDef) -> str:

@@ -40,6 +40,7 @@ from crm_ferry.emulator.validation import (
     DISABLED_USER,
     INVALID_ARGUMENT,
     INVALID_STATE_STATUS,
+    NUMBER_OUT_OF_RANGE,
     OPPORTUNITY_SET_STATE,
     READ_ONLY_RECORD,
     Fault,
@@ -249,6 +250,8 @@ def before_update(
     )
     if "ownerid" in changes:
         _owner(em, entity, row)
+    if entity.logical_name == "organization" and "maxuploadfilesize" in changes:
+        _check_upload_limit(changes["maxuploadfilesize"])
     _names(entity, row)
     if entity.logical_name == "invoicedetail" and (
         "invoiceid" in changes and changes["invoiceid"] != existing.get("invoiceid")
@@ -259,6 +262,22 @@ def before_update(
         files.apply_writes(em, entity, row, changes, existing)
     _computed(em, entity, row)
     _composites(entity, row, changes)
+
+
+MAX_UPLOAD_LIMIT = 131_072_000
+"""The largest ``maxuploadfilesize`` an organization may have: 128 MB (the column's range is
+that of any whole number; "Files and images overview": the maximum file size is 128 MB)."""
+
+
+def _check_upload_limit(value: Any) -> None:
+    if isinstance(value, int) and value > MAX_UPLOAD_LIMIT:
+        raise Fault(
+            400,
+            NUMBER_OUT_OF_RANGE,
+            f"A validation error occurred. The value {value} of 'maxuploadfilesize' on record of "
+            f"type 'organization' is outside the valid range. Accepted range: 0 to "
+            f"{MAX_UPLOAD_LIMIT}.",
+        )
 
 
 def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:
@@ -338,12 +357,12 @@ def check_required(
     changed: dict[str, Any] | None = None,
 ) -> None:
     """SystemRequired columns must hold a value (ApplicationRequired only if configured)."""
-    levels = {"SystemRequired"}
-    if em.config.enforce_application_required:
-        levels.add("ApplicationRequired")
-    for attr in entity.attributes.values():
-        if attr.required not in levels or attr.is_primary_id:
-            continue
+    application = em.config.enforce_application_required
+    key = ("required", entity.logical_name, len(entity.attributes), application)
+    required: list[AttributeDef] = em.schema.derived(
+        key, lambda: [a for a in entity.attributes.values() if _enforced(a, application)]
+    )
+    for attr in required:
         if not creating and attr.logical_name not in (changed or {}):
             continue
         if row.get(attr.logical_name) is None:
@@ -353,6 +372,32 @@ def check_required(
                 f"Attribute '{attr.logical_name}' cannot be NULL: it is required on "
                 f"'{entity.logical_name}' ({attr.required}).",
             )
+
+
+PLATFORM_FILLED = frozenset(
+    {"Boolean", "Picklist", "State", "Status", "Owner", "EntityName", "Uniqueidentifier"}
+)
+"""Column types whose value the platform supplies when a write leaves it out: a yes/no column
+or a required choice its default, the state and status theirs, the owner the caller, the
+type of a polymorphic lookup its row's table, an identifier a new one (``messageiddupcheck``
+of an e-mail)."""
+
+
+PLATFORM_NUMBERED = frozenset({"attachmentnumber", "userlicensetype"})
+"""Required numbers the platform gives: an e-mail's attachments are numbered in order, a
+user's license type comes from the license assigned in Microsoft 365."""
+
+
+def _enforced(attr: AttributeDef, application: bool) -> bool:
+    """Whether a write must give the column a value: a required column the caller can write
+    (``IsValidForCreate``) that the platform does not fill (its id, a derived column, a type
+    in :data:`PLATFORM_FILLED`)."""
+    levels = ("SystemRequired", "ApplicationRequired") if application else ("SystemRequired",)
+    if attr.required not in levels or attr.is_primary_id or not attr.valid_for_create:
+        return False
+    if attr.logical_name in PLATFORM_NUMBERED:
+        return False
+    return attr.attribute_of is None and attr.type not in PLATFORM_FILLED
 
 
 # ---------------------------------------------------------------------------------------

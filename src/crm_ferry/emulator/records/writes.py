@@ -36,7 +36,7 @@ from crm_ferry.emulator.records.rows import (
     system_columns,
     write_platform_update,
 )
-from crm_ferry.emulator.schema import AttributeDef, EntityDef
+from crm_ferry.emulator.schema import AttributeDef, EntityDef, has_property
 from crm_ferry.emulator.state import TenantState
 from crm_ferry.emulator.validation import (
     CANNOT_DELETE_ASSOCIATION,
@@ -74,7 +74,7 @@ def parse_body(
             # a column (the common case), else a navigation property (below)
             attr = entity.attributes.get(name)
             if attr is not None and attr.type not in LOOKUP_TYPES:
-                if attr.visible_at > now or not attr.valid_for_read:
+                if attr.visible_at > now or not has_property(attr):
                     raise unknown_property(entity.logical_name, name)
                 # _check_writable, inlined for the columns that may simply be written
                 writable = (attr.valid_for_create if creating else attr.valid_for_update) and (
@@ -226,7 +226,10 @@ def _check_writable(em: TenantState, entity: EntityDef, attr: AttributeDef, crea
     if attr.is_primary_id:
         return creating
     allowed = attr.valid_for_create if creating else attr.valid_for_update
-    if allowed:
+    if allowed or (creating and attr.type == "State"):
+        # statecode is not valid for create in the table reference; a new row in its default
+        # state is accepted, another state as ``CoreConfig.state_on_create`` says
+        # (records.rules._check_state_change)
         return True
     if not creating and attr.valid_for_create and em.config.readonly_on_update == "ignore":
         return False

@@ -54,7 +54,9 @@ _TYPES: dict[str, AttributeType] = {name: t for t, name in TYPE_NAMES.items()}  
 _REQUIRED: dict[str, RequiredLevel] = {
     v: v for v in ("None", "SystemRequired", "ApplicationRequired", "Recommended")
 }
-_OWNERSHIP: dict[str, OwnershipType] = {v: v for v in ("UserOwned", "OrganizationOwned", "None")}
+_OWNERSHIP: dict[str, OwnershipType] = {
+    v: v for v in ("UserOwned", "OrganizationOwned", "BusinessOwned", "None")
+}
 _CASCADES: dict[str, CascadeType] = {
     v: v for v in ("Cascade", "RemoveLink", "Restrict", "NoCascade")
 }

@@ -219,6 +219,10 @@ class _Job:
     started_at: str
     kept: set[str] = field(default_factory=set)
     """Rows this rollback leaves as they are (conflicts)."""
+    owners_restored: set[str] = field(default_factory=set)
+    """Owners this rollback gave rows back: giving a row its owner back assigns the rows
+    related to it by a relationship that cascades Assign (a contact's opportunities, the
+    activities regarding it), which is this rollback's doing, not a person's edit."""
 
     @property
     def tenant(self) -> Tenant:
@@ -311,6 +315,10 @@ class _Job:
             columns = sorted(set(columns) | set(self.tenant.edited_columns(row.table, full, known)))
         if not columns and person is None:
             return False
+        if person is None and columns == ["ownerid"]:
+            owner = lookup_id(current.get("_ownerid_value"))
+            if owner is not None and owner in self.owners_restored:
+                return False
         if self.force:
             return False
         detail: dict[str, Any] = {"columns": columns}
@@ -438,6 +446,9 @@ class _Job:
             self.tenant.reopen(table, row.row_id)
         if target:
             self.tenant.update(table, row.row_id, target)
+            owner = target.get("ownerid" + BIND)
+            if isinstance(owner, str) and (owner_id := lookup_id(owner)) is not None:
+                self.owners_restored.add(owner_id)
         if row.won:
             made_by_run = self.tenant.closes_of(row.row_id, self.started_at)
             if row.close_before is not None:
@@ -499,8 +510,10 @@ class _Job:
                 replace(p, run_id=owners.get(p.row_id))
                 for p in found.get(row.row_id.lower(), [])
                 # a row the service made for the project's own write (an activity party,
-                # the close of a won opportunity) is in no id map and goes with its parent
+                # the close of a won opportunity) is in no id map and goes with its parent;
+                # an activity's parties are part of it (activityparty has no createdby)
                 if not (p.made_by_project and p.row_id not in owners)
+                and not (p.table == "activityparty" and p.column == "activityid")
             ]
             if blocking:
                 self._keep(

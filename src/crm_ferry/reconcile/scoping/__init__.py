@@ -11,7 +11,8 @@ module              what it holds
                     tenant's upload limit (:class:`SourceCounts`, :class:`FileAudit`)
 ``tenant``          :func:`read_tenant` (custom tables, the invoice table, organization
                     settings, system users, bulk-message support, the round-trip time) and
-                    :func:`audit_tenant`, the tenant against the source (:class:`TenantAudit`)
+                    :func:`audit_tenant`, the tenant against the source (:class:`TenantAudit`;
+                    read from a tenant snapshot, it says which: :class:`SnapshotOrigin`)
 ``duration``        :func:`estimate`: requests and wall time per step, with the arithmetic
                     and the figures it rests on (:class:`Estimate`)
 ``complexity``      :func:`grade`: A–D with the reasons that led to it (:class:`Grade`)
@@ -40,14 +41,17 @@ from crm_ferry.reconcile.scoping.counting import (
     count_source,
 )
 from crm_ferry.reconcile.scoping.duration import (
+    ASSUMED_LATENCY_MS,
     ASSUMPTIONS,
     EXECUTION_SECONDS_PER_WINDOW,
+    LATENCY_BASES,
     MAX_CONCURRENT,
     METHOD_LABELS,
     MS_PER_RECORD,
     REQUESTS_PER_WINDOW,
     WINDOW_SECONDS,
     Estimate,
+    LatencyBasis,
     TableEstimate,
     estimate,
 )
@@ -62,6 +66,7 @@ from crm_ferry.reconcile.scoping.report import (
 from crm_ferry.reconcile.scoping.tenant import (
     LATENCY_SAMPLES,
     CoachAudit,
+    SnapshotOrigin,
     TenantAudit,
     TenantReading,
     audit_tenant,
@@ -70,11 +75,13 @@ from crm_ferry.reconcile.scoping.tenant import (
 )
 
 __all__ = [
+    "ASSUMED_LATENCY_MS",
     "ASSUMPTIONS",
     "EXECUTION_SECONDS_PER_WINDOW",
     "GRADES",
     "HTML_NAME",
     "JSON_NAME",
+    "LATENCY_BASES",
     "LATENCY_SAMPLES",
     "MAX_CONCURRENT",
     "METHOD_LABELS",
@@ -88,7 +95,9 @@ __all__ = [
     "FileAudit",
     "Grade",
     "GradeReason",
+    "LatencyBasis",
     "ScopingReport",
+    "SnapshotOrigin",
     "SourceCounts",
     "TableEstimate",
     "TenantAudit",

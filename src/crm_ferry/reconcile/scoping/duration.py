@@ -28,20 +28,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from crm_ferry.mapping.defaults import DefaultTarget
 from crm_ferry.reconcile.scoping.counting import SourceCounts
 
 __all__ = [
+    "ASSUMED_LATENCY_MS",
     "ASSUMPTIONS",
     "EXECUTION_SECONDS_PER_WINDOW",
+    "LATENCY_BASES",
     "MAX_CONCURRENT",
     "METHOD_LABELS",
     "MS_PER_RECORD",
     "REQUESTS_PER_WINDOW",
     "WINDOW_SECONDS",
     "Estimate",
+    "LatencyBasis",
     "TableEstimate",
     "estimate",
 ]
@@ -144,6 +147,12 @@ class Estimate:
     users: int
     concurrency_per_user: int
     latency_ms: float
+    latency_basis: LatencyBasis = "measured"
+
+    @property
+    def assumptions(self) -> list[str]:
+        """:data:`ASSUMPTIONS`, the latency's as it was come by."""
+        return [*ASSUMPTIONS[:-1], LATENCY_BASES[self.latency_basis]]
 
     @property
     def concurrency(self) -> int:
@@ -223,6 +232,7 @@ class Estimate:
             "concurrency_per_user": self.concurrency_per_user,
             "concurrency": self.concurrency,
             "latency_ms": round(self.latency_ms, 3),
+            "latency_basis": self.latency_basis,
             "records": self.records,
             "operations": self.operations,
             "requests": self.requests,
@@ -240,9 +250,27 @@ class Estimate:
             "ms_per_record": {METHOD_LABELS[k]: v for k, v in MS_PER_RECORD.items()},
             "steps": [s.as_dict() for s in self.steps],
             "arithmetic": self.arithmetic(),
-            "assumptions": list(ASSUMPTIONS),
+            "assumptions": self.assumptions,
         }
 
+
+ASSUMED_LATENCY_MS: Final = 100.0
+"""The round trip assumed when the tenant is not contacted (the audit read from a snapshot)
+and none is given: about what one request takes in Microsoft's BulkOperations SimpleLoop
+sample (100 creates in 10 s; https://github.com/microsoft/PowerApps-Samples/tree/master/
+dataverse/orgsvc/CSharp-NETCore/BulkOperations)."""
+
+LatencyBasis = Literal["measured", "given", "assumed"]
+"""Where the latency came from: measured (``WhoAmI``), given (``--latency-ms``), or assumed
+(:data:`ASSUMED_LATENCY_MS`)."""
+
+LATENCY_BASES: Final[Mapping[LatencyBasis, str]] = {
+    "measured": "the latency is the measured round trip of a small request (WhoAmI)",
+    "given": "the latency is the figure given (--latency-ms), not measured",
+    "assumed": f"the latency is assumed, {ASSUMED_LATENCY_MS:g} ms, about one request of "
+    "Microsoft's BulkOperations samples: the tenant was not contacted (pass --latency-ms "
+    "with a measured round trip instead)",
+}
 
 ASSUMPTIONS: Final = (
     "one web server per environment (the worst case; production may have more)",
@@ -251,8 +279,10 @@ ASSUMPTIONS: Final = (
     "a first load: every upsert creates its row",
     "roles are written one after another in load order; within a role, requests run in "
     "parallel up to the concurrency",
-    "the latency is the measured round trip of a small request (WhoAmI)",
+    LATENCY_BASES["measured"],
 )
+"""The assumptions of an estimate on a measured latency (the last one names the latency's
+basis: :attr:`Estimate.assumptions`)."""
 
 
 def estimate(
@@ -267,8 +297,10 @@ def estimate(
     latency_ms: float,
     bulk_support: Mapping[str, bool | None],
     invoice_table: bool,
+    latency_basis: LatencyBasis = "measured",
 ) -> Estimate:
-    """The load's requests and duration (see the module docstring for the model)."""
+    """The load's requests and duration (see the module docstring for the model);
+    ``latency_basis``: how ``latency_ms`` was come by (the assumptions say so)."""
     per_user = max(1, min(max_concurrency, MAX_CONCURRENT))
     conc = per_user * max(1, users)
 
@@ -371,6 +403,7 @@ def estimate(
         users=max(1, users),
         concurrency_per_user=per_user,
         latency_ms=latency_ms,
+        latency_basis=latency_basis,
     )
 
 

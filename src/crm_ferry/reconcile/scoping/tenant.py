@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LATENCY_SAMPLES",
     "CoachAudit",
+    "SnapshotOrigin",
     "TenantAudit",
     "TenantReading",
     "audit_tenant",
@@ -81,6 +82,27 @@ class CoachAudit:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotOrigin:
+    """The tenant snapshot an audit (or a rehearsal) read the tenant from, instead of the
+    tenant itself: its file, the environment it was taken of, and when."""
+
+    path: str
+    environment_url: str
+    taken_at: str
+
+    def describe(self) -> str:
+        """``the snapshot FILE of URL, taken WHEN``."""
+        return f"the snapshot {self.path} of {self.environment_url}, taken {self.taken_at}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "path": self.path,
+            "environment_url": self.environment_url,
+            "taken_at": self.taken_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class TenantAudit:
     url: str | None
     tier: str
@@ -102,6 +124,8 @@ class TenantAudit:
     latency_samples: tuple[float, ...] = ()
     dop_hint: int | None = None
     price_list: bool = False
+    snapshot: SnapshotOrigin | None = None
+    """Read from this tenant snapshot, not from the tenant (which was not contacted)."""
 
     @property
     def currencies_missing(self) -> tuple[str, ...]:
@@ -142,6 +166,7 @@ class TenantAudit:
             "latency_ms": round(self.latency_ms, 3),
             "latency_samples_ms": [round(s, 3) for s in self.latency_samples],
             "dop_hint": self.dop_hint,
+            "snapshot": None if self.snapshot is None else self.snapshot.as_dict(),
         }
 
 
@@ -164,22 +189,36 @@ class TenantReading:
     """The default map's targets, with the fallback invoice tables when there is none."""
     bulk_support: Mapping[str, bool | None]
     """Standard target table → answers UpsertMultiple (None: could not be read)."""
+    snapshot: SnapshotOrigin | None = None
+    """Read from an emulator serving this tenant snapshot, not from the tenant."""
 
 
 def read_tenant(
-    client: DataverseClient, *, prefix: str, latency_ms: float | None = None
+    client: DataverseClient,
+    *,
+    prefix: str,
+    latency_ms: float | None = None,
+    snapshot: SnapshotOrigin | None = None,
+    invoice_table: bool | None = None,
 ) -> TenantReading:
     """Read what the scoping report needs from the tenant (nothing is written).
 
     ``prefix`` is the publisher prefix of the map's custom tables. ``latency_ms`` replaces
-    the measured round trip (``WhoAmI``, :data:`LATENCY_SAMPLES` times).
+    the measured round trip (``WhoAmI``, :data:`LATENCY_SAMPLES` times). ``snapshot``: the
+    client talks to an emulator serving that tenant snapshot; its round trip and
+    ``x-ms-dop-hint`` are the emulator's, not the tenant's, so ``latency_ms`` is needed and
+    no hint is kept. ``invoice_table``: whether the tenant has the invoice table, when the
+    caller knows better than ``client`` (the snapshot's tables).
     """
+    if snapshot is not None and latency_ms is None:
+        raise ValueError("a tenant read from a snapshot needs latency_ms")
     samples = [] if latency_ms is not None else measure_latency(client)
     latency = latency_ms if latency_ms is not None else statistics.median(samples)
-    dop_hint = client.dop_hint
+    dop_hint = client.dop_hint if snapshot is None else None
     max_bytes = client.options.max_batch_bytes
     custom = sorted(t.logical_name for t in client.metadata.tables(custom_only=True))
-    invoice_table = client.metadata.has_table("invoice")
+    if invoice_table is None:
+        invoice_table = client.metadata.has_table("invoice")
     users = fetch_system_users(client)
     targets = _targets(prefix, invoice_table)
     standard = sorted(
@@ -188,7 +227,7 @@ def read_tenant(
     )
     bulk = _bulk_support(client, [t for t in standard if client.metadata.has_table(t)])
     return TenantReading(
-        url=client.url,
+        url=client.url if snapshot is None else snapshot.environment_url,
         latency_ms=latency,
         latency_samples=tuple(samples),
         dop_hint=dop_hint,
@@ -198,6 +237,7 @@ def read_tenant(
         users=tuple(users),
         targets=tuple(targets),
         bulk_support=bulk,
+        snapshot=snapshot,
     )
 
 
@@ -251,6 +291,7 @@ def audit_tenant(
         latency_samples=reading.latency_samples,
         dop_hint=reading.dop_hint,
         price_list=org.price_list_id is not None,
+        snapshot=reading.snapshot,
     )
 
 

@@ -102,6 +102,7 @@ def _one_activity(b: Builder, target: Target, record: Activity) -> list[Operatio
     ops = [b.op(target, row, activity_id, record.key)]
     status = ACTIVITY_STATUS.get((table, direction))
     if status is not None:
+        b.check_status(target, 1, status, "direction")
         payload = {"statecode": 1, "statuscode": status}
         ops.append(b.after_rows(target, activity_id, record.key, "close", payload))
     return ops

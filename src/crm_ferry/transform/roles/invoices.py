@@ -76,6 +76,7 @@ def invoice(b: Builder, record: Invoice) -> list[Operation]:
     ops.extend(_tax_line(b, target, record, invoice_id))
     state = _invoice_state(b, target, record, row)
     if state is not None:
+        b.check_status(target, state[0], state[1], "status")
         payload = {"statecode": state[0], "statuscode": state[1]}
         ops.append(b.after_rows(target, invoice_id, record.key, "state", payload))
     return ops
