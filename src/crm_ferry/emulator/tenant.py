@@ -345,7 +345,7 @@ def _built(bulk: frozenset[str]) -> bytes:
             entity.bulk_messages = BULK_MESSAGES
         schema.add_entity(entity)
     schema.global_option_sets.update(global_option_sets)
-    relationships, _ = standard_relationships(schema.entities, seed_id)
+    relationships = standard_relationships(schema.entities, seed_id)
     for rel in relationships:
         schema.add_relationship(rel)
     # Lookups the reference lists no relationship for within the emulated tables: the owner

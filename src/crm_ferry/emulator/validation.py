@@ -241,14 +241,19 @@ def _not_an_option(value: object, name: str, table: str, options: list[int]) -> 
 
 
 def _range(attr: AttributeDef, table: str, number: Decimal) -> None:
-    lo, hi = attr.min_value, attr.max_value
+    check_range(attr.logical_name, table, number, attr.min_value, attr.max_value)
+
+
+def check_range(name: str, table: str, number: Decimal | int, lo: Any, hi: Any) -> None:
+    """NumberOutOfRange when ``number`` (of column ``name`` of ``table``) is outside
+    ``lo``..``hi`` (None: unbounded)."""
     if (lo is not None and number < Decimal(str(lo))) or (
         hi is not None and number > Decimal(str(hi))
     ):
         raise Fault(
             400,
             NUMBER_OUT_OF_RANGE,
-            f"A validation error occurred. The value {number} of '{attr.logical_name}' on record "
+            f"A validation error occurred. The value {number} of '{name}' on record "
             f"of type '{table}' is outside the valid range. Accepted range: {lo} to {hi}.",
         )
 
@@ -314,6 +319,7 @@ def format_instant(moment: datetime) -> str:
 
 __all__ = [
     "Fault",
+    "check_range",
     "coerce",
     "duplicate_record",
     "format_instant",

@@ -40,10 +40,10 @@ from crm_ferry.emulator.validation import (
     DISABLED_USER,
     INVALID_ARGUMENT,
     INVALID_STATE_STATUS,
-    NUMBER_OUT_OF_RANGE,
     OPPORTUNITY_SET_STATE,
     READ_ONLY_RECORD,
     Fault,
+    check_range,
     format_instant,
     to_number,
 )
@@ -270,14 +270,8 @@ that of any whole number; "Files and images overview": the maximum file size is 
 
 
 def _check_upload_limit(value: Any) -> None:
-    if isinstance(value, int) and value > MAX_UPLOAD_LIMIT:
-        raise Fault(
-            400,
-            NUMBER_OUT_OF_RANGE,
-            f"A validation error occurred. The value {value} of 'maxuploadfilesize' on record of "
-            f"type 'organization' is outside the valid range. Accepted range: 0 to "
-            f"{MAX_UPLOAD_LIMIT}.",
-        )
+    if isinstance(value, int):
+        check_range("maxuploadfilesize", "organization", value, 0, MAX_UPLOAD_LIMIT)
 
 
 def _computed(em: TenantState, entity: EntityDef, row: dict[str, Any]) -> None:

@@ -284,28 +284,20 @@ def default_cascade(entity: str, attr: AttributeDef, target: str) -> CascadeType
     return "RemoveLink"
 
 
-def standard_relationships(
-    entities: dict[str, EntityDef], seed: Any
-) -> tuple[list[RelationshipDef], list[str]]:
-    """The one-to-many relationships the facts list between tables the emulator has, and what
-    was left out (a relationship whose column the referencing table's facts lack)."""
+def standard_relationships(entities: dict[str, EntityDef], seed: Any) -> list[RelationshipDef]:
+    """The one-to-many relationships the facts list between tables the emulator has (less
+    those whose referencing column is not a lookup in the facts)."""
     out: list[RelationshipDef] = []
-    left_out: list[str] = []
     seen: set[str] = set()
     for table in entities:
         for rel in facts(table).get("relationships", {}).get("one_to_many", ()):
             made = _relationship(entities, table, rel)
-            if made is None:
-                left_out.append(
-                    f"{rel['name']} ({rel['referencing_entity']}.{rel['referencing_attribute']})"
-                )
-                continue
-            if made.schema_name.lower() in seen:
+            if made is None or made.schema_name.lower() in seen:
                 continue
             seen.add(made.schema_name.lower())
             made.metadata_id = seed("relationship", made.schema_name)
             out.append(made)
-    return out, left_out
+    return out
 
 
 def _relationship(
