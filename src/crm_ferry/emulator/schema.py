@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import pickle
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -65,6 +66,15 @@ MEDIA_TYPES = frozenset({"File", "Image"})
 
 
 _MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaSnapshot:
+    """What :meth:`Schema.snapshot` took: the tables in their order, and the pickled
+    definitions a change may alter."""
+
+    order: tuple[str, ...]
+    saved: bytes
 
 
 NO_PROPERTY_TYPES = frozenset({"PartyList", "Virtual", "ManagedProperty", "CalendarRules"})
@@ -458,18 +468,31 @@ class Schema:
             }
         )
 
-    def snapshot(self) -> bytes:
-        """Everything the schema holds, to :meth:`restore` after a half-made change."""
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+    def snapshot(self, tables: Iterable[str] | None = None) -> SchemaSnapshot:
+        """What a change may alter, to :meth:`restore` after a half-made change: the tables
+        named (all when None; a change alters only the tables its request names, see
+        :func:`crm_ferry.emulator.metadata.paths.tables_named`), every relationship and
+        global choice, and which tables there are."""
+        names = self.entities if tables is None else [t for t in tables if t in self.entities]
+        held = {name: self.entities[name] for name in names}
+        state = (held, self.relationships, self.many_to_many, self.global_option_sets)
+        return SchemaSnapshot(tuple(self.entities), pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
 
-    def restore(self, snapshot: bytes) -> None:
+    def restore(self, snapshot: SchemaSnapshot) -> None:
         """Put back what :meth:`snapshot` took (in place: holders of the schema see it)."""
-        restored: Schema = pickle.loads(snapshot)
-        self.entities = restored.entities
-        self.relationships = restored.relationships
-        self.many_to_many = restored.many_to_many
-        self.global_option_sets = restored.global_option_sets
-        self._by_set = restored._by_set
+        held, relationships, many_to_many, option_sets = pickle.loads(snapshot.saved)
+        entities = {name: held.get(name) or self.entities[name] for name in snapshot.order}
+        self.entities = {}
+        self._by_set = {}
+        for entity in entities.values():
+            self.add_entity(entity)
+            for attr in entity.attributes.values():  # columns share their global choice
+                opt = attr.option_set
+                if opt is not None and opt.is_global and opt.name in option_sets:
+                    attr.option_set = option_sets[opt.name]
+        self.relationships = relationships
+        self.many_to_many = many_to_many
+        self.global_option_sets = option_sets
         self.invalidate()
 
     @classmethod

@@ -21,7 +21,7 @@ from crm_ferry.emulator.metadata.columns import create_column
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.metadata.keys import create_key
 from crm_ferry.emulator.metadata.media import FILE_ATTACHMENT, detach
-from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
+from crm_ferry.emulator.metadata.paths import Segment, find, find_entity, tables_named
 from crm_ferry.emulator.metadata.relationships import (
     create_multi_table_lookup,
     create_relationship,
@@ -34,6 +34,7 @@ from crm_ferry.emulator.schema import (
     ManyToManyRelationshipDef,
     RelationshipDef,
     Schema,
+    SchemaSnapshot,
 )
 from crm_ferry.emulator.validation import Fault, format_instant
 
@@ -161,7 +162,7 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
     ctx = context(emulator, request)
     schema = emulator.schema
     base = api_base(request)
-    before = schema.snapshot()
+    before = schema.snapshot(tables_named(schema, request))
     try:
         head = segs[0]
         if head.name == "EntityDefinitions" and head.key is None and len(segs) == 1:
@@ -259,7 +260,7 @@ def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> ht
             extensions=request.extensions,
         )
     ctx = context(emulator, request)
-    before = emulator.schema.snapshot()
+    before = emulator.schema.snapshot(tables_named(emulator.schema, request))
     try:
         answer = _run_action(ctx, name, body)
     except Fault:
@@ -314,10 +315,9 @@ def _run_action(ctx: Context, name: str, body: dict[str, Any]) -> dict[str, Any]
     return {"RelationshipIds": [r.metadata_id for r in rels], "AttributeId": attr.metadata_id}
 
 
-def restore(schema: Schema, snapshot: bytes) -> None:
+def restore(schema: Schema, snapshot: SchemaSnapshot) -> None:
     """Undo a half-made change (validation runs before changes, so this is a safety net)."""
-    if schema.snapshot() != snapshot:
-        schema.restore(snapshot)
+    schema.restore(snapshot)
 
 
 def delete(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> httpx.Response:

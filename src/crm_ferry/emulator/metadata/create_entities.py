@@ -26,6 +26,7 @@ from crm_ferry.emulator.layers import ODATA_JSON, api_base, json_response
 from crm_ferry.emulator.metadata.changes import MetaEmulator, context, read_json, restore
 from crm_ferry.emulator.metadata.columns import create_column
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, bad
+from crm_ferry.emulator.metadata.paths import tables_named
 from crm_ferry.emulator.metadata.shapes import NAMESPACE
 from crm_ferry.emulator.metadata.tables import create_table
 from crm_ferry.emulator.unsupported import not_implemented
@@ -63,7 +64,7 @@ def handle_create_entities(emulator: MetaEmulator, request: httpx.Request) -> ht
             raise bad(f"The solution '{solution}' does not exist.", code=NOT_FOUND, status=404)
         ctx.solution = solution
     schema = emulator.schema
-    snapshot = schema.snapshot()
+    snapshot = schema.snapshot(tables_named(schema, request))
     ids: list[str] = []
     try:
         for spec in entities:

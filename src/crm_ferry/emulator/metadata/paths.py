@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
+
 from crm_ferry.emulator.metadata.errors import NOT_FOUND, ODATA_ERROR, bad
 from crm_ferry.emulator.schema import EntityDef, Schema
 
@@ -70,6 +72,23 @@ def _key_lookup(key: str, alt_property: str) -> tuple[str | None, str | None]:
     )
 
 
+ALWAYS_TOUCHED = ("annotation", "fileattachment")
+"""Tables a metadata change may alter without naming them: a table with notes becomes a
+target of ``annotation.objectid``, a file column's table one of ``fileattachment.objectid``."""
+_WORD = re.compile(r"[0-9A-Za-z_]+(?:-[0-9A-Fa-f]+){4}|[A-Za-z_][0-9A-Za-z_]*")
+
+
+def tables_named(schema: Schema, request: httpx.Request) -> set[str]:
+    """The tables a metadata request names, in its path or anywhere in its body (by logical
+    name or MetadataId, in any case), and :data:`ALWAYS_TOUCHED`: what a change made by the
+    request can alter."""
+    words = {w.lower() for w in _WORD.findall(request.url.path)}
+    words.update(w.lower() for w in _WORD.findall(request.content.decode("utf-8", "replace")))
+    by_id = {e.metadata_id.lower(): name for name, e in schema.entities.items()}
+    named = {by_id.get(w, w) for w in words}
+    return {n for n in named if n in schema.entities} | set(ALWAYS_TOUCHED)
+
+
 def find_entity(schema: Schema, key: str) -> EntityDef:
     mid, name = _key_lookup(key, "LogicalName")
     for entity in schema.entities.values():
@@ -95,4 +114,13 @@ def find(items: Iterable[Any], key: str, alt: str, attr: str, kind: str) -> Any:
     )
 
 
-__all__ = ["METADATA_SETS", "NOT_EMULATED_SETS", "Segment", "find", "find_entity", "segments"]
+__all__ = [
+    "ALWAYS_TOUCHED",
+    "METADATA_SETS",
+    "NOT_EMULATED_SETS",
+    "Segment",
+    "find",
+    "find_entity",
+    "segments",
+    "tables_named",
+]

@@ -32,7 +32,7 @@ from crm_ferry.emulator.metadata.changes import MetaEmulator, context, read_json
 from crm_ferry.emulator.metadata.columns import attribute_from
 from crm_ferry.emulator.metadata.errors import bad
 from crm_ferry.emulator.metadata.labels import keep, merged, parse, stored
-from crm_ferry.emulator.metadata.paths import Segment, find, find_entity
+from crm_ferry.emulator.metadata.paths import Segment, find, find_entity, tables_named
 from crm_ferry.emulator.metadata.properties import (
     ENTITY,
     ENTITY_NAVIGATION,
@@ -78,7 +78,7 @@ def put(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> 
     body = read_json(request)
     ctx = context(emulator, request)
     schema = emulator.schema
-    snapshot = schema.snapshot()
+    snapshot = schema.snapshot(tables_named(schema, request))
     headers = {"OData-Version": "4.0"}
     head = segs[0]
     try:
