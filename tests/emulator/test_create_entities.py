@@ -314,3 +314,19 @@ def test_other_query_parameters_are_not_implemented(api: httpx.Client) -> None:
     error = response.json()["error"]
     assert error["code"] == "0x80040219"
     assert "$select" in error["message"]
+
+
+def test_a_failed_request_leaves_the_definitions_as_they_were(
+    api: httpx.Client, core_emulator: Any
+) -> None:
+    # the undo keeps only the tables a request names (and every relationship and global
+    # choice); what it puts back is the whole schema as it was
+    before = core_emulator.schema.to_json()
+    bad_column = _entity("new_Delta", {"new_Count": "int"})
+    bad_column["Attributes"][1]["MaxValue"] = 2**40
+    failed = api.post("CreateEntities", json={"Entities": [_entity("new_Gamma"), bad_column]})
+    assert failed.status_code == 400
+    assert core_emulator.schema.to_json() == before
+    made = api.post("CreateEntities", json={"Entities": [_entity("new_Gamma")]})
+    assert made.status_code == 200, made.text
+    assert _table(api, "new_gamma") is not None
