@@ -605,6 +605,7 @@ def default_document(p: str = "new") -> dict[str, Any]:
             "match_existing": True,
         },
         "owners": {"fallback": None, "coaches": {}},
+        "documents": {"files": "dataverse", "images": "dataverse", "linked": "skip"},
         "value_maps": value_maps,
         "targets": targets,
     }

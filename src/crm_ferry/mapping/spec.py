@@ -17,6 +17,7 @@ The layout, documented in full in :data:`HEADER`::
     options: {opportunities: true, households: true, invoice_lines: invoicedetail,
               match_existing: true}
     owners: {fallback: <user>, coaches: {<coach id>: {email, user, status, reason}}}
+    documents: {files: <store>, images: <store>, linked: fail | skip | link}
     value_maps: {<name>: {column, policy, default, values: {<source value>: <option value>}}}
     targets:
       <role>:                       # contact, account, household, service_type, session, ...
@@ -38,7 +39,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -104,7 +105,39 @@ owners.fallback           the user (email or UPN) that owns records of coaches w
                           (a row's coach: its coach_id, else its coach_email, any case;
                           a session, activity, note or file without one: its client's or
                           session's; `map check` counts the rows the fallback will own)
+documents.files           where a file of the export goes: dataverse (a note carrying the
+                          file; one over the tenant's upload limit or of a blocked type is
+                          rejected with the limit in the reason), sharepoint (the record's
+                          folder in SharePoint, linked from its Documents tab), or
+                          sharepoint_over_limit (a note when it fits, SharePoint when not)
+documents.images          the same for the images inlined in session notes
+documents.linked          a linked file (a URL or a name, downloaded separately) that is not
+                          in the downloads folder ([source] files): fail (migrate refuses to
+                          start), skip (skipped with a reason), link (a note holding the URL)
 """
+
+
+DocumentStore = Literal["dataverse", "sharepoint", "sharepoint_over_limit"]
+DOCUMENT_STORES: tuple[str, ...] = get_args(DocumentStore)
+LinkedPolicy = Literal["fail", "skip", "link"]
+LINKED_POLICIES: tuple[str, ...] = get_args(LinkedPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class Documents:
+    """Where documents go (``documents:``): the export's files, the images inlined in
+    notes, and what a linked file missing from the downloads folder does."""
+
+    files: DocumentStore = "dataverse"
+    images: DocumentStore = "dataverse"
+    linked: LinkedPolicy = "skip"
+
+    def store(self, kind: Literal["files", "images"]) -> DocumentStore:
+        return self.files if kind == "files" else self.images
+
+    @property
+    def uses_sharepoint(self) -> bool:
+        return self.files != "dataverse" or self.images != "dataverse"
 
 
 # ---------------------------------------------------------------------------
@@ -455,6 +488,7 @@ class MappingSpec:
     targets: Mapping[str, Target]
     value_maps: Mapping[str, ValueMap] = field(default_factory=dict)
     owners: Owners = field(default_factory=Owners)
+    documents: Documents = field(default_factory=Documents)
     fingerprint: Fingerprint = field(default_factory=Fingerprint)
     publisher_prefix: str = "new"
     confirm_threshold: float = DEFAULT_CONFIRM_THRESHOLD
@@ -872,6 +906,7 @@ def _parse(data: CommentedMap) -> tuple[MappingSpec | None, list[Problem]]:
         targets=targets,
         value_maps=value_maps,
         owners=_parse_owners(c, data.get("owners")),
+        documents=_parse_documents(c, data.get("documents")),
         fingerprint=Fingerprint(source=fp.get("source"), target=fp.get("target")),
         publisher_prefix=str(data.get("publisher_prefix") or "new"),
         confirm_threshold=float(threshold),
@@ -881,6 +916,36 @@ def _parse(data: CommentedMap) -> tuple[MappingSpec | None, list[Problem]]:
         version=MAP_VERSION,
     )
     return spec, c.problems
+
+
+def _parse_documents(c: _Collector, node: Any) -> Documents:
+    if node is None:
+        return Documents()
+    if not isinstance(node, Mapping):
+        c.add(["documents"], "must be a mapping with files, images and linked")
+        return Documents()
+    values: dict[str, str] = {}
+    for key, allowed in (
+        ("files", DOCUMENT_STORES),
+        ("images", DOCUMENT_STORES),
+        ("linked", LINKED_POLICIES),
+    ):
+        value = node.get(key)
+        if value is None:
+            continue
+        if value not in allowed:
+            c.add(["documents", key], f"must be one of {', '.join(allowed)}, not {value!r}")
+            continue
+        values[key] = str(value)
+    for key in node:
+        if str(key) not in ("files", "images", "linked"):
+            c.add(["documents", str(key)], "is not a setting of documents (files, images, linked)")
+    default = Documents()
+    return Documents(
+        files=cast(DocumentStore, values.get("files", default.files)),
+        images=cast(DocumentStore, values.get("images", default.images)),
+        linked=cast(LinkedPolicy, values.get("linked", default.linked)),
+    )
 
 
 def digest(value: Any) -> str:
