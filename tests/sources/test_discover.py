@@ -49,9 +49,12 @@ FINDINGS = {
     "users.inactive_with_clients": ["U2"],  # U3 is inactive but coaches nobody
     "session_notes.inline_images": ["N1"],
     "invoices.items_total_mismatch": ["I3"],
-    "files.over_upload_limit": ["FL4"],  # FL5's real file is small; FL6 is exactly at the limit
-    "files.linked": ["FL3", "FL4", "FL6"],
+    # FL5's real file is small; FL6 is exactly at the limit
+    "files.over_upload_limit": ["FL4", "FL7"],
+    "files.linked": ["FL3", "FL4", "FL6", "FL7", "FL8"],
     "files.missing_in_bundle": ["FL2"],
+    "files.over_largest_upload_limit": ["FL7"],  # 4 bytes over 131,072,000 once encoded
+    "files.blocked_type": ["FL8"],
 }
 
 

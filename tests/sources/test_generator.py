@@ -486,6 +486,8 @@ def test_medium_bundle_truth_matches_the_data(
         "files.linked": 5,
         "files.over_upload_limit": 0,
         "files.missing_in_bundle": 0,
+        "files.over_largest_upload_limit": 0,
+        "files.blocked_type": 0,
     }
     # accented names, plus planted punctuation that is itself outside ASCII (O’Neil)
     assert 5 <= sizes["clients.non_ascii_name"] <= 15

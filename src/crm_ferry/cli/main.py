@@ -62,6 +62,11 @@ def cli(ctx: click.Context) -> None:
 @click.option(
     "--with-large-files", is_flag=True, help="Add one attachment over 5 MB (upload-limit case)."
 )
+@click.option(
+    "--documents",
+    is_flag=True,
+    help="Add files of 6, 40 and 150 MB and one of a blocked type (about 200 MB on disk).",
+)
 @command_options
 @click.pass_context
 def generate(
@@ -71,6 +76,7 @@ def generate(
     seed: int,
     as_zip: bool,
     with_large_files: bool,
+    documents: bool,
     as_json: bool,
 ) -> None:
     """Write a realistic synthetic The Practice export bundle (same seed, same bytes)."""
@@ -81,6 +87,7 @@ def generate(
         seed=seed,
         as_zip=as_zip,
         with_large_files=with_large_files,
+        documents=documents,
     )
     emit(result, as_json, render.render_generate)
 

@@ -19,6 +19,7 @@ def generate(
     seed: int = 1,
     as_zip: bool = False,
     with_large_files: bool = False,
+    documents: bool = False,
 ) -> GenerateResult:
     """Write a synthetic The Practice export bundle with ``clients`` clients."""
     if clients < 1:
@@ -31,4 +32,5 @@ def generate(
         seed=seed,
         as_zip=as_zip,
         with_large_files=with_large_files,
+        documents=documents,
     )

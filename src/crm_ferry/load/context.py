@@ -29,4 +29,5 @@ def build_context(bundle: Bundle, store: RefStore | None = None) -> TransformCon
         read_attachment=bundle.read_attachment,  # its size checked before it is read
         default_currency=bundle.manifest.currency,
         attachment_size=bundle.attachment_size,
+        attachment_sha256=bundle.attachment_sha256,
     )

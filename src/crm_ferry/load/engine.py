@@ -47,6 +47,7 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.errors import CheckFailed, Incomplete
 from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunState
+from crm_ferry.load.documents import ReadChunks, document_of, send_documents
 from crm_ferry.load.planner import LoadPlan
 from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, RemovedPolicy
 from crm_ferry.mapping.spec import MappingSpec
@@ -343,6 +344,8 @@ class Loader:
         self._skips: list[Skipped] = []
         self._truncations: list[Truncation] = []
         """Values the plan's transform cut under ``truncate: true``."""
+        self._chunks: ReadChunks | None = None
+        """The bundle's files, piece by piece: the documents that go in blocks."""
         """What the plan's aggregates took, added and skipped (see :class:`LoadResult`)."""
 
     # -- planning -------------------------------------------------------------------
@@ -516,6 +519,13 @@ class Loader:
                 self.j.mark_sent(run_id, group)  # written before the requests that carry them
                 failures.extend(self._send_actions(run_id, group, progress=progress))
                 return
+            if group[0].kind == "upsert" and any(document_of(o.payload) for o in group):
+                docs = [o for o in group if document_of(o.payload)]
+                self.j.mark_sent(run_id, docs)
+                failures.extend(self._send_documents(run_id, docs, progress))
+                group = [o for o in group if not document_of(o.payload)]
+                if not group:
+                    return
             prepared = self._rows(group)
             self.j.mark_sent(run_id, group)
             inflight.append((group, pool.submit(self._write_group, prepared, progress)))
@@ -619,6 +629,9 @@ class Loader:
             row = rows.get(o.row_id.lower())
             if row is None or o.payload is None:
                 continue
+            doc = document_of(o.payload)
+            if doc is not None and row.get("filesize") != doc.get("size"):
+                continue  # the note is there, its document is not (or an older one)
             sent = {k: v for k, v in o.payload.items() if k not in o.create_only}
             diffs = compare_row(
                 table, sent, row, columns=columns, source_values={}, navigation=navigation
@@ -678,6 +691,35 @@ class Loader:
             op="upsert" if kind == "upsert" else "delete" if kind == "delete" else "update",
             progress=_TableLoad(progress),
         )
+
+    def _send_documents(
+        self, run_id: str, ops: list[JournalOp], progress: Progress
+    ) -> list[dict[str, Any]]:
+        """Notes whose document goes in blocks (:mod:`crm_ferry.load.documents`), each
+        outcome journaled; the failures."""
+        if self._chunks is None:
+            raise CheckFailed("the documents of this run were planned without a bundle to read")
+        table = ops[0].table
+        pid = self._primary_id(table)
+        task = load_task(table)
+        outcomes = send_documents(
+            self.ctx.clients,
+            ops,
+            primary_id=pid,
+            existing=self._existing(table, pid, ops),
+            read=self._chunks,
+            advance=lambda n: progress.advance(task, n),
+        )
+        done = [o.op for o in outcomes if o.error is None]
+        failed = [(o.op, o.error) for o in outcomes if o.error is not None and not o.lost]
+        lost = [(o.op, o.error) for o in outcomes if o.error is not None and o.lost]
+        if done:
+            self.j.mark_done(run_id, done)
+        if failed:
+            self.j.mark_failed(run_id, failed)
+        if lost:
+            self._note_lost(run_id, lost)
+        return [self._failure(op, err) for op, err in failed]
 
     def _settle_group(
         self, run_id: str, ops: list[JournalOp], report: WriteReport
@@ -982,6 +1024,7 @@ class Loader:
             )
         )
         self._track_all = kind == "delta"
+        self._chunks = bundle.attachment_chunks
         counts, seen, marks = self.plan(run_id, bundle, include=include)
         self._seen_clients = seen.get("clients", set())
         disappeared: dict[str, list[str]] = {}

@@ -48,6 +48,13 @@ from crm_ferry.reconcile.classify import (
     reject_reason,
 )
 from crm_ferry.reconcile.diff import CHOICE_TYPES, DiffRow, compare_row, count_verdicts
+from crm_ferry.reconcile.documents import (
+    DOCUMENT_COLUMNS,
+    Document,
+    check_documents,
+    select_without_document,
+    take_document,
+)
 from crm_ferry.reconcile.source_values import (
     add_property,
     implied_values,
@@ -69,6 +76,8 @@ class ExpectedRow:
     source_object: str
     source_id: str
     payload: dict[str, Any]
+    document: Document | None = None
+    """The note's document as sent (not in :attr:`payload`: it is read back apart)."""
 
 
 Number = int | Decimal
@@ -171,10 +180,13 @@ def expected_rows(journal: Journal, *, run_id: str | None = None) -> list[Expect
             merged[key] = ExpectedRow(tbl, row_id, role, sobj, sid, {**row.payload, **data})
         else:
             row.payload.update(data)
+    out = []
     for row in merged.values():
+        document = take_document(row.table, row.payload)
         for k in [k for k, v in row.payload.items() if isinstance(v, list | dict)]:
             del row.payload[k]  # collections (activity parties) are checked apart
-    return list(merged.values())
+        out.append(replace(row, document=document) if document is not None else row)
+    return out
 
 
 def map_sources(spec: MappingSpec) -> set[str]:
@@ -392,7 +404,7 @@ def prove(
     """Compare what was written with what Dataverse holds; see the module docstring.
 
     ``diff_keys`` limits the field-level diff (and the timestamp checks) to those rows;
-    counts, sums, orphans and duplicates always cover every row. ``server_totals`` (when
+    counts, sums, orphans, duplicates and documents always cover every row. ``server_totals`` (when
     ``expected`` is every row crm-ferry wrote) adds Dataverse's own sums of the migrated
     invoices and payments. ``progress`` gets a task per table (``verify contact``), its total
     the rows written, advanced per read."""
@@ -419,9 +431,12 @@ def prove(
         progress.start(task, total=len(rows))
         ids = [r.row_id for r in rows]
         actual: dict[str, dict[str, Any]] = {}
+        select = None
+        if table in DOCUMENT_COLUMNS:  # the documents are read apart, one by one
+            select = select_without_document((r.payload for r in rows), columns, navigation)
         for start in range(0, len(ids), ID_CHUNK):
             page = ids[start : start + ID_CHUNK]
-            actual.update(read_rows(client, table, page))
+            actual.update(read_rows(client, table, page, select))
             progress.advance(task, len(page))  # a request's rows, read and compared below
         progress.finish(task)
         actual_all[table] = actual
@@ -444,6 +459,18 @@ def prove(
                     source_key=f"{row.source_object}/{row.source_id}",
                 )
             )
+        proof.rows.extend(
+            check_documents(
+                client,
+                table,
+                (
+                    (r.row_id, f"{r.source_object}/{r.source_id}", r.document)
+                    for r in rows
+                    if r.document is not None and r.row_id.lower() in actual
+                ),
+                progress=progress,
+            )
+        )
     _orphans(proof, client, actual_all, found_ids)
     _duplicates(proof, actual_all, spec.publisher_prefix)
     _invoice_sums(proof, expected, actual_all, records)

@@ -14,6 +14,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from crm_ferry.limits import (
+    DEFAULT_BLOCKED_EXTENSIONS,
+    DEFAULT_MAX_UPLOAD,
+    LARGEST_MAX_UPLOAD,
+    base64_size,
+    extension,
+)
 from crm_ferry.model import (
     Client,
     ClientProperty,
@@ -90,6 +97,9 @@ FINDING_KINDS: dict[str, str] = {
     "session_notes.inline_images": "note whose body holds inline data: images",
     "invoices.items_total_mismatch": "invoice whose items and tax do not sum to its total_amount",
     "files.over_upload_limit": "file larger than 5,242,880 bytes once base64-encoded",
+    "files.over_largest_upload_limit": "file larger than 131,072,000 bytes once "
+    "base64-encoded: over the largest upload limit a tenant may set (SharePoint, or nothing)",
+    "files.blocked_type": "file of a type Dataverse blocks by default (blockedattachments)",
     "files.linked": "file given by url only, not inside the bundle",
     "files.missing_in_bundle": "file whose path is not inside the bundle",
 }
@@ -200,7 +210,7 @@ target that was rejected points nowhere too."""
 
 _KIND_ORDER = {f"{o}.{f} -> {t}": i for i, (o, f, t) in enumerate(REFERENCES)}
 
-UPLOAD_LIMIT = 5_242_880
+UPLOAD_LIMIT = DEFAULT_MAX_UPLOAD
 """Dataverse's default ``maxuploadfilesize``, measured on the base64 text."""
 
 EXAMPLES = 5
@@ -448,8 +458,13 @@ class _Scan:
             self.finding("files.linked", file.id)
         if size is None:
             size = file.size_bytes
-        if size is not None and 4 * -(-size // 3) > UPLOAD_LIMIT:
+        if size is not None and base64_size(size) > UPLOAD_LIMIT:
             self.finding("files.over_upload_limit", file.id)
+        if size is not None and base64_size(size) > LARGEST_MAX_UPLOAD:
+            self.finding("files.over_largest_upload_limit", file.id)
+        name = file.filename or (file.path or file.url or "").rsplit("/", 1)[-1]
+        if extension(name) in DEFAULT_BLOCKED_EXTENSIONS:
+            self.finding("files.blocked_type", file.id)
 
     # -- after the pass ----------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 from crm_ferry.model import Client, Family, Invoice, InvoiceItem, Record, ServiceType, Session
 
 __all__ = [
+    "AttachmentDigest",
     "AttachmentSize",
     "ClientRef",
     "ContextBuilder",
@@ -40,6 +41,10 @@ large): each is a reject of that record."""
 
 AttachmentSize = Callable[[str], "int | None"]
 """``attachment_size(relpath) -> bytes`` (None when unknown): checked before reading."""
+
+AttachmentDigest = Callable[[str], str]
+"""``attachment_sha256(relpath) -> hex``: the SHA-256 of a file too large to be read into a
+payload (it goes in blocks), computed piece by piece; raises as :data:`ReadAttachment`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,8 @@ class TransformContext:
     """The export's currency (manifest), for rows that name none."""
     attachment_size: AttachmentSize | None = None
     """The size of an attachment before it is read (one over the upload limit is not)."""
+    attachment_sha256: AttachmentDigest | None = None
+    """The digest of an attachment that goes in blocks (it is not read into the payload)."""
 
 
 RefTable = Callable[[str], MutableMapping[str, Any]]
@@ -172,6 +179,7 @@ class ContextBuilder:
         read_attachment: ReadAttachment | None = None,
         default_currency: str | None = None,
         attachment_size: AttachmentSize | None = None,
+        attachment_sha256: AttachmentDigest | None = None,
     ) -> TransformContext:
         return TransformContext(
             clients=_read_only(self.clients),
@@ -183,6 +191,7 @@ class ContextBuilder:
             read_attachment=read_attachment,
             default_currency=default_currency,
             attachment_size=attachment_size,
+            attachment_sha256=attachment_sha256,
         )
 
 

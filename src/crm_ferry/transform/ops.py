@@ -23,6 +23,16 @@ OpKind = Literal["upsert", "state", "action", "close"]
 the row and its children exist (invoices); ``action``: an unbound action such as
 WinOpportunity (payload is the action body); ``close``: mark an activity completed."""
 
+DOCUMENT = "@crm-ferry.document"
+"""The payload key of a note whose document goes in blocks rather than in its
+``documentbody``: ``{"path": <the file in the bundle>, "size": <bytes>, "sha256": <hex>}``.
+It is crm-ferry's own instruction to the engine, never sent: the engine reads the file and
+uploads it in blocks with the rest of the payload as the note."""
+
+INLINE_DOCUMENT_LIMIT = 3 * 1024 * 1024
+"""The largest document (raw bytes) sent in its note's ``documentbody`` (4 MB of Base64: one
+block); a larger one goes in blocks, and is not read into the payload."""
+
 PHASE_ROWS = 0
 """Rows in load order."""
 PHASE_LINKS = 1

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crm_ferry.limits import DEFAULT_BLOCKED_EXTENSIONS, DEFAULT_MAX_UPLOAD
+
 if TYPE_CHECKING:
     from crm_ferry.dataverse.metadata import ColumnInfo
     from crm_ferry.mapping.spec import MappingSpec
@@ -33,19 +35,6 @@ __all__ = [
     "parse_blocked",
     "tables_for",
 ]
-
-DEFAULT_MAX_UPLOAD = 5_242_880
-"""Dataverse's default ``maxuploadfilesize`` (5 MB, measured on the Base64 text)."""
-
-_BLOCKED = (
-    "ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll "
-    "exe fxp hlp hta htr htw ida idc idq inf ins isp its jar js jse ksh lnk mad maf mag mam "
-    "maq mar mas mat mau mav maw mda mdb mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml "
-    "mshxml msi msp mst ops pcd pif prf prg printer pst reg rem scf scr sct shb shs shtm "
-    "shtml soap stm tmp url vb vbe vbs vsmacros vss vst vsw ws wsc wsf wsh svg"
-)
-DEFAULT_BLOCKED_EXTENSIONS: frozenset[str] = frozenset(_BLOCKED.split(" "))
-"""The platform's default ``blockedattachments`` list, used when the tenant gives none."""
 
 EXTRA_TABLES = ("activityparty", "annotation", "opportunityclose", "systemuser")
 """Tables transform always needs besides the map's own: parties, notes, closes, owners."""

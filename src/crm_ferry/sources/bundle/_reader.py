@@ -12,6 +12,7 @@ attachments are read whole only when their size, known before reading, is within
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -195,6 +196,19 @@ class Bundle:
                 hint="put the file in the bundle at that path, or correct the row's path",
             )
         return self._storage.open(relpath)
+
+    def attachment_chunks(self, relpath: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The file at ``relpath``, read ``size`` bytes at a time (never whole)."""
+        with self.open_attachment(relpath) as fh:
+            while chunk := fh.read(size):
+                yield chunk
+
+    def attachment_sha256(self, relpath: str) -> str:
+        """The SHA-256 of the file at ``relpath`` (hex), read piece by piece."""
+        digest = hashlib.sha256()
+        for chunk in self.attachment_chunks(relpath):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def read_attachment(self, relpath: str, *, limit: int = ATTACHMENT_LIMIT) -> bytes:
         """The bytes of the file at ``relpath``, read whole only when its size (known

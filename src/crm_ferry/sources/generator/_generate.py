@@ -59,9 +59,12 @@ def generate_bundle(
     seed: int = 1,
     as_zip: bool = False,
     with_large_files: bool = False,
+    documents: bool = False,
 ) -> GenerateResult:
     """Write a bundle of ``clients`` clients to ``out`` (a folder, or ``out.zip`` with
-    ``as_zip``) and its ground truth beside it.
+    ``as_zip``) and its ground truth beside it. ``with_large_files`` plants one attachment
+    over Dataverse's default upload limit; ``documents`` plants files of 6, 40 and 150 MB
+    and one of a blocked type (see ``_documents.py``).
 
     An existing ``out`` is replaced only if it is empty or was itself generated (its
     ``.truth.json`` is beside it); anything else is refused rather than overwritten. The
@@ -81,7 +84,7 @@ def generate_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         bundle = staging / "bundle"
-        practice = Practice(clients, seed, with_large_files=with_large_files)
+        practice = Practice(clients, seed, with_large_files=with_large_files, documents=documents)
         practice.write(bundle)
         entries = sorted(
             (p.relative_to(bundle).as_posix(), p) for p in bundle.rglob("*") if p.is_file()

@@ -15,6 +15,7 @@ from crm_ferry.sources.generator import _config as config
 from crm_ferry.sources.generator import _text as text
 from crm_ferry.sources.generator._attachments import Attachments
 from crm_ferry.sources.generator._billing import Billing
+from crm_ferry.sources.generator._documents import Documents
 from crm_ferry.sources.generator._io import money
 from crm_ferry.sources.generator._state import CURRENCY, Session, at
 
@@ -22,7 +23,7 @@ NO_SERVICE_TYPE = 0.02
 """Share of completed, paid sessions the export holds without a service type."""
 
 
-class Sessions(Billing, Attachments):
+class Sessions(Billing, Attachments, Documents):
     """Writes a client's sessions, notes and activities (and has its billing and files
     written)."""
 
@@ -177,6 +178,7 @@ class Sessions(Billing, Attachments):
             self.truth.dangle("invoice_items.invoice_id -> invoices", item["id"])
         self._activities(cid, status, created, coach_id)
         self._files(cid, sessions, full, created, kind)
+        self._document(cid, full, sessions, created)
 
     def _write_session(self, cid: str, s: Session) -> None:
         rng = self.rng

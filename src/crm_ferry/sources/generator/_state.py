@@ -87,6 +87,10 @@ class Family:
     remaining: int
 
 
+PLANTED_DOCUMENTS = ("scan", "recording", "video", "shortcut")
+"""The documents ``generate --documents`` plants, in order (see ``_documents.py``)."""
+
+
 class PracticeState:
     """The state of one bundle being written for ``n_clients`` clients from ``seed``."""
 
@@ -97,10 +101,14 @@ class PracticeState:
     owner: User
     coach_cum: list[float]
 
-    def __init__(self, n_clients: int, seed: int, *, with_large_files: bool) -> None:
+    def __init__(
+        self, n_clients: int, seed: int, *, with_large_files: bool, documents: bool = False
+    ) -> None:
         self.n = n_clients
         self.seed = seed
         self.with_large_files = with_large_files
+        self.documents_left: list[str] = list(PLANTED_DOCUMENTS) if documents else []
+        """The planted documents still to write (``generate --documents``)."""
         self.rng = random.Random(f"crm-ferry:{seed}:practice")
         self.plant = random.Random(f"crm-ferry:{seed}:plant")
         """For situations a sound export has (a coach named by e-mail only, a paid session

@@ -22,7 +22,7 @@ from crm_ferry.mapping.spec import FieldMap
 from crm_ferry.model import FileRecord, SessionNote
 from crm_ferry.transform.build import Builder, dangling, rows_match
 from crm_ferry.transform.html import html_to_text
-from crm_ferry.transform.ops import Operation
+from crm_ferry.transform.ops import DOCUMENT, INLINE_DOCUMENT_LIMIT, Operation
 from crm_ferry.transform.row import Rejected, Row
 from crm_ferry.transform.schema import TableSchema
 from crm_ferry.transform.values import BadValue
@@ -169,38 +169,84 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
             f"upload limit of {b.schema.org.max_upload_bytes} (maxuploadfilesize); listed "
             "for manual upload or a SharePoint document location, not migrated",
         )
-    try:
-        data = read(record.path)
-    except (OSError, KeyError) as exc:
-        raise Rejected(
-            "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
-        ) from None
-    except SourceError as exc:  # outside the bundle, or too large to read: this row only
-        raise Rejected("path", record.path, str(exc)) from None
-    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256.strip().lower():
-        raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
-    try:
-        _document(b, row, filename, record.content_type, data)
-    except BadValue as exc:
-        raise Rejected(
-            "filename" if "blocked" in str(exc) else "size_bytes", filename, str(exc)
-        ) from None
+    if size is not None and size > INLINE_DOCUMENT_LIMIT:
+        _blocks(b, row, record, filename, size)
+    else:
+        try:
+            data = read(record.path)
+        except (OSError, KeyError) as exc:
+            raise Rejected(
+                "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
+            ) from None
+        except SourceError as exc:  # outside the bundle, or too large to read: this row only
+            raise Rejected("path", record.path, str(exc)) from None
+        if record.sha256 and hashlib.sha256(data).hexdigest() != _given_sha256(record):
+            raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
+        try:
+            _document(b, row, filename, record.content_type, data)
+        except BadValue as exc:
+            raise Rejected(
+                "filename" if "blocked" in str(exc) else "size_bytes", filename, str(exc)
+            ) from None
     subject_col = info.primary_name or "subject"
     if subject_col not in row.payload and info.column(subject_col) is not None:
         row.set_text(subject_col, filename)
     return [b.op(target, row, b.id("attachment", record.id), record.key)]
 
 
-def _document(b: Builder, row: Row, filename: str, mimetype: str | None, data: bytes) -> None:
-    """isdocument, filename, mimetype and the Base64 body, checked against the tenant's
-    upload limit (on the Base64 length) and blocked extensions."""
-    org = b.schema.org
+def _given_sha256(record: FileRecord) -> str:
+    return (record.sha256 or "").strip().lower()
+
+
+def _blocks(b: Builder, row: Row, record: FileRecord, filename: str, size: int) -> None:
+    """A document too large for one body: the note's columns, and :data:`DOCUMENT` naming
+    the file (its size and digest, read piece by piece here) for the engine to upload in
+    blocks."""
+    digest_of = b.context.attachment_sha256
+    if digest_of is None:
+        raise Rejected("path", record.path, "no attachment digest was given to transform")
+    try:
+        _check_type(b, filename)
+    except BadValue as exc:
+        raise Rejected("filename", filename, str(exc)) from None
+    assert record.path is not None
+    try:
+        digest = digest_of(record.path)
+    except (OSError, KeyError) as exc:
+        raise Rejected(
+            "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
+        ) from None
+    except SourceError as exc:
+        raise Rejected("path", record.path, str(exc)) from None
+    if record.sha256 and digest != _given_sha256(record):
+        raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
+    _describe(b, row, filename, record.content_type)
+    row.payload[DOCUMENT] = {"path": record.path, "size": size, "sha256": digest}
+
+
+def _check_type(b: Builder, filename: str) -> None:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if ext and ext in org.blocked_extensions:
+    if ext and ext in b.schema.org.blocked_extensions:
         raise BadValue(
             f"the file type .{ext} is blocked by the tenant (blockedattachments); "
             "listed for manual handling, not migrated"
         )
+
+
+def _describe(b: Builder, row: Row, filename: str, mimetype: str | None) -> None:
+    """A note's ``isdocument``, ``filename`` and ``mimetype``."""
+    fm_name = FieldMap("filename", "filename")
+    row.set("filename", b.convert(fm_name, row.table.column("filename"), filename, "annotation"))
+    mime = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    row.set("mimetype", mime)
+    row.set("isdocument", True)
+
+
+def _document(b: Builder, row: Row, filename: str, mimetype: str | None, data: bytes) -> None:
+    """isdocument, filename, mimetype and the Base64 body, checked against the tenant's
+    upload limit (on the Base64 length) and blocked extensions."""
+    _check_type(b, filename)
+    org = b.schema.org
     encoded = base64.b64encode(data).decode("ascii")
     if len(encoded) > org.max_upload_bytes:
         raise BadValue(
@@ -208,9 +254,5 @@ def _document(b: Builder, row: Row, filename: str, mimetype: str | None, data: b
             f"upload limit of {org.max_upload_bytes} (maxuploadfilesize); listed for "
             "manual upload or a SharePoint document location, not migrated"
         )
-    fm_name = FieldMap("filename", "filename")
-    row.set("filename", b.convert(fm_name, row.table.column("filename"), filename, "annotation"))
-    mime = mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    row.set("mimetype", mime)
-    row.set("isdocument", True)
+    _describe(b, row, filename, mimetype)
     row.set("documentbody", encoded)
