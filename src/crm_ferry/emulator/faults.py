@@ -342,7 +342,8 @@ class FaultInjector:
                 self.injected[kind] += 1
         request.extensions[REQUEST_NUMBER] = number
         if kind in ("throttle", "unavailable", "deadlock"):
-            return self._answer(kind, request, max(1, math.ceil(burst_left)))
+            wait = max(1, math.ceil(burst_left)) if kind == "throttle" else 0
+            return self._answer(kind, request, wait)
         if kind == "timeout":
             self._sleep(self.schedule.timeout_hold_s)
             raise ConnectionDropped(

@@ -125,7 +125,8 @@ def _skip_token(name_key: str) -> str:
 
 def _after(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+        padded = token + "=" * (-len(token) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         raise invalid(
             "The $skipToken is not one this service gave", detail="invalidStartIndex"
