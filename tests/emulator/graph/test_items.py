@@ -19,9 +19,11 @@ def test_a_folder_and_its_shape(graph: httpx.Client, d: str) -> None:
     made = folder(graph, d, "contact")
     assert made["folder"] == {"childCount": 0}
     assert "cTag" not in made  # not on SharePoint folders
-    assert made["eTag"].startswith('"{') and made["eTag"].endswith('},1"')
+    assert made["eTag"].startswith('"{')
+    assert made["eTag"].endswith('},1"')
     ref = made["parentReference"]
-    assert ref["driveId"] == d and ref["driveType"] == "documentLibrary"
+    assert ref["driveId"] == d
+    assert ref["driveType"] == "documentLibrary"
     assert ref["path"] == f"/drives/{d}/root:"
     inner = folder(graph, d, "Ada Lovelace_0A1B", parent=made["id"])
     assert inner["parentReference"]["path"] == f"/drives/{d}/root:/contact"
@@ -43,7 +45,8 @@ def test_items_by_id_and_by_path(graph: httpx.Client, d: str) -> None:
     children = graph.get(f"drives/{d}/root:/Folder%20A:/children").json()["value"]
     assert [c["name"] for c in children] == ["B#1"]
     root = graph.get(f"drives/{d}/root").json()
-    assert root["root"] == {} and root["folder"]["childCount"] == 1
+    assert root["root"] == {}
+    assert root["folder"]["childCount"] == 1
     assert graph.get(f"drives/{d}/root:").json()["id"] == root["id"]
     assert graph.get(f"drives/{d}/root:/Folder%20A/missing").status_code == 404
 

@@ -13,7 +13,8 @@ from helpers.graph import SITE_PATH
 def test_the_default_site_by_path_and_by_id(graph: httpx.Client, site: dict[str, Any]) -> None:
     assert site["webUrl"] == "https://crmferry.sharepoint.com/sites/crm"
     host, collection, web = site["id"].split(",")
-    assert host == "crmferry.sharepoint.com" and len(collection) == len(web) == 36
+    assert host == "crmferry.sharepoint.com"
+    assert len(collection) == len(web) == 36
     again = graph.get(f"sites/{site['id']}")
     assert again.status_code == 200
     assert again.json() == site | {"@odata.context": again.json()["@odata.context"]}
@@ -41,7 +42,8 @@ def test_the_tenant_root_site_is_refused(graph: httpx.Client, path: str) -> None
     assert got.status_code == 501
     error = got.json()["error"]
     assert error["code"] == "notSupported"
-    assert "root site" in error["message"] and "not implemented by the emulator" in error["message"]
+    assert "root site" in error["message"]
+    assert "not implemented by the emulator" in error["message"]
 
 
 def test_the_default_drive(
@@ -64,7 +66,8 @@ def test_a_new_document_library_and_its_drive(graph: httpx.Client, site: dict[st
     )
     assert made.status_code == 201, made.text
     body = made.json()
-    assert body["displayName"] == "contact" and body["list"]["template"] == "documentLibrary"
+    assert body["displayName"] == "contact"
+    assert body["list"]["template"] == "documentLibrary"
     drive = graph.get(f"sites/{site['id']}/lists/{body['id']}/drive")
     assert drive.status_code == 200
     assert drive.json()["name"] == "contact"
@@ -137,6 +140,7 @@ def test_query_options_are_honoured_or_refused(graph: httpx.Client, site: dict[s
     assert graph.get(f"sites/{site['id']}/drives?$orderby=name").status_code == 501
     assert graph.get(f"sites/{site['id']}?includeThis=1").status_code == 501
     bad = graph.get(f"sites/{site['id']}?$nope=1")
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalidRequest"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalidRequest"
     unknown = graph.get(f"sites/{site['id']}?$select=nosuch")
     assert unknown.status_code == 400

@@ -67,8 +67,10 @@ def test_simple_upload_replaces_by_default(graph: httpx.Client, d: str) -> None:
     second = graph.put(f"drives/{d}/root:/a.txt:/content", content=b"two!")
     assert second.status_code == 200
     body = second.json()
-    assert body["id"] == first["id"] and body["size"] == 4
-    assert body["eTag"] != first["eTag"] and body["cTag"] != first["cTag"]
+    assert body["id"] == first["id"]
+    assert body["size"] == 4
+    assert body["eTag"] != first["eTag"]
+    assert body["cTag"] != first["cTag"]
     failing = graph.put(
         f"drives/{d}/root:/a.txt:/content?@microsoft.graph.conflictBehavior=fail", content=b"3"
     )
@@ -76,9 +78,11 @@ def test_simple_upload_replaces_by_default(graph: httpx.Client, d: str) -> None:
     renamed = graph.put(
         f"drives/{d}/root:/a.txt:/content?@microsoft.graph.conflictBehavior=rename", content=b"4"
     )
-    assert renamed.status_code == 201 and renamed.json()["name"] == "a 1.txt"
+    assert renamed.status_code == 201
+    assert renamed.json()["name"] == "a 1.txt"
     by_id = graph.put(f"drives/{d}/items/{first['id']}/content", content=b"five5")
-    assert by_id.status_code == 200 and by_id.json()["size"] == 5
+    assert by_id.status_code == 200
+    assert by_id.json()["size"] == 5
 
 
 def test_the_parent_must_exist(graph: httpx.Client, d: str) -> None:
@@ -110,7 +114,8 @@ def test_an_upload_session_fragment_by_fragment(graph: httpx.Client, d: str) -> 
     done = put_fragment(graph, url, data[offset:], offset, len(data))
     assert done.status_code == 201, done.text
     item = done.json()
-    assert item["name"] == "big.bin" and item["size"] == len(data)
+    assert item["name"] == "big.bin"
+    assert item["size"] == len(data)
     assert item["file"]["hashes"]["quickXorHash"] == quick_xor(data)
     downloaded = graph.get(item["@microsoft.graph.downloadUrl"], auth=NO_AUTH).content
     assert hashlib.sha256(downloaded).digest() == hashlib.sha256(data).digest()
@@ -211,10 +216,12 @@ def test_replace_and_rename_sessions(graph: httpx.Client, d: str) -> None:
     url = session(graph, d, "r.bin", **{"@microsoft.graph.conflictBehavior": "replace"})
     replaced = put_fragment(graph, url, data, 0, len(data))
     assert replaced.status_code == 200
-    assert replaced.json()["id"] == old["id"] and replaced.json()["size"] == 10
+    assert replaced.json()["id"] == old["id"]
+    assert replaced.json()["size"] == 10
     url = session(graph, d, "r.bin", **{"@microsoft.graph.conflictBehavior": "rename"})
     renamed = put_fragment(graph, url, data, 0, len(data))
-    assert renamed.status_code == 201 and renamed.json()["name"] == "r 1.bin"
+    assert renamed.status_code == 201
+    assert renamed.json()["name"] == "r 1.bin"
     failing = graph.post(f"drives/{d}/root:/r.bin:/createUploadSession", json={})
     assert failing.status_code == 409  # fail is the default
 
@@ -226,7 +233,8 @@ def test_defer_commit(graph: httpx.Client, d: str) -> None:
     url = response.json()["uploadUrl"]
     data = data_of(100)
     last = put_fragment(graph, url, data, 0, len(data))
-    assert last.status_code == 202 and last.json()["nextExpectedRanges"] == []
+    assert last.status_code == 202
+    assert last.json()["nextExpectedRanges"] == []
     assert graph.get(f"drives/{d}/root:/later.bin").status_code == 404
     done = graph.post(url, content=b"", auth=NO_AUTH)
     assert done.status_code == 201
