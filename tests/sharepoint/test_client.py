@@ -199,9 +199,11 @@ def test_a_dataverse_token_is_refused_by_graph(app: EmulatorApp, make_client: An
 
 
 def test_a_graph_token_is_refused_by_dataverse(app: EmulatorApp) -> None:
-    with DataverseClient(app.base_url, GraphToken(app), transport=app.transport()) as client:
-        with pytest.raises(AuthError) as caught:
-            client.who_am_i()
+    with (
+        DataverseClient(app.base_url, GraphToken(app), transport=app.transport()) as client,
+        pytest.raises(AuthError) as caught,
+    ):
+        client.who_am_i()
     assert caught.value.status == 401
 
 
