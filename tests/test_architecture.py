@@ -3,8 +3,10 @@
 - only ``crm_ferry.cli`` imports click and rich;
 - ``crm_ferry.transform`` does no I/O (imports no file, network, database or client module;
   a type-only import of a client type is no I/O);
-- ``crm_ferry.dataverse`` (the client) knows nothing of mappings, loads or reports;
-- the emulator and the client share no code: neither imports the other;
+- ``crm_ferry.dataverse`` (the client) knows nothing of mappings, loads or reports, and
+  neither does ``crm_ferry.sharepoint`` (the Graph client; it may take the credential from
+  ``crm_ferry.dataverse.auth``);
+- the emulator and the clients share no code: neither imports the other;
 - the stage packages know nothing of settings files, the verbs or the CLI;
 - no import cycle between packages (type-only imports count: they are dependencies too);
 - no function-local import of crm-ferry's own modules (the way a cycle is usually hidden),
@@ -39,6 +41,7 @@ STAGES = (
     "references",
     "snapshot",
     "emulator",
+    "sharepoint",
 )
 """The packages that hold the mechanisms: no settings files, no verbs, no CLI."""
 
@@ -68,7 +71,16 @@ IO_MODULES = frozenset(
 )
 """Modules through which code reads or writes files, networks, databases or processes."""
 
-IO_PACKAGES = ("dataverse", "journal", "load", "emulator", "commands", "cli", "settings")
+IO_PACKAGES = (
+    "dataverse",
+    "sharepoint",
+    "journal",
+    "load",
+    "emulator",
+    "commands",
+    "cli",
+    "settings",
+)
 """crm-ferry's own modules that do I/O (a client, the journal, the emulator, the verbs)."""
 
 LAZY_IMPORTS = {
@@ -77,7 +89,7 @@ LAZY_IMPORTS = {
 }
 """Function-local imports allowed, with the reason: a slow import a run rarely needs."""
 
-SQL_SPEAKERS = ("crm_ferry.journal", "crm_ferry.emulator.store")
+SQL_SPEAKERS = ("crm_ferry.journal", "crm_ferry.emulator.store", "crm_ferry.emulator.graph.store")
 """The only modules that import sqlite3."""
 
 
@@ -211,8 +223,24 @@ def client_knows_too_much(graph: Mapping[str, list[Import]]) -> list[Import]:
     ]
 
 
+def sharepoint_knows_too_much(graph: Mapping[str, list[Import]]) -> list[Import]:
+    allowed = (*_own(["sharepoint", "errors", "progress"]), f"{ROOT}.dataverse.auth")
+    return [
+        i
+        for m, imports in graph.items()
+        if _within(m, _own(["sharepoint"]))
+        for i in imports
+        if _top(i.target) == ROOT and i.target != ROOT and not _within(i.target, allowed)
+    ]
+
+
 def emulator_and_client_share(graph: Mapping[str, list[Import]]) -> list[Import]:
-    pairs = (("emulator", "dataverse"), ("dataverse", "emulator"))
+    pairs = (
+        ("emulator", "dataverse"),
+        ("dataverse", "emulator"),
+        ("emulator", "sharepoint"),
+        ("sharepoint", "emulator"),
+    )
     return [
         i
         for a, b in pairs
@@ -301,6 +329,7 @@ RULES = {
     "only the CLI imports click and rich": ui_outside_cli,
     "transform does no I/O": io_in_transform,
     "the client knows nothing of mappings, loads or reports": client_knows_too_much,
+    "the SharePoint client knows nothing of mappings, loads or reports": sharepoint_knows_too_much,
     "the emulator and the client share no code": emulator_and_client_share,
     "stage packages know nothing of settings files, verbs or the CLI": stages_know_settings,
     "no function-local imports (but the listed slow ones)": hidden_imports,
@@ -368,6 +397,26 @@ def _graph_with(module: str, source: str) -> dict[str, list[Import]]:
             "the emulator and the client share no code",
             "crm_ferry.emulator.core",
             "from crm_ferry.dataverse import odata",
+        ),
+        (
+            "the SharePoint client knows nothing of mappings, loads or reports",
+            "crm_ferry.sharepoint.client",
+            "from crm_ferry.load.engine import Engine",
+        ),
+        (
+            "the SharePoint client knows nothing of mappings, loads or reports",
+            "crm_ferry.sharepoint.client",
+            "from crm_ferry.dataverse.client import DataverseClient",
+        ),
+        (
+            "the emulator and the client share no code",
+            "crm_ferry.sharepoint.names",
+            "from crm_ferry.emulator.graph.names import name_problem",
+        ),
+        (
+            "the emulator and the client share no code",
+            "crm_ferry.emulator.graph.hashes",
+            "from crm_ferry.sharepoint import safe_name",
         ),
         (
             "stage packages know nothing of settings files, verbs or the CLI",

@@ -17,6 +17,8 @@ connections, 5xx) or *terminal* (retrying cannot help). The marker mixins
     │   ├── ThrottledError, ServerError, RequestTimeout, ConnectionLost     transient
     │   └── ValidationRejected, AuthError, PrivilegeError, NotFound,
     │       PreconditionFailed (DuplicateRecord)                            terminal
+    ├── SharePointError             exit 5   see crm_ferry.sharepoint (Microsoft Graph: the
+    │                                        documents' site, libraries and files)
     ├── EmulatorError               exit 6   the emulator cannot start or its data is unusable
     ├── CheckFailed                 exit 7   a check found differences (``--check`` options)
     │   └── RollbackRefused                  provision --rollback would drop data

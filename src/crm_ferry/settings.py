@@ -27,6 +27,11 @@
     removed = "report"                  # records gone from the source: report, deactivate
                                         # (rows set inactive) or delete (children first)
 
+    [sharepoint]                        # documents that go to SharePoint (optional)
+    site = "https://contoso.sharepoint.com/sites/crm"
+    graph_url = "https://graph.microsoft.com/v1.0"   # the emulator's: <its URL>/v1.0
+    libraries = ["contact", "account"]  # what doctor checks (default: the map's tables)
+
 Every scalar ``[section] key`` can be overridden by the environment variable
 ``CRM_FERRY_<SECTION>_<KEY>`` (upper case), e.g. ``CRM_FERRY_DATAVERSE_URL``.
 Secrets are read only from the environment (``CRM_FERRY_CLIENT_SECRET``) or the OS
@@ -66,6 +71,8 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("load", "max_concurrency"): "max_concurrency",
     ("load", "reject_threshold"): "reject_threshold",
     ("delta", "removed"): "delta_removed",
+    ("sharepoint", "site"): "sharepoint_site",
+    ("sharepoint", "graph_url"): "sharepoint_graph_url",
 }
 
 REMOVED_POLICIES = ("report", "deactivate", "delete")
@@ -103,6 +110,10 @@ class Settings:
     --check`` fail."""
     reject_thresholds: Mapping[str, RejectThreshold] = field(default_factory=dict)
     """``[load.reject_thresholds]``: the threshold of single objects (``sessions = "5%"``)."""
+    sharepoint_site: str | None = None
+    """``[sharepoint] site``: the SharePoint site documents go to (its full URL)."""
+    sharepoint_graph_url: str = "https://graph.microsoft.com/v1.0"
+    """``[sharepoint] graph_url``: Microsoft Graph's root (the emulator's ``<url>/v1.0``)."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The whole parsed ``ferry.toml``, for sections later stages own."""
 
@@ -305,6 +316,13 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{config_path}: setting '{name}' = {value!r}: {exc}") from exc
         out[name] = value
+    site = out.get("sharepoint_site")
+    if site is not None and not str(site).startswith("https://"):
+        raise ConfigError(
+            f"{config_path}: [sharepoint] site = {site!r} is not an https:// URL",
+            hint="set [sharepoint] site (or CRM_FERRY_SHAREPOINT_SITE) to the site's full URL, "
+            "e.g. https://contoso.sharepoint.com/sites/crm",
+        )
     if out.get("delta_removed", "report") not in REMOVED_POLICIES:
         raise ConfigError(
             f"{config_path}: [delta] removed = {out['delta_removed']!r} is not one of "

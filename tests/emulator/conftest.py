@@ -170,3 +170,9 @@ def api(core_emulator: Any) -> Iterator[httpx.Client]:
         transport=httpx.MockTransport(core_emulator.handle), base_url=CORE_BASE_URL
     ) as client:
         yield client
+
+
+# ---------------------------------------------------------------------------------------
+# Microsoft Graph (SharePoint) on the emulator: tests/helpers/graph.py
+
+from helpers.graph import drive, graph, graph_app, site  # noqa: E402, F401

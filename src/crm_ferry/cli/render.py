@@ -452,6 +452,11 @@ def render_server(info: dict[str, Any]) -> None:
     lines = [
         f"Dataverse emulator at [bold]{info['url']}[/]",
         f"  Web API    {info['api_url']}",
+        *(
+            [f"  Graph      {info['graph_url']}  SharePoint {', '.join(info['sharepoint_sites'])}"]
+            if info.get("graph_url")
+            else []
+        ),
         f"  tenant     {info['tenant']}",
         f"  authority  {info['authority']}",
         *(f"  client     {c['client_id']}  secret {c['client_secret']}" for c in info["clients"]),

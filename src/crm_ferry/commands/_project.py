@@ -177,8 +177,10 @@ def credential_from_settings(
     client_id: str | None = None,
     transport: httpx.BaseTransport | None = None,
     env: Mapping[str, str] | None = None,
+    scope: str | None = None,
 ) -> MsalCredential:
-    """A client-secret credential for ``client_id`` (default: the configured one).
+    """A client-secret credential for ``client_id`` (default: the configured one), for
+    ``scope`` (default: the environment's; Microsoft Graph's for SharePoint).
 
     Only the configured user may take ``CRM_FERRY_CLIENT_SECRET``; an extra user's secret
     is its own variable (``CRM_FERRY_CLIENT_SECRET_<CLIENT ID>``) or the keyring."""
@@ -200,6 +202,7 @@ def credential_from_settings(
         tenant=settings.tenant,
         authority=settings.authority,
         http=httpx.Client(transport=transport, timeout=30),
+        scope=scope,
     )
 
 

@@ -234,10 +234,19 @@ class MsalCredential:
         tenant: str | None = None,
         authority: str | None = None,
         http: httpx.Client | None = None,
+        scope: str | None = None,
     ) -> MsalCredential:
-        """An application user signing in with a client secret."""
+        """An application user signing in with a client secret (for ``scope``, the
+        environment's ``.default`` unless given: ``https://graph.microsoft.com/.default``
+        signs the same application in to Microsoft Graph)."""
         return cls._confidential(
-            environment_url, client_id, secret, tenant=tenant, authority=authority, http=http
+            environment_url,
+            client_id,
+            secret,
+            tenant=tenant,
+            authority=authority,
+            http=http,
+            scope=scope,
         )
 
     @classmethod
@@ -250,6 +259,7 @@ class MsalCredential:
         tenant: str | None = None,
         authority: str | None = None,
         http: httpx.Client | None = None,
+        scope: str | None = None,
     ) -> MsalCredential:
         """An application user signing in with a certificate (a signed client assertion)."""
         return cls._confidential(
@@ -259,6 +269,7 @@ class MsalCredential:
             tenant=tenant,
             authority=authority,
             http=http,
+            scope=scope,
         )
 
     @classmethod
@@ -316,6 +327,7 @@ class MsalCredential:
         tenant: str | None,
         authority: str | None,
         http: httpx.Client | None,
+        scope: str | None = None,
     ) -> MsalCredential:
         import msal
 
@@ -341,11 +353,25 @@ class MsalCredential:
             raise
         return cls(
             app,
-            scope=scope_for(environment_url),
+            scope=scope or scope_for(environment_url),
             client_id=client_id,
             redact=redact,
             http=http,
             authority=shown,
+        )
+
+    def with_scope(self, scope: str) -> MsalCredential:
+        """The same sign-in (application, token cache, interactive flow) for another
+        resource: ``https://graph.microsoft.com/.default`` for Microsoft Graph. It shares
+        this credential's HTTP client, which only this one closes."""
+        return MsalCredential(
+            self._app,
+            scope=scope,
+            client_id=self._client_id,
+            interactive=self._interactive,
+            clock=self._clock,
+            redact=self._redact,
+            authority=self.authority,
         )
 
     # -- tokens ------------------------------------------------------------------------

@@ -5,6 +5,12 @@
     request -> SignIn -> FaultInjector -> ServiceProtection -> AccountCheck -> Latency
             -> data plane -> response
 
+Microsoft Graph (``/v1.0/``, and the upload and download URLs it hands out) has a stack of
+its own beside it, on the same sign-in service, clock and latency
+(:mod:`crm_ferry.emulator.graph`)::
+
+    request -> GraphGuard -> FaultInjector (its own numbering) -> Latency -> Graph -> response
+
 :class:`EmulatorApp` is a :data:`~crm_ferry.emulator.layers.Handler`, so it runs in process
 behind ``httpx.MockTransport`` (``app.transport()``) or over real HTTP through
 :func:`crm_ferry.emulator.server.serve`. Everything is deterministic by default: a fixed
@@ -14,6 +20,7 @@ this emulator), no latency, no faults, and Microsoft's default service-protectio
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -38,6 +45,13 @@ from crm_ferry.emulator.faults import (
     FaultInjector,
     FaultKind,
     FaultSchedule,
+)
+from crm_ferry.emulator.graph import (
+    GraphConfig,
+    GraphGuard,
+    GraphService,
+    fault_answer,
+    is_graph,
 )
 from crm_ferry.emulator.layers import (
     API_PREFIX,
@@ -82,6 +96,10 @@ class EmulatorConfig:
     snapshot: Path | None = None
     """A tenant snapshot (``tenant-snapshot.json``) to serve instead of the built-in tenant
     (:mod:`crm_ferry.emulator.served`)."""
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    """The SharePoint sites Microsoft Graph serves (:mod:`crm_ferry.emulator.graph`)."""
+    graph_faults: FaultSchedule = field(default_factory=FaultSchedule)
+    """Faults of Graph's requests, numbered on their own (none by default)."""
 
 
 class DataPlane(Protocol):
@@ -162,6 +180,43 @@ class EmulatorApp:
             table_of=self._table_of,
         )
         self.sign_in = SignIn(self.faults, backend, self.config.auth, clock=clock)
+        self._data_dir = data_dir
+        self._clock = clock
+        self._sleep = sleep
+        self._graph: GraphService | None = None
+        self._graph_lock = threading.Lock()
+        self.graph_faults = FaultInjector(
+            self._serve_graph,
+            self.config.graph_faults,
+            clock=clock,
+            sleep=sleep,
+            answer=fault_answer,
+        )
+        """The fault layer of Graph's requests (``.schedule``, ``.numbered``, ``.injected``)."""
+        self._graph_stack = GraphGuard(
+            self.graph_faults, self.sign_in.lookup, tenant=self.config.auth.tenant
+        )
+
+    @property
+    def graph(self) -> GraphService:
+        """Microsoft Graph's SharePoint (made on first use: a Dataverse-only run never
+        opens its store)."""
+        with self._graph_lock:
+            if self._graph is None:
+                self._graph = GraphService(self.config.graph, self._data_dir, clock=self._clock)
+            return self._graph
+
+    def _serve_graph(self, request: httpx.Request) -> httpx.Response:
+        response = self.graph(request)
+        delay_ms = self.config.latency.per_request_ms
+        if delay_ms > 0:
+            self._sleep(delay_ms / 1000)
+        return response
+
+    def graph_dump(self) -> Mapping[str, Any]:
+        """Every SharePoint site, library and item (path, size, SHA-256 of the content),
+        sorted, and the open upload sessions (:meth:`GraphService.dump`)."""
+        return self.graph.dump()
 
     def _table_of(self, entity_set: str) -> str | None:
         """The table of an entity set name, from the data plane's schema (if it has one)."""
@@ -187,6 +242,8 @@ class EmulatorApp:
         return str(add(first, last, email, upn=upn, disabled=disabled))
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if is_graph(request):
+            return self._graph_stack(request)
         response = self.sign_in(request)
         if is_api(request):
             # On every Web API answer, refusals before the protection layer included.
@@ -241,6 +298,10 @@ class EmulatorApp:
 
     def close(self) -> None:
         self.backend.close()
+        with self._graph_lock:
+            if self._graph is not None:
+                self._graph.close()
+                self._graph = None
 
     def __enter__(self) -> EmulatorApp:
         return self
@@ -315,11 +376,20 @@ def emulator_config(
     if fault_item is not None:
         schedule["fail_item_index"] = fault_item
     try:
+        probabilities = {_kind(k): p for k, p in (fault_probabilities or {}).items()}
         faults = FaultSchedule(
-            probabilities={_kind(k): p for k, p in (fault_probabilities or {}).items()},
+            probabilities=probabilities,
             at={_kind(k): frozenset(v) for k, v in (fault_at or {}).items()},
             corrupt=tuple(Corruption.parse(text) for text in fault_corrupt),
             **schedule,
+        )
+        # Graph's requests meet the same random faults (numbered on their own; the
+        # request numbers of --fault-at are Dataverse's)
+        graph_faults = FaultSchedule(
+            seed=fault_seed,
+            probabilities={k: p for k, p in probabilities.items() if k != "fail_item"},
+            retry_after_s=faults.retry_after_s,
+            timeout_hold_s=faults.timeout_hold_s,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -328,6 +398,7 @@ def emulator_config(
         latency=LatencyConfig(per_request_ms=latency_ms, per_record_ms=per_record_ms),
         protection=protection,
         faults=faults,
+        graph_faults=graph_faults,
         snapshot=snapshot,
     )
 

@@ -64,6 +64,12 @@ DEFAULT_CLIENT_ID = "51f81489-12ee-4a9e-aaae-a2591f45987d"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret-not-a-real-secret"
 """The default application client. Not a secret: it only opens the local emulator."""
 
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+"""The other resource the emulator issues tokens for: Microsoft Graph (its SharePoint file
+API, :mod:`crm_ferry.emulator.graph`), asked for with ``https://graph.microsoft.com/.default``.
+A Graph token opens only Graph, a Dataverse token only the Web API, as in Entra where a
+token's audience is the one resource it was issued for."""
+
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 _USER_CODE_ALPHABET = string.ascii_uppercase + string.digits
@@ -131,6 +137,17 @@ class Directory(Protocol):
     def application_user(self, client_id: str) -> tuple[str, bool] | None: ...
 
     def register_application_user(self, client_id: str, name: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A bearer token as another guard sees it (:meth:`SignIn.lookup`)."""
+
+    client_id: str
+    systemuserid: str
+    resource: str
+    """``scheme://host[:port]`` of the environment, or :data:`GRAPH_RESOURCE`."""
+    expired: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +506,8 @@ class SignIn:
         here = origin(request)
         if "scope" not in form and "resource" in form and "/v2.0/" not in request.url.path:
             resource = form["resource"].rstrip("/")
+            if resource.lower() == GRAPH_RESOURCE:
+                return GRAPH_RESOURCE, None
             if resource.lower() != here.lower():
                 return "", self._unknown_resource(request, form["resource"])
             return here, None
@@ -508,6 +527,8 @@ class SignIn:
             code = 1002012 if client_credentials else 70011
             return "", self._entra_error(request, 400, "invalid_scope", code, message)
         resource = wanted[0].rsplit("/", 1)[0].rstrip("/")
+        if resource.lower() == GRAPH_RESOURCE:
+            return GRAPH_RESOURCE, None
         if resource.lower() != here.lower():
             return "", self._unknown_resource(request, resource)
         return here, None
@@ -561,6 +582,15 @@ class SignIn:
         request.extensions[CALLER] = info.systemuserid
         request.extensions[CLIENT_ID] = info.client_id
         return self._inner(request)
+
+    def lookup(self, token: str) -> TokenInfo | None:
+        """What a bearer token this service issued is for (None: it never issued it)."""
+        with self._lock:
+            info = self._state.tokens.get(token.strip())
+            if info is None:
+                return None
+            expired = self._clock() >= info.expires_at
+        return TokenInfo(info.client_id, info.systemuserid, info.resource, expired)
 
     def is_disabled(self, client_id: str) -> bool:
         """Whether an admin disabled this client's application user here (see set_disabled)."""

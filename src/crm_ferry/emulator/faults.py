@@ -36,7 +36,9 @@ Kinds, with the signatures Microsoft documents:
   ``request.extensions["crm_ferry.rewrite"]`` (:data:`~crm_ferry.emulator.layers.REWRITE`),
   just before each part runs. ``FaultInjector.corrupted`` lists every value changed.
 
-Only Web API requests are numbered and faulted; sign-in never is. Request *n* (1-based,
+Only Web API requests are numbered and faulted; sign-in never is. Microsoft Graph's
+requests (:mod:`crm_ferry.emulator.graph`) go through an injector of their own, numbered on
+their own and answered in Graph's error shape (``answer``). Request *n* (1-based,
 counted in arrival order) faults if *n* is listed for a kind, else by one uniform draw from
 a generator seeded with ``(seed, n)`` compared with the cumulative probabilities in the
 order above: the same seed and request order give the same faults, whatever the threads.
@@ -96,6 +98,24 @@ class AnswerLost(httpx.ReadError):
 
 
 _LOST_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+FaultAnswer = Callable[[FaultKind, httpx.Request, int], httpx.Response]
+"""The response of an injected ``throttle`` (with its Retry-After seconds), ``unavailable``
+or ``deadlock`` fault to a request."""
+
+
+def dataverse_answer(kind: FaultKind, request: httpx.Request, retry_after_s: int) -> httpx.Response:
+    """The Web API's answers: 429 with the requests-limit code, 503, a SQL deadlock."""
+    if kind == "throttle":
+        return odata_error(
+            429,
+            REQUESTS_CODE,
+            "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+    if kind == "unavailable":
+        return odata_error(503, "", "Service Unavailable")
+    return odata_error(500, DEADLOCK_CODE, DEADLOCK_MESSAGE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,10 +296,13 @@ class FaultInjector:
         clock: Clock = monotonic,
         sleep: Sleep = time.sleep,
         table_of: Callable[[str], str | None] | None = None,
+        answer: FaultAnswer = dataverse_answer,
     ) -> None:
         """``table_of``: the table (logical name) of an entity set name, for corruptions
-        (without it, or when it answers None, ``<table>s`` is taken as the set's name)."""
+        (without it, or when it answers None, ``<table>s`` is taken as the set's name).
+        ``answer``: the responses of the faults that answer (the Web API's by default)."""
         self._inner = inner
+        self._answer = answer
         self.schedule = schedule or FaultSchedule()
         self._table_of = table_of
         self._written: dict[int, int] = {}
@@ -292,6 +315,12 @@ class FaultInjector:
         self._throttled_until = -math.inf
         self.injected: dict[FaultKind, int] = dict.fromkeys(FAULT_KINDS, 0)
         """How many faults of each kind were injected so far (for tests and reports)."""
+
+    @property
+    def numbered(self) -> int:
+        """How many requests were numbered so far: the next one is ``numbered + 1``."""
+        with self._lock:
+            return self._count
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
@@ -312,17 +341,9 @@ class FaultInjector:
             if kind is not None:
                 self.injected[kind] += 1
         request.extensions[REQUEST_NUMBER] = number
-        if kind == "throttle":
-            return odata_error(
-                429,
-                REQUESTS_CODE,
-                "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
-                headers={"Retry-After": str(max(1, math.ceil(burst_left)))},
-            )
-        if kind == "unavailable":
-            return odata_error(503, "", "Service Unavailable")
-        if kind == "deadlock":
-            return odata_error(500, DEADLOCK_CODE, DEADLOCK_MESSAGE)
+        if kind in ("throttle", "unavailable", "deadlock"):
+            wait = max(1, math.ceil(burst_left)) if kind == "throttle" else 0
+            return self._answer(kind, request, wait)
         if kind == "timeout":
             self._sleep(self.schedule.timeout_hold_s)
             raise ConnectionDropped(

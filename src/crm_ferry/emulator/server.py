@@ -155,6 +155,9 @@ class RunningServer:
                 }
                 for c in app.clients
             ],
+            "graph_url": f"{self.url}/v1.0",
+            "graph_scope": "https://graph.microsoft.com/.default",
+            "sharepoint_sites": [site.url for site in app.config.graph.sites],
             "note": "these client secrets open only this local emulator; they are not secrets",
             "certificate": None if self.tls is None else str(self.tls.certificate),
         }
