@@ -26,13 +26,20 @@ def test_defaults_when_the_section_is_missing() -> None:
 
 
 def test_the_settings_are_read() -> None:
-    docs, problems = _parse("documents: {files: sharepoint_over_limit, linked: link}\n")
+    docs, problems = _parse("documents: {files: dataverse, images: dataverse, linked: link}\n")
     assert problems == []
-    assert docs.files == "sharepoint_over_limit"
-    assert docs.images == "dataverse"
+    assert docs.files == "dataverse"
     assert docs.linked == "link"
-    assert docs.uses_sharepoint
-    assert docs.store("files") == "sharepoint_over_limit"
+    assert not docs.uses_sharepoint
+    assert docs.store("images") == "dataverse"
+
+
+def test_sharepoint_is_refused_until_the_load_sends_documents_there() -> None:
+    docs, problems = _parse("documents: {files: sharepoint_over_limit, images: sharepoint}\n")
+    assert docs == Documents()
+    assert [p.split(":")[0] for p in problems] == ["documents.files", "documents.images"]
+    assert "not supported by this version" in problems[0]
+    assert "set dataverse" in problems[0]
 
 
 def test_wrong_values_and_keys_are_problems_with_their_place() -> None:

@@ -106,10 +106,10 @@ owners.fallback           the user (email or UPN) that owns records of coaches w
                           a session, activity, note or file without one: its client's or
                           session's; `map check` counts the rows the fallback will own)
 documents.files           where a file of the export goes: dataverse (a note carrying the
-                          file; one over the tenant's upload limit or of a blocked type is
-                          rejected with the limit in the reason), sharepoint (the record's
-                          folder in SharePoint, linked from its Documents tab), or
-                          sharepoint_over_limit (a note when it fits, SharePoint when not)
+                          file, in blocks when it is large; one over the tenant's upload
+                          limit or of a blocked type is rejected with the limit in the
+                          reason and listed). sharepoint and sharepoint_over_limit (the
+                          record's SharePoint folder) are refused by this version's load
 documents.images          the same for the images inlined in session notes
 documents.linked          a linked file (a URL or a name, downloaded separately) that is not
                           in the downloads folder ([source] files): fail (migrate refuses to
@@ -935,6 +935,16 @@ def _parse_documents(c: _Collector, node: Any) -> Documents:
             continue
         if value not in allowed:
             c.add(["documents", key], f"must be one of {', '.join(allowed)}, not {value!r}")
+            continue
+        if key != "linked" and value != "dataverse":
+            # the Graph client and the emulator's Graph endpoint are there; the load does
+            # not route documents to SharePoint yet: refused rather than ignored
+            c.add(
+                ["documents", key],
+                f"{value} is not supported by this version of crm-ferry's load yet: set "
+                "dataverse (a document over the tenant's upload limit, or of a blocked type, "
+                "is then rejected with the limit in the reason and listed for manual upload)",
+            )
             continue
         values[key] = str(value)
     for key in node:
