@@ -224,7 +224,7 @@ def client_knows_too_much(graph: Mapping[str, list[Import]]) -> list[Import]:
 
 
 def sharepoint_knows_too_much(graph: Mapping[str, list[Import]]) -> list[Import]:
-    allowed = (*_own(["sharepoint", "errors", "progress"]), f"{ROOT}.dataverse.auth")
+    allowed = (*_own(["sharepoint", "errors", "progress", "docnames"]), f"{ROOT}.dataverse.auth")
     return [
         i
         for m, imports in graph.items()

@@ -18,6 +18,7 @@ from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.emulator import EmulatorApp
+from crm_ferry.limits import LARGEST_MAX_UPLOAD
 from crm_ferry.settings import Settings
 from helpers.load import CLIENTS, SEED, Project
 from helpers.project import build_provisioned
@@ -83,3 +84,34 @@ def migrated(migrated_template: Path, tmp_path: Path) -> Iterator[Project]:
 @pytest.fixture
 def project(make_project: Callable[[str], Project]) -> Project:
     return make_project("p")
+
+
+@pytest.fixture(scope="session")
+def documents_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A provisioned project whose bundle has files of 6, 40 and 150 MB and a blocked type,
+    its tenant's upload limit raised to the largest Dataverse allows."""
+    base = build_provisioned(
+        tmp_path_factory.mktemp("documents"), clients=30, seed=5, documents=True
+    )
+    with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
+        org = next(iter(client.query("organization", select=["organizationid"], top=1)))
+        client.update(
+            "organization", org["organizationid"], {"maxuploadfilesize": LARGEST_MAX_UPLOAD}
+        )
+    return base
+
+
+@pytest.fixture
+def documents_project(documents_template: Path, tmp_path: Path) -> Iterator[Project]:
+    """A copy of :func:`documents_template` (its bundle shared: it is only read)."""
+    root = tmp_path / "p"
+    # the bundle (200 MB) is only read: shared; the project and the tenant are copied
+    shutil.copytree(documents_template, root, ignore=shutil.ignore_patterns("bundle"))
+    (root / "bundle").symlink_to(documents_template / "bundle", target_is_directory=True)
+    app = EmulatorApp(data_dir=root / "data")
+    client = embedded_client(app)
+    yield Project(
+        root, root / "bundle", Settings.load(root / "project"), app, client, root / "data"
+    )
+    client.close()
+    app.close()

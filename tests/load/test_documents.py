@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,48 +19,20 @@ from typing import Any
 import pytest
 
 from crm_ferry import commands
-from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.dataverse import files as dv_files
 from crm_ferry.dataverse.files import download_note_document
-from crm_ferry.emulator import EmulatorApp
 from crm_ferry.errors import Interrupted
 from crm_ferry.journal import Journal
-from crm_ferry.limits import LARGEST_MAX_UPLOAD
-from crm_ferry.settings import Settings
 from crm_ferry.transform.ops import DOCUMENT
 from helpers.load import Project, comparable
-from helpers.project import build_provisioned
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def documents_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = build_provisioned(
-        tmp_path_factory.mktemp("documents"), clients=30, seed=5, documents=True
-    )
-    with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
-        org = next(iter(client.query("organization", select=["organizationid"], top=1)))
-        client.update(
-            "organization", org["organizationid"], {"maxuploadfilesize": LARGEST_MAX_UPLOAD}
-        )
-    return base
-
-
 @pytest.fixture
-def project(documents_template: Path, tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "p"
-    # the bundle (200 MB) is only read: shared; the project and the tenant are copied
-    shutil.copytree(documents_template, root, ignore=shutil.ignore_patterns("bundle"))
-    (root / "bundle").symlink_to(documents_template / "bundle", target_is_directory=True)
-    app = EmulatorApp(data_dir=root / "data")
-    client = embedded_client(app)
-    yield Project(
-        root, root / "bundle", Settings.load(root / "project"), app, client, root / "data"
-    )
-    client.close()
-    app.close()
+def project(documents_project: Project) -> Project:
+    return documents_project
 
 
 def _files(bundle: Path) -> dict[str, dict[str, Any]]:

@@ -34,20 +34,17 @@ def test_the_settings_are_read() -> None:
     assert docs.store("images") == "dataverse"
 
 
-def test_sharepoint_is_refused_until_the_load_sends_documents_there() -> None:
-    docs, problems = _parse("documents: {files: sharepoint_over_limit, images: sharepoint}\n")
-    assert docs == Documents()
-    assert [p.split(":")[0] for p in problems] == ["documents.files", "documents.images"]
-    assert "not supported by this version" in problems[0]
-    assert "set dataverse" in problems[0]
+def test_sharepoint_settings_are_read() -> None:
+    docs, problems = _parse("documents: {files: sharepoint_over_limit}\n")
+    assert problems == []
+    assert (docs.files, docs.images, docs.linked) == ("sharepoint_over_limit", "dataverse", "skip")
+    assert docs.uses_sharepoint
 
 
-def test_wrong_values_and_keys_are_problems_with_their_place() -> None:
-    docs, problems = _parse("documents: {files: onedrive, linked: drop, folder: x}\n")
-    assert docs == Documents()
+def test_inline_images_stay_notes() -> None:
+    docs, problems = _parse("documents: {images: sharepoint}\n")
+    assert docs.images == "dataverse"
     assert problems == [
-        "documents.files: must be one of dataverse, sharepoint, sharepoint_over_limit, "
-        "not 'onedrive'",
-        "documents.linked: must be one of fail, skip, link, not 'drop'",
-        "documents.folder: is not a setting of documents (files, images, linked)",
+        "documents.images: sharepoint is not supported for the images inlined in notes yet: "
+        "set dataverse (each image becomes a note carrying it, on the session)"
     ]

@@ -23,6 +23,9 @@ from crm_ferry.sharepoint import GRAPH_SCOPE, SharePointClient, check_sharepoint
 
 __all__ = ["DoctorResult", "doctor"]
 
+CLIENT_ROLES = ("contact", "account")
+"""The roles whose records get a SharePoint folder (a file of a session: its client's)."""
+
 
 class _FailedSignIn:
     """A sign-in that failed as its credential was made (MSAL reads the authority's
@@ -95,8 +98,9 @@ def _with_sharepoint(
 
 
 def needed_libraries(settings: Settings) -> list[str]:
-    """``[sharepoint] libraries``, else the tables the project's map loads (a document
-    library per table, as the Dynamics 365 SharePoint integration keeps them)."""
+    """``[sharepoint] libraries``, else the tables of the map's clients (contact, account):
+    documents go to their client's folder, in a library per table, as the Dynamics 365
+    SharePoint integration keeps them."""
     section = settings.raw.get("sharepoint") if isinstance(settings.raw, Mapping) else None
     listed = section.get("libraries") if isinstance(section, Mapping) else None
     if isinstance(listed, list):
@@ -108,4 +112,7 @@ def needed_libraries(settings: Settings) -> list[str]:
         spec = MapDocument.load(path).spec()
     except FerryError:
         return []
-    return sorted({t.table for t in spec.targets.values() if t.enabled})
+    # documents go to the folder of their client: a library per client table
+    return sorted(
+        {t.table for role, t in spec.targets.items() if role in CLIENT_ROLES and t.enabled}
+    )

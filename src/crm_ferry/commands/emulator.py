@@ -32,6 +32,7 @@ from crm_ferry.emulator.tls import make_certificate
 from crm_ferry.errors import ConfigError, EmulatorError
 from crm_ferry.reconcile.scoping import SnapshotOrigin
 from crm_ferry.settings import ENV_PREFIX, SECRET_ENV, Settings, secret_env_name
+from crm_ferry.sharepoint import GRAPH_SCOPE, SharePointClient
 from crm_ferry.snapshot import SNAPSHOT_FILE
 
 __all__ = [
@@ -187,6 +188,22 @@ def embedded_client(
         transport=transport or app.transport(),
         options=ClientOptions(**opts),
     )
+
+
+def embedded_sharepoint(app: EmulatorApp) -> SharePointClient:
+    """A Microsoft Graph client signed in to ``app`` as its default application user, in
+    process: the emulator's SharePoint site (``app.graph``)."""
+    client_id, secret = app.default_client
+    credential = MsalCredential.client_secret(
+        environment_url=app.base_url,
+        client_id=client_id,
+        secret=secret,
+        tenant=app.tenant,
+        authority=app.base_url,
+        http=httpx.Client(transport=app.transport()),
+        scope=GRAPH_SCOPE,
+    )
+    return SharePointClient(credential, transport=app.transport())
 
 
 def snapshot_file(settings: Settings, snapshot: Path | None = None) -> Path:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from crm_ferry.commands._project import clients, confirmed_map, source_path, writing
+from crm_ferry.commands._sharepoint import sharepoint_client, sharepoint_plan
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import ConfigError, MapError
 from crm_ferry.journal import Journal, RefStore, RunKind, SampleInfo
@@ -34,6 +35,7 @@ from crm_ferry.load.engine import (
 from crm_ferry.load.match import Remap, existing_rows
 from crm_ferry.load.planner import LoadPlan, plan_order
 from crm_ferry.load.removal import REMOVED_POLICIES, RemovedPolicy
+from crm_ferry.load.sharepoint import SharePointSender
 from crm_ferry.load.snapshot import read_org_settings, read_target_schema
 from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.profile import profile_source
@@ -43,6 +45,7 @@ from crm_ferry.owner_only import secure_dir, write_private
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.thresholds import load_breaches
 from crm_ferry.settings import Settings
+from crm_ferry.sharepoint import SharePointClient
 from crm_ferry.sources.bundle import open_bundle
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.engine import Transformer
@@ -116,6 +119,7 @@ def run_load(
     check_source: bool = True,
     note: str | None = None,
     removed: RemovedPolicy = "report",
+    sharepoint: SharePointClient | None = None,
 ) -> LoadResult:
     """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``;
     a delta does ``removed`` with the rows of records gone from the source."""
@@ -131,8 +135,12 @@ def run_load(
         with (
             open_for_load(path, prep.spec, settings.column_map, settings.line_limit) as bundle,
             RefStore(settings.project_dir / "runs") as store,
+            sharepoint_client(settings, prep.spec.documents.uses_sharepoint, sharepoint) as graph,
         ):
             context = build_context(bundle, store)
+            plan = sharepoint_plan(settings, prep.spec, users[0])
+            if plan is not None:
+                context = replace(context, sharepoint=plan)
             namespace = j.namespace
             remap = existing_rows(j, users[0], prep.spec, bundle, context.clients)
 
@@ -149,6 +157,7 @@ def run_load(
                     make_transformer=make,
                     progress=progress,
                     primary_ids={n: t.primary_id for n, t in prep.schema.tables.items()},
+                    sharepoint=SharePointSender(graph, j) if graph is not None else None,
                 )
             )
             result = loader.run(

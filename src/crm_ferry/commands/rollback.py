@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ferry.commands._project import clients, require_project, writing
+from crm_ferry.commands._sharepoint import sharepoint_client
 from crm_ferry.commands.provision import ProvisionResult, provision
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import ConfigError, Incomplete
 from crm_ferry.journal import Journal, JournalError, RunInfo
 from crm_ferry.load.rollback import Rollback, RollbackResult, Tenant
+from crm_ferry.load.sharepoint import SharePointSender
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
+from crm_ferry.sharepoint import SharePointClient
 
 __all__ = ["PurgeResult", "RollbackReport", "RunsResult", "purge", "rollback", "runs"]
 
@@ -80,6 +83,7 @@ def rollback(
     schema: bool = False,
     client: DataverseClient | None = None,
     progress: Progress = NO_PROGRESS,
+    sharepoint: SharePointClient | None = None,
 ) -> RollbackReport:
     """Undo one run (or every run, newest first) from the journal, in reverse load order;
     with ``schema`` (and ``all_runs``), then reverse provisioning as well."""
@@ -91,10 +95,17 @@ def rollback(
             hint="use it with --all: `crm-ferry rollback --all --schema`",
         )
     require_project(settings)
-    with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
+    with (
+        clients(settings, client) as users,
+        Journal.for_project(settings.project_dir) as j,
+        sharepoint_client(
+            settings, j.has_files(), sharepoint, why="a run put files in SharePoint"
+        ) as graph,
+    ):
         _refuse_while_running(j)
         tenant = Tenant(users, [u.who_am_i().user_id for u in users])
-        rb = Rollback(j, tenant, progress=progress)
+        files = SharePointSender(graph) if graph is not None else None
+        rb = Rollback(j, tenant, progress=progress, files=files)
         targets = (
             [r.run_id for r in reversed(j.runs()) if _rollbackable(r)]
             if all_runs

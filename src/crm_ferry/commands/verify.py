@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from crm_ferry.commands._project import clients, map_file, source_path
+from crm_ferry.commands._sharepoint import sharepoint_client
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import CheckFailed, MapError
 from crm_ferry.journal import Journal, ReconciliationInfo, RecordedDifference
 from crm_ferry.load.engine import open_for_load
+from crm_ferry.load.sharepoint import SharePointSender
 from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.model import Reject
@@ -60,6 +62,7 @@ from crm_ferry.reconcile.verify import (
     tally_objects,
 )
 from crm_ferry.settings import Settings
+from crm_ferry.sharepoint import SharePointClient
 
 __all__ = [
     "PendingDifferences",
@@ -135,13 +138,20 @@ def verify(
     source: Path | None = None,
     client: DataverseClient | None = None,
     progress: Progress = NO_PROGRESS,
+    sharepoint: SharePointClient | None = None,
 ) -> VerifyResult:
     """Counts, sums, orphans, duplicates and a field-level diff, every difference
     classified; ``check``: fail on any difference nobody accepted. ``progress``: a task per
     table (``verify contact``), advanced by the records read and compared."""
     path = source_path(settings, source)
     spec = MapDocument.load(map_file(settings)).spec()
-    with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
+    with (
+        clients(settings, client) as users,
+        Journal.for_project(settings.project_dir) as j,
+        sharepoint_client(
+            settings, j.has_files(), sharepoint, why="a run put files in SharePoint"
+        ) as graph,
+    ):
         expected: list[ExpectedRow] = expected_rows(j)
         if not expected:
             raise MapError("nothing has been loaded yet", hint="run `crm-ferry migrate` first")
@@ -163,6 +173,7 @@ def verify(
             diff_keys=diff_keys,
             server_totals=True,
             progress=progress,
+            files=SharePointSender(graph) if graph is not None else None,
         )
         runs = covered_runs(j)
         reference = reference_run(runs)

@@ -464,6 +464,32 @@ class Journal:
                 [(at, run_id, o.op_key) for o in ops if not o.sent],
             )
 
+    # -- uploads in progress ----------------------------------------------------------------
+
+    def note_upload(self, op_key: str, url: str) -> None:
+        """The upload session of a file operation, kept before its first byte is sent, so
+        that a run resumed after a crash continues it rather than starting again."""
+        with self._c.tx() as db:
+            db.execute(
+                "INSERT INTO uploads (op_key, url, started_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(op_key) DO UPDATE SET url = excluded.url, "
+                "started_at = excluded.started_at",
+                (op_key, url, now()),
+            )
+
+    def upload_url(self, op_key: str) -> str | None:
+        row = self._db.execute("SELECT url FROM uploads WHERE op_key = ?", (op_key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def has_files(self) -> bool:
+        """Whether any run journaled a file operation (a file put in SharePoint)."""
+        row = self._db.execute("SELECT 1 FROM ops WHERE kind = 'file' LIMIT 1").fetchone()
+        return row is not None
+
+    def forget_upload(self, op_key: str) -> None:
+        with self._c.tx() as db:
+            db.execute("DELETE FROM uploads WHERE op_key = ?", (op_key,))
+
     def mark_failed(self, run_id: str, failures: Sequence[tuple[JournalOp, str]]) -> None:
         with self._c.tx() as db:
             db.executemany(

@@ -167,6 +167,11 @@ CREATE TABLE IF NOT EXISTS undo_steps (
 );
 CREATE INDEX IF NOT EXISTS idmap_row ON idmap (tbl, row_id);
 CREATE INDEX IF NOT EXISTS idmap_row_lower ON idmap (lower(row_id));
+CREATE TABLE IF NOT EXISTS uploads (
+    op_key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reconciliations (
     recon_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,

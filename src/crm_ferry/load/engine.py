@@ -45,11 +45,12 @@ from crm_ferry.dataverse.batch import MAX_BATCH_OPERATIONS, BatchOperation
 from crm_ferry.dataverse.bulk import WriteReport, answer_lost, write_many
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
-from crm_ferry.errors import CheckFailed, Incomplete
+from crm_ferry.errors import CheckFailed, Incomplete, SourceError, Transient
 from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunState
 from crm_ferry.load.documents import ReadChunks, document_of, send_documents
 from crm_ferry.load.planner import LoadPlan
 from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, RemovedPolicy
+from crm_ferry.load.sharepoint import OpenFile, SharePointSender
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import ClientProperty, Record, RecordKey, Reject
 from crm_ferry.progress import NO_PROGRESS, Progress
@@ -57,11 +58,13 @@ from crm_ferry.reconcile.classify import is_duplicate
 from crm_ferry.reconcile.diff import compare_row
 from crm_ferry.reconcile.source_values import add_property, with_properties
 from crm_ferry.reconcile.thresholds import Breach
+from crm_ferry.sharepoint import SharePointError
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.csvrows import LINE_LIMIT
 from crm_ferry.sources.schema import READ_ORDER
 from crm_ferry.transform.ops import Operation
 from crm_ferry.transform.roles.opportunities import Skipped
+from crm_ferry.transform.roles.sharepoint import ROLES as SHAREPOINT_ROLES
 from crm_ferry.transform.row import Truncation
 
 SEND_CHUNK = 5000
@@ -250,6 +253,8 @@ class LoadContext:
     progress: Progress = NO_PROGRESS
     primary_ids: Mapping[str, str] = field(default_factory=dict)
     """Table → primary id column (from metadata)."""
+    sharepoint: SharePointSender | None = None
+    """Where the files the map sends to SharePoint go (None: the map sends none)."""
 
 
 def _objects_for(spec: MappingSpec) -> list[str]:
@@ -346,6 +351,8 @@ class Loader:
         """Values the plan's transform cut under ``truncate: true``."""
         self._chunks: ReadChunks | None = None
         """The bundle's files, piece by piece: the documents that go in blocks."""
+        self._open: OpenFile | None = None
+        """The bundle's files, opened: the files that go to SharePoint."""
         """What the plan's aggregates took, added and skipped (see :class:`LoadResult`)."""
 
     # -- planning -------------------------------------------------------------------
@@ -368,7 +375,7 @@ class Loader:
         self.j.clear_rejects(run_id)
         seq = self.j.next_seq(run_id)
         buffer: list[tuple[Operation, int]] = []
-        rank = {role: ctx.plan.rank(role) for role in ctx.plan.roles}
+        rank = {role: ctx.plan.rank(role) for role in (*ctx.plan.roles, *SHAREPOINT_ROLES)}
         prop_rejects: list[Reject] = []
         self._prop_rows = {}
         self._rejected_clients = set()
@@ -519,6 +526,10 @@ class Loader:
                 self.j.mark_sent(run_id, group)  # written before the requests that carry them
                 failures.extend(self._send_actions(run_id, group, progress=progress))
                 return
+            if group[0].kind == "file":
+                self.j.mark_sent(run_id, group)
+                failures.extend(self._send_files(run_id, group, progress))
+                return
             if group[0].kind == "upsert" and any(document_of(o.payload) for o in group):
                 docs = [o for o in group if document_of(o.payload)]
                 self.j.mark_sent(run_id, docs)
@@ -573,11 +584,19 @@ class Loader:
             again = self._settle_lost(run_id, lost)
             for start in range(0, len(again), SEND_CHUNK):
                 group = again[start : start + SEND_CHUNK]
-                if group[0].kind == "action":
-                    failures.extend(self._send_actions(run_id, group))
+                docs = [o for o in group if document_of(o.payload)]
+                rest = [o for o in group if not document_of(o.payload)]
+                if docs:
+                    failures.extend(self._send_documents(run_id, docs, NO_PROGRESS))
+                if not rest:
+                    continue
+                if rest[0].kind == "action":
+                    failures.extend(self._send_actions(run_id, rest))
+                elif rest[0].kind == "file":
+                    failures.extend(self._send_files(run_id, rest, NO_PROGRESS))
                 else:
-                    report = self._write_group(self._rows(group))
-                    failures.extend(self._settle_group(run_id, group, report))
+                    report = self._write_group(self._rows(rest))
+                    failures.extend(self._settle_group(run_id, rest, report))
         if self._lost:
             self._settle_lost(run_id, self._lost)
             self._lost = []
@@ -605,6 +624,9 @@ class Loader:
         ``close``), closed (an action), gone (a delete)."""
         client = self.ctx.clients[0]
         ids = [o.row_id for o in ops]
+        if kind == "file":
+            sender = self.ctx.sharepoint
+            return {o.row_id.lower() for o in ops if sender is not None and sender.holds(o.payload)}
         if kind == "action":
             rows = self._lookup(table, ids, select=["statecode"])
             return {i for i, row in rows.items() if row.get("statecode") not in (None, 0)}
@@ -691,6 +713,38 @@ class Loader:
             op="upsert" if kind == "upsert" else "delete" if kind == "delete" else "update",
             progress=_TableLoad(progress),
         )
+
+    def _send_files(
+        self, run_id: str, ops: list[JournalOp], progress: Progress
+    ) -> list[dict[str, Any]]:
+        """Files into SharePoint (:mod:`crm_ferry.load.sharepoint`), one after the other,
+        each outcome journaled; the failures."""
+        sender, opener = self.ctx.sharepoint, self._open
+        if sender is None or opener is None:
+            raise CheckFailed(
+                "this run has files for SharePoint but no SharePoint site to send them to",
+                hint="set [sharepoint] site in ferry.toml, or set documents.files to dataverse "
+                "in mapping.yaml and run again",
+            )
+        failures: list[dict[str, Any]] = []
+        task = load_task("sharepoint")
+        for op in ops:
+            try:
+                sender.upload(op, opener)
+            except SharePointError as exc:
+                if isinstance(exc, Transient):
+                    self._note_lost(run_id, [(op, str(exc))])
+                else:
+                    self.j.mark_failed(run_id, [(op, str(exc))])
+                    failures.append(self._failure(op, str(exc)))
+            except (OSError, SourceError) as exc:
+                why = f"the file {op.payload and op.payload.get('path')} cannot be read: {exc}"
+                self.j.mark_failed(run_id, [(op, why)])
+                failures.append(self._failure(op, why))
+            else:
+                self.j.mark_done(run_id, [op])
+            progress.advance(task, 1)
+        return failures
 
     def _send_documents(
         self, run_id: str, ops: list[JournalOp], progress: Progress
@@ -1025,6 +1079,7 @@ class Loader:
         )
         self._track_all = kind == "delta"
         self._chunks = bundle.attachment_chunks
+        self._open = bundle.open_attachment
         counts, seen, marks = self.plan(run_id, bundle, include=include)
         self._seen_clients = seen.get("clients", set())
         disappeared: dict[str, list[str]] = {}

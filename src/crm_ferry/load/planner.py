@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from crm_ferry.errors import MapError
 from crm_ferry.mapping.spec import MappingSpec
+from crm_ferry.transform.roles.sharepoint import ROLES as SHAREPOINT_ROLES
 
 LOOKUP_TYPES = frozenset({"Lookup", "Customer"})
 
@@ -44,7 +45,13 @@ class LoadPlan:
     depends: Mapping[str, tuple[str, ...]]
 
     def rank(self, role: str) -> int:
-        return self.roles.index(role) if role in self.roles else len(self.roles)
+        """The role's place in the load order; SharePoint's roles come after every mapped
+        one, site, library, folder, file (each needs the one before)."""
+        if role in self.roles:
+            return self.roles.index(role)
+        if role in SHAREPOINT_ROLES:
+            return len(self.roles) + 1 + SHAREPOINT_ROLES.index(role)
+        return len(self.roles)
 
     def as_dict(self) -> dict[str, object]:
         return {"order": list(self.roles), "depends": {k: list(v) for k, v in self.depends.items()}}

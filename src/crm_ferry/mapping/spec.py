@@ -108,9 +108,11 @@ owners.fallback           the user (email or UPN) that owns records of coaches w
 documents.files           where a file of the export goes: dataverse (a note carrying the
                           file, in blocks when it is large; one over the tenant's upload
                           limit or of a blocked type is rejected with the limit in the
-                          reason and listed). sharepoint and sharepoint_over_limit (the
-                          record's SharePoint folder) are refused by this version's load
-documents.images          the same for the images inlined in session notes
+                          reason), sharepoint (the record's folder in SharePoint, linked
+                          from its Documents tab; needs [sharepoint] site in ferry.toml),
+                          or sharepoint_over_limit (a note when it fits, SharePoint if not)
+documents.images          the images inlined in session notes: dataverse only, for now
+                          (each becomes a note carrying the image, on its session)
 documents.linked          a linked file (a URL or a name, downloaded separately) that is not
                           in the downloads folder ([source] files): fail (migrate refuses to
                           start), skip (skipped with a reason), link (a note holding the URL)
@@ -936,14 +938,12 @@ def _parse_documents(c: _Collector, node: Any) -> Documents:
         if value not in allowed:
             c.add(["documents", key], f"must be one of {', '.join(allowed)}, not {value!r}")
             continue
-        if key != "linked" and value != "dataverse":
-            # the Graph client and the emulator's Graph endpoint are there; the load does
-            # not route documents to SharePoint yet: refused rather than ignored
+        if key == "images" and value != "dataverse":
+            # a note's inline images stay notes on the session: refused rather than ignored
             c.add(
                 ["documents", key],
-                f"{value} is not supported by this version of crm-ferry's load yet: set "
-                "dataverse (a document over the tenant's upload limit, or of a blocked type, "
-                "is then rejected with the limit in the reason and listed for manual upload)",
+                f"{value} is not supported for the images inlined in notes yet: set dataverse "
+                "(each image becomes a note carrying it, on the session)",
             )
             continue
         values[key] = str(value)

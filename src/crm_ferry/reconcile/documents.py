@@ -16,20 +16,23 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError, NotFound
 from crm_ferry.dataverse.files import download_note_document
+from crm_ferry.errors import FerryError
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.diff import BIND_SUFFIX as BIND
 from crm_ferry.reconcile.diff import DiffRow, Verdict
 from crm_ferry.transform.ops import DOCUMENT
+from crm_ferry.transform.roles.sharepoint import FILE_TABLE
 
 __all__ = [
     "DOCUMENT_COLUMNS",
     "Document",
     "check_documents",
+    "check_files",
     "read_document",
     "select_without_document",
     "take_document",
@@ -108,6 +111,64 @@ def read_document(client: DataverseClient, row_id: str) -> Document | None:
     except NotFound:
         return None
     return Document(size, digest.hexdigest())
+
+
+class FileReader(Protocol):
+    """Reads a file back from SharePoint (``load.sharepoint.SharePointSender``)."""
+
+    def read_back(self, payload: Mapping[str, Any] | None) -> tuple[int, str] | None: ...
+
+
+def check_files(
+    reader: FileReader | None,
+    entries: Iterable[tuple[str, str, Mapping[str, Any]]],
+    *,
+    progress: Progress = NO_PROGRESS,
+) -> list[DiffRow]:
+    """One ``content`` row per file put in SharePoint ((record id, source key, payload) of
+    its ``file`` operation): its size and SHA-256 as read back against what was sent."""
+    wanted = list(entries)
+    if not wanted:
+        return []
+    task = "verify SharePoint files"
+    progress.start(task, total=len(wanted))
+    out: list[DiffRow] = []
+    for row_id, source_key, payload in wanted:
+        sent = Document(int(payload["size"]), str(payload["sha256"]))
+        where = f"{payload['library']}/{payload['folder']}/{payload['name']}"
+        if reader is None:
+            out.append(
+                DiffRow(FILE_TABLE, row_id, source_key, where, None, sent.shown(),
+                        "not read: no SharePoint site is set ([sharepoint] site)", "missing")
+            )  # fmt: skip
+            progress.advance(task)
+            continue
+        try:
+            got = reader.read_back(payload)
+        except FerryError as exc:
+            out.append(
+                DiffRow(FILE_TABLE, row_id, source_key, where, None, sent.shown(), str(exc),
+                        "missing")
+            )  # fmt: skip
+            progress.advance(task)
+            continue
+        held = Document(*got) if got is not None else None
+        verdict: Verdict = "match" if held == sent else "missing" if held is None else "mismatch"
+        out.append(
+            DiffRow(
+                FILE_TABLE,
+                row_id,
+                source_key,
+                where,
+                None,
+                sent.shown(),
+                held.shown() if held is not None else None,
+                verdict,
+            )
+        )
+        progress.advance(task)
+    progress.finish(task)
+    return out
 
 
 def check_documents(

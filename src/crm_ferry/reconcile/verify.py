@@ -51,7 +51,9 @@ from crm_ferry.reconcile.diff import CHOICE_TYPES, DiffRow, compare_row, count_v
 from crm_ferry.reconcile.documents import (
     DOCUMENT_COLUMNS,
     Document,
+    FileReader,
     check_documents,
+    check_files,
     select_without_document,
     take_document,
 )
@@ -62,6 +64,7 @@ from crm_ferry.reconcile.source_values import (
     with_properties,
 )
 from crm_ferry.sources.bundle import Bundle
+from crm_ferry.transform.roles.sharepoint import FILE_TABLE
 
 ID_CHUNK = 50
 SUM_OBJECTS = ("invoices", "invoice_items", "payments")
@@ -168,8 +171,8 @@ def expected_rows(journal: Journal, *, run_id: str | None = None) -> list[Expect
     """The rows as crm-ferry last wrote them (every run, or the rows one run wrote)."""
     merged: dict[tuple[str, str], ExpectedRow] = {}
     for entry in journal.idmap(run_id=run_id):
-        if entry.kind == "action" or entry.payload is None:
-            continue
+        if entry.kind in ("action", "file") or entry.payload is None:
+            continue  # a file put in SharePoint is read back apart (check_files)
         tbl, row_id, role = entry.table, entry.row_id, entry.role
         sobj, sid, data = entry.source_object, entry.source_id, entry.payload
         key = (tbl, row_id)
@@ -400,8 +403,10 @@ def prove(
     diff_keys: set[tuple[str, str]] | None = None,
     server_totals: bool = False,
     progress: Progress = NO_PROGRESS,
+    files: FileReader | None = None,
 ) -> Proof:
     """Compare what was written with what Dataverse holds; see the module docstring.
+    ``files`` reads back the files put in SharePoint (each compared by size and SHA-256).
 
     ``diff_keys`` limits the field-level diff (and the timestamp checks) to those rows;
     counts, sums, orphans, duplicates and documents always cover every row. ``server_totals`` (when
@@ -471,6 +476,16 @@ def prove(
                 progress=progress,
             )
         )
+    put = [
+        (e.row_id, f"{e.source_object}/{e.source_id}", e.payload)
+        for e in journal.idmap(run_id=run_id)
+        if e.kind == "file" and e.payload is not None
+    ]
+    if put:
+        checked = check_files(files, put, progress=progress)
+        proof.rows.extend(checked)
+        found = sum(1 for r in checked if r.verdict != "missing")
+        proof.counts[FILE_TABLE] = {"written": len(put), "found": found}
     _orphans(proof, client, actual_all, found_ids)
     _duplicates(proof, actual_all, spec.publisher_prefix)
     _invoice_sums(proof, expected, actual_all, records)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -229,14 +229,15 @@ class SharePointClient:
         drive: Drive,
         folder: DriveItem,
         name: str,
-        path_on_disk: Path,
+        path_on_disk: Path | Callable[[], BinaryIO],
         size: int,
         *,
         on_session: Callable[[str], None] | None = None,
         resume_url: str | None = None,
         progress: Progress = NO_PROGRESS,
     ) -> DriveItem:
-        """Upload the file at ``path_on_disk`` (``size`` bytes) as ``folder/name``, replacing
+        """Upload the file at ``path_on_disk`` (or what the callable opens: a file of a zip)
+        (``size`` bytes) as ``folder/name``, replacing
         a file of that name: one request below 4 MB, else an upload session whose URL goes
         to ``on_session`` before the first fragment (journal it); ``resume_url`` (a URL an
         earlier ``on_session`` got) continues that session where it stopped."""

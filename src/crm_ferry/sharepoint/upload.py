@@ -39,6 +39,10 @@ MAX_CHUNK = 60 * 1024 * 1024 - FRAGMENT
 """The largest multiple of 320 KiB under 60 MiB."""
 
 
+Opener = Callable[[], BinaryIO]
+"""Opens the file to upload (from the start) for reading."""
+
+
 class LocalFileError(SharePointError, Terminal):
     """The file to upload is not what the caller said (its size changed, it is gone)."""
 
@@ -74,7 +78,7 @@ class Uploader:
         drive: Drive,
         folder: DriveItem,
         name: str,
-        path: Path,
+        source: Path | Opener,
         size: int,
         *,
         on_session: Callable[[str], None] | None,
@@ -82,18 +86,22 @@ class Uploader:
         progress: Progress,
     ) -> DriveItem:
         where = f"{drive.name}/{folder.name}/{name}" if folder.name != "root" else name
-        try:
-            actual = path.stat().st_size
-        except OSError as exc:
-            raise LocalFileError(
-                f"upload {where}: cannot read {path}: {exc.strerror or exc}",
-                hint="the file to upload must stay where it was found until it is uploaded",
-            ) from None
-        if actual != size:
-            raise LocalFileError(
-                f"upload {where}: {path} has {actual:,} bytes, not the {size:,} expected",
-                hint="the file changed since it was read; read the source again",
-            )
+        if isinstance(source, Path):
+            try:
+                actual = source.stat().st_size
+            except OSError as exc:
+                raise LocalFileError(
+                    f"upload {where}: cannot read {source}: {exc.strerror or exc}",
+                    hint="the file to upload must stay where it was found until it is uploaded",
+                ) from None
+            if actual != size:
+                raise LocalFileError(
+                    f"upload {where}: {source} has {actual:,} bytes, not the {size:,} expected",
+                    hint="the file changed since it was read; read the source again",
+                )
+            path: Opener = _opener(source)
+        else:
+            path = source
         task = f"upload {name}"
         progress.start(task, size)
         try:
@@ -113,9 +121,10 @@ class Uploader:
             progress.finish(task)
 
     def _simple(
-        self, drive: Drive, folder: DriveItem, name: str, path: Path, where: str
+        self, drive: Drive, folder: DriveItem, name: str, path: Opener, where: str
     ) -> DriveItem:
-        data = path.read_bytes()
+        with path() as fh:
+            data = fh.read()
         client = self._client
         response = client.http.send(
             "PUT",
@@ -133,7 +142,7 @@ class Uploader:
         drive: Drive,
         folder: DriveItem,
         name: str,
-        path: Path,
+        path: Opener,
         size: int,
         conflict: str,
         where: str,
@@ -166,7 +175,7 @@ class Uploader:
         return str(body["uploadUrl"])
 
     def _resume(
-        self, url: str, path: Path, size: int, where: str, progress: Progress, task: str
+        self, url: str, path: Opener, size: int, where: str, progress: Progress, task: str
     ) -> DriveItem | None:
         """Continue the session at ``url``; None when it is gone (start a new one)."""
         try:
@@ -193,7 +202,7 @@ class Uploader:
     def _fragments(
         self,
         url: str,
-        path: Path,
+        path: Opener,
         size: int,
         start: int,
         where: str,
@@ -201,7 +210,7 @@ class Uploader:
         task: str,
     ) -> DriveItem:
         offset = start
-        with open(path, "rb") as source:
+        with path() as source:
             while True:
                 if offset >= size:
                     raise GraphRejected(
@@ -253,3 +262,10 @@ class Uploader:
             raise
         self.sent_bytes += len(data)
         return response.status_code, response.json()
+
+
+def _opener(on_disk: Path) -> Opener:
+    def open_() -> BinaryIO:
+        return open(on_disk, "rb")
+
+    return open_

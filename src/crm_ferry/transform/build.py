@@ -120,6 +120,7 @@ class Builder:
         "_mapped_cache",
         "context",
         "convert",
+        "emitted",
         "failed",
         "namespace",
         "schema",
@@ -144,6 +145,8 @@ class Builder:
         self.failed: set[RecordKey] = set()
         """Records rejected so far (here or elsewhere): rows may not point to theirs."""
         self._mapped_cache: dict[_MappedKey, tuple[Target, tuple[FieldMap, ...]]] = {}
+        self.emitted: set[str] = set()
+        """Rows written once per transform whoever asks first (a SharePoint folder)."""
 
     # -- rows and operations ------------------------------------------------------------
 

@@ -30,6 +30,7 @@ __all__ = [
     "InvoiceRef",
     "ReadAttachment",
     "SessionRef",
+    "SharePointPlan",
     "TransformContext",
 ]
 
@@ -45,6 +46,18 @@ AttachmentSize = Callable[[str], "int | None"]
 AttachmentDigest = Callable[[str], str]
 """``attachment_sha256(relpath) -> hex``: the SHA-256 of a file too large to be read into a
 payload (it goes in blocks), computed piece by piece; raises as :data:`ReadAttachment`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharePointPlan:
+    """Where documents go in SharePoint: the site, and the rows the tenant already has for
+    it (read before the load; those it lacks are written by the load)."""
+
+    site_url: str
+    site_id: str | None = None
+    """The tenant's ``sharepointsite`` of that URL, if it has one."""
+    libraries: Mapping[str, str] = field(default_factory=dict)
+    """Table → the tenant's ``sharepointdocumentlocation`` of its library under the site."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +124,8 @@ class TransformContext:
     """The size of an attachment before it is read (one over the upload limit is not)."""
     attachment_sha256: AttachmentDigest | None = None
     """The digest of an attachment that goes in blocks (it is not read into the payload)."""
+    sharepoint: SharePointPlan | None = None
+    """Where documents the map sends to SharePoint go (None: no site is set)."""
 
 
 RefTable = Callable[[str], MutableMapping[str, Any]]

@@ -18,10 +18,12 @@ from typing import Any, Literal
 
 from crm_ferry.model import RecordKey
 
-OpKind = Literal["upsert", "state", "action", "close"]
+OpKind = Literal["upsert", "state", "action", "close", "file"]
 """``upsert``: write the row by its primary key; ``state``: set statecode/statuscode after
 the row and its children exist (invoices); ``action``: an unbound action such as
-WinOpportunity (payload is the action body); ``close``: mark an activity completed."""
+WinOpportunity (payload is the action body); ``close``: mark an activity completed; ``file``:
+a file put into SharePoint through Microsoft Graph (payload: site, library, folder, name, the
+file's bundle path, size and SHA-256)."""
 
 DOCUMENT = "@crm-ferry.document"
 """The payload key of a note whose document goes in blocks rather than in its

@@ -132,6 +132,14 @@ class TargetSchema:
         return f"/{target_set}({target_id})"
 
 
+SHAREPOINT_TABLES = ("sharepointsite", "sharepointdocumentlocation")
+"""Where a map that sends documents to SharePoint writes their locations."""
+
+
 def tables_for(spec: MappingSpec) -> list[str]:
-    """The tables a map writes (enabled targets), in map order."""
-    return list(dict.fromkeys(t.table for t in spec.targets.values() if t.enabled))
+    """The tables a map writes (enabled targets, and the SharePoint locations when it sends
+    documents there), in map order."""
+    tables = [t.table for t in spec.targets.values() if t.enabled]
+    if spec.documents.uses_sharepoint:
+        tables.extend(SHAREPOINT_TABLES)
+    return list(dict.fromkeys(tables))

@@ -25,6 +25,8 @@ from crm_ferry.load.images import STATE
 STATE_KINDS = frozenset({"state", "close"})
 """Operations that only change a row's state (statecode and statuscode)."""
 WRITE_KINDS = frozenset({"upsert", "update"})
+CREATING_KINDS = frozenset({"upsert", "file"})
+"""Operations that make what they write when it is not there (a row, a file in SharePoint)."""
 OPEN = {"statecode": 0}
 """The open state every table with a state has; its default status comes with it."""
 
@@ -89,7 +91,7 @@ def undo_row(ops: Sequence[JournalOp]) -> UndoRow:
         return UndoRow(
             first.table, first.row_id, "recreate", order, list(ops), entries=list(entries)
         )
-    created = any(o.kind == "upsert" and o.phase == 0 and not o.existed for o in ops)
+    created = any(o.kind in CREATING_KINDS and o.phase == 0 and not o.existed for o in ops)
     row = UndoRow(first.table, first.row_id, "delete" if created else "restore", order, list(ops))
     skip = _create_only(ops)
     for op in ops:

@@ -22,15 +22,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from crm_ferry.dataverse.errors import DataverseError
+from crm_ferry.errors import FerryError
 from crm_ferry.journal import Journal, JournalError, RunState, UndoStep
 from crm_ferry.load.images import BIND, STATE
 from crm_ferry.load.rollback.plan import UndoRow, plan_rows, planned_counts
 from crm_ferry.load.rollback.tenant import READ_ONLY_WHEN_CLOSED, Pointer, Tenant
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.diff import lookup_id
+from crm_ferry.transform.roles.sharepoint import FILE_TABLE
 
 GROUP = 500
 """Rows judged and undone at a time (read back together, deleted in ``$batch`` requests)."""
@@ -102,6 +104,17 @@ def _groups(rows: Sequence[UndoRow]) -> list[tuple[str, list[UndoRow]]]:
     return out
 
 
+FileOutcome = Literal["deleted", "gone", "changed"]
+
+
+class FileUndo(Protocol):
+    """Removes a file a run put in SharePoint (``load.sharepoint.SharePointSender``)."""
+
+    def remove(
+        self, payload: Mapping[str, Any] | None
+    ) -> Literal["deleted", "gone", "changed"]: ...
+
+
 class Rollback:
     def __init__(
         self,
@@ -109,10 +122,13 @@ class Rollback:
         tenant: Tenant,
         *,
         progress: Progress = NO_PROGRESS,
+        files: FileUndo | None = None,
     ) -> None:
         self.j = journal
         self.tenant = tenant
         self.progress = progress
+        self.files = files
+        """Where the files of ``file`` operations are deleted (None: no SharePoint)."""
 
     # -- planning ---------------------------------------------------------------------
 
@@ -181,7 +197,9 @@ class Rollback:
         )
         for table, group in _groups(by_action["restore"]):
             job.restore(table, group)
-        job.delete(sorted(by_action["delete"], key=lambda r: r.order)[::-1])
+        deletes = sorted(by_action["delete"], key=lambda r: r.order)[::-1]
+        job.files([r for r in deletes if r.table == FILE_TABLE])  # last loaded: first undone
+        job.delete([r for r in deletes if r.table != FILE_TABLE])
         self.progress.finish("rollback")
         result.warnings.extend(self.tenant.warnings)
         state: RunState = "done" if result.ok else "failed"
@@ -273,6 +291,27 @@ class _Job:
             else:
                 self.result.recreated += 1
         self.rb.progress.advance("rollback", len(rows))
+
+    def files(self, rows: Sequence[UndoRow]) -> None:
+        """Delete the files the run put in SharePoint; a file changed since is kept."""
+        sender = self.rb.files
+        for row in rows:
+            if sender is None:
+                self._fail(
+                    row,
+                    "the run put this file in SharePoint: set [sharepoint] site in ferry.toml "
+                    "so that rollback can delete it, then run the rollback again",
+                )
+                continue
+            try:
+                outcome = sender.remove(row.ops[0].payload)
+            except FerryError as exc:
+                self._fail(row, f"{exc} ({exc.hint})" if exc.hint else str(exc))
+                continue
+            if outcome == "changed":
+                self._keep(row, "the file in SharePoint changed since this run put it there")
+            else:
+                self._settle(row, "done" if outcome == "deleted" else "gone")
 
     def _fail(self, row: UndoRow, error: str) -> None:
         self.j.record_undo([self._step(row, "failed", {"error": error})])

@@ -18,11 +18,13 @@ import mimetypes
 from datetime import date
 
 from crm_ferry.errors import SourceError
+from crm_ferry.limits import base64_size, extension
 from crm_ferry.mapping.spec import FieldMap
 from crm_ferry.model import FileRecord, SessionNote
 from crm_ferry.transform.build import Builder, dangling, rows_match
 from crm_ferry.transform.html import html_to_text
 from crm_ferry.transform.ops import DOCUMENT, INLINE_DOCUMENT_LIMIT, Operation
+from crm_ferry.transform.roles.sharepoint import sharepoint_file
 from crm_ferry.transform.row import Rejected, Row
 from crm_ferry.transform.schema import TableSchema
 from crm_ferry.transform.values import BadValue
@@ -161,6 +163,8 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
         raise Rejected("path", record.path, "no attachment reader was given to transform")
     size_of = b.context.attachment_size
     size = size_of(record.path) if size_of is not None else None
+    if size is not None and _to_sharepoint(b, filename, size):
+        return _in_sharepoint(b, record, filename, size)
     if size is not None and 4 * -(-size // 3) > b.schema.org.max_upload_bytes:
         raise Rejected(  # known before reading it: not read
             "size_bytes",
@@ -192,6 +196,50 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
     if subject_col not in row.payload and info.column(subject_col) is not None:
         row.set_text(subject_col, filename)
     return [b.op(target, row, b.id("attachment", record.id), record.key)]
+
+
+def _to_sharepoint(b: Builder, filename: str, size: int) -> bool:
+    """Whether the map sends this file to SharePoint: every file, or only those over the
+    tenant's upload limit or of a type it blocks."""
+    store = b.spec.documents.files
+    if store == "sharepoint":
+        return True
+    org = b.schema.org
+    over = base64_size(size) > org.max_upload_bytes
+    return store == "sharepoint_over_limit" and (
+        over or extension(filename) in org.blocked_extensions
+    )
+
+
+def _in_sharepoint(b: Builder, record: FileRecord, filename: str, size: int) -> list[Operation]:
+    """The file in its client's SharePoint folder (a session's file: its client's)."""
+    client_id = record.client_id
+    if record.session_id:
+        session = b.context.sessions.get(record.session_id)
+        client_id = session.client_id if session is not None else client_id
+    try:
+        client = b.client_ref(client_id)
+        location = b.schema.table("sharepointdocumentlocation")
+        if location is None:
+            raise BadValue(
+                "the tenant has no sharepointdocumentlocation table: turn on the SharePoint "
+                "integration before sending documents to SharePoint"
+            )
+        try:
+            regarding = b.client_target(client, location, "regardingobjectid")
+        except BadValue:
+            raise BadValue(
+                "the tenant's document locations cannot be about a contact "
+                "(sharepointdocumentlocation.regardingobjectid): turn on document management "
+                "for Contact (Settings > Document Management Settings), then migrate again"
+            ) from None
+        return sharepoint_file(
+            b, record, filename=filename, size=size, regarding=regarding, record_name=client.name
+        )
+    except BadValue as exc:
+        raise Rejected(
+            "client_id" if record.client_id else "session_id", client_id, str(exc)
+        ) from None
 
 
 def _given_sha256(record: FileRecord) -> str:

@@ -1,0 +1,193 @@
+"""Documents the map sends to SharePoint: uploaded through Microsoft Graph into the folder
+the Dynamics 365 SharePoint integration keeps for the record, linked from its Documents tab
+(``sharepointsite`` / ``sharepointdocumentlocation``), read back by verify, removed by
+rollback; a 150 MB upload cut off mid-way resumes where it stopped.
+
+The bundle (``documents=True``) has files of 6, 40 and 150 MB and a ``.url`` shortcut; the
+tenant takes notes of up to 128 MB, so with ``documents.files: sharepoint_over_limit`` the
+video (over even that) and the shortcut (a blocked type) go to SharePoint, the rest to notes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_ferry import commands
+from crm_ferry.commands.emulator import embedded_sharepoint
+from crm_ferry.commands.migrate import run_load
+from crm_ferry.emulator import EmulatorApp
+from crm_ferry.emulator.tenant import add_column_relationships
+from crm_ferry.errors import Interrupted
+from crm_ferry.journal import Journal
+from crm_ferry.mapping.spec import MapDocument
+from crm_ferry.sharepoint import SharePointClient
+from crm_ferry.sharepoint.upload import Uploader
+from crm_ferry.transform.roles.sharepoint import folder_name
+from helpers.load import Project, comparable
+
+pytestmark = pytest.mark.slow
+
+SITE = "https://crmferry.sharepoint.com/sites/crm"
+
+
+def enable_document_management(app: EmulatorApp, table: str) -> None:
+    """What an administrator does in Document Management Settings for ``table``: its rows
+    may now be the regarding record of a document location (the reference lists accounts,
+    not contacts, as that lookup's targets)."""
+    tenant = app.backend
+    schema = tenant.schema
+    location = schema.entity("sharepointdocumentlocation")
+    assert location is not None
+    regarding = location.attributes["regardingobjectid"]
+    regarding.targets = (*regarding.targets, table)
+    add_column_relationships(schema, location, regarding, targets=(table,))
+    schema.invalidate()
+    tenant.save_schema()
+
+
+@pytest.fixture
+def project(documents_project: Project) -> Project:
+    enable_document_management(documents_project.app, "contact")
+    doc = MapDocument.load(documents_project.settings.project_dir / "mapping.yaml")
+    doc.data["documents"]["files"] = "sharepoint_over_limit"
+    doc.save()
+    documents_project.settings = dataclasses.replace(
+        documents_project.settings, sharepoint_site=SITE
+    )
+    return documents_project
+
+
+@pytest.fixture
+def graph(project: Project) -> Iterator[SharePointClient]:
+    client = embedded_sharepoint(project.app)
+    yield client
+    client.close()
+
+
+def _files(bundle: Path) -> dict[str, dict[str, Any]]:
+    with (bundle / "files.csv").open(newline="", encoding="utf-8") as fh:
+        return {row["id"]: row for row in csv.DictReader(fh)}
+
+
+def _in_sharepoint(project: Project) -> dict[str, dict[str, Any]]:
+    """Path under the site → its item, files only."""
+    out = {}
+    for site in project.app.graph_dump()["sites"]:
+        for library in site["libraries"]:
+            for item in library["items"]:
+                if item.get("sha256"):
+                    out[f"{library['name']}/{str(item['path']).lstrip('/')}"] = item
+    return out
+
+
+def test_files_over_the_limit_go_to_the_records_folder(
+    project: Project, graph: SharePointClient
+) -> None:
+    files = _files(project.bundle)
+    result = run_load(
+        project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True
+    )
+    assert result.ok, result.failures
+    video = next(f for f in files.values() if f["filename"].endswith(".mp4"))
+    shortcut = next(f for f in files.values() if f["filename"].endswith(".url"))
+    stored = _in_sharepoint(project)
+    contacts = {r["contactid"]: r for r in project.dump()["contact"]}
+    with Journal.for_project(project.settings.project_dir) as j:
+        rows = {(e.source_object, e.source_id, e.table): e.row_id for e in j.idmap()}
+        rejected = [r.reason for r in j.rejects(result.run_id) if r.object == "files"]
+    assert rejected == ["a linked file (a URL, not in the bundle): listed, not migrated"]
+    for f in (video, shortcut):
+        contact_id = rows[("clients", f["client_id"], "contact")]
+        name = f"{contacts[contact_id]['firstname']} {contacts[contact_id]['lastname']}"
+        where = f"contact/{folder_name(name, contact_id)}/{f['filename']}"
+        assert stored[where]["sha256"] == f["sha256"], where
+        assert stored[where]["size"] == int(f["size_bytes"])
+    # the record's Documents tab: a location under the library under the site
+    locations = project.dump()["sharepointdocumentlocation"]
+    folders = [r for r in locations if r.get("regardingobjectid")]
+    libraries = [r for r in locations if r.get("relativeurl") == "contact"]
+    assert {r["regardingobjectid"] for r in folders} == {
+        rows[("clients", video["client_id"], "contact")],
+        rows[("clients", shortcut["client_id"], "contact")],
+    }
+    assert len(libraries) == 1
+    assert {r["parentsiteorlocation"] for r in folders} == {
+        libraries[0]["sharepointdocumentlocationid"]
+    }
+    (site,) = project.dump()["sharepointsite"]
+    assert site["absoluteurl"] == SITE
+    # the rest are notes, the 6 and 40 MB ones in blocks
+    assert len([f for f in files.values() if int(f["size_bytes"] or 0) > 3 << 20]) == 3
+
+
+def test_verify_reads_the_files_back_and_rollback_removes_them(
+    project: Project, graph: SharePointClient
+) -> None:
+    records, documents = comparable(project.dump()), project.app.graph_dump()
+    run_load(project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True)
+    proof = commands.verify(project.settings, client=project.client, sharepoint=graph).proof
+    put = [r for r in proof.rows if r.table == "sharepoint"]
+    assert len(put) == 2
+    assert {r.verdict for r in put} == {"match"}
+    assert proof.counts["sharepoint"] == {"written": 2, "found": 2}
+    report = commands.rollback(
+        project.settings, all_runs=True, client=project.client, sharepoint=graph
+    )
+    assert not report.failures
+    assert not report.conflicts
+    assert comparable(project.dump()) == records
+    assert _items(project.app.graph_dump()) == _items(documents)  # no file, no folder left
+
+
+def _items(dump: Any) -> list[tuple[str, str, str]]:
+    """Every file and folder of every library (a library the load made stays, empty)."""
+    return sorted(
+        (site["url"], library["name"], str(item["path"]))
+        for site in dump["sites"]
+        for library in site["libraries"]
+        for item in library["items"]
+    )
+
+
+def test_a_150_mb_upload_cut_off_resumes_without_starting_again(
+    project: Project, graph: SharePointClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put = Uploader._put
+    calls = {"n": 0}
+
+    def cut(self: Uploader, *args: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 6:  # 50 MB of 150 in (10 MiB fragments)
+            raise KeyboardInterrupt
+        return put(self, *args, **kw)
+
+    monkeypatch.setattr(Uploader, "_put", cut)
+    with pytest.raises(Interrupted):
+        run_load(project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True)
+    monkeypatch.setattr(Uploader, "_put", put)
+    sent_before = graph.uploader.sent_bytes
+    result = run_load(
+        project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True
+    )
+    assert result.ok, result.failures
+    files = _files(project.bundle)
+    video = next(f for f in files.values() if f["filename"].endswith(".mp4"))
+    resent = graph.uploader.sent_bytes - sent_before
+    shortcut = next(f for f in files.values() if f["filename"].endswith(".url"))
+    # the rest of the video only (and the small shortcut), not the whole 150 MB again
+    assert resent <= int(video["size_bytes"]) - 5 * 10 * (1 << 20) + int(shortcut["size_bytes"])
+    stored = [i for p, i in _in_sharepoint(project).items() if p.endswith(".mp4")]
+    assert len(stored) == 1  # one copy
+    digest = hashlib.sha256()
+    for piece in graph.download(
+        graph.item_by_path(graph.drive(graph.site(SITE), "contact"), stored[0]["path"].lstrip("/"))
+    ):
+        digest.update(piece)
+    assert digest.hexdigest() == video["sha256"]
