@@ -13,16 +13,25 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from crm_ferry import commands
 from crm_ferry.commands.emulator import embedded_sharepoint
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.emulator import EmulatorApp
+from crm_ferry.emulator.app import EmulatorConfig, LatencyConfig
+from crm_ferry.emulator.server import serve
 from crm_ferry.emulator.tenant import add_column_relationships
 from crm_ferry.errors import Interrupted
 from crm_ferry.journal import Journal
@@ -35,6 +44,7 @@ from helpers.load import Project, comparable
 pytestmark = pytest.mark.slow
 
 SITE = "https://crmferry.sharepoint.com/sites/crm"
+MB = 1_000_000
 
 
 def enable_document_management(app: EmulatorApp, table: str) -> None:
@@ -77,9 +87,13 @@ def _files(bundle: Path) -> dict[str, dict[str, Any]]:
 
 
 def _in_sharepoint(project: Project) -> dict[str, dict[str, Any]]:
+    return _in_sharepoint_of(project.app)
+
+
+def _in_sharepoint_of(app: EmulatorApp) -> dict[str, dict[str, Any]]:
     """Path under the site → its item, files only."""
     out = {}
-    for site in project.app.graph_dump()["sites"]:
+    for site in app.graph_dump()["sites"]:
         for library in site["libraries"]:
             for item in library["items"]:
                 if item.get("sha256"):
@@ -191,3 +205,76 @@ def test_a_150_mb_upload_cut_off_resumes_without_starting_again(
     ):
         digest.update(piece)
     assert digest.hexdigest() == video["sha256"]
+
+
+class _Counting(EmulatorApp):
+    """The emulator, counting the upload sessions it starts and the bytes they receive."""
+
+    sessions = 0
+    received = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(":/createUploadSession"):
+            type(self).sessions += 1
+        elif request.method == "PUT" and "/_files/upload/" in request.url.path:
+            type(self).received += len(request.content)
+        return super().__call__(request)
+
+
+def _migrate(project: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crm_ferry", "--project", str(project), "migrate",
+         "--skip-sample-gate", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def test_migrate_killed_during_a_150_mb_upload_continues_the_session(project: Project) -> None:
+    """SIGKILL while the video is going up; the next migrate asks the journaled session how
+    far it got and sends the rest: one session, the bytes before the kill not sent again."""
+    project.client.close()
+    project.app.close()
+    app = _Counting(
+        EmulatorConfig(latency=LatencyConfig(per_request_ms=30)), data_dir=project.data_dir
+    )
+    server = serve(app)
+    try:
+        info = server.as_dict()
+        client = info["clients"][0]
+        env = {
+            **os.environ,
+            "CRM_FERRY_DATAVERSE_URL": info["url"],
+            "CRM_FERRY_DATAVERSE_TENANT": info["tenant"],
+            "CRM_FERRY_DATAVERSE_CLIENT_ID": client["client_id"],
+            "CRM_FERRY_DATAVERSE_AUTHORITY": info["url"],
+            "CRM_FERRY_CLIENT_SECRET": client["client_secret"],
+            "CRM_FERRY_SHAREPOINT_SITE": SITE,
+            "CRM_FERRY_SHAREPOINT_GRAPH_URL": info["graph_url"],
+        }
+        proc = _migrate(project.settings.project_dir, env)
+        deadline = time.monotonic() + 240
+        while _Counting.received < 40 * MB and proc.poll() is None:
+            assert time.monotonic() < deadline, "the upload did not get 40 MB in"
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        before = _Counting.received
+        assert _Counting.sessions == 1
+        again = _migrate(project.settings.project_dir, env)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err[-3000:]
+        assert json.loads(out)["state"] == "done"
+        files = _files(project.bundle)
+        video = next(f for f in files.values() if f["filename"].endswith(".mp4"))
+        assert _Counting.sessions == 1  # the session went on: no new one from byte 0
+        resent = _Counting.received - before
+        assert resent <= int(video["size_bytes"]) - before + 10 * (1 << 20)  # a fragment at most
+        stored = [i for p, i in _in_sharepoint_of(app).items() if p.endswith(".mp4")]
+        assert [i["sha256"] for i in stored] == [video["sha256"]]  # one copy, the right bytes
+        with Journal.for_project(project.settings.project_dir) as j:
+            (run,) = [r for r in j.runs() if r.kind == "migrate"]
+            assert j.state_counts(run.run_id).get("pending", 0) == 0
+    finally:
+        server.shutdown()
+        app.close()
