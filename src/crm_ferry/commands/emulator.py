@@ -172,15 +172,7 @@ def embedded_client(
 ) -> DataverseClient:
     """A client signed in to ``app`` as its default application user, in process
     (``transport``: another way to ``app``'s requests, such as one that loses answers)."""
-    client_id, secret = app.default_client
-    credential = MsalCredential.client_secret(
-        environment_url=app.base_url,
-        client_id=client_id,
-        secret=secret,
-        tenant=app.tenant,
-        authority=app.base_url,
-        http=httpx.Client(transport=app.transport()),
-    )
+    credential = _embedded_credential(app)
     opts = {"visibility_delays": (0.0,), **options}
     return DataverseClient(
         app.base_url,
@@ -193,17 +185,22 @@ def embedded_client(
 def embedded_sharepoint(app: EmulatorApp) -> SharePointClient:
     """A Microsoft Graph client signed in to ``app`` as its default application user, in
     process: the emulator's SharePoint site (``app.graph``)."""
+    return SharePointClient(_embedded_credential(app, GRAPH_SCOPE), transport=app.transport())
+
+
+def _embedded_credential(app: EmulatorApp, scope: str | None = None) -> MsalCredential:
+    """The default application user of ``app``, signing in in process (for ``scope``: the
+    environment's by default)."""
     client_id, secret = app.default_client
-    credential = MsalCredential.client_secret(
+    return MsalCredential.client_secret(
         environment_url=app.base_url,
         client_id=client_id,
         secret=secret,
         tenant=app.tenant,
         authority=app.base_url,
         http=httpx.Client(transport=app.transport()),
-        scope=GRAPH_SCOPE,
+        scope=scope,
     )
-    return SharePointClient(credential, transport=app.transport())
 
 
 def snapshot_file(settings: Settings, snapshot: Path | None = None) -> Path:
