@@ -155,6 +155,7 @@ def sample(
                 {obj: set(ids) for obj, ids in selection.ids.items() if obj in mapped and ids},
                 j.loaded_sources(except_role="opportunity"),
                 rejects,
+                skipped=load.left_out,
             )
             proof.checks.extend(balance_checks(objects))
             facts = {

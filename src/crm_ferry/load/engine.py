@@ -27,7 +27,9 @@ At the end, for every source object, ``read = written + unchanged + rejected + f
 checked (a defect if not); a record, or an aggregate row, with an operation that failed or
 could not be settled counts as failed, and a run with any is ``failed``. So are the records
 an aggregate takes (the completed, paid sessions of the opportunities): each adds to one or
-is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped``.
+is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped``. A record
+the map leaves out on purpose (a linked file missing from the downloads under
+``documents.linked: skip``) is skipped with its reason too, and counts as ``skipped``.
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ READING = "reading pending operations"
 
 
 class TransformerLike(Protocol):
-    def transform(self, record: Record) -> Sequence[Operation] | Sequence[Reject]: ...
+    def transform(
+        self, record: Record
+    ) -> Sequence[Operation] | Sequence[Reject] | Sequence[Skipped]: ...
 
     def finish(self) -> Iterable[Operation]: ...
 
@@ -146,9 +150,16 @@ class LoadResult:
     """Per aggregate role (``opportunity``): the records it took (``sessions``), those
     ``added`` to an aggregate and those ``skipped``; taken = added + skipped."""
     skips: list[Skipped] = field(default_factory=list)
-    """Every record an aggregate took that added nothing to it, with the reason."""
+    """Every record the map left out (counted in its object's ``skipped``), then every
+    record an aggregate took that added nothing to it, each with the reason."""
     truncations: list[Truncation] = field(default_factory=list)
     """Every value cut to its column's length under ``truncate: true``, by record."""
+
+    @property
+    def left_out(self) -> dict[str, int]:
+        """Per object, the records the map left out on purpose (skipped with a reason; an
+        aggregate's skips are not among them: those records are written all the same)."""
+        return dict(Counter(s.object for s in self.skips if s.role not in AGGREGATE_ROLES))
 
     @property
     def truncated(self) -> dict[str, int]:
@@ -367,6 +378,7 @@ class Loader:
         buffer: list[tuple[Operation, int]] = []
         rank = {role: ctx.plan.rank(role) for role in ctx.plan.roles}
         prop_rejects: list[Reject] = []
+        left_out: list[Skipped] = []
         self._prop_rows = {}
         self._rejected_clients = set()
         props, nprops = _read_properties(bundle, prop_rejects, self._prop_rows)
@@ -439,6 +451,9 @@ class Loader:
                     if obj == "clients":
                         self._rejected_clients.add(record.id)
                     rejects.extend(r for r in out if isinstance(r, Reject))
+                elif out and isinstance(out[0], Skipped):  # the map leaves it out
+                    c.skipped += 1
+                    left_out.append(out[0])
                 else:
                     queue([o for o in out if isinstance(o, Operation)])
                     if take_cuts is not None:
@@ -459,7 +474,7 @@ class Loader:
             flush()
         tally = getattr(transformer, "aggregated", None)
         self._aggregated = dict(tally()) if tally is not None else {}
-        self._skips = list(getattr(transformer, "skips", ()))
+        self._skips = [*left_out, *getattr(transformer, "skips", ())]
         return counts, seen, marks
 
     # -- sending --------------------------------------------------------------------------
