@@ -62,6 +62,13 @@ def cli(ctx: click.Context) -> None:
 @click.option(
     "--with-large-files", is_flag=True, help="Add one attachment over 5 MB (upload-limit case)."
 )
+@click.option(
+    "--linked-files",
+    is_flag=True,
+    help="Add linked files (contracts by URL, recordings by name) and write their downloads "
+    "beside the bundle (<bundle>.downloads/), all but one.",
+)
+@click.option("--groups", is_flag=True, help="Add client groups with tags (groups.csv).")
 @command_options
 @click.pass_context
 def generate(
@@ -71,6 +78,8 @@ def generate(
     seed: int,
     as_zip: bool,
     with_large_files: bool,
+    linked_files: bool,
+    groups: bool,
     as_json: bool,
 ) -> None:
     """Write a realistic synthetic The Practice export bundle (same seed, same bytes)."""
@@ -81,6 +90,8 @@ def generate(
         seed=seed,
         as_zip=as_zip,
         with_large_files=with_large_files,
+        linked_files=linked_files,
+        groups=groups,
     )
     emit(result, as_json, render.render_generate)
 

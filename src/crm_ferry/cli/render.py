@@ -204,6 +204,8 @@ def render_generate(result: commands.GenerateResult) -> None:
         table.add_row(name, f"{count:,}")
     console.print(table)
     _print_path(f"{result.bytes:,} bytes; seed {result.seed}; ground truth", result.ground_truth)
+    if result.downloads is not None:
+        _print_path("Linked files downloaded to", result.downloads)
 
 
 def render_discovery(result: commands.SourceDiscovery) -> None:

@@ -622,7 +622,6 @@ def discover_source(
     )
 
 
-
 @contextmanager
 def _rejects_file(path: Path | None) -> Iterator[TextIO | None]:
     if path is None:
