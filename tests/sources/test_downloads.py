@@ -60,9 +60,9 @@ def test_a_linked_row_is_one_without_a_path_named_by_url_or_filename() -> None:
     assert rec(filename="rec.m4a").linked
     assert not rec(filename="a.pdf", path="files/a.pdf").linked
     assert not rec(filename="  ").linked
-    assert rec(url="https://x.example.com/d/Coaching%20contract%20%28A%29.pdf?dl=1").linked_name == (
-        "Coaching contract (A).pdf"
-    )
+    assert rec(
+        url="https://x.example.com/d/Coaching%20contract%20%28A%29.pdf?dl=1"
+    ).linked_name == ("Coaching contract (A).pdf")
     assert rec(url="https://x.example.com/d/tok/", filename=None).linked_name == "tok"
     assert rec(url="https://x.example.com/", filename=None).linked_name is None
     assert rec(url="https://x.example.com/a.pdf", filename=" Mine.pdf ").linked_name == "Mine.pdf"
@@ -172,9 +172,7 @@ def test_one_file_serves_one_row_unless_they_give_one_sha256(folder: Path) -> No
 
 def test_missing_without_the_file_without_a_name_and_without_a_folder(folder: Path) -> None:
     put(folder, "other.pdf", b"x")
-    found = match(
-        folder, row("F1", filename="gone.pdf"), row("F2", url="https://x.example.com/")
-    )
+    found = match(folder, row("F1", filename="gone.pdf"), row("F2", url="https://x.example.com/"))
     assert found["F1"].reason == "no file named 'gone.pdf' in the downloads folder"
     assert found["F2"].status == "missing"
     assert "names no file" in found["F2"].reason

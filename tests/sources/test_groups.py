@@ -38,7 +38,9 @@ def test_own_tags_first_then_groups_in_id_order_without_case_duplicates() -> Non
 
 def test_the_index_sorts_groups_by_id_and_unions_both_forms() -> None:
     groups = [
-        Group(id="g2", provenance=P, name="Circle", tags=("wellness", "Self-care"), members=("C1",)),
+        Group(
+            id="g2", provenance=P, name="Circle", tags=("wellness", "Self-care"), members=("C1",)
+        ),
         Group(id="g1", provenance=P, name="Cohort", tags=("Leadership",), members=("C1", "C2")),
     ]
     members = [

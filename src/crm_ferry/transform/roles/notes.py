@@ -234,6 +234,7 @@ def _linked(b: Builder, target: Target, record: FileRecord) -> list[Operation]:
     if subject_col not in row.payload and info.column(subject_col) is not None:
         row.set_text(subject_col, name)
     row.set_text("notetext", LINK_TEXT + (record.url or name))
+    row.set("isdocument", False)
     return [b.op(target, row, b.id("attachment", record.id), record.key)]
 
 
