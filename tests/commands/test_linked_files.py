@@ -146,11 +146,11 @@ def test_skip_loads_the_matched_as_documents_and_skips_the_missing(
     files = result.objects["files"]
     assert files.skipped == 1
     missing = missing_file(project)
-    (skip,) = [s for s in result.skips if s.object == "files"]
+    (skip,) = result.left_out
     assert (skip.source_id, skip.role) == (missing.id, "attachment")
     assert "not in the downloads folder" in skip.reason
     assert "documents.linked: skip" in skip.reason
-    assert result.left_out == {"files": 1}
+    assert result.left_out_counts == {"files": 1}
     with Journal.for_project(project.settings.project_dir) as j:
         assert not [r for r in j.rejects(result.run_id) if r.source_id == missing.id]
     downloads = project.root / "bundle.downloads"
@@ -162,7 +162,7 @@ def test_skip_loads_the_matched_as_documents_and_skips_the_missing(
         (project.settings.project_dir / "runs" / result.run_id / "load.json").read_text()
     )
     assert load["objects"]["files"]["skipped"] == 1
-    assert load["skips"][0]["source_id"] == missing.id
+    assert load["left_out"][0]["source_id"] == missing.id
 
 
 def test_link_notes_the_missing_file_with_its_url(make_project: Callable[..., Project]) -> None:
@@ -238,7 +238,7 @@ def test_without_a_downloads_folder_every_linked_file_is_skipped(
     assert result.ok
     linked = truth(project)["findings"]["files.linked"]
     assert result.objects["files"].skipped == len(linked)
-    reasons = [s.reason for s in result.skips if s.object == "files"]
+    reasons = [s.reason for s in result.left_out]
     assert len(reasons) == len(linked)
     assert all(r.endswith(": no downloads folder is set ([source] files in ferry.toml) "
                           "(documents.linked: skip)") for r in reasons)  # fmt: skip

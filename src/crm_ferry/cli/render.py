@@ -796,13 +796,14 @@ def _render_skips(r: commands.LoadResult) -> None:
             f"{role}: {tally.get('sessions', 0):,} session(s) taken, "
             f"{tally.get('added', 0):,} added, {tally.get('skipped', 0):,} skipped"
         )
-    for skip in r.skips[:20]:
+    skips = [*r.left_out, *r.skips]
+    for skip in skips[:20]:
         console.print(
             f"[yellow]skipped[/] {skip.file}:{skip.line} {skip.object}/{skip.source_id} "
             f"(no {skip.role}): {escape(skip.reason)}"
         )
-    if len(r.skips) > 20:
-        console.print(f"… and {len(r.skips) - 20:,} more skipped (all of them in load.json)")
+    if len(skips) > 20:
+        console.print(f"… and {len(skips) - 20:,} more skipped (all of them in load.json)")
 
 
 _DELTA_COLUMNS = ("changed", "added", "unchanged", "removed")
@@ -1151,7 +1152,9 @@ def render_sample(r: commands.SampleResult) -> None:
     console.print(
         f"Sample: {f['requested size']:,} records asked for; {f['records chosen']:,} records "
         f"of {f['clients chosen']:,} clients chosen; {f['records loaded']:,} loaded, "
-        f"{f['records rejected']:,} rejected; strata covered {f['strata covered']}",
+        f"{f['records rejected']:,} rejected"
+        + (f", {f['records skipped']:,} skipped" if f.get("records skipped") else "")
+        + f"; strata covered {f['strata covered']}",
         soft_wrap=True,
     )
     _render_header(r.recon)

@@ -29,7 +29,7 @@ could not be settled counts as failed, and a run with any is ``failed``. So are 
 an aggregate takes (the completed, paid sessions of the opportunities): each adds to one or
 is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped``. A record
 the map leaves out on purpose (a linked file missing from the downloads under
-``documents.linked: skip``) is skipped with its reason too, and counts as ``skipped``.
+``documents.linked: skip``) counts as ``skipped``, with its reason (:attr:`LoadResult.left_out`).
 """
 
 from __future__ import annotations
@@ -150,16 +150,17 @@ class LoadResult:
     """Per aggregate role (``opportunity``): the records it took (``sessions``), those
     ``added`` to an aggregate and those ``skipped``; taken = added + skipped."""
     skips: list[Skipped] = field(default_factory=list)
-    """Every record the map left out (counted in its object's ``skipped``), then every
-    record an aggregate took that added nothing to it, each with the reason."""
+    """Every record an aggregate took that added nothing to it, with the reason."""
     truncations: list[Truncation] = field(default_factory=list)
     """Every value cut to its column's length under ``truncate: true``, by record."""
+    left_out: list[Skipped] = field(default_factory=list)
+    """Every record the map left out on purpose, with the reason (each counted in its
+    object's ``skipped``; an aggregate's skips are not among them)."""
 
     @property
-    def left_out(self) -> dict[str, int]:
-        """Per object, the records the map left out on purpose (skipped with a reason; an
-        aggregate's skips are not among them: those records are written all the same)."""
-        return dict(Counter(s.object for s in self.skips if s.role not in AGGREGATE_ROLES))
+    def left_out_counts(self) -> dict[str, int]:
+        """Per object, the records the map left out on purpose (:attr:`left_out`)."""
+        return dict(Counter(s.object for s in self.left_out))
 
     @property
     def truncated(self) -> dict[str, int]:
@@ -239,6 +240,7 @@ class LoadResult:
             "over_reject_threshold": [b.as_dict() for b in self.over_threshold],
             "aggregated": self.aggregated,
             "skips": [s.as_dict() for s in self.skips[:1000]],
+            "left_out": [s.as_dict() for s in self.left_out[:1000]],
             "truncated": self.truncated,
         }
 
@@ -352,6 +354,8 @@ class Loader:
         """Aggregate role → the ids of the aggregates the plan built."""
         self._aggregated: dict[str, dict[str, int]] = {}
         self._skips: list[Skipped] = []
+        self._left_out: list[Skipped] = []
+        """Records the map left out on purpose (see :attr:`LoadResult.left_out`)."""
         self._truncations: list[Truncation] = []
         """Values the plan's transform cut under ``truncate: true``."""
         """What the plan's aggregates took, added and skipped (see :class:`LoadResult`)."""
@@ -378,7 +382,7 @@ class Loader:
         buffer: list[tuple[Operation, int]] = []
         rank = {role: ctx.plan.rank(role) for role in ctx.plan.roles}
         prop_rejects: list[Reject] = []
-        left_out: list[Skipped] = []
+        self._left_out = []
         self._prop_rows = {}
         self._rejected_clients = set()
         props, nprops = _read_properties(bundle, prop_rejects, self._prop_rows)
@@ -453,7 +457,7 @@ class Loader:
                     rejects.extend(r for r in out if isinstance(r, Reject))
                 elif out and isinstance(out[0], Skipped):  # the map leaves it out
                     c.skipped += 1
-                    left_out.append(out[0])
+                    self._left_out.append(out[0])
                 else:
                     queue([o for o in out if isinstance(o, Operation)])
                     if take_cuts is not None:
@@ -474,7 +478,7 @@ class Loader:
             flush()
         tally = getattr(transformer, "aggregated", None)
         self._aggregated = dict(tally()) if tally is not None else {}
-        self._skips = [*left_out, *getattr(transformer, "skips", ())]
+        self._skips = list(getattr(transformer, "skips", ()))
         return counts, seen, marks
 
     # -- sending --------------------------------------------------------------------------
@@ -1046,6 +1050,7 @@ class Loader:
             aggregated=self._aggregated,
             skips=self._skips,
             truncations=self._truncations,
+            left_out=self._left_out,
         )
         summary: dict[str, Any] = {
             "objects": {k: v.as_dict() for k, v in counts.items()},
@@ -1055,6 +1060,7 @@ class Loader:
             "changes": changes,
             "aggregated": self._aggregated,
             "skips": [s.as_dict() for s in self._skips[:1000]],
+            "left_out": [s.as_dict() for s in self._left_out[:1000]],
             "truncated": result.truncated,
         }
         if report is not None:
