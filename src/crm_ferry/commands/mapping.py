@@ -75,6 +75,7 @@ __all__ = [
     "map_lines",
     "map_propose",
     "map_show",
+    "read_linked_files",
     "read_source",
 ]
 
