@@ -297,3 +297,22 @@ def test_a_sample_counts_the_skipped_linked_file(make_project: Callable[..., Pro
     assert files.skipped == 1
     assert files.balanced
     assert not [c for c in sampled.proof.checks if c.name.startswith("source records")]
+
+
+def test_the_scoping_report_lists_linked_files_and_groups(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project()
+    report = commands.scope(project.settings, client=project.client, latency_ms=5.0)
+    assert report.json_path is not None
+    assert report.html_path is not None
+    data = json.loads(report.json_path.read_text("utf-8"))["source"]
+    missing = missing_file(project)
+    assert data["linked_files"]["missing"] == 1
+    assert data["linked_files"]["problems"][0]["file_id"] == missing.id
+    assert data["groups"]["clients_gained"] == truth(project)["groups"]["clients_gained"]
+    html = report.html_path.read_text("utf-8")
+    assert 'id="linked-files"' in html
+    assert f"<code>{missing.id}</code>" in html
+    assert 'id="client-groups"' in html
+    assert "Leadership cohort 2024" in html
