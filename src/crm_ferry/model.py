@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
+from urllib.parse import unquote, urlsplit
 
 # ---------------------------------------------------------------------------
 # Identity and provenance
@@ -158,11 +159,19 @@ class Client(Record):
     vertical: str | None = None
     family_id: str | None = None
     tags: tuple[str, ...] = ()
+    """The client's *effective* tags: its own (``clients.tags``), then those of every group
+    it belongs to (:mod:`crm_ferry.sources.groups`), as the bundle reader gives them."""
     primary_service: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     custom: Mapping[str, str] = field(default_factory=dict)
     """Custom properties given as ``custom:<key>`` columns, raw strings by key."""
+
+    @property
+    def display_name(self) -> str:
+        """The person's full name, else the organization's name, its email or its id."""
+        person = self.full_name or " ".join(p for p in (self.first_name, self.last_name) if p)
+        return " ".join((person or self.organization or self.email or self.id).split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -294,7 +303,9 @@ class Activity(Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileRecord(Record):
-    """A document on a client or a session: in the bundle (``path``) or linked (``url``)."""
+    """A document on a client or a session: in the bundle (``path``), or *linked*: no path,
+    a ``url`` or only a ``filename`` (a file the practice downloads separately, matched to
+    the downloads folder by :mod:`crm_ferry.sources.downloads`)."""
 
     OBJECT: ClassVar[str] = "files"
     client_id: str | None = None
@@ -306,6 +317,46 @@ class FileRecord(Record):
     url: str | None = None
     sha256: str | None = None
     uploaded_at: datetime | None = None
+
+    @property
+    def linked(self) -> bool:
+        """Not in the bundle (no ``path``) but named by a ``url`` or a ``filename``."""
+        return not self.path and bool(self.url or (self.filename or "").strip())
+
+    @property
+    def linked_name(self) -> str | None:
+        """The name a linked file is looked for by: its ``filename``, else the last segment
+        of its URL's path, URL-decoded (``Coaching%20contract.pdf`` → ``Coaching
+        contract.pdf``); None when neither names a file."""
+        name = (self.filename or "").strip()
+        if name:
+            return name
+        if not self.url:
+            return None
+        segment = urlsplit(self.url.strip()).path.rstrip("/").rsplit("/", 1)[-1]
+        return unquote(segment).strip() or None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Group(Record):
+    """A client group (a cohort, a circle): its tags belong to every member in The Practice,
+    though the export's ``clients.tags`` holds only each client's own."""
+
+    OBJECT: ClassVar[str] = "groups"
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    """Client ids (``members``, semicolon-separated); ``group_members`` rows add more."""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupMember(Record):
+    """One membership in long form; its id is ``<group_id>/<client_id>``."""
+
+    OBJECT: ClassVar[str] = "group_members"
+    group_id: str
+    client_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -357,6 +408,8 @@ RECORD_TYPES: dict[str, type[Record]] = {
     for cls in (
         User,
         Client,
+        Group,
+        GroupMember,
         ClientProperty,
         Family,
         ServiceType,

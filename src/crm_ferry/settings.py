@@ -4,6 +4,7 @@
 
     [source]
     path = "export.zip"                 # folder or zip of The Practice export
+    files = "downloads/"                # the separately downloaded (linked) files
     [source.columns.clients]            # per-file column map: header as written -> field
     "Client Ref" = "id"
 
@@ -60,6 +61,7 @@ KEYRING_SERVICE = "crm-ferry"
 # (section, key) in ferry.toml -> Settings attribute
 _TOML_KEYS: dict[tuple[str, str], str] = {
     ("source", "path"): "source",
+    ("source", "files"): "source_files",
     ("source", "line_limit_mib"): "line_limit_mib",
     ("dataverse", "url"): "environment_url",
     ("dataverse", "tenant"): "tenant",
@@ -86,6 +88,9 @@ class Settings:
 
     project_dir: Path = field(default_factory=Path.cwd)
     source: Path | None = None
+    source_files: Path | None = None
+    """``[source] files``: the folder (relative to the project) holding the linked files of
+    the export, downloaded separately; None: none was downloaded."""
     column_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per object (file stem): header as written in the export -> canonical field name."""
     environment_url: str | None = None
@@ -307,7 +312,7 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
                         f"{config_path}: [load] reject_threshold = {value!r}: {exc}",
                         hint=_THRESHOLD_HINT + " in ferry.toml or CRM_FERRY_LOAD_REJECT_THRESHOLD",
                     ) from None
-            elif name == "source" and value is not None:
+            elif name in ("source", "source_files") and value is not None:
                 value = Path(value)
                 if not value.is_absolute():
                     value = Path(values["project_dir"]) / value

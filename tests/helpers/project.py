@@ -40,21 +40,13 @@ def _confirmed(app: EmulatorApp, client: DataverseClient, base: Path) -> Setting
 
 
 def build_provisioned(
-    base: Path,
-    *,
-    clients: int,
-    seed: int,
-    with_large_files: bool = False,
-    documents: bool = False,
+    base: Path, *, clients: int, seed: int, with_large_files: bool = False, **options: bool
 ) -> Path:
     """``base/bundle``, ``base/project`` (map confirmed, schema provisioned) and ``base/data``
-    (the emulator's SQLite files)."""
+    (the emulator's SQLite files); ``options`` go to the generator (``linked_files``,
+    ``groups``: with linked files, ``base/bundle.downloads`` too)."""
     generate_bundle(
-        base / "bundle",
-        clients=clients,
-        seed=seed,
-        with_large_files=with_large_files,
-        documents=documents,
+        base / "bundle", clients=clients, seed=seed, with_large_files=with_large_files, **options
     )
     with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
         settings = _confirmed(app, client, base)

@@ -209,10 +209,12 @@ def test_sample_diff_matches_except_the_planted_edge_cases(
     passed_totals = [c for c in proof.checks if c.name == INVOICE_TOTAL and c.passed]
     assert len(passed_totals) == len(result.selection.ids["invoices"]) - 1
 
-    # linked and oversized files and dangling references: not loaded, with their reason
+    # the linked file, not downloaded: skipped, as documents.linked says (no difference)
+    linked = truth["findings"]["files.linked"]
+    assert [s.source_id for s in result.load.left_out] == linked
+    assert result.recon.objects["files"].skipped == len(linked)
+    # oversized files and dangling references: not loaded, with their reason
     expected: dict[tuple[str, str], str] = {}
-    for fid in truth["findings"]["files.linked"]:
-        expected[("files", fid)] = "a linked file (a URL, not in the bundle): listed, not migrated"
     for fid in truth["findings"]["files.over_upload_limit"]:
         expected[("files", fid)] = "is over the tenant's upload limit of 5242880"
     for kind, planted in truth["dangling"].items():
@@ -221,7 +223,7 @@ def test_sample_diff_matches_except_the_planted_edge_cases(
             continue  # a client whose coach is missing is loaded, owned by the fallback user
         for sid in planted:
             expected[(obj, sid)] = DANGLING_REASON
-    assert len(expected) == 5
+    assert len(expected) == 4
     not_loaded = {(c.table, c.record): c for c in failed if c.name == NOT_LOADED}
     assert set(not_loaded) == set(expected)
     for key, reason in expected.items():
@@ -283,8 +285,11 @@ def test_the_sample_reports_its_size_clients_and_records_alike(
     assert facts["requested size"] == 300
     assert (facts["clients chosen"], facts["chosen clients"]) == (len(chosen), chosen)
     assert facts["records chosen"] == result.selection.size
-    assert facts["records chosen"] == facts["records loaded"] + facts["records rejected"]
-    assert facts["records rejected"] == len(result.rejects) == 5
+    assert facts["records chosen"] == (
+        facts["records loaded"] + facts["records rejected"] + facts["records skipped"]
+    )
+    assert facts["records rejected"] == len(result.rejects) == 4
+    assert facts["records skipped"] == 1  # the linked file, not downloaded
     assert sum(t.loaded for t in result.recon.objects.values()) == facts["records loaded"]
 
     as_json = json.loads(json.dumps(result.as_dict()))
@@ -298,7 +303,8 @@ def test_the_sample_reports_its_size_clients_and_records_alike(
     text = " ".join(captured.get().split())
     assert (
         f"Sample: 300 records asked for; {facts['records chosen']:,} records of "
-        f"{len(chosen)} clients chosen; {facts['records loaded']:,} loaded, 5 rejected"
+        f"{len(chosen)} clients chosen; {facts['records loaded']:,} loaded, 4 rejected, "
+        "1 skipped"
     ) in text
     ((note,),) = journal_rows(
         project.settings.project_dir, "SELECT note FROM runs WHERE run_id = ?", (result.run_id,)
@@ -434,25 +440,25 @@ def test_the_gate_opens_once_every_difference_but_the_source_defects_is_accepted
     defects = [d for d in found if d.classification == "source defect"]
     rejected = [d for d in found if d.classification == "rejected by the map"]
     assert len(defects) == 4
-    assert len(rejected) == 2
+    assert len(rejected) == 1  # the oversized file (the linked one is skipped, no difference)
     assert len(found) == len(defects) + len(rejected)
 
-    # one of the map's rejects accepted: the other still wants a decision, the gate stays shut
-    first = accept_sample(settings, by="Ada", reason="moved by hand", ids=[rejected[0].id])
+    # a source defect accepted: the map's reject still wants a decision, the gate stays shut
+    first = accept_sample(settings, by="Ada", reason="seen", ids=[defects[0].id])
     assert not first.gate_open
     assert first.accepted_at is None
-    assert [a.difference.diff_id for a in first.differences.accepted] == [rejected[0].id]
-    assert [d.diff_id for d in first.blocking] == [rejected[1].id]
+    assert [a.difference.diff_id for a in first.differences.accepted] == [defects[0].id]
+    assert [d.diff_id for d in first.blocking] == [rejected[0].id]
     with pytest.raises(MapError):
         _gate(settings)
     # an id is the same typed in capitals; one the sample does not hold is refused, named
     with pytest.raises(JournalError) as unknown:
         accept_sample(settings, by="Ada", ids=["zzzzzzzzzz"])
     assert "'zzzzzzzzzz'" in unknown.value.message
-    second = accept_sample(settings, by="Ada", reason="moved by hand", ids=[rejected[1].id.upper()])
+    second = accept_sample(settings, by="Ada", reason="moved by hand", ids=[rejected[0].id.upper()])
     # the source defects are left: they are in the export, accepted at verify; the gate opens
     assert second.gate_open
-    assert {d.diff_id for d in second.differences.remaining} == {d.id for d in defects}
+    assert {d.diff_id for d in second.differences.remaining} == {d.id for d in defects[1:]}
     assert second.blocking == []
 
     # a sample made again shows what was accepted, by whom and why
@@ -463,7 +469,8 @@ def test_the_gate_opens_once_every_difference_but_the_source_defects_is_accepted
         accepted = shown[d.id]
         assert accepted is not None
         assert (accepted.by, accepted.reason) == ("Ada", "moved by hand")
-    assert all(shown[d.id] is None for d in defects)
+    assert shown[defects[0].id] is not None
+    assert all(shown[d.id] is None for d in defects[1:])
     assert _gate(settings).run_id == sample.run_id  # the gate for migrate is open
 
 
@@ -510,7 +517,7 @@ def test_sample_report_in_headless_chromium(
             assert page.locator("#differences details.group").count() == len(tables)
             files = page.locator("#differences-files")
             assert files.get_attribute("open") is not None
-            assert files.locator("tbody tr[data-row]:visible").count() == 2
+            assert files.locator("tbody tr[data-row]:visible").count() == 1
             # the field-level diff per table and column, closed until opened
             contact = page.locator("#fields-contact")
             column_rows = contact.locator("table.columns tbody tr")

@@ -108,16 +108,16 @@ def _planted(project: ReconProject) -> dict[tuple[str, str, str, str], str]:
         column = rest.split(" ")[0]
         for sid in planted:
             out[(SOURCE_DEFECT, obj, sid, column)] = "record not loaded"
-    for kind, column in (("files.linked", "url"), ("files.over_upload_limit", "size_bytes")):
-        for sid in truth["findings"][kind]:
-            out[(REJECTED, "files", sid, column)] = "record not loaded"
+    # the file over the upload limit; the linked one, not downloaded, is skipped (no difference)
+    for sid in truth["findings"]["files.over_upload_limit"]:
+        out[(REJECTED, "files", sid, "size_bytes")] = "record not loaded"
     return out
 
 
 def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
     project = tenant.project
     planted = _planted(project)
-    assert len(planted) == 6
+    assert len(planted) == 5
     ids = {key: difference_id(*key) for key in planted}
 
     # 1. every planted edge case is a difference nobody accepted yet, classified and named
@@ -134,9 +134,9 @@ def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
         assert f"{ids[key]}  {key[0]}: {key[1]} {key[2]} {key[3]}" in failed["message"]
     assert "crm-ferry verify accept --by NAME --reason TEXT" in failed["hint"]
     report = json.loads(Path(failed["report"]).with_name("report.json").read_text("utf-8"))
-    assert report["summary"]["new"] == 6
+    assert report["summary"]["new"] == 5
     assert report["summary"]["by_class"][SOURCE_DEFECT] == {"total": 4, "new": 4, "accepted": 0}
-    assert report["summary"]["by_class"][REJECTED] == {"total": 2, "new": 2, "accepted": 0}
+    assert report["summary"]["by_class"][REJECTED] == {"total": 1, "new": 1, "accepted": 0}
 
     # the console names them too, ids whole on an 80-column terminal
     shown = _run(tenant, "verify", code=0).stdout
@@ -188,7 +188,7 @@ def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
     assert {d["classification"] for d in out["remaining"]} == {REJECTED}
     again = _json(_run(tenant, "verify", "--check", "--json", code=7))["error"]
     assert {d["classification"] for d in again["differences"]} == {REJECTED}
-    assert again["message"].startswith("verify found 2 difference(s) nobody accepted (4 accepted)")
+    assert again["message"].startswith("verify found 1 difference(s) nobody accepted (4 accepted)")
 
     # 4. no ids: every difference nobody accepted is listed, and accepted once confirmed
     asked = _run(
@@ -202,7 +202,7 @@ def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
         stdin="n\n",
         code=1,
     )
-    assert "Accept these 2 difference(s) as Ada Lovelace?" in asked.stderr
+    assert "Accept these 1 difference(s) as Ada Lovelace?" in asked.stderr
     confirmed = _run(
         tenant, "verify", "accept", "--by", "Ada Lovelace", "--reason", "moved by hand", stdin="y\n"
     )
@@ -213,7 +213,7 @@ def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
     passed = _json(_run(tenant, "verify", "--check", "--json"))
     assert passed["ok"] is True
     assert passed["summary"]["new"] == 0
-    assert passed["summary"]["accepted"] == 6
+    assert passed["summary"]["accepted"] == 5
     # totals are JSON numbers, never text
     totals = passed["totals"]
     assert isinstance(totals["invoices"]["source total"], float)
@@ -237,7 +237,7 @@ def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
         assert accepted["at"].endswith("Z")
     html = Path(passed["report"]["html"]).read_text("utf-8")
     assert "Every difference is accepted" in html
-    assert html.count("accepted</span> by Ada Lovelace") == 6
+    assert html.count("accepted</span> by Ada Lovelace") == 5
 
     # 5. the service stores another last name than the one written (a faulty plug-in): a
     # new migration difference, and --check fails again, naming table, record and column
@@ -264,7 +264,7 @@ def test_verify_check_accept_and_a_new_difference(tenant: Tenant) -> None:
         "lastname",
     )
     assert only["what"] == "value differs"
-    assert new["message"].startswith("verify found 1 difference(s) nobody accepted (6 accepted)")
+    assert new["message"].startswith("verify found 1 difference(s) nobody accepted (5 accepted)")
     assert f"{only['id']}  {MIGRATION}: contact {row} lastname" in new["message"]
     assert f"--reason TEXT {only['id']}`" in new["hint"]
 

@@ -19,6 +19,9 @@ DANGLING = {
     "clients.coach_id -> users": ["C2"],
     "clients.coach_email -> users": ["C4", "C6"],  # C6's coach is a rejected user
     "clients.family_id -> families": ["C2"],
+    "groups.members -> clients": ["G1", "G2"],  # C9 is not in clients, C5 was rejected
+    "group_members.group_id -> groups": ["G9/C1"],
+    "group_members.client_id -> clients": ["G2/C8"],
     "client_properties.client_id -> clients": ["C9/referral", "C5/x"],  # C5 was rejected
     "packages.client_id -> clients": ["P2"],
     "sessions.client_id -> clients": ["S2", "S3"],
@@ -88,6 +91,8 @@ def test_counts_and_custom_properties(refs) -> None:
         "users",
         "families",
         "clients",
+        "groups",
+        "group_members",
         "client_properties",
         "service_types",
         "packages",

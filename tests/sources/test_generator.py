@@ -173,7 +173,7 @@ def audit(root: Path, data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[s
         if inv["id"] in sums and sums[inv["id"]] + tax != Decimal(inv["total_amount"]):
             findings["invoices.items_total_mismatch"].add(inv["id"])
     for f in data["files"]:
-        if f["url"] and not f["path"]:
+        if not f["path"] and (f["url"] or f["filename"]):
             findings["files.linked"].add(f["id"])
         if f["path"]:
             p = root / f["path"]

@@ -15,6 +15,7 @@ from crm_ferry.model import Client, Invoice, Reject, Session
 from crm_ferry.transform.context import ContextBuilder
 from crm_ferry.transform.engine import Transformer
 from crm_ferry.transform.ops import PHASE_LINKS, PHASE_ROWS, PHASE_STATE, Operation, target_id
+from crm_ferry.transform.roles.opportunities import Skipped
 from crm_ferry.transform.schema import tables_for
 from helpers.transform import (
     NAMESPACE,
@@ -57,12 +58,15 @@ def loaded(bundle_data: BundleData, emulated: DataverseClient) -> dict[str, Any]
     t = Transformer(spec, schema, NAMESPACE, context)
     ops: list[Operation] = []
     rejects: list[Reject] = []
+    skipped: list[Skipped] = []
     for obj in LOAD_ORDER:
         for record in bundle_data.records.get(obj, []):
             out = t.transform(record)
             for item in out:
                 if isinstance(item, Reject):
                     rejects.append(item)
+                elif isinstance(item, Skipped):
+                    skipped.append(item)
                 else:
                     ops.append(item)
     ops.extend(t.finish())
@@ -92,7 +96,14 @@ def loaded(bundle_data: BundleData, emulated: DataverseClient) -> dict[str, Any]
                 client.call(op.action, op.payload, idempotent=False)
         except Exception as exc:
             errors.append(f"{op.op_key}: {exc}")
-    return {"ops": ops, "rejects": rejects, "errors": errors, "schema": schema, "spec": spec}
+    return {
+        "ops": ops,
+        "rejects": rejects,
+        "skipped": skipped,
+        "errors": errors,
+        "schema": schema,
+        "spec": spec,
+    }
 
 
 def test_every_operation_is_written_without_error(loaded: dict[str, Any]) -> None:
@@ -110,9 +121,11 @@ def test_rejects_are_the_planted_problems(loaded: dict[str, Any]) -> None:
     assert ("sessions", "ses_0000092") in by_id  # dangling client
     assert ("session_notes", "note_0000072") in by_id  # dangling session
     assert ("invoice_items", "ii_0000073") in by_id  # dangling invoice
-    linked = by_id[("files", "file_000002")]
-    assert linked.column == "url"
-    assert "listed, not migrated" in linked.reason
+    # a linked file, not downloaded: skipped with its reason (documents.linked: skip)
+    assert ("files", "file_000002") not in by_id
+    (linked,) = loaded["skipped"]
+    assert (linked.object, linked.source_id, linked.role) == ("files", "file_000002", "attachment")
+    assert "documents.linked: skip" in linked.reason
     for r in loaded["rejects"]:
         assert r.reason
         assert r.file

@@ -36,6 +36,7 @@ from crm_ferry.transform.context import ContextBuilder, TransformContext
 from crm_ferry.transform.engine import Transformer
 from crm_ferry.transform.html import html_to_text
 from crm_ferry.transform.ops import PHASE_LINKS, PHASE_ROWS, PHASE_STATE, Operation, target_id
+from crm_ferry.transform.roles.opportunities import Skipped
 from crm_ferry.transform.schema import OrgSettings, TableSchema, TargetSchema
 from helpers.transform import NAMESPACE, custom_column, seed_users, spec_of
 
@@ -588,9 +589,9 @@ def test_files(doc: dict[str, Any], schema: TargetSchema) -> None:
     assert op.payload["overriddencreatedon"] == "2022-10-20T14:15:00Z"
     (op,) = ops_of(t.transform(file_record(session_id="s1")))
     assert op.payload["objectid_new_session@odata.bind"] == f"/new_sessions({tid('session', 's1')})"
-    r = reject_of(t.transform(file_record(path=None, url="https://drive.example.com/x")))
-    assert r.column == "url"
-    assert "listed, not migrated" in r.reason
+    (skip,) = t.transform(file_record(path=None, url="https://drive.example.com/x"))
+    assert isinstance(skip, Skipped)  # a linked file without its download (policy skip)
+    assert "documents.linked: skip" in skip.reason
     r = reject_of(t.transform(file_record(filename="setup.exe")))
     assert "blocked" in r.reason
     r = reject_of(t.transform(file_record(path="files/missing.pdf")))

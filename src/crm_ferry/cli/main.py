@@ -67,6 +67,13 @@ def cli(ctx: click.Context) -> None:
     is_flag=True,
     help="Add files of 6, 40 and 150 MB and one of a blocked type (about 200 MB on disk).",
 )
+@click.option(
+    "--linked-files",
+    is_flag=True,
+    help="Add linked files (contracts by URL, recordings by name) and write their downloads "
+    "beside the bundle (<bundle>.downloads/), all but one.",
+)
+@click.option("--groups", is_flag=True, help="Add client groups with tags (groups.csv).")
 @command_options
 @click.pass_context
 def generate(
@@ -77,6 +84,8 @@ def generate(
     as_zip: bool,
     with_large_files: bool,
     documents: bool,
+    linked_files: bool,
+    groups: bool,
     as_json: bool,
 ) -> None:
     """Write a realistic synthetic The Practice export bundle (same seed, same bytes)."""
@@ -88,6 +97,8 @@ def generate(
         as_zip=as_zip,
         with_large_files=with_large_files,
         documents=documents,
+        linked_files=linked_files,
+        groups=groups,
     )
     emit(result, as_json, render.render_generate)
 

@@ -39,6 +39,8 @@ from crm_ferry.reconcile.reconciliation import Reconciliation
 from crm_ferry.reconcile.verify import Proof
 from crm_ferry.settings import SECRET_ENV
 from crm_ferry.sources.discover import FINDING_KINDS
+from crm_ferry.sources.downloads import LinkedSummary
+from crm_ferry.sources.groups import GroupSummary
 
 __all__ = [
     "RateColumn",
@@ -202,6 +204,8 @@ def render_generate(result: commands.GenerateResult) -> None:
         table.add_row(name, f"{count:,}")
     console.print(table)
     _print_path(f"{result.bytes:,} bytes; seed {result.seed}; ground truth", result.ground_truth)
+    if result.downloads is not None:
+        _print_path("Linked files downloaded to", result.downloads)
 
 
 def render_discovery(result: commands.SourceDiscovery) -> None:
@@ -247,6 +251,10 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
                     FINDING_KINDS.get(kind, kind), f"{f.count:,}", ", ".join(f.source_ids[:3])
                 )
         console.print(ft)
+    if result.linked_files is not None:
+        _render_linked(result.linked_files)
+    if result.groups is not None:
+        _render_groups(result.groups)
     if result.custom_properties:
         ct = Table(title="Custom properties")
         ct.add_column("key")
@@ -263,6 +271,54 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
         console.print(rt)
     if result.rejects_path:
         _print_path("Rejected rows:", result.rejects_path)
+
+
+def _render_linked(linked: LinkedSummary) -> None:
+    how = ", ".join(f"by {k} {n:,}" for k, n in linked.matched.items() if n) or "none"
+    where = linked.folder or "none set ([source] files)"
+    console.print(
+        f"Linked files: {linked.linked:,}, matched {sum(linked.matched.values()):,} ({how}), "
+        f"missing {linked.missing:,}, ambiguous {linked.ambiguous:,}; downloads folder: "
+        f"{escape(where)}",
+        soft_wrap=True,
+    )
+    if linked.problems:
+        lt = Table(title="Linked files not found in the downloads folder")
+        for col in ("file", "name", "belongs to", "status", "why"):
+            lt.add_column(col)
+        for p in linked.problems:
+            lt.add_row(
+                p.file_id,
+                escape(p.name or p.url or "(no name)"),
+                escape(p.belongs_to),
+                p.status,
+                escape(p.reason),
+            )
+        console.print(lt)
+        console.print(f"[yellow]what to do:[/] {escape(linked.advice)}", soft_wrap=True)
+    for path, why in linked.refused.items():
+        console.print(f"  refused in the downloads folder: {escape(path)}: {escape(why)}")
+
+
+def _render_groups(groups: GroupSummary) -> None:
+    gt = Table(
+        title=f"Client groups: {groups.clients_gained:,} clients gained "
+        f"{groups.tags_added:,} tags from their groups"
+    )
+    for col, justify in (
+        ("group", "left"),
+        ("name", "left"),
+        ("members", "right"),
+        ("tags", "left"),
+        ("clients gained", "right"),
+    ):
+        gt.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for g in groups.groups:
+        gt.add_row(
+            g.id, escape(g.name or ""), f"{g.members:,}", escape("; ".join(g.tags)),
+            f"{g.clients_gained:,}",
+        )  # fmt: skip
+    console.print(gt)
 
 
 def render_scoping(r: commands.ScopingReport) -> None:
@@ -745,13 +801,14 @@ def _render_skips(r: commands.LoadResult) -> None:
             f"{role}: {tally.get('sessions', 0):,} session(s) taken, "
             f"{tally.get('added', 0):,} added, {tally.get('skipped', 0):,} skipped"
         )
-    for skip in r.skips[:20]:
+    skips = [*r.left_out, *r.skips]
+    for skip in skips[:20]:
         console.print(
             f"[yellow]skipped[/] {skip.file}:{skip.line} {skip.object}/{skip.source_id} "
             f"(no {skip.role}): {escape(skip.reason)}"
         )
-    if len(r.skips) > 20:
-        console.print(f"… and {len(r.skips) - 20:,} more skipped (all of them in load.json)")
+    if len(skips) > 20:
+        console.print(f"… and {len(skips) - 20:,} more skipped (all of them in load.json)")
 
 
 _DELTA_COLUMNS = ("changed", "added", "unchanged", "removed")
@@ -1100,7 +1157,9 @@ def render_sample(r: commands.SampleResult) -> None:
     console.print(
         f"Sample: {f['requested size']:,} records asked for; {f['records chosen']:,} records "
         f"of {f['clients chosen']:,} clients chosen; {f['records loaded']:,} loaded, "
-        f"{f['records rejected']:,} rejected; strata covered {f['strata covered']}",
+        f"{f['records rejected']:,} rejected"
+        + (f", {f['records skipped']:,} skipped" if f.get("records skipped") else "")
+        + f"; strata covered {f['strata covered']}",
         soft_wrap=True,
     )
     _render_header(r.recon)

@@ -33,6 +33,7 @@ from crm_ferry.settings import (
     client_secret,
     secret_env_name,
 )
+from crm_ferry.sources.downloads import Downloads
 
 __all__ = [
     "client_from_settings",
@@ -40,6 +41,7 @@ __all__ = [
     "confirmed_map",
     "connected",
     "credential_from_settings",
+    "downloads_folder",
     "extra_client_ids",
     "init_source",
     "map_file",
@@ -125,6 +127,23 @@ def source_path(settings: Settings, source: Path | None = None) -> Path:
             hint=f"check --source or the [source] path in {CONFIG_FILE}",
         )
     return Path(path)
+
+
+def downloads_folder(settings: Settings) -> Downloads | None:
+    """The folder of the separately downloaded (linked) files, ``[source] files``, scanned;
+    None when none is set; a :class:`ConfigError` naming it when it is not a folder."""
+    folder = settings.source_files
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(
+            f"the downloads folder {folder} ([source] files) {what}",
+            hint="create it and put the separately downloaded files in it, or correct "
+            f"[source] files in {CONFIG_FILE} (or CRM_FERRY_SOURCE_FILES); leave the "
+            "setting out when no file was downloaded",
+        )
+    return Downloads(folder)
 
 
 def confirmed_map(

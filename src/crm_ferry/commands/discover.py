@@ -20,7 +20,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crm_ferry.commands._project import connected, extra_client_ids, source_path
+from crm_ferry.commands._project import (
+    connected,
+    downloads_folder,
+    extra_client_ids,
+    source_path,
+)
 from crm_ferry.commands.emulator import snapshot_file, snapshot_tenant
 from crm_ferry.commands.provision import tier_settings
 from crm_ferry.dataverse.client import DataverseClient
@@ -56,7 +61,8 @@ def discover(
     rejects: Path | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> SourceDiscovery:
-    """Profile the export bundle: objects, counts, rejects, custom properties, dangling links.
+    """Profile the export bundle: objects, counts, rejects, custom properties, dangling links,
+    the linked files against the downloads folder (``[source] files``) and the client groups.
 
     ``rejects``: where every rejected row is written (JSON Lines), owner-only (0600, in
     folders made 0700): the rows hold client data."""
@@ -66,6 +72,7 @@ def discover(
         rejects_path=_rejects_file(settings, rejects),
         progress=progress,
         line_limit=settings.line_limit,
+        downloads=downloads_folder(settings),
     )
 
 
@@ -110,6 +117,7 @@ def scope(
         rejects_path=_rejects_file(settings, rejects),
         progress=progress,
         line_limit=settings.line_limit,
+        downloads=downloads_folder(settings),
     )
     prefix = settings.publisher_prefix
     batch_size = settings.batch_size

@@ -20,8 +20,12 @@ def generate(
     as_zip: bool = False,
     with_large_files: bool = False,
     documents: bool = False,
+    linked_files: bool = False,
+    groups: bool = False,
 ) -> GenerateResult:
-    """Write a synthetic The Practice export bundle with ``clients`` clients."""
+    """Write a synthetic The Practice export bundle with ``clients`` clients (with
+    ``linked_files``, linked files and their downloads beside it; with ``groups``, client
+    groups with tags)."""
     if clients < 1:
         raise ConfigError(
             f"--clients must be at least 1, not {clients}", hint="pass --clients 1 or more"
@@ -33,4 +37,6 @@ def generate(
         as_zip=as_zip,
         with_large_files=with_large_files,
         documents=documents,
+        linked_files=linked_files,
+        groups=groups,
     )

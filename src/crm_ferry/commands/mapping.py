@@ -25,7 +25,13 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from crm_ferry.commands._project import connected, init_source, map_file, source_path
+from crm_ferry.commands._project import (
+    connected,
+    downloads_folder,
+    init_source,
+    map_file,
+    source_path,
+)
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.metadata import Metadata
 from crm_ferry.errors import MapError
@@ -51,6 +57,7 @@ from crm_ferry.mapping.profile import SourceProfile, profile_source
 from crm_ferry.mapping.spec import MapDocument, MappingSpec, Problem
 from crm_ferry.settings import CONFIG_FILE, Settings
 from crm_ferry.sources.bundle import open_bundle
+from crm_ferry.sources.downloads import LinkedSummary, linked_summary
 
 __all__ = [
     "CheckResult",
@@ -68,6 +75,7 @@ __all__ = [
     "map_lines",
     "map_propose",
     "map_show",
+    "read_linked_files",
     "read_source",
 ]
 
@@ -366,17 +374,34 @@ class CheckResult:
         }
 
 
+def read_linked_files(settings: Settings, source: Path | None = None) -> LinkedSummary:
+    """The bundle's linked files against the downloads folder (``[source] files``)."""
+    downloads = downloads_folder(settings)
+    path = source_path(settings, source)
+    with open_bundle(
+        path, column_map=settings.column_map, line_limit=settings.line_limit
+    ) as bundle:
+        return linked_summary(bundle, downloads)
+
+
 def _checked(
-    settings: Settings, dv: DataverseClient, source: Path | None, *, as_proposal: bool = False
+    settings: Settings,
+    dv: DataverseClient,
+    source: Path | None,
+    *,
+    as_proposal: bool = False,
+    linked: bool = False,
 ) -> tuple[MapDocument, list[Problem]]:
-    """The project's map with its owners re-resolved (in memory), and all its problems."""
+    """The project's map with its owners re-resolved (in memory), and all its problems;
+    ``linked``: with the linked files the downloads folder lacks."""
     doc = MapDocument.load(map_file(settings))
     if as_proposal:
         doc.set_status("proposed")  # re-checked as a proposal; confirming stamps it anew
     usage = OwnerUsage()
     profile, _ = read_source(settings, source, usage=usage)
+    files = read_linked_files(settings, source) if linked else None
     doc, _, owners = refresh_owners(doc, fetch_system_users(dv))
-    checked = check_map(doc, profile, dv.metadata, usage=usage, known=owners)
+    checked = check_map(doc, profile, dv.metadata, usage=usage, known=owners, linked=files)
     return doc, dedupe([*owners, *checked])
 
 
@@ -385,7 +410,7 @@ def map_check(
 ) -> CheckResult:
     """Every problem of the project's map against its source and the tenant (nothing saved)."""
     with connected(settings, client) as dv:
-        doc, problems = _checked(settings, dv, source)
+        doc, problems = _checked(settings, dv, source, linked=True)
     return CheckResult(map_file(settings), str(doc.data.get("status")), tuple(problems))
 
 

@@ -9,6 +9,11 @@ A ``migrate`` or ``delta`` that rejected more of an object's records than its re
 threshold allows (``[load] reject_threshold``, :mod:`crm_ferry.reconcile.thresholds`) has
 loaded what it could and is incomplete all the same: its result says which objects, how
 many and why (exit 8 on the command line).
+
+The linked files (no path in the bundle) are matched to the downloads folder (``[source]
+files``) before anything loads; with ``documents.linked: fail`` a load refuses to start
+while one is missing or ambiguous (:class:`LinkedFilesMissing`, exit 4), listing each with
+the record it belongs to.
 """
 
 from __future__ import annotations
@@ -19,12 +24,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from crm_ferry.commands._project import clients, confirmed_map, source_path, writing
+from crm_ferry.commands._project import (
+    clients,
+    confirmed_map,
+    downloads_folder,
+    source_path,
+    writing,
+)
 from crm_ferry.commands._sharepoint import sharepoint_client, sharepoint_plan
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import ConfigError, MapError
 from crm_ferry.journal import Journal, RefStore, RunKind, SampleInfo
-from crm_ferry.load.context import build_context
+from crm_ferry.load.context import Documents, build_context
 from crm_ferry.load.engine import (
     LoadContext,
     Loader,
@@ -47,11 +58,25 @@ from crm_ferry.reconcile.thresholds import load_breaches
 from crm_ferry.settings import Settings
 from crm_ferry.sharepoint import SharePointClient
 from crm_ferry.sources.bundle import open_bundle
+from crm_ferry.sources.downloads import WHAT_TO_DO, Downloads, summarise
 from crm_ferry.sources.schema import READ_ORDER
+from crm_ferry.transform.context import TransformContext
 from crm_ferry.transform.engine import Transformer
 from crm_ferry.transform.schema import TargetSchema, tables_for
 
-__all__ = ["Prepared", "delta", "migrate", "prepare", "require_sample_gate", "run_load"]
+__all__ = [
+    "LinkedFilesMissing",
+    "Prepared",
+    "delta",
+    "migrate",
+    "prepare",
+    "require_linked_files",
+    "require_sample_gate",
+    "run_load",
+]
+
+LISTED = 25
+"""Linked files named in the message of a refused load (``--json`` has them all)."""
 
 THRESHOLD_KINDS: tuple[RunKind, ...] = ("migrate", "delta")
 """Runs that load the whole bundle: over an object's reject threshold, they are incomplete
@@ -98,6 +123,39 @@ def require_sample_gate(journal: Journal, spec: MappingSpec) -> SampleInfo:
     return accepted
 
 
+class LinkedFilesMissing(MapError):
+    """A load refused to start: the map says ``documents.linked: fail`` and linked files
+    are missing from the downloads folder or ambiguous there; ``files`` lists each (file
+    id, name, the client or session it belongs to, why) for ``--json``."""
+
+    def __init__(self, message: str, *, hint: str, files: list[dict[str, Any]]) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+
+
+def require_linked_files(
+    spec: MappingSpec, context: TransformContext, downloads: Downloads | None
+) -> None:
+    """:class:`LinkedFilesMissing` when the map's files are migrated, ``documents.linked``
+    is ``fail`` and a linked file was not matched to the downloads folder."""
+    if spec.target("attachment") is None or spec.documents.linked != "fail":
+        return
+    wanted = {m.file.client_id for m in context.linked.values() if not m.matched}
+    names = {cid: ref.name for cid in wanted if cid and (ref := context.clients.get(cid))}
+    problems = summarise(context.linked, downloads, names).problems
+    if not problems:
+        return
+    shown = "".join(f"\n  {p}" for p in problems[:LISTED])
+    more = f"\n  … and {len(problems) - LISTED} more" if len(problems) > LISTED else ""
+    raise LinkedFilesMissing(
+        f"{len(problems)} linked file(s) are not in the downloads folder "
+        f"({downloads.root if downloads is not None else 'none is set'}), and the map says "
+        f"documents.linked: fail; nothing was loaded:{shown}{more}",
+        hint=f"{WHAT_TO_DO}; then run the command again",
+        files=[p.as_dict() for p in problems],
+    )
+
+
 def continue_with(options: Mapping[str, Any]) -> str:
     """The command that continues a load run with these :func:`run_load` options."""
     kind = options.get("kind", "migrate")
@@ -124,6 +182,7 @@ def run_load(
     """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``;
     a delta does ``removed`` with the rows of records gone from the source."""
     path = source_path(settings, source)
+    downloads = downloads_folder(settings)
     secure_dir(settings.project_dir / "runs")
     with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
         prep = prepare(settings, users[0], source=path, check_source=check_source)
@@ -137,7 +196,8 @@ def run_load(
             RefStore(settings.project_dir / "runs") as store,
             sharepoint_client(settings, prep.spec.documents.uses_sharepoint, sharepoint) as graph,
         ):
-            context = build_context(bundle, store)
+            context = build_context(bundle, store, downloads)
+            require_linked_files(prep.spec, context, downloads)
             plan = sharepoint_plan(settings, prep.spec, users[0])
             if plan is not None:
                 context = replace(context, sharepoint=plan)
@@ -158,6 +218,7 @@ def run_load(
                     progress=progress,
                     primary_ids={n: t.primary_id for n, t in prep.schema.tables.items()},
                     sharepoint=SharePointSender(graph, j) if graph is not None else None,
+                    documents=Documents(bundle, downloads),
                 )
             )
             result = loader.run(

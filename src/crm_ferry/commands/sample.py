@@ -155,6 +155,7 @@ def sample(
                 {obj: set(ids) for obj, ids in selection.ids.items() if obj in mapped and ids},
                 j.loaded_sources(except_role="opportunity"),
                 rejects,
+                skipped=load.left_out_counts,
             )
             proof.checks.extend(balance_checks(objects))
             facts = {
@@ -163,6 +164,7 @@ def sample(
                 "records chosen": sum(t.source for t in objects.values()),
                 "records loaded": sum(t.loaded for t in objects.values()),
                 "records rejected": sum(t.rejected for t in objects.values()),
+                "records skipped": sum(t.skipped for t in objects.values()),
                 "strata covered": f"{len(selection.coverage)} of {len(selection.strata)}",
                 "chosen clients": chosen_clients,
             }

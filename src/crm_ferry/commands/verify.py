@@ -8,7 +8,9 @@ a random ``N``), and every difference classified (source defect, rejected by the
 migration difference) with a stable id. The journal keeps what it found (ids and places).
 ``check`` fails on any difference nobody accepted, and on every object with more rejected
 records than its reject threshold allows (``[load] reject_threshold``: what a person
-accepted does not change it; raising the threshold does).
+accepted does not change it; raising the threshold does). The linked files are checked
+against the downloads folder as it is now: each is in the tenant as ``documents.linked``
+says (:mod:`crm_ferry.reconcile.linked`).
 
 ``verify accept`` records that a person accepted differences of the latest verification
 (given ids, or every one not accepted yet), who, when and why; accepted differences stay in
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from crm_ferry.commands._project import clients, map_file, source_path
+from crm_ferry.commands._project import clients, downloads_folder, map_file, source_path
 from crm_ferry.commands._sharepoint import sharepoint_client
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import CheckFailed, MapError
@@ -37,6 +39,7 @@ from crm_ferry.owner_only import secure_dir
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.acceptance import AcceptOutcome, accept, unaccepted
 from crm_ferry.reconcile.classify import Difference, apply_acceptances, reject_checks
+from crm_ferry.reconcile.linked import linked_checks
 from crm_ferry.reconcile.reconciliation import (
     Environment,
     MapSummary,
@@ -63,6 +66,7 @@ from crm_ferry.reconcile.verify import (
 )
 from crm_ferry.settings import Settings
 from crm_ferry.sharepoint import SharePointClient
+from crm_ferry.sources.downloads import match_linked, read_linked
 
 __all__ = [
     "PendingDifferences",
@@ -144,6 +148,7 @@ def verify(
     classified; ``check``: fail on any difference nobody accepted. ``progress``: a task per
     table (``verify contact``), advanced by the records read and compared."""
     path = source_path(settings, source)
+    downloads = downloads_folder(settings)
     spec = MapDocument.load(map_file(settings)).spec()
     with (
         clients(settings, client) as users,
@@ -164,6 +169,7 @@ def verify(
         reader: list[Reject] = []
         with open_for_load(path, spec, settings.column_map, settings.line_limit) as b:
             records = source_records(b, spec, wanted, accepted_ids, reader)
+            linked = match_linked(read_linked(b), downloads)
         proof = prove(
             j,
             users[0],
@@ -184,6 +190,13 @@ def verify(
             accepted_ids, loaded, rejects, reader=reader, skipped=run_skipped(reference)
         )
         proof.checks.extend(balance_checks(objects))
+        attachment = spec.target("attachment")
+        if linked and attachment is not None:
+            checks, counts = linked_checks(
+                linked, spec.documents.linked, expected, attachment.table
+            )
+            proof.checks.extend(checks)
+            proof.sums["linked files"] = dict(counts)
         over = over_threshold(
             ((obj, t.source, t.reasons) for obj, t in objects.items()), settings.reject_limits
         )

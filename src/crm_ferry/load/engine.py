@@ -27,7 +27,9 @@ At the end, for every source object, ``read = written + unchanged + rejected + f
 checked (a defect if not); a record, or an aggregate row, with an operation that failed or
 could not be settled counts as failed, and a run with any is ``failed``. So are the records
 an aggregate takes (the completed, paid sessions of the opportunities): each adds to one or
-is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped``.
+is skipped with its reason (:attr:`LoadResult.skips`), ``taken = added + skipped``. A record
+the map leaves out on purpose (a linked file missing from the downloads under
+``documents.linked: skip``) counts as ``skipped``, with its reason (:attr:`LoadResult.left_out`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.errors import CheckFailed, Incomplete, SourceError, Transient
 from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunState
+from crm_ferry.load.context import Documents
 from crm_ferry.load.documents import ReadChunks, document_of, send_documents
 from crm_ferry.load.planner import LoadPlan
 from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, RemovedPolicy
@@ -91,7 +94,9 @@ READING = "reading pending operations"
 
 
 class TransformerLike(Protocol):
-    def transform(self, record: Record) -> Sequence[Operation] | Sequence[Reject]: ...
+    def transform(
+        self, record: Record
+    ) -> Sequence[Operation] | Sequence[Reject] | Sequence[Skipped]: ...
 
     def finish(self) -> Iterable[Operation]: ...
 
@@ -153,6 +158,14 @@ class LoadResult:
     """Every record an aggregate took that added nothing to it, with the reason."""
     truncations: list[Truncation] = field(default_factory=list)
     """Every value cut to its column's length under ``truncate: true``, by record."""
+    left_out: list[Skipped] = field(default_factory=list)
+    """Every record the map left out on purpose, with the reason (each counted in its
+    object's ``skipped``; an aggregate's skips are not among them)."""
+
+    @property
+    def left_out_counts(self) -> dict[str, int]:
+        """Per object, the records the map left out on purpose (:attr:`left_out`)."""
+        return dict(Counter(s.object for s in self.left_out))
 
     @property
     def truncated(self) -> dict[str, int]:
@@ -232,6 +245,7 @@ class LoadResult:
             "over_reject_threshold": [b.as_dict() for b in self.over_threshold],
             "aggregated": self.aggregated,
             "skips": [s.as_dict() for s in self.skips[:1000]],
+            "left_out": [s.as_dict() for s in self.left_out[:1000]],
             "truncated": self.truncated,
         }
 
@@ -255,6 +269,8 @@ class LoadContext:
     """Table → primary id column (from metadata)."""
     sharepoint: SharePointSender | None = None
     """Where the files the map sends to SharePoint go (None: the map sends none)."""
+    documents: Documents | None = None
+    """The files of the bundle and the downloads folder, by key (None: the bundle's only)."""
 
 
 def _objects_for(spec: MappingSpec) -> list[str]:
@@ -347,6 +363,8 @@ class Loader:
         """Aggregate role → the ids of the aggregates the plan built."""
         self._aggregated: dict[str, dict[str, int]] = {}
         self._skips: list[Skipped] = []
+        self._left_out: list[Skipped] = []
+        """Records the map left out on purpose (see :attr:`LoadResult.left_out`)."""
         self._truncations: list[Truncation] = []
         """Values the plan's transform cut under ``truncate: true``."""
         self._chunks: ReadChunks | None = None
@@ -377,6 +395,7 @@ class Loader:
         buffer: list[tuple[Operation, int]] = []
         rank = {role: ctx.plan.rank(role) for role in (*ctx.plan.roles, *SHAREPOINT_ROLES)}
         prop_rejects: list[Reject] = []
+        self._left_out = []
         self._prop_rows = {}
         self._rejected_clients = set()
         props, nprops = _read_properties(bundle, prop_rejects, self._prop_rows)
@@ -449,6 +468,9 @@ class Loader:
                     if obj == "clients":
                         self._rejected_clients.add(record.id)
                     rejects.extend(r for r in out if isinstance(r, Reject))
+                elif out and isinstance(out[0], Skipped):  # the map leaves it out
+                    c.skipped += 1
+                    self._left_out.append(out[0])
                 else:
                     queue([o for o in out if isinstance(o, Operation)])
                     if take_cuts is not None:
@@ -1078,8 +1100,9 @@ class Loader:
             )
         )
         self._track_all = kind == "delta"
-        self._chunks = bundle.attachment_chunks
-        self._open = bundle.open_attachment
+        documents = self.ctx.documents or Documents(bundle)
+        self._chunks = documents.chunks
+        self._open = documents.open
         counts, seen, marks = self.plan(run_id, bundle, include=include)
         self._seen_clients = seen.get("clients", set())
         disappeared: dict[str, list[str]] = {}
@@ -1129,6 +1152,7 @@ class Loader:
             aggregated=self._aggregated,
             skips=self._skips,
             truncations=self._truncations,
+            left_out=self._left_out,
         )
         summary: dict[str, Any] = {
             "objects": {k: v.as_dict() for k, v in counts.items()},
@@ -1138,6 +1162,7 @@ class Loader:
             "changes": changes,
             "aggregated": self._aggregated,
             "skips": [s.as_dict() for s in self._skips[:1000]],
+            "left_out": [s.as_dict() for s in self._left_out[:1000]],
             "truncated": result.truncated,
         }
         if report is not None:

@@ -17,7 +17,9 @@
   the rows counted per object and coach (:class:`~crm_ferry.mapping.owners.OwnerUsage`), the
   rows the fallback will own (a warning per object) and, with no fallback, the rows that
   would be rejected for want of an owner (an error per coach, with the counts);
-* fingerprints that no longer match the source (or, for a confirmed map, the tenant).
+* fingerprints that no longer match the source (or, for a confirmed map, the tenant);
+* linked files the downloads folder lacks (missing or ambiguous there): an error under
+  ``documents.linked: fail`` (a load refuses to start), a warning under ``skip`` or ``link``.
 
 Choices are named by value and label (:func:`option_list`, capped: ``… and N more``). One
 mistake is one error: an ``owners.fallback`` that names nobody usable is reported once (with
@@ -57,6 +59,7 @@ from crm_ferry.mapping.spec import (
 
 if TYPE_CHECKING:
     from crm_ferry.mapping.owners import OwnerUsage
+    from crm_ferry.sources.downloads import LinkedSummary
 
 AGGREGATE_ROWS = frozenset({"completed_paid"})
 """Targets whose rows aggregate several source rows: their fields are computed, not copied."""
@@ -76,6 +79,8 @@ _SOURCE_FITS: dict[str, frozenset[str]] = {
 }
 """Inferred source type → column kinds (besides text) its values convert to."""
 _CUSTOM_TYPES = {"date": "date", "number": "decimal", "boolean": "boolean"}
+_LINKED_SHOWN = 5
+"""Linked files named in the problem about those the downloads folder lacks."""
 _OwnerRows = dict[str | None, dict[str, dict[CoachRef, int]]]
 """Rows without a coach's user to own them: listed coach they name (None: no listed coach)
 → object → the coach the rows name → rows."""
@@ -92,6 +97,7 @@ def check_map(
     *,
     usage: OwnerUsage | None = None,
     known: Sequence[Problem] = (),
+    linked: LinkedSummary | None = None,
 ) -> list[Problem]:
     """Every problem of the map against the source profile and the tenant metadata.
 
@@ -100,12 +106,15 @@ def check_map(
     the check say which rows the fallback owns and which would have no owner. ``known`` are
     the problems the caller found already (the owner resolution's, at their places): a root
     cause among them is not reported again, only what it causes (counted on one line).
+    ``linked``: the linked files against the downloads folder (None: not checked).
     """
     spec, problems = doc.parse()
     if spec is None:
         return problems
     c = _Checker(doc, spec, profile, metadata, usage, known)
     c.run()
+    if linked is not None:
+        c.linked_files(linked)
     return [*(p for p in problems if p.path not in c.superseded), *c.problems]
 
 
@@ -650,6 +659,28 @@ class _Checker:
                     "owner cannot be set: check the tenant's table (or snapshot), use another "
                     "table, or set `enabled: false`",
                 )
+
+    def linked_files(self, linked: LinkedSummary) -> None:
+        """One problem for the linked files that are missing or ambiguous, if the map
+        migrates files: an error when ``documents.linked`` is ``fail``, else a warning."""
+        if not linked.unmatched or self.spec.target("attachment") is None:
+            return
+        policy = self.spec.documents.linked
+        does = {
+            "fail": "migrate, sample and delta refuse to start",
+            "skip": "each is skipped, with the reason",
+            "link": "each becomes a note holding its URL (or name)",
+        }[policy]
+        shown = "; ".join(str(p) for p in linked.problems[:_LINKED_SHOWN])
+        if len(linked.problems) > _LINKED_SHOWN:
+            shown += f"; … and {len(linked.problems) - _LINKED_SHOWN} more (crm-ferry discover)"
+        self.add(
+            ["documents", "linked"],
+            f"{linked.unmatched} linked file(s) are not in the downloads folder "
+            f"({linked.folder or 'none is set: [source] files'}), so {does} "
+            f"(documents.linked: {policy}): {shown}. To do: {linked.advice}",
+            warning=policy != "fail",
+        )
 
     def fingerprints(self) -> None:
         fp = self.spec.fingerprint

@@ -455,7 +455,10 @@ def default_targets(p: str = "new") -> list[DefaultTarget]:
                 "content_type": DefaultField("mimetype", "String"),
                 "path": DefaultField("documentbody", "String", "the file, base64"),
                 "size_bytes": _not("checked against the tenant's upload limit"),
-                "url": _not("linked files are listed, not fetched"),
+                "url": _not(
+                    "a linked file is looked for in the downloads folder ([source] files); "
+                    "documents.linked says what a missing one does"
+                ),
                 "sha256": _not("checked when the file is read"),
                 "uploaded_at": CREATED,
             },

@@ -16,10 +16,12 @@ map's rules, and collects the value sets (with counts) of every enum-like field,
 proposer turns into value maps.
 
 Value sets hold the values of the rows the reader accepts, the only ones a value map ever
-sees: a row the reader rejects is not loaded whatever its values. The values of rejected
-rows are kept apart (:attr:`SourceProfile.rejected_values`, each with its rows and the
-reason they are rejected), so that ``map check`` can say that a value only they hold needs
-no entry in a value map.
+sees: a row the reader rejects is not loaded whatever its values. The tags are the clients'
+effective tags: a bundle with client groups adds to the tags the ones each member gains
+from its groups (:mod:`crm_ferry.sources.groups`), counted in a pass over the clients. The
+values of rejected rows are kept apart (:attr:`SourceProfile.rejected_values`, each with its
+rows and the reason they are rejected), so that ``map check`` can say that a value only
+they hold needs no entry in a value map.
 
 :meth:`SourceProfile.schema_signature` is the part the map depends on (objects, headers and
 their fields, custom keys and types, enum value sets) and nothing that changes with the mere
@@ -518,6 +520,15 @@ class _ValueSets:
             else:
                 self.truncated.add(name)
 
+    def add_counts(self, name: str, counts: Mapping[str, int]) -> None:
+        """Values counted elsewhere (the tags clients gain from their groups)."""
+        counter = self.sets[name]
+        for v, n in counts.items():
+            if v in counter or len(counter) < VALUE_SET_CAP:
+                counter[v] += n
+            else:
+                self.truncated.add(name)
+
 
 class _RejectedValues:
     """The values of enum-like fields in the rows the reader rejects, with those rows."""
@@ -743,6 +754,10 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
             stats[header].result(obj, header, i, fld) for i, (header, fld) in enumerate(order)
         )
         objects[obj] = ObjectProfile(obj, bf.name, bf.format, rows, columns)
+    if bundle.groups is not None and "clients" in bundle.files:
+        for _ in bundle.read("clients"):  # the reader gives each member its groups' tags
+            pass
+        value_sets.add_counts("tags", bundle.groups.tally.gained)
     for name in sorted(value_sets.truncated):
         notes.append(f"value set {name} has more than {VALUE_SET_CAP} values; first kept")
     return SourceProfile(

@@ -1,4 +1,10 @@
-"""Source-side discovery: what is in a bundle, what could not be read, what points nowhere."""
+"""Source-side discovery: what is in a bundle, what could not be read, what points nowhere.
+
+Besides the objects, rejects, findings and custom properties, discovery says where the
+linked files are (each matched to the downloads folder, or listed missing or ambiguous with
+the record it belongs to: :mod:`crm_ferry.sources.downloads`) and what the client groups
+add to their members' tags (:mod:`crm_ferry.sources.groups`).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from crm_ferry.model import (
     Client,
     ClientProperty,
     FileRecord,
+    Group,
     Invoice,
     InvoiceItem,
     Record,
@@ -35,7 +42,9 @@ from crm_ferry.model import (
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.sources.bundle import Bundle, open_bundle
 from crm_ferry.sources.csvrows import LINE_LIMIT
+from crm_ferry.sources.downloads import Downloads, LinkedFile, LinkedSummary, linked_summary
 from crm_ferry.sources.fastinit import compiled
+from crm_ferry.sources.groups import GroupSummary
 from crm_ferry.sources.idtable import MASK64, IdList, IdTable, id_hash
 from crm_ferry.sources.infer import PropertyInference
 
@@ -100,7 +109,7 @@ FINDING_KINDS: dict[str, str] = {
     "files.over_largest_upload_limit": "file larger than 131,072,000 bytes once "
     "base64-encoded: over the largest upload limit a tenant may set (SharePoint, or nothing)",
     "files.blocked_type": "file of a type Dataverse blocks by default (blockedattachments)",
-    "files.linked": "file given by url only, not inside the bundle",
+    "files.linked": "linked file (a url or only a filename), not inside the bundle",
     "files.missing_in_bundle": "file whose path is not inside the bundle",
 }
 """Data-quality findings discovery reports (not rejects: the rows are valid) by kind.
@@ -135,7 +144,8 @@ The precise rules, applied to accepted records only:
     ``maxuploadfilesize``), where ``n`` is the size of the file inside the bundle when it
     is there, else ``size_bytes``.
 ``files.linked``
-    ``url`` given and no ``path``.
+    no ``path``, and a ``url`` or a ``filename`` (where its file is: the linked files
+    section, :class:`~crm_ferry.sources.downloads.LinkedSummary`).
 ``files.missing_in_bundle``
     ``path`` given but no such file inside the bundle.
 """
@@ -165,6 +175,10 @@ class SourceDiscovery:
     rejects_path: str | None = None
     custom_property_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Key -> {type, values (non-empty count), max_length, choices (for a choice)}."""
+    linked_files: LinkedSummary | None = None
+    """The linked files against the downloads folder (None: the bundle has none)."""
+    groups: GroupSummary | None = None
+    """The client groups and the tags they add (None: the bundle has none)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +191,8 @@ class SourceDiscovery:
             "top_reject_reasons": [{"reason": r, "count": n} for r, n in self.top_reject_reasons],
             "rejects_path": self.rejects_path,
             "custom_property_details": self.custom_property_details,
+            "linked_files": None if self.linked_files is None else self.linked_files.as_dict(),
+            "groups": None if self.groups is None else self.groups.as_dict(),
         }
 
 
@@ -184,6 +200,9 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("clients", "coach_id", "users"),
     ("clients", "coach_email", "users"),
     ("clients", "family_id", "families"),
+    ("groups", "members", "clients"),
+    ("group_members", "group_id", "groups"),
+    ("group_members", "client_id", "clients"),
     ("client_properties", "client_id", "clients"),
     ("packages", "client_id", "clients"),
     ("sessions", "client_id", "clients"),
@@ -205,8 +224,12 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("files", "session_id", "sessions"),
 )
 """Every reference checked: (object, field, target object). ``*_email`` fields match the
-target's email case-insensitively; the others match its id. A reference to a row of the
-target that was rejected points nowhere too."""
+target's email case-insensitively; the others match its id (each of a list's ids, for
+:data:`LIST_REFERENCES`). A reference to a row of the target that was rejected points
+nowhere too."""
+
+LIST_REFERENCES: frozenset[tuple[str, str]] = frozenset({("groups", "members")})
+"""(object, field) of the references that hold a list of ids (a group's members)."""
 
 _KIND_ORDER = {f"{o}.{f} -> {t}": i for i, (o, f, t) in enumerate(REFERENCES)}
 
@@ -289,6 +312,8 @@ class _Scan:
         self.invoice_totals = array("q")
         self.item_sums = array("q")
         self.item_counts = array("i")
+        self.linked: list[LinkedFile] = []
+        """The linked files, matched to the downloads folder once the pass is done."""
         self.big: dict[tuple[str, int], int] = {}
         """(``total`` or ``sum``, invoice position) -> the exact value, for the rare one
         beyond a signed 64-bit integer (marked :data:`_BIG` in its array)."""
@@ -307,6 +332,8 @@ class _Scan:
         for source, field_name, target in REFERENCES:
             if source != obj or target not in self.bundle.files:
                 continue
+            if (source, field_name) in LIST_REFERENCES:
+                continue  # checked id by id (see _group)
             by_email = field_name.endswith("_email")
             accepted = self.user_emails if by_email else self.bundle.accepted_ids(target)
             if accepted is not None:
@@ -358,6 +385,7 @@ class _Scan:
             "invoices": self._invoice,
             "invoice_items": self._item,
             "files": self._file,
+            "groups": self._group,
         }
         return handlers.get(obj)
 
@@ -454,8 +482,9 @@ class _Scan:
             size = self.bundle.attachment_size(file.path)
             if size is None:
                 self.finding("files.missing_in_bundle", file.id)
-        elif file.url:
+        elif file.linked:
             self.finding("files.linked", file.id)
+            self.linked.append(LinkedFile.of(file))
         if size is None:
             size = file.size_bytes
         if size is not None and base64_size(size) > UPLOAD_LIMIT:
@@ -465,6 +494,14 @@ class _Scan:
         name = file.filename or (file.path or file.url or "").rsplit("/", 1)[-1]
         if extension(name) in DEFAULT_BLOCKED_EXTENSIONS:
             self.finding("files.blocked_type", file.id)
+
+    def _group(self, group: Group) -> None:
+        clients = self.bundle.accepted_ids("clients")
+        if clients is None:
+            return
+        for member in group.members:
+            if id_hash(member) not in clients:
+                self.dangle("groups.members -> clients", group, member)
 
     # -- after the pass ----------------------------------------------------------
 
@@ -504,6 +541,7 @@ def discover_source(
     rejects_path: Path | None = None,
     progress: Progress = NO_PROGRESS,
     line_limit: int = LINE_LIMIT,
+    downloads: Downloads | None = None,
 ) -> SourceDiscovery:
     """Read the whole bundle once, streaming, and summarise it.
 
@@ -516,7 +554,9 @@ def discover_source(
 
     ``column_map``: per object, header as written in the export → field (``[source.columns]``).
     Every reject is written to ``rejects_path`` (JSON Lines, the fields of
-    :class:`~crm_ferry.model.Reject`) when it is given.
+    :class:`~crm_ferry.model.Reject`) when it is given. The linked files are matched to
+    ``downloads`` (None: no folder, so none is found); the clients of those missing or
+    ambiguous are named from a second pass over the clients, only when there are any.
     """
     reasons: Counter[str] = Counter()
     with (
@@ -546,6 +586,8 @@ def discover_source(
             progress.finish(obj)
         counts = {obj: bundle.counts[obj] for obj in bundle.objects}
         scan.finish()
+        groups = bundle.groups.summary() if bundle.groups is not None else None
+        linked = linked_summary(bundle, downloads, scan.linked) if scan.linked else None
         objects = {
             obj: ObjectSummary(
                 obj,
@@ -590,6 +632,8 @@ def discover_source(
             }
             for key in sorted(profiles)
         },
+        linked_files=linked,
+        groups=groups,
     )
 
 

@@ -4,6 +4,14 @@ Everything the reader knows about the export format lives here, so a change to t
 contract is a change to one table. Headers are matched on a *normalised* form (lower case,
 spaces, underscores and hyphens removed), so ``First Name``, ``first_name``, ``firstName``
 and ``FIRST-NAME`` are the same header.
+
+Two objects beyond the contract's table carry client groups, both optional: ``groups``
+(``id``, ``name``, ``tags`` and ``members``, both semicolon-separated, the members being
+client ids, and ``created_at``; headers such as "Group ID", "Group Name", "Members" and
+"Client IDs" are accepted) and ``group_members`` in long form (``group_id``, ``client_id``;
+"Group ID", "Client ID"). A group's members are the union of both. The export loses group
+inheritance, so the reader gives each client its *effective* tags
+(:mod:`crm_ferry.sources.groups`).
 """
 
 from __future__ import annotations
@@ -87,6 +95,8 @@ FIELDS: Final[Mapping[str, Mapping[str, Kind]]] = {
     },
     "client_properties": {"client_id": REF, "key": STR, "value": TEXT},
     "families": {"id": ID, "name": STR, "created_at": TS},
+    "groups": {"id": ID, "name": STR, "tags": TAGS, "members": TAGS, "created_at": TS},
+    "group_members": {"group_id": REF, "client_id": REF},
     "service_types": {
         "id": ID,
         "name": STR,
@@ -201,6 +211,8 @@ READ_ORDER: Final[tuple[str, ...]] = (
     "users",
     "families",
     "clients",
+    "groups",
+    "group_members",
     "client_properties",
     "service_types",
     "packages",
@@ -219,14 +231,19 @@ READ_ORDER: Final[tuple[str, ...]] = (
 """Parents before children, so one streaming pass can check every reference."""
 
 PARENTS: Final[frozenset[str]] = frozenset(
-    {"users", "families", "clients", "service_types", "packages", "sessions", "invoices"}
+    {"users", "families", "clients", "groups", "service_types", "packages", "sessions", "invoices"}
 )
 """Objects other objects refer to: the reader keeps their id tables after reading them."""
 
 REQUIRED_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "client_properties": ("client_id", "key"),
+    "group_members": ("group_id", "client_id"),
 }
 """Fields (besides ``id``) a row cannot be accepted without."""
+
+COMPOSITE_IDS: Final[Mapping[str, tuple[str, ...]]] = REQUIRED_FIELDS
+"""Objects without an id column: a row's id is these fields joined by ``/``
+(``<client_id>/<key>``, ``<group_id>/<client_id>``), unique within the file."""
 
 
 def normalise_header(header: str) -> str:
@@ -238,6 +255,11 @@ _ALIASES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     # canonical, aliases, only in this object (None = wherever the field exists)
     ("id", ("ID", "Record ID"), None),
     ("id", ("Client ID",), "clients"),
+    ("id", ("Group ID",), "groups"),
+    ("name", ("Group Name", "Group"), "groups"),
+    ("members", ("Members", "Client IDs", "Member IDs"), "groups"),
+    ("group_id", ("Group ID", "Group"), "group_members"),
+    ("client_id", ("Client ID", "Member", "Member ID"), "group_members"),
     ("first_name", ("First Name", "firstName", "Given Name"), None),
     ("last_name", ("Last Name", "lastName", "Surname", "Family Name"), None),
     ("full_name", ("Name", "Client Name", "Full Name", "Client"), None),

@@ -8,7 +8,9 @@ and hands it to the transformer; a reference that is not in the context is a dan
 reference and its record is rejected.
 
 Building the context is pure (records in, index out); reading attachment bytes is the one
-thing transform does through the context, by an injected callable.
+thing transform does through the context, by an injected callable. Where each linked file
+(no path in the bundle) was found among the separately downloaded files is in
+:attr:`TransformContext.linked`; the callable reads a matched one by its key.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_ferry.model import Client, Family, Invoice, InvoiceItem, Record, ServiceType, Session
+
+if TYPE_CHECKING:
+    from crm_ferry.sources.downloads import LinkedMatch
 
 __all__ = [
     "AttachmentDigest",
@@ -35,7 +40,8 @@ __all__ = [
 ]
 
 ReadAttachment = Callable[[str], bytes]
-"""``read_attachment(relpath) -> bytes`` for a file inside the bundle; raises ``OSError``
+"""``read_attachment(relpath) -> bytes`` for a file inside the bundle (or a matched
+download, by its :attr:`~crm_ferry.sources.downloads.LinkedMatch.key`); raises ``OSError``
 (``FileNotFoundError``) or ``KeyError`` when it is not there, and
 :class:`~crm_ferry.errors.SourceError` when the bundle refuses it (outside the bundle, too
 large): each is a reject of that record."""
@@ -103,8 +109,7 @@ InvoiceLines = tuple[tuple[str, Decimal], ...]
 
 
 def client_name(c: Client) -> str:
-    person = c.full_name or " ".join(p for p in (c.first_name, c.last_name) if p)
-    return " ".join((person or c.organization or c.email or c.id).split())
+    return c.display_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,9 @@ class TransformContext:
     """The digest of an attachment that goes in blocks (it is not read into the payload)."""
     sharepoint: SharePointPlan | None = None
     """Where documents the map sends to SharePoint go (None: no site is set)."""
+    linked: Mapping[str, LinkedMatch] = field(default_factory=dict)
+    """File id → where its linked file (no path in the bundle) is among the downloads:
+    matched (its key for :attr:`read_attachment`), missing or ambiguous, and why."""
 
 
 RefTable = Callable[[str], MutableMapping[str, Any]]
@@ -195,6 +203,7 @@ class ContextBuilder:
         default_currency: str | None = None,
         attachment_size: AttachmentSize | None = None,
         attachment_sha256: AttachmentDigest | None = None,
+        linked: Mapping[str, LinkedMatch] | None = None,
     ) -> TransformContext:
         return TransformContext(
             clients=_read_only(self.clients),
@@ -207,6 +216,7 @@ class ContextBuilder:
             default_currency=default_currency,
             attachment_size=attachment_size,
             attachment_sha256=attachment_sha256,
+            linked=MappingProxyType(dict(linked or {})),
         )
 
 

@@ -2,7 +2,7 @@
 
 >>> t = Transformer(spec, schema, namespace, context)           # doctest: +SKIP
 >>> for record in records:                                      # doctest: +SKIP
-...     out = t.transform(record)    # list[Operation], or list[Reject] (never both)
+...     out = t.transform(record)    # list[Operation], list[Reject] or list[Skipped]
 >>> aggregates = list(t.finish())          # opportunities and their WinOpportunity actions
 
 Pure: no network, no files. Attachment bytes come through ``context.read_attachment``.
@@ -52,7 +52,7 @@ from crm_ferry.transform.roles import (
     simple,
 )
 from crm_ferry.transform.roles.opportunities import Opportunities, Skipped
-from crm_ferry.transform.row import Rejected, Truncation
+from crm_ferry.transform.row import Rejected, Skip, Truncation
 from crm_ferry.transform.schema import TargetSchema
 from crm_ferry.transform.values import to_text
 
@@ -152,8 +152,9 @@ class Transformer:
     # ------------------------------------------------------------------------------------
     # Entry points
 
-    def transform(self, record: Record) -> list[Operation] | list[Reject]:
-        """The operations for one record, or the reasons it cannot be loaded.
+    def transform(self, record: Record) -> list[Operation] | list[Reject] | list[Skipped]:
+        """The operations for one record, or the reasons it cannot be loaded, or the one
+        :class:`Skipped` saying why the map leaves it out (``documents.linked: skip``).
 
         A record no enabled target takes (users, packages, ...) gives ``[]``.
         """
@@ -164,6 +165,10 @@ class Transformer:
             if build is None:
                 build = self._roles[type(record)] = self._role_of(type(record))
             out = build(record)
+        except Skip as exc:  # not written: nothing may point to it
+            self._build.failed.add(record.key)
+            prov = record.provenance
+            return [Skipped(record.OBJECT, record.id, prov.file, prov.line, exc.role, exc.reason)]
         except Rejected as exc:
             self._build.failed.add(record.key)
             return [self._reject(record, exc.field, exc.value, exc.reason)]

@@ -4,7 +4,9 @@
 references, the rows those point to, the columns the service takes only on create).
 :class:`Rejected` carries the field, the value and the reason a record cannot be loaded;
 :meth:`crm_ferry.transform.engine.Transformer.transform` turns it into a
-:class:`~crm_ferry.model.Reject`.
+:class:`~crm_ferry.model.Reject`. :class:`Skip` says the map leaves a record out on purpose
+(a linked file missing from the downloads under ``documents.linked: skip``): it becomes a
+:class:`~crm_ferry.transform.roles.opportunities.Skipped`, counted as skipped, not rejected.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from crm_ferry.transform.schema import TableSchema, TargetSchema
 from crm_ferry.transform.values import BadValue
 
-__all__ = ["Rejected", "Row", "Truncation"]
+__all__ = ["Rejected", "Row", "Skip", "Truncation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,17 @@ class Rejected(Exception):
         super().__init__(reason)
         self.field = field
         self.value = value
+        self.reason = reason
+
+
+class Skip(Exception):
+    """The record being transformed is left out on purpose, as the map says: the target
+    ``role`` takes it and writes nothing, ``reason`` says why (the run counts it as
+    skipped, with the reason)."""
+
+    def __init__(self, role: str, reason: str) -> None:
+        super().__init__(reason)
+        self.role = role
         self.reason = reason
 
 

@@ -350,7 +350,7 @@ def _file(rec: FileRecord, bundle: Bundle, files: _FileTally) -> bool:
         else:
             files.in_bundle += 1
             inside = True
-    elif rec.url:
+    elif rec.linked:
         files.linked += 1
     if size is None:
         size = rec.size_bytes

@@ -8,6 +8,10 @@ A ``files`` row whose ``path`` may not be read (outside the bundle, see
 :mod:`~crm_ferry.sources.bundle._storage`) is a reject of that row naming the reason;
 attachments are read whole only when their size, known before reading, is within a limit
 (:meth:`Bundle.read_attachment`).
+
+A bundle with client groups (``groups``, ``group_members``) gives every client its
+effective tags, its own and its groups' (:attr:`Bundle.groups`,
+:mod:`crm_ferry.sources.groups`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from crm_ferry.sources.bundle._storage import (
     safe_relpath,
 )
 from crm_ferry.sources.csvrows import LINE_LIMIT, size_text
+from crm_ferry.sources.groups import GroupIndex
 from crm_ferry.sources.values import Converter, TimeParsers
 
 ATTACHMENT_LIMIT = 128 << 20
@@ -81,6 +86,7 @@ class Bundle:
         """Timestamp and date converters shared by every file (see TimeParsers._remember)."""
         self._memos: dict[Converter, dict[str, Any]] = {}
         """Per pure converter, its results by text, shared by every file and column."""
+        self._groups: GroupIndex | None = None
 
     # -- context manager ---------------------------------------------------
 
@@ -119,6 +125,7 @@ class Bundle:
         bf = self.files.get(obj)
         if bf is None:
             raise SourceError(f"the bundle has no {obj} file", hint=f"present: {self.objects}")
+        groups = self.groups if obj == "clients" else None  # read before the clients start
         counts = ObjectCounts()
         self.counts[obj] = counts
         accepted: set[int] | None = set() if obj in schema.PARENTS else None
@@ -127,7 +134,11 @@ class Bundle:
         )
         cmap = self._column_map.get(bf.object, {})
         rows = read_rows(self._storage, bf, builder, cmap, self.line_limit)  # counting each
-        yield from self._checked_paths(rows, builder) if obj == "files" else rows
+        if obj == "files":
+            rows = self._checked_paths(rows, builder)
+        elif groups is not None:
+            rows = groups.applied(rows)
+        yield from rows
         if counts.read != counts.accepted + counts.rejected:
             raise ReaderInvariantError(
                 f"{bf.name}: read {counts.read} rows but accepted {counts.accepted} "
@@ -158,6 +169,19 @@ class Bundle:
         if problem is None:
             problem = self._storage.problem(relpath)
         return problem
+
+    @property
+    def groups(self) -> GroupIndex | None:
+        """The client groups (the accepted rows of ``groups`` and ``group_members``, read
+        once), or None when the bundle has neither: :meth:`read` gives each member client
+        its effective tags, and :attr:`GroupIndex.tally` says what they added."""
+        if self._groups is None and ("groups" in self.files or "group_members" in self.files):
+            rows: list[Record | Reject] = []
+            for obj in ("groups", "group_members"):
+                if obj in self.files:
+                    rows.extend(self.read(obj))
+            self._groups = GroupIndex.from_rows(rows)
+        return self._groups
 
     @property
     def name_was_split(self) -> bool:

@@ -185,12 +185,12 @@ class RecordBuilder:
         extra: Mapping[str, str],
     ) -> Record | Reject:
         """Check the id (present, unique), report the first bad value, build the record."""
-        if self.obj == "client_properties":
-            client_id, key = values.get("client_id"), values.get("key")
-            if not client_id or not key:
-                missing = "client_id" if not client_id else "key"
+        parts = schema.COMPOSITE_IDS.get(self.obj)
+        if parts is not None:
+            missing = next((p for p in parts if not values.get(p)), None)
+            if missing is not None:
                 return self.reject(line, self._col(missing), None, f"{missing} is required")
-            rid = f"{client_id}/{key}"
+            rid = "/".join(str(values[p]) for p in parts)
         else:
             rid = values.pop("id", None)
             if not rid:
@@ -398,8 +398,9 @@ class RecordBuilder:
         return self.reject(line, self._col("id"), None, "id is required")
 
     def _duplicate(self, line: int, rid: str, first: int, h: int) -> Reject:
-        if self.obj == "client_properties":
-            what, column = "duplicate client_id and key", self._col("key")
+        parts = schema.COMPOSITE_IDS.get(self.obj)
+        if parts is not None:
+            what, column = f"duplicate {' and '.join(parts)}", self._col(parts[-1])
         else:
             what, column = "duplicate id", self._col("id")
         seen = abs(first)

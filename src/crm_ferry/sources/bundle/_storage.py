@@ -133,9 +133,13 @@ class Storage:
 
 
 class Folder(Storage):
-    def __init__(self, root: Path) -> None:
+    """The files under ``root``; ``label`` names it in reasons (``the bundle``), and
+    ``find_inner`` looks one folder down for an export that sits there."""
+
+    def __init__(self, root: Path, *, label: str = "the bundle", find_inner: bool = True) -> None:
         self.root = root
-        if not _has_objects(self.names()):
+        self.label = label
+        if find_inner and not _has_objects(self.names()):
             # An unzipped export often sits one folder down (export/export-2024/...).
             inner = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
             candidates = [p for p in inner if _has_objects(f.name for f in p.iterdir())]
@@ -160,7 +164,7 @@ class Folder(Storage):
             return None
         if not real.is_relative_to(self._real):
             via = "a symlink" if _through_symlink(self.root, name) else "a path"
-            raise OutsideBundle(name, f"{via} to {real}, outside the bundle {self._real}")
+            raise OutsideBundle(name, f"{via} to {real}, outside {self.label} {self._real}")
         try:
             st = real.stat()
         except OSError:
@@ -171,7 +175,7 @@ class Folder(Storage):
             raise OutsideBundle(
                 name,
                 f"a hard link ({st.st_nlink} names for one file): it may be a file "
-                "outside the bundle; copy the file into the bundle instead",
+                f"outside {self.label}; copy the file into {self.label} instead",
             )
         return real, st
 

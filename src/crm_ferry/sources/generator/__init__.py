@@ -4,7 +4,9 @@
 the bundle contract: every object file, a ``files/`` folder of small real documents (PDF,
 PNG, DOCX), custom properties of every inferable type, and a small, fixed rate of planted
 edge cases (accented and punctuated names, shared and missing emails, dangling references,
-inline images, a mismatched invoice, linked and oversized files).
+inline images, a mismatched invoice, linked and oversized files). On request it adds linked
+files with their downloads beside the bundle (``linked_files``: ``<bundle>.downloads/``,
+all but one planted missing) and client groups with tags (``groups``).
 
 Why it exists: tests, benchmarks and the demo need bundles that look like a real practice,
 at any size, without anyone's real data; and they need to know exactly which problems are
@@ -23,13 +25,19 @@ The parts:
 * ``_practice``: :class:`Practice`, the one pass over the clients, built from
   ``_state`` (the seeded generator, ids, the edge-case schedule), ``_clients`` (clients,
   families, custom properties), ``_sessions`` (sessions, notes, activities),
-  ``_billing`` (packages, invoices, items, payments) and ``_attachments`` (documents);
+  ``_billing`` (packages, invoices, items, payments), ``_attachments`` (documents),
+  ``_linked`` (linked files and their downloads) and ``_groups`` (client groups);
 * ``_truth``: the ground truth, in discovery's vocabulary;
 * ``_outputs``: the files written and their columns; ``_io``: the row writers;
 * ``_config``: service types, templates, automations, integrations, reports;
 * ``_text``: word pools and text builders; ``_binary``: PDF, PNG, DOCX and zip bytes.
 """
 
-from crm_ferry.sources.generator._generate import GenerateResult, generate_bundle, truth_path_for
+from crm_ferry.sources.generator._generate import (
+    GenerateResult,
+    downloads_path_for,
+    generate_bundle,
+    truth_path_for,
+)
 
-__all__ = ["GenerateResult", "generate_bundle", "truth_path_for"]
+__all__ = ["GenerateResult", "downloads_path_for", "generate_bundle", "truth_path_for"]

@@ -2,7 +2,8 @@
 
 About one client in eight has one or two documents (an intake form and a worksheet as
 PDF, a coaching agreement as DOCX, a profile photo as PNG); the planted edge cases add a
-file given by URL only and, on request, one attachment over Dataverse's upload limit.
+file given by URL only and, on request, one attachment over Dataverse's upload limit, and
+linked files with their downloads beside the bundle (:mod:`._linked`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import datetime, timedelta
 
 from crm_ferry.sources import discover
 from crm_ferry.sources.generator import _binary as binary
-from crm_ferry.sources.generator._state import PracticeState, Session, at, plain_ascii
+from crm_ferry.sources.generator._linked import LinkedFiles
+from crm_ferry.sources.generator._state import Session, at, plain_ascii
 
 CT_PDF = "application/pdf"
 CT_PNG = "image/png"
@@ -25,7 +27,7 @@ UPLOAD_LIMIT_B64 = discover.UPLOAD_LIMIT
 """Dataverse's default ``maxuploadfilesize``, measured on the base64 text."""
 
 
-class Attachments(PracticeState):
+class Attachments(LinkedFiles):
     """Writes a client's files (and the PNGs notes embed)."""
 
     def _png(self, variant: int) -> bytes:
@@ -121,8 +123,10 @@ class Attachments(PracticeState):
                 }
             )
             self.truth.find("files.linked", fid)
+            self._assessment(fid, cid, f"Assessment results - {label}.pdf", label)
         if kind == "large_file":
             self._large_file(cid, label, created)
+        self._linked_files(cid, sessions, label, created)
 
     def _large_file(self, cid: str, label: str, created: datetime) -> None:
         fid = self.next_id("file", 6)

@@ -208,3 +208,15 @@ def docx(title: str, paragraphs: list[str]) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# M4A
+
+
+def m4a(payload: bytes) -> bytes:
+    """An MPEG-4 audio container (``ftyp`` brand ``M4A``, then an ``mdat`` box holding
+    ``payload``): what a phone's voice recorder names ``.m4a``, recognisable by its type."""
+    ftyp = b"ftyp" + b"M4A " + struct.pack(">I", 0) + b"M4A mp42isom"
+    mdat = b"mdat" + payload
+    return struct.pack(">I", 4 + len(ftyp)) + ftyp + struct.pack(">I", 4 + len(mdat)) + mdat

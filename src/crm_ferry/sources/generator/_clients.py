@@ -15,6 +15,7 @@ from typing import Any
 
 from crm_ferry.sources.generator import _config as config
 from crm_ferry.sources.generator import _text as text
+from crm_ferry.sources.generator._groups import ClientGroups
 from crm_ferry.sources.generator._outputs import LONG_PROPERTIES
 from crm_ferry.sources.generator._sessions import Sessions
 from crm_ferry.sources.generator._state import (
@@ -31,8 +32,8 @@ _PLAIN_NAME_SLOTS = frozenset(EDGE_KINDS[EDGE_KINDS.index("missing_coach") :])
 """Slots whose client gets an ordinary name and contact details (the edge is elsewhere)."""
 
 
-class Clients(Sessions):
-    """Writes clients, families and client properties."""
+class Clients(Sessions, ClientGroups):
+    """Writes clients, families and client properties (and collects group members)."""
 
     def _client(self, i: int) -> None:
         rng = self.rng
@@ -213,6 +214,7 @@ class Clients(Sessions):
             row[f"custom:{key}"] = value
             self.truth.types[key].add(value)
         self.out["clients"].write(row)
+        self._join_groups(cid, tags)
         self._name_findings(row)
         self._properties(cid, created)
 

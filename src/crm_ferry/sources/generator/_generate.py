@@ -3,7 +3,8 @@
 The bundle is assembled in a temporary folder beside the requested place (the practice
 simulation of :class:`~crm_ferry.sources.generator._practice.Practice` writes it), zipped
 reproducibly when asked, and moved into place at the end; the ground truth is written
-beside it, outside the bundle.
+beside it, outside the bundle, and so are the downloads of its linked files, when asked
+for (:func:`downloads_path_for`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class GenerateResult:
     bytes: int = 0
     ground_truth: Path | None = None
     """The file listing every planted edge case (outside the bundle)."""
+    downloads: Path | None = None
+    """The folder of the linked files' downloads (beside the bundle), when asked for."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,12 +47,19 @@ class GenerateResult:
             "files": dict(self.files),
             "bytes": self.bytes,
             "ground_truth": str(self.ground_truth) if self.ground_truth else None,
+            "downloads": str(self.downloads) if self.downloads else None,
         }
 
 
 def truth_path_for(bundle: Path) -> Path:
     """Where the ground truth of ``bundle`` (a folder or a .zip) lives: beside it."""
     return bundle.with_name(bundle.name + ".truth.json")
+
+
+def downloads_path_for(bundle: Path) -> Path:
+    """Where the downloads of the linked files of ``bundle`` are written: beside it
+    (``<bundle>.downloads/``), as a practice would download them separately."""
+    return bundle.with_name(bundle.name + ".downloads")
 
 
 def generate_bundle(
@@ -60,11 +70,15 @@ def generate_bundle(
     as_zip: bool = False,
     with_large_files: bool = False,
     documents: bool = False,
+    linked_files: bool = False,
+    groups: bool = False,
 ) -> GenerateResult:
     """Write a bundle of ``clients`` clients to ``out`` (a folder, or ``out.zip`` with
     ``as_zip``) and its ground truth beside it. ``with_large_files`` plants one attachment
     over Dataverse's default upload limit; ``documents`` plants files of 6, 40 and 150 MB
-    and one of a blocked type (see ``_documents.py``).
+    and one of a blocked type (see ``_documents.py``); ``linked_files``: add linked files (a
+    URL or only a name, no path) and write their downloads beside the bundle, all but one
+    (:func:`downloads_path_for`); ``groups``: add client groups with tags.
 
     An existing ``out`` is replaced only if it is empty or was itself generated (its
     ``.truth.json`` is beside it); anything else is refused rather than overwritten. The
@@ -84,8 +98,15 @@ def generate_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         bundle = staging / "bundle"
-        practice = Practice(clients, seed, with_large_files=with_large_files, documents=documents)
-        practice.write(bundle)
+        practice = Practice(
+            clients,
+            seed,
+            with_large_files=with_large_files,
+            documents=documents,
+            linked_files=linked_files,
+            groups=groups,
+        )
+        practice.write(bundle, staging / "downloads")
         entries = sorted(
             (p.relative_to(bundle).as_posix(), p) for p in bundle.rglob("*") if p.is_file()
         )
@@ -100,6 +121,11 @@ def generate_bundle(
             if target.is_dir():
                 shutil.rmtree(target)
             os.replace(bundle, target)
+        downloads = downloads_path_for(target)
+        if downloads.is_dir():  # ours: the truth beside the bundle said so
+            shutil.rmtree(downloads)
+        if linked_files:
+            os.replace(staging / "downloads", downloads)
         truth = _truth_document(practice, clients, seed)
         tmp_truth = staging / "truth.json"
         tmp_truth.write_text(
@@ -118,10 +144,19 @@ def generate_bundle(
         files={OBJECT_FILES[obj]: n for obj, n in sorted(practice.counts.items())},
         bytes=size,
         ground_truth=truth_path,
+        downloads=downloads if linked_files else None,
     )
 
 
 def _check_replaceable(target: Path, truth_path: Path, *, as_zip: bool) -> None:
+    downloads = downloads_path_for(target)
+    ours = truth_path.is_file()
+    if downloads.exists() and not ours and (not downloads.is_dir() or any(downloads.iterdir())):
+        raise ConfigError(
+            f"{downloads} already exists and was not written with a generated bundle "
+            f"(no {truth_path.name} beside it); refusing to overwrite it",
+            hint="choose another --out, or remove it first",
+        )
     if not target.exists():
         return
     kind = "a folder" if target.is_dir() else "a file"
@@ -152,4 +187,6 @@ def _truth_document(practice: Practice, clients: int, seed: int) -> dict[str, An
         "findings": {k: list(v) for k, v in sorted(truth.findings.items())},
         # a key no row gives a value for is not a property of this bundle
         "custom_properties": {k: t.kind() for k, t in sorted(truth.types.items()) if t.count},
+        **({"linked_files": practice.linked_truth()} if practice.with_linked else {}),
+        **({"groups": practice.groups_truth()} if practice.with_groups else {}),
     }

@@ -15,6 +15,8 @@ from crm_ferry.sources.generator._io import CsvOut, JsonlOut
 OBJECT_FILES: dict[str, str] = {
     "users": "users.csv",
     "clients": "clients.csv",
+    "groups": "groups.csv",
+    "group_members": "group_members.csv",
     "client_properties": "client_properties.csv",
     "families": "families.csv",
     "service_types": "service_types.json",

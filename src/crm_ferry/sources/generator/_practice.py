@@ -27,14 +27,35 @@ from crm_ferry.sources.generator._state import CURRENCY, TIMEZONE, User, at
 
 
 class Practice(Clients):
-    """Writes one bundle for ``n_clients`` clients from ``seed``."""
+    """Writes one bundle for ``n_clients`` clients from ``seed`` (with ``linked_files``,
+    their downloads too: :mod:`._linked`; with ``groups``, client groups: :mod:`._groups`)."""
+
+    def __init__(
+        self,
+        n_clients: int,
+        seed: int,
+        *,
+        with_large_files: bool = False,
+        documents: bool = False,
+        linked_files: bool = False,
+        groups: bool = False,
+    ) -> None:
+        super().__init__(n_clients, seed, with_large_files=with_large_files, documents=documents)
+        self._linked_setup(linked_files)
+        self._groups_setup(groups)
 
     # -- the whole bundle -----------------------------------------------------------------
 
-    def write(self, root: Path) -> None:
+    def write(self, root: Path, downloads: Path | None = None) -> None:
+        """The bundle into ``root``; the linked files' downloads into ``downloads`` (which
+        linked files need)."""
         root.mkdir(parents=True)
         (root / "files").mkdir()
         self.root = root
+        if self.with_linked:
+            assert downloads is not None, "linked files need a downloads folder"
+            downloads.mkdir(parents=True)
+            self.downloads = downloads
         rng = self.rng
         manifest = {
             "platform": "practice.do",
@@ -81,6 +102,7 @@ class Practice(Clients):
             self._close_duplicate_group()
             for name, w in out.items():
                 self.counts[name] = w.count
+        self._write_groups()
         for u in self.users:
             if not u.active and u.id in self.coached:
                 self.truth.find("users.inactive_with_clients", u.id)

@@ -6,8 +6,15 @@ column's length), its HTML body as text; each image inlined in the body becomes 
 its own carrying the image as a document. A file of the bundle becomes a note with the file
 as its document, on its session or else on its client (the account of an organization,
 where the lookup can point to accounts), owned like it. A document is checked against the
-tenant's upload limit and blocked file types; a linked file (a URL, not in the bundle) is
-listed, not migrated.
+tenant's upload limit and blocked file types.
+
+A linked file (no path in the bundle: a URL or only a file name) migrates exactly as a file
+of the bundle does when it was matched to the downloads folder (its download is read by its
+key, :attr:`~crm_ferry.transform.context.TransformContext.linked`); one that was not follows
+``documents.linked``: ``link`` makes a note on the same record holding the URL (subject the
+file name, text ``Linked file, not migrated: <url>``, or the name without a URL), ``skip``
+leaves the record out with the reason (:class:`~crm_ferry.transform.row.Skip`), ``fail``
+rejects it (a load refuses to start before that: see :mod:`crm_ferry.commands.migrate`).
 """
 
 from __future__ import annotations
@@ -15,24 +22,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
+from dataclasses import replace
 from datetime import date
 
 from crm_ferry.errors import SourceError
 from crm_ferry.limits import base64_size, extension
-from crm_ferry.mapping.spec import FieldMap
+from crm_ferry.mapping.spec import FieldMap, Target
 from crm_ferry.model import FileRecord, SessionNote
 from crm_ferry.transform.build import Builder, dangling, rows_match
 from crm_ferry.transform.html import html_to_text
 from crm_ferry.transform.ops import DOCUMENT, INLINE_DOCUMENT_LIMIT, Operation
 from crm_ferry.transform.roles.sharepoint import sharepoint_file
-from crm_ferry.transform.row import Rejected, Row
+from crm_ferry.transform.row import Rejected, Row, Skip
 from crm_ferry.transform.schema import TableSchema
 from crm_ferry.transform.values import BadValue
 
-__all__ = ["NOTE_SUBJECT", "attachment", "note", "note_subject"]
+__all__ = ["LINK_TEXT", "NOTE_SUBJECT", "attachment", "note", "note_subject"]
 
 NOTE_SUBJECT = "Session Note"
 """What follows the session's date in a note's subject."""
+LINK_TEXT = "Linked file, not migrated: "
+"""What the note of a linked file that is not in the downloads starts with
+(``documents.linked: link``); its URL (or its name) follows."""
 _SESSION_OWNER = "owned by its session's owner: "
 _CLIENT_OWNER = "owned by its client's owner: "
 
@@ -123,41 +134,16 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
     info = b.table(target)
     filename = (record.filename or "").strip()
     if not record.path:
-        if record.url:
-            raise Rejected(
-                "url",
-                record.url,
-                "a linked file (a URL, not in the bundle): listed, not migrated",
-            )
-        raise Rejected("path", None, "the file has neither a path in the bundle nor a URL")
+        if record.linked:
+            return _linked(b, target, record)
+        raise Rejected(
+            "path", None, "the file has neither a path in the bundle, nor a URL or a file name"
+        )
     if not filename:
         filename = record.path.rsplit("/", 1)[-1]
     row = Row(info)
     b.fields(target, row, record)
-    object_col = target.column_of("client_id") or "objectid"
-    session_t = b.spec.target("session")
-    try:
-        if record.session_id and session_t is not None:
-            session = b.context.sessions.get(record.session_id)
-            if session is None:
-                raise Rejected(
-                    "session_id", record.session_id, dangling("session", record.session_id)
-                )
-            b.check_parent("sessions", session.id, "session")
-            row.bind(b.schema, object_col, session_t.table, b.id("session", session.id))
-            coach = b.session_coach(session)
-            b.owner(row, coach, "session_id", record.session_id, why=_SESSION_OWNER)
-        elif record.client_id:
-            client = b.client_ref(record.client_id)
-            kind, ref_id = b.client_target(client, info, object_col)
-            row.bind(b.schema, object_col, kind, ref_id)
-            coach = b.client_coach(client.id)
-            b.owner(row, coach, "client_id", record.client_id, why=_CLIENT_OWNER)
-        else:
-            raise Rejected("client_id", None, "the file belongs to no client or session")
-    except BadValue as exc:
-        field_ = "session_id" if record.session_id else "client_id"
-        raise Rejected(field_, getattr(record, field_), str(exc)) from None
+    _on_parent(b, target, row, record)
     read = b.context.read_attachment
     if read is None:
         raise Rejected("path", record.path, "no attachment reader was given to transform")
@@ -195,6 +181,67 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
     subject_col = info.primary_name or "subject"
     if subject_col not in row.payload and info.column(subject_col) is not None:
         row.set_text(subject_col, filename)
+    return [b.op(target, row, b.id("attachment", record.id), record.key)]
+
+
+def _on_parent(b: Builder, target: Target, row: Row, record: FileRecord) -> None:
+    """Bind a file's note to its session, else its client (the account of an
+    organization, where the lookup can point to accounts), and own it likewise."""
+    object_col = target.column_of("client_id") or "objectid"
+    session_t = b.spec.target("session")
+    try:
+        if record.session_id and session_t is not None:
+            session = b.context.sessions.get(record.session_id)
+            if session is None:
+                raise Rejected(
+                    "session_id", record.session_id, dangling("session", record.session_id)
+                )
+            b.check_parent("sessions", session.id, "session")
+            row.bind(b.schema, object_col, session_t.table, b.id("session", session.id))
+            coach = b.session_coach(session)
+            b.owner(row, coach, "session_id", record.session_id, why=_SESSION_OWNER)
+        elif record.client_id:
+            client = b.client_ref(record.client_id)
+            kind, ref_id = b.client_target(client, row.table, object_col)
+            row.bind(b.schema, object_col, kind, ref_id)
+            coach = b.client_coach(client.id)
+            b.owner(row, coach, "client_id", record.client_id, why=_CLIENT_OWNER)
+        else:
+            raise Rejected("client_id", None, "the file belongs to no client or session")
+    except BadValue as exc:
+        field_ = "session_id" if record.session_id else "client_id"
+        raise Rejected(field_, getattr(record, field_), str(exc)) from None
+
+
+def _linked(b: Builder, target: Target, record: FileRecord) -> list[Operation]:
+    """A linked file: its download when one was matched, else what ``documents.linked``
+    says (see the module docstring)."""
+    found = b.context.linked.get(record.id)
+    if found is not None and found.key is not None:
+        return attachment(b, replace(record, path=found.key, filename=record.linked_name))
+    name = record.linked_name or record.url or record.id
+    why = found.reason if found is not None else "no downloads were given to transform"
+    state = "is ambiguous in" if found is not None and found.status == "ambiguous" else "is not in"
+    policy = b.spec.documents.linked
+    missing = f"linked file {name!r} {state} the downloads folder: {why}"
+    if policy == "skip":
+        raise Skip(target.role, f"{missing} (documents.linked: skip)")
+    if policy == "fail":
+        field_ = "url" if record.url else "filename"
+        raise Rejected(field_, getattr(record, field_), f"{missing} (documents.linked: fail)")
+    info = b.table(target)
+    if info.column("notetext") is None:
+        raise Rejected(
+            "url", record.url, f"{info.logical_name} has no notetext column to hold the link"
+        )
+    row = Row(info)
+    b.fields(target, row, record)
+    _on_parent(b, target, row, record)
+    subject_col = info.primary_name or "subject"
+    if subject_col not in row.payload and info.column(subject_col) is not None:
+        row.set_text(subject_col, name)
+    row.set_text("notetext", LINK_TEXT + (record.url or name))
+    row.set("isdocument", False)
     return [b.op(target, row, b.id("attachment", record.id), record.key)]
 
 
