@@ -116,7 +116,7 @@ def test_files_over_the_limit_go_to_the_records_folder(
     with Journal.for_project(project.settings.project_dir) as j:
         rows = {(e.source_object, e.source_id, e.table): e.row_id for e in j.idmap()}
         rejected = [r.reason for r in j.rejects(result.run_id) if r.object == "files"]
-    assert rejected == ["a linked file (a URL, not in the bundle): listed, not migrated"]
+    assert rejected == []  # (its linked file, not downloaded, is skipped)
     for f in (video, shortcut):
         contact_id = rows[("clients", f["client_id"], "contact")]
         name = f"{contacts[contact_id]['firstname']} {contacts[contact_id]['lastname']}"
