@@ -62,6 +62,19 @@ def cli(ctx: click.Context) -> None:
 @click.option(
     "--with-large-files", is_flag=True, help="Add one attachment over 5 MB (upload-limit case)."
 )
+@click.option(
+    "--workbook",
+    type=click.Choice(["single", "mixed"]),
+    is_flag=False,
+    flag_value="single",
+    default=None,
+    help="Write the bundle with Excel workbooks: one bundle.xlsx with a sheet per object "
+    "(--workbook, or --workbook=single), or clients, sessions and invoices as .xlsx beside "
+    "the other files (--workbook=mixed).",
+)
+@click.option(
+    "--with-bad-rows", is_flag=True, help="Plant rows the reader must reject (bad values etc.)."
+)
 @command_options
 @click.pass_context
 def generate(
@@ -71,6 +84,8 @@ def generate(
     seed: int,
     as_zip: bool,
     with_large_files: bool,
+    workbook: str | None,
+    with_bad_rows: bool,
     as_json: bool,
 ) -> None:
     """Write a realistic synthetic The Practice export bundle (same seed, same bytes)."""
@@ -81,6 +96,8 @@ def generate(
         seed=seed,
         as_zip=as_zip,
         with_large_files=with_large_files,
+        workbook="mixed" if workbook == "mixed" else workbook is not None,
+        bad_rows=with_bad_rows,
     )
     emit(result, as_json, render.render_generate)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_ferry.errors import ConfigError
 from crm_ferry.settings import Settings
-from crm_ferry.sources.generator import GenerateResult, generate_bundle
+from crm_ferry.sources.generator import GenerateResult, WorkbookLayout, generate_bundle
 
 __all__ = ["generate"]
 
@@ -19,8 +19,11 @@ def generate(
     seed: int = 1,
     as_zip: bool = False,
     with_large_files: bool = False,
+    workbook: bool | WorkbookLayout = False,
+    bad_rows: bool = False,
 ) -> GenerateResult:
-    """Write a synthetic The Practice export bundle with ``clients`` clients."""
+    """Write a synthetic The Practice export bundle with ``clients`` clients (``workbook``:
+    its Excel variant, see :func:`~crm_ferry.sources.generator.generate_bundle`)."""
     if clients < 1:
         raise ConfigError(
             f"--clients must be at least 1, not {clients}", hint="pass --clients 1 or more"
@@ -31,4 +34,6 @@ def generate(
         seed=seed,
         as_zip=as_zip,
         with_large_files=with_large_files,
+        workbook=workbook,
+        bad_rows=bad_rows,
     )

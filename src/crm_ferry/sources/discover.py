@@ -26,7 +26,7 @@ from crm_ferry.model import (
     User,
 )
 from crm_ferry.progress import NO_PROGRESS, Progress
-from crm_ferry.sources.bundle import Bundle, open_bundle
+from crm_ferry.sources.bundle import Bundle, IgnoredSheet, open_bundle
 from crm_ferry.sources.csvrows import LINE_LIMIT
 from crm_ferry.sources.fastinit import compiled
 from crm_ferry.sources.idtable import MASK64, IdList, IdTable, id_hash
@@ -43,11 +43,14 @@ class ObjectSummary:
     read: int
     accepted: int
     rejected: int
+    sheet: str | None = None
+    """The workbook's sheet holding the object (``file`` is the workbook)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "format": self.format,
+            "sheet": self.sheet,
             "read": self.read,
             "accepted": self.accepted,
             "rejected": self.rejected,
@@ -155,10 +158,16 @@ class SourceDiscovery:
     rejects_path: str | None = None
     custom_property_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Key -> {type, values (non-empty count), max_length, choices (for a choice)}."""
+    kind: str = "folder"
+    """What the bundle is: ``folder``, ``zip`` or ``workbook`` (one Excel workbook)."""
+    ignored_sheets: tuple[IgnoredSheet, ...] = ()
+    """Sheets of the bundle's workbooks that hold no object, each with the reason."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "kind": self.kind,
+            "ignored_sheets": [s.as_dict() for s in self.ignored_sheets],
             "manifest": self.manifest,
             "objects": {k: v.as_dict() for k, v in self.objects.items()},
             "dangling": {k: v.as_dict() for k, v in self.dangling.items()},
@@ -539,10 +548,12 @@ def discover_source(
                 counts[obj].read,
                 counts[obj].accepted,
                 counts[obj].rejected,
+                bf.sheet,
             )
             for obj, bf in bundle.files.items()
         }
         manifest = bundle.manifest
+        kind, ignored = bundle.kind, tuple(bundle.ignored_sheets)
     profiles = scan.inference.profiles
     return SourceDiscovery(
         source=str(source),
@@ -575,6 +586,8 @@ def discover_source(
             }
             for key in sorted(profiles)
         },
+        kind=kind,
+        ignored_sheets=ignored,
     )
 
 

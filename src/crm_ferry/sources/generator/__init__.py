@@ -26,10 +26,13 @@ The parts:
   ``_billing`` (packages, invoices, items, payments) and ``_attachments`` (documents);
 * ``_truth``: the ground truth, in discovery's vocabulary;
 * ``_outputs``: the files written and their columns; ``_io``: the row writers;
+* ``_workbook``: the Excel variant (``generate_bundle(..., workbook=True)``): the same rows
+  as sheets of ``.xlsx`` workbooks, with Excel's types;
 * ``_config``: service types, templates, automations, integrations, reports;
 * ``_text``: word pools and text builders; ``_binary``: PDF, PNG, DOCX and zip bytes.
 """
 
 from crm_ferry.sources.generator._generate import GenerateResult, generate_bundle, truth_path_for
+from crm_ferry.sources.generator._workbook import WorkbookLayout
 
-__all__ = ["GenerateResult", "generate_bundle", "truth_path_for"]
+__all__ = ["GenerateResult", "WorkbookLayout", "generate_bundle", "truth_path_for"]

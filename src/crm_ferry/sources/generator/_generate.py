@@ -20,6 +20,7 @@ from crm_ferry.errors import ConfigError
 from crm_ferry.sources.generator import _binary
 from crm_ferry.sources.generator._outputs import OBJECT_FILES
 from crm_ferry.sources.generator._practice import Practice
+from crm_ferry.sources.generator._workbook import LAYOUTS, Books, WorkbookLayout
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,18 @@ def generate_bundle(
     seed: int = 1,
     as_zip: bool = False,
     with_large_files: bool = False,
+    workbook: bool | WorkbookLayout = False,
+    bad_rows: bool = False,
 ) -> GenerateResult:
     """Write a bundle of ``clients`` clients to ``out`` (a folder, or ``out.zip`` with
     ``as_zip``) and its ground truth beside it.
+
+    ``workbook``: the same bundle with Excel workbooks (see :mod:`._workbook`): ``True`` or
+    ``"single"``, one ``bundle.xlsx`` with a sheet per object (and ``files/`` beside it);
+    ``"mixed"``, clients, sessions and invoices as ``.xlsx`` next to the other files. Its
+    ground truth is the CSV variant's. ``bad_rows``: plant rows the reader must reject
+    (a bad value, a duplicate id, an empty row; counted in the truth's
+    ``planted_rejects``), in either variant alike.
 
     An existing ``out`` is replaced only if it is empty or was itself generated (its
     ``.truth.json`` is beside it); anything else is refused rather than overwritten. The
@@ -70,6 +80,12 @@ def generate_bundle(
     """
     if clients < 1:
         raise ConfigError(f"clients must be at least 1, not {clients}")
+    layout: WorkbookLayout | None = "single" if workbook is True else workbook or None
+    if layout is not None and layout not in LAYOUTS:
+        raise ConfigError(
+            f"workbook layout {layout!r} is not one of {', '.join(LAYOUTS)}",
+            hint="use single (one bundle.xlsx) or mixed (workbooks beside CSVs)",
+        )
     out = Path(os.path.abspath(out))  # "." and ".." get a real name, the truth file a place
     target = out
     if as_zip and out.suffix.lower() != ".zip":
@@ -82,7 +98,8 @@ def generate_bundle(
     try:
         bundle = staging / "bundle"
         practice = Practice(clients, seed, with_large_files=with_large_files)
-        practice.write(bundle)
+        books = None if layout is None else Books(bundle, layout, staging)
+        practice.write(bundle, books, bad_rows=bad_rows)
         entries = sorted(
             (p.relative_to(bundle).as_posix(), p) for p in bundle.rglob("*") if p.is_file()
         )
@@ -98,6 +115,8 @@ def generate_bundle(
                 shutil.rmtree(target)
             os.replace(bundle, target)
         truth = _truth_document(practice, clients, seed)
+        if bad_rows:
+            truth["planted_rejects"] = dict(sorted(practice.planted.items()))
         tmp_truth = staging / "truth.json"
         tmp_truth.write_text(
             json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
@@ -112,7 +131,10 @@ def generate_bundle(
         out=target,
         clients=clients,
         seed=seed,
-        files={OBJECT_FILES[obj]: n for obj, n in sorted(practice.counts.items())},
+        files={
+            (books.where.get(obj) if books else None) or OBJECT_FILES[obj]: n
+            for obj, n in sorted(practice.counts.items())
+        },
         bytes=size,
         ground_truth=truth_path,
     )
