@@ -336,6 +336,9 @@ class _ProblemRow:
         self.plan = plan
         self.header = header
         self._convert = compile_row_converter(plan.fields, memos=builder.memos)
+        keys = ("client_id", "key") if builder.obj == "client_properties" else ("id",)
+        self._keys = {idx for idx, name, _, _ in plan.fields if name in keys}
+        """The columns of the row's id: a problem there leaves the row without one."""
 
     def __call__(
         self, line: int, cells: list[str], problems: list[tuple[int, str, str]]
@@ -345,6 +348,8 @@ class _ProblemRow:
         for col, value, reason in problems:
             column = self.header[col] if col < len(self.header) else letters(col)
             found.append((column, shown(value), reason))
+            if col in self._keys:  # no id to check: the problem is the reject
+                return self.builder.reject(line, column, shown(value), reason)
         custom: dict[str, str] | None = None
         if self.plan.custom:
             custom = {key: cells[i] for i, key in self.plan.custom if cells[i].strip()}

@@ -173,28 +173,34 @@ class Workbook:
     ) -> None:
         self.name = name
         self._limits = (member_limit, ratio_limit)
-        head = stream.read(8)
-        stream.seek(0)
-        if head == OLE_MAGIC:
-            raise _ole_error(stream, name)
+        self._stream = stream
         try:
-            self._zip = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise SourceError(
-                f"{name}: not an Excel workbook ({exc})",
-                hint="save the file from Excel as an Excel Workbook (.xlsx)",
-            ) from exc
-        try:
-            self.date1904 = False
-            self.sheets = self._read_sheets()
+            head = stream.read(8)
+            stream.seek(0)
+            if head == OLE_MAGIC:
+                raise _ole_error(stream, name)
+            try:
+                self._zip = zipfile.ZipFile(stream)
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise SourceError(
+                    f"{name}: not an Excel workbook ({exc})",
+                    hint="save the file from Excel as an Excel Workbook (.xlsx)",
+                ) from exc
+            try:
+                self.date1904 = False
+                self.sheets = self._read_sheets()
+            except BaseException:
+                self._zip.close()
+                raise
         except BaseException:
-            self._zip.close()
+            stream.close()
             raise
         self._formats: list[NumberFormat] | None = None
         self._strings: list[str] | None = None
 
     def close(self) -> None:
         self._zip.close()
+        self._stream.close()
 
     # -- the parts ---------------------------------------------------------------
 
