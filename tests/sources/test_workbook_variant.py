@@ -121,13 +121,16 @@ def _comparable(summary: dict[str, Any]) -> dict[str, Any]:
         obj: {k: v for k, v in o.items() if k in ("read", "accepted", "rejected")}
         for obj, o in summary["objects"].items()
     }
-    out["dangling"] = {k: {**d, "examples": len(d["examples"])} for k, d in summary["dangling"].items()}
+    out["dangling"] = {
+        k: {**d, "examples": len(d["examples"])} for k, d in summary["dangling"].items()
+    }
     return out
 
 
 def test_discovery_is_the_same_and_names_the_sheets(bundles: dict[str, Path]) -> None:
     csv = discover_source(bundles["csv"])
-    assert csv.kind == "folder" and not csv.ignored_sheets
+    assert csv.kind == "folder"
+    assert not csv.ignored_sheets
     single = discover_source(bundles["single"])
     assert _comparable(single.as_dict()) == _comparable(csv.as_dict())
     clients = single.objects["clients"]
@@ -136,7 +139,10 @@ def test_discovery_is_the_same_and_names_the_sheets(bundles: dict[str, Path]) ->
     alone = discover_source(bundles["single"] / "bundle.xlsx")
     assert alone.kind == "workbook"
     files = alone.objects["files"]
-    assert files.rejected == files.read - csv.findings["files.linked"].count - csv.objects["files"].rejected
+    assert (
+        files.rejected
+        == files.read - csv.findings["files.linked"].count - csv.objects["files"].rejected
+    )
 
 
 def test_the_proposed_map_is_the_same(bundles: dict[str, Path]) -> None:

@@ -50,7 +50,7 @@ class ObjectSummary:
         return {
             "file": self.file,
             "format": self.format,
-            "sheet": self.sheet,
+            **({"sheet": self.sheet} if self.sheet is not None else {}),
             "read": self.read,
             "accepted": self.accepted,
             "rejected": self.rejected,

@@ -63,6 +63,7 @@ _EPOCH_EARLY = datetime(1899, 12, 31)
 _EPOCH_1904 = datetime(1904, 1, 1)
 _LAST_SERIAL = 2958466  # 10000-01-01: past Excel's last day
 _DAY_MS = 86_400_000
+_TEXT = frozenset({"s", "str", "inlineStr"})
 
 
 class CellProblem(ValueError):
@@ -121,24 +122,37 @@ def cell_text(cell: RawCell, kind: schema.Kind | None, row: int, date1904: bool)
     """The text of ``cell`` (in Excel's row ``row``) as a CSV export holds it, for a column
     of ``kind`` (None: not a field); :class:`CellProblem` when there is none (see the
     module docstring)."""
-    t, value, fmt = cell.type, cell.value, cell.format
+    col, t, fmt, value = cell
     if t in ("s", "str", "inlineStr"):
         return value
-    ref = cell_ref(cell.col, row)
     if t == "b":
         return "true" if value in ("1", "true") else "false"
     if t == "e":
-        raise CellProblem(f"cell {ref} holds the Excel error {value}")
+        raise CellProblem(f"cell {cell_ref(col, row)} holds the Excel error {value}")
     if t == "d":
         return value[:10] if kind == schema.DATE and value[10:] in ("", "T00:00:00") else value
     if fmt.kind in ("date", "datetime", "time"):
-        return _dated(value, fmt, kind, ref, date1904)
+        key = (value, fmt, kind)
+        text = _DATED.get(key)
+        if text is None:
+            text = _dated(value, fmt, kind, cell_ref(col, row), date1904)
+            if len(_DATED) < _MEMO and not date1904:
+                _DATED[key] = text
+        return text
     if kind in _DATES:
         raise CellProblem(
-            f"cell {ref} holds the number {value} without a date format, not a date: format "
-            "the column as a date in Excel, or write the dates as YYYY-MM-DD"
+            f"cell {cell_ref(col, row)} holds the number {value} without a date format, not "
+            "a date: format the column as a date in Excel, or write the dates as YYYY-MM-DD"
         )
-    return _number(value, fmt, kind, ref)
+    if fmt.decimals is None and value.isdigit() and len(value) < 16:
+        return value
+    return _number(value, fmt, kind, cell_ref(col, row))
+
+
+_DATED: dict[tuple[str, NumberFormat, schema.Kind | None], str] = {}
+"""Text of a date cell by its serial, format and column kind (dates repeat; a cell whose
+text cannot be made raises, and is never remembered)."""
+_MEMO = 50_000
 
 
 def _dated(value: str, fmt: NumberFormat, kind: schema.Kind | None, ref: str, d1904: bool) -> str:
@@ -188,10 +202,10 @@ class SheetRows:
             try:
                 text = cell_text(cell, None, number, self.workbook.date1904)
             except CellProblem:
-                text = cell.value
+                text = cell[3]
             text = header_text(text)
             if text:
-                out[cell.col] = text
+                out[cell[0]] = text
         return out
 
     def _read_header(self, cmap: Mapping[str, str]) -> None:
@@ -267,15 +281,15 @@ class SheetRows:
             problems: list[tuple[int, str, str]] | None = None
             filled = False
             for cell in raw:
-                col = cell.col
-                if cell.type == "s" and col < width:
-                    value = cell.value
+                col = cell[0]
+                if cell[1] in _TEXT and col < width:
+                    value = cell[3]
                 else:
                     kind = kinds[col] if col < width else None
                     try:
                         value = cell_text(cell, kind, number, date1904)
                     except CellProblem as exc:
-                        problems = (problems or []) + [(col, cell.value, str(exc))]
+                        problems = (problems or []) + [(col, cell[3], str(exc))]
                         filled = True
                         continue
                     if col >= width:

@@ -35,7 +35,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from posixpath import dirname, join, normpath
-from typing import BinaryIO, NamedTuple, cast
+from typing import BinaryIO, cast
 
 from crm_ferry.errors import SourceError
 from crm_ferry.sources.bundle._storage import checked_member
@@ -53,23 +53,13 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """The first bytes of an OLE compound file: an .xls workbook, or a password-protected one."""
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 _CHUNK = 1 << 16
-_RESTART = 4 << 20
-"""Bytes of sheet XML after which the parser is started afresh at a row boundary."""
+_SEGMENT = 1 << 20
+"""Bytes of sheet XML parsed as one document (whole rows; see :meth:`Workbook.rows`)."""
 _ROW_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?row>")
 _SHEET_DATA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheetData\b[^>]*?(/?)>")
 _MERGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref=\"([A-Z]+\d+):([A-Z]+\d+)\"")
+_ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?worksheet)\b")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-class RawCell(NamedTuple):
-    """One cell as stored: its column (0-based), type, number format and stored text."""
-
-    col: int
-    type: str
-    """``s`` (shared string, already resolved), ``str`` (a formula's text),
-    ``inlineStr``, ``b``, ``e`` (an error such as ``#N/A``), ``d`` (ISO 8601), ``n``."""
-    format: NumberFormat
-    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +75,11 @@ class NumberFormat:
 
 
 GENERAL = NumberFormat("General", "general")
+
+RawCell = tuple[int, str, NumberFormat, str]
+"""One cell as stored: its column (0-based), its type (``s``: a shared string, already
+resolved; ``str``: a formula's text; ``inlineStr``; ``b``; ``e``: an error such as
+``#N/A``; ``d``: ISO 8601; ``n``: a number), its number format, and its stored text."""
 
 _BUILTIN: dict[int, str] = {
     0: "General", 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%",
@@ -371,34 +366,37 @@ class Workbook:
     def _row_stream(
         self, stream: BinaryIO, strings: list[str], formats: list[NumberFormat]
     ) -> Iterator[tuple[int, list[RawCell]]]:
-        prefix, rest = _up_to_sheet_data(stream)
+        """The rows of a worksheet part, parsed a segment of whole rows at a time: each
+        segment (about :data:`_SEGMENT` bytes) is made a document of its own (the part's
+        start, the rows, the closing tags) and parsed by the C parser into a small tree,
+        so no Python code runs per XML event and memory holds one segment."""
+        prefix, pending = _up_to_sheet_data(stream)
         if prefix is None:
             return
+        closing = _closing(prefix)
         ns = "{" + _namespace_in(prefix) + "}"
         row_tag, v_tag, t_tag, rph_tag = f"{ns}row", f"{ns}v", f"{ns}t", f"{ns}rPh"
-        is_tag = f"{ns}is"
-        n_formats = len(formats)
+        is_tag, sheet_data = f"{ns}is", f"{ns}sheetData"
+        fmt_of = {str(i): f for i, f in enumerate(formats)}.get
+        n_strings = len(strings)
         columns: dict[str, int] = {}
         number = 0
-        parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(("end",))
-        parser.feed(prefix)
-        fed = 0
-        data = rest
-        while True:
-            events: Iterator[tuple[str, ET.Element]]
-            if fed > _RESTART and (cut := _last_row_end(data)) > 0:
-                parser.feed(data[:cut])
-                data = data[cut:]
-                events = iter(list(_events(parser)))
-                parser = ET.XMLPullParser(("end",))  # the old tree goes with the old parser
-                parser.feed(prefix)
-                fed = 0
+        eof = False
+        while pending or not eof:
+            want = _SEGMENT
+            while not eof and len(pending) < want:
+                data = stream.read(_SEGMENT)
+                eof = not data
+                pending += data
+                if len(pending) >= want and not eof and not _last_row_end(pending):
+                    want += _SEGMENT  # one row longer than a segment: read on
+            if eof:
+                document, pending = prefix + pending, b""
             else:
-                parser.feed(data)
-                fed += len(data)
-                events = _events(parser)
-                data = b""
-            for _, el in events:
+                cut = _last_row_end(pending)
+                document, pending = prefix + pending[:cut] + closing, pending[cut:]
+            data_el = ET.fromstring(document).find(sheet_data)
+            for el in data_el if data_el is not None else ():
                 if el.tag != row_tag:
                     continue
                 r = el.get("r")
@@ -406,8 +404,8 @@ class Workbook:
                 cells: list[RawCell] = []
                 col = -1
                 for c in el:
-                    a = c.attrib
-                    ref = a.get("r")
+                    get = c.get
+                    ref = get("r")
                     if ref is not None:
                         letters = ref.rstrip("0123456789")
                         found = columns.get(letters)
@@ -418,9 +416,9 @@ class Workbook:
                         )
                     else:
                         col += 1
-                    t = a.get("t", "n")
-                    s = a.get("s")
-                    fmt = formats[int(s)] if s is not None and int(s) < n_formats else GENERAL
+                    t = get("t") or "n"
+                    s = get("s")
+                    fmt = fmt_of(s, GENERAL) if s is not None else GENERAL
                     if t == "inlineStr":
                         inline = c.find(is_tag)
                         value = _text_of(inline, t_tag, rph_tag) if inline is not None else ""
@@ -430,17 +428,12 @@ class Workbook:
                             continue  # a formatted cell without a value: empty
                         value = stored
                         if t == "s":
-                            value = strings[int(value)] if int(value) < len(strings) else ""
+                            index = int(value)
+                            value = strings[index] if index < n_strings else ""
                         elif t == "str":
                             value = _unescape(value)
-                    cells.append(RawCell(col, t, fmt, value))
-                el.clear()
+                    cells.append((col, t, fmt, value))
                 yield number, cells
-            if not data:
-                data = stream.read(_CHUNK)
-                if not data:
-                    break
-        parser.close()
 
 
 def _events(parser: ET.XMLPullParser[ET.Element]) -> Iterator[tuple[str, ET.Element]]:
@@ -488,16 +481,29 @@ def _up_to_sheet_data(stream: BinaryIO) -> tuple[bytes | None, bytes]:
         m = _SHEET_DATA.search(head)
         if m is not None:
             return (None, b"") if m[1] else (head[: m.end()], head[m.end() :])
-        if not data or len(head) > _RESTART:
+        if not data or len(head) > _SEGMENT * 8:
             return None, b""
 
 
 def _last_row_end(data: bytes) -> int:
     """Just after the last ``</row>`` in ``data`` (0 when there is none)."""
-    end = 0
-    for m in _ROW_END.finditer(data, max(0, len(data) - _CHUNK * 2)):
-        end = m.end()
-    return end
+    start = max(0, len(data) - (1 << 18))
+    while True:
+        end = 0
+        for m in _ROW_END.finditer(data, start):
+            end = m.end()
+        if end or start == 0:
+            return end
+        start = 0
+
+
+def _closing(prefix: bytes) -> bytes:
+    """The closing tags of ``sheetData`` and of the root, as the part writes them."""
+    found = _SHEET_DATA.search(prefix)
+    root = _ROOT.search(prefix)
+    sheet_data = found[0][1:].split(b">", 1)[0].split()[0] if found else b"sheetData"
+    name = root[1] if root else b"worksheet"
+    return b"</" + sheet_data.rstrip(b"/") + b"></" + name + b">"
 
 
 def _ole_error(stream: BinaryIO, name: str) -> SourceError:
