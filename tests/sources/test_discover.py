@@ -111,8 +111,8 @@ def test_only_objects_present_are_checked() -> None:
 def test_same_result_from_a_zip(tmp_path: Path, refs) -> None:
     archive = shutil.make_archive(str(tmp_path / "refs"), "zip", BUNDLES, "refs")
     zipped = discover_source(Path(archive))
-    assert zipped.kind == "zip"
-    same = {"source": None, "kind": None}
+    assert zipped.bundle_kind == "zip"
+    same = {"source": None, "bundle_kind": None}
     assert zipped.as_dict() | same == refs.as_dict() | same
 
 

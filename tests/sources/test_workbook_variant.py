@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from crm_ferry.cli import cli
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.mapping.matcher import propose
@@ -115,7 +117,7 @@ def _mapped(reason: str, lines: dict[int, int]) -> str:
 def _comparable(summary: dict[str, Any]) -> dict[str, Any]:
     """A discovery without what names the place (files, sheets, examples' lines)."""
     out = dict(summary)
-    for key in ("source", "kind", "ignored_sheets", "rejects_path"):
+    for key in ("source", "bundle_kind", "ignored_sheets", "rejects_path"):
         out.pop(key)
     out["objects"] = {
         obj: {k: v for k, v in o.items() if k in ("read", "accepted", "rejected")}
@@ -129,7 +131,7 @@ def _comparable(summary: dict[str, Any]) -> dict[str, Any]:
 
 def test_discovery_is_the_same_and_names_the_sheets(bundles: dict[str, Path]) -> None:
     csv = discover_source(bundles["csv"])
-    assert csv.kind == "folder"
+    assert csv.bundle_kind == "folder"
     assert not csv.ignored_sheets
     single = discover_source(bundles["single"])
     assert _comparable(single.as_dict()) == _comparable(csv.as_dict())
@@ -137,7 +139,7 @@ def test_discovery_is_the_same_and_names_the_sheets(bundles: dict[str, Path]) ->
     assert (clients.file, clients.format, clients.sheet) == ("bundle.xlsx", "xlsx", "Clients")
     assert [(s.file, s.sheet) for s in single.ignored_sheets] == [("bundle.xlsx", "Read me")]
     alone = discover_source(bundles["single"] / "bundle.xlsx")
-    assert alone.kind == "workbook"
+    assert alone.bundle_kind == "workbook"
     files = alone.objects["files"]
     assert (
         files.rejected
@@ -163,3 +165,17 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
         generate_bundle(out, clients=20, seed=SEED, workbook=True)
         digests.add(hashlib.sha256((out / "bundle.xlsx").read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [("--workbook", "bundle.xlsx"), ("--workbook=mixed", "clients.xlsx")],
+)
+def test_cli_generate_workbook(tmp_path: Path, flag: str, expected: str) -> None:
+    out = tmp_path / "bundle"
+    args = ["--project", str(tmp_path), "generate", flag, "--out", str(out), "--clients", "5"]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert (out / expected).is_file()
+    with open_bundle(out) as bundle:
+        assert bundle.files["clients"].name == expected

@@ -228,7 +228,7 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
     table.add_section()
     table.add_row("total", "", *(f"{n:,}" for n in totals))
     console.print(table)
-    if result.kind == "workbook":
+    if result.bundle_kind == "workbook":
         console.print("The bundle is one Excel workbook: each object is a sheet of it.")
     for sheet in result.ignored_sheets:
         where = f"{sheet.file} [{sheet.sheet}]" if sheet.sheet else sheet.file

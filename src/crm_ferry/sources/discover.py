@@ -158,7 +158,7 @@ class SourceDiscovery:
     rejects_path: str | None = None
     custom_property_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Key -> {type, values (non-empty count), max_length, choices (for a choice)}."""
-    kind: str = "folder"
+    bundle_kind: str = "folder"
     """What the bundle is: ``folder``, ``zip`` or ``workbook`` (one Excel workbook)."""
     ignored_sheets: tuple[IgnoredSheet, ...] = ()
     """Sheets of the bundle's workbooks that hold no object, each with the reason."""
@@ -166,7 +166,7 @@ class SourceDiscovery:
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
-            "kind": self.kind,
+            "bundle_kind": self.bundle_kind,
             "ignored_sheets": [s.as_dict() for s in self.ignored_sheets],
             "manifest": self.manifest,
             "objects": {k: v.as_dict() for k, v in self.objects.items()},
@@ -586,7 +586,7 @@ def discover_source(
             }
             for key in sorted(profiles)
         },
-        kind=kind,
+        bundle_kind=kind,
         ignored_sheets=ignored,
     )
 

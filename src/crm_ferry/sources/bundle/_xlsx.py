@@ -8,17 +8,19 @@ texts, and each worksheet part its rows (``<row r="5"><c r="B5" t="s" s="3"><v>â
 :meth:`Workbook.merged` finds the sheet's merged ranges.
 
 Why not python-calamine, the obvious library: version 0.9 loads a whole sheet before the
-first row (171 MB resident for a 50,000-row, 33-column sheet, against 18 MB here), turns
-error cells (``#N/A``) into empty cells, and does not say a cell's number format, so an
-amount shown as ``12.30`` cannot be told from ``12.3`` and a number in a date column not
-from a date. openpyxl's read-only mode streams and says all that, but reads the same sheet
-in 19 s against 4 s here (see ``bench/workbook_read.py``). So this module reads the parts
-with the standard library (``zipfile``, ``xml.etree.ElementTree``'s C parser).
+first row (in a probe on a 50,000-row, 33-column sheet: 171 MB peak, against about 60 MB
+here, most of it the interpreter and crm-ferry), turns error cells (``#N/A``) into empty
+cells, and does not say a cell's number format, so an amount shown as ``12.30`` cannot be
+told from ``12.3``, nor a number in a date column from a date. openpyxl's read-only mode
+streams and says all that, but took about 2.7 times as long on the same sheet. So this
+module reads the parts with the standard library (``zipfile``, ``xml.etree``'s C parser);
+``bench/workbook_read.py`` measures it against CSV and against python-calamine.
 
-Memory: one row at a time, plus the workbook's shared-strings table (Excel keeps every
+Memory: one segment of rows at a time, plus the workbook's shared-strings table (Excel keeps every
 distinct text of the workbook in that one part; any reader must hold or index it) and the
-styles. The sheet is parsed by an incremental parser that is started afresh every few
-megabytes at a row boundary, so the rows already read do not pile up in its tree.
+styles. The sheet is parsed a segment of whole rows (about a megabyte of XML) at a time,
+each segment a small document of its own, so the rows already read do not pile up (the
+segments are cut after a ``</row>`` tag; Excel writes no comments or CDATA in a sheet).
 
 Limits: the parts of the workbook are held to the same caps as the members of a bundle's
 zip (declared size, expansion ratio; see :mod:`~crm_ferry.sources.bundle._storage`). A
