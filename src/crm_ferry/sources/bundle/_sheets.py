@@ -41,7 +41,7 @@ header is a reject naming the cell.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
@@ -51,11 +51,12 @@ from crm_ferry.sources.bundle._columns import Plan, resolve_header
 from crm_ferry.sources.bundle._convert import compile_row_converter, shown
 from crm_ferry.sources.bundle._records import EMPTY, RecordBuilder, generic_row
 from crm_ferry.sources.bundle._storage import BundleFile
-from crm_ferry.sources.bundle._xlsx import NumberFormat, RawCell, SheetInfo, Workbook
+from crm_ferry.sources.bundle._xlsx import CellValue, NumberFormat, RawCell, SheetInfo, Workbook
 from crm_ferry.sources.bundle._xlsx import column_letters as letters
 
 _DIGITS15 = Context(prec=15, rounding=ROUND_HALF_UP)
 _FIFTEEN = Decimal(10) ** 15
+_FIFTEEN_INT = 10**15
 _NUMERIC = frozenset({schema.MONEY, schema.DECIMAL, schema.INT})
 _DATES = frozenset({schema.DATE, schema.TS})
 _EPOCH = datetime(1899, 12, 30)
@@ -63,7 +64,6 @@ _EPOCH_EARLY = datetime(1899, 12, 31)
 _EPOCH_1904 = datetime(1904, 1, 1)
 _LAST_SERIAL = 2958466  # 10000-01-01: past Excel's last day
 _DAY_MS = 86_400_000
-_TEXT = frozenset({"s", "str", "inlineStr"})
 
 
 class CellProblem(ValueError):
@@ -75,13 +75,9 @@ def cell_ref(col: int, row: int) -> str:
     return f"{letters(col)}{row}"
 
 
-def _moment(serial_text: str, date1904: bool, ref: str) -> datetime:
-    try:
-        serial = float(serial_text)
-    except ValueError:
-        raise CellProblem(f"cell {ref} holds {serial_text!r}, not an Excel number") from None
+def _moment(serial: float, date1904: bool, ref: str) -> datetime:
     if not 0 <= serial < _LAST_SERIAL:
-        raise CellProblem(f"cell {ref} holds {serial_text}, outside Excel's dates")
+        raise CellProblem(f"cell {ref} holds {serial}, outside Excel's dates")
     if not date1904 and 60 <= serial < 61:
         raise CellProblem(f"cell {ref} holds Excel's 29 February 1900, a day that never was")
     days = int(serial)
@@ -90,26 +86,24 @@ def _moment(serial_text: str, date1904: bool, ref: str) -> datetime:
     return base + timedelta(days=days, milliseconds=ms)
 
 
-def _iso(moment: datetime) -> str:
+def _iso(moment: datetime | time) -> str:
     return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
 
 
-def _number(value: str, fmt: NumberFormat, kind: schema.Kind | None, ref: str) -> str:
+def _number(value: int | float, fmt: NumberFormat, kind: schema.Kind | None, ref: str) -> str:
+    """The text of a number cell: Decimal of the float's shortest form (``repr``: the
+    digits Excel wrote, never the binary value's long tail)."""
+    exact = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if not exact.is_finite():
+        raise CellProblem(f"cell {ref} holds {value!r}, not an Excel number")
     if fmt.decimals is not None:
         places = fmt.decimals + (2 if fmt.kind == "percent" else 0)
         try:
-            amount = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+            amount = exact.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
         except InvalidOperation:
-            raise CellProblem(f"cell {ref} holds {value!r}, not an Excel number") from None
+            raise CellProblem(f"cell {ref} holds {value!r}, too large a number") from None
         return format(amount, "f")
-    if value.isdigit() and len(value) < 16:
-        return value
-    try:
-        number = _DIGITS15.plus(Decimal(value))
-    except InvalidOperation:
-        raise CellProblem(f"cell {ref} holds {value!r}, not an Excel number") from None
-    if not number.is_finite():
-        raise CellProblem(f"cell {ref} holds {value!r}, not an Excel number")
+    number = _DIGITS15.plus(exact)
     if abs(number) >= _FIFTEEN and kind not in _NUMERIC and number == number.to_integral():
         raise CellProblem(
             f"cell {ref} holds the number {format(number, 'f')}, of more than 15 digits: Excel "
@@ -123,14 +117,14 @@ def cell_text(cell: RawCell, kind: schema.Kind | None, row: int, date1904: bool)
     of ``kind`` (None: not a field); :class:`CellProblem` when there is none (see the
     module docstring)."""
     col, t, fmt, value = cell
-    if t in ("s", "str", "inlineStr"):
-        return value
+    if t == "s":
+        return str(value)
     if t == "b":
-        return "true" if value in ("1", "true") else "false"
+        return "true" if value else "false"
     if t == "e":
         raise CellProblem(f"cell {cell_ref(col, row)} holds the Excel error {value}")
-    if t == "d":
-        return value[:10] if kind == schema.DATE and value[10:] in ("", "T00:00:00") else value
+    if not isinstance(value, int | float):  # "d": an ISO 8601 cell, parsed by openpyxl
+        return _iso_cell(value, kind)
     if fmt.kind in ("date", "datetime", "time"):
         key = (value, fmt, kind)
         text = _DATED.get(key)
@@ -144,18 +138,36 @@ def cell_text(cell: RawCell, kind: schema.Kind | None, row: int, date1904: bool)
             f"cell {cell_ref(col, row)} holds the number {value} without a date format, not "
             "a date: format the column as a date in Excel, or write the dates as YYYY-MM-DD"
         )
-    if fmt.decimals is None and value.isdigit() and len(value) < 16:
-        return value
+    if fmt.decimals is None and type(value) is int and 0 <= value < _FIFTEEN_INT:
+        return str(value)
     return _number(value, fmt, kind, cell_ref(col, row))
 
 
-_DATED: dict[tuple[str, NumberFormat, schema.Kind | None], str] = {}
+def _iso_cell(value: CellValue, kind: schema.Kind | None) -> str:
+    """The text of a ``t="d"`` cell (ISO 8601 in the file): a date, a moment (its day in
+    a ``date`` column when it is midnight), a time of day or a duration."""
+    if isinstance(value, datetime):
+        midnight = value.hour == value.minute == value.second == value.microsecond == 0
+        return value.date().isoformat() if kind == schema.DATE and midnight else _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return _iso(value)
+    if isinstance(value, timedelta):
+        minutes, seconds = divmod(int(value.total_seconds()), 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}"
+    return str(value)
+
+
+_DATED: dict[tuple[int | float, NumberFormat, schema.Kind | None], str] = {}
 """Text of a date cell by its serial, format and column kind (dates repeat; a cell whose
 text cannot be made raises, and is never remembered)."""
 _MEMO = 50_000
 
 
-def _dated(value: str, fmt: NumberFormat, kind: schema.Kind | None, ref: str, d1904: bool) -> str:
+def _dated(
+    value: int | float, fmt: NumberFormat, kind: schema.Kind | None, ref: str, d1904: bool
+) -> str:
     moment = _moment(value, d1904, ref)
     midnight = moment.hour == moment.minute == moment.second == moment.microsecond == 0
     if fmt.kind == "time" and (kind in _DATES):
@@ -163,7 +175,7 @@ def _dated(value: str, fmt: NumberFormat, kind: schema.Kind | None, ref: str, d1
     if kind == schema.DATE or (kind != schema.TS and fmt.kind == "date"):
         return moment.date().isoformat() if midnight or kind != schema.DATE else _iso(moment)
     if fmt.kind == "time":
-        hours = int(float(value) * 24) if "[h" in fmt.code.lower() else moment.hour
+        hours = int(value * 24) if "[h" in fmt.code.lower() else moment.hour
         return f"{hours:02d}:{moment.minute:02d}:{moment.second:02d}"
     return _iso(moment)
 
@@ -202,7 +214,7 @@ class SheetRows:
             try:
                 text = cell_text(cell, None, number, self.workbook.date1904)
             except CellProblem:
-                text = cell[3]
+                text = str(cell[3])
             text = header_text(text)
             if text:
                 out[cell[0]] = text
@@ -282,14 +294,15 @@ class SheetRows:
             filled = False
             for cell in raw:
                 col = cell[0]
-                if cell[1] in _TEXT and col < width:
-                    value = cell[3]
+                stored = cell[3]
+                if cell[1] == "s" and col < width and isinstance(stored, str):
+                    value = stored
                 else:
                     kind = kinds[col] if col < width else None
                     try:
                         value = cell_text(cell, kind, number, date1904)
                     except CellProblem as exc:
-                        problems = (problems or []) + [(col, cell[3], str(exc))]
+                        problems = (problems or []) + [(col, str(stored), str(exc))]
                         filled = True
                         continue
                     if col >= width:

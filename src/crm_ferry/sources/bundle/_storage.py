@@ -345,9 +345,20 @@ def checked_member(
     member_limit: int = MEMBER_LIMIT,
     ratio_limit: float = RATIO_LIMIT,
 ) -> BinaryIO:
-    """A buffered binary stream of one zip member (see :class:`_Raw`), refused unread when
-    it declares more than ``member_limit`` bytes or expands more than ``ratio_limit``
-    times; ``where`` names the zip in errors (a bundle's zip, or a workbook)."""
+    """A buffered binary stream of one zip member (see :class:`_Raw`), refused unread by
+    :func:`check_member`; ``where`` names the zip in errors (a bundle's zip, or a workbook)."""
+    check_member(info, where, member_limit, ratio_limit)
+    return io.BufferedReader(_Raw(zf, info, where), 1 << 16)
+
+
+def check_member(
+    info: zipfile.ZipInfo,
+    where: str,
+    member_limit: int = MEMBER_LIMIT,
+    ratio_limit: float = RATIO_LIMIT,
+) -> None:
+    """Raise :class:`SourceError` when the zip member ``info`` declares more than
+    ``member_limit`` bytes or expands more than ``ratio_limit`` times."""
     name = info.filename
     if info.file_size > member_limit:
         raise SourceError(
@@ -363,7 +374,6 @@ def checked_member(
             f"{ratio_limit:g} times (a zip bomb?); it was not read",
             hint=_LIMIT_HINT,
         )
-    return io.BufferedReader(_Raw(zf, info, where), 1 << 16)
 
 
 def _through_symlink(root: Path, name: str) -> bool:
