@@ -299,3 +299,25 @@ def test_another_office_document_is_not_a_workbook(tmp_path: Path) -> None:
         zf.writestr("word/document.xml", "<document/>")
     with pytest.raises(SourceError, match=r"export\.xlsx: not an Excel workbook"):
         open_bundle(path)
+
+
+def test_a_strict_open_xml_workbook_is_refused_naming_the_way_out(tmp_path: Path) -> None:
+    # Excel's "Strict Open XML Spreadsheet": the same parts in other namespaces.
+    path = build(tmp_path / "export.xlsx", [["id", "last_name"], ["C1", "Lee"]])
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if n.endswith((".xml", ".rels"))]
+    for name in names:
+        rewrite(
+            path,
+            name,
+            lambda xml: xml.replace(
+                "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                "http://purl.oclc.org/ooxml/spreadsheetml/main",
+            ).replace(
+                "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+                "http://purl.oclc.org/ooxml/officeDocument/relationships",
+            ),
+        )
+    with pytest.raises(SourceError, match=r"export\.xlsx: saved as a Strict Open XML") as info:
+        open_bundle(path)
+    assert "save it as an Excel Workbook (.xlsx)" in (info.value.hint or "")

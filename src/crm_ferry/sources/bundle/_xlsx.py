@@ -27,10 +27,14 @@ What is not left to openpyxl, and why:
 * **Merged ranges.** A read-only sheet does not keep them (they are written after the
   cells), so :meth:`Workbook.merged` runs openpyxl's own sheet parser
   (``WorkSheetParser``) over the part once more and takes the ``mergeCells`` element it
-  reads with openpyxl's ``MergeCells``; this costs a second parse of the sheet, and only
-  a header row with gaps asks for it. openpyxl's warnings (an unsupported extension, a
-  conditional format it drops) say what it would lose on saving, which never happens
-  here: they are silenced.
+  reads (openpyxl's ``MergeCells``). That parser is told to skip the cells of each row
+  (:class:`_MergedRanges`: half the time of a full parse; were openpyxl to stop calling
+  the method, the cells would be parsed for nothing, and the ranges would still be
+  right). Only a header row with gaps asks for them.
+* **Warnings.** openpyxl's warnings (an unsupported extension, a conditional format it
+  drops) say what it would lose on saving, which never happens here: they are silenced.
+* **Strict Open XML** (Excel's "Strict Open XML Spreadsheet"): openpyxl finds no sheet in
+  such a workbook (its parts use other namespaces), so one is refused naming the way out.
 
 Memory: openpyxl's read-only sheets parse one row at a time (``iterparse``, each row
 cleared once read); the workbook's shared-strings table (Excel keeps every distinct text of
@@ -56,7 +60,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.cell_style import StyleArray
@@ -73,6 +77,8 @@ from crm_ferry.sources.bundle._storage import check_member, checked_member
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """The first bytes of an OLE compound file: an .xls workbook, or a password-protected one."""
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+_STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+"""The namespace of a Strict Open XML workbook part (ECMA-376 part 1, strict conformance)."""
 _BATCH = 512
 """Rows read from openpyxl at a time, with its warnings silenced (see :meth:`Workbook.rows`)."""
 _DAMAGED = (
@@ -224,6 +230,7 @@ class Workbook:
             raise _not_a_workbook(self.name, exc) from exc
         except (*_DAMAGED, AttributeError) as exc:  # an odd package trips openpyxl itself
             raise self._damaged(None, exc) from exc
+        self._refuse_strict()
         book = self._reader.wb
         book._date_formats = frozenset()  # type: ignore[attr-defined]  # see module docstring
         self.date1904 = book.epoch == MAC_EPOCH
@@ -239,6 +246,18 @@ class Workbook:
             for sheet, rel in found
         ]
         self._formats: dict[str, NumberFormat] = {}
+
+    def _refuse_strict(self) -> None:
+        """A Strict Open XML workbook reads as one without sheets: say what it is."""
+        part = self._reader.parser.workbook_part_name
+        with self._reader.archive.open(part) as src:
+            head = src.read(1 << 12)
+        if _STRICT in head:
+            raise SourceError(
+                f"{self.name}: saved as a Strict Open XML Spreadsheet, which crm-ferry's "
+                "workbook reader (openpyxl) does not read",
+                hint="open it in Excel and save it as an Excel Workbook (.xlsx)",
+            )
 
     def close(self) -> None:
         self._reader.archive.close()
@@ -272,7 +291,7 @@ class Workbook:
         self._sheet(sheet)
         info = self._reader.archive.getinfo(sheet.part)
         with checked_member(self._reader.archive, info, self.name, *self._limits) as src:
-            parser = WorkSheetParser(src, self._reader.shared_strings, data_only=True)
+            parser = _MergedRanges(src, [], data_only=True)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
@@ -334,6 +353,14 @@ class Workbook:
                     value = unescape(value)
                 cells.append((cell.column - 1, t, fmt, value))
             yield number, cells
+
+
+class _MergedRanges(WorkSheetParser):
+    """openpyxl's sheet parser, the cells of each row skipped: only the elements after
+    the cells (the merged ranges) are wanted (see the module docstring)."""
+
+    def parse_row(self, row: object) -> tuple[int, list[dict[str, Any]]]:
+        return 0, []
 
 
 def _open_zip(stream: BinaryIO, name: str) -> ExcelReader:
