@@ -13,14 +13,20 @@ for the whole workbook). When python-calamine is installed, the same sheet is al
 loaded with it (``get_sheet_by_name`` + ``iter_rows``), the whole-sheet reader the
 streaming one is measured against.
 
+``--against SRC`` also reads the workbook bundle and its clients sheet with the crm-ferry
+sources at ``SRC`` (say a worktree of an earlier commit, to measure a change of reader on
+the same workbook, back to back).
+
     python bench/workbook_read.py                       # 50,000 clients, 5,000 for memory
     python bench/workbook_read.py --clients 10000 --small 1000
+    git worktree add /tmp/before 1bfc42f && python bench/workbook_read.py --against /tmp/before/src
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -58,9 +64,13 @@ print(json.dumps({"rows": rows, "wall": time.perf_counter() - t, "cpu": 0.0,
 """
 
 
-def child(script: str, *args: str) -> dict[str, Any]:
+def child(script: str, *args: str, src: str | None = None) -> dict[str, Any]:
+    """What ``script`` prints, run in a fresh interpreter (with ``src`` first on its path)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     out = subprocess.run(
-        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True
+        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True, env=env
     )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
@@ -86,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50_000)
     parser.add_argument("--small", type=int, default=5_000)
+    parser.add_argument("--against", metavar="SRC", help="crm-ferry sources to compare with")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory(prefix="workbook-bench-") as tmp:
@@ -99,6 +110,12 @@ def main() -> None:
         base = child(_READ_ALL, str(csv), "*")
         print(line("CSV bundle, every object", base))
         print(line("workbook bundle, every object", child(_READ_ALL, str(book), "*"), base))
+        if args.against:
+            before = child(_READ_ALL, str(book), "*", src=args.against)
+            print(line("  the same, with --against", before, base))
+            sheet = str(book / "bundle.xlsx")
+            clients = child(_READ_ALL, sheet, "clients", src=args.against)
+            print(line("  clients sheet, with --against", clients))
         csv_clients = child(_READ_ALL, str(csv), "clients")
         print(line("CSV clients", csv_clients))
         for path, n in ((small, args.small), (book, args.clients)):
