@@ -23,7 +23,10 @@ What is not left to openpyxl, and why:
   Asian dates, whose codes depend on the locale) have no code in openpyxl (``General``):
   they are dates here.
 * **Escapes.** Text keeps OOXML's ``_xHHHH_`` escapes in openpyxl (Excel stores a
-  carriage return as ``_x000D_``); they are undone with openpyxl's ``unescape``.
+  carriage return as ``_x000D_``); they are undone with openpyxl's ``unescape``. openpyxl
+  itself drops the escape of an underscore (``_x005F_``) from shared strings, so a text
+  that holds the six characters ``_x000D_`` (stored ``_x005F_x000D_``) reads as a carriage
+  return: the one text this reader cannot give back as written.
 * **Merged ranges.** A read-only sheet does not keep them (they are written after the
   cells), so :meth:`Workbook.merged` runs openpyxl's own sheet parser
   (``WorkSheetParser``) over the part once more and takes the ``mergeCells`` element it
