@@ -74,6 +74,19 @@ def cli(ctx: click.Context) -> None:
     "beside the bundle (<bundle>.downloads/), all but one.",
 )
 @click.option("--groups", is_flag=True, help="Add client groups with tags (groups.csv).")
+@click.option(
+    "--workbook",
+    type=click.Choice(["single", "mixed"]),
+    is_flag=False,
+    flag_value="single",
+    default=None,
+    help="Write the bundle with Excel workbooks: one bundle.xlsx with a sheet per object "
+    "(--workbook, or --workbook=single), or clients, sessions and invoices as .xlsx beside "
+    "the other files (--workbook=mixed).",
+)
+@click.option(
+    "--with-bad-rows", is_flag=True, help="Plant rows the reader must reject (bad values etc.)."
+)
 @command_options
 @click.pass_context
 def generate(
@@ -86,6 +99,8 @@ def generate(
     documents: bool,
     linked_files: bool,
     groups: bool,
+    workbook: str | None,
+    with_bad_rows: bool,
     as_json: bool,
 ) -> None:
     """Write a realistic synthetic The Practice export bundle (same seed, same bytes)."""
@@ -99,6 +114,8 @@ def generate(
         documents=documents,
         linked_files=linked_files,
         groups=groups,
+        workbook="mixed" if workbook == "mixed" else workbook is not None,
+        bad_rows=with_bad_rows,
     )
     emit(result, as_json, render.render_generate)
 

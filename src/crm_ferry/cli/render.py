@@ -223,7 +223,7 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
     for name, o in result.objects.items():
         table.add_row(
             name,
-            o.file or "-",
+            (f"{o.file} [{o.sheet}]" if o.sheet else o.file) or "-",
             f"{o.read:,}",
             f"{o.accepted:,}",
             f"[red]{o.rejected:,}[/]" if o.rejected else "0",
@@ -232,6 +232,11 @@ def render_discovery(result: commands.SourceDiscovery) -> None:
     table.add_section()
     table.add_row("total", "", *(f"{n:,}" for n in totals))
     console.print(table)
+    if result.bundle_kind == "workbook":
+        console.print("The bundle is one Excel workbook: each object is a sheet of it.")
+    for sheet in result.ignored_sheets:
+        where = f"{sheet.file} [{sheet.sheet}]" if sheet.sheet else sheet.file
+        console.print(f"[yellow]Not read:[/] {where}: {sheet.reason}")
     if result.dangling:
         dt = Table(title="References that point nowhere")
         dt.add_column("reference")

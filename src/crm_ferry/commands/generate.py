@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_ferry.errors import ConfigError
 from crm_ferry.settings import Settings
-from crm_ferry.sources.generator import GenerateResult, generate_bundle
+from crm_ferry.sources.generator import GenerateResult, WorkbookLayout, generate_bundle
 
 __all__ = ["generate"]
 
@@ -22,10 +22,13 @@ def generate(
     documents: bool = False,
     linked_files: bool = False,
     groups: bool = False,
+    workbook: bool | WorkbookLayout = False,
+    bad_rows: bool = False,
 ) -> GenerateResult:
     """Write a synthetic The Practice export bundle with ``clients`` clients (with
     ``linked_files``, linked files and their downloads beside it; with ``groups``, client
-    groups with tags)."""
+    groups with tags; ``workbook``: its Excel variant, see
+    :func:`~crm_ferry.sources.generator.generate_bundle`)."""
     if clients < 1:
         raise ConfigError(
             f"--clients must be at least 1, not {clients}", hint="pass --clients 1 or more"
@@ -39,4 +42,6 @@ def generate(
         documents=documents,
         linked_files=linked_files,
         groups=groups,
+        workbook=workbook,
+        bad_rows=bad_rows,
     )

@@ -702,8 +702,10 @@ def profile_source(bundle: Bundle, *, samples: int = 5) -> SourceProfile:
                 notes.append(
                     f"{bf.name}: the reader cannot read it ({exc}); value sets of all rows"
                 )
-        if bf.format == "csv":
-            headers, cells_iter = _csv_rows(bundle, bf.name)
+        if bf.format in ("csv", "xlsx"):  # a sheet's cells are the text CSV would hold
+            headers, cells_iter = (
+                bundle.sheet_rows(obj) if bf.format == "xlsx" else _csv_rows(bundle, bf.name)
+            )
             resolved = resolve_headers(obj, headers, cmap)
             order = list(resolved)
             for header, _ in resolved:

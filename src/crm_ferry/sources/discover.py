@@ -40,7 +40,7 @@ from crm_ferry.model import (
     User,
 )
 from crm_ferry.progress import NO_PROGRESS, Progress
-from crm_ferry.sources.bundle import Bundle, open_bundle
+from crm_ferry.sources.bundle import Bundle, IgnoredSheet, open_bundle
 from crm_ferry.sources.csvrows import LINE_LIMIT
 from crm_ferry.sources.downloads import Downloads, LinkedFile, LinkedSummary, linked_summary
 from crm_ferry.sources.fastinit import compiled
@@ -59,11 +59,14 @@ class ObjectSummary:
     read: int
     accepted: int
     rejected: int
+    sheet: str | None = None
+    """The workbook's sheet holding the object (``file`` is the workbook)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "format": self.format,
+            **({"sheet": self.sheet} if self.sheet is not None else {}),
             "read": self.read,
             "accepted": self.accepted,
             "rejected": self.rejected,
@@ -179,10 +182,16 @@ class SourceDiscovery:
     """The linked files against the downloads folder (None: the bundle has none)."""
     groups: GroupSummary | None = None
     """The client groups and the tags they add (None: the bundle has none)."""
+    bundle_kind: str = "folder"
+    """What the bundle is: ``folder``, ``zip`` or ``workbook`` (one Excel workbook)."""
+    ignored_sheets: tuple[IgnoredSheet, ...] = ()
+    """Sheets of the bundle's workbooks that hold no object, each with the reason."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "bundle_kind": self.bundle_kind,
+            "ignored_sheets": [s.as_dict() for s in self.ignored_sheets],
             "manifest": self.manifest,
             "objects": {k: v.as_dict() for k, v in self.objects.items()},
             "dangling": {k: v.as_dict() for k, v in self.dangling.items()},
@@ -596,10 +605,12 @@ def discover_source(
                 counts[obj].read,
                 counts[obj].accepted,
                 counts[obj].rejected,
+                bf.sheet,
             )
             for obj, bf in bundle.files.items()
         }
         manifest = bundle.manifest
+        kind, ignored = bundle.kind, tuple(bundle.ignored_sheets)
     profiles = scan.inference.profiles
     return SourceDiscovery(
         source=str(source),
@@ -634,6 +645,8 @@ def discover_source(
         },
         linked_files=linked,
         groups=groups,
+        bundle_kind=kind,
+        ignored_sheets=ignored,
     )
 
 

@@ -19,9 +19,8 @@ from typing import Any, BinaryIO
 
 from crm_ferry.errors import SourceError
 from crm_ferry.model import Record, Reject
-from crm_ferry.sources.bundle._columns import Plan
-from crm_ferry.sources.bundle._convert import compile_row_converter, shown
-from crm_ferry.sources.bundle._records import EMPTY, RecordBuilder, RowFunction
+from crm_ferry.sources.bundle._convert import shown
+from crm_ferry.sources.bundle._records import RecordBuilder, generic_row
 from crm_ferry.sources.bundle._storage import BundleFile, Storage
 from crm_ferry.sources.csvrows import (
     FIELD_LIMIT,
@@ -44,7 +43,8 @@ def read_rows(
     line_limit: int = LINE_LIMIT,
 ) -> Iterator[Record | Reject]:
     """Every row of ``bf``, in order; ``cmap`` is its column map (header -> field); a line
-    longer than ``line_limit`` bytes is a reject naming it."""
+    longer than ``line_limit`` bytes is a reject naming it. (A workbook's sheet is read by
+    :func:`~crm_ferry.sources.bundle._sheets.read_sheet`.)"""
     if bf.format == "csv":
         return _read_csv(storage, bf, builder, cmap, line_limit)
     if bf.format == "jsonl":
@@ -62,7 +62,7 @@ def _read_csv(
     rows = CsvRows(lambda: storage.open(bf.name), bf.name, line_limit)
     plan = builder.plan_for_headers(rows.header, cmap)
     counts = builder.counts
-    row = builder.row_builder(plan) or _generic_row(builder, plan)
+    row = builder.row_builder(plan) or generic_row(builder, plan)
     for item in rows:
         counts.read += 1
         if type(item) is RowProblem:
@@ -70,27 +70,6 @@ def _read_csv(
             continue
         line, cells = item  # type: ignore[misc]
         yield row(line, cells)
-
-
-def _generic_row(builder: RecordBuilder, plan: Plan) -> RowFunction:
-    """The row function of a CSV file without a generated one: its cells converted to a
-    dict of values, and the record built from that (:meth:`RecordBuilder.finish`)."""
-    convert = compile_row_converter(plan.fields, memos=builder.memos)
-    custom = plan.custom
-    extra = plan.extra
-    finish = builder.finish
-
-    def row(line: int, cells: list[str]) -> Record | Reject:
-        values, errors = convert(cells)
-        custom_values: dict[str, str] | None = None
-        if custom:
-            custom_values = {key: cells[i] for i, key in custom if cells[i].strip()}
-        extra_values: Mapping[str, str] = EMPTY
-        if extra:
-            extra_values = {h: cells[i] for i, h in extra if cells[i]}
-        return finish(line, values, errors, custom_values, extra_values)
-
-    return row
 
 
 def _row_reject(builder: RecordBuilder, header: Sequence[str], problem: RowProblem) -> Reject:

@@ -31,14 +31,14 @@ from crm_ferry.model import FileRecord, Manifest, Record, Reject
 from crm_ferry.sources import schema
 from crm_ferry.sources.bundle._columns import check_column_map
 from crm_ferry.sources.bundle._formats import read_rows
+from crm_ferry.sources.bundle._layout import BundleKind, IgnoredSheet, Layout, find_objects
 from crm_ferry.sources.bundle._records import ObjectCounts, RecordBuilder
+from crm_ferry.sources.bundle._sheets import read_sheet, sheet_record, sheet_table
 from crm_ferry.sources.bundle._storage import (
     MEMBER_LIMIT,
     RATIO_LIMIT,
-    BundleFile,
     OutsideBundle,
     Storage,
-    find_files,
     open_storage,
     path_problem,
     safe_relpath,
@@ -64,7 +64,7 @@ class Bundle:
         path: Path,
         storage: Storage,
         manifest: Manifest,
-        files: dict[str, BundleFile],
+        layout: Layout,
         column_map: Mapping[str, Mapping[str, str]],
         *,
         line_limit: int = LINE_LIMIT,
@@ -73,8 +73,14 @@ class Bundle:
         self.line_limit = line_limit
         """Longest line (bytes) of a CSV or JSON Lines file; a longer one is a reject."""
         self.manifest = manifest
-        self.files = files
-        """Object -> its file, for every object present, in read order."""
+        self.files = layout.files
+        """Object -> its file (and sheet, for a workbook), for every object present, in
+        read order."""
+        self.kind: BundleKind = layout.kind
+        """``folder``, ``zip``, or ``workbook`` (the bundle is one Excel workbook)."""
+        self.ignored_sheets: list[IgnoredSheet] = layout.ignored
+        """The sheets of its workbooks that hold no object, each with the reason."""
+        self._layout = layout
         self.counts: dict[str, ObjectCounts] = {}
         """Object -> counts of the last complete or ongoing :meth:`read`."""
         self._storage = storage
@@ -102,6 +108,7 @@ class Bundle:
         self.close()
 
     def close(self) -> None:
+        self._layout.close()
         self._storage.close()
 
     # -- objects -----------------------------------------------------------
@@ -133,7 +140,10 @@ class Bundle:
             bf, self._zone, self.manifest, counts, accepted, self._parsers, self._memos
         )
         cmap = self._column_map.get(bf.object, {})
-        rows = read_rows(self._storage, bf, builder, cmap, self.line_limit)  # counting each
+        if bf.format == "xlsx":
+            rows = read_sheet(self._layout.workbooks[bf.name], bf, builder, cmap)
+        else:
+            rows = read_rows(self._storage, bf, builder, cmap, self.line_limit)  # counting each
         if obj == "files":
             rows = self._checked_paths(rows, builder)
         elif groups is not None:
@@ -141,7 +151,7 @@ class Bundle:
         yield from rows
         if counts.read != counts.accepted + counts.rejected:
             raise ReaderInvariantError(
-                f"{bf.name}: read {counts.read} rows but accepted {counts.accepted} "
+                f"{bf.where}: read {counts.read} rows but accepted {counts.accepted} "
                 f"and rejected {counts.rejected}"
             )
         if accepted is not None:
@@ -169,6 +179,16 @@ class Bundle:
         if problem is None:
             problem = self._storage.problem(relpath)
         return problem
+
+    def sheet_rows(self, obj: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+        """For an object read from a workbook's sheet: its header, and (Excel's row
+        number, the cells as the CSV reader would see them) of every row, without the
+        checks of :meth:`read` (the map proposer profiles the raw cells)."""
+        bf = self.files[obj]
+        if bf.format != "xlsx":
+            raise SourceError(f"{bf.name} is not a sheet of a workbook")
+        cmap = self._column_map.get(obj, {})
+        return sheet_table(self._layout.workbooks[bf.name], bf, cmap)
 
     @property
     def groups(self) -> GroupIndex | None:
@@ -277,20 +297,33 @@ def open_bundle(
     check_column_map(cmap)
     storage = open_storage(path, member_limit=member_limit, ratio_limit=ratio_limit)
     try:
-        files = find_files(storage, path)
-        manifest = _read_manifest(storage)
+        layout = find_objects(storage, path, member_limit=member_limit, ratio_limit=ratio_limit)
+        try:
+            manifest = _read_manifest(storage, layout)
+        except BaseException:
+            layout.close()
+            raise
     except BaseException:
         storage.close()
         raise
-    return Bundle(path, storage, manifest, files, cmap, line_limit=line_limit)
+    return Bundle(path, storage, manifest, layout, cmap, line_limit=line_limit)
 
 
 _MANIFEST_LIMIT = 1 << 20
 """A manifest is a few fields: at most this much of it is read."""
 
 
-def _read_manifest(storage: Storage) -> Manifest:
-    if storage.size("manifest.json") is None:
+def _read_manifest(storage: Storage, layout: Layout) -> Manifest:
+    """The manifest: ``manifest.json``, or a workbook's ``manifest`` sheet (never both)."""
+    sheet = layout.manifest_sheet
+    has_json = storage.size("manifest.json") is not None
+    if sheet is not None and has_json:
+        raise SourceError(
+            f"two manifests: manifest.json and {sheet.where}", hint="keep one of them"
+        )
+    if sheet is not None:
+        return _manifest(sheet_record(layout.workbooks[sheet.name], sheet), sheet.where)
+    if not has_json:
         return Manifest()
     try:
         with storage.open("manifest.json") as f:
@@ -299,22 +332,25 @@ def _read_manifest(storage: Storage) -> Manifest:
         raise SourceError(f"manifest.json: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise SourceError("manifest.json: expected a JSON object")
+    return _manifest(data, "manifest.json")
+
+
+def _manifest(data: Mapping[str, Any], where: str) -> Manifest:
+    """The manifest of these fields (``where`` names its file in errors)."""
 
     def text(field: str) -> str | None:
         value = data.get(field)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise SourceError(f"manifest.json [{field}] {value!r}: expected a string")
+            raise SourceError(f"{where} [{field}] {value!r}: expected a string")
         return value.strip()
 
     timezone = text("timezone") or "UTC"
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SourceError(
-            f"manifest.json [timezone] {timezone!r}: not an IANA time zone name"
-        ) from exc
+        raise SourceError(f"{where} [timezone] {timezone!r}: not an IANA time zone name") from exc
     exported_raw = text("exported_at")
     exported_at = None
     if exported_raw is not None:
@@ -322,20 +358,18 @@ def _read_manifest(storage: Storage) -> Manifest:
             exported_at = datetime.fromisoformat(exported_raw)
         except ValueError as exc:
             raise SourceError(
-                f"manifest.json [exported_at] {exported_raw!r}: not an ISO 8601 timestamp"
+                f"{where} [exported_at] {exported_raw!r}: not an ISO 8601 timestamp"
             ) from exc
         if exported_at.tzinfo is None:
             exported_at = exported_at.replace(tzinfo=ZoneInfo(timezone))
     currency = text("currency")
     if currency is not None:
         if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
-            raise SourceError(
-                f"manifest.json [currency] {currency!r}: not an ISO 4217 code (e.g. USD)"
-            )
+            raise SourceError(f"{where} [currency] {currency!r}: not an ISO 4217 code (e.g. USD)")
         currency = currency.upper()
     date_format = (text("date_format") or "iso").lower()
     if date_format not in ("iso", "us"):
-        raise SourceError(f"manifest.json [date_format] {date_format!r}: expected 'iso' or 'us'")
+        raise SourceError(f"{where} [date_format] {date_format!r}: expected 'iso' or 'us'")
     return Manifest(
         platform=text("platform"),
         exported_at=exported_at,

@@ -79,7 +79,7 @@ class RecordBuilder:
         memos: dict[Converter, dict[str, Any]] | None = None,
     ) -> None:
         self.obj = bf.object
-        self.file = bf.name
+        self.file = bf.where
         self.converters = {
             name: converter_for(kind, zone, manifest.date_format, parsers=parsers)
             for name, kind in schema.FIELDS[bf.object].items()
@@ -451,6 +451,27 @@ class RecordBuilder:
         values["provenance"] = self._provenance(self.file, line)
         values["extra"] = extra
         return self.make(values)
+
+
+def generic_row(builder: RecordBuilder, plan: Plan) -> RowFunction:
+    """The row function of a CSV file (or a sheet) without a generated one: its cells converted to a
+    dict of values, and the record built from that (:meth:`RecordBuilder.finish`)."""
+    convert = compile_row_converter(plan.fields, memos=builder.memos)
+    custom = plan.custom
+    extra = plan.extra
+    finish = builder.finish
+
+    def row(line: int, cells: list[str]) -> Record | Reject:
+        values, errors = convert(cells)
+        custom_values: dict[str, str] | None = None
+        if custom:
+            custom_values = {key: cells[i] for i, key in custom if cells[i].strip()}
+        extra_values: Mapping[str, str] = EMPTY
+        if extra:
+            extra_values = {h: cells[i] for i, h in extra if cells[i]}
+        return finish(line, values, errors, custom_values, extra_values)
+
+    return row
 
 
 _LOW = 0xFFFFFFFF

@@ -2,8 +2,9 @@
 
 A bundle is a folder or a ``.zip`` (optionally with everything under one top folder) with
 one file per object, named by the object (``clients.csv``, ``sessions.jsonl``,
-``reports.json``, ...). :func:`open_storage` opens either kind; :func:`find_files` names
-the file of every object present, in read order (parents first).
+``reports.json``, ...), or one Excel workbook (:class:`WorkbookFile`). :func:`open_storage`
+opens any kind; :func:`~crm_ferry.sources.bundle._layout.find_objects` names the file (and
+sheet) of every object present.
 
 Nothing outside the bundle is ever opened. A path the bundle names (an object file, a
 ``files`` row's ``path``, a zip member) must be plain relative POSIX form
@@ -28,19 +29,22 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
 from crm_ferry.errors import SourceError
-from crm_ferry.model import RECORD_TYPES, REQUIRED_OBJECTS
-from crm_ferry.sources import schema
+from crm_ferry.model import RECORD_TYPES
 from crm_ferry.sources.csvrows import size_text
 
-Format = Literal["csv", "jsonl", "json"]
+Format = Literal["csv", "jsonl", "json", "xlsx"]
 
 FORMATS: dict[str, Format] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "json",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
 }
-"""File suffix (lower case) -> the format of an object file."""
+"""File suffix (lower case) -> the format of an object file (``xlsx``: an Excel workbook,
+whose sheets are read by :mod:`~crm_ferry.sources.bundle._sheets`)."""
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 
 MEMBER_LIMIT = 4 << 30
 """Largest size a zip member may declare (4 GiB): over it, the member is refused unread."""
@@ -102,6 +106,14 @@ class BundleFile:
     name: str
     """The file name inside the bundle, e.g. ``clients.csv``."""
     format: Format
+    sheet: str | None = None
+    """For a workbook: the sheet holding the object."""
+
+    @property
+    def where(self) -> str:
+        """How records and rejects name the file: ``clients.csv``, or for a workbook its
+        name and the sheet's, ``bundle.xlsx[Clients]``."""
+        return self.name if self.sheet is None else f"{self.name}[{self.sheet}]"
 
 
 class Storage:
@@ -265,21 +277,7 @@ class Zip(Storage):
             raise SourceError(
                 f"{name}: not in the bundle {self.path}", hint="check the file is in the zip"
             )
-        if info.file_size > self.member_limit:
-            raise SourceError(
-                f"{self.path}: {name} is larger than {size_text(self.member_limit)} once "
-                f"unzipped ({info.file_size:,} bytes declared); it was not read",
-                hint=_LIMIT_HINT,
-            )
-        packed = max(info.compress_size, 1)
-        if info.file_size > RATIO_FROM and info.file_size / packed > self.ratio_limit:
-            raise SourceError(
-                f"{self.path}: {name} expands {info.file_size / packed:,.0f} times "
-                f"({info.compress_size:,} bytes to {info.file_size:,}), over the limit of "
-                f"{self.ratio_limit:g} times (a zip bomb?); it was not read",
-                hint=_LIMIT_HINT,
-            )
-        return _member(self.zf, info, str(self.path))
+        return checked_member(self.zf, info, str(self.path), self.member_limit, self.ratio_limit)
 
     def size(self, name: str) -> int | None:
         info = self._info(name)
@@ -344,9 +342,42 @@ class _Raw(io.RawIOBase):
         super().close()
 
 
-def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> BinaryIO:
-    """A buffered binary stream of one zip member (see :class:`_Raw`)."""
+def checked_member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    where: str,
+    member_limit: int = MEMBER_LIMIT,
+    ratio_limit: float = RATIO_LIMIT,
+) -> BinaryIO:
+    """A buffered binary stream of one zip member (see :class:`_Raw`), refused unread by
+    :func:`check_member`; ``where`` names the zip in errors (a bundle's zip, or a workbook)."""
+    check_member(info, where, member_limit, ratio_limit)
     return io.BufferedReader(_Raw(zf, info, where), 1 << 16)
+
+
+def check_member(
+    info: zipfile.ZipInfo,
+    where: str,
+    member_limit: int = MEMBER_LIMIT,
+    ratio_limit: float = RATIO_LIMIT,
+) -> None:
+    """Raise :class:`SourceError` when the zip member ``info`` declares more than
+    ``member_limit`` bytes or expands more than ``ratio_limit`` times."""
+    name = info.filename
+    if info.file_size > member_limit:
+        raise SourceError(
+            f"{where}: {name} is larger than {size_text(member_limit)} once "
+            f"unzipped ({info.file_size:,} bytes declared); it was not read",
+            hint=_LIMIT_HINT,
+        )
+    packed = max(info.compress_size, 1)
+    if info.file_size > RATIO_FROM and info.file_size / packed > ratio_limit:
+        raise SourceError(
+            f"{where}: {name} expands {info.file_size / packed:,.0f} times "
+            f"({info.compress_size:,} bytes to {info.file_size:,}), over the limit of "
+            f"{ratio_limit:g} times (a zip bomb?); it was not read",
+            hint=_LIMIT_HINT,
+        )
 
 
 def _through_symlink(root: Path, name: str) -> bool:
@@ -359,47 +390,57 @@ def _through_symlink(root: Path, name: str) -> bool:
     return False
 
 
+class WorkbookFile(Storage):
+    """A bundle that is one Excel workbook: the workbook itself, and no other file (so no
+    attachments: :meth:`problem` says to give the folder instead)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+
+    def names(self) -> list[str]:
+        return [self.name]
+
+    def no_files(self) -> str:
+        return (
+            f"the bundle is the single workbook {self.name}, which holds no attached files: "
+            "give the folder that holds the workbook and its files/ folder instead "
+            "(--source, or [source] path)"
+        )
+
+    def open(self, name: str) -> BinaryIO:
+        if name != self.name:
+            raise SourceError(f"{name}: not in the bundle: {self.no_files()}")
+        return self.path.open("rb")
+
+    def size(self, name: str) -> int | None:
+        return self.path.stat().st_size if name == self.name else None
+
+    def problem(self, name: str) -> str | None:
+        return None if name == self.name else self.no_files()
+
+
 def open_storage(
     path: Path, *, member_limit: int = MEMBER_LIMIT, ratio_limit: float = RATIO_LIMIT
 ) -> Storage:
-    """The folder or the zip file at ``path`` (``member_limit`` and ``ratio_limit``: the
-    caps on a zip member's declared size and expansion)."""
+    """The folder, the zip file or the workbook (``.xlsx``, ``.xlsm``) at ``path``
+    (``member_limit`` and ``ratio_limit``: the caps on a zip member's declared size and
+    expansion)."""
     if path.is_dir():
         return Folder(path)
+    if path.is_file() and path.suffix.lower() in WORKBOOK_SUFFIXES:
+        return WorkbookFile(path)
+    if path.is_file() and path.suffix.lower() == ".xls":
+        raise SourceError(
+            f"{path}: an Excel 97-2003 workbook (.xls), which crm-ferry does not read",
+            hint="open it in Excel and save it as an Excel Workbook (.xlsx)",
+        )
     if path.is_file():
         return Zip(path, member_limit=member_limit, ratio_limit=ratio_limit)
     raise SourceError(
         f"{path}: no such folder or zip file",
-        hint="give the export bundle's folder or .zip (--source, or [source] path)",
+        hint="give the export bundle's folder, .zip or .xlsx (--source, or [source] path)",
     )
-
-
-def find_files(storage: Storage, path: Path) -> dict[str, BundleFile]:
-    """Object -> its file, for every object present, in read order.
-
-    Raises :class:`SourceError` for two files of one object, or without users and clients.
-    """
-    found: dict[str, BundleFile] = {}
-    for name in storage.names():
-        pure = PurePosixPath(name)
-        fmt = FORMATS.get(pure.suffix.lower())
-        stem = pure.stem.lower()
-        if fmt is None or stem not in RECORD_TYPES:
-            continue
-        if stem in found:
-            raise SourceError(
-                f"{path}: two files for {stem}: {found[stem].name} and {name}",
-                hint="keep one of them in the bundle",
-            )
-        found[stem] = BundleFile(stem, name, fmt)
-    missing = [obj for obj in REQUIRED_OBJECTS if obj not in found]
-    if missing:
-        raise SourceError(
-            f"{path}: no {' and no '.join(missing)} file in the bundle "
-            f"(found: {', '.join(storage.names()) or 'nothing'})",
-            hint="a bundle needs users and clients as .csv, .jsonl or .json",
-        )
-    return {obj: found[obj] for obj in schema.READ_ORDER if obj in found}
 
 
 def safe_relpath(relpath: str) -> str | None:
@@ -410,9 +451,13 @@ def safe_relpath(relpath: str) -> str | None:
 
 
 def _has_objects(names: Iterable[str]) -> bool:
-    """Whether any of these file names is an object file of the bundle."""
+    """Whether any of these file names is an object file of the bundle (any workbook may
+    be: its sheets are named like the objects)."""
     for name in names:
         pure = PurePosixPath(name)
-        if pure.suffix.lower() in FORMATS and pure.stem.lower() in RECORD_TYPES:
+        suffix = pure.suffix.lower()
+        if suffix in WORKBOOK_SUFFIXES and not pure.name.startswith("~$"):
+            return True
+        if suffix in FORMATS and pure.stem.lower() in RECORD_TYPES:
             return True
     return False

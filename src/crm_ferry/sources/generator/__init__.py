@@ -29,6 +29,8 @@ The parts:
   ``_linked`` (linked files and their downloads) and ``_groups`` (client groups);
 * ``_truth``: the ground truth, in discovery's vocabulary;
 * ``_outputs``: the files written and their columns; ``_io``: the row writers;
+* ``_workbook``: the Excel variant (``generate_bundle(..., workbook=True)``): the same rows
+  as sheets of ``.xlsx`` workbooks, with Excel's types;
 * ``_config``: service types, templates, automations, integrations, reports;
 * ``_text``: word pools and text builders; ``_binary``: PDF, PNG, DOCX and zip bytes.
 """
@@ -39,5 +41,12 @@ from crm_ferry.sources.generator._generate import (
     generate_bundle,
     truth_path_for,
 )
+from crm_ferry.sources.generator._workbook import WorkbookLayout
 
-__all__ = ["GenerateResult", "downloads_path_for", "generate_bundle", "truth_path_for"]
+__all__ = [
+    "GenerateResult",
+    "WorkbookLayout",
+    "downloads_path_for",
+    "generate_bundle",
+    "truth_path_for",
+]

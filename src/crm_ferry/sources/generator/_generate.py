@@ -21,6 +21,7 @@ from crm_ferry.errors import ConfigError
 from crm_ferry.sources.generator import _binary
 from crm_ferry.sources.generator._outputs import OBJECT_FILES
 from crm_ferry.sources.generator._practice import Practice
+from crm_ferry.sources.generator._workbook import LAYOUTS, Books, WorkbookLayout
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ def generate_bundle(
     documents: bool = False,
     linked_files: bool = False,
     groups: bool = False,
+    workbook: bool | WorkbookLayout = False,
+    bad_rows: bool = False,
 ) -> GenerateResult:
     """Write a bundle of ``clients`` clients to ``out`` (a folder, or ``out.zip`` with
     ``as_zip``) and its ground truth beside it. ``with_large_files`` plants one attachment
@@ -80,6 +83,13 @@ def generate_bundle(
     URL or only a name, no path) and write their downloads beside the bundle, all but one
     (:func:`downloads_path_for`); ``groups``: add client groups with tags.
 
+    ``workbook``: the same bundle with Excel workbooks (see :mod:`._workbook`): ``True`` or
+    ``"single"``, one ``bundle.xlsx`` with a sheet per object (and ``files/`` beside it);
+    ``"mixed"``, clients, sessions and invoices as ``.xlsx`` next to the other files. Its
+    ground truth is the CSV variant's. ``bad_rows``: plant rows the reader must reject
+    (a bad value, a duplicate id, an empty row; counted in the truth's
+    ``planted_rejects``), in either variant alike.
+
     An existing ``out`` is replaced only if it is empty or was itself generated (its
     ``.truth.json`` is beside it); anything else is refused rather than overwritten. The
     bundle is assembled in a temporary folder next to ``out`` and moved into place at the
@@ -87,6 +97,12 @@ def generate_bundle(
     """
     if clients < 1:
         raise ConfigError(f"clients must be at least 1, not {clients}")
+    layout: WorkbookLayout | None = "single" if workbook is True else workbook or None
+    if layout is not None and layout not in LAYOUTS:
+        raise ConfigError(
+            f"workbook layout {layout!r} is not one of {', '.join(LAYOUTS)}",
+            hint="use single (one bundle.xlsx) or mixed (workbooks beside CSVs)",
+        )
     out = Path(os.path.abspath(out))  # "." and ".." get a real name, the truth file a place
     target = out
     if as_zip and out.suffix.lower() != ".zip":
@@ -106,7 +122,8 @@ def generate_bundle(
             linked_files=linked_files,
             groups=groups,
         )
-        practice.write(bundle, staging / "downloads")
+        books = None if layout is None else Books(bundle, layout, staging)
+        practice.write(bundle, books, bad_rows=bad_rows, downloads=staging / "downloads")
         entries = sorted(
             (p.relative_to(bundle).as_posix(), p) for p in bundle.rglob("*") if p.is_file()
         )
@@ -127,6 +144,8 @@ def generate_bundle(
         if linked_files:
             os.replace(staging / "downloads", downloads)
         truth = _truth_document(practice, clients, seed)
+        if bad_rows:
+            truth["planted_rejects"] = dict(sorted(practice.planted.items()))
         tmp_truth = staging / "truth.json"
         tmp_truth.write_text(
             json.dumps(truth, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
@@ -141,7 +160,10 @@ def generate_bundle(
         out=target,
         clients=clients,
         seed=seed,
-        files={OBJECT_FILES[obj]: n for obj, n in sorted(practice.counts.items())},
+        files={
+            (books.where.get(obj) if books else None) or OBJECT_FILES[obj]: n
+            for obj, n in sorted(practice.counts.items())
+        },
         bytes=size,
         ground_truth=truth_path,
         downloads=downloads if linked_files else None,

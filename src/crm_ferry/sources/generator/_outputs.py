@@ -8,7 +8,9 @@ other object grows with the practice and is written row by row, to the writers o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 from crm_ferry.sources.generator._io import CsvOut, JsonlOut
 
@@ -101,28 +103,58 @@ FILE_FIELDS = (
 )  # fmt: skip
 
 
-class Outputs(dict[str, CsvOut | JsonlOut]):
-    """Every per-row file of the bundle, open together for the single pass over clients."""
+class RowOut(Protocol):
+    """What the simulation writes rows to: a file's or a sheet's writer."""
 
-    def __init__(self, root: Path) -> None:
+    @property
+    def count(self) -> int: ...
+
+    def write(self, row: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Sheets(Protocol):
+    """Where the objects written to sheets go (``_workbook.Books``)."""
+
+    def holds(self, obj: str) -> bool: ...
+
+    def sheet(self, obj: str, fields: tuple[str, ...]) -> RowOut: ...
+
+
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "users": USER_FIELDS,
+    "clients": (*CLIENT_FIELDS, *(f"custom:{k}" for k in CUSTOM_COLUMNS)),
+    "client_properties": ("client_id", "key", "value"),
+    "families": FAMILY_FIELDS,
+    "packages": PACKAGE_FIELDS,
+    "sessions": SESSION_FIELDS,
+    "session_notes": NOTE_FIELDS,
+    "invoices": INVOICE_FIELDS,
+    "invoice_items": ITEM_FIELDS,
+    "payments": PAYMENT_FIELDS,
+    "activities": ACTIVITY_FIELDS,
+    "files": FILE_FIELDS,
+}
+"""The per-row objects and their columns, in the order their files are opened."""
+
+
+class Outputs(dict[str, RowOut]):
+    """Every per-row file (or sheet) of the bundle, open together for the single pass over
+    clients; ``sheets`` takes the objects it holds (the workbook variant)."""
+
+    def __init__(self, root: Path, sheets: Sheets | None = None, *, bad_rows: bool = False) -> None:
         super().__init__()
-        custom = [f"custom:{k}" for k in CUSTOM_COLUMNS]
-        self["users"] = CsvOut(root / OBJECT_FILES["users"], USER_FIELDS)
-        self["clients"] = CsvOut(
-            root / OBJECT_FILES["clients"], (*CLIENT_FIELDS, *custom), bom=True, crlf=True
-        )
-        self["client_properties"] = CsvOut(
-            root / OBJECT_FILES["client_properties"], ("client_id", "key", "value")
-        )
-        self["families"] = CsvOut(root / OBJECT_FILES["families"], FAMILY_FIELDS)
-        self["packages"] = CsvOut(root / OBJECT_FILES["packages"], PACKAGE_FIELDS)
-        self["sessions"] = CsvOut(root / OBJECT_FILES["sessions"], SESSION_FIELDS)
-        self["session_notes"] = JsonlOut(root / OBJECT_FILES["session_notes"], NOTE_FIELDS)
-        self["invoices"] = CsvOut(root / OBJECT_FILES["invoices"], INVOICE_FIELDS)
-        self["invoice_items"] = CsvOut(root / OBJECT_FILES["invoice_items"], ITEM_FIELDS)
-        self["payments"] = CsvOut(root / OBJECT_FILES["payments"], PAYMENT_FIELDS)
-        self["activities"] = JsonlOut(root / OBJECT_FILES["activities"], ACTIVITY_FIELDS)
-        self["files"] = CsvOut(root / OBJECT_FILES["files"], FILE_FIELDS)
+        for obj, fields in _FIELDS.items():
+            out: RowOut
+            if sheets is not None and sheets.holds(obj):
+                out = sheets.sheet(obj, fields)
+            elif OBJECT_FILES[obj].endswith(".jsonl"):
+                out = JsonlOut(root / OBJECT_FILES[obj], fields)
+            else:
+                crlf = obj == "clients"  # a spreadsheet's export: BOM and CRLF
+                out = CsvOut(root / OBJECT_FILES[obj], fields, bom=crlf, crlf=crlf)
+            self[obj] = Planted(out, BAD_VALUES[obj]) if bad_rows and obj in BAD_VALUES else out
 
     def __enter__(self) -> Outputs:
         return self
@@ -130,3 +162,51 @@ class Outputs(dict[str, CsvOut | JsonlOut]):
     def __exit__(self, *exc: object) -> None:
         for w in self.values():
             w.close()
+
+
+BAD_VALUES: dict[str, tuple[tuple[str, str], ...]] = {
+    "clients": (("birth_date", "31/02/1990"), ("created_at", "yesterday"), ("status", "paused")),
+    "sessions": (("price", "$150.00"), ("start_at", "2024-13-01T10:00:00")),
+    "invoices": (("total_amount", "12,34.5"), ("issue_date", "2024-02-30")),
+}
+"""Per object, the bad values :class:`Planted` rows hold (one per planted row, in turn)."""
+PLANT_EVERY = 97
+"""A planted row follows every 97th row of an object that has :data:`BAD_VALUES`."""
+
+
+class Planted:
+    """A writer that plants rows the reader must reject (``generate_bundle(bad_rows=True)``).
+
+    After every :data:`PLANT_EVERY`-th row: a copy of it under a new id with one bad value
+    (:data:`BAD_VALUES`, in turn); after every third such copy, the row itself once more
+    (a duplicate id); after the second, an empty row. Nothing refers to a planted row, so
+    no reference changes; :attr:`planted` counts them."""
+
+    def __init__(self, out: RowOut, bad: tuple[tuple[str, str], ...]) -> None:
+        self.out = out
+        self.bad = bad
+        self.planted = 0
+        self._seen = 0
+
+    @property
+    def count(self) -> int:
+        return self.out.count
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self.out.write(row)
+        self._seen += 1
+        if self._seen % PLANT_EVERY:
+            return
+        n = self._seen // PLANT_EVERY
+        field, value = self.bad[(n - 1) % len(self.bad)]
+        self.out.write({**row, "id": f"{row['id']}-bad", field: value})
+        self.planted += 1
+        if n % 3 == 0:
+            self.out.write(row)
+            self.planted += 1
+        if n == 2:
+            self.out.write({})
+            self.planted += 1
+
+    def close(self) -> None:
+        self.out.close()

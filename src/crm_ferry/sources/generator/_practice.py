@@ -22,8 +22,9 @@ from crm_ferry.sources.generator import _config as config
 from crm_ferry.sources.generator import _text as text
 from crm_ferry.sources.generator._clients import Clients
 from crm_ferry.sources.generator._io import write_json
-from crm_ferry.sources.generator._outputs import OBJECT_FILES, Outputs
+from crm_ferry.sources.generator._outputs import OBJECT_FILES, Outputs, Planted
 from crm_ferry.sources.generator._state import CURRENCY, TIMEZONE, User, at
+from crm_ferry.sources.generator._workbook import Books
 
 
 class Practice(Clients):
@@ -46,12 +47,22 @@ class Practice(Clients):
 
     # -- the whole bundle -----------------------------------------------------------------
 
-    def write(self, root: Path, downloads: Path | None = None) -> None:
-        """The bundle into ``root``; the linked files' downloads into ``downloads`` (which
-        linked files need)."""
+    def write(
+        self,
+        root: Path,
+        books: Books | None = None,
+        *,
+        bad_rows: bool = False,
+        downloads: Path | None = None,
+    ) -> None:
+        """Write the bundle into the new folder ``root``; ``books`` takes the objects it
+        holds (the workbook variant); ``bad_rows`` plants rows the reader must reject
+        (:class:`~._outputs.Planted`, counted in :attr:`planted`); the linked files'
+        downloads go into ``downloads`` (which linked files need)."""
         root.mkdir(parents=True)
         (root / "files").mkdir()
         self.root = root
+        self.planted: dict[str, int] = {}
         if self.with_linked:
             assert downloads is not None, "linked files need a downloads folder"
             downloads.mkdir(parents=True)
@@ -64,9 +75,16 @@ class Practice(Clients):
             "currency": CURRENCY,
             "date_format": "iso",
         }
-        write_json(root / "manifest.json", manifest)
+
+        def whole(obj: str, rows: list[dict[str, Any]], name: str) -> None:
+            if books is not None and books.holds(obj):
+                books.rows(obj, rows)
+            else:
+                write_json(root / name, rows if obj != "manifest" else rows[0])
+
+        whole("manifest", [manifest], "manifest.json")
         services = config.service_type_rows()
-        write_json(root / OBJECT_FILES["service_types"], services)
+        whole("service_types", services, OBJECT_FILES["service_types"])
         self.counts["service_types"] = len(services)
         templates = config.email_templates(rng)
         configs: dict[str, list[dict[str, Any]]] = {
@@ -76,11 +94,11 @@ class Practice(Clients):
             "reports": config.reports(rng),
         }
         for name, rows in configs.items():
-            write_json(root / OBJECT_FILES[name], rows)
+            whole(name, rows, OBJECT_FILES[name])
             self.counts[name] = len(rows)
 
         self.users = self._users()
-        with Outputs(root) as out:
+        with Outputs(root, books, bad_rows=bad_rows) as out:
             for u in self.users:
                 out["users"].write(
                     {
@@ -102,6 +120,10 @@ class Practice(Clients):
             self._close_duplicate_group()
             for name, w in out.items():
                 self.counts[name] = w.count
+                if isinstance(w, Planted):
+                    self.planted[name] = w.planted
+        if books is not None:
+            books.close()
         self._write_groups()
         for u in self.users:
             if not u.active and u.id in self.coached:
