@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -167,6 +168,18 @@ def start_emulator(latency_ms: float, data: Path | None) -> tuple[subprocess.Pop
         proc.wait(30)
         raise SystemExit(f"the emulator did not start (exit code {proc.returncode})")
     return proc, json.loads(line)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident memory of process ``pid`` (``VmHWM``), or None off Linux."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024 / MB
+    return None
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -574,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 site = info["sharepoint_sites"][0]
                 folders = prepare(tenant, site, clients, opts.concurrency)
                 write, read = run_paths(tenant, small, large, opts.concurrency)
+                emulator_rss = peak_rss_mb(proc.pid)
             finally:
                 tenant.dataverse.close()
                 tenant.sharepoint.close()
@@ -596,6 +610,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "generated_s": generated,
         },
         "folders": folders,
+        "peak_rss_MB": {
+            "emulator": emulator_rss,
+            "bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB,
+        },
         "write": written,
         "read": [m.as_dict() for m in read],
         "ratios": ratios(written),
@@ -618,6 +636,9 @@ def report(result: dict[str, Any]) -> int:
     )
     f = result["folders"]
     print(f"SharePoint folders (not timed with the paths): {f['folders']} in {f['seconds']:.2f} s")
+    rss = result["peak_rss_MB"]
+    shown = "–" if rss["emulator"] is None else f"{rss['emulator']:,.0f} MB"
+    print(f"peak RSS: emulator {shown}, this process {rss['bench']:,.0f} MB")
     print(table(result["write"]))
     print(table(result["read"]))
     print(json.dumps(result["ratios"], indent=2))
