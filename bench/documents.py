@@ -25,11 +25,11 @@ documents going ``--concurrency`` at a time (the engine's ``DOCUMENTS_IN_FLIGHT`
 bulk write keeps the client's own adaptive window). Then every document is read back once
 (timed apart) and its size and SHA-256 compared; any difference fails the run.
 
-Per path: documents/s, MB/s, requests and request bytes on the wire, the emulator's CPU
-seconds (from /proc) and this process's; ``latency share`` is the time the requests would
-spend in simulated latency with ``concurrency`` of them always in flight, over the
-elapsed time (near 1: latency bounds the path; small: bytes and CPU do). Not a test: run it
-by hand and record the figures in bench/RESULTS.md ("Documents").
+Per path: documents/s, MB/s, requests and body bytes on the wire (both ways), the
+emulator's CPU seconds (from /proc) and this process's; ``latency share`` is the time the
+requests would spend in simulated latency with ``concurrency`` of them always in flight,
+over the elapsed time (near 1: latency bounds the path; small: bytes and CPU do). Not a
+test: run it by hand and record the figures in bench/RESULTS.md ("Documents").
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -84,8 +84,6 @@ KINDS = (
 )
 """Extension, MIME type and leading bytes of each kind of file, taken in turn."""
 
-T = TypeVar("T")
-
 
 # ---------------------------------------------------------------------------------------
 # Files
@@ -93,6 +91,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Doc:
+    """A generated file: where it is, its size and SHA-256, and whose it is."""
+
     name: str
     path: Path
     size: int
@@ -401,7 +401,10 @@ def small_notes_bulk(tenant: Tenant, docs: Sequence[Doc]) -> list[str]:
     """As the engine: the Base64 bodies in the payloads, ``write_many`` (UpsertMultiple)."""
     rows = [{**note(tenant, "bulk", d), "documentbody": body_of(d)} for d in docs]
     report = write_many([tenant.dataverse], "annotation", rows)
-    return [f"{docs[r.index].name}: not written: {r.error}" for r in report.rejected]
+    return [
+        f"{docs[r.index].name}: not written: {r.error or 'no answer (unsettled)'}"
+        for r in report.rejected
+    ]
 
 
 def small_notes_single(tenant: Tenant, docs: Sequence[Doc], concurrency: int) -> list[str]:
