@@ -126,6 +126,10 @@ def _comparable(summary: dict[str, Any]) -> dict[str, Any]:
     out["dangling"] = {
         k: {**d, "examples": len(d["examples"])} for k, d in summary["dangling"].items()
     }
+    if summary.get("linked_files"):
+        linked = summary["linked_files"]
+        problems = [{k: v for k, v in p.items() if k != "where"} for p in linked["problems"]]
+        out["linked_files"] = {**linked, "problems": problems}
     return out
 
 
