@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import os
 import signal
@@ -33,11 +32,9 @@ from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig, LatencyConfig
 from crm_ferry.emulator.server import serve
 from crm_ferry.emulator.tenant import add_column_relationships
-from crm_ferry.errors import Interrupted
 from crm_ferry.journal import Journal
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.sharepoint import SharePointClient
-from crm_ferry.sharepoint.upload import Uploader
 from crm_ferry.transform.roles.sharepoint import folder_name
 from helpers.load import Project, comparable
 
@@ -101,9 +98,10 @@ def _in_sharepoint_of(app: EmulatorApp) -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_files_over_the_limit_go_to_the_records_folder(
+def test_files_over_the_limit_go_to_the_records_folder_verify_reads_them_rollback_removes_them(
     project: Project, graph: SharePointClient
 ) -> None:
+    records, documents = comparable(project.dump()), project.app.graph_dump()
     files = _files(project.bundle)
     result = run_load(
         project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True
@@ -140,12 +138,6 @@ def test_files_over_the_limit_go_to_the_records_folder(
     # the rest are notes, the 6 and 40 MB ones in blocks
     assert len([f for f in files.values() if int(f["size_bytes"] or 0) > 3 << 20]) == 3
 
-
-def test_verify_reads_the_files_back_and_rollback_removes_them(
-    project: Project, graph: SharePointClient
-) -> None:
-    records, documents = comparable(project.dump()), project.app.graph_dump()
-    run_load(project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True)
     proof = commands.verify(project.settings, client=project.client, sharepoint=graph).proof
     put = [r for r in proof.rows if r.table == "sharepoint"]
     assert len(put) == 2
@@ -168,43 +160,6 @@ def _items(dump: Any) -> list[tuple[str, str, str]]:
         for library in site["libraries"]
         for item in library["items"]
     )
-
-
-def test_a_150_mb_upload_cut_off_resumes_without_starting_again(
-    project: Project, graph: SharePointClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    put = Uploader._put
-    calls = {"n": 0}
-
-    def cut(self: Uploader, *args: Any, **kw: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 6:  # 50 MB of 150 in (10 MiB fragments)
-            raise KeyboardInterrupt
-        return put(self, *args, **kw)
-
-    monkeypatch.setattr(Uploader, "_put", cut)
-    with pytest.raises(Interrupted):
-        run_load(project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True)
-    monkeypatch.setattr(Uploader, "_put", put)
-    sent_before = graph.uploader.sent_bytes
-    result = run_load(
-        project.settings, client=project.client, sharepoint=graph, skip_sample_gate=True
-    )
-    assert result.ok, result.failures
-    files = _files(project.bundle)
-    video = next(f for f in files.values() if f["filename"].endswith(".mp4"))
-    resent = graph.uploader.sent_bytes - sent_before
-    shortcut = next(f for f in files.values() if f["filename"].endswith(".url"))
-    # the rest of the video only (and the small shortcut), not the whole 150 MB again
-    assert resent <= int(video["size_bytes"]) - 5 * 10 * (1 << 20) + int(shortcut["size_bytes"])
-    stored = [i for p, i in _in_sharepoint(project).items() if p.endswith(".mp4")]
-    assert len(stored) == 1  # one copy
-    digest = hashlib.sha256()
-    for piece in graph.download(
-        graph.item_by_path(graph.drive(graph.site(SITE), "contact"), stored[0]["path"].lstrip("/"))
-    ):
-        digest.update(piece)
-    assert digest.hexdigest() == video["sha256"]
 
 
 class _Counting(EmulatorApp):
