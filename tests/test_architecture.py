@@ -20,6 +20,7 @@ show that it fails on a deliberate violation.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,7 +340,7 @@ RULES = {
 
 @pytest.fixture(scope="module")
 def graph() -> dict[str, list[Import]]:
-    return read_graph()
+    return {name: list(imports) for name, imports in _package_graph().items()}
 
 
 @pytest.mark.parametrize("rule", list(RULES))
@@ -371,8 +372,14 @@ def test_every_package_has_a_public_surface() -> None:
 # The rules catch what they are about
 
 
+@functools.cache
+def _package_graph() -> dict[str, list[Import]]:
+    """:func:`read_graph` of the package, read once (parsing every module takes seconds)."""
+    return read_graph()
+
+
 def _graph_with(module: str, source: str) -> dict[str, list[Import]]:
-    graph = read_graph()
+    graph = {name: list(imports) for name, imports in _package_graph().items()}
     tree = ast.parse(source)
     graph[module] = [*graph.get(module, []), *_imports_of(module, tree, package=False)]
     return graph
