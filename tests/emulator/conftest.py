@@ -12,29 +12,11 @@ import httpx
 import pytest
 
 from crm_ferry.emulator.app import EmulatorApp, EmulatorConfig
+from helpers.clock import FakeClock
 
 # ---------------------------------------------------------------------------------------
 # Serving layers: a fake clock and a tiny data plane, so sign-in, protection, faults and
 # latency are tested on their own.
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told; ``sleep`` advances it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
 
 
 class TinyDataPlane:

@@ -1,11 +1,11 @@
-"""The SharePoint client's tests against the emulator: a fake clock, a tiny Dataverse data
-plane for sign-in, a Graph credential by raw OAuth, a recording transport, files to upload."""
+"""The SharePoint client's tests against the emulator: a tiny Dataverse data plane for
+sign-in, a Graph credential by raw OAuth, a recording transport, files to upload (the fake
+clock is :mod:`helpers.clock`'s)."""
 
 from __future__ import annotations
 
 import hashlib
 import random
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,25 +15,6 @@ import httpx
 from crm_ferry.emulator.app import EmulatorApp
 from crm_ferry.sharepoint import GRAPH_SCOPE
 from helpers.graph import token_for
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.advance(seconds)
 
 
 class TinyPlane:

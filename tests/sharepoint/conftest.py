@@ -16,7 +16,8 @@ import pytest
 
 from crm_ferry.emulator.app import EmulatorApp
 from crm_ferry.sharepoint import SharePointClient
-from helpers.sharepoint import FakeClock, GraphToken, Recorder, TinyPlane
+from helpers.clock import FakeClock
+from helpers.sharepoint import GraphToken, Recorder, TinyPlane
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from crm_ferry.sharepoint import (
     LocalFileError,
     SharePointClient,
 )
-from helpers.sharepoint import FakeClock, Recorder, make_file, sha256_of
+from helpers.clock import FakeClock
+from helpers.sharepoint import Recorder, make_file, sha256_of
 
 FRAGMENT = 320 * 1024
 SITE = "https://crmferry.sharepoint.com/sites/crm"
