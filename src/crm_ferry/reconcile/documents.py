@@ -14,14 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from crm_ferry.dataverse.client import DataverseClient
-from crm_ferry.dataverse.errors import DataverseError, NotFound
+from crm_ferry.dataverse.errors import NotFound
 from crm_ferry.dataverse.files import download_note_document
-from crm_ferry.errors import FerryError
+from crm_ferry.errors import ConfigError, FerryError
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.reconcile.diff import BIND_SUFFIX as BIND
 from crm_ferry.reconcile.diff import DiffRow, Verdict
@@ -119,6 +120,40 @@ class FileReader(Protocol):
     def read_back(self, payload: Mapping[str, Any] | None) -> tuple[int, str] | None: ...
 
 
+ReadBack = Callable[[], "Document | None"]
+
+
+def _compared(
+    table: str, row_id: str, source_key: str, field: str, sent: Document, read: ReadBack
+) -> DiffRow:
+    """What ``read`` finds against ``sent``: match, mismatch, or missing (not there, or it
+    could not be read: the error is the actual side)."""
+    try:
+        held = read()
+    except FerryError as exc:
+        return DiffRow(table, row_id, source_key, field, None, sent.shown(), str(exc), "missing")
+    verdict: Verdict = "match" if held == sent else "missing" if held is None else "mismatch"
+    shown = held.shown() if held is not None else None
+    return DiffRow(table, row_id, source_key, field, None, sent.shown(), shown, verdict)
+
+
+def _checked(
+    task: str,
+    items: Sequence[tuple[str, str, str, Document, ReadBack]],
+    table: str,
+    progress: Progress,
+) -> list[DiffRow]:
+    if not items:
+        return []
+    progress.start(task, total=len(items))
+    out = []
+    for row_id, source_key, field, sent, read in items:
+        out.append(_compared(table, row_id, source_key, field, sent, read))
+        progress.advance(task)
+    progress.finish(task)
+    return out
+
+
 def check_files(
     reader: FileReader | None,
     entries: Iterable[tuple[str, str, Mapping[str, Any]]],
@@ -127,48 +162,27 @@ def check_files(
 ) -> list[DiffRow]:
     """One ``content`` row per file put in SharePoint ((record id, source key, payload) of
     its ``file`` operation): its size and SHA-256 as read back against what was sent."""
-    wanted = list(entries)
-    if not wanted:
-        return []
-    task = "verify SharePoint files"
-    progress.start(task, total=len(wanted))
-    out: list[DiffRow] = []
-    for row_id, source_key, payload in wanted:
-        sent = Document(int(payload["size"]), str(payload["sha256"]))
-        where = f"{payload['library']}/{payload['folder']}/{payload['name']}"
-        if reader is None:
-            out.append(
-                DiffRow(FILE_TABLE, row_id, source_key, where, None, sent.shown(),
-                        "not read: no SharePoint site is set ([sharepoint] site)", "missing")
-            )  # fmt: skip
-            progress.advance(task)
-            continue
-        try:
+
+    def read(payload: Mapping[str, Any]) -> ReadBack:
+        def back() -> Document | None:
+            if reader is None:
+                raise ConfigError("not read: no SharePoint site is set ([sharepoint] site)")
             got = reader.read_back(payload)
-        except FerryError as exc:
-            out.append(
-                DiffRow(FILE_TABLE, row_id, source_key, where, None, sent.shown(), str(exc),
-                        "missing")
-            )  # fmt: skip
-            progress.advance(task)
-            continue
-        held = Document(*got) if got is not None else None
-        verdict: Verdict = "match" if held == sent else "missing" if held is None else "mismatch"
-        out.append(
-            DiffRow(
-                FILE_TABLE,
-                row_id,
-                source_key,
-                where,
-                None,
-                sent.shown(),
-                held.shown() if held is not None else None,
-                verdict,
-            )
+            return Document(*got) if got is not None else None
+
+        return back
+
+    items = [
+        (
+            row_id,
+            source_key,
+            f"{payload['library']}/{payload['folder']}/{payload['name']}",
+            Document(int(payload["size"]), str(payload["sha256"])),
+            read(payload),
         )
-        progress.advance(task)
-    progress.finish(task)
-    return out
+        for row_id, source_key, payload in entries
+    ]
+    return _checked("verify SharePoint files", items, FILE_TABLE, progress)
 
 
 def check_documents(
@@ -179,35 +193,11 @@ def check_documents(
     progress: Progress = NO_PROGRESS,
 ) -> list[DiffRow]:
     """One ``documentbody`` row per (record id, source key, document sent)."""
-    wanted = list(expected)
-    if not wanted:
-        return []
-    task = f"verify {table} documents"
-    progress.start(task, total=len(wanted))
-    out: list[DiffRow] = []
-    column = DOCUMENT_COLUMNS[table]
-    for row_id, source_key, sent in wanted:
-        try:
-            held = read_document(client, row_id)
-        except DataverseError as exc:
-            out.append(
-                DiffRow(table, row_id, source_key, column, None, sent.shown(), str(exc), "missing")
-            )
-            progress.advance(task)
-            continue
-        verdict: Verdict = "match" if held == sent else "missing" if held is None else "mismatch"
-        out.append(
-            DiffRow(
-                table,
-                row_id,
-                source_key,
-                column,
-                None,
-                sent.shown(),
-                held.shown() if held is not None else None,
-                verdict,
-            )
-        )
-        progress.advance(task)
-    progress.finish(task)
-    return out
+    column = DOCUMENT_COLUMNS.get(table)
+    if column is None:
+        return []  # a table without documents
+    items = [
+        (row_id, source_key, column, sent, partial(read_document, client, row_id))
+        for row_id, source_key, sent in expected
+    ]
+    return _checked(f"verify {table} documents", items, table, progress)

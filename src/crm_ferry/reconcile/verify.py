@@ -476,9 +476,9 @@ def prove(
                 progress=progress,
             )
         )
-    put = [
+    put = [  # a second pass over the id map only when a run put files in SharePoint
         (e.row_id, f"{e.source_object}/{e.source_id}", e.payload)
-        for e in journal.idmap(run_id=run_id)
+        for e in (journal.idmap(run_id=run_id) if journal.has_files() else ())
         if e.kind == "file" and e.payload is not None
     ]
     if put:

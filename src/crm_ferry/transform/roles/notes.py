@@ -32,7 +32,7 @@ from crm_ferry.model import FileRecord, SessionNote
 from crm_ferry.transform.build import Builder, dangling, rows_match
 from crm_ferry.transform.html import html_to_text
 from crm_ferry.transform.ops import DOCUMENT, INLINE_DOCUMENT_LIMIT, Operation
-from crm_ferry.transform.roles.sharepoint import sharepoint_file
+from crm_ferry.transform.roles.sharepoint import file_digest, sharepoint_file
 from crm_ferry.transform.row import Rejected, Row, Skip
 from crm_ferry.transform.schema import TableSchema
 from crm_ferry.transform.values import BadValue
@@ -151,11 +151,11 @@ def attachment(b: Builder, record: FileRecord) -> list[Operation]:
     size = size_of(record.path) if size_of is not None else None
     if size is not None and _to_sharepoint(b, filename, size):
         return _in_sharepoint(b, record, filename, size)
-    if size is not None and 4 * -(-size // 3) > b.schema.org.max_upload_bytes:
+    if size is not None and base64_size(size) > b.schema.org.max_upload_bytes:
         raise Rejected(  # known before reading it: not read
             "size_bytes",
             filename,
-            f"{4 * -(-size // 3)} bytes as Base64 ({size} bytes raw) is over the tenant's "
+            f"{base64_size(size)} bytes as Base64 ({size} bytes raw) is over the tenant's "
             f"upload limit of {b.schema.org.max_upload_bytes} (maxuploadfilesize); listed "
             "for manual upload or a SharePoint document location, not migrated",
         )
@@ -297,30 +297,17 @@ def _blocks(b: Builder, row: Row, record: FileRecord, filename: str, size: int) 
     """A document too large for one body: the note's columns, and :data:`DOCUMENT` naming
     the file (its size and digest, read piece by piece here) for the engine to upload in
     blocks."""
-    digest_of = b.context.attachment_sha256
-    if digest_of is None:
-        raise Rejected("path", record.path, "no attachment digest was given to transform")
     try:
         _check_type(b, filename)
     except BadValue as exc:
         raise Rejected("filename", filename, str(exc)) from None
-    assert record.path is not None
-    try:
-        digest = digest_of(record.path)
-    except (OSError, KeyError) as exc:
-        raise Rejected(
-            "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
-        ) from None
-    except SourceError as exc:
-        raise Rejected("path", record.path, str(exc)) from None
-    if record.sha256 and digest != _given_sha256(record):
-        raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
+    digest = file_digest(b, record)
     _describe(b, row, filename, record.content_type)
     row.payload[DOCUMENT] = {"path": record.path, "size": size, "sha256": digest}
 
 
 def _check_type(b: Builder, filename: str) -> None:
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    ext = extension(filename)
     if ext and ext in b.schema.org.blocked_extensions:
         raise BadValue(
             f"the file type .{ext} is blocked by the tenant (blockedattachments); "

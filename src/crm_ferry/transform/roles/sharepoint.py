@@ -35,6 +35,7 @@ from crm_ferry.transform.values import BadValue
 __all__ = [
     "FILE_TABLE",
     "ROLES",
+    "file_digest",
     "folder_name",
     "sharepoint_file",
 ]
@@ -49,6 +50,26 @@ LOCATION = "sharepointdocumentlocation"
 def folder_name(name: str, row_id: str) -> str:
     """The integration's folder of a record: ``<name>_<ID WITHOUT HYPHENS>``, safe."""
     return safe_name(f"{name.strip() or 'Record'}_{row_id.replace('-', '').upper()}", folder=True)
+
+
+def file_digest(b: Builder, record: FileRecord) -> str:
+    """The SHA-256 of ``record``'s file, read piece by piece through the context (a file
+    too large to be read into a payload); a reject when it cannot be read or does not
+    match the ``sha256`` the export gives."""
+    digest_of = b.context.attachment_sha256
+    if digest_of is None or record.path is None:
+        raise Rejected("path", record.path, "no attachment digest was given to transform")
+    try:
+        digest = digest_of(record.path)
+    except (OSError, KeyError) as exc:
+        raise Rejected(
+            "path", record.path, f"the file is not in the bundle ({type(exc).__name__})"
+        ) from None
+    except SourceError as exc:
+        raise Rejected("path", record.path, str(exc)) from None
+    if record.sha256 and digest != record.sha256.strip().lower():
+        raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
+    return digest
 
 
 def _once(b: Builder, key: str) -> bool:
@@ -76,15 +97,7 @@ def sharepoint_file(
             "the map sends this file to SharePoint but no SharePoint site is set: set "
             "[sharepoint] site in ferry.toml"
         )
-    digest_of = b.context.attachment_sha256
-    if digest_of is None or record.path is None:
-        raise Rejected("path", record.path, "no attachment digest was given to transform")
-    try:
-        digest = digest_of(record.path)
-    except (OSError, KeyError, SourceError) as exc:
-        raise Rejected("path", record.path, f"the file cannot be read ({exc})") from None
-    if record.sha256 and digest != record.sha256.strip().lower():
-        raise Rejected("sha256", record.sha256, "the file's content does not match its sha256")
+    digest = file_digest(b, record)
     table, row_id = regarding
     ops: list[Operation] = []
     site_id = plan.site_id or b.id("sharepoint_site", plan.site_url.lower())
