@@ -1,6 +1,7 @@
 """The house rules of the layout (architecture.md), read off the source with ``ast``.
 
-- only ``crm_ferry.cli`` imports click and rich;
+- only ``crm_ferry.cli`` imports click and rich, and only ``crm_ferry.review`` (the review
+  page) imports the web stack (Starlette, uvicorn);
 - ``crm_ferry.transform`` does no I/O (imports no file, network, database or client module;
   a type-only import of a client type is no I/O);
 - ``crm_ferry.dataverse`` (the client) knows nothing of mappings, loads or reports, and
@@ -80,6 +81,7 @@ IO_PACKAGES = (
     "emulator",
     "commands",
     "cli",
+    "review",
     "settings",
 )
 """crm-ferry's own modules that do I/O (a client, the journal, the emulator, the verbs)."""
@@ -199,6 +201,16 @@ def ui_outside_cli(graph: Mapping[str, list[Import]]) -> list[Import]:
         if not _within(m, _own(["cli"]))
         for i in imports
         if _top(i.target) in ("click", "rich")
+    ]
+
+
+def web_outside_review(graph: Mapping[str, list[Import]]) -> list[Import]:
+    return [
+        i
+        for m, imports in graph.items()
+        if not _within(m, _own(["review"]))
+        for i in imports
+        if _top(i.target) in ("starlette", "uvicorn")
     ]
 
 
@@ -328,6 +340,7 @@ def sql_outside_journal(graph: Mapping[str, list[Import]]) -> list[Import]:
 
 RULES = {
     "only the CLI imports click and rich": ui_outside_cli,
+    "only the review page imports the web stack": web_outside_review,
     "transform does no I/O": io_in_transform,
     "the client knows nothing of mappings, loads or reports": client_knows_too_much,
     "the SharePoint client knows nothing of mappings, loads or reports": sharepoint_knows_too_much,
@@ -389,6 +402,11 @@ def _graph_with(module: str, source: str) -> dict[str, list[Import]]:
     ("rule", "module", "source"),
     [
         ("only the CLI imports click and rich", "crm_ferry.load.engine", "import rich"),
+        (
+            "only the review page imports the web stack",
+            "crm_ferry.commands.mapping",
+            "from starlette.requests import Request",
+        ),
         ("transform does no I/O", "crm_ferry.transform.ops", "import sqlite3"),
         (
             "transform does no I/O",

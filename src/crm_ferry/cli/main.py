@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import threading
+import webbrowser
 from pathlib import Path
 
 import click
@@ -32,6 +33,8 @@ from crm_ferry.cli.options import (
 from crm_ferry.emulator.app import emulator_config
 from crm_ferry.errors import MapError
 from crm_ferry.progress import NO_PROGRESS
+from crm_ferry.review import ReviewServer, ReviewState
+from crm_ferry.review.server import DEFAULT_HOST
 from crm_ferry.settings import REMOVED_POLICIES
 
 __all__ = ["cli", "main"]
@@ -620,6 +623,51 @@ def references(ctx: click.Context, out_dir: Path | None, as_json: bool) -> None:
     """Write rebuild guides (automations, integrations, reports), templates, data dictionary."""
     result = commands.references(project_settings(ctx), out=out_dir)
     emit(result, as_json, render.render_references)
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, help="Port to listen on (default: any free port).")
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Interface to listen on; anything but loopback lets other machines knock (warned).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the browser.")
+@source_option()
+@command_options
+@click.pass_context
+def review(
+    ctx: click.Context,
+    port: int,
+    host: str,
+    open_browser: bool,
+    source: Path | None,
+    as_json: bool,
+) -> None:
+    """Serve the review page: the map with the tenant's labels, preview, sample, verify
+    and runs, in a browser on this machine, until Ctrl-C."""
+    state = ReviewState.open(project_settings(ctx), source=source)
+    server = ReviewServer(state, host=host, port=port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        server.start()
+        info = {"url": server.url, "host": server.host, "port": server.port}
+        info["exposed"] = server.exposed
+        if as_json:
+            click.echo(json.dumps(info))
+        else:
+            render.render_review(info)
+        if open_browser:
+            webbrowser.open(server.url)
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        state.close()
 
 
 @cli.command()

@@ -509,6 +509,17 @@ def render_rehearsal(r: commands.Rehearsal) -> None:
 # The emulator and doctor
 
 
+def render_review(info: Mapping[str, Any]) -> None:
+    if info["exposed"]:
+        err_console.print(
+            f"[bold yellow]warning:[/] listening on {escape(info['host'])}, not only on this "
+            "machine: anyone who can reach it and learns the address below can read and edit "
+            "this project's map. Stop with Ctrl-C and start without --host unless you mean it."
+        )
+    console.print(f"Review page at [bold]{escape(info['url'])}[/]")
+    console.print("  (the address carries this start's token: open it as it is; Ctrl-C to stop)")
+
+
 def render_server(info: dict[str, Any]) -> None:
     lines = [
         f"Dataverse emulator at [bold]{info['url']}[/]",

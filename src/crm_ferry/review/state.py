@@ -1,0 +1,90 @@
+"""What every page of the review application shares: the project's settings, the client
+of its tenant, the start's token, and what is slow to compute and worth keeping between
+requests (the source profile, the tenant's users), each recomputed when what it was made
+from changed.
+
+Pages run in Starlette's thread pool, so several may compute at once: :meth:`memo` computes
+a value once per key under a lock of its own name, and other threads wait for it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crm_ferry.commands._project import client_from_settings, require_project
+from crm_ferry.dataverse.client import DataverseClient
+from crm_ferry.journal import Journal
+from crm_ferry.settings import Settings
+
+__all__ = ["TOKEN_BYTES", "ReviewState", "new_token"]
+
+T = TypeVar("T")
+
+TOKEN_BYTES = 24
+"""Random bytes of a start's token (32 URL-safe characters)."""
+
+
+def new_token() -> str:
+    """A fresh random token for one start of the review server."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+@dataclass
+class ReviewState:
+    """The project the review application shows, and its caches."""
+
+    settings: Settings
+    client: DataverseClient
+    token: str = field(default_factory=new_token)
+    source: Path | None = None
+    """The export bundle, when not the project's ``[source] path``."""
+    _memo: dict[str, tuple[Hashable, Any]] = field(default_factory=dict, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, source: Path | None = None) -> ReviewState:
+        """The state of the project ``settings`` name, signed in to its tenant."""
+        require_project(settings)
+        return cls(settings, client_from_settings(settings), source=source)
+
+    def close(self) -> None:
+        self.client.close()
+
+    @property
+    def project_dir(self) -> Path:
+        return self.settings.project_dir
+
+    @contextmanager
+    def journal(self) -> Iterator[Journal]:
+        """The project's journal, opened for one request (SQLite connections stay in the
+        thread that opened them)."""
+        journal = Journal.for_project(self.project_dir)
+        try:
+            yield journal
+        finally:
+            journal.close()
+
+    def memo(self, name: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` kept under ``name`` while ``key`` stays the same."""
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            kept = self._memo.get(name)
+            if kept is not None and kept[0] == key:
+                value: T = kept[1]
+                return value
+            value = compute()
+            self._memo[name] = (key, value)
+            return value
+
+    def forget(self, name: str) -> None:
+        """Drop what :meth:`memo` keeps under ``name`` (the next use computes it again)."""
+        with self._guard:
+            self._memo.pop(name, None)
