@@ -9,10 +9,12 @@ the reports' partials, and the static HTML reports mailed to a client render the
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import jinja2
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -21,7 +23,22 @@ from crm_ferry.errors import FerryError
 from crm_ferry.reconcile.report import report_environment
 from crm_ferry.review.state import ReviewState
 
-__all__ = ["NAV_PAGES", "environment", "error_response", "page", "state_of", "wants_json"]
+__all__ = [
+    "NAV_PAGES",
+    "Form",
+    "environment",
+    "error_response",
+    "page",
+    "posted",
+    "state_of",
+    "wants_json",
+]
+
+Form = Mapping[str, list[str]]
+"""A posted form: each field's values, in the order sent."""
+
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_MAX_FORM = 1 << 20
 
 NAV_PAGES = (
     ("overview", "Overview"),
@@ -88,3 +105,27 @@ def error_response(request: Request, exc: FerryError, *, status: int = 400) -> R
     if wants_json(request):
         return JSONResponse(body, status_code=status)
     return page(request, "error.html.j2", body, status=status)
+
+
+def posted(
+    handler: Callable[[Request, Form], Response],
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint taking a posted form (URL-encoded, as the pages and ``review.js`` send
+    it), with ``handler`` run in the thread pool like the pages' other endpoints (it may
+    read files and call the tenant)."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        kind = request.headers.get("content-type", _FORM_TYPE).split(";", 1)[0].strip()
+        if kind != _FORM_TYPE:
+            return JSONResponse(
+                {"error": "a form is sent URL-encoded", "hint": f"send {_FORM_TYPE}"},
+                status_code=415,
+            )
+        body = await request.body()
+        if len(body) > _MAX_FORM:
+            return JSONResponse({"error": "the form is larger than 1 MiB"}, status_code=413)
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return await run_in_threadpool(handler, request, form)
+
+    return endpoint
