@@ -16,6 +16,7 @@ module              verbs
 ``mapping``         :func:`init`, :func:`map_propose`, :func:`map_show`,
                     :func:`map_check`, :func:`map_confirm`
 ``provision``       :func:`provision`
+``preview``         :func:`preview`, :func:`preview_search`
 ``sample``          :func:`sample`, :func:`sample_accept`
 ``migrate``         :func:`migrate`, :func:`delta`
 ``verify``          :func:`verify`, :func:`verify_pending`, :func:`verify_accept`
@@ -58,6 +59,7 @@ from crm_ferry.commands.mapping import (
     map_show,
 )
 from crm_ferry.commands.migrate import delta, migrate
+from crm_ferry.commands.preview import PreviewResult, preview, preview_search
 from crm_ferry.commands.provision import ProvisionResult, provision
 from crm_ferry.commands.references import ReferencesResult, references
 from crm_ferry.commands.rehearse import Rehearsal, RehearsalStep, rehearse
@@ -99,6 +101,7 @@ __all__ = [
     "LowConfidence",
     "MapLine",
     "PendingDifferences",
+    "PreviewResult",
     "ProposeResult",
     "ProvisionResult",
     "PurgeResult",
@@ -128,6 +131,8 @@ __all__ = [
     "map_propose",
     "map_show",
     "migrate",
+    "preview",
+    "preview_search",
     "provision",
     "purge",
     "references",
