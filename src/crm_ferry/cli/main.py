@@ -337,6 +337,22 @@ def map_check(ctx: click.Context, source: Path | None, as_json: bool) -> None:
         sys.exit(MapError.exit_code)
 
 
+@cli.command("preview")
+@click.argument("obj", metavar="OBJECT")
+@click.argument("record_id", metavar="ID")
+@source_option()
+@command_options
+@click.pass_context
+def preview(
+    ctx: click.Context, obj: str, record_id: str, source: Path | None, as_json: bool
+) -> None:
+    """What one source record becomes under the current map (confirmed or not), before
+    anything loads: its operations, payloads, lookups and rejects (OBJECT as the export
+    names it: clients, sessions, invoices, ...)."""
+    result = commands.preview(project_settings(ctx), obj, record_id, source=source)
+    emit(result, as_json, render.render_preview)
+
+
 def stdin_is_terminal() -> bool:
     """Whether a person can be asked (stdin is a terminal)."""
     return sys.stdin.isatty()

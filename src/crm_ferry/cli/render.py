@@ -7,6 +7,7 @@ bypasses these and prints ``result.as_dict()``. Progress goes to stderr (records
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ __all__ = [
     "render_init",
     "render_load",
     "render_low_confidence",
+    "render_preview",
     "render_propose",
     "render_provision",
     "render_purge",
@@ -1280,3 +1282,72 @@ def render_verify_accept(o: commands.AcceptOutcome) -> None:
             "--check` passes while it finds no new one",
             soft_wrap=True,
         )
+
+
+# ---------------------------------------------------------------------------
+# preview
+
+
+def _line(text: str, style: str | None = None) -> None:
+    """One line never cut (ids are copied and typed back): the terminal folds it whole."""
+    console.print(Text(text, style=style or ""), soft_wrap=True)
+
+
+def render_preview(r: commands.PreviewResult) -> None:
+    head = f"{r.object}/{r.id}" + (f": {r.name}" if r.name else "")
+    _line(head + (f" ({r.kind})" if r.kind else ""), "bold")
+    status = {
+        "operations": f"{len(r.operations)} operation(s) under the {r.map_status} map",
+        "rejected": "rejected: the load would not write it",
+        "skipped": "skipped: the map leaves it out",
+        "not migrated": f"the map migrates nothing of {r.object}",
+        "nothing": "no target of the map takes this record",
+    }
+    _line(status.get(r.status, r.status), "red" if r.status == "rejected" else None)
+    if r.map_errors:
+        _line(f"the map has {len(r.map_errors)} error(s); previewed as far as it can be:", "red")
+        for p in r.map_errors[:10]:
+            _line(f"  {p}")
+    if r.fit_problems:
+        _line(
+            f"the map does not fit the tenant yet: {len(r.fit_problems)} table(s) or "
+            "column(s) it names are missing (`crm-ferry provision` creates them)",
+            "yellow",
+        )
+    for j in r.rejects:
+        _line(f"reject {j}", "red")
+    for s in r.skips:
+        _line(f"skipped ({s.role}) {s.file}:{s.line}: {s.reason}", "yellow")
+    for n, op in enumerate(r.operations, 1):
+        console.print()
+        _line(f"{n}. {op.kind} {op.op.table} (role {op.op.role})", "bold")
+        _line(f"   {op.op.id}")
+        _line(f"   {op.how}", "dim")
+        for b in op.lookups:
+            who = b.name or ""
+            if b.source:
+                who = f"{who} [{b.source}]" if who else b.source
+            _line(f"   {b.column or b.path} → {b.table or '?'} {who}".rstrip())
+            _line(f"     {b.row_id}", "dim")
+        for c in op.choices:
+            labels = ", ".join(
+                f"{v} {label or '(no such option in the tenant)'}" for v, label in c.labels
+            )
+            _line(f"   {c.column}: {labels}")
+        if op.missing:
+            _line("   not in the tenant yet: " + ", ".join(op.missing), "yellow")
+        for text in json.dumps(op.shown, indent=2, ensure_ascii=False, default=str).splitlines():
+            _line(f"   {text}")
+    for note in r.notes:
+        console.print()
+        _line(f"note: {note}", "dim")
+    if r.parents or r.children:
+        console.print()
+    for e in r.parents:
+        _line(f"refers to {e.key} {e.name}".rstrip())
+    counts: dict[str, int] = {}
+    for e in r.children:
+        counts[e.key.object] = counts.get(e.key.object, 0) + 1
+    if counts:
+        shown = ", ".join(f"{obj} {n:,}" for obj, n in counts.items())
+        _line(f"referred to by {shown} (--json lists them)")

@@ -26,6 +26,7 @@ context are built once per state of the bundle's files, not per request.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -148,8 +149,18 @@ class _Facts:
     props: Mapping[str, Mapping[str, str]]
 
 
-def _read_map(settings: Settings) -> tuple[MappingSpec, list[Problem]]:
-    spec, problems = MapDocument.load(map_file(settings)).parse()
+def _read_map(settings: Settings, memo: Memo) -> tuple[MappingSpec, list[Problem]]:
+    """The map as ``mapping.yaml`` says now (read on every call; parsed again only when its
+    text changed: the parse is a function of the text) and its structural errors."""
+    path = map_file(settings)
+    if not path.is_file():
+        MapDocument.load(path)  # the error saying how to make one
+    text = path.read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    parsed: tuple[MappingSpec | None, list[Problem]] = memo(
+        "preview.map", digest, lambda: MapDocument.loads(text, path).parse()
+    )
+    spec, problems = parsed
     if spec is None:
         raise MapError(
             "the map cannot be read, so no record can be previewed",
@@ -206,7 +217,7 @@ def preview_search(
 ) -> list[Entry]:
     """Source records whose id or name holds ``text`` (clients first when both match)."""
     path = source_path(settings, source)
-    spec, _ = _read_map(settings)
+    spec, _ = _read_map(settings, memo)
     found = _facts(settings, path, spec, memo).index.search(text, objects=objects, limit=limit)
     order = {obj: n for n, obj in enumerate(READ_ORDER)}
     return sorted(
@@ -366,7 +377,7 @@ def preview(
 ) -> PreviewResult:
     """What the record ``obj``/``record_id`` of the bundle becomes under the current map."""
     path = source_path(settings, source)
-    spec, errors = _read_map(settings)
+    spec, errors = _read_map(settings, memo)
     facts = _facts(settings, path, spec, memo)
     index = facts.index
     key = RecordKey(obj, record_id)
