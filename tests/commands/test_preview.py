@@ -3,12 +3,18 @@ is proposed (not confirmed, not provisioned), computed from the map as it is on 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from rich.console import Console
 
 from crm_ferry import commands
+from crm_ferry.cli import cli, render
+from crm_ferry.commands import _project
+from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.errors import SourceError
 from crm_ferry.journal import Journal
 from crm_ferry.model import RecordKey
@@ -172,3 +178,47 @@ def test_search_finds_by_name_and_by_id(project: ReviewProject) -> None:
     by_id = commands.preview_search(project.settings, person.key.id)
     assert by_id[0].key == person.key
     assert commands.preview_search(project.settings, "   ") == []
+
+
+# ---------------------------------------------------------------------------
+# crm-ferry preview: the same result, at 80 columns and as JSON
+
+
+def _cli(project: ReviewProject, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    monkeypatch.setattr(
+        _project, "client_from_settings", lambda settings, **_: embedded_client(project.app)
+    )
+    monkeypatch.setattr(render, "console", Console(width=80, highlight=False, color_system=None))
+    return CliRunner().invoke(
+        cli, ["--project", str(project.settings.project_dir), "preview", *args]
+    )
+
+
+def test_the_command_prints_the_same_in_80_columns_and_as_json(
+    project: ReviewProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = _clients(project, "organization")[0]
+    expected = commands.preview(project.settings, "clients", org.key.id, client=project.client)
+    as_json = _cli(project, monkeypatch, "clients", org.key.id, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    body = json.loads(as_json.output)
+    assert body == json.loads(json.dumps(expected.as_dict(), default=str))
+    printed = _cli(project, monkeypatch, "clients", org.key.id)
+    assert printed.exit_code == 0, printed.output
+    lines = printed.output.splitlines()
+    for op in expected.operations:  # every id whole on a line of at most 80 columns
+        assert any(op.op.id in line for line in lines)
+        for b in op.lookups:
+            assert any(b.row_id in line for line in lines)
+    assert "1. upsert account (role account)" in lines
+    assert f'     "new_practiceid": "{org.key.id}",' in lines
+    prose = [ln for ln in lines if not ln.lstrip().startswith(('"', "{", "}"))]
+    assert all(len(line) <= 80 for line in prose), [ln for ln in prose if len(ln) > 80]
+
+
+def test_the_command_refuses_an_unknown_record(
+    project: ReviewProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = _cli(project, monkeypatch, "sessions", "ses_9999999")
+    assert refused.exit_code == SourceError.exit_code
+    assert "'ses_9999999' is not in the export" in refused.output

@@ -1288,9 +1288,10 @@ def render_verify_accept(o: commands.AcceptOutcome) -> None:
 # preview
 
 
-def _line(text: str, style: str | None = None) -> None:
-    """One line never cut (ids are copied and typed back): the terminal folds it whole."""
-    console.print(Text(text, style=style or ""), soft_wrap=True)
+def _line(text: str, style: str | None = None, *, whole: bool = False) -> None:
+    """A line of prose, wrapped between words; ``whole``: a line never wrapped or cut (an
+    id, a line of a payload: the terminal folds it whole)."""
+    console.print(Text(text, style=style or ""), soft_wrap=whole)
 
 
 def render_preview(r: commands.PreviewResult) -> None:
@@ -1321,14 +1322,14 @@ def render_preview(r: commands.PreviewResult) -> None:
     for n, op in enumerate(r.operations, 1):
         console.print()
         _line(f"{n}. {op.kind} {op.op.table} (role {op.op.role})", "bold")
-        _line(f"   {op.op.id}")
+        _line(f"   {op.op.id}", whole=True)
         _line(f"   {op.how}", "dim")
         for b in op.lookups:
             who = b.name or ""
             if b.source:
                 who = f"{who} [{b.source}]" if who else b.source
             _line(f"   {b.column or b.path} → {b.table or '?'} {who}".rstrip())
-            _line(f"     {b.row_id}", "dim")
+            _line(f"     {b.row_id}", "dim", whole=True)
         for c in op.choices:
             labels = ", ".join(
                 f"{v} {label or '(no such option in the tenant)'}" for v, label in c.labels
@@ -1337,7 +1338,7 @@ def render_preview(r: commands.PreviewResult) -> None:
         if op.missing:
             _line("   not in the tenant yet: " + ", ".join(op.missing), "yellow")
         for text in json.dumps(op.shown, indent=2, ensure_ascii=False, default=str).splitlines():
-            _line(f"   {text}")
+            _line(f"   {text}", whole=True)
     for note in r.notes:
         console.print()
         _line(f"note: {note}", "dim")
