@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 from crm_ferry import commands
 from helpers.review import ReviewProject
@@ -31,16 +30,14 @@ def test_the_search_lists_records_with_links(review: ReviewProject) -> None:
         assert "No record" in none.text
 
 
-def test_the_index_is_built_once_and_answers_fast(review: ReviewProject) -> None:
+def test_the_index_is_built_once(review: ReviewProject) -> None:
+    """Searching again reads nothing again (the speed is measured in bench/review.py)."""
     with review.web() as web:
         web.get("/preview", params={"q": "a"})
         kept = review.state._memo["preview.source"]
-        started = time.perf_counter()
-        for _ in range(20):
+        for _ in range(3):
             assert web.get("/preview", params={"q": "nelson"}).status_code == 200
-        each = (time.perf_counter() - started) / 20
         assert review.state._memo["preview.source"] is kept
-    assert each < 0.25, f"{each:.3f} s a search"
 
 
 def test_a_record_page_shows_its_operations_payloads_and_lookups(review: ReviewProject) -> None:

@@ -3,7 +3,6 @@ an exact id first; children by reference; milliseconds on a large practice."""
 
 from __future__ import annotations
 
-import time
 
 from crm_ferry.model import Client, Provenance, RecordKey, Session
 from crm_ferry.sources.search import Entry, SourceIndex, display_name, parents_of
@@ -66,11 +65,12 @@ def test_names_and_references_of_records() -> None:
     assert RecordKey("clients", "c1") in parents_of(session)
 
 
-def test_a_large_practice_answers_in_milliseconds() -> None:
-    index = _index(5000)  # 105,000 records
-    index.search("warm up")
-    started = time.perf_counter()
-    for text in ("nelson", "cli_004999", "a", "ses_0049", "no such thing"):
-        assert isinstance(index.search(text), list)
-    each = (time.perf_counter() - started) / 5
-    assert each < 0.05, f"{each * 1000:.1f} ms a search"
+def test_a_large_practice_is_searched_whole() -> None:
+    """105,000 records: a search finds the last client, ranks an exact id first, and caps
+    what it returns (the speed is measured in bench/review.py)."""
+    index = _index(5000)
+    found = index.search("cli_004999")
+    assert found
+    assert found[0].key.id == "cli_004999"
+    assert index.search("no such thing") == []
+    assert len(index.search("a")) <= 1000
