@@ -1,8 +1,7 @@
 """The source index behind the preview's search: by id or name, any case, every word;
-an exact id first; children by reference; milliseconds on a large practice."""
+an exact id first; children by reference; a large practice searched whole."""
 
 from __future__ import annotations
-
 
 from crm_ferry.model import Client, Provenance, RecordKey, Session
 from crm_ferry.sources.search import Entry, SourceIndex, display_name, parents_of
