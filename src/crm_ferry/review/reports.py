@@ -67,7 +67,7 @@ def _link(path: str, shown: Shown, **changes: str | int) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _facets(differences: list[dict[str, Any]], data: Mapping[str, Any], s: Shown) -> dict:
+def _facets(differences: list[dict[str, Any]], data: Mapping[str, Any], s: Shown) -> dict[str, Any]:
     """What each filter offers: the tables and columns present (the columns of the table
     chosen, when one is), the classes, statuses and verdicts."""
     table = s.get("table")

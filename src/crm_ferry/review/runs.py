@@ -169,11 +169,7 @@ def run_progress(request: Request) -> Response:
     """The progress fragment ``data-poll`` fetches (its first element says stop once the
     run no longer runs)."""
     context = _progress_context(request, request.path_params["run_id"])
-    html = (
-        environment()
-        .get_template("runs_progress.html.j2")
-        .render(request=request, **context)
-    )
+    html = environment().get_template("runs_progress.html.j2").render(request=request, **context)
     return HTMLResponse(html)
 
 
