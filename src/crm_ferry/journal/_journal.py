@@ -564,6 +564,21 @@ class Journal:
             out.setdefault(tbl, {})[state] = int(n)
         return out
 
+    def table_progress(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Per table of a run: its operations per state, and when the first and the last of
+        them was done (None before any is)."""
+        out: dict[str, dict[str, Any]] = {}
+        for tbl, state, n, first, last in self._db.execute(
+            "SELECT tbl, state, COUNT(*), MIN(done_at), MAX(done_at) FROM ops WHERE run_id = ? "
+            "GROUP BY tbl, state",
+            (run_id,),
+        ):
+            per = out.setdefault(tbl, {"first_done": None, "last_done": None})
+            per[state] = int(n)
+            if state == "done":
+                per["first_done"], per["last_done"] = first, last
+        return out
+
     def source_outcomes(
         self, run_id: str, *, except_role: str | None = None
     ) -> dict[str, tuple[int, int]]:
@@ -1166,6 +1181,17 @@ class Journal:
     def latest_reconciliation(self, kind: DifferenceScope) -> ReconciliationInfo | None:
         """The latest verification (``verify``), or the latest sample's (``sample``)."""
         return self._reconciliation("WHERE kind = ?", (kind,))
+
+    def reconciliation_ids(self, kind: DifferenceScope) -> list[tuple[str, str]]:
+        """``(recon_id, made_at)`` of every verification (``verify``) or sample's
+        reconciliation (``sample``), the latest first."""
+        return [
+            (str(r[0]), str(r[1]))
+            for r in self._db.execute(
+                "SELECT recon_id, made_at FROM reconciliations WHERE kind = ? ORDER BY rowid DESC",
+                (kind,),
+            )
+        ]
 
     def reconciliation(self, recon_id: str) -> ReconciliationInfo | None:
         """One reconciliation by id (a sample's is its run id)."""

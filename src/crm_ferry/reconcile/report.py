@@ -33,6 +33,7 @@ __all__ = [
     "CSV_COLUMNS",
     "CheckRow",
     "ReportPaths",
+    "quantity",
     "render_html",
     "report_environment",
     "shown",
@@ -90,6 +91,7 @@ def report_environment() -> jinja2.Environment:
     )
     env.filters["shown"] = shown
     env.filters["num"] = _num
+    env.filters["qty"] = quantity
     return env
 
 
@@ -101,6 +103,20 @@ def shown(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def quantity(value: Any, digits: int = 0) -> str:
+    """A quantity of the scoping report: ``—`` for none, ``yes``/``no``, thousands separators,
+    ``digits`` decimals for a float."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
 
 
 def _num(value: Any) -> str:

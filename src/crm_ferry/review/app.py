@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from crm_ferry.errors import FerryError
-from crm_ferry.review import overview, preview_page
+from crm_ferry.review import overview, preview_page, reports, runs, scoping
 from crm_ferry.review.guard import TokenGuard
 from crm_ferry.review.state import ReviewState
 from crm_ferry.review.web import error_response
@@ -27,6 +27,9 @@ def _routes() -> list[BaseRoute]:
     return [
         *overview.routes(),
         *preview_page.routes(),
+        *reports.routes(),
+        *runs.routes(),
+        *scoping.routes(),
         Mount("/static", StaticFiles(packages=[("crm_ferry.review", "static")]), name="static"),
     ]
 

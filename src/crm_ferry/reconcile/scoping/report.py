@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-import jinja2
-
 from crm_ferry.errors import ConfigError
 from crm_ferry.owner_only import DIR_MODE, write_private
 from crm_ferry.reconcile.report import report_environment
@@ -68,27 +66,9 @@ class ScopingReport:
         }
 
 
-def _environment() -> jinja2.Environment:
-    env = report_environment()
-    env.filters["num"] = _num
-    return env
-
-
-def _num(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
 def render_html(data: Mapping[str, Any]) -> str:
     """The scoping page for :meth:`ScopingReport.as_dict`'s output."""
-    template = _environment().get_template("scoping.html.j2")
+    template = report_environment().get_template("scoping.html.j2")
     return template.render(data=data, finding_kinds=FINDING_KINDS)
 
 
