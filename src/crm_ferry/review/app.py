@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from crm_ferry.errors import FerryError
-from crm_ferry.review import overview
+from crm_ferry.review import map_page, overview
 from crm_ferry.review.guard import TokenGuard
 from crm_ferry.review.state import ReviewState
 from crm_ferry.review.web import error_response
@@ -26,6 +26,7 @@ __all__ = ["build_app"]
 def _routes() -> list[BaseRoute]:
     return [
         *overview.routes(),
+        *map_page.routes(),
         Mount("/static", StaticFiles(packages=[("crm_ferry.review", "static")]), name="static"),
     ]
 
