@@ -275,9 +275,9 @@ def set_column(request: Request, form: Form) -> Response:
 
 
 def _choices(doc: MapDocument, state: ReviewState, name: str) -> Choices | None:
-    spec = doc.spec()
-    vm = spec.value_maps.get(name)
-    if vm is None:
+    spec, _ = doc.parse()  # a value without an option yet is a problem, not a stop
+    vm = spec.value_maps.get(name) if spec is not None else None
+    if spec is None or vm is None:
         raise MapError(f"the map has no value map {name!r}", hint="reload the map page")
     uses = [(t, fm) for t, fm in spec.fields() if fm.column and fm.value_map == name]
     return choices_of(vm.column, uses, _tenant(state))
