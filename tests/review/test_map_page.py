@@ -23,12 +23,9 @@ from crm_ferry.mapping.edits import CHOSEN
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.review import map_page
 from helpers.review import ReviewProject
+from helpers.review_map import ALEX, DOUBTFUL, ROBIN, raise_threshold
 
 FRAGMENT = {"accept": "text/html; fragment=1"}
-ROBIN = "robin.mentor@crmferry.onmicrosoft.com"
-ALEX = "alex.admin@crmferry.onmicrosoft.com"
-DOUBTFUL = 20
-"""Lines at confidence 0.9 in the generated map (custom properties on account and contact)."""
 
 
 class _Element(HTMLParser):
@@ -66,12 +63,6 @@ def text_of(html: str, element_id: str) -> str:
 
 def count(html: str, element_id: str) -> int:
     return int(text_of(html, element_id))
-
-
-def raise_threshold(review: ReviewProject, threshold: float = 0.95) -> None:
-    doc = MapDocument.load(review.map_path)
-    doc.data["confirm_threshold"] = threshold
-    doc.save()
 
 
 def send(web: httpx.Client, path: str, **form: Any) -> str:
