@@ -45,4 +45,5 @@ def build_app(state: ReviewState, *, loopback_only: bool = True) -> Starlette:
         exception_handlers={FerryError: _ferry_error},
     )
     app.state.review = state
+    map_page.warm(state)  # the source profile and the tenant, read before the map is opened
     return app
