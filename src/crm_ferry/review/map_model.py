@@ -1,7 +1,8 @@
 """What the map page shows, computed from the map, its problems, the source profile, the
 tenant's columns and users: per target table its field lines (the doubtful and the wrong
-first), the value maps with the options to pick by label, the owners with the users to pick,
-and every problem placed at the line it is about (:func:`place_problems`).
+first), the value maps with the options to pick by label (:mod:`.map_values`), the owners
+with the users to pick, and every problem placed at the line it is about
+(:func:`place_problems`).
 
 Pure: the page module reads the inputs (once, :mod:`.map_page`) and renders what this
 builds.
@@ -12,35 +13,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from crm_ferry.dataverse.metadata import ColumnInfo
 from crm_ferry.mapping.fingerprint import MetadataReader
-from crm_ferry.mapping.merge import plain_value
 from crm_ferry.mapping.owners import SystemUser
-from crm_ferry.mapping.profile import ENUM_FIELDS, SourceProfile
+from crm_ferry.mapping.profile import SourceProfile
 from crm_ferry.mapping.spec import FieldMap, MapDocument, MappingSpec, Problem, Target
+from crm_ferry.review.map_values import ValueMapView, anchor, value_map_view
 
 __all__ = [
-    "Choices",
     "ColumnView",
     "LineView",
     "MapView",
     "SourceView",
     "TableView",
-    "ValueMapView",
-    "anchor",
     "build_view",
+    "column_view",
     "place_problems",
 ]
 
 SAMPLES_SHOWN = 3
-
-
-def anchor(place: str) -> str:
-    """An element id for a place of the map (``targets.contact.fields.email`` →
-    ``at-targets-contact-fields-email``)."""
-    return "at-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in place)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,56 +105,6 @@ class TableView:
     @property
     def place(self) -> str:
         return f"targets.{self.role}"
-
-    @property
-    def anchor(self) -> str:
-        return anchor(self.place)
-
-
-@dataclass(frozen=True, slots=True)
-class Choices:
-    """The options a value map writes: ``table.column``, value → label, and for a status
-    column each status's state (its entries are ``[state, status]`` pairs)."""
-
-    where: str
-    options: Mapping[int, str]
-    states: Mapping[int, int] = field(default_factory=dict)
-
-
-@dataclass
-class ValueRow:
-    place: str
-    value: str
-    rows: int | None
-    option: Any
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def anchor(self) -> str:
-        return anchor(self.place)
-
-    @property
-    def selected(self) -> int | None:
-        """The option value shown as picked (a pair's status)."""
-        if isinstance(self.option, list) and len(self.option) == 2:
-            return int(self.option[1])
-        return self.option if isinstance(self.option, int) else None
-
-
-@dataclass
-class ValueMapView:
-    name: str
-    policy: str
-    default: Any
-    text_column: str | None
-    choices: Choices | None
-    rows: list[ValueRow]
-    used_by: list[LineView]
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def place(self) -> str:
-        return f"value_maps.{self.name}"
 
     @property
     def anchor(self) -> str:
@@ -252,8 +194,10 @@ def build_view(
 ) -> MapView:
     """The page's view of ``spec`` (parsed from ``doc``) and its ``problems``."""
     tables = [_table(t, spec, profile, metadata) for t in spec.targets.values() if t.enabled]
-    lines = {ln.place: ln for t in tables for ln in t.lines}
-    value_maps = [_value_map(doc, name, spec, profile, metadata, lines) for name in spec.value_maps]
+    lines = {ln.place: (f"{ln.role}.{ln.field}", ln.anchor) for t in tables for ln in t.lines}
+    value_maps = [
+        value_map_view(doc, name, spec, profile, metadata, lines) for name in spec.value_maps
+    ]
     coaches = [
         CoachView(c.coach_id, c.email, c.user, c.status, c.reason)
         for c in spec.owners.coaches.values()
@@ -371,95 +315,6 @@ def _unlisted(profile: SourceProfile | None, t: Target) -> list[tuple[str, Sourc
         found = _source(profile, t.source, name, col.header)
         if found is not None:
             out.append((name, found))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Value maps
-
-
-def choices_of(
-    doc_column: str | None, uses: Sequence[tuple[Target, FieldMap]], metadata: MetadataReader
-) -> Choices | None:
-    """The options a value map writes (the tenant's, and those its ``create:`` adds), as
-    the check reads them; None when the page cannot offer any."""
-    if not uses:
-        return None
-    t, fm = uses[0]
-    table, col = t.table, fm.column
-    if doc_column and "." in doc_column:
-        table, col = doc_column.split(".", 1)
-    if col is None:
-        return None
-    info = metadata.columns(table).get(col) if metadata.has_table(table) else None
-    created = {}
-    for _, use in uses:
-        if use.create is not None and use.column == col:
-            created.update(dict(use.create.options))
-    if info is not None and info.type in ("Picklist", "MultiSelectPicklist", "Virtual"):
-        return Choices(f"{table}.{col}", {**info.options, **created})
-    if info is not None and info.type == "Status":
-        return Choices(f"{table}.{col}", dict(info.options), dict(info.states))
-    if info is None and created:
-        return Choices(f"{table}.{col}", created)
-    return None
-
-
-def _value_map(
-    doc: MapDocument,
-    name: str,
-    spec: MappingSpec,
-    profile: SourceProfile | None,
-    metadata: MetadataReader,
-    lines: Mapping[str, LineView],
-) -> ValueMapView:
-    vm = spec.value_maps[name]
-    uses = [(t, fm) for t, fm in spec.fields() if t.enabled and fm.column and fm.value_map == name]
-    node = (doc.data.get("value_maps") or {}).get(name)
-    raw = node.get("values") if isinstance(node, Mapping) else None
-    entries: dict[str, Any] = {}
-    if isinstance(raw, Mapping):
-        entries = {str(k): plain_value(v) for k, v in raw.items()}
-    seen = _source_values(profile, uses)
-    base = f"value_maps.{name}.values"
-    rows = [
-        ValueRow(f"{base}.{k}", k, seen.pop(k.strip().lower(), None), v) for k, v in entries.items()
-    ]
-    rows.extend(ValueRow(f"{base}.{v}", v, n, None) for v, n in sorted(seen.items()))
-    return ValueMapView(
-        name=name,
-        policy=vm.policy,
-        default=plain_value(vm.default),
-        text_column=vm.text_column,
-        choices=choices_of(vm.column, uses, metadata),
-        rows=rows,
-        used_by=[
-            lines[p]
-            for p in (f"targets.{t.role}.fields.{fm.source}" for t, fm in uses)
-            if p in lines
-        ],
-    )
-
-
-def _source_values(
-    profile: SourceProfile | None, uses: Sequence[tuple[Target, FieldMap]]
-) -> dict[str, int]:
-    """Source value (lower case) → rows, over the fields the value map serves."""
-    out: dict[str, int] = {}
-    if profile is None:
-        return out
-    for t, fm in uses:
-        found: Mapping[str, int] = {}
-        for set_name, (obj, fld) in ENUM_FIELDS.items():
-            if obj == t.source and fld == fm.source:
-                found = profile.value_sets.get(set_name, {})
-        if fm.source.startswith("custom:"):
-            prop = profile.custom.get(fm.source[len("custom:") :])
-            if prop is not None and prop.choices:
-                found = dict.fromkeys(prop.choices, 0)
-        for value, count in found.items():
-            key = value.strip().lower()
-            out[key] = out.get(key, 0) + count
     return out
 
 

@@ -42,14 +42,8 @@ from crm_ferry.mapping import edits
 from crm_ferry.mapping.owners import OwnerUsage, SystemUser, fetch_system_users
 from crm_ferry.mapping.profile import SourceProfile
 from crm_ferry.mapping.spec import MapDocument
-from crm_ferry.review.map_model import (
-    Choices,
-    ColumnView,
-    anchor,
-    build_view,
-    choices_of,
-    column_view,
-)
+from crm_ferry.review.map_model import ColumnView, build_view, column_view
+from crm_ferry.review.map_values import Choices, anchor, choices_of
 from crm_ferry.review.state import ReviewState
 from crm_ferry.review.web import Form, page, posted, state_of
 from crm_ferry.sources.downloads import LinkedSummary
