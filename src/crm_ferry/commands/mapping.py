@@ -5,7 +5,8 @@
 * :func:`map_propose` profiles the source, reads the tenant's metadata, proposes, resolves
   owners, fingerprints, merges with an existing ``mapping.yaml`` and saves it;
 * :func:`map_show` lists the decisions, the doubtful ones first;
-* :func:`map_check` lists every problem with its place in the file;
+* :func:`map_check` lists every problem with its place in the file (:func:`check_document`
+  on what :func:`read_check_inputs` read: a user interface may keep those between checks);
 * :func:`map_confirm` refuses while errors or unresolved owners remain, and while lines under
   the confirm threshold remain that the person did not accept (:class:`LowConfidence`),
   else stamps the target fingerprint and marks the map confirmed by a person at a UTC time.
@@ -36,7 +37,7 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.metadata import Metadata
 from crm_ferry.errors import MapError
 from crm_ferry.mapping.check import check_map
-from crm_ferry.mapping.fingerprint import source_fingerprint, target_fingerprint
+from crm_ferry.mapping.fingerprint import MetadataReader, source_fingerprint, target_fingerprint
 from crm_ferry.mapping.matcher import propose
 from crm_ferry.mapping.merge import (
     load_last_proposal,
@@ -48,6 +49,7 @@ from crm_ferry.mapping.names import check_prefix
 from crm_ferry.mapping.owners import (
     Coach,
     OwnerUsage,
+    SystemUser,
     collect_coaches,
     fetch_system_users,
     resolve_owners,
@@ -60,6 +62,7 @@ from crm_ferry.sources.bundle import open_bundle
 from crm_ferry.sources.downloads import LinkedSummary, linked_summary
 
 __all__ = [
+    "CheckInputs",
     "CheckResult",
     "ConfirmResult",
     "InitResult",
@@ -69,12 +72,14 @@ __all__ = [
     "Proposer",
     "ShowResult",
     "below_threshold",
+    "check_document",
     "init",
     "map_check",
     "map_confirm",
     "map_lines",
     "map_propose",
     "map_show",
+    "read_check_inputs",
     "read_linked_files",
     "read_source",
 ]
@@ -384,6 +389,40 @@ def read_linked_files(settings: Settings, source: Path | None = None) -> LinkedS
         return linked_summary(bundle, downloads)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInputs:
+    """What checking a map reads besides the map and the tenant's metadata: the source
+    profile, the rows each coach owns, the tenant's users and (when asked) the linked files
+    against the downloads folder. A user interface may keep them between checks."""
+
+    profile: SourceProfile
+    usage: OwnerUsage
+    users: list[SystemUser]
+    linked: LinkedSummary | None = None
+
+
+def read_check_inputs(
+    settings: Settings, dv: DataverseClient, source: Path | None = None, *, linked: bool = False
+) -> CheckInputs:
+    """Read the source (one open), the tenant's users and, with ``linked``, the linked files."""
+    usage = OwnerUsage()
+    profile, _ = read_source(settings, source, usage=usage)
+    files = read_linked_files(settings, source) if linked else None
+    return CheckInputs(profile, usage, fetch_system_users(dv), files)
+
+
+def check_document(
+    doc: MapDocument, inputs: CheckInputs, metadata: MetadataReader
+) -> list[Problem]:
+    """Every problem of ``doc`` (its owners re-resolved against the users, in memory), as
+    ``map check`` reports them."""
+    doc, _, owners = refresh_owners(doc, inputs.users)
+    checked = check_map(
+        doc, inputs.profile, metadata, usage=inputs.usage, known=owners, linked=inputs.linked
+    )
+    return dedupe([*owners, *checked])
+
+
 def _checked(
     settings: Settings,
     dv: DataverseClient,
@@ -397,12 +436,8 @@ def _checked(
     doc = MapDocument.load(map_file(settings))
     if as_proposal:
         doc.set_status("proposed")  # re-checked as a proposal; confirming stamps it anew
-    usage = OwnerUsage()
-    profile, _ = read_source(settings, source, usage=usage)
-    files = read_linked_files(settings, source) if linked else None
-    doc, _, owners = refresh_owners(doc, fetch_system_users(dv))
-    checked = check_map(doc, profile, dv.metadata, usage=usage, known=owners, linked=files)
-    return doc, dedupe([*owners, *checked])
+    inputs = read_check_inputs(settings, dv, source, linked=linked)
+    return doc, check_document(doc, inputs, dv.metadata)
 
 
 def map_check(

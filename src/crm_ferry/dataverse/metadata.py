@@ -82,6 +82,13 @@ class ColumnInfo:
     """For a Status column: each status value -> the state (statecode) it belongs to."""
     is_valid_for_create: bool = True
     is_valid_for_update: bool = True
+    display_name: str = ""
+    """The label a person sees (``DisplayName.UserLocalizedLabel.Label``; "" when unlabelled)."""
+
+    @property
+    def label(self) -> str:
+        """The display name, else the logical name."""
+        return self.display_name or self.logical_name
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ColumnInfo:
@@ -114,6 +121,7 @@ class ColumnInfo:
             datetime_behavior=behavior,
             is_valid_for_create=d.get("IsValidForCreate", True) is not False,
             is_valid_for_update=d.get("IsValidForUpdate", True) is not False,
+            display_name=_label_text(d.get("DisplayName")),
         )
 
 

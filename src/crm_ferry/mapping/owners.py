@@ -39,7 +39,14 @@ if TYPE_CHECKING:
     from crm_ferry.dataverse.client import DataverseClient
     from crm_ferry.sources.bundle import Bundle
 
-USER_COLUMNS = ("systemuserid", "internalemailaddress", "domainname", "fullname", "isdisabled")
+USER_COLUMNS = (
+    "systemuserid",
+    "internalemailaddress",
+    "domainname",
+    "fullname",
+    "isdisabled",
+    "applicationid",
+)
 USERS_SHOWN = 8
 """How many of the tenant's users a message about an unknown user lists."""
 
@@ -53,6 +60,13 @@ class SystemUser:
     domainname: str | None = None
     fullname: str | None = None
     isdisabled: bool = False
+    applicationid: str | None = None
+    """The app registration of an application user (None: a person)."""
+
+    @property
+    def is_application(self) -> bool:
+        """An application user (an app registration signs in as it, not a person)."""
+        return self.applicationid is not None
 
     @property
     def name(self) -> str:
@@ -67,6 +81,7 @@ class SystemUser:
             domainname=row.get("domainname") or None,
             fullname=row.get("fullname") or None,
             isdisabled=bool(row.get("isdisabled")),
+            applicationid=row.get("applicationid") or None,
         )
 
 

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from crm_ferry.errors import FerryError
-from crm_ferry.review import overview, preview_page, reports, runs, scoping
+from crm_ferry.review import map_page, overview, preview_page, reports, runs, scoping
 from crm_ferry.review.guard import TokenGuard
 from crm_ferry.review.state import ReviewState
 from crm_ferry.review.web import error_response
@@ -26,6 +26,7 @@ __all__ = ["build_app"]
 def _routes() -> list[BaseRoute]:
     return [
         *overview.routes(),
+        *map_page.routes(),
         *preview_page.routes(),
         *reports.routes(),
         *runs.routes(),
@@ -48,4 +49,5 @@ def build_app(state: ReviewState, *, loopback_only: bool = True) -> Starlette:
         exception_handlers={FerryError: _ferry_error},
     )
     app.state.review = state
+    map_page.warm(state)  # the source profile and the tenant, read before the map is opened
     return app

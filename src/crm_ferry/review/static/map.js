@@ -1,0 +1,27 @@
+// crm-ferry review, the map page: the tenant's users are sent once (<template id="user-options">)
+// and copied into an owner list (<select data-users>) when the person reaches for it (focus,
+// pointer or key), not into all of them at once: 200 coaches × 80 users are 16,000 options
+// the browser would measure before showing the page.
+"use strict";
+(function () {
+  function fill(list) {
+    const users = document.getElementById("user-options");
+    if (!users || list.dataset.filled) return;
+    list.dataset.filled = "1";
+    const current = list.value;
+    const have = new Set(Array.from(list.options, function (o) { return o.value; }));
+    const copies = document.createDocumentFragment();
+    users.content.querySelectorAll("option").forEach(function (o) {
+      if (!have.has(o.value)) copies.append(o.cloneNode(true));
+    });
+    list.append(copies);
+    list.value = current;
+  }
+  function reached(ev) {
+    const list = ev.target;
+    if (list instanceof HTMLSelectElement && list.hasAttribute("data-users")) fill(list);
+  }
+  ["focusin", "pointerdown", "mousedown", "keydown", "touchstart"].forEach(function (kind) {
+    document.addEventListener(kind, reached, true);
+  });
+})();
