@@ -49,5 +49,6 @@ def build_app(state: ReviewState, *, loopback_only: bool = True) -> Starlette:
         exception_handlers={FerryError: _ferry_error},
     )
     app.state.review = state
-    map_page.warm(state)  # the source profile and the tenant, read before the map is opened
+    # the export's profile, its search index and the tenant, read before a page needs them
+    state.warm(map_page.warm, preview_page.warm)
     return app

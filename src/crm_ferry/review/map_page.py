@@ -13,7 +13,6 @@ acknowledged on the form.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import threading
 import time
@@ -161,23 +160,13 @@ def _saved(state: ReviewState, doc: MapDocument) -> None:
     state.memo(_DOC, _file_key(path), lambda: kept)
 
 
-def warm(state: ReviewState) -> threading.Thread:
-    """Read what the page needs in the background (a 5,000-client export takes seconds to
-    profile), so the page opens at once when the person gets to it; a request meanwhile
-    waits for the same read (:meth:`ReviewState.memo`), it never reads twice."""
-
-    def read() -> None:
-        # Whatever fails here fails again, and is shown, when the page computes it: a
-        # wrong source path, a tenant that does not answer, a server stopped meanwhile.
-        with contextlib.suppress(Exception):
-            _inputs(state)
-            tenant = _tenant(state)
-            for table in {t.table for t in _document(state).spec().targets.values()}:
-                tenant.columns(table)
-
-    thread = threading.Thread(target=read, name="review-map-warm", daemon=True)
-    thread.start()
-    return thread
+def warm(state: ReviewState) -> None:
+    """Read what the page needs: the export's profile, the tenant's users and the columns
+    of the map's tables (:meth:`ReviewState.warm` runs it in the background)."""
+    _inputs(state)
+    tenant = _tenant(state)
+    for table in {t.table for t in _document(state).spec().targets.values()}:
+        tenant.columns(table)
 
 
 def _lock(state: ReviewState) -> threading.Lock:

@@ -53,7 +53,12 @@ def overview(request: Request) -> Response:
     return page(
         request,
         "overview.html.j2",
-        {"map": _map_state(request), "runs": runs[:5], "run_count": len(runs)},
+        {
+            "map": _map_state(request),
+            "runs": runs[:5],
+            "run_count": len(runs),
+            "warming": state_of(request).warming,
+        },
     )
 
 

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from crm_ferry import commands
 from crm_ferry.errors import FerryError, SourceError
+from crm_ferry.review.state import ReviewState
 from crm_ferry.review.web import error_response, page, state_of
 from crm_ferry.sources.search import Entry
 
@@ -111,6 +112,12 @@ def record(request: Request) -> Response:
             "q": "",
         },
     )
+
+
+def warm(state: ReviewState) -> None:
+    """Build the search index of the export (:meth:`ReviewState.warm` runs it in the
+    background): the first search answers at once."""
+    commands.preview_search(state.settings, "", source=state.source, memo=state.memo)
 
 
 def routes() -> list[BaseRoute]:

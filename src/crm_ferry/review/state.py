@@ -9,8 +9,10 @@ a value once per key under a lock of its own name, and other threads wait for it
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ class ReviewState:
     source: Path | None = None
     """The export bundle, when not the project's ``[source] path``."""
     _memo: dict[str, tuple[Hashable, Any]] = field(default_factory=dict, repr=False)
+    _warming: list[threading.Thread] = field(default_factory=list, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -83,6 +86,37 @@ class ReviewState:
             value = compute()
             self._memo[name] = (key, value)
             return value
+
+    def warm(self, *readers: Callable[[ReviewState], None]) -> None:
+        """Run each reader in a background thread of its own: what the pages need and is
+        slow to read (a 5,000-client export takes seconds to profile), read before a
+        person opens them. A request meanwhile waits for the same read (:meth:`memo`),
+        never reads twice. A reader's error is not kept: the page that needs what it
+        reads computes it again, and shows the error then."""
+        for reader in readers:
+
+            def run(reader: Callable[[ReviewState], None] = reader) -> None:
+                with contextlib.suppress(Exception):
+                    reader(self)
+
+            thread = threading.Thread(target=run, name=f"review-warm-{reader.__name__}")
+            thread.daemon = True
+            thread.start()
+            self._warming.append(thread)
+
+    @property
+    def warming(self) -> bool:
+        """Some background read is still going."""
+        return any(t.is_alive() for t in self._warming)
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Wait for the background reads (at most ``timeout`` seconds in all); True once
+        every one has ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._warming:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(left)
+        return not self.warming
 
     def forget(self, name: str) -> None:
         """Drop what :meth:`memo` keeps under ``name`` (the next use computes it again)."""
