@@ -37,6 +37,14 @@ class Browser:
         """Go to ``path`` of the review server and wait until the page has loaded."""
         return self.page.goto(self.base_url + path, wait_until="load")
 
+    def opened_ms(self) -> float:
+        """How long the page now shown took to open, in the browser's own measure: from
+        the request to the end of its load event (Navigation Timing)."""
+        timing: dict[str, float] = self.page.evaluate(
+            "() => performance.getEntriesByType('navigation')[0].toJSON()"
+        )
+        return timing["loadEventEnd"] - timing["startTime"]
+
     def screenshot(self, name: str, *, full_page: bool = False) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"

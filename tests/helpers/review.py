@@ -72,8 +72,9 @@ def build_proposed(base: Path, *, clients: int = CLIENTS, seed: int = SEED) -> P
     return base
 
 
-def open_copy(template: Path, root: Path) -> ReviewProject:
-    shutil.copytree(template, root)
+def open_copy(template: Path, root: Path, *, ignore: tuple[str, ...] = ()) -> ReviewProject:
+    """A copy of ``template`` under ``root`` (leaving out the files named ``ignore``)."""
+    shutil.copytree(template, root, ignore=shutil.ignore_patterns(*ignore) if ignore else None)
     app = EmulatorApp(data_dir=root / "data")
     client = embedded_client(app)
     settings = Settings.load(root / "project")

@@ -26,7 +26,7 @@ from crm_ferry.reconcile.classify import CLASSES
 from crm_ferry.reconcile.diff import CHOICE_TYPES
 from crm_ferry.reconcile.reconciliation import choice_label
 from crm_ferry.reconcile.report import JSON_NAME, shown
-from crm_ferry.review.state import ReviewState
+from crm_ferry.review.state import ReviewState, stamp
 
 __all__ = [
     "PAGE_SIZE",
@@ -103,7 +103,7 @@ def read_report(state: ReviewState, recon: ReconciliationInfo) -> Loaded:
         raise MapError(f"{recon.recon_id} has no report", hint="run it again to write one")
     path = Path(recon.report).with_name(JSON_NAME)
     try:
-        stat = path.stat()
+        path.stat()
     except OSError as exc:
         raise MapError(
             f"the report of {recon.recon_id} is gone: {path} ({exc.strerror})",
@@ -120,7 +120,7 @@ def read_report(state: ReviewState, recon: ReconciliationInfo) -> Loaded:
             ) from exc
         return Loaded.of(data)
 
-    return state.memo(f"report:{path}", (stat.st_mtime_ns, stat.st_size), load)
+    return state.memo(f"report:{path}", stamp(path), load)
 
 
 def marked(

@@ -16,9 +16,8 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -43,7 +42,7 @@ from crm_ferry.mapping.profile import SourceProfile
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.review.map_model import ColumnView, build_view, column_view
 from crm_ferry.review.map_values import Choices, anchor, choices_of
-from crm_ferry.review.state import ReviewState
+from crm_ferry.review.state import ReviewState, stamp
 from crm_ferry.review.web import Form, page, posted, state_of
 from crm_ferry.sources.downloads import LinkedSummary
 
@@ -97,20 +96,6 @@ class TenantColumns:
         return self._metadata.relationships(table)
 
 
-def _stamp(path: Path | None) -> Hashable:
-    """The state of a folder's (or a file's) contents: names, sizes and times of change."""
-    if path is None or not path.exists():
-        return None
-    if path.is_file():
-        st = path.stat()
-        return (str(path), st.st_size, st.st_mtime_ns)
-    return tuple(
-        (str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(path.rglob("*"))
-        if p.is_file()
-    )
-
-
 def _source(state: ReviewState) -> tuple[SourceProfile, OwnerUsage]:
     def read() -> tuple[SourceProfile, OwnerUsage]:
         usage = OwnerUsage()
@@ -118,11 +103,11 @@ def _source(state: ReviewState) -> tuple[SourceProfile, OwnerUsage]:
         return profile, usage
 
     bundle = source_path(state.settings, state.source)
-    return state.memo(_SOURCE, _stamp(bundle), read)
+    return state.memo(_SOURCE, stamp(bundle), read)
 
 
 def _linked(state: ReviewState) -> LinkedSummary:
-    key = (_stamp(source_path(state.settings, state.source)), _stamp(state.settings.source_files))
+    key = (stamp(source_path(state.settings, state.source)), stamp(state.settings.source_files))
     return state.memo(_LINKED, key, lambda: read_linked_files(state.settings, state.source))
 
 
@@ -139,16 +124,11 @@ def _inputs(state: ReviewState) -> CheckInputs:
     return CheckInputs(profile, usage, _users(state), _linked(state))
 
 
-def _file_key(path: Path) -> Hashable:
-    st = path.stat() if path.exists() else None
-    return None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def _document(state: ReviewState) -> MapDocument:
     """A copy of ``mapping.yaml`` as a round-trip document, parsed once per state of the
     file (ruamel's round-trip parse of a whole map takes a quarter of a second)."""
     path = map_file(state.settings)
-    kept = state.memo(_DOC, _file_key(path), lambda: MapDocument.load(path))
+    kept = state.memo(_DOC, stamp(path), lambda: MapDocument.load(path))
     return MapDocument(copy.deepcopy(kept.data), path)
 
 
@@ -157,7 +137,7 @@ def _saved(state: ReviewState, doc: MapDocument) -> None:
     they were read at: the page shows a problem at its line of the page, not of the file)."""
     path = doc.save()
     kept = MapDocument(copy.deepcopy(doc.data), path)
-    state.memo(_DOC, _file_key(path), lambda: kept)
+    state.memo(_DOC, stamp(path), lambda: kept)
 
 
 def warm(state: ReviewState) -> None:

@@ -10,15 +10,24 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crm_ferry import commands
+from crm_ferry.commands._project import map_file
 from crm_ferry.errors import FerryError
+from crm_ferry.review.state import ReviewState, stamp
 from crm_ferry.review.web import page, state_of
 
 __all__ = ["routes"]
 
 
 def _map_state(request: Request) -> dict[str, Any]:
+    """Where the map stands, read again only when ``mapping.yaml`` changed (a round-trip
+    parse of a large map takes a quarter of a second)."""
+    state = state_of(request)
+    return state.memo("overview.map", stamp(map_file(state.settings)), lambda: _read_map(state))
+
+
+def _read_map(state: ReviewState) -> dict[str, Any]:
     try:
-        shown = commands.map_show(state_of(request).settings)
+        shown = commands.map_show(state.settings)
     except FerryError as exc:
         return {"readable": False, "message": exc.message, "hint": exc.hint}
     return {

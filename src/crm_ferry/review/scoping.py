@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from crm_ferry.errors import MapError
 from crm_ferry.reconcile.scoping import JSON_NAME
-from crm_ferry.review.state import ReviewState
+from crm_ferry.review.state import ReviewState, stamp
 from crm_ferry.review.web import page, state_of
 from crm_ferry.sources.discover import FINDING_KINDS
 
@@ -38,8 +38,6 @@ def reports_of(state: ReviewState) -> list[Path]:
 
 
 def _read(state: ReviewState, path: Path) -> dict[str, Any]:
-    stat = path.stat()
-
     def load() -> dict[str, Any]:
         try:
             data: dict[str, Any] = json.loads(path.read_text("utf-8"))
@@ -50,7 +48,7 @@ def _read(state: ReviewState, path: Path) -> dict[str, Any]:
             ) from exc
         return data
 
-    return state.memo(f"scoping:{path}", (stat.st_mtime_ns, stat.st_size), load)
+    return state.memo(f"scoping:{path}", stamp(path), load)
 
 
 def scoping_page(request: Request) -> Response:

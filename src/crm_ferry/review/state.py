@@ -24,7 +24,7 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.journal import Journal
 from crm_ferry.settings import Settings
 
-__all__ = ["TOKEN_BYTES", "ReviewState", "new_token"]
+__all__ = ["TOKEN_BYTES", "ReviewState", "new_token", "stamp"]
 
 T = TypeVar("T")
 
@@ -35,6 +35,22 @@ TOKEN_BYTES = 24
 def new_token() -> str:
     """A fresh random token for one start of the review server."""
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def stamp(path: Path | None) -> Hashable:
+    """The state of a file's or a folder's contents (names, sizes, times of change, and a
+    file's inode, which a save by rename changes): a :meth:`ReviewState.memo` key that
+    changes whenever the contents may have, for a few ``stat`` calls."""
+    if path is None or not path.exists():
+        return None
+    if path.is_file():
+        st = path.stat()
+        return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    return tuple(
+        (str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    )
 
 
 @dataclass
