@@ -22,13 +22,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-# Debian's chromium for the report's browser test (skipped when it cannot be installed).
+# Debian's chromium for the browser tests (the report, the review page); skipped, and said, when it cannot be installed.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
 	    || { apt-get update -qq >/dev/null 2>&1 \
 	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } \
-	  || echo "chromium not installed: the browser test will be skipped"
+	  || echo "chromium not installed: the browser tests (the report, the review page) will be skipped"
 
 test: lint chromium
 	$(BIN)/pytest -n auto
