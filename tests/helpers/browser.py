@@ -53,17 +53,17 @@ class Browser:
 
 
 @contextmanager
-def browser_on(
-    project: ReviewProject, tmp_path: Path, *, width: int = 1366, height: int = 900
+def chromium(
+    tmp_path: Path, *, width: int = 1366, height: int = 900, offline: bool = False
 ) -> Iterator[Browser]:
-    """Chromium on ``project``'s review server, having opened the address it prints."""
+    """A page of headless Chromium (a profile of its own under ``tmp_path``), or the test
+    skipped saying what is missing; ``offline``: no network at all (a static report)."""
     binary = chromium_binary()
     if binary is None:
         pytest.skip("no chromium binary found (apt-get install chromium; `make test` does it)")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
     )
-    server = project.serve()
     profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -72,13 +72,25 @@ def browser_on(
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": width, "height": height},
+            offline=offline,
         )
         try:
             page = context.new_page()
             page.set_default_timeout(15_000)
-            browser = Browser(page, server.base_url)
+            browser = Browser(page, "")
             page.on("pageerror", lambda exc: browser.errors.append(str(exc)))
-            page.goto(server.url, wait_until="load")  # sets the cookie, lands on the overview
             yield browser
         finally:
             context.close()
+
+
+@contextmanager
+def browser_on(
+    project: ReviewProject, tmp_path: Path, *, width: int = 1366, height: int = 900
+) -> Iterator[Browser]:
+    """Chromium on ``project``'s review server, having opened the address it prints."""
+    server = project.serve()
+    with chromium(tmp_path, width=width, height=height) as browser:
+        browser.base_url = server.base_url
+        browser.page.goto(server.url, wait_until="load")  # sets the cookie, on the overview
+        yield browser

@@ -10,7 +10,6 @@ with a fault schedule (the ``corrupt`` fault). Test modules import the fixtures 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from crm_ferry.emulator.faults import FaultSchedule
 from crm_ferry.settings import Settings
 from crm_ferry.sources.generator import truth_path_for
 from helpers.project import build_provisioned
+from helpers.templates import BUILT, shared_template
 
 CLIENTS = 40
 SEED = 11
@@ -56,26 +56,14 @@ def build_template(base: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def recon_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per test session: under pytest-xdist the workers share it (the first one
-    builds it under a file lock, the others wait), as they share the session's temp root."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    target = shared / "recon-template"
-    with (shared / "recon-template.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / ".built").exists():
-            if target.exists():
-                shutil.rmtree(target)
-            target.mkdir()
-            build_template(target)
-            (target / ".built").touch()
-    return target
+    """Built once per test session (the pytest-xdist workers share it)."""
+    return shared_template(tmp_path_factory, "recon-template", build_template)
 
 
 def copy_project(
     template: Path, root: Path, *, faults: FaultSchedule | None = None
 ) -> ReconProject:
-    shutil.copytree(template, root, ignore=shutil.ignore_patterns(".built"))
+    shutil.copytree(template, root, ignore=shutil.ignore_patterns(BUILT))
     config = EmulatorConfig(faults=faults or FaultSchedule())
     app = EmulatorApp(config, data_dir=root / "data")
     return ReconProject(

@@ -15,8 +15,6 @@ the fixtures from here::
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +36,7 @@ from crm_ferry.review import ReviewState
 from crm_ferry.settings import Settings
 from helpers.project import build_provisioned
 from helpers.review import ReviewProject
+from helpers.templates import BUILT, shared_template
 
 CLIENTS = 40
 SEED = 11
@@ -62,22 +61,11 @@ def build_verified(base: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def verified_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    target = shared / "review-verified-template"
-    with (shared / "review-verified-template.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / ".built").exists():
-            if target.exists():
-                shutil.rmtree(target)
-            target.mkdir()
-            build_verified(target)
-            (target / ".built").touch()
-    return target
+    return shared_template(tmp_path_factory, "review-verified-template", build_verified)
 
 
 def open_verified(template: Path, root: Path) -> ReviewProject:
-    shutil.copytree(template, root, ignore=shutil.ignore_patterns(".built"))
+    shutil.copytree(template, root, ignore=shutil.ignore_patterns(BUILT))
     app = EmulatorApp(data_dir=root / "data")
     client = embedded_client(app)
     settings = Settings.load(root / "project")

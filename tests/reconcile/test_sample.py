@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,11 +35,10 @@ from crm_ferry.model import (
 from crm_ferry.reconcile.sample import SampleSelection, choose_sample
 from crm_ferry.sources.bundle import open_bundle
 from crm_ferry.sources.discover import discover_source
+from helpers.browser import chromium
 from helpers.journal import journal_rows
 from helpers.reconcile import (
-    CHROMIUM_ARGS,
     ReconProject,
-    chromium_binary,
     copy_project,
     recon_project,
     recon_template,
@@ -481,55 +479,35 @@ def test_the_gate_opens_once_every_difference_but_the_source_defects_is_accepted
 def test_sample_report_in_headless_chromium(
     sampled: tuple[ReconProject, SampleResult], tmp_path: Path, artifacts_dir: Path
 ) -> None:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.skip("no chromium binary found (apt-get install chromium; `make test` does it)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
-    )
     _, result = sampled
     failed = [c for c in result.proof.checks if not c.passed]
-    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
     shot = tmp_path / "sample-report.png"
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=binary,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1366, "height": 900},
-            offline=True,
+    with chromium(tmp_path, height=900, offline=True) as browser:
+        page, errors = browser.page, browser.errors
+        page.goto(result.report.html.as_uri())
+        assert page.title() == "Sample migration: reconciliation"
+        count = page.locator("[data-count=differences]")
+        assert count.inner_text() == str(len(failed))
+        # the sample's own numbers, as the console and --json give them
+        for key in ("requested size", "clients chosen", "records chosen", "records loaded"):
+            cell = page.locator("#facts tr", has_text=key).locator("td")
+            assert cell.inner_text() == f"{result.facts[key]:,}", key
+        # one collapsible section per table that has differences, open while some are new
+        tables = {c.table for c in failed}
+        assert page.locator("#differences details.group").count() == len(tables)
+        files = page.locator("#differences-files")
+        assert files.get_attribute("open") is not None
+        assert files.locator("tbody tr[data-row]:visible").count() == 1
+        # the field-level diff per table and column, closed until opened
+        contact = page.locator("#fields-contact")
+        column_rows = contact.locator("table.columns tbody tr")
+        assert not column_rows.first.is_visible()
+        contact.locator("summary").first.click()
+        assert column_rows.first.is_visible()
+        assert contact.locator("tr[data-column=lastname] td").first.inner_text() == str(
+            sum(1 for r in result.proof.rows if (r.table, r.field) == ("contact", "lastname"))
         )
-        try:
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(result.report.html.as_uri())
-            assert page.title() == "Sample migration: reconciliation"
-            count = page.locator("[data-count=differences]")
-            assert count.inner_text() == str(len(failed))
-            # the sample's own numbers, as the console and --json give them
-            for key in ("requested size", "clients chosen", "records chosen", "records loaded"):
-                cell = page.locator("#facts tr", has_text=key).locator("td")
-                assert cell.inner_text() == f"{result.facts[key]:,}", key
-            # one collapsible section per table that has differences, open while some are new
-            tables = {c.table for c in failed}
-            assert page.locator("#differences details.group").count() == len(tables)
-            files = page.locator("#differences-files")
-            assert files.get_attribute("open") is not None
-            assert files.locator("tbody tr[data-row]:visible").count() == 1
-            # the field-level diff per table and column, closed until opened
-            contact = page.locator("#fields-contact")
-            column_rows = contact.locator("table.columns tbody tr")
-            assert not column_rows.first.is_visible()
-            contact.locator("summary").first.click()
-            assert column_rows.first.is_visible()
-            assert contact.locator("tr[data-column=lastname] td").first.inner_text() == str(
-                sum(1 for r in result.proof.rows if (r.table, r.field) == ("contact", "lastname"))
-            )
-            page.screenshot(path=str(shot))
-            assert errors == []
-        finally:
-            context.close()
+        page.screenshot(path=str(shot))
+        assert errors == []
     assert shot.stat().st_size > 0
     shutil.copy2(shot, artifacts_dir / "sample-report.png")

@@ -9,9 +9,6 @@ The project is built once per test session (generate, invite the coaches, propos
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ import pytest
 
 from helpers.browser import browser_on
 from helpers.review import ReviewProject, build_proposed, open_copy
+from helpers.templates import BUILT, shared_template
 
 CLIENTS = 5000
 OPEN_WITHIN_MS = 2000
@@ -27,22 +25,16 @@ READ_WITHIN_S = 300
 
 @pytest.fixture(scope="session")
 def large_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    target = shared / "review-large-template"
-    with (shared / "review-large-template.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / ".built").exists():
-            if target.exists():
-                shutil.rmtree(target)
-            build_proposed(target, clients=CLIENTS)
-            (target / ".built").touch()
-    return target
+    return shared_template(
+        tmp_path_factory,
+        "review-large-template",
+        lambda base: build_proposed(base, clients=CLIENTS),
+    )
 
 
 @pytest.fixture
 def large(large_template: Path, tmp_path: Path) -> Iterator[ReviewProject]:
-    project = open_copy(large_template, tmp_path / "large", ignore=(".built",))
+    project = open_copy(large_template, tmp_path / "large", ignore=(BUILT,))
     yield project
     project.close()
 
