@@ -104,7 +104,8 @@ def test_the_page_shows_every_target_with_profile_and_tenant_column(
     # a column the map creates is shown with its label, marked
     assert "(created by provision)" in text_of(html, "at-targets-contact-fields-status")
     # the tenant's columns to pick from, by label
-    assert re.search(r'<datalist id="cols-contact">.*label="Address 1: City · String"', html)
+    columns = r'<template data-columns="cols-contact">.*label="Address 1: City · String"'
+    assert re.search(columns, html)
     # the unmapped source fields are there too
     assert "source field(s) of clients this target's map does not list" in html
     assert count(html, "map-errors") == 3  # coaches usr_0004, usr_0005, usr_x_00001

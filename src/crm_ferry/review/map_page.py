@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from crm_ferry import commands
@@ -50,13 +50,14 @@ __all__ = ["REGION", "routes", "warm"]
 
 REGION = "map-review"
 """The id of the element every edit's answer replaces."""
-_SOURCE, _LINKED, _USERS, _TENANT, _LOCK, _DOC = (
+_SOURCE, _LINKED, _USERS, _TENANT, _LOCK, _DOC, _PAGE = (
     "map.source",
     "map.linked",
     "map.users",
     "map.tenant",
     "map.lock",
     "map.document",
+    "map.page",
 )
 
 
@@ -196,7 +197,18 @@ def _answer(request: Request, note: Note) -> Response:
 
 
 def map_page(request: Request) -> Response:
-    return page(request, "map.html.j2", _context(state_of(request), None))
+    """The page, rendered again only when the map or what it is checked against changed
+    (another look at an unchanged map costs nothing: a large practice's page is 600 KB)."""
+    state = state_of(request)
+    inputs, tenant = _inputs(state), _tenant(state)
+    sources = (inputs.profile, inputs.usage, inputs.users, inputs.linked, tenant)
+    made_of = (stamp(map_file(state.settings)), *map(id, sources))
+
+    def render() -> tuple[tuple[object, ...], bytes]:
+        # the page keeps what it was made of: no later object can take one of their ids
+        return sources, bytes(page(request, "map.html.j2", _context(state, None)).body)
+
+    return HTMLResponse(state.memo(_PAGE, made_of, render)[1])
 
 
 # ---------------------------------------------------------------------------
