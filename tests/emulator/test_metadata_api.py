@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class StubCore:
     def clock(self) -> float:
         return self.now
 
-    def save_schema(self) -> None:
+    def save_schema(self, tables: Iterable[str] | None = None) -> None:
         self.saved += 1
 
     @contextlib.contextmanager

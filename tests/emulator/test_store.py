@@ -9,6 +9,7 @@ import pytest
 
 from crm_ferry.emulator.core import CoreConfig, Emulator
 from crm_ferry.emulator.store import Store
+from helpers.definitions import add_column, add_key, create_table, string_column
 
 UPSERT = (
     "https://learn.microsoft.com/power-apps/developer/data-platform/use-upsert-insert-update-record"
@@ -147,3 +148,22 @@ def test_concurrent_requests_are_serialised(core_emulator: Emulator) -> None:
     rows = core_emulator.dump("account")["records"]["account"]
     assert len(rows) == 80
     assert len({r["versionnumber"] for r in rows}) == 80
+
+
+def test_each_metadata_change_is_saved_before_the_next_restart(tmp_path: Path) -> None:
+    """No publish, no other change: a column added to a standard table, a new table with a
+    column, and a key are each read back by the next start (each saved as it is made)."""
+    first = Emulator(data_dir=tmp_path)
+    with _client(first) as api:
+        assert add_column(api, "account", string_column("new_Persisted")).status_code == 204
+        table = create_table(api, "new_Kept", string_column("new_Code"))
+        add_key(api, table, "new_kept_code", "new_code")
+    first.close()
+    second = Emulator(data_dir=tmp_path)
+    account, kept = second.schema.entity("account"), second.schema.entity("new_kept")
+    assert account is not None
+    assert "new_persisted" in account.attributes
+    assert kept is not None
+    assert "new_code" in kept.attributes
+    assert "new_kept_code" in kept.keys
+    second.close()

@@ -15,7 +15,7 @@ import json
 import pickle
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -208,12 +208,16 @@ class TenantState:
         """Add to the records read or written by the current request (cost model)."""
         self._records += n
 
-    def save_schema(self) -> None:
+    def save_schema(self, tables: Iterable[str] | None = None) -> None:
         """Persist the metadata (after a metadata change); custom tables get bulk messages.
 
         A store in memory keeps no copy (nothing reopens it). A data folder keeps each part
         of the schema (:meth:`Schema.parts`) as JSON with a digest of its contents, and a
-        change rewrites only the parts whose digest changed.
+        change rewrites only the parts whose digest changed. ``tables``: the tables the
+        change may have altered (:func:`~crm_ferry.emulator.metadata.paths.tables_named`,
+        the same promise :meth:`Schema.snapshot` relies on to undo a change): only their
+        parts, the relationships and global choices, and tables not stored yet are
+        compared, instead of every table (digesting every part took half of a provision).
         """
         with self._lock:
             for entity in self.schema.entities.values():
@@ -222,6 +226,14 @@ class TenantState:
             if not self.store.persistent:
                 return
             parts = self.schema.parts()
+            stored = {n.removeprefix(SCHEMA_PART) for n in self.store.meta_names(SCHEMA_PART)}
+            if tables is not None:
+                named = {f"entity/{t}" for t in tables}
+                parts = {
+                    name: part
+                    for name, part in parts.items()
+                    if not name.startswith("entity/") or name in named or name not in stored
+                }
             for name, part in parts.items():
                 digest = hashlib.blake2b(
                     pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16
@@ -231,10 +243,10 @@ class TenantState:
                 text = json.dumps(Schema.part_json(part), sort_keys=True)
                 self.store.set_meta(f"{SCHEMA_PART}{name}", text)
                 self.store.set_meta(f"{SCHEMA_DIGEST}{name}", digest)
-            for stored in self.store.meta_names(SCHEMA_PART):
-                name = stored.removeprefix(SCHEMA_PART)
-                if name not in parts:
-                    self.store.delete_meta(stored)
+            current = {f"entity/{name}" for name in self.schema.entities}
+            for name in stored:
+                if name.startswith("entity/") and name not in current:
+                    self.store.delete_meta(f"{SCHEMA_PART}{name}")
                     self.store.delete_meta(f"{SCHEMA_DIGEST}{name}")
             head = {"format": "parts", "entities": list(self.schema.entities)}
             self.store.set_meta("schema", json.dumps(head))

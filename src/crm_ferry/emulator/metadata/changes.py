@@ -11,6 +11,7 @@ a custom relationship) can't be deleted (0x8004f01f).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import httpx
@@ -56,7 +57,7 @@ class MetaEmulator(Protocol):
 
     def clock(self) -> float: ...
 
-    def save_schema(self) -> None: ...
+    def save_schema(self, tables: Iterable[str] | None = None) -> None: ...
 
     def dispatch(self, request: httpx.Request) -> httpx.Response: ...
 
@@ -202,7 +203,7 @@ def post(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) ->
     except Fault:
         restore(schema, before)
         raise
-    emulator.save_schema()
+    emulator.save_schema(tables_named(schema, request))  # what the change may have altered
     return response
 
 
@@ -266,7 +267,7 @@ def post_action(emulator: MetaEmulator, request: httpx.Request, name: str) -> ht
     except Fault:
         restore(emulator.schema, before)
         raise
-    emulator.save_schema()
+    emulator.save_schema(tables_named(emulator.schema, request))
     answer_context = f"{api_base(request)}$metadata#Microsoft.Dynamics.CRM.{name}Response"
     payload = {"@odata.context": answer_context, **answer}
     return json_response(200, payload, headers={"OData-Version": "4.0"}, content_type=ODATA_JSON)

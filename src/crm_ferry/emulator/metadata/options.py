@@ -14,6 +14,7 @@ and raises the documented error; the action answers are made by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from crm_ferry.emulator import tenant
@@ -38,7 +39,7 @@ class OptionEmulator(Protocol):
     @property
     def store(self) -> Any: ...
 
-    def save_schema(self) -> None: ...
+    def save_schema(self, tables: Iterable[str] | None = None) -> None: ...
 
 
 def option_set_of(

@@ -111,7 +111,7 @@ def put(emulator: MetaEmulator, request: httpx.Request, segs: list[Segment]) -> 
     except Fault:
         restore(schema, snapshot)
         raise
-    emulator.save_schema()
+    emulator.save_schema(tables_named(schema, request))
     return httpx.Response(204, headers=headers)
 
 
