@@ -32,6 +32,8 @@ def _migrate(project: Project, info: dict[str, object]) -> subprocess.Popen[str]
         "CRM_FERRY_DATAVERSE_AUTHORITY": str(info["url"]),
         "CRM_FERRY_CLIENT_SECRET": user["client_secret"],
         "CRM_FERRY_LOAD_BATCH_SIZE": "25",
+        # two requests at a time: the load lasts seconds, so Ctrl-C comes while it sends
+        "CRM_FERRY_LOAD_MAX_CONCURRENCY": "2",
     }
     args = ["--project", str(project.settings.project_dir), "migrate", "--skip-sample-gate"]
     return subprocess.Popen(

@@ -122,7 +122,7 @@ def _warned(review: ReviewProject, connect: dict[str, str]) -> None:
         assert "Review page at http://0.0.0.0:" in line, line
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=30)
     assert "warning" in err, err
     assert "not only on this machine" in err.replace("\n", " "), err
 

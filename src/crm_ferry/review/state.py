@@ -73,8 +73,12 @@ class ReviewState:
         require_project(settings)
         return cls(settings, client_from_settings(settings), source=source)
 
-    def close(self) -> None:
-        self.client.close()
+    def close(self, *, wait: float = 2.0) -> None:
+        """Close the tenant's client once the background reads have ended (at most ``wait``
+        seconds): a read still going keeps it, as closing a client under a request in flight
+        waits for that request; the process ending ends both."""
+        if self.wait_warm(wait):
+            self.client.close()
 
     @property
     def project_dir(self) -> Path:
