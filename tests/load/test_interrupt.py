@@ -42,7 +42,14 @@ def _migrate(project: Project, info: dict[str, object]) -> subprocess.Popen[str]
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C as at a terminal, however the tests were started: a shell starts a command
+        # sent to the background with SIGINT ignored, and a child inherits that
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _sending(project: Project, timeout: float = 60) -> None:
@@ -68,7 +75,7 @@ def test_ctrl_c_marks_the_run_interrupted_and_migrate_continues_it(
     project.client.close()
     project.app.close()
     app = EmulatorApp(
-        EmulatorConfig(latency=LatencyConfig(per_request_ms=150)), data_dir=project.data_dir
+        EmulatorConfig(latency=LatencyConfig(per_request_ms=40)), data_dir=project.data_dir
     )
     server = serve(app)
     try:
