@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,18 @@ chromium:
 	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } \
 	  || echo "chromium not installed: the browser tests (the report, the review page) will be skipped"
 
-test: lint chromium
+# Debian's postgresql for the tests of the journal's PostgreSQL backend (they start servers of
+# their own from its binaries, not the cluster the package may start); skipped, and said,
+# when it cannot be installed.
+postgresql:
+	@{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null 2>&1 \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } \
+	  || echo "postgresql not installed: the PostgreSQL tests (the journal's PostgreSQL backend) will be skipped"
+
+test: lint chromium postgresql
 	$(BIN)/pytest -n auto
 
 bench: $(STAMP)

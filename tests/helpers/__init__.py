@@ -9,6 +9,7 @@ Project``), with no ``sys.path`` edits.
 - :mod:`helpers.reconcile`: the provisioned project of the sample and verify tests;
 - :mod:`helpers.project`: a provisioned project on a generated bundle, built as the demo does;
 - :mod:`helpers.journal`: read-only queries on a project's journal, for assertions;
+- :mod:`helpers.postgres`: a throwaway PostgreSQL server and its fixtures (``postgres_url``);
 - :mod:`helpers.webapi`, :mod:`helpers.definitions`, :mod:`helpers.csdl`: raw Web API requests
   to the emulator (``$batch`` bodies and answers, custom tables, columns and keys, the
   ``$metadata`` document);
