@@ -89,11 +89,13 @@ IO_PACKAGES = (
 LAZY_IMPORTS = {
     "msal": "about 0.25 s to import; only needed when signing in to a real tenant",
     "keyring": "about 0.2 s to import; only asked when no secret is in the environment",
+    "psycopg": "about 0.2 s to import; only needed for a journal on PostgreSQL",
+    "psycopg_pool": "imports psycopg; only needed for a journal on PostgreSQL",
 }
 """Function-local imports allowed, with the reason: a slow import a run rarely needs."""
 
 SQL_SPEAKERS = ("crm_ferry.journal", "crm_ferry.emulator.store", "crm_ferry.emulator.graph.store")
-"""The only modules that import sqlite3."""
+"""The only modules that import sqlite3 (or psycopg, the journal on PostgreSQL)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +336,7 @@ def sql_outside_journal(graph: Mapping[str, list[Import]]) -> list[Import]:
         for m, imports in graph.items()
         if not _within(m, SQL_SPEAKERS)
         for i in imports
-        if _top(i.target) == "sqlite3"
+        if _top(i.target) in ("sqlite3", "psycopg", "psycopg_pool")
     ]
 
 

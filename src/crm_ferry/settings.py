@@ -28,6 +28,9 @@
     removed = "report"                  # records gone from the source: report, deactivate
                                         # (rows set inactive) or delete (children first)
 
+    [journal]                           # optional: the journal on PostgreSQL, for workers
+    url = "postgresql://ferry@db.example.com:5432/practice"   # password: environment/keyring
+
     [sharepoint]                        # documents that go to SharePoint (optional)
     site = "https://contoso.sharepoint.com/sites/crm"
     graph_url = "https://graph.microsoft.com/v1.0"   # the emulator's: <its URL>/v1.0
@@ -47,6 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from crm_ferry.errors import ConfigError
 from crm_ferry.reconcile.thresholds import DEFAULT_THRESHOLD, RejectLimits, RejectThreshold
@@ -75,7 +79,9 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("delta", "removed"): "delta_removed",
     ("sharepoint", "site"): "sharepoint_site",
     ("sharepoint", "graph_url"): "sharepoint_graph_url",
+    ("journal", "url"): "journal_url",
 }
+JOURNAL_PASSWORD_ENV = "CRM_FERRY_JOURNAL_PASSWORD"
 
 REMOVED_POLICIES = ("report", "deactivate", "delete")
 """What ``crm-ferry delta`` does with the rows of records gone from the source
@@ -119,6 +125,10 @@ class Settings:
     """``[sharepoint] site``: the SharePoint site documents go to (its full URL)."""
     sharepoint_graph_url: str = "https://graph.microsoft.com/v1.0"
     """``[sharepoint] graph_url``: Microsoft Graph's root (the emulator's ``<url>/v1.0``)."""
+    journal_url: str | None = None
+    """``[journal] url``: the journal on a PostgreSQL server (``postgresql://user@host/db``,
+    never with a password; that comes from :data:`JOURNAL_PASSWORD_ENV` or the keyring);
+    None: the project's own ``journal.sqlite``."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The whole parsed ``ferry.toml``, for sections later stages own."""
 
@@ -218,6 +228,43 @@ def client_secret(
     except (KeyringError, RuntimeError):
         return None
     return secret if isinstance(secret, str) else None
+
+
+def journal_password(url: str, *, env: Mapping[str, str] | None = None) -> str | None:
+    """The password of the journal's PostgreSQL user: :data:`JOURNAL_PASSWORD_ENV`, else
+    the OS keyring (service ``crm-ferry``, user ``journal:<url>``), else None (libpq's own
+    ``PGPASSWORD`` or ``~/.pgpass`` may still hold it)."""
+    env = os.environ if env is None else env
+    if env.get(JOURNAL_PASSWORD_ENV):
+        return env[JOURNAL_PASSWORD_ENV]
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        return None
+    try:
+        secret = keyring.get_password(KEYRING_SERVICE, f"journal:{url}")
+    except (KeyringError, RuntimeError):
+        return None
+    return secret if isinstance(secret, str) else None
+
+
+def _check_journal_url(path: Path, url: str) -> None:
+    """``[journal] url`` is a PostgreSQL URL without a password."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ConfigError(
+            f"{path}: [journal] url = {url!r} is not a PostgreSQL URL",
+            hint='set [journal] url = "postgresql://USER@HOST:PORT/DATABASE" (or '
+            "CRM_FERRY_JOURNAL_URL), or remove it to keep the journal in journal.sqlite",
+        )
+    if parts.password is not None or "password=" in parts.query:
+        raise ConfigError(
+            f"{path}: [journal] url holds a password; secrets are never read from files",
+            hint=f"remove the password from the URL and set {JOURNAL_PASSWORD_ENV} in the "
+            f"environment, or store it in the OS keyring (service '{KEYRING_SERVICE}', user "
+            "'journal:<the url>')",
+        )
 
 
 def _reject_secrets(path: Path, raw: Mapping[str, Any]) -> None:
@@ -328,6 +375,9 @@ def _coerce(values: dict[str, Any], config_path: Path) -> Settings:
             hint="set [sharepoint] site (or CRM_FERRY_SHAREPOINT_SITE) to the site's full URL, "
             "e.g. https://contoso.sharepoint.com/sites/crm",
         )
+    journal = out.get("journal_url")
+    if journal is not None:
+        _check_journal_url(config_path, str(journal))
     if out.get("delta_removed", "report") not in REMOVED_POLICIES:
         raise ConfigError(
             f"{config_path}: [delta] removed = {out['delta_removed']!r} is not one of "

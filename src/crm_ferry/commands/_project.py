@@ -20,7 +20,7 @@ from crm_ferry.dataverse.auth import MsalCredential
 from crm_ferry.dataverse.client import ClientOptions, DataverseClient
 from crm_ferry.dataverse.pool import ClientPool
 from crm_ferry.errors import ConfigError, Interrupted, SourceError
-from crm_ferry.journal import JOURNAL_FILE, Journal
+from crm_ferry.journal import JOURNAL_FILE, Journal, PostgresTarget
 from crm_ferry.mapping.check import require_loadable_map
 from crm_ferry.mapping.fingerprint import MetadataReader
 from crm_ferry.mapping.profile import SourceProfile
@@ -31,6 +31,7 @@ from crm_ferry.settings import (
     SECRET_ENV,
     Settings,
     client_secret,
+    journal_password,
     secret_env_name,
 )
 from crm_ferry.sources.downloads import Downloads
@@ -44,7 +45,9 @@ __all__ = [
     "downloads_folder",
     "extra_client_ids",
     "init_source",
+    "journal_target",
     "map_file",
+    "open_journal",
     "options_from_settings",
     "pool_from_settings",
     "require_environment",
@@ -240,6 +243,19 @@ def client_from_settings(
     )
 
 
+def journal_target(settings: Settings) -> Path | PostgresTarget:
+    """Where the project's journal is: ``[journal] url`` on a PostgreSQL server (with its
+    password from the environment or the keyring), else ``journal.sqlite`` in the project."""
+    if settings.journal_url:
+        return PostgresTarget(settings.journal_url, journal_password(settings.journal_url))
+    return settings.project_dir / JOURNAL_FILE
+
+
+def open_journal(settings: Settings) -> Journal:
+    """The project's journal, opened (created when it is not there yet)."""
+    return Journal(journal_target(settings))
+
+
 def extra_client_ids(settings: Settings) -> list[str]:
     """``[dataverse] extra_client_ids``: the application users besides the configured one."""
     section = settings.raw.get("dataverse") if isinstance(settings.raw, Mapping) else None
@@ -357,10 +373,10 @@ def writing(
 def _interrupt_own_runs(settings: Settings) -> list[str]:
     """Mark this process's running runs interrupted; best effort, never in the way of the
     error that stopped the command (a journal that is not there is not created)."""
-    if not (settings.project_dir / JOURNAL_FILE).is_file():
+    if not settings.journal_url and not (settings.project_dir / JOURNAL_FILE).is_file():
         return []
     try:
-        with Journal.for_project(settings.project_dir) as j:
+        with open_journal(settings) as j:
             return j.interrupt_own_runs()
     except Exception:  # the journal unreadable: the error that stopped the command matters
         return []

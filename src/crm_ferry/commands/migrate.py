@@ -28,6 +28,7 @@ from crm_ferry.commands._project import (
     clients,
     confirmed_map,
     downloads_folder,
+    open_journal,
     source_path,
     writing,
 )
@@ -184,7 +185,7 @@ def run_load(
     path = source_path(settings, source)
     downloads = downloads_folder(settings)
     secure_dir(settings.project_dir / "runs")
-    with clients(settings, client) as users, Journal.for_project(settings.project_dir) as j:
+    with clients(settings, client) as users, open_journal(settings) as j:
         prep = prepare(settings, users[0], source=path, check_source=check_source)
         if kind == "migrate":
             if skip_sample_gate:

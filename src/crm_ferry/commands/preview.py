@@ -33,11 +33,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crm_ferry.commands._project import connected, downloads_folder, map_file, source_path
+from crm_ferry.commands._project import (
+    connected,
+    downloads_folder,
+    map_file,
+    open_journal,
+    source_path,
+)
 from crm_ferry.commands._sharepoint import sharepoint_plan
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import MapError, SourceError
-from crm_ferry.journal import Journal
 from crm_ferry.load.context import Documents, build_context
 from crm_ferry.load.engine import TransformerLike, open_for_load
 from crm_ferry.load.match import Remap
@@ -403,7 +408,7 @@ def preview(
         result.status = "not migrated"
         return result
     downloads = downloads_folder(settings)
-    with connected(settings, client) as dv, Journal.for_project(settings.project_dir) as j:
+    with connected(settings, client) as dv, open_journal(settings) as j:
         namespace = j.namespace
         matched = {target_id(namespace, m.role, m.source_id): m.row_id for m in j.matches()}
         schema = read_target_schema(dv.metadata, tables_for(spec), org=read_org_settings(dv))

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from crm_ferry.commands._project import confirmed_map, connected, writing
+from crm_ferry.commands._project import confirmed_map, connected, journal_target, writing
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import ConfigError, Incomplete
-from crm_ferry.journal import JOURNAL_FILE
+from crm_ferry.journal import PostgresTarget
 from crm_ferry.provision.apply import (
     ApplyResult,
     ProvisionIncomplete,
@@ -48,7 +48,7 @@ class ProvisionResult:
     plan: Plan | None = None
     applied: ApplyResult | None = None
     rolled_back: RollbackResult | None = None
-    journal: Path | None = None
+    journal: Path | PostgresTarget | None = None
     verbose: bool = False
     failure: ProvisionIncomplete | None = None
     """The operation that failed part-way (what ran before it is in ``applied`` or
@@ -77,15 +77,19 @@ class ProvisionResult:
             "plan": None if self.plan is None else self.plan.as_dict(verbose=self.verbose),
             "applied": None if self.applied is None else self.applied.as_dict(),
             "rolled_back": None if self.rolled_back is None else self.rolled_back.as_dict(),
-            "journal": None if self.journal is None else str(self.journal),
+            "journal": None
+            if self.journal is None
+            else self.journal.where
+            if isinstance(self.journal, PostgresTarget)
+            else str(self.journal),
             "failure": None if self.failure is None else self.failure.message,
             "warnings": list(self.warnings),
             "recovered": [r.as_dict() for r in self.recovered],
         }
 
 
-def journal_path(settings: Settings) -> Path:
-    return settings.project_dir / JOURNAL_FILE
+def journal_path(settings: Settings) -> Path | PostgresTarget:
+    return journal_target(settings)
 
 
 def tier_settings(settings: Settings) -> tuple[str | None, int | None]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ferry.commands._project import clients, require_project, writing
+from crm_ferry.commands._project import clients, open_journal, require_project, writing
 from crm_ferry.commands._sharepoint import sharepoint_client
 from crm_ferry.commands.provision import ProvisionResult, provision
 from crm_ferry.dataverse.client import DataverseClient
@@ -97,7 +97,7 @@ def rollback(
     require_project(settings)
     with (
         clients(settings, client) as users,
-        Journal.for_project(settings.project_dir) as j,
+        open_journal(settings) as j,
         sharepoint_client(
             settings, j.has_files(), sharepoint, why="a run put files in SharePoint"
         ) as graph,
@@ -189,7 +189,7 @@ def runs(settings: Settings) -> RunsResult:
     """Every run in the journal with its kind, state (``running`` only while its process
     is alive, else ``interrupted``) and what it wrote."""
     require_project(settings)
-    with Journal.for_project(settings.project_dir) as j:
+    with open_journal(settings) as j:
         found = j.runs()
         return RunsResult(found, frozenset(r.run_id for r in found if j.is_live(r)))
 
@@ -210,7 +210,7 @@ def purge(settings: Settings, *, run_id: str | None = None, all_runs: bool = Fal
     if not run_id and not all_runs:
         raise ConfigError("say which run to purge", hint="pass a RUN id or --all")
     require_project(settings)
-    with Journal.for_project(settings.project_dir) as j:
+    with open_journal(settings) as j:
         # a run id as typed: the full id or a unique start of it
         full = None if all_runs else j.resolve_run(str(run_id)).run_id
         ids = [r.run_id for r in j.runs()] if full is None else [full]

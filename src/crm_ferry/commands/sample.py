@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from crm_ferry.commands._project import clients, map_file, source_path
+from crm_ferry.commands._project import clients, map_file, open_journal, source_path
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import Incomplete, MapError
-from crm_ferry.journal import Journal, ReconciliationInfo, RecordedDifference
+from crm_ferry.journal import ReconciliationInfo, RecordedDifference
 from crm_ferry.load.engine import LoadResult, open_for_load
 from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.spec import MapDocument
@@ -133,7 +133,7 @@ def sample(
             f"{len(chosen_clients)} clients chosen",
         )
         spec = MapDocument.load(map_file(settings)).spec()
-        with Journal.for_project(settings.project_dir) as j:
+        with open_journal(settings) as j:
             # the rows this run wrote, and those of sampled records an earlier run wrote
             # (a sample made again writes only what changed, yet all of it is compared)
             ran = {(r.table, r.row_id) for r in expected_rows(j, run_id=load.run_id)}
@@ -233,7 +233,7 @@ def sample_accept(
     name = by.strip()
     why = (reason or "").strip() or SAMPLE_REASON
     spec = MapDocument.load(map_file(settings)).spec()
-    with Journal.for_project(settings.project_dir) as j:
+    with open_journal(settings) as j:
         latest = j.latest_sample()
         if latest is None:
             raise MapError(

@@ -25,7 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from crm_ferry.commands._project import clients, downloads_folder, map_file, source_path
+from crm_ferry.commands._project import (
+    clients,
+    downloads_folder,
+    map_file,
+    open_journal,
+    source_path,
+)
 from crm_ferry.commands._sharepoint import sharepoint_client
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import CheckFailed, MapError
@@ -152,7 +158,7 @@ def verify(
     spec = MapDocument.load(map_file(settings)).spec()
     with (
         clients(settings, client) as users,
-        Journal.for_project(settings.project_dir) as j,
+        open_journal(settings) as j,
         sharepoint_client(
             settings, j.has_files(), sharepoint, why="a run put files in SharePoint"
         ) as graph,
@@ -327,7 +333,7 @@ def _latest(j: Journal) -> ReconciliationInfo:
 
 def verify_pending(settings: Settings) -> PendingDifferences:
     """The differences of the latest verification that nobody accepted."""
-    with Journal.for_project(settings.project_dir) as j:
+    with open_journal(settings) as j:
         recon = _latest(j)
         return PendingDifferences(recon.recon_id, recon.report, unaccepted(j, "verify", recon))
 
@@ -339,7 +345,7 @@ def verify_accept(
     named by ``ids``, or (None) every one nobody accepted yet."""
     name = require_text(by, "a name", "--by NAME")
     why = require_text(reason, "a reason", "--reason TEXT")
-    with Journal.for_project(settings.project_dir) as j:
+    with open_journal(settings) as j:
         return accept(j, "verify", _latest(j), by=name, reason=why, ids=ids)
 
 

@@ -1,7 +1,8 @@
-"""The journal: the only code that speaks SQL to ``journal.sqlite``.
+"""The journal: the only code that speaks SQL to the journal.
 
-One SQLite file per migration project (owner-only), the only state that matters after a
-crash. Its tables:
+One per migration project, the only state that matters after a crash: a SQLite file
+(``journal.sqlite``, owner-only) by default, or a database on a PostgreSQL server
+(``[journal] url``) that several worker processes share. Its tables:
 
 ``runs``        one row per data run: kind (migrate, delta, sample, rollback), state, counts,
                 and the process (pid, host) that started or resumed it.
@@ -23,13 +24,23 @@ crash. Its tables:
                 (:class:`~crm_ferry.journal.schema.SchemaLog`, as ``Journal.schema``).
 ``meta``        the project's id namespace (uuid5 keys) and the journal version.
 
-:class:`Journal` is the API a PostgreSQL journal will implement too: every result is a typed
-row (:mod:`crm_ferry.journal.types`). :class:`~crm_ferry.journal.scratch.RefStore` is a run's
+``slices``      a run's pending operations cut into pieces that workers lease (one at a
+                time each), in dependency order; ``workers``: who sends, what, how far.
+
+:class:`Journal` is the one API of both: every result is a typed row
+(:mod:`crm_ferry.journal.types`). :class:`~crm_ferry.journal.scratch.RefStore` is a run's
 private scratch file (the transform context on disk), not part of the journal.
 """
 
-from crm_ferry.journal._journal import Journal
-from crm_ferry.journal._sqlite import JOURNAL_FILE, VERSION, JournalError
+from crm_ferry.journal._ddl import VERSION
+from crm_ferry.journal._journal import Journal, copy_journal, journal_tables
+from crm_ferry.journal._postgres import (
+    PostgresTarget,
+    display_url,
+    is_postgres_url,
+    journal_exists,
+)
+from crm_ferry.journal._sqlite import JOURNAL_FILE, JournalError
 from crm_ferry.journal.schema import SchemaLog
 from crm_ferry.journal.scratch import RefStore, SpilledRefs
 from crm_ferry.journal.types import (
@@ -76,6 +87,7 @@ __all__ = [
     "JournalOp",
     "MatchRow",
     "OpState",
+    "PostgresTarget",
     "ReconciliationInfo",
     "RecordedDifference",
     "RefStore",
@@ -95,4 +107,9 @@ __all__ = [
     "UndoAction",
     "UndoState",
     "UndoStep",
+    "copy_journal",
+    "display_url",
+    "is_postgres_url",
+    "journal_exists",
+    "journal_tables",
 ]

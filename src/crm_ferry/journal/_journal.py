@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
+from crm_ferry.journal._ddl import VERSION, schema_text
+from crm_ferry.journal._postgres import PgConnection, PostgresTarget
 from crm_ferry.journal._process import pid_alive, this_host
 from crm_ferry.journal._sqlite import (
     IN_CHUNK,
@@ -62,6 +65,13 @@ _FIRST_WRITE = "op_key LIKE '%/upsert/0'"
 """The id-map entry of a row's own first write (one per row crm-ferry wrote)."""
 _REMOVAL = f"op_key LIKE '%/{REMOVAL_MARK}'"
 """A delta's operation on a record gone from the source (not one of the record's writes)."""
+_NOT_DONE = "CASE WHEN state <> 'done' THEN 1 ELSE 0 END"
+"""1 for an operation not done (failed, or left unsettled), else 0."""
+
+
+def _except_role(role: str | None) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its argument) leaving out the rows of ``role``, when given."""
+    return ("", ()) if role is None else (" AND role <> ?", (role,))
 
 
 def _role_filter(
@@ -70,7 +80,7 @@ def _role_filter(
     """``sql`` (a query of the id map) narrowed to rows of ``roles`` and not of
     ``except_roles``."""
     if roles is not None:
-        sql += f" AND role IN ({','.join('?' * len(roles))})" if roles else " AND 0"
+        sql += f" AND role IN ({','.join('?' * len(roles))})" if roles else " AND 1 = 0"
         args += tuple(roles)
     if except_roles:
         sql += f" AND role NOT IN ({','.join('?' * len(except_roles))})"
@@ -117,12 +127,24 @@ def _payload_text(op: JournalOp) -> str:
 class Journal:
     """The project's journal. Not shared between threads: the engine writes from one."""
 
-    def __init__(self, path: Path) -> None:
-        self._c = Connection(path)
-        self.path = path
-        self._db = self._c.db
+    def __init__(self, target: Path | PostgresTarget) -> None:
+        self._c: Connection | PgConnection = (
+            PgConnection(target.url, password=target.password)
+            if isinstance(target, PostgresTarget)
+            else Connection(target)
+        )
+        self.path: Path | None = None if isinstance(target, PostgresTarget) else target
+        """The journal's file (None for one on a PostgreSQL server)."""
+        self.where = self._c.where
+        """How messages name the journal: its file's name, or its URL without a password."""
+        self._db: Any = self._c.db
         self.schema = SchemaLog(self._c)
         """The schema operations provisioning applied, on the same connection."""
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._c.dialect
 
     @classmethod
     def for_project(cls, project_dir: Path) -> Journal:
@@ -218,7 +240,8 @@ class Journal:
         found = [
             str(r[0])
             for r in self._db.execute(
-                "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? ORDER BY rowid",
+                "SELECT run_id FROM runs WHERE substr(run_id, 1, CAST(? AS INTEGER)) = ? "
+                "ORDER BY rowid",
                 (len(text), text),
             )
         ]
@@ -237,9 +260,7 @@ class Journal:
             for r in self._db.execute("SELECT run_id FROM runs ORDER BY rowid DESC LIMIT 5")
         ]
         known = f"; the latest: {', '.join(latest)}" if latest else "; it has no runs yet"
-        raise JournalError(
-            f"no run {text!r} in {self.path.name}{known}", hint=f"check the id; {hint}"
-        )
+        raise JournalError(f"no run {text!r} in {self.where}{known}", hint=f"check the id; {hint}")
 
     def mark_rolled_back(self, run_id: str, *, state: RunState, by: str) -> None:
         """A run undone (``rolled_back``, or ``partly_rolled_back`` when rows edited since
@@ -265,7 +286,7 @@ class Journal:
         ).fetchone()
         if row is None:
             raise JournalError(
-                f"no run {run_id!r} in {self.path.name}", hint="list runs with `crm-ferry runs`"
+                f"no run {run_id!r} in {self.where}", hint="list runs with `crm-ferry runs`"
             )
         return RunInfo(
             run_id=row[0],
@@ -377,10 +398,11 @@ class Journal:
             seq += 1
         with self._c.tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO ops (run_id, seq, op_key, role, tbl, row_id, kind, phase, "
+                "INSERT INTO ops (run_id, seq, op_key, role, tbl, row_id, kind, phase, "
                 "rank, source_object, source_id, hash, payload, existed, prev_hash, "
                 "prev_payload, create_only, action) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 rows,
             )
         return seq
@@ -410,7 +432,7 @@ class Journal:
         """The run's operations (of one state, when given), in send order."""
         if state:
             return self._ops_where(run_id, "state = ?", (state,))
-        return self._ops_where(run_id, "1", ())
+        return self._ops_where(run_id, "1 = 1", ())
 
     def _ops_where(self, run_id: str, condition: str, args: tuple[Any, ...]) -> list[JournalOp]:
         """The run's operations that meet an SQL ``condition``, in send order."""
@@ -586,13 +608,14 @@ class Journal:
         the run (not done: failed, or left unsettled; records behind rows of ``except_role``
         left out, and a delta's operations on records gone from the source)."""
         out: dict[str, tuple[int, int]] = {}
+        but, butargs = _except_role(except_role)
         for obj, failed, total in self._db.execute(
             "SELECT source_object, SUM(has_failed), COUNT(*) FROM ("
-            "  SELECT source_object, source_id, MAX(state <> 'done') AS has_failed FROM ops"
-            f"  WHERE run_id = ? AND role IS NOT ? AND NOT {_REMOVAL}"
+            f"  SELECT source_object, source_id, MAX({_NOT_DONE}) AS has_failed FROM ops"
+            f"  WHERE run_id = ?{but} AND NOT {_REMOVAL}"
             "  GROUP BY source_object, source_id"
-            ") GROUP BY source_object",
-            (run_id, except_role),
+            ") AS g GROUP BY source_object",
+            (run_id, *butargs),
         ):
             out[obj] = (int(failed or 0), int(total))
         return out
@@ -603,7 +626,7 @@ class Journal:
         return {
             str(sid): bool(failed)
             for sid, failed in self._db.execute(
-                "SELECT source_id, MAX(state <> 'done') FROM ops WHERE run_id = ? AND "
+                f"SELECT source_id, MAX({_NOT_DONE}) FROM ops WHERE run_id = ? AND "
                 f"source_object = ? AND NOT {_REMOVAL} GROUP BY source_id",
                 (run_id, source_object),
             )
@@ -615,9 +638,9 @@ class Journal:
         unsettled."""
         row = self._db.execute(
             "SELECT COUNT(*), SUM(bad) FROM ("
-            "  SELECT MAX(state <> 'done') AS bad FROM ops WHERE run_id = ? AND role = ?"
+            f"  SELECT MAX({_NOT_DONE}) AS bad FROM ops WHERE run_id = ? AND role = ?"
             f"  AND NOT {_REMOVAL} GROUP BY tbl, row_id"
-            ")",
+            ") AS g",
             (run_id, role),
         ).fetchone()
         return (int(row[0] or 0), int(row[1] or 0))
@@ -625,7 +648,8 @@ class Journal:
     def role_outcome(self, run_id: str, role: str, kind: str) -> tuple[int, int]:
         """``(operations, failed)`` of one role and kind in a run."""
         row = self._db.execute(
-            "SELECT COUNT(*), SUM(state = 'failed') FROM ops WHERE run_id = ? AND role = ? "
+            "SELECT COUNT(*), SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) FROM ops "
+            "WHERE run_id = ? AND role = ? "
             "AND kind = ?",
             (run_id, role, kind),
         ).fetchone()
@@ -648,10 +672,10 @@ class Journal:
         """Per source object, the ids of the records that have a row in the tenant (rows of
         ``except_role``, which stand for groups of records, left out)."""
         out: dict[str, set[str]] = {}
+        but, butargs = _except_role(except_role)
         for obj, sid in self._db.execute(
-            f"SELECT DISTINCT source_object, source_id FROM idmap WHERE {_FIRST_WRITE} "
-            "AND role IS NOT ?",
-            (except_role,),
+            f"SELECT DISTINCT source_object, source_id FROM idmap WHERE {_FIRST_WRITE}{but}",
+            butargs,
         ):
             out.setdefault(obj, set()).add(sid)
         return out
@@ -698,8 +722,9 @@ class Journal:
             return
         with self._c.tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO idmap (op_key, tbl, row_id, role, source_object, "
-                "source_id, hash, payload, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO idmap (op_key, tbl, row_id, role, source_object, "
+                "source_id, hash, payload, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 rows,
             )
 
@@ -715,7 +740,8 @@ class Journal:
     def save_matches(self, matches: Iterable[MatchRow]) -> None:
         with self._c.tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO matches VALUES (?, ?, ?, ?)",
+                "INSERT INTO matches (role, source_id, row_id, how) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [(m.role, m.source_id, m.row_id, m.how) for m in matches],
             )
 
@@ -754,7 +780,9 @@ class Journal:
         with self._c.tx() as db:
             db.executemany(
                 "INSERT INTO watermarks VALUES (?, ?, ?) ON CONFLICT(source_object) DO UPDATE "
-                "SET updated_at = MAX(updated_at, excluded.updated_at), run_id = excluded.run_id",
+                "SET updated_at = CASE WHEN excluded.updated_at > watermarks.updated_at "
+                "THEN excluded.updated_at ELSE watermarks.updated_at END, "
+                "run_id = excluded.run_id",
                 [(obj, ts, run_id) for obj, ts in marks.items()],
             )
 
@@ -946,7 +974,7 @@ class Journal:
             db.execute(f"UPDATE idmap SET payload = NULL {where}", args)
             db.execute(f"UPDATE rejects SET value = NULL {where}", args)
             db.execute(f"UPDATE runs SET purged_at = ? {where}", (now(), *args))
-        self._db.execute("VACUUM")
+        self._c.vacuum()
         return n
 
     # -- delta: what changed, and records gone from the source -------------------------------
@@ -1033,6 +1061,17 @@ class Journal:
         wanted = sorted({i.lower() for i in row_ids})
         if not wanted:
             return []
+        if self._c.dialect == "postgresql":
+            # every object in the payload (an activity's parties are objects in a list)
+            ref = "lower(rtrim(substr(j.value, strpos(j.value, '(') + 1), ')'))"
+            rows = self._db.execute(
+                f"SELECT DISTINCT i.tbl, i.row_id, i.source_object, i.source_id, {ref} "
+                "FROM idmap i, LATERAL jsonb_path_query(i.payload::jsonb, CAST(? AS jsonpath)) o,"
+                " LATERAL jsonb_each_text(o) j WHERE i.payload IS NOT NULL "
+                f"AND j.key LIKE '%@odata.bind' AND {ref} = ANY(?) ORDER BY i.tbl, i.row_id",
+                ('strict $.** ? (@.type() == "object")', wanted),
+            )
+            return [(str(t), str(r), str(o), str(s), str(x)) for t, r, o, s, x in rows]
         ref = "lower(rtrim(substr(j.value, instr(j.value, '(') + 1), ')'))"
         rows = self._db.execute(
             f"SELECT DISTINCT i.tbl, i.row_id, i.source_object, i.source_id, {ref} "
@@ -1074,10 +1113,11 @@ class Journal:
             return
         with self._c.tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO ops (run_id, seq, op_key, role, tbl, row_id, kind, phase, "
+                "INSERT INTO ops (run_id, seq, op_key, role, tbl, row_id, kind, phase, "
                 "rank, source_object, source_id, hash, payload, existed, prev_hash, "
                 "prev_payload, create_only, action) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 rows,
             )
 
@@ -1120,7 +1160,7 @@ class Journal:
         marks = ",".join("?" * len(roles))
         out: dict[str, tuple[int, int]] = {}
         for obj, changed, total in self._db.execute(
-            "SELECT obj, SUM(CASE WHEN known OR EXISTS (SELECT 1 FROM idmap i WHERE "
+            "SELECT obj, SUM(CASE WHEN known = 1 OR EXISTS (SELECT 1 FROM idmap i WHERE "
             "i.source_object = g.sobj AND i.source_id = g.sid AND i.run_id <> ?) "
             "THEN 1 ELSE 0 END), COUNT(*) FROM ("
             f"  SELECT CASE WHEN role IN ({marks}) THEN ? ELSE source_object END AS obj,"
@@ -1227,9 +1267,10 @@ class Journal:
         ]
         with self._c.tx() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO accepted_differences (scope, diff_id, classification, "
+                "INSERT INTO accepted_differences (scope, diff_id, classification, "
                 "table_name, record, column_name, what, accepted_by, accepted_at, reason, "
-                "recon_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "recon_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 rows,
             )
         return at
@@ -1252,3 +1293,68 @@ class Journal:
                 (scope,),
             )
         }
+
+
+_TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \(")
+COPY_CHUNK = 1000
+"""Rows written per statement when a journal is copied."""
+
+
+def journal_tables() -> list[str]:
+    """Every table of the journal, in the order they are created."""
+    return _TABLE_NAME.findall(schema_text())
+
+
+def copy_journal(source: Journal, target: Journal) -> dict[str, int]:
+    """Copy every row of ``source`` into ``target`` (an empty journal, on either backend),
+    in one transaction, each table in the order its rows were written: ``target`` then holds
+    the same runs, operations, id map and namespace. Returns the rows copied per table.
+
+    A target that holds runs, operations, an id map or schema runs is refused."""
+    holds = {
+        t: n
+        for t in ("runs", "ops", "idmap", "schema_runs")
+        if (n := int(target._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]))
+    }
+    if holds:
+        shown = ", ".join(f"{n} in {t}" for t, n in holds.items())
+        raise JournalError(
+            f"the journal at {target.where} is not empty ({shown})",
+            hint="copy into a new, empty database, or drop and create this one again",
+        )
+    copied: dict[str, int] = {}
+    with target._c.tx() as db:
+        db.execute("DELETE FROM meta")
+        for table in journal_tables():
+            columns = _columns(source, table)
+            names = ", ".join(columns)
+            marks = ", ".join("?" * len(columns))
+            insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+            count = 0
+            last = -1
+            while True:
+                rows = source._db.execute(
+                    f"SELECT rowid, {names} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, COPY_CHUNK),
+                ).fetchall()
+                if not rows:
+                    break
+                db.executemany(insert, [tuple(r[1:]) for r in rows])
+                count += len(rows)
+                last = int(rows[-1][0])
+            copied[table] = count
+        db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(VERSION),))
+    return copied
+
+
+def _columns(journal: Journal, table: str) -> list[str]:
+    """The columns of ``table`` in ``journal`` (its own ``rowid`` left out)."""
+    if journal.dialect == "postgresql":
+        rows = journal._db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema() ORDER BY ordinal_position",
+            (table,),
+        )
+    else:
+        rows = [(r[1],) for r in journal._db.execute(f"PRAGMA table_info({table})")]
+    return [str(r[0]) for r in rows if str(r[0]) != "rowid"]

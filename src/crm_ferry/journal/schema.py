@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_ferry.journal._postgres import PgConnection
 from crm_ferry.journal._process import pid_alive, this_host
 from crm_ferry.journal._sqlite import Connection
 from crm_ferry.journal.types import (
@@ -44,7 +44,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _entry(row: sqlite3.Row | tuple[Any, ...]) -> SchemaEntry:
+def _entry(row: Sequence[Any]) -> SchemaEntry:
     return SchemaEntry(
         run_id=str(row[0]),
         seq=int(row[1]),
@@ -60,7 +60,7 @@ def _entry(row: sqlite3.Row | tuple[Any, ...]) -> SchemaEntry:
 class SchemaLog:
     """``schema_runs`` and ``schema_ops``: reached as :attr:`Journal.schema`."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | PgConnection) -> None:
         self._c = connection
 
     # -- runs ------------------------------------------------------------------------

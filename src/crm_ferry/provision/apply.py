@@ -27,7 +27,14 @@ from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import NotFound
 from crm_ferry.dataverse.metadata import ColumnSpec, label
 from crm_ferry.errors import CheckFailed, ConfigError, FerryError, Incomplete, MapError
-from crm_ferry.journal import Journal, JournalError, SchemaOpOutcome, SchemaRunKind
+from crm_ferry.journal import (
+    Journal,
+    JournalError,
+    PostgresTarget,
+    SchemaOpOutcome,
+    SchemaRunKind,
+    journal_exists,
+)
 from crm_ferry.provision.compare import CHOICE_KINDS
 from crm_ferry.provision.ops import Reverse, SchemaOp
 from crm_ferry.provision.plan import Plan
@@ -176,12 +183,14 @@ class Recovered:
         }
 
 
-def recover_runs(client: DataverseClient, *, journal_path: Path) -> tuple[Recovered, ...]:
+def recover_runs(
+    client: DataverseClient, *, journal_path: Path | PostgresTarget
+) -> tuple[Recovered, ...]:
     """Close the schema runs left ``running`` by a process that is gone (killed, crashed)
     as ``interrupted``, and settle the unanswered (``pending``) operations of this
     environment's provision runs from the tenant's metadata. A run another live process is
     still writing raises :class:`~crm_ferry.journal.JournalError` before anything changes."""
-    if not journal_path.exists():
+    if not journal_exists(journal_path):
         return ()
     with Journal(journal_path) as j:
         journal = j.schema
@@ -242,7 +251,7 @@ def apply_plan(
     plan: Plan,
     client: DataverseClient,
     *,
-    journal_path: Path,
+    journal_path: Path | PostgresTarget,
     solution: str | None = None,
     publish: bool = True,
 ) -> ApplyResult:
@@ -434,7 +443,7 @@ def _publish(client: DataverseClient, tables: Sequence[str]) -> tuple[str, ...]:
 def rollback_schema(
     client: DataverseClient,
     *,
-    journal_path: Path,
+    journal_path: Path | PostgresTarget,
     run_id: str | None = None,
     force: bool = False,
     publish: bool = True,
@@ -446,7 +455,7 @@ def rollback_schema(
     lookup and option for values, and raises :class:`RollbackRefused` listing them before it
     changes anything.
     """
-    if not journal_path.exists():
+    if not journal_exists(journal_path):
         return RollbackResult(None, (), (), force)
     with Journal(journal_path) as j:
         journal = j.schema

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crm_ferry.commands._project import client_from_settings, require_project
+from crm_ferry.commands._project import client_from_settings, open_journal, require_project
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.journal import Journal
 from crm_ferry.settings import Settings
@@ -88,7 +88,7 @@ class ReviewState:
     def journal(self) -> Iterator[Journal]:
         """The project's journal, opened for one request (SQLite connections stay in the
         thread that opened them)."""
-        journal = Journal.for_project(self.project_dir)
+        journal = open_journal(self.settings)
         try:
             yield journal
         finally:
