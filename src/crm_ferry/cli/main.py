@@ -13,6 +13,7 @@ import sys
 import threading
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,6 +31,7 @@ from crm_ferry.cli.options import (
     source_option,
     traceback_option,
 )
+from crm_ferry.commands.worker import LEASE_S, SLICE_OPS, WAIT_S
 from crm_ferry.emulator.app import emulator_config
 from crm_ferry.errors import MapError
 from crm_ferry.progress import NO_PROGRESS
@@ -468,14 +470,49 @@ def sample_accept(
     emit(result, as_json, render.render_sample_accept)
 
 
+def workers_options(fn: Any) -> Any:
+    """``--workers N``, ``--lease SECONDS`` and ``--slice-ops N`` of the verbs that load."""
+    fn = click.option(
+        "--slice-ops",
+        type=click.IntRange(min=1),
+        default=SLICE_OPS,
+        show_default=True,
+        help="With --workers: operations per slice (what a worker leases at a time).",
+    )(fn)
+    fn = click.option(
+        "--lease",
+        type=click.FloatRange(min=1.0),
+        default=LEASE_S,
+        show_default=True,
+        help="Seconds a worker holds a slice unless it renews it (a dead worker's slice "
+        "goes to another after this).",
+    )(fn)
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        default=0,
+        help="Send with N worker processes on this machine, each with its share of the "
+        "application users (this process plans and waits); default: send here.",
+    )(fn)
+
+
 @cli.command()
 @source_option()
 @click.option(
     "--skip-sample-gate", is_flag=True, help="Load without an accepted sample (journaled)."
 )
+@workers_options
 @command_options
 @click.pass_context
-def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_json: bool) -> None:
+def migrate(
+    ctx: click.Context,
+    source: Path | None,
+    skip_sample_gate: bool,
+    workers: int,
+    lease: float,
+    slice_ops: int,
+    as_json: bool,
+) -> None:
     """Load everything in dependency order; resumes an interrupted run."""
     settings = project_settings(ctx)
     with render.progress_reporter(not as_json) as progress:
@@ -484,8 +521,69 @@ def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_
             source=source,
             skip_sample_gate=skip_sample_gate,
             progress=progress or NO_PROGRESS,
+            workers=workers,
+            lease_s=lease,
+            slice_ops=slice_ops,
         )
     emit(result, as_json, render.render_load)
+
+
+@cli.command()
+@click.option(
+    "--run", "run_id", default=None, help="The run to send (default: the one being sent)."
+)
+@click.option(
+    "--client-id",
+    "client_ids",
+    multiple=True,
+    help="An application user to send as (repeatable; default: every one of the project).",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0),
+    default=LEASE_S,
+    show_default=True,
+    help="Seconds this worker holds a slice unless it renews it.",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0.0),
+    default=WAIT_S,
+    show_default=True,
+    help="Seconds to wait for a run to send (one still being planned).",
+)
+@command_options
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    run_id: str | None,
+    client_ids: tuple[str, ...],
+    lease: float,
+    wait_s: float,
+    as_json: bool,
+) -> None:
+    """Send slices of the run being migrated, beside its other workers (same project
+    settings, same PostgreSQL journal); stops when none is left."""
+    settings = project_settings(ctx)
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop.set()  # finish the slice being sent, give the rest back
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = commands.run_worker(
+            settings,
+            run_id=run_id,
+            client_ids=client_ids,
+            lease_s=lease,
+            wait_s=wait_s,
+            stop=stop,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    emit(result, as_json, render.render_worker)
 
 
 @cli.command()
@@ -497,15 +595,30 @@ def migrate(ctx: click.Context, source: Path | None, skip_sample_gate: bool, as_
     help="Records gone from the source: report them, deactivate their rows, or delete them "
     "(children first). Default: [delta] removed in ferry.toml, else report.",
 )
+@workers_options
 @command_options
 @click.pass_context
-def delta(ctx: click.Context, source: Path, removed: str | None, as_json: bool) -> None:
+def delta(
+    ctx: click.Context,
+    source: Path,
+    removed: str | None,
+    workers: int,
+    lease: float,
+    slice_ops: int,
+    as_json: bool,
+) -> None:
     """Write what changed in the source since the last run; per object, records changed,
     added, unchanged and removed from the source (each delta is a run of its own)."""
     settings = project_settings(ctx)
     with render.progress_reporter(not as_json) as progress:
         result = commands.delta(
-            settings, source=source, removed=removed, progress=progress or NO_PROGRESS
+            settings,
+            source=source,
+            removed=removed,
+            progress=progress or NO_PROGRESS,
+            workers=workers,
+            lease_s=lease,
+            slice_ops=slice_ops,
         )
     emit(result, as_json, render.render_load)
 

@@ -1054,6 +1054,18 @@ def render_runs(r: commands.RunsResult) -> None:
     _print_fitting(table, typed, ["Runs", *stacked])
 
 
+def render_worker(r: commands.WorkerResult) -> None:
+    o = r.outcome
+    table = Table(title=f"Worker {o.worker_id}", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("run", min_width=len(o.run_id))
+    for col in ("slices", "done", "failed", "seconds"):
+        table.add_column(col, justify="right")
+    failed = f"[red]{o.failed:,}[/]" if o.failed else "0"
+    table.add_row(escape(o.run_id), f"{o.slices:,}", f"{o.done:,}", failed, f"{o.seconds:,.1f}")
+    console.print(table)
+    console.print(f"[dim]as {', '.join(r.users)}; {o.state}[/]")
+
+
 def render_purge(r: commands.PurgeResult) -> None:
     console.print(
         f"Removed record contents from {r.operations:,} journaled operations and "

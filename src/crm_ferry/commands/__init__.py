@@ -18,7 +18,8 @@ module              verbs
 ``provision``       :func:`provision`
 ``preview``         :func:`preview`, :func:`preview_search`
 ``sample``          :func:`sample`, :func:`sample_accept`
-``migrate``         :func:`migrate`, :func:`delta`
+``migrate``         :func:`migrate`, :func:`delta` (``--workers N``)
+``worker``          :func:`run_worker` (``crm-ferry worker``: sends slices of a run)
 ``verify``          :func:`verify`, :func:`verify_pending`, :func:`verify_accept`
 ``rollback``        :func:`rollback`, :func:`runs`, :func:`purge`
 ``references``      :func:`references`
@@ -80,6 +81,7 @@ from crm_ferry.commands.verify import (
     verify_accept,
     verify_pending,
 )
+from crm_ferry.commands.worker import WorkerResult, run_worker
 from crm_ferry.load.engine import LoadResult
 from crm_ferry.reconcile.acceptance import AcceptOutcome
 from crm_ferry.reconcile.scoping import ScopingReport
@@ -116,6 +118,7 @@ __all__ = [
     "SnapshotResult",
     "SourceDiscovery",
     "VerifyResult",
+    "WorkerResult",
     "delta",
     "demo",
     "discover",
@@ -139,6 +142,7 @@ __all__ = [
     "rehearse",
     "require_project",
     "rollback",
+    "run_worker",
     "runs",
     "sample",
     "sample_accept",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -270,15 +270,26 @@ def pool_from_settings(
     settings: Settings,
     *,
     transport: httpx.BaseTransport | None = None,
+    only: Sequence[str] | None = None,
     **options: Any,
 ) -> ClientPool:
-    """The configured user plus ``[dataverse] extra_client_ids``, each with its own secret."""
+    """The configured user plus ``[dataverse] extra_client_ids``, each with its own secret
+    (of those only the client ids ``only``, when given: a worker's share)."""
     url, main_id = require_environment(settings)
     opts = options_from_settings(settings, **options)
+    users = [main_id, *extra_client_ids(settings)]
+    if only is not None:
+        unknown = [c for c in only if c not in users]
+        if unknown:
+            raise ConfigError(
+                f"{', '.join(unknown)} is not an application user of this project",
+                hint="pass a client id of [dataverse] client_id or extra_client_ids in ferry.toml",
+            )
+        users = list(dict.fromkeys(only))
     # every secret first: a missing one stops the run before any connection is opened
     credentials: list[MsalCredential] = []
     try:
-        for cid in [main_id, *extra_client_ids(settings)]:
+        for cid in users:
             credentials.append(
                 credential_from_settings(settings, client_id=cid, transport=transport)
             )
@@ -305,13 +316,15 @@ def connected(settings: Settings, client: DataverseClient | None) -> Iterator[Da
 
 
 @contextmanager
-def clients(settings: Settings, client: DataverseClient | None) -> Iterator[list[DataverseClient]]:
+def clients(
+    settings: Settings, client: DataverseClient | None, *, only: Sequence[str] | None = None
+) -> Iterator[list[DataverseClient]]:
     """The clients of a load: the one given (tests, the demo), or every configured
     application user (the pool), closed afterwards."""
     if client is not None:
         yield [client]
         return
-    pool = pool_from_settings(settings)
+    pool = pool_from_settings(settings, only=only)
     try:
         yield list(pool.clients)
     finally:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from crm_ferry.commands._launch import ProcessLauncher
 from crm_ferry.commands._project import (
     clients,
     confirmed_map,
@@ -49,6 +50,7 @@ from crm_ferry.load.planner import LoadPlan, plan_order
 from crm_ferry.load.removal import REMOVED_POLICIES, RemovedPolicy
 from crm_ferry.load.sharepoint import SharePointSender
 from crm_ferry.load.snapshot import read_org_settings, read_target_schema
+from crm_ferry.load.workers import LEASE_S, SLICE_OPS, WorkerPlan
 from crm_ferry.mapping.fingerprint import map_digest
 from crm_ferry.mapping.profile import profile_source
 from crm_ferry.mapping.spec import MappingSpec
@@ -179,9 +181,13 @@ def run_load(
     note: str | None = None,
     removed: RemovedPolicy = "report",
     sharepoint: SharePointClient | None = None,
+    workers: int = 0,
+    lease_s: float = LEASE_S,
+    slice_ops: int = SLICE_OPS,
 ) -> LoadResult:
     """Load a bundle (the configured source, or ``source``) as a journaled run of ``kind``;
-    a delta does ``removed`` with the rows of records gone from the source."""
+    a delta does ``removed`` with the rows of records gone from the source. ``workers``:
+    this process plans, and that many worker processes send (:mod:`.worker`)."""
     path = source_path(settings, source)
     downloads = downloads_folder(settings)
     secure_dir(settings.project_dir / "runs")
@@ -220,6 +226,13 @@ def run_load(
                     primary_ids={n: t.primary_id for n, t in prep.schema.tables.items()},
                     sharepoint=SharePointSender(graph, j) if graph is not None else None,
                     documents=Documents(bundle, downloads),
+                    workers=None
+                    if not workers
+                    else WorkerPlan(
+                        ProcessLauncher(settings, workers, lease_s=lease_s),
+                        slice_ops=slice_ops,
+                        lease_s=lease_s,
+                    ),
                 )
             )
             result = loader.run(
@@ -251,14 +264,21 @@ def migrate(
     skip_sample_gate: bool = False,
     client: DataverseClient | None = None,
     progress: Progress = NO_PROGRESS,
+    workers: int = 0,
+    lease_s: float = LEASE_S,
+    slice_ops: int = SLICE_OPS,
 ) -> LoadResult:
-    """Load the whole bundle (resuming an interrupted run), every write journaled."""
+    """Load the whole bundle (resuming an interrupted run), every write journaled
+    (``workers``: sent by that many worker processes)."""
     return run_load(
         settings,
         kind="migrate",
         source=source,
         client=client,
         progress=progress,
+        workers=workers,
+        lease_s=lease_s,
+        slice_ops=slice_ops,
         skip_sample_gate=skip_sample_gate,
     )
 
@@ -270,6 +290,9 @@ def delta(
     client: DataverseClient | None = None,
     progress: Progress = NO_PROGRESS,
     removed: str | None = None,
+    workers: int = 0,
+    lease_s: float = LEASE_S,
+    slice_ops: int = SLICE_OPS,
 ) -> LoadResult:
     """Write what changed in ``source`` since the last run (each delta a run of its own,
     reversible on its own); records gone from the source get ``removed`` (default: the
@@ -281,6 +304,9 @@ def delta(
         client=client,
         progress=progress,
         removed=removed_policy(removed if removed is not None else settings.delta_removed),
+        workers=workers,
+        lease_s=lease_s,
+        slice_ops=slice_ops,
     )
 
 

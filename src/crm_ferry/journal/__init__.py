@@ -67,9 +67,13 @@ from crm_ferry.journal.types import (
     SchemaRunInfo,
     SchemaRunKind,
     SchemaRunState,
+    SliceInfo,
+    SliceState,
     UndoAction,
     UndoState,
     UndoStep,
+    WorkerInfo,
+    WorkerState,
 )
 
 __all__ = [
@@ -103,10 +107,14 @@ __all__ = [
     "SchemaRunInfo",
     "SchemaRunKind",
     "SchemaRunState",
+    "SliceInfo",
+    "SliceState",
     "SpilledRefs",
     "UndoAction",
     "UndoState",
     "UndoStep",
+    "WorkerInfo",
+    "WorkerState",
     "copy_journal",
     "display_url",
     "is_postgres_url",

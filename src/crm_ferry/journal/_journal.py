@@ -19,6 +19,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,7 +52,10 @@ from crm_ferry.journal.types import (
     RunKind,
     RunState,
     SampleInfo,
+    SliceInfo,
     UndoStep,
+    WorkerInfo,
+    WorkerState,
 )
 from crm_ferry.model import Reject
 from crm_ferry.transform.ops import Operation
@@ -114,6 +118,42 @@ def _op(row: Sequence[Any]) -> JournalOp:
         sent=row[21] is not None,
         payload_text=row[12],
     )
+
+
+_SLICE_COLUMNS = (
+    "run_id, slice, step, phase, rank, tbl, kind, first_seq, last_seq, ops, state, worker, claims"
+)
+
+
+def _slice(row: Sequence[Any]) -> SliceInfo:
+    return SliceInfo(
+        run_id=str(row[0]),
+        slice=int(row[1]),
+        step=int(row[2]),
+        phase=int(row[3]),
+        rank=int(row[4]),
+        table=str(row[5]),
+        kind=str(row[6]),
+        first_seq=int(row[7]),
+        last_seq=int(row[8]),
+        ops=int(row[9]),
+        state=row[10],
+        worker=row[11],
+        claims=int(row[12]),
+    )
+
+
+def _in_slice(sl: SliceInfo) -> tuple[str, tuple[Any, ...]]:
+    """The condition (and its arguments) of the operations of slice ``sl``."""
+    return (
+        "phase = ? AND rank = ? AND tbl = ? AND kind = ? AND seq BETWEEN ? AND ?",
+        (sl.phase, sl.rank, sl.table, sl.kind, sl.first_seq, sl.last_seq),
+    )
+
+
+def _epoch(stamp_text: str) -> float:
+    """Seconds since 1970 of a time the journal wrote (``2026-11-20T09:00:00Z``)."""
+    return datetime.fromisoformat(stamp_text.replace("Z", "+00:00")).timestamp()
 
 
 def _payload_text(op: JournalOp) -> str:
@@ -446,7 +486,7 @@ class Journal:
         ]
 
     def mark_done(self, run_id: str, ops: Sequence[JournalOp]) -> None:
-        at = now()
+        at = now(precise=True)
         with self._c.tx() as db:
             db.executemany(
                 "UPDATE ops SET state = 'done', done_at = ?, error = NULL, lost_at = NULL "
@@ -517,7 +557,7 @@ class Journal:
             db.executemany(
                 "UPDATE ops SET state = 'failed', error = ?, done_at = ?, lost_at = NULL "
                 "WHERE run_id = ? AND op_key = ?",
-                [(err, now(), run_id, o.op_key) for o, err in failures],
+                [(err, now(precise=True), run_id, o.op_key) for o, err in failures],
             )
 
     def mark_lost(self, run_id: str, lost: Sequence[tuple[JournalOp, str]]) -> None:
@@ -531,23 +571,32 @@ class Journal:
                 [(now(), err, run_id, o.op_key) for o, err in lost],
             )
 
-    def sent_creates(self, run_id: str) -> list[tuple[str, str]]:
+    def sent_creates(
+        self, run_id: str, *, within: SliceInfo | None = None
+    ) -> list[tuple[str, str]]:
         """(table, row id) of the run's pending upserts with create-only columns, of rows no
         earlier run wrote, that were handed to the service (or whose answer was lost): the
-        rows a resumed run must look for in the tenant before it sends them again."""
+        rows a resumed run must look for in the tenant before it sends them again (of one
+        slice, when ``within`` is given)."""
+        where, args = _in_slice(within) if within is not None else ("1 = 1", ())
         return [
             (str(t), str(r))
             for t, r in self._db.execute(
                 "SELECT tbl, row_id FROM ops WHERE run_id = ? AND state = 'pending' "
                 "AND kind = 'upsert' AND create_only IS NOT NULL AND existed = 0 "
-                "AND (sent_at IS NOT NULL OR lost_at IS NOT NULL) ORDER BY phase, rank, seq",
-                (run_id,),
+                f"AND (sent_at IS NOT NULL OR lost_at IS NOT NULL) AND {where} "
+                "ORDER BY phase, rank, seq",
+                (run_id, *args),
             )
         ]
 
-    def lost_ops(self, run_id: str) -> list[JournalOp]:
-        """The run's pending operations whose answer was lost, in send order."""
-        return self._ops_where(run_id, "state = 'pending' AND lost_at IS NOT NULL", ())
+    def lost_ops(self, run_id: str, *, within: SliceInfo | None = None) -> list[JournalOp]:
+        """The run's pending operations whose answer was lost, in send order (of one slice,
+        when ``within`` is given)."""
+        where, args = _in_slice(within) if within is not None else ("1 = 1", ())
+        return self._ops_where(
+            run_id, f"state = 'pending' AND lost_at IS NOT NULL AND {where}", args
+        )
 
     def carry_lost(self, run_id: str) -> int:
         """Flag the run's pending operations that an earlier run, which did not finish
@@ -1293,6 +1342,256 @@ class Journal:
                 (scope,),
             )
         }
+
+    # -- slices and workers: one run sent by several processes ------------------------------
+    # A run's pending operations are cut into slices (:meth:`make_slices`) that workers
+    # lease one at a time (:meth:`claim_slice`), renew while they send (:meth:`renew_slice`)
+    # and mark done (:meth:`finish_slice`). A lease is timed by the journal's clock (the
+    # server's, on PostgreSQL), so workers on several machines agree on when one ran out.
+
+    def make_slices(self, run_id: str, *, size: int) -> int:
+        """Cut the run's pending operations into slices of at most ``size``, in send order:
+        a new step where (phase, rank, table, kind) changes, as a run without workers
+        drains everything before it starts the next. Slices cut before (a resumed run) are
+        replaced; one a live worker holds refuses it. Returns the slices made."""
+        clock = self._c.clock
+        rows: list[tuple[Any, ...]] = []
+        with self._c.tx() as db:
+            held = db.execute(
+                f"SELECT worker FROM slices WHERE run_id = ? AND state = 'leased' "
+                f"AND lease_until > {clock}",
+                (run_id,),
+            ).fetchone()
+            if held is not None:
+                raise JournalError(
+                    f"run {run_id} is being sent by worker {held[0]}",
+                    hint="wait for its workers to finish (`crm-ferry runs --watch`), or stop "
+                    "them and run the command again once their leases have run out",
+                )
+            db.execute("DELETE FROM slices WHERE run_id = ?", (run_id,))
+            step = -1
+            key: tuple[Any, ...] | None = None
+            current: list[Any] = []
+            for seq, phase, rank, tbl, kind in db.execute(
+                "SELECT seq, phase, rank, tbl, kind FROM ops WHERE run_id = ? "
+                "AND state = 'pending' ORDER BY phase, rank, seq",
+                (run_id,),
+            ).fetchall():
+                here = (phase, rank, tbl, kind)
+                if here != key or current[-1] >= size:
+                    if current:
+                        rows.append(tuple(current))
+                    if here != key:
+                        step += 1
+                        key = here
+                    current = [run_id, len(rows), step, phase, rank, tbl, kind, seq, seq, 0]
+                current[8] = seq
+                current[9] += 1
+            if current:
+                rows.append(tuple(current))
+            db.executemany(
+                "INSERT INTO slices (run_id, slice, step, phase, rank, tbl, kind, first_seq, "
+                "last_seq, ops) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def slices(self, run_id: str) -> list[SliceInfo]:
+        """The run's slices, in send order."""
+        return [
+            _slice(r)
+            for r in self._db.execute(
+                f"SELECT {_SLICE_COLUMNS} FROM slices WHERE run_id = ? ORDER BY slice", (run_id,)
+            )
+        ]
+
+    def slices_left(self, run_id: str) -> tuple[int, int]:
+        """``(slices not done, slices)`` of the run."""
+        row = self._db.execute(
+            "SELECT SUM(CASE WHEN state <> 'done' THEN 1 ELSE 0 END), COUNT(*) FROM slices "
+            "WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        return (int(row[0] or 0), int(row[1] or 0))
+
+    def claim_slice(self, run_id: str, worker: str, *, lease_s: float) -> SliceInfo | None:
+        """Lease the next slice this worker may send, for ``lease_s``: one of the lowest
+        step not done, nobody's (or its lease ran out). None when there is none now (all
+        done, or the ones left are leased or wait for a step before them:
+        :meth:`slices_left` tells)."""
+        clock = self._c.clock
+        with self._c.tx() as db:
+            low = db.execute(
+                "SELECT MIN(step) FROM slices WHERE run_id = ? AND state <> 'done'", (run_id,)
+            ).fetchone()
+            if low is None or low[0] is None:
+                return None
+            row = db.execute(
+                f"SELECT slice FROM slices WHERE run_id = ? AND step = ? AND (state = 'pending' "
+                f"OR (state = 'leased' AND lease_until <= {clock})) ORDER BY slice LIMIT 1"
+                + self._c.lock,
+                (run_id, low[0]),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                f"UPDATE slices SET state = 'leased', worker = ?, lease_until = {clock} + ?, "
+                "claims = claims + 1 WHERE run_id = ? AND slice = ?",
+                (worker, float(lease_s), run_id, row[0]),
+            )
+            got = db.execute(
+                f"SELECT {_SLICE_COLUMNS} FROM slices WHERE run_id = ? AND slice = ?",
+                (run_id, row[0]),
+            ).fetchone()
+        assert got is not None  # claimed in this transaction
+        return _slice(got)
+
+    def renew_slice(self, sl: SliceInfo, worker: str, *, lease_s: float) -> bool:
+        """Extend this worker's lease of ``sl``; False when it is no longer the worker's
+        (its lease ran out and another worker took the slice over)."""
+        with self._c.tx() as db:
+            changed = db.execute(
+                f"UPDATE slices SET lease_until = {self._c.clock} + ? WHERE run_id = ? "
+                "AND slice = ? AND worker = ? AND state = 'leased'",
+                (float(lease_s), sl.run_id, sl.slice, worker),
+            ).rowcount
+        return bool(changed)
+
+    def finish_slice(self, sl: SliceInfo, worker: str) -> bool:
+        """``sl`` is done (every operation in it settled, or left unsettled); False when it
+        was no longer this worker's (the worker that took it over finishes it)."""
+        with self._c.tx() as db:
+            changed = db.execute(
+                "UPDATE slices SET state = 'done', done_at = ?, lease_until = NULL "
+                "WHERE run_id = ? AND slice = ? AND worker = ? AND state = 'leased'",
+                (now(), sl.run_id, sl.slice, worker),
+            ).rowcount
+        return bool(changed)
+
+    def release_slices(self, worker: str) -> int:
+        """Give back the slices ``worker`` holds (it stops): pending again, for another."""
+        with self._c.tx() as db:
+            return int(
+                db.execute(
+                    "UPDATE slices SET state = 'pending', worker = NULL, lease_until = NULL "
+                    "WHERE worker = ? AND state = 'leased'",
+                    (worker,),
+                ).rowcount
+            )
+
+    def slice_pending(self, sl: SliceInfo, *, page: int = 500) -> Iterator[JournalOp]:
+        """The slice's operations still pending, in send order, read ``page`` at a time as
+        they are taken (what another worker settled meanwhile is not handed out)."""
+        where, args = _in_slice(sl)
+        last = sl.first_seq - 1
+        while True:
+            rows = self._db.execute(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE run_id = ? AND state = 'pending' "
+                f"AND {where} AND seq > ? ORDER BY seq LIMIT ?",
+                (sl.run_id, *args, last, page),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _op(row)
+            last = int(rows[-1][1])
+
+    def slice_counts(self, sl: SliceInfo) -> dict[str, int]:
+        """The slice's operations per state."""
+        where, args = _in_slice(sl)
+        return {
+            str(state): int(n)
+            for state, n in self._db.execute(
+                f"SELECT state, COUNT(*) FROM ops WHERE run_id = ? AND {where} GROUP BY state",
+                (sl.run_id, *args),
+            )
+        }
+
+    def mark_slice_unsure(self, sl: SliceInfo) -> int:
+        """Flag the slice's pending operations that an earlier worker handed to the service
+        (its lease ran out before it settled them) as lost: they are read from the tenant
+        before anything is sent again. Returns how many."""
+        where, args = _in_slice(sl)
+        with self._c.tx() as db:
+            return int(
+                db.execute(
+                    "UPDATE ops SET lost_at = ?, error = ? WHERE run_id = ? AND state = 'pending' "
+                    f"AND sent_at IS NOT NULL AND lost_at IS NULL AND {where}",
+                    (now(), "sent by a worker that stopped", sl.run_id, *args),
+                ).rowcount
+            )
+
+    def register_worker(self, worker: str, run_id: str, users: Sequence[str]) -> None:
+        """A worker starts on ``run_id``, sending as ``users``."""
+        with self._c.tx() as db:
+            db.execute(
+                "INSERT INTO workers (worker_id, run_id, host, pid, users, started_at, seen_at, "
+                f"state) VALUES (?, ?, ?, ?, ?, ?, {self._c.clock}, 'waiting') "
+                "ON CONFLICT (worker_id) DO UPDATE SET run_id = excluded.run_id, "
+                "seen_at = excluded.seen_at, state = 'waiting'",
+                (worker, run_id, this_host(), os.getpid(), json.dumps(list(users)), now()),
+            )
+
+    def report_worker(
+        self,
+        worker: str,
+        *,
+        state: WorkerState,
+        sl: SliceInfo | None = None,
+        done: int = 0,
+        failed: int = 0,
+        slices: int = 0,
+        error: str | None = None,
+    ) -> None:
+        """What a worker does now and has done so far (it reports at least once a lease)."""
+        with self._c.tx() as db:
+            db.execute(
+                f"UPDATE workers SET seen_at = {self._c.clock}, state = ?, slice = ?, tbl = ?, "
+                "ops_done = ?, ops_failed = ?, slices_done = ?, error = ? WHERE worker_id = ?",
+                (
+                    state,
+                    None if sl is None else sl.slice,
+                    None if sl is None else sl.table,
+                    done,
+                    failed,
+                    slices,
+                    error,
+                    worker,
+                ),
+            )
+
+    def workers(self, run_id: str) -> list[WorkerInfo]:
+        """The run's workers, in the order they started."""
+        clock = self._c.clock
+        rows = self._db.execute(
+            "SELECT worker_id, run_id, host, pid, users, started_at, state, slice, tbl, "
+            f"ops_done, ops_failed, slices_done, seen_at, {clock}, error FROM workers "
+            "WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        ).fetchall()
+        out = []
+        for r in rows:
+            started = _epoch(str(r[5]))
+            out.append(
+                WorkerInfo(
+                    worker_id=str(r[0]),
+                    run_id=str(r[1]),
+                    host=str(r[2]),
+                    pid=int(r[3]),
+                    users=tuple(json.loads(r[4])),
+                    started_at=str(r[5]),
+                    state=r[6],
+                    slice=r[7],
+                    table=r[8],
+                    ops_done=int(r[9]),
+                    ops_failed=int(r[10]),
+                    slices_done=int(r[11]),
+                    seconds=max(0.0, float(r[12]) - started),
+                    silent_s=max(0.0, float(r[13]) - float(r[12])),
+                    error=r[14],
+                )
+            )
+        return out
 
 
 _TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \(")

@@ -44,9 +44,12 @@ class JournalError(FerryError):
     exit_code = 2
 
 
-def now() -> str:
-    """UTC time to the second, as the journal writes it (``2026-11-20T09:00:00Z``)."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def now(*, precise: bool = False) -> str:
+    """UTC time to the second, as the journal writes it (``2026-11-20T09:00:00Z``); to the
+    millisecond when ``precise`` (``2026-11-20T09:00:00.123Z``: when an operation's outcome
+    was written, which workers taking over each other's slices are checked against)."""
+    spec = "milliseconds" if precise else "seconds"
+    return datetime.now(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def stamp() -> str:

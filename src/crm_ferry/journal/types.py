@@ -33,9 +33,13 @@ __all__ = [
     "SchemaRunInfo",
     "SchemaRunKind",
     "SchemaRunState",
+    "SliceInfo",
+    "SliceState",
     "UndoAction",
     "UndoState",
     "UndoStep",
+    "WorkerInfo",
+    "WorkerState",
 ]
 
 RunKind = Literal["migrate", "delta", "sample", "rollback"]
@@ -320,3 +324,65 @@ class AcceptedDifference:
             "reason": self.reason,
             "accepted_in": self.recon_id,
         }
+
+
+SliceState = Literal["pending", "leased", "done"]
+"""``pending``: no worker has it; ``leased``: a worker sends it, while its lease lasts (one
+that is past its time is taken over); ``done``: every operation in it was sent and settled
+(or left unsettled, as a run without workers leaves them)."""
+WorkerState = Literal["waiting", "sending", "stopped", "failed"]
+"""What a worker last said it did: waiting for a slice it may start, sending one, stopped
+(nothing left, or asked to stop), or failed (an error ended it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SliceInfo:
+    """A slice of a run's pending operations: ops of one (phase, rank, table, kind), a
+    run of journal order (``first_seq``..``last_seq``), sent by one worker at a time. A
+    slice may start when every slice of a lower ``step`` is done (its rows may point at
+    theirs)."""
+
+    run_id: str
+    slice: int
+    step: int
+    phase: int
+    rank: int
+    table: str
+    kind: str
+    first_seq: int
+    last_seq: int
+    ops: int
+    state: SliceState
+    worker: str | None
+    claims: int
+    """How many times a worker claimed it: more than one, and an earlier worker may have
+    sent part of it before its lease ran out."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker process of a run, as it last reported itself."""
+
+    worker_id: str
+    run_id: str
+    host: str
+    pid: int
+    users: tuple[str, ...]
+    """The application users (client ids) it sends as."""
+    started_at: str
+    state: WorkerState
+    slice: int | None
+    table: str | None
+    ops_done: int
+    ops_failed: int
+    slices_done: int
+    seconds: float
+    """From its start to its last report."""
+    silent_s: float
+    """Since its last report: a worker silent for longer than its lease is gone."""
+    error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Operations settled per second, over its life so far."""
+        return (self.ops_done + self.ops_failed) / self.seconds if self.seconds > 0 else 0.0

@@ -48,12 +48,13 @@ from crm_ferry.dataverse.bulk import WriteReport, answer_lost, write_many
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.dataverse.errors import DataverseError
 from crm_ferry.errors import CheckFailed, Incomplete, SourceError, Transient
-from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunState
+from crm_ferry.journal import Journal, JournalError, JournalOp, RunKind, RunState, SliceInfo
 from crm_ferry.load.context import Documents
 from crm_ferry.load.documents import ReadChunks, document_of, send_documents
 from crm_ferry.load.planner import LoadPlan
 from crm_ferry.load.removal import AGGREGATED_OBJECT, Removal, RemovalReport, RemovedPolicy
 from crm_ferry.load.sharepoint import OpenFile, SharePointSender
+from crm_ferry.load.workers import WorkerPlan, coordinate
 from crm_ferry.mapping.spec import MappingSpec
 from crm_ferry.model import ClientProperty, Record, RecordKey, Reject
 from crm_ferry.progress import NO_PROGRESS, Progress
@@ -136,6 +137,10 @@ class LoadResult:
     """Per table: operations done and failed."""
     requests: int
     seconds: float
+    send_seconds: float = 0.0
+    """Of :attr:`seconds`, the time spent sending (from the first slice cut, with workers)."""
+    workers: int = 0
+    """Worker processes this machine started to send the run (0: it sent itself)."""
     resumed: bool = False
     order: list[str] = field(default_factory=list)
     disappeared: dict[str, list[str]] = field(default_factory=dict)
@@ -237,6 +242,8 @@ class LoadResult:
             "tables": self.tables,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
+            "send_seconds": round(self.send_seconds, 3),
+            "workers": self.workers,
             "records_per_second": round(self.records / self.seconds, 1) if self.seconds else None,
             "disappeared": self.disappeared,
             "changes": self.changes,
@@ -271,6 +278,9 @@ class LoadContext:
     """Where the files the map sends to SharePoint go (None: the map sends none)."""
     documents: Documents | None = None
     """The files of the bundle and the downloads folder, by key (None: the bundle's only)."""
+    workers: WorkerPlan | None = None
+    """Send with worker processes (:mod:`crm_ferry.load.workers`): this process plans and
+    waits; None: it sends itself."""
 
 
 def _objects_for(spec: MappingSpec) -> list[str]:
@@ -372,6 +382,12 @@ class Loader:
         self._open: OpenFile | None = None
         """The bundle's files, opened: the files that go to SharePoint."""
         """What the plan's aggregates took, added and skipped (see :class:`LoadResult`)."""
+
+    def ready_to_send(self, documents: Documents) -> None:
+        """Read the run's documents and files from ``documents`` (what :meth:`run` does
+        before it plans): a worker sends slices it did not plan."""
+        self._chunks = documents.chunks
+        self._open = documents.open
 
     # -- planning -------------------------------------------------------------------
 
@@ -509,7 +525,6 @@ class Loader:
         next partition starts, the tenant is read to settle it: written (it holds what was
         sent) is done, not written is sent again, at most :data:`LOST_ROUNDS` times. Lost
         operations an earlier attempt left (or an earlier run, unfinished) are read first."""
-        failures: list[dict[str, Any]] = []
         self._lost = []
         self.j.carry_lost(run_id)
         self._read_pending(run_id)
@@ -518,6 +533,39 @@ class Loader:
             for table, c in self.j.table_state_counts(run_id).items()
             if (n := c.get("pending", 0))
         }
+        failures = self._send_ops(run_id, self.j.pending(run_id), pending)
+        failures.extend(
+            self._failure(op, f"not settled: {op.error or 'the answer was lost'}")
+            for op in self.j.lost_ops(run_id)
+        )
+        return failures
+
+    def send_slice(self, sl: SliceInfo) -> list[dict[str, Any]]:
+        """Send the pending operations of one slice a worker leased, as :meth:`send` sends
+        a run's (their lost answers read back before the slice ends); the failures.
+
+        A slice claimed before (its worker's lease ran out) may have been sent in part:
+        what that worker handed to the service without settling it is read from the tenant
+        first (:meth:`Journal.mark_slice_unsure`). The pending operations are read again,
+        page by page, as they are sent: what another worker settled meanwhile is left."""
+        run_id = sl.run_id
+        self._lost = []
+        if sl.claims > 1:
+            self.j.mark_slice_unsure(sl)
+        self._read_pending(run_id, within=sl)
+        failures = self._send_ops(run_id, self.j.slice_pending(sl), {sl.table: sl.ops})
+        failures.extend(
+            self._failure(op, f"not settled: {op.error or 'the answer was lost'}")
+            for op in self.j.lost_ops(run_id, within=sl)
+        )
+        return failures
+
+    def _send_ops(
+        self, run_id: str, ops: Iterable[JournalOp], pending: Mapping[str, int]
+    ) -> list[dict[str, Any]]:
+        """Send ``ops`` (pending, in send order) group by group, journaling each outcome;
+        the failures (not those left unsettled: they stay pending, flagged)."""
+        failures: list[dict[str, Any]] = []
         progress = self.ctx.progress
         started: list[str] = []
         inflight: deque[tuple[list[JournalOp], Future[WriteReport]]] = deque()
@@ -567,7 +615,7 @@ class Loader:
         stopped = False
         try:
             group: list[JournalOp] = []
-            for op in self.j.pending(run_id):
+            for op in ops:
                 if group and (_partition(op) != _partition(group[0]) or len(group) >= SEND_CHUNK):
                     flush(group)
                     group = []
@@ -586,10 +634,6 @@ class Loader:
             pool.shutdown(wait=not stopped, cancel_futures=True)
         for table in started:
             progress.finish(load_task(table))
-        failures.extend(
-            self._failure(op, f"not settled: {op.error or 'the answer was lost'}")
-            for op in self.j.lost_ops(run_id)
-        )
         return failures
 
     # -- answers that were lost -------------------------------------------------------------
@@ -866,14 +910,14 @@ class Loader:
             out |= {i for i in unsure if i.lower() in found}
         return out
 
-    def _read_pending(self, run_id: str) -> None:
+    def _read_pending(self, run_id: str, *, within: SliceInfo | None = None) -> None:
         """Before a resumed run sends anything (:data:`READING`): settle the operations an
         earlier attempt left with their answer lost, then look up the rows of the pending
         writes with create-only columns that were handed to the service, :data:`LOOKUP_PAGE`
         ids a request. Those found are :attr:`_present`; a pending write never sent needs no
         read (see :meth:`_existing`)."""
-        lost = self.j.lost_ops(run_id)
-        creates = self.j.sent_creates(run_id)
+        lost = self.j.lost_ops(run_id, within=within)
+        creates = self.j.sent_creates(run_id, within=within)
         if not lost and not creates:
             return
         progress = self.ctx.progress
@@ -881,7 +925,7 @@ class Loader:
         self._reading = True
         try:
             self._settle_lost(run_id, lost)
-            left = self.j.sent_creates(run_id)  # those settled as written are done
+            left = self.j.sent_creates(run_id, within=within)  # settled as written: done
             progress.advance(READING, len(creates) - len(left))
             by_table: dict[str, list[str]] = {}
             for table, row_id in left:
@@ -1052,6 +1096,18 @@ class Loader:
             )
         return tables
 
+    def _journaled_failures(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's failed operations and those left unsettled, as the journal holds them
+        (what the workers that sent the run found)."""
+        failed = [
+            self._failure(op, op.error or "rejected by Dataverse")
+            for op in self.j.ops(run_id, state="failed")
+        ]
+        return failed + [
+            self._failure(op, f"not settled: {op.error or 'the answer was lost'}")
+            for op in self.j.lost_ops(run_id)
+        ]
+
     def _client_states(self, run_id: str) -> dict[str, str]:
         return {
             sid: "failed" if failed else "written"
@@ -1122,7 +1178,22 @@ class Loader:
             disappeared = self._disappeared(seen, removal, run_id)
             removal.plan(run_id)  # journaled before anything is sent
         changes = self._changes(run_id, counts, disappeared)
-        failures = self.send(run_id)
+        send_started = time.perf_counter()
+        if self.ctx.workers is not None:
+            plan = self.ctx.workers
+            coordinate(
+                self.j,
+                run_id,
+                plan.launcher,
+                slice_ops=plan.slice_ops,
+                lease_s=plan.lease_s,
+                progress=self.ctx.progress,
+                task=load_task,
+            )
+            failures = self._journaled_failures(run_id)
+        else:
+            failures = self.send(run_id)
+        send_seconds = time.perf_counter() - send_started
         report: RemovalReport | None = None
         if removal is not None:
             self.j.forget_deleted(run_id)
@@ -1143,6 +1214,8 @@ class Loader:
             tables=tables,
             requests=sum(c.stats.requests for c in self.ctx.clients) - before,
             seconds=time.perf_counter() - started,
+            send_seconds=send_seconds,
+            workers=0 if self.ctx.workers is None else self.ctx.workers.launcher.count,
             resumed=resumed is not None,
             order=list(self.ctx.plan.roles),
             disappeared=disappeared,
