@@ -324,7 +324,7 @@ def clients(
     if client is not None:
         yield [client]
         return
-    pool = pool_from_settings(settings, only=only)
+    pool = pool_from_settings(settings) if only is None else pool_from_settings(settings, only=only)
     try:
         yield list(pool.clients)
     finally:

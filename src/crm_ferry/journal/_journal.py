@@ -489,7 +489,10 @@ class Journal:
         at = now(precise=True)
         with self._c.tx() as db:
             db.executemany(
-                "UPDATE ops SET state = 'done', done_at = ?, error = NULL, lost_at = NULL "
+                # the first outcome's time stays: an operation done twice (sent again by a
+                # worker that took over a slice) shows when its outcome was first known
+                "UPDATE ops SET state = 'done', done_at = CASE WHEN state = 'done' "
+                "AND done_at IS NOT NULL THEN done_at ELSE ? END, error = NULL, lost_at = NULL "
                 "WHERE run_id = ? AND op_key = ?",
                 [(at, run_id, o.op_key) for o in ops],
             )
@@ -1495,6 +1498,18 @@ class Journal:
             for row in rows:
                 yield _op(row)
             last = int(rows[-1][1])
+
+    def row_outcome_times(self, run_id: str) -> dict[tuple[str, str], str]:
+        """(table, row id) → when the last outcome of the run's operations on that row was
+        journaled (rows with an operation still pending left out)."""
+        return {
+            (str(t), str(r)): str(at)
+            for t, r, at in self._db.execute(
+                "SELECT tbl, row_id, MAX(done_at) FROM ops WHERE run_id = ? GROUP BY tbl, row_id "
+                "HAVING SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) = 0",
+                (run_id,),
+            )
+        }
 
     def slice_counts(self, sl: SliceInfo) -> dict[str, int]:
         """The slice's operations per state."""
