@@ -17,6 +17,25 @@ settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_report_header() -> str:
+    """Which journal the load tests run on (``CRM_FERRY_TEST_JOURNAL``), and why."""
+    from helpers.backend import BACKEND  # after the plugin above: its asserts rewritten
+
+    return BACKEND.header()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``-q`` (in addopts) hides pytest's header: the journal line is said all the same, once
+    (not by each xdist worker)."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.verbosity < 0:
+        reporter.write_line(pytest_report_header())
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_ferry_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's own CRM_FERRY_* settings or secrets."""

@@ -49,7 +49,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from crm_ferry.errors import ConfigError
@@ -249,16 +249,28 @@ def journal_password(url: str, *, env: Mapping[str, str] | None = None) -> str |
     return secret if isinstance(secret, str) else None
 
 
-def _check_journal_url(path: Path, url: str) -> None:
-    """``[journal] url`` is a PostgreSQL URL without a password."""
+def journal_url_problem(url: str) -> Literal["scheme", "password"] | None:
+    """What makes ``url`` unfit for ``[journal] url``: ``scheme`` (not a PostgreSQL URL
+    naming a host) or ``password`` (one is in it: secrets are never kept in files); None
+    when it is fit."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        return "scheme"
+    if parts.password is not None or "password=" in parts.query:
+        return "password"
+    return None
+
+
+def _check_journal_url(path: Path, url: str) -> None:
+    """``[journal] url`` is a PostgreSQL URL without a password."""
+    problem = journal_url_problem(url)
+    if problem == "scheme":
         raise ConfigError(
             f"{path}: [journal] url = {url!r} is not a PostgreSQL URL",
             hint='set [journal] url = "postgresql://USER@HOST:PORT/DATABASE" (or '
             "CRM_FERRY_JOURNAL_URL), or remove it to keep the journal in journal.sqlite",
         )
-    if parts.password is not None or "password=" in parts.query:
+    if problem == "password":
         raise ConfigError(
             f"{path}: [journal] url holds a password; secrets are never read from files",
             hint=f"remove the password from the URL and set {JOURNAL_PASSWORD_ENV} in the "

@@ -10,6 +10,8 @@ Project``), with no ``sys.path`` edits.
 - :mod:`helpers.project`: a provisioned project on a generated bundle, built as the demo does;
 - :mod:`helpers.journal`: read-only queries on a project's journal, for assertions;
 - :mod:`helpers.postgres`: a throwaway PostgreSQL server and its fixtures (``postgres_url``);
+- :mod:`helpers.backend`: the journal the load tests run on (``CRM_FERRY_TEST_JOURNAL``) and
+  moving a project's journal there;
 - :mod:`helpers.webapi`, :mod:`helpers.definitions`, :mod:`helpers.csdl`: raw Web API requests
   to the emulator (``$batch`` bodies and answers, custom tables, columns and keys, the
   ``$metadata`` document);

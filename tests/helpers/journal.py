@@ -11,7 +11,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from crm_ferry.journal import JOURNAL_FILE
+from crm_ferry.settings import Settings, journal_password
 
 
 def journal_rows(project_dir: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -23,8 +26,16 @@ def journal_rows(project_dir: Path, sql: str, args: tuple[Any, ...] = ()) -> lis
 
 def forget_process(project_dir: Path) -> None:
     """Make the project's running runs look like the process writing them is gone (as after
-    ``kill -9``): their pid becomes one no process has."""
+    ``kill -9``): their pid becomes one no process has. In ``journal.sqlite``, or in the
+    PostgreSQL database ``[journal] url`` names (its password in the environment)."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
+    update = "UPDATE runs SET pid = {} WHERE state = 'running'"
+    settings = Settings.load(project_dir)
+    if settings.journal_url:
+        password = journal_password(settings.journal_url)
+        with psycopg.connect(settings.journal_url, password=password, autocommit=True) as pg:
+            pg.execute(update.format("%s"), (child.pid,))
+        return
     with closing(sqlite3.connect(project_dir / JOURNAL_FILE)) as db, db:
-        db.execute("UPDATE runs SET pid = ? WHERE state = 'running'", (child.pid,))
+        db.execute(update.format("?"), (child.pid,))

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.emulator import EmulatorApp
-from crm_ferry.journal import Journal
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.settings import Settings
 from crm_ferry.transform.ops import target_id
@@ -144,7 +144,7 @@ class Rows:
     """The tenant's rows after a load, found by the source record they came from."""
 
     def __init__(self, settings: Settings, tenant: Tenant) -> None:
-        with Journal.for_project(settings.project_dir) as journal:
+        with open_journal(settings) as journal:
             self.namespace = journal.namespace
         self.dump: dict[str, list[dict[str, Any]]] = dict(tenant.app.dump()["records"])
         self._by_id: dict[str, dict[str, Any]] = {}

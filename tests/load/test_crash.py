@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig, LatencyConfig
 from crm_ferry.emulator.server import serve
-from crm_ferry.journal import Journal
 from helpers.load import Project, comparable
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_killed_migrations_resume_to_the_uninterrupted_result(
             kills += 1
             proc.communicate(timeout=60)
         assert kills >= 1, "the migration finished before the first kill: kill earlier"
-        with Journal.for_project(crashed.settings.project_dir) as j:
+        with open_journal(crashed.settings) as j:
             # a kill that landed after the last write but before the process exited leaves
             # the run done: a migrate then would start a new (empty) run, not resume it
             done = [r.state for r in j.runs() if r.kind == "migrate"] == ["done"]
@@ -104,7 +104,7 @@ def test_killed_migrations_resume_to_the_uninterrupted_result(
             assert final.returncode == 0, err[-3000:]
             result = json.loads(out)
             assert result["state"] == "done"
-        with Journal.for_project(crashed.settings.project_dir) as j:
+        with open_journal(crashed.settings) as j:
             runs = [r for r in j.runs() if r.kind == "migrate"]
             assert len(runs) == 1  # every attempt resumed the one run
             assert j.state_counts(runs[0].run_id).get("pending", 0) == 0

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from crm_ferry import commands
 from crm_ferry.cli import cli, render
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.demo import write_changed_bundle
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.dataverse.batch import BatchItem, BatchOperation
@@ -51,7 +52,7 @@ LATER = "2026-12-01T09:00:00"
 
 
 def _journal(project: Project) -> Journal:
-    return Journal.for_project(project.settings.project_dir)
+    return open_journal(project.settings)
 
 
 def _rejected(project: Project) -> dict[str, set[str]]:

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.dataverse import files as dv_files
 from crm_ferry.dataverse.files import download_note_document
 from crm_ferry.errors import Interrupted
-from crm_ferry.journal import Journal
 from crm_ferry.transform.ops import DOCUMENT
 from helpers.load import Project, comparable
 
@@ -50,7 +50,7 @@ def _sha256(chunks: Iterator[bytes]) -> tuple[int, str]:
 
 def _notes_of_files(project: Project) -> dict[str, str]:
     """files.csv id → the note written for it."""
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         return {
             e.source_id: e.row_id
             for e in j.idmap()
@@ -66,7 +66,7 @@ def test_large_documents_go_in_blocks_read_back_the_same_and_roll_back(project: 
     result = run_load(project.settings, client=project.client, skip_sample_gate=True)
     assert not result.failures
     notes = _notes_of_files(project)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         rejected = {r.source_id: r for r in j.rejects(result.run_id) if r.object == "files"}
     video = next(fid for fid, f in big.items() if f["filename"].endswith(".mp4"))
     shortcut = next(fid for fid, f in files.items() if f["filename"].endswith(".url"))
@@ -77,7 +77,7 @@ def test_large_documents_go_in_blocks_read_back_the_same_and_roll_back(project: 
     for fid in set(big) - {video}:
         size, digest = _sha256(download_note_document(project.client, notes[fid]))
         assert (size, digest) == (int(files[fid]["size_bytes"]), files[fid]["sha256"])
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         sent = {e.source_id: e.payload for e in j.idmap() if e.source_object == "files"}
     for fid in set(big) - {video}:  # the journal names the file; it does not hold it
         assert "documentbody" not in sent[fid]
@@ -107,7 +107,7 @@ def test_large_documents_go_in_blocks_read_back_the_same_and_roll_back(project: 
 
 
 def _inline_images(project: Project) -> int:
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         return sum(
             1
             for e in j.idmap()
@@ -140,7 +140,7 @@ def test_an_upload_cut_off_is_sent_again_without_a_second_note(
     assert not result.failures
     files = _files(project.bundle)
     notes = _notes_of_files(project)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         planned = {e.row_id.lower() for e in j.idmap() if e.table == "annotation"}
     held = [str(r["annotationid"]).lower() for r in project.dump()["annotation"]]
     assert sorted(held) == sorted(planned)  # every note once, and no other note

@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 import pytest
 
+from crm_ferry.commands._project import journal_target, open_journal
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig, LatencyConfig
 from crm_ferry.emulator.server import serve
-from crm_ferry.journal import Journal
+from crm_ferry.journal import journal_exists
 from helpers.load import Project
 
 pytestmark = pytest.mark.slow
@@ -59,9 +60,9 @@ def _sending(project: Project, timeout: float = 60) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         time.sleep(0.05)
-        if not (project.settings.project_dir / "journal.sqlite").exists():
+        if not journal_exists(journal_target(project.settings)):
             continue
-        with Journal.for_project(project.settings.project_dir) as j:
+        with open_journal(project.settings) as j:
             runs = [r for r in j.runs() if r.kind == "migrate"]
             if runs and j.state_counts(runs[-1].run_id).get("done", 0) > 0:
                 return
@@ -91,7 +92,7 @@ def test_ctrl_c_marks_the_run_interrupted_and_migrate_continues_it(
         assert stopped["state"] == "interrupted"
         assert stopped["error"]["type"] == "Interrupted"
         assert "run `crm-ferry migrate` again to continue" in stopped["error"]["hint"]
-        with Journal.for_project(project.settings.project_dir) as j:
+        with open_journal(project.settings) as j:
             run = j.run(stopped["run_id"])
             assert run.state == "interrupted"
             assert j.state_counts(run.run_id).get("pending", 0) > 0

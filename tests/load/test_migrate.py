@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.demo import write_changed_bundle
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.errors import MapError
-from crm_ferry.journal import Journal
 from crm_ferry.model import Activity, Invoice, InvoiceItem, SessionNote
 from crm_ferry.reconcile.sample import choose_sample
 from crm_ferry.sources.bundle import open_bundle
@@ -61,7 +61,7 @@ def test_migrate_counts_links_times_and_totals(project: Project) -> None:
         acts = {r.id: r for r in b.read("activities") if isinstance(r, Activity)}
         invoices = {r.id: r for r in b.read("invoices") if isinstance(r, Invoice)}
         items = [r for r in b.read("invoice_items") if isinstance(r, InvoiceItem)]
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         rows = {
             (o.source_object, o.source_id, o.table): o.row_id
             for o in j.ops(result.run_id)
@@ -159,7 +159,7 @@ def test_second_run_writes_nothing(
 
 def test_rollback_leaves_an_edited_row_and_reports_it(project: Project) -> None:
     result = run_load(project.settings, client=project.client, skip_sample_gate=True)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         contact = next(o for o in j.ops(result.run_id) if o.table == "contact")
     project.client.update("contact", contact.row_id, {"lastname": "Edited In Dynamics"})
     report = commands.rollback(project.settings, run_id=result.run_id, client=project.client)
@@ -189,7 +189,7 @@ def test_delta_sends_only_what_changed(project: Project) -> None:
     assert sorted(f"activities/{i}" for i in delta.disappeared["activities"]) == sorted(
         what["removed"]
     )
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         written = {(o.source_object, o.source_id) for o in j.ops(delta.run_id)}
     assert written == {tuple(k.split("/")) for k in what["changed"] + what["added"]}
     row = project.client.query(
@@ -203,7 +203,7 @@ def test_purge_removes_contents_and_keeps_the_audit(project: Project) -> None:
     result = run_load(project.settings, client=project.client, skip_sample_gate=True)
     out = commands.purge(project.settings, run_id=result.run_id)
     assert out.operations > 100
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         ops = j.ops(result.run_id)
         assert all(o.payload is None for o in ops)
         assert {o.state for o in ops} == {"done"}

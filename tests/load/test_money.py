@@ -16,7 +16,7 @@ The hand-written bundle (``tests/cases/promises/money``):
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -27,12 +27,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.demo import invite_coaches, shortcut_confirm
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.commands.verify import VerifyResult
 from crm_ferry.emulator import EmulatorApp
-from crm_ferry.journal import Journal
 from crm_ferry.load.engine import LoadResult
 from crm_ferry.model import Invoice, InvoiceItem, Session
 from crm_ferry.reconcile.classify import MIGRATION, SOURCE_DEFECT
@@ -40,6 +40,7 @@ from crm_ferry.reconcile.scoping import ScopingReport
 from crm_ferry.settings import Settings
 from crm_ferry.sources.bundle import open_bundle
 from crm_ferry.sources.generator import generate_bundle
+from helpers.backend import JournalHomes
 from helpers.load import Row, rewrite_rows
 
 MONEY = Path(__file__).parents[1] / "cases" / "promises" / "money"
@@ -71,10 +72,16 @@ class Loaded:
 
 
 def _migrate(
-    base: Path, bundle: Path, *, coaches: list[tuple[str, str, str]] | None, check: bool
+    base: Path,
+    bundle: Path,
+    *,
+    coaches: list[tuple[str, str, str]] | None,
+    check: bool,
+    place: Callable[[Path], Settings],
 ) -> Loaded:
-    """Init, propose, confirm (fallback owner set, as a consultant would), provision,
-    migrate; with ``check``, also scope (discover against the tenant) and verify."""
+    """Init, propose, confirm (fallback owner set, as a consultant would), provision, the
+    journal put where the load tests' journals go (``place``), migrate; with ``check``,
+    also scope (discover against the tenant) and verify."""
     with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
         if coaches is None:
             invite_coaches(app, bundle)
@@ -88,6 +95,7 @@ def _migrate(
         shortcut_confirm(base / "project")
         commands.map_confirm(project, by="tests", client=client, accept_low_confidence=True)
         commands.provision(project, client=client)
+        project = place(base / "project")
         load = run_load(project, client=client, skip_sample_gate=True)
         verified = commands.verify(project, client=client, full=True) if check else None
         dump = {t: list(rows) for t, rows in app.dump()["records"].items()}
@@ -95,11 +103,11 @@ def _migrate(
 
 
 @pytest.fixture(scope="module")
-def money(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+def money(tmp_path_factory: pytest.TempPathFactory, journal_homes: JournalHomes) -> Loaded:
     base = tmp_path_factory.mktemp("money")
     bundle = shutil.copytree(MONEY, base / "bundle")
     coaches = [("Cora", "One", "cora.one@example.com"), ("Carl", "Two", "carl.two@example.com")]
-    return _migrate(base, bundle, coaches=coaches, check=True)
+    return _migrate(base, bundle, coaches=coaches, check=True, place=journal_homes.place)
 
 
 def _dec(value: Any) -> Decimal:
@@ -254,6 +262,7 @@ def test_revenue_and_invoice_totals_hold_on_generated_bundles(
     untyped: int,
     taxed: int,
     rate: str,
+    journal_home: Callable[[Path], Settings],
 ) -> None:
     """The sum of the opportunities is the sum of the completed, paid sessions loaded (less
     those reported as skipped, each with a reason); every invoice whose source lines and
@@ -264,10 +273,10 @@ def test_revenue_and_invoice_totals_hold_on_generated_bundles(
     base = tmp_path_factory.mktemp(f"gen-{seed}-{clients}")
     generate_bundle(base / "bundle", clients=clients, seed=seed)
     _plant(base / "bundle", untyped=untyped, taxed=taxed, rate=Decimal(rate))
-    loaded = _migrate(base, base / "bundle", coaches=None, check=False)
+    loaded = _migrate(base, base / "bundle", coaches=None, check=False, place=journal_home)
     assert loaded.load.ok, loaded.load.as_dict()
     sessions, invoices, items = _source(loaded.bundle)
-    with Journal.for_project(base / "project") as j:
+    with open_journal(Settings.load(base / "project")) as j:
         rejected = {r.source_id for r in j.rejects(loaded.load.run_id) if r.object == "sessions"}
     paid = {
         s.id: s.price or Decimal(0)

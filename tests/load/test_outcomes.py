@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.dataverse.client import DataverseClient
@@ -22,10 +23,9 @@ from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig
 from crm_ferry.emulator.faults import FaultSchedule
 from crm_ferry.errors import Incomplete, Interrupted
-from crm_ferry.journal import Journal
 from crm_ferry.load import engine
 from crm_ferry.load.engine import LoadResult
-from crm_ferry.settings import Settings
+from helpers.backend import JournalHomes
 from helpers.load import Project, comparable
 
 Rule = Callable[[httpx.Request], str | None]
@@ -67,13 +67,16 @@ def _sequential(app: EmulatorApp) -> DataverseClient:
 
 
 @pytest.fixture(scope="module")
-def expected(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+def expected(
+    template: Path, tmp_path_factory: pytest.TempPathFactory, journal_homes: JournalHomes
+) -> dict[str, list[str]]:
     """The tenant as an uninterrupted migrate without faults leaves it (ids are the same in
     every copy of the template)."""
     root = tmp_path_factory.mktemp("reference") / "p"
     shutil.copytree(template, root)
+    settings = journal_homes.place(root / "project")
     with EmulatorApp(data_dir=root / "data") as app, embedded_client(app) as client:
-        run_load(Settings.load(root / "project"), client=client, skip_sample_gate=True)
+        run_load(settings, client=client, skip_sample_gate=True)
         return comparable(dict(app.dump()["records"]))
 
 
@@ -87,7 +90,7 @@ def _with_faults(make_project: Callable[[str], Project], name: str, faults: Faul
 
 
 def _pending(project: Project, run_id: str) -> int:
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         return j.state_counts(run_id).get("pending", 0)
 
 
@@ -164,7 +167,7 @@ def test_operations_left_unsettled_fail_the_run_and_the_next_migrate_settles_the
     unsettled = [f for f in first.failures if f["table"] == "annotation"]
     assert unsettled
     assert all(f["error"].startswith("not settled") for f in unsettled)
-    with Journal.for_project(p.settings.project_dir) as j:
+    with open_journal(p.settings) as j:
         assert j.run(first.run_id).state == "failed"
         left = j.lost_ops(first.run_id)
         assert left
@@ -202,7 +205,7 @@ def test_a_failed_win_opportunity_fails_the_run(make_project: Callable[[str], Pr
     faulty = _Faulty(p.app, _wins)
     with _no_retries(p.app, faulty) as client:
         result = run_load(p.settings, client=client, skip_sample_gate=True)
-    with Journal.for_project(p.settings.project_dir) as j:
+    with open_journal(p.settings) as j:
         actions = [o for o in j.ops(result.run_id) if o.kind == "action"]
         assert j.run(result.run_id).state == "failed"
     assert len(actions) >= 5
@@ -247,7 +250,7 @@ def test_a_migrate_after_rolling_back_an_interrupted_run_is_a_new_run(
     monkeypatch.setattr(engine, "write_many", write)
     (interrupted,) = stopped.value.runs
     assert stopped.value.exit_code == 130
-    with Journal.for_project(p.settings.project_dir) as j:
+    with open_journal(p.settings) as j:
         assert j.run(interrupted).state == "interrupted"
     report = commands.rollback(p.settings, all_runs=True, client=p.client)
     assert report.incomplete() is None, json.dumps(report.as_dict())[:2000]

@@ -10,7 +10,7 @@ other by the fallback.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,23 +80,27 @@ def _assert_owners(rows: Rows, tenant: Tenant, clients: Mapping[str, str]) -> No
 
 
 def test_owners_follow_the_coach_by_id_or_email_and_notes_keep_the_seed_subject(
-    tmp_path: Path,
+    tmp_path: Path, journal_home: Callable[[Path], Settings]
 ) -> None:
     bundle = copy_bundle(tmp_path / "bundle")
     with owners_tenant(tmp_path / "data") as tenant:
-        project = confirmed_project(tmp_path, bundle, tenant, fallback=FALLBACK)
+        confirmed = confirmed_project(tmp_path, bundle, tenant, fallback=FALLBACK)
+        project = journal_home(confirmed.project_dir)
         result = run_load(project, client=tenant.client, skip_sample_gate=True)
         assert result.ok
         assert {obj: c.rejected for obj, c in result.objects.items() if c.rejected} == {}
         _assert_owners(Rows(project, tenant), tenant, CLIENT_OWNERS)
 
 
-def test_every_coach_invited_and_no_fallback_loads_every_row(tmp_path: Path) -> None:
+def test_every_coach_invited_and_no_fallback_loads_every_row(
+    tmp_path: Path, journal_home: Callable[[Path], Settings]
+) -> None:
     """Every row names a coach (itself or through its client) who is a system user: the map
     needs no fallback, checks clean, and migrate rejects nothing for want of an owner."""
     bundle = copy_bundle(tmp_path / "bundle", without_clients=["C6"])
     with owners_tenant(tmp_path / "data") as tenant:
-        project = confirmed_project(tmp_path, bundle, tenant, fallback=None)
+        confirmed = confirmed_project(tmp_path, bundle, tenant, fallback=None)
+        project = journal_home(confirmed.project_dir)
         checked = commands.map_check(project, client=tenant.client)
         assert [str(p) for p in checked.problems] == []
         result = run_load(project, client=tenant.client, skip_sample_gate=True)
@@ -178,11 +182,11 @@ class _Oracle:
 )
 @given(seed=st.integers(1, 10_000), clients=st.integers(12, 40))
 def test_every_row_of_a_matched_coach_is_owned_by_that_user(
-    tmp_path_factory: Any, seed: int, clients: int
+    tmp_path_factory: Any, journal_home: Callable[[Path], Settings], seed: int, clients: int
 ) -> None:
     base = tmp_path_factory.mktemp(f"owners-{seed}-{clients}")
     build_provisioned(base, clients=clients, seed=seed)
-    project = Settings.load(base / "project")
+    project = journal_home(base / "project")
     with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
         assert run_load(project, client=client, skip_sample_gate=True).state == "done"
         users = list(client.query("systemuser"))

@@ -15,8 +15,8 @@ from rich.progress import Progress as RichProgress
 
 from crm_ferry import commands
 from crm_ferry.cli.render import RichProgressReporter
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.migrate import run_load
-from crm_ferry.journal import Journal
 from crm_ferry.load import engine
 from helpers.load import Project, interrupted_run
 
@@ -81,7 +81,7 @@ def test_a_resumed_run_shows_it_reads_pending_operations_first(
 ) -> None:
     project = make_project("resumed")
     run_id = interrupted_run(project, monkeypatch, at=3)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         j.mark_sent(run_id, j.ops(run_id, state="pending"))  # all of them to be read
     rec = Recorder()
     result = run_load(project.settings, client=project.client, skip_sample_gate=True, progress=rec)

@@ -15,9 +15,10 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
-from crm_ferry.journal import Journal, JournalOp
+from crm_ferry.journal import JournalOp
 from crm_ferry.load import engine
 from helpers.load import Project, interrupted_run
 
@@ -72,7 +73,7 @@ def test_pending_writes_never_sent_are_settled_from_the_journal(
 ) -> None:
     project = make_project("never-sent")
     run_id = interrupted_run(project, monkeypatch, at=3)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         pending = _creates(j.ops(run_id, state="pending"))
     assert len(pending) > 100, "the interrupted run left too few writes pending to tell"
     lookups, result = _resume(project)
@@ -95,7 +96,7 @@ def test_pending_writes_that_may_have_been_sent_are_looked_up_in_large_pages(
 ) -> None:
     project = make_project("maybe-sent")
     run_id = interrupted_run(project, monkeypatch, at=3)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         # as an older journal's pending writes are read: sent, for all it knows
         j.mark_sent(run_id, j.ops(run_id, state="pending"))
         pending = _creates(j.ops(run_id, state="pending"))

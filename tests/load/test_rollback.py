@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.emulator import embedded_client
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.dataverse.client import DataverseClient
@@ -30,7 +31,6 @@ from crm_ferry.dataverse.throttle import RetryPolicy
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.server import serve
 from crm_ferry.errors import FerryError, Incomplete
-from crm_ferry.journal import Journal
 from crm_ferry.load.rollback import Rollback, Tenant
 from crm_ferry.settings import Settings
 from helpers.edits import EDITS, edited_bundle
@@ -71,7 +71,7 @@ def _users(client: DataverseClient) -> list[str]:
 
 
 def _migrated(project: Project, role: str) -> list[str]:
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         return [e.row_id for e in j.idmap() if e.role == role and e.kind == "upsert"]
 
 
@@ -197,7 +197,7 @@ def test_a_note_and_an_edit_made_after_cutover_are_kept(project: Project) -> Non
     problem = report.incomplete()
     assert isinstance(problem, Incomplete)
     assert problem.exit_code == 8
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         assert j.run(result.run_id).state == "partly_rolled_back"
         steps = j.undo_steps(result.run_id)
     assert {s.state for s in steps.values()} <= {"done", "gone", "kept"}
@@ -214,7 +214,7 @@ def test_a_paid_invoice_is_reopened_then_deleted(project: Project) -> None:
     report = commands.rollback(project.settings, all_runs=True, client=project.client)
     assert report.incomplete() is None, report.as_dict()
     assert comparable(project.dump()) == comparable(before), _diff(project.dump(), before)
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         assert {r.state for r in j.runs() if r.kind != "rollback"} == {"rolled_back"}
     again = commands.rollback(project.settings, all_runs=True, preview=True, client=project.client)
     assert again.results == []
@@ -325,7 +325,7 @@ def test_an_interrupted_rollback_resumes_without_false_conflicts(project: Projec
     class Stop(Exception):
         pass
 
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         tenant = Tenant(project.client, _users(project.client))
         calls = {"n": 0}
         update = tenant.update
@@ -361,10 +361,12 @@ def test_an_interrupted_rollback_resumes_without_false_conflicts(project: Projec
     assert comparable(project.dump()) == comparable(before), _diff(project.dump(), before)
 
 
-def test_rollback_all_with_schema_returns_the_metadata_too(tmp_path: Path) -> None:
+def test_rollback_all_with_schema_returns_the_metadata_too(
+    tmp_path: Path, journal_home: Callable[[Path], Settings]
+) -> None:
     base = build_unprovisioned(tmp_path / "p", clients=8, seed=4)
+    project_settings = journal_home(base / "project")
     with EmulatorApp(data_dir=base / "data") as app, embedded_client(app) as client:
-        project_settings = Settings.load(base / "project")
         snapshot = app.dump()
         commands.provision(project_settings, client=client)
         run_load(project_settings, client=client, skip_sample_gate=True)
@@ -395,7 +397,7 @@ def test_each_removal_policy_is_undone_by_rollback(project: Project, policy: str
     assert report.incomplete() is None, json.dumps(report.as_dict())[:3000]
     assert comparable(project.dump()) == comparable(migrated), _diff(project.dump(), migrated)
     # and the id map is back: a delta of the same export sends nothing again
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         assert j.run(delta.run_id).state == "rolled_back"
 
 

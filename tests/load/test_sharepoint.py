@@ -26,13 +26,13 @@ import httpx
 import pytest
 
 from crm_ferry import commands
+from crm_ferry.commands._project import open_journal
 from crm_ferry.commands.emulator import embedded_sharepoint
 from crm_ferry.commands.migrate import run_load
 from crm_ferry.emulator import EmulatorApp
 from crm_ferry.emulator.app import EmulatorConfig, LatencyConfig
 from crm_ferry.emulator.server import serve
 from crm_ferry.emulator.tenant import add_column_relationships
-from crm_ferry.journal import Journal
 from crm_ferry.mapping.spec import MapDocument
 from crm_ferry.sharepoint import SharePointClient
 from crm_ferry.transform.roles.sharepoint import folder_name
@@ -111,7 +111,7 @@ def test_files_over_the_limit_go_to_the_records_folder_verify_reads_them_rollbac
     shortcut = next(f for f in files.values() if f["filename"].endswith(".url"))
     stored = _in_sharepoint(project)
     contacts = {r["contactid"]: r for r in project.dump()["contact"]}
-    with Journal.for_project(project.settings.project_dir) as j:
+    with open_journal(project.settings) as j:
         rows = {(e.source_object, e.source_id, e.table): e.row_id for e in j.idmap()}
         rejected = [r.reason for r in j.rejects(result.run_id) if r.object == "files"]
     assert rejected == []  # (its linked file, not downloaded, is skipped)
@@ -227,7 +227,7 @@ def test_migrate_killed_during_a_150_mb_upload_continues_the_session(project: Pr
         assert resent <= int(video["size_bytes"]) - before + 10 * (1 << 20)  # a fragment at most
         stored = [i for p, i in _in_sharepoint_of(app).items() if p.endswith(".mp4")]
         assert [i["sha256"] for i in stored] == [video["sha256"]]  # one copy, the right bytes
-        with Journal.for_project(project.settings.project_dir) as j:
+        with open_journal(project.settings) as j:
             (run,) = [r for r in j.runs() if r.kind == "migrate"]
             assert j.state_counts(run.run_id).get("pending", 0) == 0
     finally:

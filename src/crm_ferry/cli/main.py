@@ -726,6 +726,30 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     emit(commands.runs(project_settings(ctx)), as_json, render.render_runs)
 
 
+@cli.group("journal")
+@project_option
+@traceback_option
+def journal_group() -> None:
+    """The project's journal: move it to a PostgreSQL database (for workers)."""
+
+
+@journal_group.command("copy")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="URL",
+    help="The empty database: postgresql://USER@HOST:PORT/DATABASE, no password in it (that "
+    "comes from CRM_FERRY_JOURNAL_PASSWORD or the keyring).",
+)
+@command_options
+@click.pass_context
+def journal_copy(ctx: click.Context, to: str, as_json: bool) -> None:
+    """Move the journal to the PostgreSQL database at URL and make it the project's
+    ([journal] url in ferry.toml); a journal.sqlite is renamed out of the way."""
+    emit(commands.journal_copy(project_settings(ctx), to=to), as_json, render.render_journal_copy)
+
+
 @cli.command()
 @click.argument("run_id", required=False)
 @click.option("--all", "all_runs", is_flag=True, help="Every run.")

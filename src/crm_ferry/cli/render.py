@@ -59,6 +59,7 @@ __all__ = [
     "render_dump",
     "render_generate",
     "render_init",
+    "render_journal_copy",
     "render_load",
     "render_low_confidence",
     "render_preview",
@@ -1064,6 +1065,29 @@ def render_worker(r: commands.WorkerResult) -> None:
     table.add_row(escape(o.run_id), f"{o.slices:,}", f"{o.done:,}", failed, f"{o.seconds:,.1f}")
     console.print(table)
     console.print(f"[dim]as {', '.join(r.users)}; {o.state}[/]")
+
+
+def render_journal_copy(r: commands.JournalCopyResult) -> None:
+    table = Table(title="Journal copied", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in r.tables.items():
+        table.add_row(name, f"{n:,}")
+    table.add_row("[bold]all[/]", f"[bold]{r.rows:,}[/]", end_section=True)
+    console.print(table)
+    console.print("Every table holds the same rows in both.")
+    # the URL and the paths are copied and typed back: each whole on its line
+    _print_path("The journal is now at", r.target)
+    _print_path("[journal] url set in", r.config)
+    if r.moved_to is not None:
+        _print_path(f"{r.source} renamed", r.moved_to.name)
+        console.print(
+            "so that nothing reads the stale copy; it holds client data: delete it once the "
+            "new journal serves."
+        )
+    if r.left is not None:
+        _print_path("Left as it was:", r.left)
+        console.print("The project no longer reads it: drop that database once the new one serves.")
 
 
 def render_purge(r: commands.PurgeResult) -> None:

@@ -23,6 +23,7 @@ module              verbs
 ``verify``          :func:`verify`, :func:`verify_pending`, :func:`verify_accept`
 ``rollback``        :func:`rollback`, :func:`runs`, :func:`purge`
 ``references``      :func:`references`
+``journal``         :func:`journal_copy`
 ``doctor``          :func:`doctor`
 ``demo``            :func:`demo`
 ``snapshot``        :func:`snapshot`
@@ -45,6 +46,7 @@ from crm_ferry.commands.emulator import (
     snapshot_tenant,
 )
 from crm_ferry.commands.generate import generate
+from crm_ferry.commands.journal import JournalCopyResult, journal_copy
 from crm_ferry.commands.mapping import (
     CheckResult,
     ConfirmResult,
@@ -99,6 +101,7 @@ __all__ = [
     "EmulatorConnection",
     "GenerateResult",
     "InitResult",
+    "JournalCopyResult",
     "LoadResult",
     "LowConfidence",
     "MapLine",
@@ -129,6 +132,7 @@ __all__ = [
     "emulator_serve",
     "generate",
     "init",
+    "journal_copy",
     "map_check",
     "map_confirm",
     "map_propose",

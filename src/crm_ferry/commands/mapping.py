@@ -597,6 +597,7 @@ GITIGNORE = """\
 # crm-ferry: keep the map (mapping.yaml) and ferry.toml in git, not the run data.
 journal.sqlite
 journal.sqlite-*
+journal-moved-*.sqlite*
 runs/
 references/
 """

@@ -33,9 +33,10 @@ private scratch file (the transform context on disk), not part of the journal.
 """
 
 from crm_ferry.journal._ddl import VERSION
-from crm_ferry.journal._journal import Journal, copy_journal, journal_tables
+from crm_ferry.journal._journal import Journal, copy_journal, journal_tables, table_counts
 from crm_ferry.journal._postgres import (
     PostgresTarget,
+    database_tables,
     display_url,
     is_postgres_url,
     journal_exists,
@@ -116,8 +117,10 @@ __all__ = [
     "WorkerInfo",
     "WorkerState",
     "copy_journal",
+    "database_tables",
     "display_url",
     "is_postgres_url",
     "journal_exists",
     "journal_tables",
+    "table_counts",
 ]

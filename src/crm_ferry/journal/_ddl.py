@@ -221,7 +221,9 @@ def schema_text() -> str:
     return BASE + "".join(MIGRATIONS[v] for v in sorted(MIGRATIONS))
 
 
-_TABLE_END = re.compile(r"(CREATE TABLE IF NOT EXISTS \w+ \((?:.|\n)*?)\n\);")
+_TABLE_END = re.compile(r"(CREATE TABLE IF NOT EXISTS \w+ \((?:.|\n)*?)\n?\);")
+"""A table's definition up to its closing ``);`` (on a line of its own, or on its one line,
+as ``meta``'s)."""
 
 
 def postgres_ddl(text: str) -> list[str]:

@@ -1109,7 +1109,8 @@ class Journal:
     def rows_pointing_to(self, row_ids: Iterable[str]) -> list[tuple[str, str, str, str, str]]:
         """``(table, row id, source object, source id, target id)`` of the rows whose last
         writes refer to one of ``row_ids`` (a lookup, or a party of an activity): what a
-        delete of the target takes with it or cuts loose. Purged payloads are not read."""
+        delete of the target takes with it or cuts loose, in that order (the same on both
+        backends). Purged payloads are not read."""
         wanted = sorted({i.lower() for i in row_ids})
         if not wanted:
             return []
@@ -1120,7 +1121,7 @@ class Journal:
                 f"SELECT DISTINCT i.tbl, i.row_id, i.source_object, i.source_id, {ref} "
                 "FROM idmap i, LATERAL jsonb_path_query(i.payload::jsonb, CAST(? AS jsonpath)) o,"
                 " LATERAL jsonb_each_text(o) j WHERE i.payload IS NOT NULL "
-                f"AND j.key LIKE '%@odata.bind' AND {ref} = ANY(?) ORDER BY i.tbl, i.row_id",
+                f"AND j.key LIKE '%@odata.bind' AND {ref} = ANY(?) ORDER BY i.tbl, i.row_id, 5",
                 ('strict $.** ? (@.type() == "object")', wanted),
             )
             return [(str(t), str(r), str(o), str(s), str(x)) for t, r, o, s, x in rows]
@@ -1129,7 +1130,7 @@ class Journal:
             f"SELECT DISTINCT i.tbl, i.row_id, i.source_object, i.source_id, {ref} "
             "FROM idmap i, json_tree(i.payload) j WHERE i.payload IS NOT NULL "
             "AND j.type = 'text' AND j.key LIKE '%@odata.bind' "
-            f"AND {ref} IN (SELECT value FROM json_each(?)) ORDER BY i.tbl, i.row_id",
+            f"AND {ref} IN (SELECT value FROM json_each(?)) ORDER BY i.tbl, i.row_id, 5",
             (json.dumps(wanted),),
         )
         return [(str(t), str(r), str(o), str(s), str(x)) for t, r, o, s, x in rows]
@@ -1672,3 +1673,12 @@ def _columns(journal: Journal, table: str) -> list[str]:
     else:
         rows = [(r[1],) for r in journal._db.execute(f"PRAGMA table_info({table})")]
     return [str(r[0]) for r in rows if str(r[0]) != "rowid"]
+
+
+def table_counts(journal: Journal) -> dict[str, int]:
+    """The rows of every table of ``journal`` (:func:`journal_tables`): what a copy is
+    checked by, and what an empty journal holds (nothing but ``meta``)."""
+    return {
+        t: int(journal._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+        for t in journal_tables()
+    }

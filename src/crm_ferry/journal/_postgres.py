@@ -159,12 +159,7 @@ class PgConnection:
         self._local = threading.local()
         reason = _reason(conninfo, psycopg)  # one attempt first: its error says why, at once
         if reason is not None:
-            raise JournalError(
-                f"cannot open the journal at {self.where}: {reason}",
-                hint="check [journal] url in ferry.toml, that the server is running and "
-                "reachable, and that CRM_FERRY_JOURNAL_PASSWORD (or the keyring) holds the "
-                "password of its user",
-            )
+            raise _cannot_open(self.where, reason)
         self.pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -236,6 +231,39 @@ class PgConnection:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def database_tables(target: PostgresTarget) -> list[str]:
+    """The tables in the database at ``target`` (its current schema), looked at without
+    making it a journal: what a copy into it checks first, so that a database holding
+    something else is refused before a journal table is created in it."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    extra: dict[str, Any] = {"application_name": "crm-ferry"}
+    if target.password is not None:
+        extra["password"] = target.password
+    try:
+        with psycopg.connect(make_conninfo(target.url, **extra), connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            ).fetchall()
+    except psycopg.Error as exc:
+        text = str(exc).strip()
+        raise _cannot_open(
+            target.where, text.splitlines()[-1] if text else type(exc).__name__
+        ) from None
+    return [str(r[0]) for r in rows]
+
+
+def _cannot_open(where: str, reason: str) -> JournalError:
+    return JournalError(
+        f"cannot open the journal at {where}: {reason}",
+        hint="check [journal] url in ferry.toml, that the server is running and "
+        "reachable, and that CRM_FERRY_JOURNAL_PASSWORD (or the keyring) holds the "
+        "password of its user",
+    )
 
 
 def _reason(conninfo: str, psycopg: Any) -> str | None:
