@@ -188,6 +188,7 @@ def test_four_workers_two_killed_one_joining_leave_what_one_process_leaves(
                     os.kill(victim.pid, signal.SIGKILL)
                     killed.append(victim.pid)
                 joined = _cli(settings_dir, env, "worker", "--lease", "2", "--wait", "60")
+                _watch_shows_the_workers(settings_dir, env)
                 out, err = planner.communicate(timeout=300)
                 assert planner.returncode == 0, err[-4000:]
                 result = json.loads(out)
@@ -229,6 +230,48 @@ def test_four_workers_two_killed_one_joining_leave_what_one_process_leaves(
             if (t, i) in last_done and at > last_done[(t, i)] + 0.05
         ]
         assert not late, f"rows written after their last outcome was journaled: {late[:5]}"
+
+
+def _watch_shows_the_workers(project_dir: Path, env: dict[str, str]) -> None:
+    """``runs --watch --json`` while the run is sent: each line a snapshot, the run with
+    its slices and workers; and ``runs`` shows them in 80 columns, worker ids whole."""
+    watch = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crm_ferry",
+            "--project",
+            str(project_dir),
+            "runs",
+            "--watch",
+            "--interval",
+            "0.2",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert watch.stdout is not None
+        snapshot = json.loads(watch.stdout.readline())
+    finally:
+        watch.kill()
+        watch.communicate()
+    (sent,) = [r for r in snapshot["runs"] if r.get("workers")]
+    assert sent["live"]
+    assert sent["slices"]["total"] > 0
+    assert {w["state"] for w in sent["workers"]} & {"sending", "waiting"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "crm_ferry", "--project", str(project_dir), "runs"],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "80"},
+        check=True,
+    ).stdout
+    assert max(len(line) for line in shown.splitlines()) <= 80, shown
+    assert "Workers" in shown
+    assert all(w["worker_id"] in shown for w in sent["workers"]), shown
 
 
 def _as_one_user(

@@ -719,11 +719,27 @@ def rollback(
 
 
 @cli.command("runs")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep showing the runs being written (every worker's progress) until none is.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.2),
+    default=1.0,
+    show_default=True,
+    help="With --watch: seconds between refreshes.",
+)
 @command_options
 @click.pass_context
-def runs(ctx: click.Context, as_json: bool) -> None:
-    """List runs with their counts and state."""
-    emit(commands.runs(project_settings(ctx)), as_json, render.render_runs)
+def runs(ctx: click.Context, watch: bool, interval: float, as_json: bool) -> None:
+    """List runs with their counts and state (--watch: follow the runs being written)."""
+    settings = project_settings(ctx)
+    if not watch:
+        emit(commands.runs(settings), as_json, render.render_runs)
+        return
+    render.watch_runs(lambda: commands.runs(settings), interval=interval, as_json=as_json)
 
 
 @cli.group("journal")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crm_ferry import commands
+from crm_ferry.commands.worker import LEASE_S
 from crm_ferry.errors import FerryError
 from crm_ferry.journal import RecordedDifference
 from crm_ferry.mapping.spec import Problem
@@ -1053,6 +1055,80 @@ def render_runs(r: commands.RunsResult) -> None:
                 "  " + "  ".join(f"{k} {v}" for k, v in zip(counts, numbers, strict=True))
             )
     _print_fitting(table, typed, ["Runs", *stacked])
+    render_sending(r)
+    sent = [i for i in r.runs if i.run_id in r.workers and i not in r.sending()]
+    if sent and not r.sending():
+        last = sent[-1]  # the latest run sent by workers: who sent what
+        console.print(f"[dim]workers of {last.run_id}:[/]")
+        render_workers(r.workers[last.run_id])
+
+
+def render_sending(r: commands.RunsResult) -> None:
+    """The runs being written: per table, operations done of all; and per run sent by
+    workers, its slices and each worker (what it sends, how far, how fast)."""
+    for info in r.sending():
+        tables = r.tables.get(info.run_id, {})
+        table = Table(title=f"Sending {info.run_id}", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("table", "done", "pending", "failed"):
+            table.add_column(col, justify="left" if col == "table" else "right")
+        for name, counts in sorted(tables.items()):
+            failed = counts.get("failed", 0)
+            table.add_row(
+                escape(name),
+                f"{counts.get('done', 0):,}",
+                f"{counts.get('pending', 0):,}",
+                f"[red]{failed:,}[/]" if failed else "0",
+            )
+        console.print(table)
+        if info.run_id in r.slices:
+            left, total = r.slices[info.run_id]
+            console.print(f"slices: {total - left:,} of {total:,} done")
+        render_workers(r.workers.get(info.run_id, []))
+
+
+def watch_runs(read: Callable[[], commands.RunsResult], *, interval: float, as_json: bool) -> None:
+    """Show the runs being written again every ``interval`` seconds until none is (or
+    Ctrl-C), then the list of runs; with ``as_json``, one JSON line each time."""
+    try:
+        while True:
+            result = read()
+            sending = result.sending()
+            if as_json:
+                print(json.dumps(result.as_dict(), default=str), flush=True)
+            elif sending:
+                console.clear()
+                render_sending(result)
+            if not sending:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    if not as_json:
+        render_runs(result)
+
+
+def render_workers(workers: Sequence[Any]) -> None:
+    """Each worker of a run: its id (as typed), where it runs, what it does now."""
+    if not workers:
+        return
+    table = Table(title="Workers", box=box.SIMPLE_HEAD, pad_edge=False)
+    widest = max(len(w.worker_id) for w in workers)
+    table.add_column("worker", min_width=widest, no_wrap=True)
+    for col in ("state", "table", "done", "failed", "ops/s"):
+        table.add_column(col, justify="left" if col in ("state", "table") else "right")
+    for w in workers:
+        gone = w.state in ("waiting", "sending") and w.silent_s >= LEASE_S
+        state = "gone" if gone else w.state
+        style = "red" if state in ("gone", "failed") else "default"
+        table.add_row(
+            escape(w.worker_id),
+            f"[{style}]{state}[/]",
+            escape(w.table or ""),
+            f"{w.ops_done:,}",
+            f"[red]{w.ops_failed:,}[/]" if w.ops_failed else "0",
+            f"{w.rate:,.0f}",
+        )
+    console.print(table)
 
 
 def render_worker(r: commands.WorkerResult) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crm_ferry.commands._project import clients, open_journal, require_project, writing
@@ -17,9 +17,10 @@ from crm_ferry.commands._sharepoint import sharepoint_client
 from crm_ferry.commands.provision import ProvisionResult, provision
 from crm_ferry.dataverse.client import DataverseClient
 from crm_ferry.errors import ConfigError, Incomplete
-from crm_ferry.journal import Journal, JournalError, RunInfo
+from crm_ferry.journal import Journal, JournalError, RunInfo, WorkerInfo
 from crm_ferry.load.rollback import Rollback, RollbackResult, Tenant
 from crm_ferry.load.sharepoint import SharePointSender
+from crm_ferry.load.workers import LEASE_S
 from crm_ferry.progress import NO_PROGRESS, Progress
 from crm_ferry.settings import Settings
 from crm_ferry.sharepoint import SharePointClient
@@ -151,6 +152,20 @@ class RunsResult:
     runs: list[RunInfo]
     live: frozenset[str] = frozenset()
     """The runs a live process is still writing (:meth:`Journal.is_live`)."""
+    workers: Mapping[str, list[WorkerInfo]] = field(default_factory=dict)
+    """Per run sent by workers, each worker as it last reported itself."""
+    slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Per run sent by workers, ``(slices not done, slices)``."""
+    tables: Mapping[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """Per run still running, its operations per table and state (how far it is)."""
+
+    def sending(self) -> list[RunInfo]:
+        """The runs being written now (their progress is shown)."""
+        return [
+            r
+            for r in self.runs
+            if r.state == "running" and r.run_id in self.tables and r.run_id in self.live
+        ]
 
     def state(self, run: RunInfo) -> str:
         """The run's state as it is: a ``running`` run whose process is gone is
@@ -179,6 +194,21 @@ class RunsResult:
                     "state": self.state(r),
                     "live": r.run_id in self.live,
                     "outcomes": self.outcomes(r),
+                    **(
+                        {
+                            "slices": {
+                                "left": self.slices[r.run_id][0],
+                                "total": self.slices[r.run_id][1],
+                            },
+                            "workers": [
+                                {**asdict(w), "rate": round(w.rate, 1)}
+                                for w in self.workers.get(r.run_id, [])
+                            ],
+                        }
+                        if r.run_id in self.slices
+                        else {}
+                    ),
+                    **({"tables": self.tables[r.run_id]} if r.run_id in self.tables else {}),
                 }
                 for r in self.runs
             ]
@@ -191,7 +221,21 @@ def runs(settings: Settings) -> RunsResult:
     require_project(settings)
     with open_journal(settings) as j:
         found = j.runs()
-        return RunsResult(found, frozenset(r.run_id for r in found if j.is_live(r)))
+        workers, slices, tables = {}, {}, {}
+        for r in found:
+            left, total = j.slices_left(r.run_id)
+            if total:
+                slices[r.run_id] = (left, total)
+                workers[r.run_id] = j.workers(r.run_id)
+            if r.state == "running":
+                tables[r.run_id] = j.table_state_counts(r.run_id)
+        # a run sent by workers on other machines is live while one of them reports
+        live = {r.run_id for r in found if j.is_live(r)} | {
+            rid
+            for rid, ws in workers.items()
+            if any(w.state in ("waiting", "sending") and w.silent_s < LEASE_S for w in ws)
+        }
+        return RunsResult(found, frozenset(live), workers, slices, tables)
 
 
 @dataclass(frozen=True)
